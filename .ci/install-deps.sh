@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package meterd needs to build, test and benchmark.
+# Idempotent: does nothing when everything is present; runs `apt-get update` at most once.
+# Works as root or through sudo.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git clang-format
+  libboost-dev libboost-system-dev          # Asio, Beast (server, later issues)
+  flatbuffers-compiler libflatbuffers-dev   # wire protocol schema
+  libxxhash-dev                             # XXH3 checksums and series ids
+  libjemalloc-dev                           # allocator linked into meterd
+  liburing-dev                              # WAL and segment I/O
+  libgtest-dev libgmock-dev googletest      # tests
+  libbenchmark-dev                          # micro-benchmarks
+  libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
+  libsqlite3-dev libzstd-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,48 @@
+# meterd — the two quick-start commands, plus the pieces they are made of.
+#   make demo   install missing packages, build (release), run the storage demo
+#   make test   install, build release + ASan/UBSan, run every test through CTest
+# Binaries land in build/bin/.
+
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CTEST_FLAGS ?= --output-on-failure --timeout 600 -j $(JOBS)
+
+.PHONY: all deps build build-asan demo test test-release test-asan bench format clean
+
+all: build
+
+deps:
+	@bash .ci/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMETERD_SANITIZE=ON \
+	  -DMETERD_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+demo: build
+	@$(BUILD)/bin/meter-bench demo --data-dir meterd-data/demo
+
+test: test-release test-asan
+
+test-release: build
+	@cd $(BUILD) && ctest $(CTEST_FLAGS)
+
+# The sanitizer build runs the unit tests (crash tests kill processes on purpose and are run by
+# the release build).
+test-asan: build-asan
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest $(CTEST_FLAGS) -LE crash
+
+bench: build
+	@for b in $(BUILD)/bin/*_bench; do $$b --benchmark_repetitions=3 \
+	  --benchmark_report_aggregates_only=true; done
+
+format:
+	@clang-format -i $$(git ls-files '*.h' '*.cc')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
