@@ -79,6 +79,9 @@ class WalWriter {
   WalStats stats() const;
   IoBackend backend() const;
 
+  // Test hook: the largest number of pending (appended, unwritten) payload bytes ever queued.
+  uint64_t TEST_pending_high_water() const;
+
  private:
   struct Impl;
   explicit WalWriter(std::unique_ptr<Impl> impl);

@@ -52,8 +52,10 @@ Result<AppendResult> Store::Append(const SampleBatch& batch) {
 
   std::unique_lock<std::mutex> lock(s.mu);
   // Backpressure: a full head waits while the previous one is still being flushed.
+  // (Without the background flusher nobody else would clear the frozen head: no waiting.)
   s.state_cv.wait(lock, [&] {
-    return s.stopping || s.imm == nullptr || s.head->memory_bytes() < s.options.head_memory_budget;
+    return s.stopping || !s.options.background_flush || s.imm == nullptr ||
+           s.head->memory_bytes() < s.options.head_memory_budget;
   });
   if (s.closed) return Status::InvalidArgument("store is closed");
   // Insert into the head first (it refuses a sample whose type differs from its series'),

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "storage/io/file.h"
+#include "storage/segment.h"
 #include "storage/store.h"
 #include "storage/wal.h"
 #include "tests/testing/temp_dir.h"
