@@ -18,7 +18,7 @@
 #include <memory>
 #include <vector>
 
-#include "storage/head/bit_stream.h"
+#include "storage/codec/bit_stream.h"
 #include "storage/sample_batch.h"
 
 namespace meterd::storage {
@@ -51,7 +51,7 @@ class SeriesChunk {
   static constexpr uint8_t kNoWindow = 0xFF;
   uint8_t prev_leading_ = kNoWindow;  // float: the Gorilla window of the last '11' XOR
   uint8_t prev_trailing_ = 0;
-  uint32_t count_ = 0;         // samples in the bit stream
+  uint32_t count_ = 0;  // samples in the bit stream
   int64_t first_ts_ = 0, last_ts_ = 0, last_ts_delta_ = 0;
   uint64_t first_value_ = 0, last_value_ = 0, last_value_delta_ = 0;
   int64_t min_ts_ = INT64_MAX, max_ts_ = INT64_MIN;

@@ -57,7 +57,7 @@ TEST(StoreTest, AppendFlushReopenScan) {
     SampleBatch batch;
     for (int t = 0; t < 100; ++t) {
       for (uint64_t s = 1; s <= 50; ++s) {
-        const int64_t ts = kNow - 86400 * 3 + t * 3000;  // spans several daily partitions
+        const int64_t ts = kNow - 86400 * 4 + t * 3000;  // spans several daily partitions
         if (s % 5 == 0) {
           batch.AddFloat(s, ts, t * 0.25);
           expected[s][ts] = DoubleToBits(t * 0.25);
@@ -80,7 +80,7 @@ TEST(StoreTest, AppendFlushReopenScan) {
   ASSERT_TRUE(store.ok());
   EXPECT_EQ(ScanAll(store->get()), expected);
   // A time range and a series subset.
-  const int64_t from = kNow - 86400 * 3 + 3000 * 10, to = kNow - 86400 * 3 + 3000 * 20;
+  const int64_t from = kNow - 86400 * 4 + 3000 * 10, to = kNow - 86400 * 4 + 3000 * 20;
   Contents sub;
   ASSERT_TRUE((*store)
                   ->Scan(ScanRequest{{7, 10}, from, to},
@@ -108,7 +108,7 @@ TEST(StoreTest, LastWriteWinsAcrossHeadAndSegments) {
   ASSERT_TRUE((*store)->Flush().ok());
   put(kNow - 100, 3);  // rewrites a flushed second: the head wins
   ASSERT_TRUE((*store)->Flush().ok());
-  put(kNow - 99, 4);   // the newer segment and then the head win
+  put(kNow - 99, 4);  // the newer segment and then the head win
   put(kNow - 99, 5);
   Contents c = ScanAll(store->get());
   EXPECT_EQ(c[9], (Series{{kNow - 100, 3}, {kNow - 99, 5}}));
@@ -124,11 +124,11 @@ TEST(StoreTest, BadSamplesAreRejectedAndCountedTheRestKept) {
   auto store = Store::Open(o);
   ASSERT_TRUE(store.ok());
   SampleBatch b;
-  b.AddInt(1, kNow, 1);                      // kept
-  b.AddInt(1, kNow + 3600, 2);               // far future
-  b.AddInt(2, kNow - 30 * 86400, 3);         // older than retention
-  b.AddInt(3, kNow - 5, 4);                  // kept
-  b.AddFloat(3, kNow - 4, 0.5);              // series 3 is an integer series
+  b.AddInt(1, kNow, 1);               // kept
+  b.AddInt(1, kNow + 3600, 2);        // far future
+  b.AddInt(2, kNow - 30 * 86400, 3);  // older than retention
+  b.AddInt(3, kNow - 5, 4);           // kept
+  b.AddFloat(3, kNow - 4, 0.5);       // series 3 is an integer series
   auto r = (*store)->AppendDurable(b);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->accepted, 2u);
@@ -216,9 +216,8 @@ TEST(StoreTest, HeadMemoryStaysBoundedUnderBackgroundFlush) {
   EXPECT_LT(peak, 2 * o.head_memory_budget + (64 << 10));
   uint64_t scanned = 0;
   ASSERT_TRUE((*store)
-                  ->Scan(ScanRequest{},
-                         [&](uint64_t, ValueType, std::span<const int64_t> ts,
-                             std::span<const uint64_t>) { scanned += ts.size(); })
+                  ->Scan(ScanRequest{}, [&](uint64_t, ValueType, std::span<const int64_t> ts,
+                                            std::span<const uint64_t>) { scanned += ts.size(); })
                   .ok());
   EXPECT_EQ(scanned, total);
   EXPECT_GT((*store)->stats().flushes, 0u);

@@ -1,16 +1,16 @@
-// meterd — storage/head/bit_stream.h
+// meterd — storage/codec/bit_stream.h
 //
-// An append-only bit stream (LSB-first within 64-bit words) and its reader, for the head's
-// streaming Gorilla-style chunks. Not a file format: head chunks never reach disk (the WAL holds
-// the samples; flush re-encodes them with the block codecs).
+// An append-only bit stream (LSB-first within 64-bit words) and its reader: the head's streaming
+// Gorilla-style chunks (in memory only) and the Gorilla float column (on disk, where the stream's
+// bytes are the words' little-endian bytes; docs/format-segment-columns.md).
 //
 // Thread-safety: BitWriter is owned by one writer; a BitReader reads a stream that no one is
 // appending to (the store's mutex or an immutable head guarantees it).
 // Invariant: bits at positions >= size_bits() in the last word are zero.
 #pragma once
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 namespace meterd::storage {
