@@ -259,6 +259,11 @@ Status WriteFileAtomic(const std::string& path, std::string_view data) {
 }
 
 Status CreateDirIfMissing(const std::string& path) {
+  // Parents first (mkdir -p).
+  const size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0 && !FileExists(path.substr(0, slash))) {
+    METERD_RETURN_IF_ERROR(CreateDirIfMissing(path.substr(0, slash)));
+  }
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
     return Status::FromErrno("mkdir " + path, errno);
   }

@@ -64,6 +64,7 @@ Status ReadWholeFile(const std::string& path, std::string* out);
 // Writes `data` to `path` durably and atomically: tmp file, fsync, rename, fsync directory.
 Status WriteFileAtomic(const std::string& path, std::string_view data);
 
+// Creates `path` and any missing parents.
 Status CreateDirIfMissing(const std::string& path);
 Status SyncDir(const std::string& path);
 Status RenameFile(const std::string& from, const std::string& to);

@@ -55,8 +55,8 @@ Result<Manifest> DecodeManifest(std::string_view data) {
   }
   base::ByteReader r(data.substr(sizeof(fmt::kMagic) + 1, body - sizeof(fmt::kMagic) - 1));
   Manifest m;
-  uint64_t partition_seconds;
-  uint32_t count;
+  uint64_t partition_seconds = 0;
+  uint32_t count = 0;
   r.GetFixed64(&m.generation);
   r.GetFixed64(&m.next_segment_id);
   r.GetFixed64(&m.wal_min_number);
