@@ -1,6 +1,5 @@
 // meterd — storage/codec/float_column.cc: float columns and the Skip phase
 // (docs/format-segment-columns.md).
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -9,6 +8,7 @@
 #include "storage/base/coding.h"
 #include "storage/codec.h"
 #include "storage/codec/bit_stream.h"
+#include "storage/codec/gorilla.h"
 #include "storage/sample_batch.h"
 
 namespace meterd::storage {
@@ -51,26 +51,8 @@ int FindScale(const uint64_t* bits, size_t n, std::vector<uint64_t>* mantissas) 
 
 // Gorilla XOR stream of rows 1..n-1 (row 0 is stored whole before it).
 void GorillaEncode(const uint64_t* bits, size_t n, BitWriter* w) {
-  int prev_leading = -1, prev_trailing = 0;
-  for (size_t i = 1; i < n; ++i) {
-    const uint64_t x = bits[i] ^ bits[i - 1];
-    if (x == 0) {
-      w->Write(0, 1);
-      continue;
-    }
-    const int leading = std::countl_zero(x), trailing = std::countr_zero(x);
-    if (prev_leading >= 0 && leading >= prev_leading && trailing >= prev_trailing) {
-      w->Write(0b01, 2);
-      w->Write(x >> prev_trailing, 64 - prev_leading - prev_trailing);
-    } else {
-      const int len = 64 - leading - trailing;
-      w->Write(0b11 | (static_cast<uint64_t>(leading) << 2) | (static_cast<uint64_t>(len - 1) << 8),
-               14);
-      w->Write(x >> trailing, len);
-      prev_leading = leading;
-      prev_trailing = trailing;
-    }
-  }
+  codec::GorillaWindow window;
+  for (size_t i = 1; i < n; ++i) codec::GorillaAppend(w, bits[i - 1], bits[i], &window);
 }
 
 thread_local std::vector<uint64_t> mantissa_scratch;
@@ -146,30 +128,10 @@ Status DecodeFloatColumn(std::string_view in, size_t n, uint64_t* out) {
   std::vector<uint64_t> words((stream + 7) / 8 + 1, 0);
   std::memcpy(words.data(), bytes.data(), stream);
   BitReader br(words.data(), stream * 8);
-  int leading = -1, trailing = 0;
+  codec::GorillaWindow window;
   for (size_t i = 1; i < n; ++i) {
-    if (br.remaining() < 1) return Status::Corruption("float column: Gorilla stream too short");
-    if (br.Read(1) == 0) {
-      out[i] = out[i - 1];
-      continue;
-    }
-    if (br.remaining() < 1) return Status::Corruption("float column: Gorilla stream too short");
-    if (br.Read(1) == 0) {
-      if (leading < 0) return Status::Corruption("float column: window before definition");
-      const int len = 64 - leading - trailing;
-      if (br.remaining() < static_cast<uint64_t>(len)) {
-        return Status::Corruption("float column: Gorilla stream too short");
-      }
-      out[i] = out[i - 1] ^ (br.Read(len) << trailing);
-    } else {
-      if (br.remaining() < 12) return Status::Corruption("float column: Gorilla stream too short");
-      leading = static_cast<int>(br.Read(6));
-      const int len = static_cast<int>(br.Read(6)) + 1;
-      if (leading + len > 64 || br.remaining() < static_cast<uint64_t>(len)) {
-        return Status::Corruption("float column: bad Gorilla window");
-      }
-      trailing = 64 - leading - len;
-      out[i] = out[i - 1] ^ (br.Read(len) << trailing);
+    if (!codec::GorillaRead(&br, out[i - 1], &window, &out[i])) {
+      return Status::Corruption("float column: malformed Gorilla stream");
     }
   }
   if (br.remaining() >= 8) return Status::Corruption("float column: trailing Gorilla bits");

@@ -56,8 +56,8 @@ bool Head::Insert(uint64_t series_id, int64_t ts, uint64_t value_bits, ValueType
   }
   SeriesChunk& chunk = chunks_[table_[i].index];
   if (chunk.type() != type) return false;
-  memory_bytes_ = static_cast<size_t>(static_cast<int64_t>(memory_bytes_) +
-                                      chunk.Append(ts, value_bits));
+  memory_bytes_ =
+      static_cast<size_t>(static_cast<int64_t>(memory_bytes_) + chunk.Append(ts, value_bits));
   ++samples_;
   min_ts_ = std::min(min_ts_, ts);
   max_ts_ = std::max(max_ts_, ts);

@@ -41,8 +41,8 @@ class Head {
   std::vector<uint64_t> SortedSeriesIds() const;
   // Appends the samples of `series_id` in [from, to) (sorted, one per second, latest write wins).
   // Returns false if the series is absent.
-  bool Read(uint64_t series_id, int64_t from, int64_t to, ValueType* type,
-            std::vector<int64_t>* ts, std::vector<uint64_t>* values) const;
+  bool Read(uint64_t series_id, int64_t from, int64_t to, ValueType* type, std::vector<int64_t>* ts,
+            std::vector<uint64_t>* values) const;
   const SeriesChunk* Find(uint64_t series_id) const;
 
  private:

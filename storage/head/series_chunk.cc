@@ -2,9 +2,10 @@
 #include "storage/head/series_chunk.h"
 
 #include <algorithm>
-#include <bit>
 
+#include "storage/base/check.h"
 #include "storage/base/coding.h"
+#include "storage/codec/gorilla.h"
 
 namespace meterd::storage {
 namespace {
@@ -22,7 +23,7 @@ void WriteBucketed(BitWriter* w, uint64_t zz, const int (&widths)[4]) {
   }
   for (int b = 0; b < 3; ++b) {
     if (zz < (uint64_t{1} << widths[b])) {
-      const int prefix_len = b + 2;                        // b+1 ones then a zero
+      const int prefix_len = b + 2;  // b+1 ones then a zero
       const uint64_t prefix = (uint64_t{1} << (b + 1)) - 1;
       w->Write(prefix | (zz << prefix_len), prefix_len + widths[b]);
       return;
@@ -71,28 +72,7 @@ void SeriesChunk::AppendInOrder(int64_t ts, uint64_t value) {
                   kValueWidths);
     last_value_delta_ = vdelta;
   } else {
-    const uint64_t x = value ^ last_value_;
-    if (x == 0) {
-      bits_.Write(0, 1);
-    } else {
-      const int leading = std::countl_zero(x), trailing = std::countr_zero(x);
-      if (prev_leading_ != kNoWindow && leading >= prev_leading_ &&
-          trailing >= prev_trailing_) {
-        // '10': the meaningful bits fit the previous window.
-        const int len = 64 - prev_leading_ - prev_trailing_;
-        bits_.Write(0b01, 2);
-        bits_.Write(x >> prev_trailing_, len);
-      } else {
-        // '11', 6 bits of leading zeros, 6 bits of (length - 1), then the meaningful bits.
-        const int len = 64 - leading - trailing;
-        bits_.Write(0b11 | (static_cast<uint64_t>(leading) << 2) |
-                        (static_cast<uint64_t>(len - 1) << 8),
-                    14);
-        bits_.Write(x >> trailing, len);
-        prev_leading_ = static_cast<uint8_t>(leading);
-        prev_trailing_ = static_cast<uint8_t>(trailing);
-      }
-    }
+    codec::GorillaAppend(&bits_, last_value_, value, &window_);
   }
   last_value_ = value;
   ++count_;
@@ -112,7 +92,7 @@ void SeriesChunk::Read(int64_t from, int64_t to, std::vector<int64_t>* ts,
     BitReader r(bits_.words().data(), bits_.size_bits());
     int64_t t = first_ts_, tdelta = 0;
     uint64_t v = first_value_, vdelta = 0;
-    uint8_t leading = 0, trailing = 0;
+    codec::GorillaWindow window;
     for (uint32_t i = 0; i < count_; ++i) {
       if (i > 0) {
         tdelta += base::ZigZagDecode(ReadBucketed(&r, kTsWidths));
@@ -120,15 +100,11 @@ void SeriesChunk::Read(int64_t from, int64_t to, std::vector<int64_t>* ts,
         if (type_ == ValueType::kInt) {
           vdelta += static_cast<uint64_t>(base::ZigZagDecode(ReadBucketed(&r, kValueWidths)));
           v += vdelta;
-        } else if (r.Read(1) == 1) {
-          if (r.Read(1) == 1) {
-            leading = static_cast<uint8_t>(r.Read(6));
-            const int len = static_cast<int>(r.Read(6)) + 1;
-            trailing = static_cast<uint8_t>(64 - leading - len);
-            v ^= r.Read(len) << trailing;
-          } else {
-            v ^= r.Read(64 - leading - trailing) << trailing;
-          }
+        } else {
+          // The stream was written by this chunk, in memory: it cannot be malformed.
+          const bool ok = codec::GorillaRead(&r, v, &window, &v);
+          METERD_DCHECK(ok, "head chunk: malformed Gorilla stream");
+          (void)ok;
         }
       }
       if (t >= to) break;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "storage/codec/bit_stream.h"
+#include "storage/codec/gorilla.h"
 #include "storage/sample_batch.h"
 
 namespace meterd::storage {
@@ -48,10 +49,8 @@ class SeriesChunk {
   void AppendInOrder(int64_t ts, uint64_t value);
 
   ValueType type_;
-  static constexpr uint8_t kNoWindow = 0xFF;
-  uint8_t prev_leading_ = kNoWindow;  // float: the Gorilla window of the last '11' XOR
-  uint8_t prev_trailing_ = 0;
-  uint32_t count_ = 0;  // samples in the bit stream
+  codec::GorillaWindow window_;  // float: the Gorilla window of the last '11' XOR
+  uint32_t count_ = 0;           // samples in the bit stream
   int64_t first_ts_ = 0, last_ts_ = 0, last_ts_delta_ = 0;
   uint64_t first_value_ = 0, last_value_ = 0, last_value_delta_ = 0;
   int64_t min_ts_ = INT64_MAX, max_ts_ = INT64_MIN;

@@ -96,13 +96,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options_in) {
     const std::string path = SegmentPath(dir, rec.partition_start, rec.segment_id);
     auto reader = SegmentReader::Open(path);
     if (!reader.ok()) {
-      s.report.segment_damage.push_back(path + ": unreadable, not served: " +
-                                        reader.status().ToString());
+      s.report.segment_damage.push_back(path +
+                                        ": unreadable, not served: " + reader.status().ToString());
       continue;
     }
     if ((*reader)->salvaged()) {
-      s.report.segment_damage.push_back(path + ": salvaged intact blocks: " +
-                                        (*reader)->damage());
+      s.report.segment_damage.push_back(path + ": salvaged intact blocks: " + (*reader)->damage());
     }
     segments->push_back(LiveSegment{rec, std::shared_ptr<SegmentReader>(std::move(*reader))});
   }
@@ -140,8 +139,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options_in) {
   for (const WalDamage& d : replay->damage) {
     s.report.wal_damage.push_back(d.file + " offset " + std::to_string(d.offset) + ": " +
                                   std::to_string(d.bytes) + " bytes " +
-                                  (d.torn_tail ? "of torn tail cut" : "corrupt, skipped") +
-                                  " (" + d.reason + ")");
+                                  (d.torn_tail ? "of torn tail cut" : "corrupt, skipped") + " (" +
+                                  d.reason + ")");
   }
   if (!s.head->empty()) s.head_started = s.Now();
 

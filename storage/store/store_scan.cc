@@ -25,8 +25,7 @@ struct Run {
 // older data in segments, its newer data in the head) are concatenated without sorting.
 void MergeRuns(std::vector<Run>& runs, Run* out) {
   std::sort(runs.begin(), runs.end(), [](const Run& a, const Run& b) {
-    return a.ts.front() < b.ts.front() ||
-           (a.ts.front() == b.ts.front() && a.priority < b.priority);
+    return a.ts.front() < b.ts.front() || (a.ts.front() == b.ts.front() && a.priority < b.priority);
   });
   bool disjoint = true;
   for (size_t i = 1; i < runs.size(); ++i) {

@@ -32,13 +32,13 @@ Result<AppendResult> Store::Append(const SampleBatch& batch) {
   const auto& ts = batch.timestamps();
   for (uint32_t i = 0; i < batch.size(); ++i) {
     if (ts[i] > newest) {
-      Reject(&result, i, Status::OutOfRange("sample at " + std::to_string(ts[i]) +
-                                            " is more than " +
-                                            std::to_string(s.options.max_future_seconds) +
-                                            " s in the future"));
+      Reject(&result, i,
+             Status::OutOfRange("sample at " + std::to_string(ts[i]) + " is more than " +
+                                std::to_string(s.options.max_future_seconds) + " s in the future"));
     } else if (ts[i] < oldest) {
-      Reject(&result, i, Status::OutOfRange("sample at " + std::to_string(ts[i]) +
-                                            " is older than the retention period"));
+      Reject(&result, i,
+             Status::OutOfRange("sample at " + std::to_string(ts[i]) +
+                                " is older than the retention period"));
     } else {
       rows.push_back(i);
     }
@@ -51,12 +51,23 @@ Result<AppendResult> Store::Append(const SampleBatch& batch) {
   EncodeBatchRecord(batch, result.rejected ? &rows : nullptr, &record);
 
   std::unique_lock<std::mutex> lock(s.mu);
-  // Backpressure: a full head waits while the previous one is still being flushed.
-  // (Without the background flusher nobody else would clear the frozen head: no waiting.)
-  s.state_cv.wait(lock, [&] {
-    return s.stopping || !s.options.background_flush || s.imm == nullptr ||
-           s.head->memory_bytes() < s.options.head_memory_budget;
-  });
+  // Backpressure: a head at its budget waits until the flusher has frozen it (and, if the
+  // previous head is still being flushed, until that flush is done), so the live head stays
+  // under budget + one batch and at most one frozen head exists. Without the background
+  // flusher, Append flushes inline below instead. A failing flush makes appends fail rather
+  // than wait forever.
+  if (s.options.background_flush && s.head->memory_bytes() >= s.options.head_memory_budget) {
+    s.flush_requested = true;
+    s.flusher_cv.notify_one();
+    s.state_cv.wait(lock, [&] {
+      return s.stopping || !s.background_error.ok() ||
+             s.head->memory_bytes() < s.options.head_memory_budget;
+    });
+    if (!s.background_error.ok() && s.head->memory_bytes() >= s.options.head_memory_budget) {
+      return Status::Busy("store: head is full and flushing fails: " +
+                          s.background_error.ToString());
+    }
+  }
   if (s.closed) return Status::InvalidArgument("store is closed");
   // Insert into the head first (it refuses a sample whose type differs from its series'),
   // then log exactly what was accepted; both under `mu`, so WAL order == head order.
@@ -137,6 +148,7 @@ Status Store::Impl::FlushLocked() {
       imm = std::shared_ptr<const Head>(std::move(head));
       head = std::make_unique<Head>();
       head_started = 0;
+      state_cv.notify_all();  // appenders waiting for an empty head may go on
     } else {
       new_wal_min = wal->current_file_number();
     }
@@ -183,8 +195,8 @@ Status Store::Impl::FlushLocked() {
     METERD_ASSIGN_OR_RETURN(SegmentInfo info, out.writer->Finish());
     METERD_RETURN_IF_ERROR(RenameFile(out.path + ".tmp", out.path));
     METERD_RETURN_IF_ERROR(SyncDir(PartitionDir(options.dir, partition)));
-    SegmentRecord rec{out.segment_id, partition,   info.min_ts,     info.max_ts,
-                      info.samples,   info.series, info.blocks,     info.file_bytes};
+    SegmentRecord rec{out.segment_id, partition,   info.min_ts, info.max_ts,
+                      info.samples,   info.series, info.blocks, info.file_bytes};
     METERD_ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(out.path));
     added.push_back(LiveSegment{rec, std::shared_ptr<SegmentReader>(std::move(reader))});
     next.segments.push_back(rec);
@@ -261,7 +273,8 @@ void Store::Impl::FlusherLoop() {
   int64_t last_retention = 0;
   std::unique_lock<std::mutex> lock(mu);
   while (!stopping) {
-    flusher_cv.wait_for(lock, std::chrono::seconds(1));
+    flusher_cv.wait_for(lock, std::chrono::seconds(1),
+                        [this] { return stopping || flush_requested; });
     if (stopping) break;
     const int64_t now = Now();
     const bool due = flush_requested || imm != nullptr ||
@@ -277,7 +290,8 @@ void Store::Impl::FlusherLoop() {
         last_retention = now;
       }
       std::lock_guard<std::mutex> relock(mu);
-      if (!st.ok()) background_error = st;
+      background_error = st;  // cleared by the next successful flush
+      if (!st.ok()) state_cv.notify_all();
     }
     lock.lock();
   }
