@@ -29,7 +29,9 @@ constexpr size_t kRecordBytes = 14 * kSamplesPerRecord;  // ~14 bytes per encode
 
 std::string MakeBenchDir() {
   const char* base = std::getenv("METERD_BENCH_DIR");
-  std::string tmpl = std::string(base ? base : "/var/tmp") + "/meterd-wal-bench-XXXXXX";
+  const std::string root = base ? base : "/var/tmp";
+  if (!CreateDirIfMissing(root).ok()) return std::string();
+  std::string tmpl = root + "/meterd-wal-bench-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) return std::string();
   return tmpl;
 }
