@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest      # tests
   libbenchmark-dev                          # micro-benchmarks
   libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
-  libsqlite3-dev libzstd-dev
+  libsqlite3-dev libzstd-dev libssl-dev
 )
 
 missing=()

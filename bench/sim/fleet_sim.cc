@@ -66,7 +66,8 @@ FleetSimulator::FleetSimulator(const FleetOptions& options)
     vm.util_mean = 0.02 + 0.6 * Uniform(rng_) * Uniform(rng_);
     vm.util = vm.util_mean;
     vm.io_probability = 0.02 + 0.3 * Uniform(rng_);
-    vm.net_level = std::exp(std::log(200.0) + Uniform(rng_) * std::log(50000.0));  // 200 B/s..10 MB/s
+    vm.net_level =
+        std::exp(std::log(200.0) + Uniform(rng_) * std::log(50000.0));  // 200 B/s..10 MB/s
     // Counters start where a long-running VM's would be.
     vm.cpu_ns = rng_() % (1ull << 50);
     vm.rd_bytes = rng_() % (1ull << 40);
@@ -75,7 +76,8 @@ FleetSimulator::FleetSimulator(const FleetOptions& options)
     vm.wr_ops = rng_() % (1ull << 28);
     vm.rx_bytes = rng_() % (1ull << 40);
     vm.tx_bytes = rng_() % (1ull << 40);
-    for (size_t m = 0; m < kMetricsPerVm; ++m) ids_[i * kMetricsPerVm + m] = SeriesId(i, m);
+    for (size_t m = 0; m < kMetricsPerVm; ++m)
+      ids_[i * kMetricsPerVm + m] = SeriesId(options.first_vm + i, m);
   }
 }
 

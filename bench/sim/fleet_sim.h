@@ -38,6 +38,9 @@ enum VmState : uint64_t { kVmRunning = 1, kVmStopped = 2 };
 struct FleetOptions {
   uint64_t seed = 42;
   size_t vms = 100;
+  // The first VM's number: VM i of this simulator is "vm-<first_vm + i>" (one agent per
+  // hypervisor simulates a disjoint slice of a fleet).
+  size_t first_vm = 0;
   int64_t start_ts = 1767225600;  // 2026-01-01T00:00:00Z
   // Per VM per second. Stops are rare (a few a week per VM); outages rarer still.
   double stop_probability = 1.0 / 200000;
@@ -58,6 +61,7 @@ class FleetSimulator {
   // The second the next Step will emit.
   int64_t now() const { return now_; }
   size_t vms() const { return vms_.size(); }
+  size_t first_vm() const { return options_.first_vm; }
   size_t series() const { return vms_.size() * kMetricsPerVm; }
   uint64_t series_id(size_t vm, size_t metric) const { return ids_[vm * kMetricsPerVm + metric]; }
 

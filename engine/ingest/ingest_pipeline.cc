@@ -1,0 +1,147 @@
+// meterd — engine/ingest/ingest_pipeline.cc
+#include "engine/ingest/ingest_pipeline.h"
+
+#include <cmath>
+#include <ctime>
+
+#include "storage/base/checksum.h"
+
+namespace meterd::engine {
+namespace {
+
+void Reject(IngestOutcome* out, uint32_t index, Status reason) {
+  ++out->rejected;
+  if (out->first_rejections.size() < storage::kMaxReportedRejections) {
+    out->first_rejections.push_back(storage::SampleRejection{index, std::move(reason)});
+  }
+}
+
+}  // namespace
+
+void IngestPipeline::RefreshCache(const Principal& who, const IngestRequest& request,
+                                  IngestSessionCache* cache) {
+  const uint64_t generation = registry_->generation();
+  const uint64_t hash = base::Checksum64(request.series.data(), request.series.size_bytes());
+  if (cache->generation == generation && cache->series_hash == hash &&
+      cache->series_count == request.series.size()) {
+    return;
+  }
+  cache->generation = generation;
+  cache->series_hash = hash;
+  cache->series_count = request.series.size();
+  cache->owner = registry_->OwnerId(who.key.hypervisor);
+  cache->slots.resize(request.series.size());
+  registry_->LookupMany(request.series, cache->slots.data());
+}
+
+Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestRequest& req,
+                                             IngestSessionCache* cache) {
+  IngestOutcome out;
+  const uint32_t n = static_cast<uint32_t>(req.series.size());
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  if (who.key.role == Role::kBilling) {
+    return Status::PermissionDenied("a billing key may not ingest");
+  }
+  if (req.offsets.size() != n || req.values.size() != n) {
+    return Status::InvalidArgument(
+        "ingest batch columns differ in length (series " + std::to_string(n) + ", offsets " +
+        std::to_string(req.offsets.size()) + ", values " + std::to_string(req.values.size()) + ")");
+  }
+  const bool is_agent = who.key.role == Role::kAgent;
+  if (is_agent && !req.agent.empty() && req.agent != who.key.hypervisor) {
+    return Status::PermissionDenied("agent key for hypervisor \"" + who.key.hypervisor +
+                                    "\" may not send as agent \"" + std::string(req.agent) + "\"");
+  }
+  // Dedup identity: an agent key's hypervisor; else the agent field, else the key itself.
+  const std::string agent = is_agent             ? who.key.hypervisor
+                            : !req.agent.empty() ? std::string(req.agent)
+                                                 : "key:" + who.key.id;
+
+  RefreshCache(who, req, cache);
+  const storage::StoreOptions& options = store_->options();
+  const int64_t now = options.now ? options.now() : static_cast<int64_t>(std::time(nullptr));
+  const int64_t newest = now + options.max_future_seconds;
+  const int64_t oldest =
+      options.retention_seconds > 0 ? now - options.retention_seconds : INT64_MIN;
+
+  std::lock_guard lock(mu_);
+  auto& window = dedup_[agent];
+  if (auto it = window.find(req.sequence); it != window.end()) {
+    out.duplicate = true;
+    out.lsn = it->second.lsn;
+    out.accepted = it->second.accepted;
+    out.rejected = it->second.rejected;
+    duplicates_.fetch_add(1, std::memory_order_relaxed);
+    return out;
+  }
+  if (counters_state_.size() < registry_->size()) counters_state_.resize(registry_->size() + 1024);
+
+  batch_.Clear();
+  batch_.Reserve(n);
+  batch_rows_.clear();
+  for (uint32_t i = 0; i < n; ++i) {
+    const SeriesSlot& slot = cache->slots[i];
+    const int64_t ts = req.base_time + static_cast<int64_t>(req.offsets[i]);
+    const uint64_t v = req.values[i];
+    if (slot.index == UINT32_MAX) {
+      Reject(&out, i,
+             Status::NotFound("series " + std::to_string(req.series[i]) + " is not defined"));
+      continue;
+    }
+    if (is_agent && (slot.owner == 0 || slot.owner != cache->owner)) {
+      Reject(&out, i,
+             Status::PermissionDenied("series " + std::to_string(req.series[i]) +
+                                      " belongs to another hypervisor"));
+      continue;
+    }
+    if (ts > newest || ts < oldest) {
+      Reject(&out, i,
+             Status::OutOfRange(
+                 "timestamp " + std::to_string(ts) +
+                 (ts > newest ? " is too far in the future" : " is older than the raw retention")));
+      continue;
+    }
+    if (slot.type == storage::ValueType::kFloat && !std::isfinite(storage::BitsToDouble(v))) {
+      Reject(&out, i, Status::InvalidArgument("value is NaN or infinite"));
+      continue;
+    }
+    if (slot.kind == MetricKind::kCounter) {
+      if (slot.index >= counters_state_.size()) counters_state_.resize(slot.index + 1024);
+      CounterState& st = counters_state_[slot.index];
+      if (ts > st.ts) {
+        if (v < st.value && v > st.value / 2) {
+          Reject(&out, i,
+                 Status::InvalidArgument("counter decreased from " + std::to_string(st.value) +
+                                         " to " + std::to_string(v) +
+                                         " (a reset drops to half or less)"));
+          continue;
+        }
+        st.ts = ts;
+        st.value = v;
+      }
+    }
+    batch_.Add(req.series[i], ts, v, slot.type);
+    batch_rows_.push_back(i);
+  }
+  if (!batch_.empty()) {
+    METERD_ASSIGN_OR_RETURN(storage::AppendResult appended, store_->Append(batch_));
+    out.lsn = appended.lsn;
+    out.accepted = appended.accepted;
+    for (storage::SampleRejection& r : appended.first_rejections) {
+      r.index = batch_rows_[r.index];
+      Reject(&out, r.index, std::move(r.reason));
+    }
+    out.rejected += appended.rejected - static_cast<uint32_t>(appended.first_rejections.size());
+  }
+  window.emplace(req.sequence, DedupEntry{out.lsn, out.accepted, out.rejected});
+  if (window.size() > kDedupWindow) window.erase(window.begin());
+  accepted_.fetch_add(out.accepted, std::memory_order_relaxed);
+  rejected_.fetch_add(out.rejected, std::memory_order_relaxed);
+  return out;
+}
+
+IngestCounters IngestPipeline::counters() const {
+  return IngestCounters{accepted_.load(), rejected_.load(), duplicates_.load(), batches_.load()};
+}
+
+}  // namespace meterd::engine

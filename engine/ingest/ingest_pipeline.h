@@ -1,0 +1,111 @@
+// meterd — engine/ingest/ingest_pipeline.h
+//
+// IngestPipeline: turns one columnar ingest batch from an authenticated client into an append
+// to the store. Per sample it checks, in this order (docs/protocol.md, "Rejections"):
+//   1. the series is defined                                   NotFound
+//   2. an agent key's hypervisor owns the series               PermissionDenied
+//   3. the timestamp is not too far ahead of the clock, nor
+//      older than the raw retention                            OutOfRange
+//   4. a float gauge's value is finite (no NaN, no ±inf)       InvalidArgument
+//   5. a counter does not decrease by noise: a counter that drops to more than half its
+//      previous value is refused (a genuine reset, such as a VM restart, drops to near
+//      zero); a drop to half or less is accepted as a reset  InvalidArgument
+// Bad samples are counted and the first few reasons kept; the batch's good samples are stored.
+//
+// Resends: (agent, sequence) identifies a batch. The outcome of the last kDedupWindow batches
+// of each agent is remembered; a batch seen before is not stored again, and its
+// acknowledgement repeats the first one's counts once that batch is durable. A resend older
+// than the window, or one that arrives after a server restart, is stored again, which changes
+// nothing: the store keeps one value per (series, second), and a resend carries the same values.
+//
+// Thread-safety: thread-safe. Batches are validated and appended under one mutex, which keeps
+// per-series counter state exact and costs little: the store serialises appends anyway.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/auth/key_store.h"
+#include "engine/registry/series_registry.h"
+#include "storage/store.h"
+
+namespace meterd::engine {
+
+struct IngestRequest {
+  std::string_view agent;
+  uint64_t sequence = 0;
+  int64_t base_time = 0;
+  std::span<const uint64_t> series;
+  std::span<const uint32_t> offsets;
+  std::span<const uint64_t> values;
+};
+
+struct IngestOutcome {
+  uint64_t lsn = 0;  // wait for this before acknowledging (0: nothing to wait for)
+  uint32_t accepted = 0;
+  uint32_t rejected = 0;
+  bool duplicate = false;
+  std::vector<storage::SampleRejection> first_rejections;
+};
+
+// Per-connection lookups reused across batches: agents send the same series column every
+// second, so a batch whose series column hashes like the previous one skips the registry.
+struct IngestSessionCache {
+  uint64_t generation = UINT64_MAX;
+  uint64_t series_hash = 0;
+  size_t series_count = 0;
+  uint32_t owner = 0;
+  std::vector<SeriesSlot> slots;
+};
+
+struct IngestCounters {
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  uint64_t duplicate_batches = 0;
+  uint64_t batches = 0;
+};
+
+class IngestPipeline {
+ public:
+  static constexpr size_t kDedupWindow = 4096;
+
+  IngestPipeline(storage::Store* store, const SeriesRegistry* registry)
+      : store_(store), registry_(registry) {}
+
+  // Validates and appends. An error status means nothing was stored (e.g. the store failed);
+  // per-sample problems are in the outcome.
+  Result<IngestOutcome> Ingest(const Principal& who, const IngestRequest& request,
+                               IngestSessionCache* cache);
+
+  IngestCounters counters() const;
+
+ private:
+  struct CounterState {
+    int64_t ts = INT64_MIN;
+    uint64_t value = 0;
+  };
+  struct DedupEntry {
+    uint64_t lsn;
+    uint32_t accepted;
+    uint32_t rejected;
+  };
+
+  void RefreshCache(const Principal& who, const IngestRequest& request, IngestSessionCache* cache);
+
+  storage::Store* store_;
+  const SeriesRegistry* registry_;
+  std::mutex mu_;
+  std::vector<CounterState> counters_state_;  // GUARDED_BY(mu_) by series index
+  std::unordered_map<std::string, std::map<uint64_t, DedupEntry>> dedup_;  // GUARDED_BY(mu_)
+  storage::SampleBatch batch_;        // GUARDED_BY(mu_) reused buffer
+  std::vector<uint32_t> batch_rows_;  // GUARDED_BY(mu_) batch_ row -> request index
+  std::atomic<uint64_t> accepted_{0}, rejected_{0}, duplicates_{0}, batches_{0};
+};
+
+}  // namespace meterd::engine

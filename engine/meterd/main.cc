@@ -1,0 +1,214 @@
+// meterd — engine/meterd/main.cc: the composition root of the server.
+//
+//   meterd [--data-dir DIR] [--listen HOST:PORT] [--config FILE] [options]
+//
+// Opens (or creates) the data directory — the store, the registries, the key store — and
+// serves the wire protocol until SIGTERM or SIGINT, then drains: stop accepting, answer what
+// is in flight, sync, close. Logs are one event per line, key=value.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/auth/key_store.h"
+#include "engine/catalog.h"
+#include "engine/ingest/ingest_pipeline.h"
+#include "engine/registry/metric_store.h"
+#include "engine/registry/resource_registry.h"
+#include "engine/registry/series_registry.h"
+#include "engine/service/meter_service.h"
+#include "net/server/server.h"
+#include "storage/store.h"
+
+namespace {
+
+using namespace meterd;
+
+struct Flags {
+  std::string data_dir = "./meterd-data";
+  std::string listen = "127.0.0.1:7400";
+  std::string port_file;
+  size_t io_threads = 0;
+  size_t query_threads = 2;
+  size_t head_memory_mib = 256;
+  size_t buffer_budget_mib = 256;
+  size_t max_connections = 20000;
+  uint32_t max_in_flight = 256;
+  int64_t idle_timeout_s = 300;
+  int64_t drain_timeout_s = 10;
+  int64_t retention_days = 35;
+  int64_t max_future_s = 600;
+  std::string io_backend = "auto";
+  std::string log_level = "info";
+};
+
+bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = s.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[') *host = host->substr(1, host->size() - 2);
+  try {
+    const unsigned long p = std::stoul(s.substr(colon + 1));
+    if (p > 65535) return false;
+    *port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return !host->empty();
+}
+
+template <typename T>
+T OrDie(Result<T> r, const char* what) {
+  if (!r.ok()) {
+    spdlog::critical("event=open_failed part={} error=\"{}\"", what, r.status().ToString());
+    std::exit(1);
+  }
+  return std::move(r).value();
+}
+
+int Run(const Flags& f) {
+  std::error_code ec;
+  std::filesystem::create_directories(f.data_dir, ec);
+  if (ec) {
+    spdlog::critical("event=open_failed part=data_dir dir={} error=\"{}\"", f.data_dir,
+                     ec.message());
+    return 1;
+  }
+  net::ServerOptions so;
+  if (!SplitHostPort(f.listen, &so.host, &so.port)) {
+    spdlog::critical("event=bad_flag flag=--listen value=\"{}\" expected=HOST:PORT", f.listen);
+    return 2;
+  }
+  so.io_threads = f.io_threads;
+  so.max_connections = f.max_connections;
+  so.max_in_flight = f.max_in_flight;
+  so.idle_timeout = std::chrono::seconds(f.idle_timeout_s);
+  so.drain_timeout = std::chrono::seconds(f.drain_timeout_s);
+  so.buffer_budget_bytes = f.buffer_budget_mib << 20;
+
+  // Block the stop signals before any thread starts, so that only sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  engine::MetricCatalog catalog;
+  auto metrics = OrDie(engine::MetricStore::Open(f.data_dir, &catalog), "metrics");
+  auto series = OrDie(engine::SeriesRegistry::Open(f.data_dir, &catalog), "series");
+  auto resources = OrDie(engine::ResourceRegistry::Open(f.data_dir), "resources");
+  std::string bootstrap;
+  auto keys = OrDie(engine::KeyStore::Open(f.data_dir, &bootstrap), "keys");
+  for (const std::string* damage :
+       {&metrics->load_damage(), &series->load_damage(), &resources->load_damage()}) {
+    if (!damage->empty()) spdlog::warn("event=registry_damage detail=\"{}\"", *damage);
+  }
+  if (!bootstrap.empty()) {
+    // Printed once, on the terminal that created the directory; also in admin.key (0600).
+    std::printf("meterd: created the first admin key (also in %s/admin.key, mode 0600):\n  %s\n",
+                f.data_dir.c_str(), bootstrap.c_str());
+    std::fflush(stdout);
+  }
+
+  storage::StoreOptions sto;
+  sto.dir = f.data_dir + "/store";
+  sto.head_memory_budget = f.head_memory_mib << 20;
+  sto.retention_seconds = f.retention_days * 86400;
+  sto.max_future_seconds = f.max_future_s;
+  if (f.io_backend == "posix") sto.io_backend = storage::IoBackend::kPosix;
+  if (f.io_backend == "io_uring") sto.io_backend = storage::IoBackend::kIoUring;
+  auto store = OrDie(storage::Store::Open(sto), "store");
+  const storage::RecoveryReport& rec = store->recovery_report();
+  spdlog::info(
+      "event=opened dir={} series={} resources={} wal_files={} wal_samples={} "
+      "orphans_removed={} recovery_s={:.3f} open_s={:.3f} io={}",
+      f.data_dir, series->size(), resources->size(), rec.wal_files, rec.wal_samples,
+      rec.orphan_files_removed, rec.seconds,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      store->stats().io_backend);
+  for (const auto& d : rec.wal_damage) spdlog::warn("event=wal_damage detail=\"{}\"", d);
+  for (const auto& d : rec.segment_damage) spdlog::warn("event=segment_damage detail=\"{}\"", d);
+
+  engine::IngestPipeline ingest(store.get(), series.get());
+  engine::MeterService service(
+      engine::ServiceParts{store.get(), &catalog, metrics.get(), series.get(), resources.get(),
+                           keys.get(), &ingest},
+      f.query_threads);
+  net::Server server(so, &service);
+  service.set_server_stats([&server] { return server.stats(); });
+  if (Status st = server.Start(); !st.ok()) {
+    spdlog::critical("event=listen_failed error=\"{}\"", st.ToString());
+    return 1;
+  }
+  if (!f.port_file.empty()) {
+    // Written to a temporary name and renamed, so a reader never sees a partial number.
+    const std::string tmp = f.port_file + ".tmp";
+    std::ofstream(tmp) << server.port() << "\n";
+    std::filesystem::rename(tmp, f.port_file, ec);
+  }
+  std::printf("meterd: listening on %s:%u, data in %s\n", so.host.c_str(), server.port(),
+              f.data_dir.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  server.Stop();
+  const Status closed = store->Close();
+  const engine::IngestCounters c = ingest.counters();
+  spdlog::info("event=shutdown accepted={} rejected={} duplicate_batches={} close=\"{}\"",
+               c.accepted, c.rejected, c.duplicate_batches, closed.ToString());
+  return closed.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"meterd: meters, rates and bills cloud usage (the server)"};
+  app.set_config("--config", "", "read options from a TOML/INI file (same names as the flags)");
+  app.add_option("--data-dir", f.data_dir, "data directory (created if missing)")
+      ->capture_default_str();
+  app.add_option("--listen", f.listen, "address to serve on, HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--port-file", f.port_file, "write the bound port to this file once listening");
+  app.add_option("--io-threads", f.io_threads, "io threads (0: one per core)")
+      ->capture_default_str();
+  app.add_option("--query-threads", f.query_threads, "threads for exports and stats")
+      ->capture_default_str();
+  app.add_option("--head-memory-mib", f.head_memory_mib,
+                 "memory budget of the in-memory head; a full head is flushed")
+      ->capture_default_str();
+  app.add_option("--buffer-budget-mib", f.buffer_budget_mib,
+                 "request bytes all connections may have unanswered before reads pause")
+      ->capture_default_str();
+  app.add_option("--max-connections", f.max_connections, "connection limit")->capture_default_str();
+  app.add_option("--max-in-flight", f.max_in_flight,
+                 "unanswered requests per connection before its reads pause")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", f.idle_timeout_s, "seconds before an idle connection closes")
+      ->capture_default_str();
+  app.add_option("--drain-timeout", f.drain_timeout_s,
+                 "seconds a graceful stop waits for in-flight requests")
+      ->capture_default_str();
+  app.add_option("--retention-days", f.retention_days, "raw data kept this many days")
+      ->capture_default_str();
+  app.add_option("--max-future", f.max_future_s,
+                 "seconds a timestamp may be ahead of the clock before it is refused")
+      ->capture_default_str();
+  app.add_option("--io", f.io_backend, "WAL I/O: auto, io_uring or posix")
+      ->check(CLI::IsMember({"auto", "io_uring", "posix"}))
+      ->capture_default_str();
+  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+  spdlog::set_level(spdlog::level::from_str(f.log_level));
+  return Run(f);
+}

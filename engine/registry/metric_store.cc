@@ -1,0 +1,68 @@
+// meterd — engine/registry/metric_store.cc
+#include "engine/registry/metric_store.h"
+
+#include "storage/base/coding.h"
+
+namespace meterd::engine {
+namespace {
+
+constexpr uint8_t kMetricRecordVersion = 1;
+
+std::string Encode(const MetricDef& d) {
+  std::string rec(1, static_cast<char>(kMetricRecordVersion));
+  rec.push_back(static_cast<char>(d.kind));
+  rec.push_back(static_cast<char>(d.type));
+  for (const std::string* f : {&d.name, &d.unit, &d.description}) {
+    base::PutVarint64(&rec, f->size());
+    rec += *f;
+  }
+  return rec;
+}
+
+bool Decode(std::string_view rec, MetricDef* d) {
+  base::ByteReader in(rec);
+  uint8_t version, kind, type;
+  if (!in.GetFixed8(&version) || version != kMetricRecordVersion || !in.GetFixed8(&kind) ||
+      !in.GetFixed8(&type)) {
+    return false;
+  }
+  d->kind = static_cast<MetricKind>(kind);
+  d->type = static_cast<storage::ValueType>(type);
+  for (std::string* f : {&d->name, &d->unit, &d->description}) {
+    uint64_t n;
+    std::string_view v;
+    if (!in.GetVarint64(&n) || !in.GetBytes(n, &v)) return false;
+    f->assign(v);
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<MetricStore>> MetricStore::Open(const std::string& dir,
+                                                       MetricCatalog* catalog) {
+  std::unique_ptr<MetricStore> ms(new MetricStore(catalog));
+  METERD_RETURN_IF_ERROR(storage::CreateDirIfMissing(dir));
+  METERD_ASSIGN_OR_RETURN(ms->log_,
+                          RecordLog::Open(
+                              dir + "/metrics.log",
+                              [&](std::string_view rec) {
+                                MetricDef d;
+                                if (!Decode(rec, &d)) {
+                                  return Status::Corruption("metrics.log: malformed metric record");
+                                }
+                                return catalog->Define(d);
+                              },
+                              &ms->load_damage_));
+  return ms;
+}
+
+Status MetricStore::Define(const MetricDef& def) {
+  std::lock_guard lock(mu_);
+  auto existing = catalog_->Find(def.name);
+  if (existing.ok()) return catalog_->Define(def);  // identical: OK; else AlreadyExists
+  METERD_RETURN_IF_ERROR(catalog_->Define(def));
+  return log_->Append({Encode(def)});
+}
+
+}  // namespace meterd::engine

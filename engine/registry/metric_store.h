@@ -1,0 +1,33 @@
+// meterd — engine/registry/metric_store.h
+//
+// Makes the metric catalog's custom metrics durable: each definition is a record of
+// metrics.log (docs/format-registry.md), replayed into the catalog at start.
+//
+// Thread-safety: thread-safe (Define is serialised; the catalog is itself thread-safe).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/catalog.h"
+#include "engine/registry/record_log.h"
+
+namespace meterd::engine {
+
+class MetricStore {
+ public:
+  static Result<std::unique_ptr<MetricStore>> Open(const std::string& dir, MetricCatalog* catalog);
+  // Defines a custom metric durably (see MetricCatalog::Define for the rules).
+  Status Define(const MetricDef& def);
+  const std::string& load_damage() const { return load_damage_; }
+
+ private:
+  explicit MetricStore(MetricCatalog* catalog) : catalog_(catalog) {}
+  MetricCatalog* catalog_;
+  std::mutex mu_;
+  std::unique_ptr<RecordLog> log_;
+  std::string load_damage_;
+};
+
+}  // namespace meterd::engine

@@ -1,0 +1,217 @@
+// meterd — engine/registry/series_registry.cc
+#include "engine/registry/series_registry.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "storage/base/checksum.h"
+#include "storage/base/coding.h"
+
+namespace meterd::engine {
+namespace {
+
+constexpr uint8_t kSeriesRecordVersion = 1;
+constexpr size_t kMaxRefusals = 8;
+
+void PutString(std::string* dst, std::string_view s) {
+  base::PutVarint64(dst, s.size());
+  dst->append(s);
+}
+
+bool GetString(base::ByteReader* r, std::string* out) {
+  uint64_t n;
+  std::string_view v;
+  if (!r->GetVarint64(&n) || !r->GetBytes(n, &v)) return false;
+  out->assign(v);
+  return true;
+}
+
+}  // namespace
+
+std::string SeriesRegistry::CanonicalKey(std::string_view resource, std::string_view metric) {
+  std::string key;
+  key.reserve(resource.size() + metric.size() + 1);
+  key.append(resource).push_back('|');
+  key.append(metric);
+  return key;
+}
+
+uint64_t SeriesRegistry::IdOf(std::string_view resource, std::string_view metric) {
+  return base::Checksum64(CanonicalKey(resource, metric));
+}
+
+Status SeriesRegistry::ValidateResourceId(std::string_view resource) {
+  if (resource.empty() || resource.size() > 128) {
+    return Status::InvalidArgument("resource id must be 1-128 bytes");
+  }
+  for (char c : resource) {
+    if (c <= ' ' || c > '~' || c == '|') {
+      return Status::InvalidArgument("resource id \"" + std::string(resource) +
+                                     "\" holds a space, '|' or a non-printable byte");
+    }
+  }
+  return Status::OK();
+}
+
+Result<std::unique_ptr<SeriesRegistry>> SeriesRegistry::Open(const std::string& dir,
+                                                             const MetricCatalog* catalog) {
+  std::unique_ptr<SeriesRegistry> reg(new SeriesRegistry(catalog));
+  METERD_RETURN_IF_ERROR(storage::CreateDirIfMissing(dir));
+  METERD_ASSIGN_OR_RETURN(
+      reg->log_, RecordLog::Open(
+                     dir + "/series.log", [&](std::string_view rec) { return reg->Replay(rec); },
+                     &reg->load_damage_));
+  return reg;
+}
+
+Status SeriesRegistry::Replay(std::string_view record) {
+  base::ByteReader r(record);
+  uint8_t version, type, kind;
+  SeriesInfo info;
+  if (!r.GetFixed8(&version) || version != kSeriesRecordVersion || !r.GetFixed64(&info.id) ||
+      !r.GetFixed8(&type) || !r.GetFixed8(&kind) || !GetString(&r, &info.resource) ||
+      !GetString(&r, &info.metric) || !GetString(&r, &info.owner)) {
+    return Status::Corruption("series.log: malformed series record");
+  }
+  info.type = static_cast<storage::ValueType>(type);
+  info.kind = static_cast<MetricKind>(kind);
+  std::unique_lock lock(mu_);
+  if (!by_id_.contains(info.id)) Insert(std::move(info));
+  return Status::OK();
+}
+
+uint32_t SeriesRegistry::InternOwner(std::string_view hypervisor) {
+  if (hypervisor.empty()) return 0;
+  auto [it, added] =
+      owners_.try_emplace(std::string(hypervisor), static_cast<uint32_t>(owners_.size() + 1));
+  return it->second;
+}
+
+void SeriesRegistry::Insert(SeriesInfo info) {
+  const uint32_t index = static_cast<uint32_t>(infos_.size());
+  slots_.push_back(SeriesSlot{info.type, info.kind, InternOwner(info.owner), index});
+  by_id_.emplace(info.id, index);
+  infos_.push_back(std::move(info));
+}
+
+uint32_t SeriesRegistry::OwnerId(std::string_view hypervisor) const {
+  if (hypervisor.empty()) return 0;
+  std::shared_lock lock(mu_);
+  auto it = owners_.find(std::string(hypervisor));
+  return it == owners_.end() ? 0 : it->second;
+}
+
+Result<DefineOutcome> SeriesRegistry::Define(std::span<const SeriesDefinition> defs,
+                                             std::string_view owner, bool is_admin) {
+  DefineOutcome out;
+  auto refuse = [&](uint32_t i, Status why) {
+    ++out.refused;
+    if (out.first_refusals.size() < kMaxRefusals) out.first_refusals.emplace_back(i, why);
+  };
+  std::lock_guard define_lock(define_mu_);
+  std::vector<SeriesInfo> fresh;
+  std::vector<std::string> records;
+  {
+    std::shared_lock lock(mu_);
+    std::unordered_map<uint64_t, uint32_t> in_request;  // id -> index in `fresh`
+    for (uint32_t i = 0; i < defs.size(); ++i) {
+      const SeriesDefinition& d = defs[i];
+      if (Status s = ValidateResourceId(d.resource); !s.ok()) {
+        refuse(i, s);
+        continue;
+      }
+      auto metric = catalog_->Find(d.metric);
+      if (!metric.ok()) {
+        refuse(i, Status::NotFound("unknown metric \"" + std::string(d.metric) + "\""));
+        continue;
+      }
+      const std::string key = CanonicalKey(d.resource, d.metric);
+      if (base::Checksum64(key) != d.id) {
+        refuse(i, Status::InvalidArgument("series id does not match XXH3-64 of \"" + key + "\""));
+        continue;
+      }
+      auto it = by_id_.find(d.id);
+      const SeriesInfo* known = it != by_id_.end() ? &infos_[it->second] : nullptr;
+      if (known == nullptr) {
+        auto f = in_request.find(d.id);
+        if (f != in_request.end()) known = &fresh[f->second];
+      }
+      if (known != nullptr) {
+        if (known->resource != d.resource || known->metric != d.metric) {
+          refuse(i, Status::AlreadyExists("series id collision: \"" + key + "\" and \"" +
+                                          CanonicalKey(known->resource, known->metric) +
+                                          "\" hash alike"));
+        } else if (!is_admin && known->owner != owner) {
+          refuse(i, Status::PermissionDenied("series \"" + key + "\" belongs to hypervisor \"" +
+                                             known->owner + "\""));
+        } else {
+          ++out.existing;
+        }
+        continue;
+      }
+      SeriesInfo info{d.id,         std::string(d.resource), std::string(d.metric), metric->type,
+                      metric->kind, std::string(owner)};
+      std::string rec;
+      rec.push_back(static_cast<char>(kSeriesRecordVersion));
+      base::PutFixed64(&rec, info.id);
+      rec.push_back(static_cast<char>(info.type));
+      rec.push_back(static_cast<char>(info.kind));
+      PutString(&rec, info.resource);
+      PutString(&rec, info.metric);
+      PutString(&rec, info.owner);
+      records.push_back(std::move(rec));
+      in_request.emplace(d.id, static_cast<uint32_t>(fresh.size()));
+      fresh.push_back(std::move(info));
+    }
+  }
+  if (!fresh.empty()) {
+    METERD_RETURN_IF_ERROR(log_->Append(records));  // durable before anyone may use them
+    std::unique_lock lock(mu_);
+    for (SeriesInfo& info : fresh) Insert(std::move(info));
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  out.defined = static_cast<uint32_t>(fresh.size());
+  return out;
+}
+
+void SeriesRegistry::LookupMany(std::span<const uint64_t> ids, SeriesSlot* out) const {
+  std::shared_lock lock(mu_);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = by_id_.find(ids[i]);
+    out[i] = it == by_id_.end()
+                 ? SeriesSlot{storage::ValueType::kInt, MetricKind::kGauge, 0, UINT32_MAX}
+                 : slots_[it->second];
+  }
+}
+
+bool SeriesRegistry::Lookup(uint64_t id, SeriesInfo* out) const {
+  std::shared_lock lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return false;
+  *out = infos_[it->second];
+  return true;
+}
+
+std::vector<SeriesInfo> SeriesRegistry::Matching(std::string_view resource,
+                                                 std::string_view metric) const {
+  std::vector<SeriesInfo> out;
+  {
+    std::shared_lock lock(mu_);
+    for (const SeriesInfo& s : infos_) {
+      if ((resource.empty() || s.resource == resource) && (metric.empty() || s.metric == metric)) {
+        out.push_back(s);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const SeriesInfo& a, const SeriesInfo& b) {
+    return a.resource != b.resource ? a.resource < b.resource : a.metric < b.metric;
+  });
+  return out;
+}
+
+size_t SeriesRegistry::size() const {
+  std::shared_lock lock(mu_);
+  return infos_.size();
+}
+
+}  // namespace meterd::engine

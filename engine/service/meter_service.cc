@@ -1,0 +1,493 @@
+// meterd — engine/service/meter_service.cc
+#include "engine/service/meter_service.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+
+#include "net/protocol/messages.h"
+
+namespace meterd::engine {
+
+namespace asio = boost::asio;
+using net::ResponderPtr;
+using net::View;
+
+struct MeterService::Session final : net::SessionState {
+  Principal who;
+  uint64_t revocations_seen = 0;
+  IngestSessionCache cache;
+};
+
+namespace {
+
+wire::Role ToWire(Role role) {
+  switch (role) {
+    case Role::kAgent:
+      return wire::Role::Agent;
+    case Role::kBilling:
+      return wire::Role::Billing;
+    case Role::kAdmin:
+      return wire::Role::Admin;
+  }
+  return wire::Role::None;
+}
+
+std::optional<Role> FromWire(wire::Role role) {
+  switch (role) {
+    case wire::Role::Agent:
+      return Role::kAgent;
+    case wire::Role::Billing:
+      return Role::kBilling;
+    case wire::Role::Admin:
+      return Role::kAdmin;
+    default:
+      return std::nullopt;
+  }
+}
+
+void Reply(const ResponderPtr& r, std::vector<uint8_t> frame) {
+  r->Send(std::move(frame));
+  r->Done();
+}
+
+void ReplyError(const ResponderPtr& r, uint64_t request_id, const Status& status) {
+  Reply(r, net::ErrorFrame(request_id, net::ToWireCode(status), status.message()));
+}
+
+template <typename Pair>
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::Refusal>>> Refusals(
+    flatbuffers::FlatBufferBuilder& fbb, const std::vector<Pair>& list) {
+  std::vector<flatbuffers::Offset<wire::Refusal>> out;
+  for (const auto& [index, status] : list) {
+    out.push_back(wire::CreateRefusal(fbb, index, net::ToWireCode(status),
+                                      fbb.CreateString(status.message())));
+  }
+  return fbb.CreateVector(out);
+}
+
+flatbuffers::Offset<wire::KeyInfo> BuildKeyInfo(flatbuffers::FlatBufferBuilder& fbb,
+                                                const KeyInfo& k) {
+  return wire::CreateKeyInfo(fbb, fbb.CreateString(k.id), ToWire(k.role),
+                             fbb.CreateString(k.hypervisor), fbb.CreateString(k.name), k.created,
+                             k.revoked);
+}
+
+uint64_t ResidentBytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long pages = 0, resident = 0;
+  const int n = std::fscanf(f, "%lu %lu", &pages, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+bool Allowed(Role role, wire::Message type) {
+  if (role == Role::kAdmin) return true;
+  switch (type) {
+    case wire::Message::ListMetrics:
+      return true;
+    case wire::Message::DefineSeries:
+    case wire::Message::RegisterResources:
+    case wire::Message::IngestBatch:
+      return role == Role::kAgent;
+    case wire::Message::ExportRequest:
+    case wire::Message::StatsRequest:
+      return role == Role::kBilling;
+    default:
+      return false;  // keys and custom metrics: admin only
+  }
+}
+
+}  // namespace
+
+MeterService::MeterService(ServiceParts parts, size_t query_threads)
+    : parts_(parts), queries_(query_threads ? query_threads : 1) {
+  rate_thread_ = std::thread([this] { SampleRate(); });
+}
+
+MeterService::~MeterService() {
+  {
+    std::lock_guard lock(rate_mu_);
+    stopping_ = true;
+  }
+  rate_cv_.notify_all();
+  rate_thread_.join();
+  queries_.join();
+}
+
+void MeterService::SampleRate() {
+  std::unique_lock lock(rate_mu_);
+  while (!stopping_) {
+    const uint64_t accepted = parts_.ingest->counters().accepted;
+    std::move(rate_samples_ + 1, rate_samples_ + kRateWindow + 1, rate_samples_);
+    rate_samples_[kRateWindow] = accepted;
+    if (rate_filled_ <= kRateWindow) ++rate_filled_;
+    rate_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+  }
+}
+
+double MeterService::ingest_rate() const {
+  std::lock_guard lock(rate_mu_);
+  if (rate_filled_ < 2) return 0;
+  const size_t span = rate_filled_ - 1;  // seconds covered
+  return static_cast<double>(rate_samples_[kRateWindow] - rate_samples_[kRateWindow - span]) /
+         static_cast<double>(span);
+}
+
+Result<net::HelloResult> MeterService::Authenticate(std::string_view api_key,
+                                                    std::string_view client) {
+  auto session = std::make_unique<Session>();
+  session->revocations_seen = parts_.keys->revocations();
+  METERD_ASSIGN_OR_RETURN(session->who, parts_.keys->Authenticate(api_key));
+  spdlog::info("event=hello key={} role={} hypervisor=\"{}\" client=\"{}\"", session->who.key.id,
+               RoleName(session->who.key.role), session->who.key.hypervisor, client);
+  net::HelloResult out;
+  out.role = ToWire(session->who.key.role);
+  out.hypervisor = session->who.key.hypervisor;
+  out.state = std::move(session);
+  return out;
+}
+
+void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, ResponderPtr r) {
+  auto* s = static_cast<Session*>(state);
+  const uint64_t request_id = net::RequestIdOf(env);
+  // A revocation since the last check: make sure this session's key still stands.
+  if (const uint64_t rev = parts_.keys->revocations(); rev != s->revocations_seen) {
+    s->revocations_seen = rev;
+    if (!parts_.keys->IsActive(s->who.key.id)) {
+      r->Fail(wire::ErrorCode::Unauthenticated, "the API key of this connection was revoked");
+      return;
+    }
+  }
+  const auto type = env.message_type();
+  if (!Allowed(s->who.key.role, type)) {
+    ReplyError(r, request_id,
+               Status::PermissionDenied(std::string("a ") + RoleName(s->who.key.role) +
+                                        " key may not send " + wire::EnumNameMessage(type)));
+    return;
+  }
+  switch (type) {
+    case wire::Message::IngestBatch:
+      return OnIngest(s, *env.message_as_IngestBatch(), r);
+    case wire::Message::DefineSeries:
+      return OnDefineSeries(s, *env.message_as_DefineSeries(), r);
+    case wire::Message::RegisterResources:
+      return OnRegisterResources(s, *env.message_as_RegisterResources(), r);
+    case wire::Message::DefineMetric:
+      return OnDefineMetric(*env.message_as_DefineMetric(), r);
+    case wire::Message::ListMetrics:
+      return OnListMetrics(*env.message_as_ListMetrics(), r);
+    case wire::Message::CreateKey:
+      return OnCreateKey(*env.message_as_CreateKey(), r);
+    case wire::Message::ListKeys:
+      return OnListKeys(*env.message_as_ListKeys(), r);
+    case wire::Message::RevokeKey:
+      return OnRevokeKey(*env.message_as_RevokeKey(), r);
+    case wire::Message::ExportRequest: {
+      const auto* q = env.message_as_ExportRequest();
+      asio::post(queries_,
+                 [this, id = q->request_id(), from = q->from(), to = q->to(),
+                  res = std::string(View(q->resource())), met = std::string(View(q->metric())),
+                  r]() mutable { RunExport(id, from, to, std::move(res), std::move(met), r); });
+      return;
+    }
+    case wire::Message::StatsRequest: {
+      asio::post(queries_, [this, id = request_id, r] { RunStats(id, r); });
+      return;
+    }
+    default:
+      ReplyError(r, request_id,
+                 Status::NotSupported(std::string("a client may not send ") +
+                                      wire::EnumNameMessage(type)));
+      return;
+  }
+}
+
+void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const ResponderPtr& r) {
+  IngestRequest req;
+  req.agent = View(b.agent());
+  req.sequence = b.sequence();
+  req.base_time = b.base_time();
+  auto span64 = [](const flatbuffers::Vector<uint64_t>* v) {
+    return v ? std::span<const uint64_t>(v->data(), v->size()) : std::span<const uint64_t>();
+  };
+  req.series = span64(b.series());
+  req.values = span64(b.values());
+  if (b.offsets())
+    req.offsets = std::span<const uint32_t>(b.offsets()->data(), b.offsets()->size());
+
+  auto result = parts_.ingest->Ingest(s->who, req, &s->cache);
+  flatbuffers::FlatBufferBuilder fbb(256);
+  if (!result.ok()) {
+    const Status& st = result.status();
+    if (st.code() == Status::Code::kPermissionDenied ||
+        st.code() == Status::Code::kInvalidArgument) {
+      // The whole batch is refused, and the client learns why in its acknowledgement.
+      std::vector<std::pair<uint32_t, Status>> why{{0, st}};
+      Reply(r, net::FinishFrame(fbb, wire::CreateIngestAck(fbb, req.sequence, 0,
+                                                           static_cast<uint32_t>(req.series.size()),
+                                                           false, Refusals(fbb, why))));
+      return;
+    }
+    // The store failed: nothing was stored; the client must resend elsewhere or later.
+    spdlog::error("event=ingest_failed key={} error=\"{}\"", s->who.key.id, st.ToString());
+    r->Fail(net::ToWireCode(st), "ingest failed: " + std::string(st.message()));
+    return;
+  }
+  IngestOutcome& out = result.value();
+  std::vector<std::pair<uint32_t, Status>> why;
+  for (auto& rej : out.first_rejections) why.emplace_back(rej.index, std::move(rej.reason));
+  auto ack =
+      net::FinishFrame(fbb, wire::CreateIngestAck(fbb, req.sequence, out.accepted, out.rejected,
+                                                  out.duplicate, Refusals(fbb, why)));
+  if (out.lsn == 0) {
+    Reply(r, std::move(ack));
+    return;
+  }
+  parts_.store->OnDurable(out.lsn, [r, ack = std::move(ack)](const Status& st) mutable {
+    if (st.ok()) {
+      Reply(r, std::move(ack));
+    } else {
+      r->Fail(net::ToWireCode(st), "the write-ahead log failed: " + std::string(st.message()));
+    }
+  });
+}
+
+void MeterService::OnDefineSeries(Session* s, const wire::DefineSeries& req,
+                                  const ResponderPtr& r) {
+  std::vector<SeriesDefinition> defs;
+  if (req.series()) {
+    defs.reserve(req.series()->size());
+    for (const wire::SeriesDef* d : *req.series()) {
+      defs.push_back(SeriesDefinition{d->id(), View(d->resource()), View(d->metric())});
+    }
+  }
+  const bool admin = s->who.is_admin();
+  auto outcome =
+      parts_.series->Define(defs, admin ? std::string_view() : s->who.key.hypervisor, admin);
+  if (!outcome.ok()) return ReplyError(r, req.request_id(), outcome.status());
+  flatbuffers::FlatBufferBuilder fbb(256);
+  const DefineOutcome& o = outcome.value();
+  Reply(r, net::FinishFrame(
+               fbb, wire::CreateDefineSeriesOk(fbb, req.request_id(), o.defined, o.existing,
+                                               o.refused, Refusals(fbb, o.first_refusals))));
+}
+
+void MeterService::OnRegisterResources(Session* s, const wire::RegisterResources& req,
+                                       const ResponderPtr& r) {
+  std::vector<ResourceInfo> list;
+  if (req.resources()) {
+    for (const wire::Resource* x : *req.resources()) {
+      list.push_back(ResourceInfo{std::string(View(x->id())),
+                                  std::string(View(x->type())),
+                                  std::string(View(x->account())),
+                                  std::string(View(x->project())),
+                                  std::string(View(x->location())),
+                                  std::string(View(x->plan())),
+                                  {}});
+    }
+  }
+  const bool admin = s->who.is_admin();
+  auto outcome =
+      parts_.resources->Register(list, admin ? std::string_view() : s->who.key.hypervisor, admin);
+  if (!outcome.ok()) return ReplyError(r, req.request_id(), outcome.status());
+  const RegisterOutcome& o = outcome.value();
+  flatbuffers::FlatBufferBuilder fbb(256);
+  Reply(r, net::FinishFrame(fbb, wire::CreateRegisterResourcesOk(
+                                     fbb, req.request_id(), o.registered, o.updated, o.unchanged,
+                                     o.refused, Refusals(fbb, o.first_refusals))));
+}
+
+void MeterService::OnDefineMetric(const wire::DefineMetric& req, const ResponderPtr& r) {
+  const wire::MetricInfo* m = req.metric();
+  if (!m) return ReplyError(r, req.request_id(), Status::InvalidArgument("no metric given"));
+  MetricDef def;
+  def.name = View(m->name());
+  def.unit = View(m->unit());
+  def.description = View(m->description());
+  switch (m->kind()) {
+    case wire::MetricKind::Gauge:
+      def.kind = MetricKind::kGauge;
+      break;
+    case wire::MetricKind::Counter:
+      def.kind = MetricKind::kCounter;
+      break;
+    case wire::MetricKind::State:
+      def.kind = MetricKind::kState;
+      break;
+    default:
+      return ReplyError(r, req.request_id(),
+                        Status::InvalidArgument("metric kind must be gauge, counter or state"));
+  }
+  switch (m->type()) {
+    case wire::ValueType::Int:
+      def.type = storage::ValueType::kInt;
+      break;
+    case wire::ValueType::Float:
+      def.type = storage::ValueType::kFloat;
+      break;
+    default:
+      return ReplyError(r, req.request_id(),
+                        Status::InvalidArgument("metric value type must be int or float"));
+  }
+  if (Status st = parts_.metrics->Define(def); !st.ok()) {
+    return ReplyError(r, req.request_id(), st);
+  }
+  Reply(r, net::OkFrame(req.request_id()));
+}
+
+void MeterService::OnListMetrics(const wire::ListMetrics& req, const ResponderPtr& r) {
+  flatbuffers::FlatBufferBuilder fbb(4096);
+  std::vector<flatbuffers::Offset<wire::MetricInfo>> list;
+  for (const MetricDef& d : parts_.catalog->List()) {
+    list.push_back(
+        wire::CreateMetricInfo(fbb, fbb.CreateString(d.name), static_cast<wire::MetricKind>(d.kind),
+                               fbb.CreateString(d.unit), static_cast<wire::ValueType>(d.type),
+                               fbb.CreateString(d.description), d.builtin));
+  }
+  Reply(r, net::FinishFrame(fbb,
+                            wire::CreateMetricList(fbb, req.request_id(), fbb.CreateVector(list))));
+}
+
+void MeterService::OnCreateKey(const wire::CreateKey& req, const ResponderPtr& r) {
+  auto role = FromWire(req.role());
+  if (!role) {
+    return ReplyError(r, req.request_id(),
+                      Status::InvalidArgument("role must be agent, billing or admin"));
+  }
+  KeyInfo info;
+  auto key = parts_.keys->Create(*role, View(req.hypervisor()), View(req.name()), &info);
+  if (!key.ok()) return ReplyError(r, req.request_id(), key.status());
+  spdlog::info("event=key_created id={} role={} hypervisor=\"{}\"", info.id, RoleName(info.role),
+               info.hypervisor);
+  flatbuffers::FlatBufferBuilder fbb(512);
+  Reply(r, net::FinishFrame(
+               fbb, wire::CreateKeyCreated(fbb, req.request_id(), fbb.CreateString(key.value()),
+                                           BuildKeyInfo(fbb, info))));
+}
+
+void MeterService::OnListKeys(const wire::ListKeys& req, const ResponderPtr& r) {
+  flatbuffers::FlatBufferBuilder fbb(1024);
+  std::vector<flatbuffers::Offset<wire::KeyInfo>> list;
+  for (const KeyInfo& k : parts_.keys->List()) list.push_back(BuildKeyInfo(fbb, k));
+  Reply(r,
+        net::FinishFrame(fbb, wire::CreateKeyList(fbb, req.request_id(), fbb.CreateVector(list))));
+}
+
+void MeterService::OnRevokeKey(const wire::RevokeKey& req, const ResponderPtr& r) {
+  if (Status st = parts_.keys->Revoke(View(req.id())); !st.ok()) {
+    return ReplyError(r, req.request_id(), st);
+  }
+  spdlog::info("event=key_revoked id={}", View(req.id()));
+  Reply(r, net::OkFrame(req.request_id()));
+}
+
+// Streams [from, to) of the matching series, ordered by resource, metric, time. Series are
+// scanned in groups so that memory holds one group's samples, not the whole export.
+void MeterService::RunExport(uint64_t request_id, int64_t from, int64_t to, std::string resource,
+                             std::string metric, const ResponderPtr& r) {
+  if (from >= to) {
+    return ReplyError(r, request_id, Status::InvalidArgument("export needs from < to"));
+  }
+  const std::vector<SeriesInfo> series = parts_.series->Matching(resource, metric);
+  constexpr size_t kGroup = 512;
+  std::vector<std::string> damaged;
+  struct Data {
+    storage::ValueType type;
+    std::vector<int64_t> ts;
+    std::vector<uint64_t> values;
+  };
+  flatbuffers::FlatBufferBuilder fbb(1 << 16);
+  std::vector<flatbuffers::Offset<wire::ExportSeries>> pending;
+  size_t pending_samples = 0;
+  auto flush = [&](bool last) {
+    std::vector<flatbuffers::Offset<flatbuffers::String>> dmg;
+    if (last) {
+      for (const auto& d : damaged) dmg.push_back(fbb.CreateString(d));
+    }
+    auto chunk = wire::CreateExportChunk(fbb, request_id, fbb.CreateVector(pending), last,
+                                         fbb.CreateVector(dmg));
+    r->Send(net::FinishFrame(fbb, chunk));
+    fbb.Clear();
+    pending.clear();
+    pending_samples = 0;
+  };
+  for (size_t g = 0; g < series.size(); g += kGroup) {
+    const size_t end = std::min(series.size(), g + kGroup);
+    storage::ScanRequest scan;
+    scan.from = from;
+    scan.to = to;
+    for (size_t i = g; i < end; ++i) scan.series.push_back(series[i].id);
+    std::unordered_map<uint64_t, Data> data;
+    storage::ScanStats stats;
+    Status st = parts_.store->Scan(
+        scan,
+        [&](uint64_t id, storage::ValueType type, std::span<const int64_t> ts,
+            std::span<const uint64_t> values) {
+          Data& d = data[id];
+          d.type = type;
+          d.ts.insert(d.ts.end(), ts.begin(), ts.end());
+          d.values.insert(d.values.end(), values.begin(), values.end());
+        },
+        &stats);
+    if (!st.ok()) {
+      r->Send(net::ErrorFrame(request_id, net::ToWireCode(st), st.message()));
+      r->Done();
+      return;
+    }
+    damaged.insert(damaged.end(), stats.damaged.begin(), stats.damaged.end());
+    for (size_t i = g; i < end; ++i) {
+      auto it = data.find(series[i].id);
+      if (it == data.end()) continue;
+      const Data& d = it->second;
+      // A long series is split across chunks; a reader concatenates consecutive pieces.
+      for (size_t off = 0; off < d.ts.size();) {
+        const size_t n = std::min(d.ts.size() - off, kExportChunkSamples - pending_samples);
+        pending.push_back(wire::CreateExportSeries(
+            fbb, fbb.CreateString(series[i].resource), fbb.CreateString(series[i].metric),
+            static_cast<wire::ValueType>(d.type), fbb.CreateVector(d.ts.data() + off, n),
+            fbb.CreateVector(d.values.data() + off, n)));
+        pending_samples += n;
+        off += n;
+        if (pending_samples >= kExportChunkSamples) flush(false);
+      }
+    }
+  }
+  flush(true);
+  r->Done();
+}
+
+void MeterService::RunStats(uint64_t request_id, const ResponderPtr& r) {
+  const storage::StoreStats st = parts_.store->stats();
+  const IngestCounters ic = parts_.ingest->counters();
+  const net::ServerStats ss = server_stats_ ? server_stats_() : net::ServerStats{};
+  const double uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  flatbuffers::FlatBufferBuilder fbb(512);
+  auto backend = fbb.CreateString(st.io_backend ? st.io_backend : "");
+  wire::StatsReplyBuilder b(fbb);
+  b.add_request_id(request_id);
+  b.add_series(parts_.series->size());
+  b.add_resources(parts_.resources->size());
+  b.add_samples_stored(st.segment_samples + st.head_samples);
+  b.add_segments(st.segments);
+  b.add_segment_bytes(st.segment_bytes);
+  b.add_head_samples(st.head_samples);
+  b.add_head_memory_bytes(st.head_memory_bytes);
+  b.add_wal_bytes(st.wal_bytes);
+  b.add_accepted_samples(ic.accepted);
+  b.add_rejected_samples(ic.rejected);
+  b.add_duplicate_batches(ic.duplicate_batches);
+  b.add_connections(static_cast<uint32_t>(ss.connections));
+  b.add_ingest_samples_per_s(ingest_rate());
+  b.add_uptime_s(uptime);
+  b.add_rss_bytes(ResidentBytes());
+  b.add_io_backend(backend);
+  b.add_quarantined_blocks(st.quarantined_blocks);
+  Reply(r, net::FinishFrame(fbb, b.Finish()));
+}
+
+}  // namespace meterd::engine

@@ -1,0 +1,99 @@
+// meterd — engine/service/meter_service.h
+//
+// MeterService: what meterd's requests mean. It authenticates Hellos against the key store and
+// answers every request type of the wire protocol (docs/protocol.md) with the engine's parts:
+// the series and resource registries, the metric catalog, the ingest pipeline and the store.
+//
+// Roles (checked per request):
+//   agent    DefineSeries, RegisterResources, IngestBatch (its own hypervisor only), ListMetrics
+//   billing  ExportRequest, StatsRequest, ListMetrics
+//   admin    everything, including keys and custom metrics
+// A revoked key stops working on open connections at their next request.
+//
+// Ingest is validated and appended on the io thread (appends are short and serialised by the
+// store); its acknowledgement is sent from the WAL's completion once the batch is durable.
+// Exports and stats run on a small query pool so a long scan never stalls an io thread.
+//
+// Thread-safety: thread-safe (see net::Handler).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "engine/auth/key_store.h"
+#include "engine/catalog.h"
+#include "engine/ingest/ingest_pipeline.h"
+#include "engine/registry/metric_store.h"
+#include "engine/registry/resource_registry.h"
+#include "engine/registry/series_registry.h"
+#include "net/asio.h"
+#include "net/server/handler.h"
+#include "net/server/server.h"
+#include "storage/store.h"
+
+namespace meterd::engine {
+
+struct ServiceParts {
+  storage::Store* store = nullptr;
+  MetricCatalog* catalog = nullptr;
+  MetricStore* metrics = nullptr;
+  SeriesRegistry* series = nullptr;
+  ResourceRegistry* resources = nullptr;
+  KeyStore* keys = nullptr;
+  IngestPipeline* ingest = nullptr;
+};
+
+class MeterService final : public net::Handler {
+ public:
+  // Samples per ExportChunk frame (~16 bytes each, well under the frame limit).
+  static constexpr size_t kExportChunkSamples = 256 * 1024;
+
+  MeterService(ServiceParts parts, size_t query_threads);
+  ~MeterService() override;
+
+  // The server whose connection counts stats report (set once, before serving).
+  void set_server_stats(std::function<net::ServerStats()> fn) { server_stats_ = std::move(fn); }
+
+  Result<net::HelloResult> Authenticate(std::string_view api_key, std::string_view client) override;
+  void Handle(net::SessionState* state, const wire::Envelope& env,
+              net::ResponderPtr responder) override;
+
+  // Samples accepted per second over the last few seconds.
+  double ingest_rate() const;
+
+ private:
+  struct Session;
+  void OnIngest(Session* s, const wire::IngestBatch& batch, const net::ResponderPtr& r);
+  void OnDefineSeries(Session* s, const wire::DefineSeries& req, const net::ResponderPtr& r);
+  void OnRegisterResources(Session* s, const wire::RegisterResources& req,
+                           const net::ResponderPtr& r);
+  void OnDefineMetric(const wire::DefineMetric& req, const net::ResponderPtr& r);
+  void OnListMetrics(const wire::ListMetrics& req, const net::ResponderPtr& r);
+  void OnCreateKey(const wire::CreateKey& req, const net::ResponderPtr& r);
+  void OnListKeys(const wire::ListKeys& req, const net::ResponderPtr& r);
+  void OnRevokeKey(const wire::RevokeKey& req, const net::ResponderPtr& r);
+  void RunExport(uint64_t request_id, int64_t from, int64_t to, std::string resource,
+                 std::string metric, const net::ResponderPtr& r);
+  void RunStats(uint64_t request_id, const net::ResponderPtr& r);
+  void SampleRate();
+
+  ServiceParts parts_;
+  std::function<net::ServerStats()> server_stats_;
+  boost::asio::thread_pool queries_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  // Ingest rate: the accepted counter sampled once a second into a small ring.
+  static constexpr size_t kRateWindow = 5;
+  mutable std::mutex rate_mu_;
+  std::condition_variable rate_cv_;
+  bool stopping_ = false;                        // GUARDED_BY(rate_mu_)
+  uint64_t rate_samples_[kRateWindow + 1] = {};  // GUARDED_BY(rate_mu_)
+  size_t rate_filled_ = 0;                       // GUARDED_BY(rate_mu_)
+  std::thread rate_thread_;
+};
+
+}  // namespace meterd::engine

@@ -1,0 +1,82 @@
+// meterd — net/protocol/messages.cc
+#include "net/protocol/messages.h"
+
+namespace meterd::net {
+
+std::vector<uint8_t> ErrorFrame(uint64_t request_id, wire::ErrorCode code,
+                                std::string_view message) {
+  flatbuffers::FlatBufferBuilder fbb(64 + message.size());
+  auto msg = fbb.CreateString(message.data(), message.size());
+  return FinishFrame(fbb, wire::CreateError(fbb, request_id, code, msg));
+}
+
+std::vector<uint8_t> OkFrame(uint64_t request_id) {
+  flatbuffers::FlatBufferBuilder fbb(64);
+  return FinishFrame(fbb, wire::CreateOk(fbb, request_id));
+}
+
+wire::ErrorCode ToWireCode(const Status& status) {
+  // Status codes 0-10 are the wire codes 0-10 (static_asserts keep them in step).
+  static_assert(static_cast<int>(Status::Code::kAlreadyExists) ==
+                static_cast<int>(wire::ErrorCode::AlreadyExists));
+  static_assert(static_cast<int>(Status::Code::kBusy) == static_cast<int>(wire::ErrorCode::Busy));
+  return static_cast<wire::ErrorCode>(static_cast<uint16_t>(status.code()));
+}
+
+Status FromWire(wire::ErrorCode code, std::string_view message) {
+  const std::string msg = std::string(wire::EnumNameErrorCode(code)) + ": " + std::string(message);
+  switch (code) {
+    case wire::ErrorCode::Ok:
+      return Status::OK();
+    case wire::ErrorCode::NotFound:
+      return Status::NotFound(message);
+    case wire::ErrorCode::Corruption:
+      return Status::Corruption(message);
+    case wire::ErrorCode::NotSupported:
+      return Status::NotSupported(message);
+    case wire::ErrorCode::InvalidArgument:
+      return Status::InvalidArgument(message);
+    case wire::ErrorCode::IOError:
+      return Status::IOError(message);
+    case wire::ErrorCode::Busy:
+    case wire::ErrorCode::ShuttingDown:
+    case wire::ErrorCode::TooManyConnections:
+      return Status::Busy(msg);
+    case wire::ErrorCode::Unauthenticated:
+      return Status::Unauthenticated(message);
+    case wire::ErrorCode::PermissionDenied:
+      return Status::PermissionDenied(message);
+    case wire::ErrorCode::OutOfRange:
+    case wire::ErrorCode::FrameTooLarge:
+      return Status::OutOfRange(msg);
+    case wire::ErrorCode::AlreadyExists:
+      return Status::AlreadyExists(message);
+    case wire::ErrorCode::UnsupportedVersion:
+      return Status::NotSupported(msg);
+    default:
+      return Status::IOError(msg);
+  }
+}
+
+uint64_t RequestIdOf(const wire::Envelope& env) {
+  switch (env.message_type()) {
+#define METERD_REQ(T)    \
+  case wire::Message::T: \
+    return env.message_as_##T()->request_id();
+    METERD_REQ(Ping)
+    METERD_REQ(DefineSeries)
+    METERD_REQ(RegisterResources)
+    METERD_REQ(DefineMetric)
+    METERD_REQ(ListMetrics)
+    METERD_REQ(ExportRequest)
+    METERD_REQ(StatsRequest)
+    METERD_REQ(CreateKey)
+    METERD_REQ(ListKeys)
+    METERD_REQ(RevokeKey)
+#undef METERD_REQ
+    default:
+      return 0;
+  }
+}
+
+}  // namespace meterd::net
