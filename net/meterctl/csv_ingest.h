@@ -1,0 +1,36 @@
+// meterd — net/meterctl/csv_ingest.h: `meterctl ingest FILE.csv`.
+//
+// Reads rows `resource,metric,timestamp,value` (a header line first; timestamp in unix seconds
+// or RFC 3339; vm.state values may be names such as "running"), defines the series it meets,
+// and sends the samples as pipelined batches. A row that cannot be parsed is rejected locally
+// with its line number; the rest are sent. The report counts accepted and rejected samples and
+// lists the reasons.
+//
+// Thread-safety: not synchronised (one call per process).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "net/client/client.h"
+
+namespace meterd::cli {
+
+struct CsvIngestReport {
+  uint64_t rows = 0;
+  uint64_t sent = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;  // by the server and by the parser
+  uint64_t unacknowledged = 0;
+  std::map<std::string, uint64_t> reasons;  // reason -> count
+  std::vector<std::string> examples;        // first few, with line numbers
+  double seconds = 0;
+};
+
+// `batch_samples` caps a batch; `agent` names the dedup identity of admin clients.
+Result<CsvIngestReport> IngestCsv(net::Client* client, const std::string& path,
+                                  size_t batch_samples, const std::string& agent);
+
+}  // namespace meterd::cli

@@ -1,0 +1,28 @@
+// meterd — net/meterctl/csv_time.h: timestamps and CSV fields as meterctl reads and writes them.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace meterd::cli {
+
+// Unix seconds ("1767225600") or RFC 3339 ("2026-01-01T00:00:00Z", "...+02:00", a fraction of
+// a second is allowed only when it is zero: samples are per second).
+std::optional<int64_t> ParseTimestamp(std::string_view text);
+// RFC 3339 in UTC, "2026-01-01T00:00:00Z".
+std::string FormatRfc3339(int64_t unix_seconds);
+
+// Splits one CSV line into fields (RFC 4180 quoting; no embedded newlines).
+bool SplitCsvLine(std::string_view line, std::vector<std::string>* fields);
+// Quotes a field when it needs it.
+std::string CsvField(std::string_view s);
+
+// Shortest decimal text that reads back as exactly `v` ("nan", "inf", "-inf" for the rest).
+std::string FormatDouble(double v);
+
+}  // namespace meterd::cli

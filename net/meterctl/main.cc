@@ -1,0 +1,422 @@
+// meterd — net/meterctl/main.cc: the command-line client of meterd.
+//
+//   meterctl [--server HOST:PORT] [--key KEY | --key-file FILE] [--format table|csv|json] CMD
+//
+// Commands: ingest, export, stats, keys create|list|revoke, metrics list|define. Exit codes:
+// 0 success; 1 failure (connection, refusal, bad input); 2 usage; 3 `ingest` finished but not
+// every sample was accepted.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "engine/catalog.h"
+#include "net/client/client.h"
+#include "net/meterctl/csv_ingest.h"
+#include "net/meterctl/csv_time.h"
+#include "net/meterctl/table.h"
+#include "net/protocol/messages.h"
+#include "storage/sample_batch.h"
+
+namespace {
+
+using namespace meterd;
+using cli::Format;
+using cli::Table;
+
+struct Common {
+  net::EndpointFlags endpoint;
+  std::string format = "table";
+  Format fmt() const {
+    return format == "csv" ? Format::kCsv : format == "json" ? Format::kJson : Format::kTable;
+  }
+};
+
+int Fail(const Status& st) {
+  std::fprintf(stderr, "meterctl: %s\n", st.ToString().c_str());
+  return 1;
+}
+
+Result<std::unique_ptr<net::Client>> Connect(const Common& c) {
+  net::ClientOptions o;
+  o.client_name = "meterctl/0.1";
+  METERD_RETURN_IF_ERROR(net::ResolveEndpoint(c.endpoint, &o));
+  auto client = std::make_unique<net::Client>(o);
+  METERD_RETURN_IF_ERROR(client->Connect());
+  return client;
+}
+
+const char* RoleText(wire::Role r) {
+  switch (r) {
+    case wire::Role::Agent:
+      return "agent";
+    case wire::Role::Billing:
+      return "billing";
+    case wire::Role::Admin:
+      return "admin";
+    default:
+      return "none";
+  }
+}
+
+std::string Human(double v, const char* unit) {
+  const char* prefixes[] = {"", "K", "M", "G", "T"};
+  int i = 0;
+  while (v >= 1000 && i < 4) {
+    v /= 1000;
+    ++i;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), i ? "%.2f %s%s" : "%.0f %s%s", v, prefixes[i], unit);
+  return buf;
+}
+
+std::string Bytes(uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int i = 0;
+  while (v >= 1024 && i < 4) {
+    v /= 1024;
+    ++i;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), i ? "%.1f %s" : "%.0f %s", v, units[i]);
+  return buf;
+}
+
+int CmdIngest(const Common& c, const std::string& file, size_t batch) {
+  auto client = Connect(c);
+  if (!client.ok()) return Fail(client.status());
+  // An admin key's batches are deduplicated by agent name: one per run.
+  std::string agent;
+  if (client.value()->role() != wire::Role::Agent) {
+    agent = "meterctl-" + std::to_string(getpid()) + "-" +
+            std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  }
+  auto r = cli::IngestCsv(client.value().get(), file, batch, agent);
+  if (!r.ok()) return Fail(r.status());
+  const cli::CsvIngestReport& rep = r.value();
+  if (c.fmt() == Format::kJson) {
+    nlohmann::json j = {{"file", file},
+                        {"rows", rep.rows},
+                        {"sent", rep.sent},
+                        {"accepted", rep.accepted},
+                        {"rejected", rep.rejected},
+                        {"unacknowledged", rep.unacknowledged},
+                        {"seconds", rep.seconds},
+                        {"reasons", rep.reasons},
+                        {"examples", rep.examples}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    Table t({"file", "rows", "accepted", "rejected", "seconds"});
+    for (size_t i = 1; i <= 4; ++i) t.SetNumeric(i);
+    char secs[32];
+    std::snprintf(secs, sizeof(secs), "%.3f", rep.seconds);
+    t.Add({file, std::to_string(rep.rows), std::to_string(rep.accepted),
+           std::to_string(rep.rejected), secs});
+    t.Print(c.fmt());
+    if (!rep.reasons.empty()) {
+      std::printf("\nrejected, by reason:\n");
+      for (const auto& [reason, n] : rep.reasons)
+        std::printf("  %-22s %llu\n", reason.c_str(), static_cast<unsigned long long>(n));
+      std::printf("first rejections:\n");
+      for (const auto& e : rep.examples) std::printf("  %s\n", e.c_str());
+    }
+  }
+  return rep.accepted == rep.rows && rep.unacknowledged == 0 ? 0 : 3;
+}
+
+int CmdExport(const Common& c, const std::string& from_s, const std::string& to_s,
+              const std::string& resource, const std::string& metric, bool rfc3339) {
+  auto from = cli::ParseTimestamp(from_s);
+  auto to = cli::ParseTimestamp(to_s);
+  if (!from || !to)
+    return Fail(Status::InvalidArgument("--from and --to take unix seconds or RFC 3339"));
+  auto client = Connect(c);
+  if (!client.ok()) return Fail(client.status());
+  const Format fmt = c.format == "table" ? Format::kCsv : c.fmt();  // export defaults to CSV
+  nlohmann::json rows = nlohmann::json::array();
+  uint64_t samples = 0;
+  std::vector<std::string> damaged;
+  if (fmt == Format::kCsv) std::printf("resource,metric,timestamp,value\n");
+  Status st =
+      client.value()->Export(*from, *to, resource, metric, [&](const wire::ExportChunk& chunk) {
+        if (chunk.damaged_blocks()) {
+          for (const auto* d : *chunk.damaged_blocks()) damaged.emplace_back(net::View(d));
+        }
+        if (!chunk.series()) return;
+        for (const wire::ExportSeries* s : *chunk.series()) {
+          const std::string res = cli::CsvField(net::View(s->resource()));
+          const std::string met = cli::CsvField(net::View(s->metric()));
+          const bool is_float = s->type() == wire::ValueType::Float;
+          const auto* ts = s->timestamps();
+          const auto* vs = s->values();
+          if (!ts || !vs) continue;
+          for (size_t i = 0; i < ts->size() && i < vs->size(); ++i) {
+            const uint64_t v = vs->Get(i);
+            const std::string value =
+                is_float ? cli::FormatDouble(storage::BitsToDouble(v)) : std::to_string(v);
+            const std::string t =
+                rfc3339 ? cli::FormatRfc3339(ts->Get(i)) : std::to_string(ts->Get(i));
+            ++samples;
+            if (fmt == Format::kJson) {
+              nlohmann::json row = {{"resource", net::View(s->resource())},
+                                    {"metric", net::View(s->metric())}};
+              row["timestamp"] = rfc3339 ? nlohmann::json(t) : nlohmann::json(ts->Get(i));
+              if (is_float) {
+                row["value"] = storage::BitsToDouble(v);
+              } else {
+                row["value"] = v;
+              }
+              rows.push_back(std::move(row));
+            } else {
+              std::printf("%s,%s,%s,%s\n", res.c_str(), met.c_str(), t.c_str(), value.c_str());
+            }
+          }
+        }
+      });
+  if (fmt == Format::kJson) std::printf("%s\n", rows.dump(2).c_str());
+  for (const auto& d : damaged) {
+    std::fprintf(stderr, "meterctl: damaged block not served: %s\n", d.c_str());
+  }
+  if (!st.ok()) return Fail(st);
+  std::fprintf(stderr, "meterctl: exported %llu samples\n",
+               static_cast<unsigned long long>(samples));
+  return damaged.empty() ? 0 : 1;
+}
+
+int CmdStats(const Common& c) {
+  auto client = Connect(c);
+  if (!client.ok()) return Fail(client.status());
+  flatbuffers::FlatBufferBuilder fbb(64);
+  const uint64_t id = client.value()->NextRequestId();
+  auto bytes = client.value()->Call(net::FinishFrame(fbb, wire::CreateStatsRequest(fbb, id)), id);
+  if (!bytes.ok()) return Fail(bytes.status());
+  const auto* s = wire::GetEnvelope(bytes.value().data())->message_as_StatsReply();
+  if (!s) return Fail(Status::Corruption("unexpected answer to StatsRequest"));
+  const double per_sample =
+      s->samples_stored() ? static_cast<double>(s->segment_bytes()) /
+                                static_cast<double>(s->samples_stored() - s->head_samples() + 0.0)
+                          : 0;
+  if (c.fmt() == Format::kJson) {
+    nlohmann::json j = {{"series", s->series()},
+                        {"resources", s->resources()},
+                        {"samples_stored", s->samples_stored()},
+                        {"segments", s->segments()},
+                        {"segment_bytes", s->segment_bytes()},
+                        {"head_samples", s->head_samples()},
+                        {"head_memory_bytes", s->head_memory_bytes()},
+                        {"wal_bytes", s->wal_bytes()},
+                        {"accepted_samples", s->accepted_samples()},
+                        {"rejected_samples", s->rejected_samples()},
+                        {"duplicate_batches", s->duplicate_batches()},
+                        {"connections", s->connections()},
+                        {"ingest_samples_per_s", s->ingest_samples_per_s()},
+                        {"uptime_s", s->uptime_s()},
+                        {"rss_bytes", s->rss_bytes()},
+                        {"io_backend", net::View(s->io_backend())},
+                        {"quarantined_blocks", s->quarantined_blocks()}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  Table t({"stat", "value"});
+  auto n = [](uint64_t v) { return std::to_string(v); };
+  t.Add({"series", n(s->series())});
+  t.Add({"resources", n(s->resources())});
+  t.Add({"samples stored", n(s->samples_stored())});
+  t.Add({"  in segments", n(s->samples_stored() - s->head_samples())});
+  t.Add({"  in the head (memory)", n(s->head_samples())});
+  t.Add({"segments", n(s->segments())});
+  t.Add({"bytes on disk (segments)", Bytes(s->segment_bytes())});
+  if (s->samples_stored() > s->head_samples()) {
+    char b[32];
+    std::snprintf(b, sizeof(b), "%.3f", per_sample);
+    t.Add({"bytes per sample (segments)", b});
+  }
+  t.Add({"head memory", Bytes(s->head_memory_bytes())});
+  t.Add({"write-ahead log", Bytes(s->wal_bytes())});
+  t.Add({"accepted samples (since start)", n(s->accepted_samples())});
+  t.Add({"rejected samples (since start)", n(s->rejected_samples())});
+  t.Add({"duplicate batches (since start)", n(s->duplicate_batches())});
+  t.Add({"connections", n(s->connections())});
+  t.Add({"ingest rate", Human(s->ingest_samples_per_s(), "samples/s")});
+  char up[32];
+  std::snprintf(up, sizeof(up), "%.1f s", s->uptime_s());
+  t.Add({"uptime", up});
+  t.Add({"server memory (RSS)", Bytes(s->rss_bytes())});
+  t.Add({"WAL I/O", std::string(net::View(s->io_backend()))});
+  t.Add({"quarantined blocks", n(s->quarantined_blocks())});
+  t.Print(c.fmt());
+  return 0;
+}
+
+std::vector<std::string> KeyRow(const wire::KeyInfo* k) {
+  return {std::string(net::View(k->id())),         RoleText(k->role()),
+          std::string(net::View(k->hypervisor())), std::string(net::View(k->name())),
+          cli::FormatRfc3339(k->created()),        k->revoked() ? "revoked" : "active"};
+}
+
+int CmdKeys(const Common& c, const std::string& action, const std::string& role,
+            const std::string& hypervisor, const std::string& name, const std::string& id) {
+  auto client = Connect(c);
+  if (!client.ok()) return Fail(client.status());
+  net::Client& cl = *client.value();
+  flatbuffers::FlatBufferBuilder fbb(256);
+  const uint64_t rid = cl.NextRequestId();
+  Table t({"id", "role", "hypervisor", "name", "created", "state"});
+  if (action == "create") {
+    wire::Role r = role == "agent"     ? wire::Role::Agent
+                   : role == "billing" ? wire::Role::Billing
+                   : role == "admin"   ? wire::Role::Admin
+                                       : wire::Role::None;
+    auto frame = net::FinishFrame(
+        fbb,
+        wire::CreateCreateKey(fbb, rid, r, fbb.CreateString(hypervisor), fbb.CreateString(name)));
+    auto bytes = cl.Call(std::move(frame), rid);
+    if (!bytes.ok()) return Fail(bytes.status());
+    const auto* k = wire::GetEnvelope(bytes.value().data())->message_as_KeyCreated();
+    if (!k) return Fail(Status::Corruption("unexpected answer to CreateKey"));
+    if (c.fmt() == Format::kJson) {
+      nlohmann::json j = {{"key", net::View(k->key())},
+                          {"id", net::View(k->info()->id())},
+                          {"role", RoleText(k->info()->role())},
+                          {"hypervisor", net::View(k->info()->hypervisor())}};
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::printf("%s\n", std::string(net::View(k->key())).c_str());
+      std::fprintf(stderr, "meterctl: created %s key %s; the secret above is shown once, keep it\n",
+                   RoleText(k->info()->role()), std::string(net::View(k->info()->id())).c_str());
+    }
+    return 0;
+  }
+  if (action == "list") {
+    auto bytes = cl.Call(net::FinishFrame(fbb, wire::CreateListKeys(fbb, rid)), rid);
+    if (!bytes.ok()) return Fail(bytes.status());
+    const auto* list = wire::GetEnvelope(bytes.value().data())->message_as_KeyList();
+    if (!list) return Fail(Status::Corruption("unexpected answer to ListKeys"));
+    if (list->keys()) {
+      for (const auto* k : *list->keys()) t.Add(KeyRow(k));
+    }
+    t.Print(c.fmt());
+    return 0;
+  }
+  auto bytes =
+      cl.Call(net::FinishFrame(fbb, wire::CreateRevokeKey(fbb, rid, fbb.CreateString(id))), rid);
+  if (!bytes.ok()) return Fail(bytes.status());
+  std::fprintf(stderr, "meterctl: key %s revoked\n", id.c_str());
+  return 0;
+}
+
+int CmdMetrics(const Common& c, const std::string& action, const std::string& name,
+               const std::string& kind, const std::string& unit, const std::string& type,
+               const std::string& description) {
+  auto client = Connect(c);
+  if (!client.ok()) return Fail(client.status());
+  net::Client& cl = *client.value();
+  flatbuffers::FlatBufferBuilder fbb(256);
+  const uint64_t rid = cl.NextRequestId();
+  if (action == "define") {
+    const wire::MetricKind k = kind == "gauge"     ? wire::MetricKind::Gauge
+                               : kind == "counter" ? wire::MetricKind::Counter
+                               : kind == "state"   ? wire::MetricKind::State
+                                                   : wire::MetricKind::Unknown;
+    const wire::ValueType vt = type == "float" ? wire::ValueType::Float : wire::ValueType::Int;
+    auto info = wire::CreateMetricInfo(fbb, fbb.CreateString(name), k, fbb.CreateString(unit), vt,
+                                       fbb.CreateString(description), false);
+    auto bytes = cl.Call(net::FinishFrame(fbb, wire::CreateDefineMetric(fbb, rid, info)), rid);
+    if (!bytes.ok()) return Fail(bytes.status());
+    std::fprintf(stderr, "meterctl: metric %s defined\n", name.c_str());
+    return 0;
+  }
+  auto bytes = cl.Call(net::FinishFrame(fbb, wire::CreateListMetrics(fbb, rid)), rid);
+  if (!bytes.ok()) return Fail(bytes.status());
+  const auto* list = wire::GetEnvelope(bytes.value().data())->message_as_MetricList();
+  if (!list) return Fail(Status::Corruption("unexpected answer to ListMetrics"));
+  Table t({"metric", "kind", "unit", "type", "builtin", "description"});
+  if (list->metrics()) {
+    for (const auto* m : *list->metrics()) {
+      t.Add({std::string(net::View(m->name())), wire::EnumNameMetricKind(m->kind()),
+             std::string(net::View(m->unit())), wire::EnumNameValueType(m->type()),
+             m->builtin() ? "yes" : "no", std::string(net::View(m->description()))});
+    }
+  }
+  t.Print(c.fmt());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Common c;
+  CLI::App app{"meterctl: the command-line client of meterd"};
+  app.require_subcommand(1);
+  app.add_option("--server", c.endpoint.server,
+                 "meterd address HOST:PORT (default: $METER_SERVER, else 127.0.0.1:7400)");
+  app.add_option("--key", c.endpoint.key, "API key (default: $METER_KEY)");
+  app.add_option("--key-file", c.endpoint.key_file,
+                 "file holding the API key (default: ./meterd-data/admin.key)");
+  app.add_option("--format", c.format, "output format")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
+
+  std::string file;
+  size_t batch = 10000;
+  auto* ingest = app.add_subcommand("ingest",
+                                    "send samples from a CSV file "
+                                    "(resource,metric,timestamp,value)");
+  ingest->add_option("file", file, "CSV file with a header line")->required();
+  ingest->add_option("--batch", batch, "samples per batch")->capture_default_str();
+
+  std::string from, to, resource, metric;
+  bool rfc3339 = false;
+  auto* exp = app.add_subcommand("export", "raw samples of [from, to) as CSV (or JSON)");
+  exp->add_option("--from", from, "start, inclusive (unix seconds or RFC 3339)")->required();
+  exp->add_option("--to", to, "end, exclusive")->required();
+  exp->add_option("--resource", resource, "only this resource");
+  exp->add_option("--metric", metric, "only this metric");
+  exp->add_flag("--rfc3339", rfc3339, "print timestamps as RFC 3339 instead of unix seconds");
+
+  auto* stats = app.add_subcommand("stats", "series, samples, bytes on disk, connections, rate");
+
+  std::string role, hypervisor, name, id;
+  auto* keys = app.add_subcommand("keys", "API keys (admin)");
+  keys->require_subcommand(1);
+  auto* kc = keys->add_subcommand("create", "create a key; prints the secret once");
+  kc->add_option("--role", role, "agent, billing or admin")
+      ->required()
+      ->check(CLI::IsMember({"agent", "billing", "admin"}));
+  kc->add_option("--hypervisor", hypervisor, "the hypervisor an agent key is bound to");
+  kc->add_option("--name", name, "a label for listings");
+  auto* kl = keys->add_subcommand("list", "list keys (never their secrets)");
+  auto* kr = keys->add_subcommand("revoke", "revoke a key; open connections lose it too");
+  kr->add_option("id", id, "the key id (16 hex digits)")->required();
+
+  std::string kind, unit, type = "int", description;
+  auto* metrics = app.add_subcommand("metrics", "the metric catalog");
+  metrics->require_subcommand(1);
+  auto* ml = metrics->add_subcommand("list", "built-in and custom metrics");
+  auto* md = metrics->add_subcommand("define", "define a custom metric (admin)");
+  md->add_option("--name", name, "e.g. gpu.seconds")->required();
+  md->add_option("--kind", kind, "gauge, counter or state")
+      ->required()
+      ->check(CLI::IsMember({"gauge", "counter", "state"}));
+  md->add_option("--unit", unit, "e.g. s, bytes, ops")->required();
+  md->add_option("--type", type, "int or float")
+      ->check(CLI::IsMember({"int", "float"}))
+      ->capture_default_str();
+  md->add_option("--description", description, "free text");
+
+  CLI11_PARSE(app, argc, argv);
+  if (*ingest) return CmdIngest(c, file, batch);
+  if (*exp) return CmdExport(c, from, to, resource, metric, rfc3339);
+  if (*stats) return CmdStats(c);
+  if (*kc) return CmdKeys(c, "create", role, hypervisor, name, id);
+  if (*kl) return CmdKeys(c, "list", role, hypervisor, name, id);
+  if (*kr) return CmdKeys(c, "revoke", role, hypervisor, name, id);
+  if (*ml) return CmdMetrics(c, "list", name, kind, unit, type, description);
+  if (*md) return CmdMetrics(c, "define", name, kind, unit, type, description);
+  return 2;
+}

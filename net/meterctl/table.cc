@@ -1,0 +1,70 @@
+// meterd — net/meterctl/table.cc
+#include "net/meterctl/table.h"
+
+#include <nlohmann/json.hpp>
+
+#include "net/meterctl/csv_time.h"
+
+namespace meterd::cli {
+
+void Table::Print(Format format, FILE* out) const {
+  switch (format) {
+    case Format::kCsv: {
+      for (size_t c = 0; c < columns_.size(); ++c) {
+        std::fprintf(out, "%s%s", c ? "," : "", CsvField(columns_[c]).c_str());
+      }
+      std::fputc('\n', out);
+      for (const auto& row : rows_) {
+        for (size_t c = 0; c < row.size(); ++c) {
+          std::fprintf(out, "%s%s", c ? "," : "", CsvField(row[c]).c_str());
+        }
+        std::fputc('\n', out);
+      }
+      return;
+    }
+    case Format::kJson: {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& row : rows_) {
+        nlohmann::json obj = nlohmann::json::object();
+        for (size_t c = 0; c < row.size() && c < columns_.size(); ++c) {
+          if (numeric(c) && !row[c].empty()) {
+            obj[columns_[c]] = nlohmann::json::parse(row[c], nullptr, false);
+            if (obj[columns_[c]].is_discarded()) obj[columns_[c]] = row[c];
+          } else {
+            obj[columns_[c]] = row[c];
+          }
+        }
+        arr.push_back(std::move(obj));
+      }
+      std::fprintf(out, "%s\n", arr.dump(2).c_str());
+      return;
+    }
+    case Format::kTable: {
+      std::vector<size_t> width(columns_.size());
+      for (size_t c = 0; c < columns_.size(); ++c) width[c] = columns_[c].size();
+      for (const auto& row : rows_) {
+        for (size_t c = 0; c < row.size() && c < width.size(); ++c) {
+          width[c] = std::max(width[c], row[c].size());
+        }
+      }
+      auto line = [&](const std::vector<std::string>& row) {
+        std::string s;
+        for (size_t c = 0; c < width.size(); ++c) {
+          const std::string& v = c < row.size() ? row[c] : std::string();
+          const std::string pad(width[c] - std::min(width[c], v.size()), ' ');
+          if (c) s += "  ";
+          s += numeric(c) ? pad + v : v + (c + 1 < width.size() ? pad : "");
+        }
+        std::fprintf(out, "%s\n", s.c_str());
+      };
+      line(columns_);
+      std::vector<std::string> rule;
+      for (size_t w : width) rule.push_back(std::string(w, '-'));
+      line(rule);
+      for (const auto& row : rows_) line(row);
+      return;
+    }
+  }
+}
+
+}  // namespace meterd::cli
