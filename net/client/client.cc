@@ -412,6 +412,11 @@ Status Client::PumpAcks(std::chrono::milliseconds timeout) {
   return Status::OK();
 }
 
+Status Client::WaitForAcks(std::chrono::milliseconds timeout) {
+  Status st = PumpAcks(timeout);
+  return st.code() == Status::Code::kBusy ? Status::OK() : st;
+}
+
 Status Client::Drain(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (!unacked_.empty()) {

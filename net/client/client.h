@@ -133,7 +133,11 @@ class Client {
   Status SendBatch(uint64_t sequence, std::vector<uint8_t> frame);
   // Waits until every sent batch is acknowledged (or the timeout passes: Busy).
   Status Drain(std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
+  // Collects the acknowledgements that arrive within `timeout` (returns early once some did).
+  Status WaitForAcks(std::chrono::milliseconds timeout);
   size_t unacknowledged() const { return unacked_.size(); }
+  // The socket, for callers that wait on many clients with poll(2); -1 when not connected.
+  int fd() const { return fd_; }
   uint64_t reconnects() const { return reconnects_; }
 
  private:
