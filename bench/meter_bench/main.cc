@@ -2,10 +2,14 @@
 //
 //   meter-bench demo  [--data-dir DIR] [--vms N] [--seconds S]   the storage demo, for people
 //   meter-bench store [--data-dir DIR] [--vms N] [--seconds S]   the same run, as table + JSON
+//   meter-bench ingest [--agents A] [--vms-per-agent V] [--seconds S] [--rate max|1x]
+//                                            durable ingest into a real meterd over loopback TCP
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
+#include "bench/meter_bench/ingest_workload.h"
 #include "bench/meter_bench/store_workload.h"
 #include "bench/sim/fleet_sim.h"
 
@@ -16,10 +20,14 @@ using meterd::bench::StoreWorkloadResult;
 
 std::string Human(double v) {
   char buf[32];
-  if (v >= 1e9) std::snprintf(buf, sizeof(buf), "%.2f G", v / 1e9);
-  else if (v >= 1e6) std::snprintf(buf, sizeof(buf), "%.2f M", v / 1e6);
-  else if (v >= 1e3) std::snprintf(buf, sizeof(buf), "%.1f K", v / 1e3);
-  else std::snprintf(buf, sizeof(buf), "%.0f ", v);
+  if (v >= 1e9)
+    std::snprintf(buf, sizeof(buf), "%.2f G", v / 1e9);
+  else if (v >= 1e6)
+    std::snprintf(buf, sizeof(buf), "%.2f M", v / 1e6);
+  else if (v >= 1e3)
+    std::snprintf(buf, sizeof(buf), "%.1f K", v / 1e3);
+  else
+    std::snprintf(buf, sizeof(buf), "%.0f ", v);
   return buf;
 }
 
@@ -39,8 +47,9 @@ void PrintDemo(const StoreWorkloadOptions& o, const StoreWorkloadResult& r) {
               Human(static_cast<double>(r.head_peak_bytes)).c_str());
   std::printf("  flush to segments     %.2f s, %llu segment file(s)\n", r.flush_seconds,
               static_cast<unsigned long long>(r.segments));
-  std::printf("  on disk               %sB = %.3f bytes/sample  (VictoriaMetrics: 1.71, Gorilla: 1.37)\n",
-              Human(static_cast<double>(r.segment_bytes)).c_str(), bps);
+  std::printf(
+      "  on disk               %sB = %.3f bytes/sample  (VictoriaMetrics: 1.71, Gorilla: 1.37)\n",
+      Human(static_cast<double>(r.segment_bytes)).c_str(), bps);
   std::printf("  reopen (recovery)     %.3f s\n", r.reopen_seconds);
   std::printf("  full scan             %.3f s  = %ssamples/s decoded\n", r.scan_seconds,
               Human(static_cast<double>(r.scanned_samples) / r.scan_seconds).c_str());
@@ -57,14 +66,61 @@ void PrintJson(const StoreWorkloadOptions& o, const StoreWorkloadResult& r) {
       "\"head_bytes_per_sample\":%.3f,\"flush_s\":%.3f,\"reopen_s\":%.3f,"
       "\"scan_samples_per_s\":%.0f,\"check\":%s,\"io\":\"%s\"}\n",
       o.vms, static_cast<long long>(o.seconds), static_cast<unsigned long long>(r.series),
-      static_cast<unsigned long long>(r.samples),
-      static_cast<double>(r.samples) / r.ingest_seconds,
+      static_cast<unsigned long long>(r.samples), static_cast<double>(r.samples) / r.ingest_seconds,
       static_cast<double>(r.segment_bytes) / static_cast<double>(r.samples),
       static_cast<unsigned long long>(r.segment_bytes),
       static_cast<double>(r.head_peak_bytes) / static_cast<double>(r.head_peak_samples),
-      r.flush_seconds, r.reopen_seconds,
-      static_cast<double>(r.scanned_samples) / r.scan_seconds,
+      r.flush_seconds, r.reopen_seconds, static_cast<double>(r.scanned_samples) / r.scan_seconds,
       r.digest_matches ? "true" : "false", r.io_backend.c_str());
+}
+
+void PrintIngest(const meterd::bench::IngestWorkloadOptions& o,
+                 const meterd::bench::IngestWorkloadResult& r) {
+  const double rate = static_cast<double>(r.accepted) / r.seconds;
+  std::printf("\nmeterd ingest — %zu agents x %zu VMs x %zu metrics, %lld s of samples, rate %s\n",
+              o.agents, o.vms_per_agent, meterd::sim::kMetricsPerVm,
+              static_cast<long long>(o.seconds), o.rate > 0 ? "1x (one batch/s per agent)" : "max");
+  std::printf("  connections           %zu (one agent key each), %zu client threads\n", o.agents,
+              o.client_threads);
+  std::printf("  samples               %s in %llu batches (%.1f bytes/sample on the wire)\n",
+              Human(static_cast<double>(r.samples)).c_str(),
+              static_cast<unsigned long long>(r.batches),
+              static_cast<double>(r.frame_bytes) / static_cast<double>(r.samples));
+  std::printf("  accepted / rejected   %llu / %llu%s\n",
+              static_cast<unsigned long long>(r.accepted),
+              static_cast<unsigned long long>(r.rejected),
+              r.accepted == r.samples ? "  (every sample acknowledged durable)" : "  (MISSING)");
+  std::printf("  durable ingest        %.2f s = %ssamples/s\n", r.seconds, Human(rate).c_str());
+  std::printf("  ack latency           p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
+              r.p50_ms, r.p99_ms, r.p999_ms, r.max_ms);
+  std::printf("  server CPU            %.2f s = %.3f s per million samples\n", r.server_cpu_s,
+              r.server_cpu_s / (static_cast<double>(r.samples) / 1e6));
+  std::printf("  client CPU            %.2f s (same machine)\n", r.client_cpu_s);
+  std::printf("  server peak RSS       %.1f MiB\n",
+              static_cast<double>(r.server_peak_rss) / 1048576.0);
+  std::printf("  on disk               %.3f bytes/sample in segments after the final flush\n",
+              static_cast<double>(r.disk_bytes) / static_cast<double>(r.samples));
+  std::printf("  graceful stop         %.2f s (drain, flush, sync)\n", r.shutdown_seconds);
+  std::printf("  reconnects            %llu\n", static_cast<unsigned long long>(r.reconnects));
+  std::printf(
+      "{\"workload\":\"ingest\",\"agents\":%zu,\"vms_per_agent\":%zu,\"seconds\":%lld,"
+      "\"rate\":%g,\"samples\":%llu,\"accepted\":%llu,\"rejected\":%llu,"
+      "\"samples_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
+      "\"max_ms\":%.3f,\"server_cpu_s_per_M\":%.4f,\"client_cpu_s\":%.2f,"
+      "\"server_peak_rss_bytes\":%llu,\"bytes_per_sample\":%.4f,\"wire_bytes_per_sample\":%.2f}\n",
+      o.agents, o.vms_per_agent, static_cast<long long>(o.seconds), o.rate,
+      static_cast<unsigned long long>(r.samples), static_cast<unsigned long long>(r.accepted),
+      static_cast<unsigned long long>(r.rejected), rate, r.p50_ms, r.p99_ms, r.p999_ms, r.max_ms,
+      r.server_cpu_s / (static_cast<double>(r.samples) / 1e6), r.client_cpu_s,
+      static_cast<unsigned long long>(r.server_peak_rss),
+      static_cast<double>(r.disk_bytes) / static_cast<double>(r.samples),
+      static_cast<double>(r.frame_bytes) / static_cast<double>(r.samples));
+}
+
+std::string SiblingBinary(const char* name) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(name) : (self.parent_path() / name).string();
 }
 
 }  // namespace
@@ -86,7 +142,48 @@ int main(int argc, char** argv) {
   add_common(demo);
   CLI::App* store = app.add_subcommand("store", "the storage workload, as a table and JSON");
   add_common(store);
+  meterd::bench::IngestWorkloadOptions ingest_options;
+  ingest_options.meterd_path = SiblingBinary("meterd");
+  std::string rate = "max";
+  CLI::App* ingest =
+      app.add_subcommand("ingest", "durable ingest into a real meterd over loopback TCP");
+  ingest->add_option("--agents", ingest_options.agents, "agent connections")->capture_default_str();
+  ingest
+      ->add_option("--vms-per-agent", ingest_options.vms_per_agent,
+                   "VMs per agent (13 series each)")
+      ->capture_default_str();
+  ingest->add_option("--seconds", ingest_options.seconds, "seconds of samples per VM")
+      ->capture_default_str();
+  ingest->add_option("--rate", rate, "max (as fast as acknowledged) or 1x (one batch/s per agent)")
+      ->check(CLI::IsMember({"max", "1x"}))
+      ->capture_default_str();
+  ingest
+      ->add_option("--batch-seconds", ingest_options.seconds_per_batch,
+                   "seconds of samples per batch at max rate")
+      ->capture_default_str();
+  ingest->add_option("--window", ingest_options.window, "batches in flight per connection")
+      ->capture_default_str();
+  ingest->add_option("--client-threads", ingest_options.client_threads, "sending threads")
+      ->capture_default_str();
+  ingest->add_option("--server-io-threads", ingest_options.server_io_threads,
+                     "meterd --io-threads (0: its default)");
+  ingest->add_option("--data-dir", ingest_options.dir, "meterd's data directory (recreated)")
+      ->capture_default_str();
+  ingest->add_option("--meterd", ingest_options.meterd_path, "the meterd binary")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+
+  if (ingest->parsed()) {
+    ingest_options.rate = rate == "1x" ? 1.0 : 0.0;
+    meterd::bench::IngestWorkloadResult r;
+    meterd::Status st = meterd::bench::RunIngestWorkload(ingest_options, &r);
+    if (!st.ok()) {
+      std::fprintf(stderr, "meter-bench: %s\n", st.ToString().c_str());
+      return 1;
+    }
+    PrintIngest(ingest_options, r);
+    return r.accepted == r.samples ? 0 : 2;
+  }
 
   options.progress = true;
   StoreWorkloadResult result;

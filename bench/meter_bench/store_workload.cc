@@ -133,8 +133,8 @@ Status RunStoreWorkload(const StoreWorkloadOptions& opt, StoreWorkloadResult* re
     scan_times.push_back(Seconds(scan_started));
     if (check) {
       result->scanned_samples = scanned;
-      result->digest_matches = scanned == samples && scan_digest == digest &&
-                               scan_stats.damaged.empty();
+      result->digest_matches =
+          scanned == samples && scan_digest == digest && scan_stats.damaged.empty();
     }
   }
   std::sort(scan_times.begin(), scan_times.end());

@@ -22,7 +22,7 @@ struct StoreWorkloadOptions {
   size_t batch_samples = 1000;
   size_t window = 64;  // batches in flight before waiting for the oldest to be durable
   uint64_t seed = 42;
-  bool fresh = true;   // remove the directory first
+  bool fresh = true;  // remove the directory first
   bool progress = true;
 };
 

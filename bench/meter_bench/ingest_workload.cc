@@ -1,0 +1,390 @@
+// meterd — bench/meter_bench/ingest_workload.cc
+#include "bench/meter_bench/ingest_workload.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "bench/sim/fleet_sim.h"
+#include "net/client/client.h"
+#include "net/protocol/messages.h"
+
+extern char** environ;
+
+namespace meterd::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// utime + stime of a process, in seconds.
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = s.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(s.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+uint64_t StatusKiB(pid_t pid, const char* key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) return std::stoull(line.substr(std::strlen(key) + 1));
+  }
+  return 0;
+}
+
+double SelfCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+uint64_t DirBytes(const fs::path& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
+struct Server {
+  pid_t pid = -1;
+  uint16_t port = 0;
+  std::string admin_key;
+};
+
+Status StartServer(const IngestWorkloadOptions& o, Server* out) {
+  std::error_code ec;
+  fs::remove_all(o.dir, ec);
+  fs::create_directories(o.dir, ec);
+  const std::string port_file = o.dir + "/port";
+  std::vector<std::string> args = {o.meterd_path, "--data-dir",      o.dir,
+                                   "--listen",    "127.0.0.1:0",     "--port-file",
+                                   port_file,     "--max-in-flight", "1024"};
+  if (o.server_io_threads) {
+    args.push_back("--io-threads");
+    args.push_back(std::to_string(o.server_io_threads));
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  const std::string log = o.dir + ".log";
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  int rc = posix_spawn(&out->pid, o.meterd_path.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return Status::IOError("cannot start " + o.meterd_path + ": " + strerror(rc));
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    std::ifstream in(port_file);
+    unsigned port = 0;
+    if (in >> port && port) {
+      out->port = static_cast<uint16_t>(port);
+      std::ifstream key(o.dir + "/admin.key");
+      std::getline(key, out->admin_key);
+      return Status::OK();
+    }
+    int status;
+    if (waitpid(out->pid, &status, WNOHANG) == out->pid) {
+      return Status::IOError("meterd exited during start; see " + log);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::IOError("meterd did not start listening within 30 s; see " + log);
+}
+
+// Stops meterd gracefully (drain, flush, sync) and returns how long that took.
+double StopServer(Server* s) {
+  if (s->pid <= 0) return 0;
+  const auto t0 = Clock::now();
+  kill(s->pid, SIGTERM);
+  int status;
+  waitpid(s->pid, &status, 0);
+  s->pid = -1;
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+struct Agent {
+  std::unique_ptr<net::Client> client;
+  std::vector<std::vector<uint8_t>> frames;
+  std::vector<uint32_t> frame_samples;
+  size_t next = 0;   // next frame to send
+  size_t acked = 0;  // frames acknowledged
+  double phase = 0;  // seconds into each second (1x rate)
+};
+
+}  // namespace
+
+Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r) {
+  Server server;
+  METERD_RETURN_IF_ERROR(StartServer(o, &server));
+  struct Guard {
+    Server* s;
+    ~Guard() {
+      if (s->pid > 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, nullptr, 0);
+      }
+    }
+  } guard{&server};
+
+  net::ClientOptions base;
+  base.port = server.port;
+  base.max_in_flight = o.window;
+  base.client_name = "meter-bench";
+  // One agent key per hypervisor, created by the bootstrap admin.
+  net::ClientOptions admin_options = base;
+  admin_options.api_key = server.admin_key;
+  net::Client admin(admin_options);
+  METERD_RETURN_IF_ERROR(admin.Connect());
+  std::vector<Agent> agents(o.agents);
+  const int64_t batch_seconds = o.rate > 0 ? 1 : std::max<int64_t>(1, o.seconds_per_batch);
+  // Max rate replays the last S seconds (timestamps must not be in the future); 1x starts now.
+  const int64_t start_ts = o.rate > 0 ? UnixNow() : UnixNow() - o.seconds;
+  if (o.progress) {
+    std::fprintf(stderr, "[ingest] setting up %zu agents (keys, series, frames)...\n", o.agents);
+  }
+  for (size_t a = 0; a < o.agents; ++a) {
+    flatbuffers::FlatBufferBuilder fbb(256);
+    const uint64_t id = admin.NextRequestId();
+    char hv[32];
+    std::snprintf(hv, sizeof(hv), "hv-%05zu", a);
+    METERD_ASSIGN_OR_RETURN(
+        auto bytes,
+        admin.Call(net::FinishFrame(
+                       fbb, wire::CreateCreateKey(fbb, id, wire::Role::Agent, fbb.CreateString(hv),
+                                                  fbb.CreateString("meter-bench"))),
+                   id));
+    const auto* created = wire::GetEnvelope(bytes.data())->message_as_KeyCreated();
+    if (!created) return Status::Corruption("CreateKey was not answered with KeyCreated");
+    net::ClientOptions co = base;
+    co.api_key = std::string(net::View(created->key()));
+    agents[a].client = std::make_unique<net::Client>(co);
+    agents[a].phase = static_cast<double>(a) / static_cast<double>(o.agents);
+  }
+
+  // Each agent connects, defines its series and pre-builds its frames, in parallel.
+  std::atomic<size_t> next_agent{0};
+  std::mutex error_mu;
+  Status setup_error;
+  auto setup = [&] {
+    for (size_t a; (a = next_agent.fetch_add(1)) < o.agents;) {
+      Agent& ag = agents[a];
+      Status st = ag.client->Connect();
+      sim::FleetOptions fo;
+      fo.seed = o.seed + a;
+      fo.vms = o.vms_per_agent;
+      fo.first_vm = a * o.vms_per_agent;
+      fo.start_ts = start_ts;
+      sim::FleetSimulator fleet(fo);
+      std::vector<net::SeriesKey> keys;
+      for (size_t v = 0; v < o.vms_per_agent; ++v) {
+        const std::string k = sim::SeriesKey(fo.first_vm + v, 0);
+        for (size_t m = 0; m < sim::kMetricsPerVm; ++m) {
+          keys.push_back({k.substr(0, k.find('|')), sim::kVmMetrics[m].name});
+        }
+      }
+      if (st.ok()) {
+        auto d = ag.client->DefineSeries(keys);
+        st = !d.ok() ? d.status()
+             : d.value().refused
+                 ? Status::PermissionDenied("series refused: " + d.value().refusals[0].message)
+                 : Status::OK();
+      }
+      if (!st.ok()) {
+        std::lock_guard lock(error_mu);
+        setup_error = st;
+        return;
+      }
+      storage::SampleBatch step;
+      net::IngestBatchData batch;
+      for (int64_t s = 0; s < o.seconds; s += batch_seconds) {
+        step.Clear();
+        for (int64_t k = 0; k < batch_seconds && s + k < o.seconds; ++k) fleet.Step(&step);
+        batch.sequence = ag.frames.size() + 1;
+        batch.base_time = step.timestamps().empty() ? fleet.now() : step.timestamps().front();
+        batch.series = step.series();
+        batch.values = step.values();
+        batch.offsets.resize(step.size());
+        for (size_t i = 0; i < step.size(); ++i) {
+          batch.offsets[i] = static_cast<uint32_t>(step.timestamps()[i] - batch.base_time);
+        }
+        ag.frames.push_back(net::BuildIngestFrame(batch));
+        ag.frame_samples.push_back(static_cast<uint32_t>(step.size()));
+      }
+    }
+  };
+  {
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < std::max<size_t>(1, o.client_threads); ++t) threads.emplace_back(setup);
+    for (auto& t : threads) t.join();
+  }
+  METERD_RETURN_IF_ERROR(setup_error);
+  for (const Agent& ag : agents) {
+    for (size_t i = 0; i < ag.frames.size(); ++i) {
+      r->samples += ag.frame_samples[i];
+      r->frame_bytes += ag.frames[i].size();
+    }
+    r->batches += ag.frames.size();
+  }
+
+  // --- timed phase ---
+  std::vector<std::vector<double>> latencies(o.client_threads);
+  std::atomic<uint64_t> acked_samples{0}, accepted{0}, rejected{0};
+  std::atomic<bool> failed{false};
+  Status run_error;
+  const double server_cpu0 = ProcessCpuSeconds(server.pid);
+  const double client_cpu0 = SelfCpuSeconds();
+  const auto t0 = Clock::now();
+  auto run = [&](size_t thread) {
+    std::vector<Agent*> mine;
+    for (size_t a = thread; a < agents.size(); a += o.client_threads) mine.push_back(&agents[a]);
+    auto& lat = latencies[thread];
+    for (Agent* ag : mine) {
+      ag->client->set_ack_callback([&, ag](const net::IngestAckInfo& ack) {
+        lat.push_back(std::chrono::duration<double, std::milli>(ack.latency).count());
+        acked_samples.fetch_add(ag->frame_samples[ack.sequence - 1], std::memory_order_relaxed);
+        accepted.fetch_add(ack.accepted, std::memory_order_relaxed);
+        rejected.fetch_add(ack.rejected, std::memory_order_relaxed);
+        ++ag->acked;
+      });
+    }
+    std::vector<pollfd> fds(mine.size());
+    size_t done = 0;
+    while (done < mine.size() && !failed.load()) {
+      const auto now = Clock::now();
+      const double elapsed = std::chrono::duration<double>(now - t0).count();
+      double next_due = 1e18;
+      done = 0;
+      for (size_t i = 0; i < mine.size(); ++i) {
+        Agent* ag = mine[i];
+        while (ag->next < ag->frames.size() && ag->client->unacknowledged() < o.window) {
+          if (o.rate > 0) {
+            const double due = (static_cast<double>(ag->next) + ag->phase) / o.rate;
+            if (due > elapsed) {
+              next_due = std::min(next_due, due);
+              break;
+            }
+          }
+          const uint64_t seq = ag->next + 1;
+          Status st = ag->client->SendBatch(seq, ag->frames[ag->next]);
+          if (!st.ok()) {
+            std::lock_guard lock(error_mu);
+            run_error = st;
+            failed = true;
+            return;
+          }
+          ++ag->next;
+        }
+        if (ag->next == ag->frames.size() && ag->acked == ag->frames.size()) ++done;
+        fds[i] = pollfd{ag->client->fd(), POLLIN, 0};
+      }
+      int timeout_ms = 1;
+      if (o.rate > 0 && next_due < 1e17) {
+        timeout_ms = std::clamp(static_cast<int>((next_due - elapsed) * 1000), 0, 50);
+      }
+      if (::poll(fds.data(), fds.size(), timeout_ms) > 0) {
+        for (size_t i = 0; i < mine.size(); ++i) {
+          if (!(fds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+          Status st = mine[i]->client->WaitForAcks(std::chrono::milliseconds(0));
+          if (!st.ok()) {
+            std::lock_guard lock(error_mu);
+            run_error = st;
+            failed = true;
+            return;
+          }
+        }
+      }
+    }
+  };
+  std::atomic<bool> finished{false};
+  std::thread progress([&] {
+    uint64_t last = 0;
+    auto last_t = Clock::now();
+    while (!finished.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      const auto now = Clock::now();
+      if (o.progress && now - last_t >= std::chrono::seconds(1)) {
+        const uint64_t cur = acked_samples.load();
+        std::fprintf(
+            stderr, "[ingest] %6.1f s  %8.2f M samples acknowledged  %6.2f M/s  rss %llu MiB\n",
+            std::chrono::duration<double>(now - t0).count(), static_cast<double>(cur) / 1e6,
+            static_cast<double>(cur - last) / 1e6 /
+                std::chrono::duration<double>(now - last_t).count(),
+            static_cast<unsigned long long>(StatusKiB(server.pid, "VmRSS:") / 1024));
+        last = cur;
+        last_t = now;
+      }
+    }
+  });
+  {
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < o.client_threads; ++t) threads.emplace_back(run, t);
+    for (auto& t : threads) t.join();
+  }
+  r->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  finished = true;
+  progress.join();
+  METERD_RETURN_IF_ERROR(run_error);
+  r->server_cpu_s = ProcessCpuSeconds(server.pid) - server_cpu0;
+  r->client_cpu_s = SelfCpuSeconds() - client_cpu0;
+  r->server_peak_rss = StatusKiB(server.pid, "VmHWM:") * 1024;
+  r->accepted = accepted.load();
+  r->rejected = rejected.load();
+  for (const Agent& ag : agents) r->reconnects += ag.client->reconnects();
+
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) {
+    if (all.empty()) return 0.0;
+    return all[std::min(all.size() - 1, static_cast<size_t>(p * static_cast<double>(all.size())))];
+  };
+  r->p50_ms = pct(0.50);
+  r->p99_ms = pct(0.99);
+  r->p999_ms = pct(0.999);
+  r->max_ms = all.empty() ? 0 : all.back();
+
+  for (Agent& ag : agents) ag.client->Close();
+  admin.Close();
+  r->shutdown_seconds = StopServer(&server);
+  r->disk_bytes = DirBytes(fs::path(o.dir) / "store" / "segments");
+  return Status::OK();
+}
+
+}  // namespace meterd::bench

@@ -1,0 +1,59 @@
+// meterd — bench/meter_bench/ingest_workload.h
+//
+// The ingest workload of `meter-bench ingest`: durable ingest over loopback TCP, end to end.
+// It starts a real meterd on a fresh data directory (or uses --server), creates one agent key
+// per simulated hypervisor, and has A agents — each its own connection and key, simulating V
+// VMs — define their series and stream S seconds of per-second samples:
+//   - rate 0 ("max"): every agent sends as fast as acknowledgements allow (a window of
+//     batches in flight), as a fleet catching up; measures throughput;
+//   - rate 1 ("1x"): every agent sends one batch per second at its own phase in the second,
+//     like real agents; measures acknowledgement latency at that connection count.
+// Frames are built before the clock starts, so the figures are the server's, plus the
+// client's sending cost on the same two cores. Reported: samples/s (first send to last ack),
+// acknowledgement latency percentiles, the server's peak RSS and CPU seconds, bytes on disk
+// per sample after the server's final flush.
+//
+// Thread-safety: one workload at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "storage/base/status.h"
+
+namespace meterd::bench {
+
+struct IngestWorkloadOptions {
+  size_t agents = 10;
+  size_t vms_per_agent = 100;
+  int64_t seconds = 600;
+  double rate = 0;                // 0: as fast as possible; 1: real time
+  int64_t seconds_per_batch = 1;  // seconds of samples in one batch (max rate)
+  uint32_t window = 32;           // batches in flight per connection (max rate)
+  size_t client_threads = 2;
+  size_t server_io_threads = 0;                 // 0: meterd's default (one per core)
+  std::string meterd_path;                      // the meterd binary to start
+  std::string dir = "/tmp/meter-bench-ingest";  // its data directory (recreated)
+  uint64_t seed = 42;
+  bool progress = true;
+};
+
+struct IngestWorkloadResult {
+  uint64_t samples = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  uint64_t batches = 0;
+  uint64_t reconnects = 0;
+  double seconds = 0;  // first send to last acknowledgement
+  double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
+  uint64_t server_peak_rss = 0;
+  double server_cpu_s = 0;  // during the timed phase
+  double client_cpu_s = 0;
+  uint64_t frame_bytes = 0;     // on the wire
+  uint64_t disk_bytes = 0;      // segments after the final flush
+  double shutdown_seconds = 0;  // SIGTERM to exit (drain, flush, sync)
+};
+
+Status RunIngestWorkload(const IngestWorkloadOptions& options, IngestWorkloadResult* result);
+
+}  // namespace meterd::bench
