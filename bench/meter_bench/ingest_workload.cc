@@ -1,5 +1,6 @@
 // meterd — bench/meter_bench/ingest_workload.cc
 #include "bench/meter_bench/ingest_workload.h"
+#include "bench/meter_bench/server_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -38,107 +39,6 @@ int64_t UnixNow() {
       .count();
 }
 
-// utime + stime of a process, in seconds.
-double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = s.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(s.substr(close + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-uint64_t StatusKiB(pid_t pid, const char* key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0) return std::stoull(line.substr(std::strlen(key) + 1));
-  }
-  return 0;
-}
-
-double SelfCpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-uint64_t DirBytes(const fs::path& dir) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec)) total += it->file_size(ec);
-  }
-  return total;
-}
-
-struct Server {
-  pid_t pid = -1;
-  uint16_t port = 0;
-  std::string admin_key;
-};
-
-Status StartServer(const IngestWorkloadOptions& o, Server* out) {
-  std::error_code ec;
-  fs::remove_all(o.dir, ec);
-  fs::create_directories(o.dir, ec);
-  const std::string port_file = o.dir + "/port";
-  std::vector<std::string> args = {o.meterd_path, "--data-dir",      o.dir,
-                                   "--listen",    "127.0.0.1:0",     "--port-file",
-                                   port_file,     "--max-in-flight", "1024"};
-  if (o.server_io_threads) {
-    args.push_back("--io-threads");
-    args.push_back(std::to_string(o.server_io_threads));
-  }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  const std::string log = o.dir + ".log";
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  int rc = posix_spawn(&out->pid, o.meterd_path.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return Status::IOError("cannot start " + o.meterd_path + ": " + strerror(rc));
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline) {
-    std::ifstream in(port_file);
-    unsigned port = 0;
-    if (in >> port && port) {
-      out->port = static_cast<uint16_t>(port);
-      std::ifstream key(o.dir + "/admin.key");
-      std::getline(key, out->admin_key);
-      return Status::OK();
-    }
-    int status;
-    if (waitpid(out->pid, &status, WNOHANG) == out->pid) {
-      return Status::IOError("meterd exited during start; see " + log);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return Status::IOError("meterd did not start listening within 30 s; see " + log);
-}
-
-// Stops meterd gracefully (drain, flush, sync) and returns how long that took.
-double StopServer(Server* s) {
-  if (s->pid <= 0) return 0;
-  const auto t0 = Clock::now();
-  kill(s->pid, SIGTERM);
-  int status;
-  waitpid(s->pid, &status, 0);
-  s->pid = -1;
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 struct Agent {
   std::unique_ptr<net::Client> client;
   std::vector<std::vector<uint8_t>> frames;
@@ -151,25 +51,18 @@ struct Agent {
 }  // namespace
 
 Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r) {
-  Server server;
-  METERD_RETURN_IF_ERROR(StartServer(o, &server));
-  struct Guard {
-    Server* s;
-    ~Guard() {
-      if (s->pid > 0) {
-        kill(s->pid, SIGKILL);
-        waitpid(s->pid, nullptr, 0);
-      }
-    }
-  } guard{&server};
+  ServerProcess server;
+  METERD_RETURN_IF_ERROR(server.Start(
+      o.meterd_path, o.dir,
+      {"--max-in-flight", "1024", "--io-threads", std::to_string(o.server_io_threads)}));
 
   net::ClientOptions base;
-  base.port = server.port;
+  base.port = server.port();
   base.max_in_flight = o.window;
   base.client_name = "meter-bench";
   // One agent key per hypervisor, created by the bootstrap admin.
   net::ClientOptions admin_options = base;
-  admin_options.api_key = server.admin_key;
+  admin_options.api_key = server.admin_key();
   net::Client admin(admin_options);
   METERD_RETURN_IF_ERROR(admin.Connect());
   std::vector<Agent> agents(o.agents);
@@ -268,7 +161,7 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
   std::atomic<uint64_t> acked_samples{0}, accepted{0}, rejected{0};
   std::atomic<bool> failed{false};
   Status run_error;
-  const double server_cpu0 = ProcessCpuSeconds(server.pid);
+  const double server_cpu0 = ProcessCpuSeconds(server.pid());
   const double client_cpu0 = SelfCpuSeconds();
   const auto t0 = Clock::now();
   auto run = [&](size_t thread) {
@@ -346,7 +239,7 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
             std::chrono::duration<double>(now - t0).count(), static_cast<double>(cur) / 1e6,
             static_cast<double>(cur - last) / 1e6 /
                 std::chrono::duration<double>(now - last_t).count(),
-            static_cast<unsigned long long>(StatusKiB(server.pid, "VmRSS:") / 1024));
+            static_cast<unsigned long long>(ProcessStatusKiB(server.pid(), "VmRSS:") / 1024));
         last = cur;
         last_t = now;
       }
@@ -361,9 +254,9 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
   finished = true;
   progress.join();
   METERD_RETURN_IF_ERROR(run_error);
-  r->server_cpu_s = ProcessCpuSeconds(server.pid) - server_cpu0;
+  r->server_cpu_s = ProcessCpuSeconds(server.pid()) - server_cpu0;
   r->client_cpu_s = SelfCpuSeconds() - client_cpu0;
-  r->server_peak_rss = StatusKiB(server.pid, "VmHWM:") * 1024;
+  r->server_peak_rss = ProcessStatusKiB(server.pid(), "VmHWM:") * 1024;
   r->accepted = accepted.load();
   r->rejected = rejected.load();
   for (const Agent& ag : agents) r->reconnects += ag.client->reconnects();
@@ -382,8 +275,8 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
 
   for (Agent& ag : agents) ag.client->Close();
   admin.Close();
-  r->shutdown_seconds = StopServer(&server);
-  r->disk_bytes = DirBytes(fs::path(o.dir) / "store" / "segments");
+  r->shutdown_seconds = server.Stop();
+  r->disk_bytes = DirBytes(o.dir + "/store/segments");
   return Status::OK();
 }
 

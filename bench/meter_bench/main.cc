@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "bench/meter_bench/connections_workload.h"
 #include "bench/meter_bench/ingest_workload.h"
 #include "bench/meter_bench/store_workload.h"
 #include "bench/sim/fleet_sim.h"
@@ -171,7 +172,43 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   ingest->add_option("--meterd", ingest_options.meterd_path, "the meterd binary")
       ->capture_default_str();
+  meterd::bench::ConnectionsWorkloadOptions conn_options;
+  conn_options.meterd_path = ingest_options.meterd_path;
+  CLI::App* conns =
+      app.add_subcommand("connections", "server memory with many idle authenticated connections");
+  conns->add_option("--connections", conn_options.connections, "connections to hold open")
+      ->capture_default_str();
+  conns->add_option("--hold", conn_options.hold_seconds, "seconds to hold them idle")
+      ->capture_default_str();
+  conns->add_option("--meterd", conn_options.meterd_path, "the meterd binary");
   CLI11_PARSE(app, argc, argv);
+
+  if (conns->parsed()) {
+    meterd::bench::ConnectionsWorkloadResult r;
+    meterd::Status st = meterd::bench::RunConnectionsWorkload(conn_options, &r);
+    if (!st.ok()) {
+      std::fprintf(stderr, "meter-bench: %s\n", st.ToString().c_str());
+      return 1;
+    }
+    const double mib = 1048576.0;
+    std::printf("\nmeterd idle connections — %zu authenticated connections held %lld s\n", r.opened,
+                static_cast<long long>(conn_options.hold_seconds));
+    std::printf("  opened in             %.2f s (Hello handshake each)\n", r.connect_seconds);
+    std::printf("  server RSS            %.1f MiB before, %.1f MiB with all open (peak %.1f MiB)\n",
+                static_cast<double>(r.rss_before) / mib, static_cast<double>(r.rss_open) / mib,
+                static_cast<double>(r.peak_rss) / mib);
+    std::printf("  per connection        %.1f KiB\n",
+                static_cast<double>(r.rss_open - std::min(r.rss_open, r.rss_before)) / 1024.0 /
+                    static_cast<double>(std::max<size_t>(1, r.opened)));
+    std::printf("  pings answered        %zu of %zu after the hold\n", r.answered, r.opened);
+    std::printf(
+        "{\"workload\":\"connections\",\"connections\":%zu,\"answered\":%zu,"
+        "\"connect_s\":%.3f,\"rss_before_bytes\":%llu,\"rss_open_bytes\":%llu,"
+        "\"peak_rss_bytes\":%llu}\n",
+        r.opened, r.answered, r.connect_seconds, static_cast<unsigned long long>(r.rss_before),
+        static_cast<unsigned long long>(r.rss_open), static_cast<unsigned long long>(r.peak_rss));
+    return r.answered == r.opened ? 0 : 2;
+  }
 
   if (ingest->parsed()) {
     ingest_options.rate = rate == "1x" ? 1.0 : 0.0;

@@ -7,6 +7,7 @@
 // is in flight, sync, close. Logs are one event per line, key=value.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -97,6 +98,19 @@ int Run(const Flags& f) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // Every connection is a descriptor: take the hard limit, and say what it allows.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  getrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_cur < so.max_connections + 256) {
+    spdlog::warn(
+        "event=fd_limit limit={} max_connections={} note=\"raise ulimit -n to serve them all\"",
+        static_cast<uint64_t>(files.rlim_cur), so.max_connections);
+  }
 
   const auto t0 = std::chrono::steady_clock::now();
   engine::MetricCatalog catalog;

@@ -14,6 +14,7 @@ namespace {
 
 // Bytes read per readable event before yielding to the other sessions of the thread.
 constexpr size_t kReadChunk = 64u << 10;
+constexpr size_t kSmallRead = 4u << 10;
 constexpr size_t kReadPerTurn = 4u << 20;
 // Frames gathered into one write.
 constexpr size_t kWriteGather = 64;
@@ -123,7 +124,10 @@ void Session::OnReadable(const boost::system::error_code& ec) {
   size_t total = 0;
   bool eof = false;
   while (total < kReadPerTurn) {
-    auto tail = decoder_.WritableTail(kReadChunk);
+    // An empty buffer starts small: most connections send small frames now and then, and an
+    // idle fleet of thousands must not hold 64 KiB each. Busy streams grow it to kReadChunk.
+    auto tail = decoder_.WritableTail(decoder_.buffered_bytes() == 0 && total == 0 ? kSmallRead
+                                                                                   : kReadChunk);
     boost::system::error_code rec;
     size_t n = socket_.read_some(asio::buffer(tail.data(), tail.size()), rec);
     if (rec == asio::error::would_block || rec == asio::error::try_again) break;

@@ -1,0 +1,52 @@
+// meterd — bench/meter_bench/server_process.h
+//
+// ServerProcess: a real meterd started by a workload on a fresh data directory, listening on a
+// free loopback port, and the /proc readings the workloads report (CPU seconds, RSS).
+//
+// Thread-safety: not synchronised; pid()/port() may be read from any thread after Start.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "storage/base/status.h"
+
+namespace meterd::bench {
+
+class ServerProcess {
+ public:
+  ServerProcess() = default;
+  ~ServerProcess();  // kill -9 if still running
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // Recreates `dir`, starts `meterd --data-dir dir --listen 127.0.0.1:0 ...extra` with its
+  // output in dir + ".log", and waits (up to 30 s) until it listens.
+  Status Start(const std::string& meterd, const std::string& dir,
+               const std::vector<std::string>& extra);
+  // SIGTERM and wait: a graceful stop (drain, flush, sync). Returns the seconds it took.
+  double Stop();
+
+  pid_t pid() const { return pid_; }
+  uint16_t port() const { return port_; }
+  const std::string& admin_key() const { return admin_key_; }
+
+ private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  std::string admin_key_;
+};
+
+// utime + stime of a process, in seconds.
+double ProcessCpuSeconds(pid_t pid);
+// A field of /proc/PID/status in KiB ("VmRSS:", "VmHWM:").
+uint64_t ProcessStatusKiB(pid_t pid, const char* key);
+double SelfCpuSeconds();
+uint64_t DirBytes(const std::string& dir);
+// Raises this process's open-file limit to its hard limit; returns the new soft limit.
+uint64_t RaiseFileLimit();
+
+}  // namespace meterd::bench
