@@ -30,11 +30,12 @@ ServerProcess::~ServerProcess() {
 }
 
 Status ServerProcess::Start(const std::string& meterd, const std::string& dir,
-                            const std::vector<std::string>& extra) {
+                            const std::vector<std::string>& extra, bool fresh) {
   std::error_code ec;
-  fs::remove_all(dir, ec);
+  if (fresh) fs::remove_all(dir, ec);
   fs::create_directories(dir, ec);
   const std::string port_file = dir + "/port";
+  fs::remove(port_file, ec);
   std::vector<std::string> args = {meterd,        "--data-dir",  dir,      "--listen",
                                    "127.0.0.1:0", "--port-file", port_file};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -44,7 +45,7 @@ Status ServerProcess::Start(const std::string& meterd, const std::string& dir,
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   const std::string log = dir + ".log";
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   int rc = posix_spawn(&pid_, meterd.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -70,6 +71,13 @@ Status ServerProcess::Start(const std::string& meterd, const std::string& dir,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return Status::IOError("meterd did not start listening within 30 s; see " + log);
+}
+
+void ServerProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
 }
 
 double ServerProcess::Stop() {

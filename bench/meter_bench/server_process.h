@@ -23,10 +23,13 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Recreates `dir`, starts `meterd --data-dir dir --listen 127.0.0.1:0 ...extra` with its
-  // output in dir + ".log", and waits (up to 30 s) until it listens.
+  // Starts `meterd --data-dir dir --listen 127.0.0.1:0 ...extra` with its output appended to
+  // dir + ".log", and waits (up to 30 s) until it listens. `fresh` recreates `dir` first;
+  // otherwise the server recovers what is there (a restart).
   Status Start(const std::string& meterd, const std::string& dir,
-               const std::vector<std::string>& extra);
+               const std::vector<std::string>& extra, bool fresh = true);
+  // kill -9: no drain, no flush (crash tests).
+  void Kill();
   // SIGTERM and wait: a graceful stop (drain, flush, sync). Returns the seconds it took.
   double Stop();
 
