@@ -70,6 +70,8 @@ TEST_F(MeterdCrashTest, AcknowledgedSamplesSurviveKillMinus9DuringIngest) {
         }
       }
       if (!client.SendBatch(seq, net::BuildIngestFrame(b)).ok()) break;
+      // Paced so that the stream outlasts the longest kill delay: the kill lands mid-stream.
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     (void)client.Drain(std::chrono::milliseconds(2000));
     killer.join();
@@ -97,6 +99,8 @@ TEST_F(MeterdCrashTest, AcknowledgedSamplesSurviveKillMinus9DuringIngest) {
   }
   EXPECT_EQ(verified, total_acked);
   EXPECT_GT(total_acked, 0u);
+  EXPECT_LT(total_acked, static_cast<uint64_t>(iterations) * 3000 * kSeries * kSecondsPerBatch)
+      << "every stream finished before its kill";
   std::printf("%d kills; %llu acknowledged samples verified, %zu samples present\n", iterations,
               static_cast<unsigned long long>(total_acked), rows.size());
 }
