@@ -1,5 +1,5 @@
 # meterd — the two quick-start commands, plus the pieces they are made of.
-#   make demo   install missing packages, build (release), run the storage demo
+#   make demo   install missing packages, build (release), run meterd with an agent and meterctl
 #   make test   install, build release + ASan/UBSan, run every test through CTest
 # Binaries land in build/bin/.
 
@@ -25,7 +25,7 @@ build-asan: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 demo: build
-	@$(BUILD)/bin/meter-bench demo --data-dir meterd-data/demo
+	@BIN=$(BUILD)/bin bash bench/demo/demo.sh
 
 test: test-release test-asan
 

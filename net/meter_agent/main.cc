@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
           static_cast<unsigned long long>(totals.accepted),
           static_cast<unsigned long long>(totals.rejected),
           static_cast<double>(totals.accepted - last_report_acked) / secs, client.unacknowledged(),
-          static_cast<long long>(UnixNow() - fleet.now()),
+          static_cast<long long>(std::max<int64_t>(0, UnixNow() - (fleet.now() - 1))),
           static_cast<unsigned long long>(client.reconnects()));
       std::fflush(stdout);
       last_report = now;
