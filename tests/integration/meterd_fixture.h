@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,17 @@ class MeterdTest : public ::testing::Test {
         << "see " << data_dir() << ".log";
   }
   void SetUp() override { StartServer(); }
+  // Stops the server gracefully and fails the test when the server's log shows a sanitizer
+  // report (sanitizer builds run this same test against a sanitized meterd).
+  void TearDown() override {
+    server_.Stop();
+    std::ifstream in(data_dir() + ".log");
+    std::string line;
+    while (std::getline(in, line)) {
+      EXPECT_EQ(line.find("Sanitizer"), std::string::npos) << line;
+      EXPECT_EQ(line.find("runtime error"), std::string::npos) << line;
+    }
+  }
 
   net::ClientOptions Options(const std::string& key) const {
     net::ClientOptions o;
