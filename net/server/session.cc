@@ -107,6 +107,17 @@ void Session::ReadMore() {
     });
     return;
   }
+  // Frames a pause left in the buffer come before new bytes: the client may be waiting for
+  // their answers and send nothing more until then.
+  if (decoder_.buffered_bytes() >= kFrameHeaderBytes) {
+    const uint64_t before = decoder_.frames();
+    ProcessFrames();
+    if (phase_ >= Phase::kClosing) return;
+    if (decoder_.frames() != before && ShouldPause()) {
+      ReadMore();  // arms the pause timer
+      return;
+    }
+  }
   reading_ = true;
   socket_.async_wait(
       tcp::socket::wait_read,
@@ -229,11 +240,6 @@ void Session::RequestDone() {
   if (draining_) {
     MaybeFinishDrain();
     return;
-  }
-  // Frames left buffered by a pause are processed before reading more.
-  if (!reading_ && !ShouldPause() && decoder_.buffered_bytes() > 0) {
-    ProcessFrames();
-    if (phase_ >= Phase::kClosing) return;
   }
   ReadMore();
 }

@@ -6,7 +6,9 @@
 // durable_lsn, wakes WaitDurable callers and runs OnDurable callbacks in LSN order.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -113,9 +115,23 @@ Status WalWriter::Impl::OpenNewFile(uint64_t number) {
   return Status::OK();
 }
 
+// Fault injection for tests and capacity planning: METERD_FAULT_SYNC_DELAY_US=N makes every
+// WAL group sync take N microseconds longer, as a slow or saturated disk would. Unset (the
+// default) costs nothing.
+static std::chrono::microseconds InjectedSyncDelay() {
+  static const std::chrono::microseconds delay = [] {
+    const char* v = std::getenv("METERD_FAULT_SYNC_DELAY_US");
+    return std::chrono::microseconds(v ? std::strtoll(v, nullptr, 10) : 0);
+  }();
+  return delay;
+}
+
 Status WalWriter::Impl::FlushOut() {
   if (out.empty()) return Status::OK();
   METERD_RETURN_IF_ERROR(file->WriteAtAndSync(out_start, out));
+  if (const auto delay = InjectedSyncDelay(); delay.count() > 0) {
+    std::this_thread::sleep_for(delay);
+  }
   group_written += out.size();
   ++group_syncs;
   out_start += out.size();
