@@ -52,17 +52,30 @@ struct Agent {
 
 Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r) {
   ServerProcess server;
-  METERD_RETURN_IF_ERROR(server.Start(
-      o.meterd_path, o.dir,
-      {"--max-in-flight", "1024", "--io-threads", std::to_string(o.server_io_threads)}));
-
   net::ClientOptions base;
-  base.port = server.port();
   base.max_in_flight = o.window;
   base.client_name = "meter-bench";
-  // One agent key per hypervisor, created by the bootstrap admin.
   net::ClientOptions admin_options = base;
-  admin_options.api_key = server.admin_key();
+  const bool external = !o.endpoint.server.empty();
+  pid_t pid = o.server_pid;
+  // A running server keeps what earlier runs sent: this run's hypervisors and VMs get names of
+  // their own so that nothing is refused as another's series or deduplicated as a resend.
+  uint64_t run_id = 0;
+  if (external) {
+    METERD_RETURN_IF_ERROR(net::ResolveEndpoint(o.endpoint, &admin_options));
+    run_id = 1 + static_cast<uint64_t>(UnixNow()) % 100000;
+  } else {
+    std::vector<std::string> args = {"--max-in-flight", "1024", "--io-threads",
+                                     std::to_string(o.server_io_threads)};
+    args.insert(args.end(), o.meterd_args.begin(), o.meterd_args.end());
+    METERD_RETURN_IF_ERROR(server.Start(o.meterd_path, o.dir, args));
+    admin_options.port = server.port();
+    admin_options.api_key = server.admin_key();
+    pid = pid;
+  }
+  base.host = admin_options.host;
+  base.port = admin_options.port;
+  // One agent key per hypervisor, created by the admin.
   net::Client admin(admin_options);
   METERD_RETURN_IF_ERROR(admin.Connect());
   std::vector<Agent> agents(o.agents);
@@ -75,8 +88,8 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
   for (size_t a = 0; a < o.agents; ++a) {
     flatbuffers::FlatBufferBuilder fbb(256);
     const uint64_t id = admin.NextRequestId();
-    char hv[32];
-    std::snprintf(hv, sizeof(hv), "hv-%05zu", a);
+    char hv[48];
+    std::snprintf(hv, sizeof(hv), "hv-%llu-%05zu", static_cast<unsigned long long>(run_id), a);
     METERD_ASSIGN_OR_RETURN(
         auto bytes,
         admin.Call(net::FinishFrame(
@@ -102,7 +115,7 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
       sim::FleetOptions fo;
       fo.seed = o.seed + a;
       fo.vms = o.vms_per_agent;
-      fo.first_vm = a * o.vms_per_agent;
+      fo.first_vm = run_id * 10000000 + a * o.vms_per_agent;
       fo.start_ts = start_ts;
       sim::FleetSimulator fleet(fo);
       std::vector<net::SeriesKey> keys;
@@ -161,7 +174,7 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
   std::atomic<uint64_t> acked_samples{0}, accepted{0}, rejected{0};
   std::atomic<bool> failed{false};
   Status run_error;
-  const double server_cpu0 = ProcessCpuSeconds(server.pid());
+  const double server_cpu0 = pid > 0 ? ProcessCpuSeconds(pid) : 0;
   const double client_cpu0 = SelfCpuSeconds();
   const auto t0 = Clock::now();
   auto run = [&](size_t thread) {
@@ -239,7 +252,7 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
             std::chrono::duration<double>(now - t0).count(), static_cast<double>(cur) / 1e6,
             static_cast<double>(cur - last) / 1e6 /
                 std::chrono::duration<double>(now - last_t).count(),
-            static_cast<unsigned long long>(ProcessStatusKiB(server.pid(), "VmRSS:") / 1024));
+            static_cast<unsigned long long>(pid > 0 ? ProcessStatusKiB(pid, "VmRSS:") / 1024 : 0));
         last = cur;
         last_t = now;
       }
@@ -254,9 +267,9 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
   finished = true;
   progress.join();
   METERD_RETURN_IF_ERROR(run_error);
-  r->server_cpu_s = ProcessCpuSeconds(server.pid()) - server_cpu0;
+  r->server_cpu_s = pid > 0 ? ProcessCpuSeconds(pid) - server_cpu0 : -1;
   r->client_cpu_s = SelfCpuSeconds() - client_cpu0;
-  r->server_peak_rss = ProcessStatusKiB(server.pid(), "VmHWM:") * 1024;
+  r->server_peak_rss = pid > 0 ? ProcessStatusKiB(pid, "VmHWM:") * 1024 : 0;
   r->accepted = accepted.load();
   r->rejected = rejected.load();
   for (const Agent& ag : agents) r->reconnects += ag.client->reconnects();
@@ -275,8 +288,10 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
 
   for (Agent& ag : agents) ag.client->Close();
   admin.Close();
-  r->shutdown_seconds = server.Stop();
-  r->disk_bytes = DirBytes(o.dir + "/store/segments");
+  if (!external) {
+    r->shutdown_seconds = server.Stop();
+    r->disk_bytes = DirBytes(o.dir + "/store/segments");
+  }
   return Status::OK();
 }
 

@@ -1,7 +1,7 @@
 // meterd — bench/meter_bench/ingest_workload.h
 //
 // The ingest workload of `meter-bench ingest`: durable ingest over loopback TCP, end to end.
-// It starts a real meterd on a fresh data directory (or uses --server), creates one agent key
+// It starts a real meterd on a fresh data directory (or uses a running one), creates one agent key
 // per simulated hypervisor, and has A agents — each its own connection and key, simulating V
 // VMs — define their series and stream S seconds of per-second samples:
 //   - rate 0 ("max"): every agent sends as fast as acknowledgements allow (a window of
@@ -19,6 +19,11 @@
 #include <cstdint>
 #include <string>
 
+#include <sys/types.h>
+
+#include <vector>
+
+#include "net/client/client.h"
 #include "storage/base/status.h"
 
 namespace meterd::bench {
@@ -31,8 +36,13 @@ struct IngestWorkloadOptions {
   int64_t seconds_per_batch = 1;  // seconds of samples in one batch (max rate)
   uint32_t window = 32;           // batches in flight per connection (max rate)
   size_t client_threads = 2;
-  size_t server_io_threads = 0;                 // 0: meterd's default (one per core)
-  std::string meterd_path;                      // the meterd binary to start
+  size_t server_io_threads = 0;          // 0: meterd's default (one per core)
+  std::string meterd_path;               // the meterd binary to start
+  std::vector<std::string> meterd_args;  // more flags for the meterd it starts
+  // A running meterd instead (--server, with an admin key): CPU and RSS are read from /proc
+  // when its pid is given; bytes on disk are not measured (it keeps running, unflushed).
+  net::EndpointFlags endpoint;
+  pid_t server_pid = 0;
   std::string dir = "/tmp/meter-bench-ingest";  // its data directory (recreated)
   uint64_t seed = 42;
   bool progress = true;

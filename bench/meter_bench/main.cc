@@ -94,13 +94,21 @@ void PrintIngest(const meterd::bench::IngestWorkloadOptions& o,
   std::printf("  durable ingest        %.2f s = %ssamples/s\n", r.seconds, Human(rate).c_str());
   std::printf("  ack latency           p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
               r.p50_ms, r.p99_ms, r.p999_ms, r.max_ms);
-  std::printf("  server CPU            %.2f s = %.3f s per million samples\n", r.server_cpu_s,
-              r.server_cpu_s / (static_cast<double>(r.samples) / 1e6));
+  if (r.server_cpu_s >= 0) {
+    std::printf("  server CPU            %.2f s = %.3f s per million samples\n", r.server_cpu_s,
+                r.server_cpu_s / (static_cast<double>(r.samples) / 1e6));
+  } else {
+    std::printf("  server CPU            n/a (give --server-pid)\n");
+  }
   std::printf("  client CPU            %.2f s (same machine)\n", r.client_cpu_s);
   std::printf("  server peak RSS       %.1f MiB\n",
               static_cast<double>(r.server_peak_rss) / 1048576.0);
-  std::printf("  on disk               %.3f bytes/sample in segments after the final flush\n",
-              static_cast<double>(r.disk_bytes) / static_cast<double>(r.samples));
+  if (o.endpoint.server.empty()) {
+    std::printf("  on disk               %.3f bytes/sample in segments after the final flush\n",
+                static_cast<double>(r.disk_bytes) / static_cast<double>(r.samples));
+  } else {
+    std::printf("  on disk               n/a (the running server has not flushed)\n");
+  }
   std::printf("  graceful stop         %.2f s (drain, flush, sync)\n", r.shutdown_seconds);
   std::printf("  reconnects            %llu\n", static_cast<unsigned long long>(r.reconnects));
   std::printf(
@@ -172,6 +180,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   ingest->add_option("--meterd", ingest_options.meterd_path, "the meterd binary")
       ->capture_default_str();
+  ingest->add_option(
+      "--meterd-arg", ingest_options.meterd_args,
+      "a flag for the meterd it starts (repeatable), e.g. --meterd-arg=--head-memory-mib=64");
+  ingest->add_option("--server", ingest_options.endpoint.server,
+                     "use a running meterd HOST:PORT instead of starting one (needs an admin key)");
+  ingest->add_option("--key", ingest_options.endpoint.key, "admin key for --server");
+  ingest->add_option("--key-file", ingest_options.endpoint.key_file, "admin key file for --server");
+  ingest->add_option("--server-pid", ingest_options.server_pid,
+                     "pid of the --server process, to read its CPU and RSS");
   meterd::bench::ConnectionsWorkloadOptions conn_options;
   conn_options.meterd_path = ingest_options.meterd_path;
   CLI::App* conns =
