@@ -71,7 +71,7 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
     METERD_RETURN_IF_ERROR(server.Start(o.meterd_path, o.dir, args));
     admin_options.port = server.port();
     admin_options.api_key = server.admin_key();
-    pid = pid;
+    pid = server.pid();
   }
   base.host = admin_options.host;
   base.port = admin_options.port;

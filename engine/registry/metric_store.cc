@@ -13,8 +13,7 @@ std::string Encode(const MetricDef& d) {
   rec.push_back(static_cast<char>(d.kind));
   rec.push_back(static_cast<char>(d.type));
   for (const std::string* f : {&d.name, &d.unit, &d.description}) {
-    base::PutVarint64(&rec, f->size());
-    rec += *f;
+    base::PutLengthPrefixed(&rec, *f);
   }
   return rec;
 }
@@ -29,10 +28,7 @@ bool Decode(std::string_view rec, MetricDef* d) {
   d->kind = static_cast<MetricKind>(kind);
   d->type = static_cast<storage::ValueType>(type);
   for (std::string* f : {&d->name, &d->unit, &d->description}) {
-    uint64_t n;
-    std::string_view v;
-    if (!in.GetVarint64(&n) || !in.GetBytes(n, &v)) return false;
-    f->assign(v);
+    if (!in.GetLengthPrefixed(f)) return false;
   }
   return true;
 }

@@ -12,8 +12,7 @@ std::string Encode(const ResourceInfo& r) {
   std::string rec(1, static_cast<char>(kResourceRecordVersion));
   for (const std::string* f :
        {&r.id, &r.type, &r.account, &r.project, &r.location, &r.plan, &r.owner}) {
-    base::PutVarint64(&rec, f->size());
-    rec += *f;
+    base::PutLengthPrefixed(&rec, *f);
   }
   return rec;
 }
@@ -24,10 +23,7 @@ bool Decode(std::string_view rec, ResourceInfo* r) {
   if (!in.GetFixed8(&version) || version != kResourceRecordVersion) return false;
   for (std::string* f :
        {&r->id, &r->type, &r->account, &r->project, &r->location, &r->plan, &r->owner}) {
-    uint64_t n;
-    std::string_view v;
-    if (!in.GetVarint64(&n) || !in.GetBytes(n, &v)) return false;
-    f->assign(v);
+    if (!in.GetLengthPrefixed(f)) return false;
   }
   return true;
 }

@@ -13,19 +13,6 @@ namespace {
 constexpr uint8_t kSeriesRecordVersion = 1;
 constexpr size_t kMaxRefusals = 8;
 
-void PutString(std::string* dst, std::string_view s) {
-  base::PutVarint64(dst, s.size());
-  dst->append(s);
-}
-
-bool GetString(base::ByteReader* r, std::string* out) {
-  uint64_t n;
-  std::string_view v;
-  if (!r->GetVarint64(&n) || !r->GetBytes(n, &v)) return false;
-  out->assign(v);
-  return true;
-}
-
 }  // namespace
 
 std::string SeriesRegistry::CanonicalKey(std::string_view resource, std::string_view metric) {
@@ -69,8 +56,8 @@ Status SeriesRegistry::Replay(std::string_view record) {
   uint8_t version, type, kind;
   SeriesInfo info;
   if (!r.GetFixed8(&version) || version != kSeriesRecordVersion || !r.GetFixed64(&info.id) ||
-      !r.GetFixed8(&type) || !r.GetFixed8(&kind) || !GetString(&r, &info.resource) ||
-      !GetString(&r, &info.metric) || !GetString(&r, &info.owner)) {
+      !r.GetFixed8(&type) || !r.GetFixed8(&kind) || !r.GetLengthPrefixed(&info.resource) ||
+      !r.GetLengthPrefixed(&info.metric) || !r.GetLengthPrefixed(&info.owner)) {
     return Status::Corruption("series.log: malformed series record");
   }
   info.type = static_cast<storage::ValueType>(type);
@@ -156,9 +143,9 @@ Result<DefineOutcome> SeriesRegistry::Define(std::span<const SeriesDefinition> d
       base::PutFixed64(&rec, info.id);
       rec.push_back(static_cast<char>(info.type));
       rec.push_back(static_cast<char>(info.kind));
-      PutString(&rec, info.resource);
-      PutString(&rec, info.metric);
-      PutString(&rec, info.owner);
+      base::PutLengthPrefixed(&rec, info.resource);
+      base::PutLengthPrefixed(&rec, info.metric);
+      base::PutLengthPrefixed(&rec, info.owner);
       records.push_back(std::move(rec));
       in_request.emplace(d.id, static_cast<uint32_t>(fresh.size()));
       fresh.push_back(std::move(info));

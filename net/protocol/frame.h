@@ -27,6 +27,9 @@ constexpr size_t kFrameHeaderBytes = 4;
 // Default and hard ceiling of a frame's payload. 16 MiB holds a batch of ~800,000 samples.
 constexpr uint32_t kDefaultMaxFrameBytes = 16u << 20;
 constexpr uint32_t kMinFrameBytes = 8;  // root offset + file identifier
+// Largest frame before the Hello handshake succeeds: an unauthenticated peer cannot make the
+// server reserve a large buffer by announcing a large frame.
+constexpr uint32_t kMaxHelloFrameBytes = 64u << 10;
 
 // Verifies one frame payload (without its length prefix) and returns its envelope, or
 // Corruption with the reason.
@@ -40,6 +43,8 @@ class FrameDecoder {
   explicit FrameDecoder(uint32_t max_frame_bytes = kDefaultMaxFrameBytes)
       : max_frame_bytes_(max_frame_bytes) {}
 
+  // Frames above this are refused from now on (a server lowers it until the handshake is done).
+  void set_max_frame_bytes(uint32_t max_frame_bytes) { max_frame_bytes_ = max_frame_bytes; }
   void Append(std::span<const uint8_t> bytes);
   // At least `min_bytes` writable bytes at the end of the buffer; Commit(n) after writing n.
   std::span<uint8_t> WritableTail(size_t min_bytes);

@@ -73,7 +73,7 @@ Session::Session(Server::Impl* server, tcp::socket socket)
       socket_(std::move(socket)),
       timer_(socket_.get_executor()),
       pause_timer_(socket_.get_executor()),
-      decoder_(server->options.max_frame_bytes) {}
+      decoder_(std::min(server->options.max_frame_bytes, kMaxHelloFrameBytes)) {}
 
 void Session::Start() {
   boost::system::error_code ec;
@@ -225,6 +225,7 @@ void Session::OnHello(const wire::Hello& hello) {
   HelloResult result = std::move(r).value();
   state_ = std::move(result.state);
   phase_ = Phase::kReady;
+  decoder_.set_max_frame_bytes(server_->options.max_frame_bytes);
   flatbuffers::FlatBufferBuilder fbb(128);
   auto server_name = fbb.CreateString("meterd/0.1.0");
   auto hv = fbb.CreateString(result.hypervisor);

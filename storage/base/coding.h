@@ -64,6 +64,12 @@ inline void PutVarint64(std::string* dst, uint64_t v) {
   buf[n++] = static_cast<char>(v);
   dst->append(buf, n);
 }
+
+// A varint64 length followed by the bytes (LevelDB's PutLengthPrefixedSlice).
+inline void PutLengthPrefixed(std::string* dst, std::string_view s) {
+  PutVarint64(dst, s.size());
+  dst->append(s);
+}
 // Writes v at dst (which must have kMaxVarint64Bytes of room); returns the end.
 inline char* EncodeVarint64(char* dst, uint64_t v) {
   while (v >= 0x80) {
@@ -141,6 +147,14 @@ class ByteReader {
     if (remaining() < n) return false;
     *out = std::string_view(p_, n);
     p_ += n;
+    return true;
+  }
+  // A varint64 length followed by that many bytes (see PutLengthPrefixed).
+  bool GetLengthPrefixed(std::string* out) {
+    uint64_t n;
+    std::string_view v;
+    if (!GetVarint64(&n) || !GetBytes(n, &v)) return false;
+    out->assign(v);
     return true;
   }
   bool Skip(size_t n) {
