@@ -84,6 +84,24 @@ uint64_t ResidentBytes() {
   return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
+bool IsClientRequest(wire::Message type) {
+  switch (type) {
+    case wire::Message::DefineSeries:
+    case wire::Message::RegisterResources:
+    case wire::Message::DefineMetric:
+    case wire::Message::ListMetrics:
+    case wire::Message::IngestBatch:
+    case wire::Message::ExportRequest:
+    case wire::Message::StatsRequest:
+    case wire::Message::CreateKey:
+    case wire::Message::ListKeys:
+    case wire::Message::RevokeKey:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool Allowed(Role role, wire::Message type) {
   if (role == Role::kAdmin) return true;
   switch (type) {
@@ -166,6 +184,15 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
     }
   }
   const auto type = env.message_type();
+  if (!IsClientRequest(type)) {
+    // A server-to-client message, or a union member this version does not know: the peer
+    // does not speak this protocol, and nothing it sends can be trusted to mean anything.
+    r->Fail(wire::ErrorCode::NotSupported,
+            std::string("not a request a client may send: ") +
+                (*wire::EnumNameMessage(type) ? wire::EnumNameMessage(type)
+                                              : std::to_string(static_cast<int>(type)).c_str()));
+    return;
+  }
   if (!Allowed(s->who.key.role, type)) {
     ReplyError(r, request_id,
                Status::PermissionDenied(std::string("a ") + RoleName(s->who.key.role) +
@@ -201,10 +228,8 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
       asio::post(queries_, [this, id = request_id, r] { RunStats(id, r); });
       return;
     }
-    default:
-      ReplyError(r, request_id,
-                 Status::NotSupported(std::string("a client may not send ") +
-                                      wire::EnumNameMessage(type)));
+    default:  // unreachable: IsClientRequest holds
+      r->Fail(wire::ErrorCode::Internal, "request type without a handler");
       return;
   }
 }

@@ -59,8 +59,8 @@ class FrameDecoder {
   // Frees the buffer when nothing is buffered (idle connections then hold no read memory).
   void ReleaseIfEmpty() {
     if (begin_ != end_) return;
-    buf_ = {};
-    aligned_ = {};
+    std::vector<uint8_t>().swap(buf_);  // (assigning {} would keep the capacity)
+    std::vector<uint64_t>().swap(aligned_);
     begin_ = end_ = kStart;
   }
   size_t capacity() const { return buf_.capacity() + aligned_.capacity() * 8; }
