@@ -164,7 +164,7 @@ Result<net::HelloResult> MeterService::Authenticate(std::string_view api_key,
   session->revocations_seen = parts_.keys->revocations();
   METERD_ASSIGN_OR_RETURN(session->who, parts_.keys->Authenticate(api_key));
   spdlog::info("event=hello key={} role={} hypervisor=\"{}\" client=\"{}\"", session->who.key.id,
-               RoleName(session->who.key.role), session->who.key.hypervisor, client);
+               RoleName(session->who.key.role), session->who.key.hypervisor, net::LogSafe(client));
   net::HelloResult out;
   out.role = ToWire(session->who.key.role);
   out.hypervisor = session->who.key.hypervisor;

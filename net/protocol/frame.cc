@@ -74,7 +74,8 @@ bool FrameDecoder::Next(const wire::Envelope** envelope, std::span<const uint8_t
   }
   std::span<const uint8_t> body(buf_.data() + begin_ + kFrameHeaderBytes, len);
   // FlatBuffers reads scalars in place, so a payload must be 8-aligned (see kStart).
-  if (reinterpret_cast<uintptr_t>(body.data()) % 8 != 0) {
+  // (An empty payload is refused by VerifyFrame; memcpy must not see a null destination.)
+  if (len > 0 && reinterpret_cast<uintptr_t>(body.data()) % 8 != 0) {
     aligned_.resize((len + 7) / 8);
     std::memcpy(aligned_.data(), body.data(), len);
     body = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(aligned_.data()), len);

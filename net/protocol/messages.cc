@@ -58,6 +58,14 @@ Status FromWire(wire::ErrorCode code, std::string_view message) {
   }
 }
 
+std::string LogSafe(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 64)) {
+    out.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '?');
+  }
+  return out;
+}
+
 uint64_t RequestIdOf(const wire::Envelope& env) {
   switch (env.message_type()) {
 #define METERD_REQ(T)    \

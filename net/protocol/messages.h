@@ -34,6 +34,10 @@ inline std::string_view View(const flatbuffers::String* s) {
   return s ? std::string_view(s->data(), s->size()) : std::string_view();
 }
 
+// A peer-chosen string fit for a key=value log line: printable ASCII without quotes or
+// backslashes, at most 64 bytes, so a hostile client cannot forge log lines.
+std::string LogSafe(std::string_view s);
+
 // The request id of a request message, 0 for messages that carry none.
 uint64_t RequestIdOf(const wire::Envelope& env);
 

@@ -218,7 +218,7 @@ void Session::OnHello(const wire::Hello& hello) {
   }
   auto r = server_->handler->Authenticate(View(hello.api_key()), View(hello.client()));
   if (!r.ok()) {
-    spdlog::info("event=auth_refused peer={} client=\"{}\"", peer_, View(hello.client()));
+    spdlog::info("event=auth_refused peer={} client=\"{}\"", peer_, LogSafe(View(hello.client())));
     FailAndClose(ToWireCode(r.status()), r.status().message());
     return;
   }

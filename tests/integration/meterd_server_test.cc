@@ -1,5 +1,6 @@
 // meterd — tests/integration/meterd_server_test.cc: the real meterd over loopback TCP.
 #include <atomic>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -102,12 +103,13 @@ TEST_F(MeterdServerTest, BadSamplesAreRejectedWithReasonsAndTheRestKept) {
   std::set<uint32_t> indices;
   for (const auto& r : ack.rejections) indices.insert(r.index);
   EXPECT_EQ(indices, (std::set<uint32_t>{1, 2, 3, 5}));
-  for (const auto& r : ack.rejections) {
-    if (r.index == 1) EXPECT_EQ(r.code, wire::ErrorCode::NotFound);
-    if (r.index == 2) EXPECT_EQ(r.code, wire::ErrorCode::InvalidArgument);  // NaN
-    if (r.index == 3) EXPECT_EQ(r.code, wire::ErrorCode::InvalidArgument);  // counter noise
-    if (r.index == 5) EXPECT_EQ(r.code, wire::ErrorCode::OutOfRange);       // future
-  }
+  const std::map<uint32_t, wire::ErrorCode> expected = {
+      {1, wire::ErrorCode::NotFound},
+      {2, wire::ErrorCode::InvalidArgument},  // NaN
+      {3, wire::ErrorCode::InvalidArgument},  // counter noise
+      {5, wire::ErrorCode::OutOfRange},       // future
+  };
+  for (const auto& r : ack.rejections) EXPECT_EQ(r.code, expected.at(r.index)) << r.index;
   auto rows = ExportAll(admin.get(), t - 1, t + 10);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].value, 1000u);
