@@ -397,17 +397,21 @@ Status Client::SendBatch(uint64_t sequence, std::vector<uint8_t> frame) {
 // the timeout allows), reconnecting and resending when the connection breaks.
 Status Client::PumpAcks(std::chrono::milliseconds timeout) {
   auto wait = timeout;
+  bool got_any = false;
   while (!unacked_.empty()) {
     const wire::Envelope* env = nullptr;
     Status st = fd_ >= 0 ? ReadFrame(wait, &env) : Status::IOError("not connected");
-    if (st.code() == Status::Code::kBusy) return timeout.count() > 0 ? st : Status::OK();
+    if (st.code() == Status::Code::kBusy) {
+      // Nothing (more) arrived in time: a timeout only when nothing came at all.
+      return got_any || timeout.count() == 0 ? Status::OK() : st;
+    }
     if (st.ok()) st = HandleAsync(*env);
     if (!st.ok()) {
       METERD_RETURN_IF_ERROR(Reconnect(st));
       continue;
     }
+    got_any = true;
     wait = std::chrono::milliseconds(0);  // then take what is already there
-    if (timeout.count() > 0 && decoder_.buffered_bytes() == 0) return Status::OK();
   }
   return Status::OK();
 }
