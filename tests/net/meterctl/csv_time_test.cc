@@ -1,0 +1,75 @@
+// meterd — tests/net/meterctl/csv_time_test.cc
+#include "net/meterctl/csv_time.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+
+namespace meterd::cli {
+namespace {
+
+TEST(CsvTimeTest, ParsesUnixSecondsAndRfc3339) {
+  EXPECT_EQ(ParseTimestamp("1767225600"), 1767225600);
+  EXPECT_EQ(ParseTimestamp("-5"), -5);
+  EXPECT_EQ(ParseTimestamp("2026-01-01T00:00:00Z"), 1767225600);
+  EXPECT_EQ(ParseTimestamp("2026-01-01t00:00:00z"), 1767225600);
+  EXPECT_EQ(ParseTimestamp("2026-01-01 00:00:00Z"), 1767225600);
+  EXPECT_EQ(ParseTimestamp("2026-01-01T02:00:00+02:00"), 1767225600);
+  EXPECT_EQ(ParseTimestamp("2025-12-31T19:30:00-04:30"), 1767225600);
+  EXPECT_EQ(ParseTimestamp("2026-01-01T00:00:00.000Z"), 1767225600);
+  EXPECT_EQ(ParseTimestamp("2024-02-29T12:00:00Z"), 1709208000);  // leap day
+  EXPECT_EQ(ParseTimestamp("1970-01-01T00:00:00Z"), 0);
+}
+
+TEST(CsvTimeTest, RefusesWhatIsNotATimestamp) {
+  for (const char* bad : {"", "yesterday", "2026-01-01", "2026-01-01T00:00:00",
+                          "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.5Z",
+                          "2026-01-01T00:00:00+2:00", "12x", "2026-01-01T00:00:00Zjunk"}) {
+    EXPECT_FALSE(ParseTimestamp(bad).has_value()) << bad;
+  }
+}
+
+TEST(CsvTimeTest, PropertyFormatAndParseRoundTrip) {
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 20000; ++i) {
+    const int64_t t = static_cast<int64_t>(rng() % 8000000000ull) - 1000000000;
+    const std::string s = FormatRfc3339(t);
+    ASSERT_EQ(ParseTimestamp(s), t) << s;
+  }
+  EXPECT_EQ(FormatRfc3339(1767225600), "2026-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(-1), "1969-12-31T23:59:59Z");
+}
+
+TEST(CsvTimeTest, CsvFieldsSplitAndQuote) {
+  std::vector<std::string> f;
+  ASSERT_TRUE(SplitCsvLine("a,\"b,c\",\"d\"\"e\",\r", &f));
+  EXPECT_EQ(f, (std::vector<std::string>{"a", "b,c", "d\"e", ""}));
+  EXPECT_FALSE(SplitCsvLine("\"open", &f));
+  EXPECT_EQ(CsvField("plain"), "plain");
+  EXPECT_EQ(CsvField("a,b"), "\"a,b\"");
+  EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
+  for (const std::string& s : {std::string("x,y"), std::string("q\"q"), std::string("p")}) {
+    ASSERT_TRUE(SplitCsvLine(CsvField(s) + "," + CsvField(s), &f));
+    EXPECT_EQ(f, (std::vector<std::string>{s, s}));
+  }
+}
+
+TEST(CsvTimeTest, DoublesPrintExactly) {
+  std::mt19937_64 rng(4);
+  for (int i = 0; i < 10000; ++i) {
+    uint64_t bits = rng();
+    double v;
+    std::memcpy(&v, &bits, 8);
+    if (!std::isfinite(v)) continue;
+    EXPECT_EQ(std::strtod(FormatDouble(v).c_str(), nullptr), v);
+  }
+  EXPECT_EQ(FormatDouble(0.1), "0.1");
+  EXPECT_EQ(FormatDouble(std::nan("")), "nan");
+  EXPECT_EQ(FormatDouble(-INFINITY), "-inf");
+}
+
+}  // namespace
+}  // namespace meterd::cli
