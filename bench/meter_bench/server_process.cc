@@ -36,8 +36,8 @@ Status ServerProcess::Start(const std::string& meterd, const std::string& dir,
   fs::create_directories(dir, ec);
   const std::string port_file = dir + "/port";
   fs::remove(port_file, ec);
-  std::vector<std::string> args = {meterd,        "--data-dir",  dir,      "--listen",
-                                   "127.0.0.1:0", "--port-file", port_file};
+  std::vector<std::string> args = {meterd,  "--data-dir",  dir,      "--listen",
+                                   listen_, "--port-file", port_file};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

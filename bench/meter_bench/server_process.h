@@ -23,13 +23,16 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  // Starts `meterd --data-dir dir --listen 127.0.0.1:0 ...extra` with its output appended to
-  // dir + ".log", and waits (up to 30 s) until it listens. `fresh` recreates `dir` first;
-  // otherwise the server recovers what is there (a restart).
+  // Starts `meterd --data-dir dir --listen ADDRESS ...extra` (see set_listen) with its output
+  // appended to dir + ".log", and waits (up to 30 s) until it listens. `fresh` recreates `dir`
+  // first; otherwise the server recovers what is there (a restart).
   Status Start(const std::string& meterd, const std::string& dir,
                const std::vector<std::string>& extra, bool fresh = true);
   // kill -9: no drain, no flush (crash tests).
   void Kill();
+  // The address to listen on (default 127.0.0.1:0, any free port); a fixed port lets a
+  // restarted server be found by clients that reconnect.
+  void set_listen(std::string address) { listen_ = std::move(address); }
   // SIGTERM and wait: a graceful stop (drain, flush, sync). Returns the seconds it took.
   double Stop();
 
@@ -41,6 +44,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   std::string admin_key_;
+  std::string listen_ = "127.0.0.1:0";
 };
 
 // utime + stime of a process, in seconds.

@@ -219,6 +219,50 @@ TEST_F(MeterdServerTest, AcknowledgedSamplesSurviveKillMinus9) {
   }
 }
 
+TEST_F(MeterdServerTest, TheClientReconnectsAndResendsWhatWasNotAcknowledged) {
+  // A fixed port, so that the restarted server is where the client looks for it.
+  const uint16_t port = server_.port();
+  server_.Stop();
+  server_.set_listen("127.0.0.1:" + std::to_string(port));
+  StartServer(extra_, /*fresh=*/false);
+  net::ClientOptions o = Options(server_.admin_key());
+  o.port = port;
+  o.max_in_flight = 16;
+  net::Client client(o);
+  Status connected = client.Connect();
+  ASSERT_TRUE(connected.ok()) << connected.ToString() << " server on " << server_.port();
+  ASSERT_TRUE(client.DefineSeries({{"vm-rc", "vm.cpu_time_ns"}}).ok());
+  const uint64_t id = net::SeriesIdOf("vm-rc", "vm.cpu_time_ns");
+  const int64_t t = UnixNow() - 3000;
+  std::set<uint64_t> acked;
+  client.set_ack_callback([&](const IngestAckInfo& a) { acked.insert(a.sequence); });
+  std::thread crash;
+  for (uint64_t seq = 1; seq <= 400; ++seq) {
+    if (seq == 150) {
+      // kill -9 with batches in flight; the server comes back 300 ms later on the same port.
+      crash = std::thread([&] {
+        server_.Kill();
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        StartServer(extra_, /*fresh=*/false);
+      });
+    }
+    IngestBatchData b =
+        Batch(seq, t + static_cast<int64_t>(seq - 1) * 5, {id, id, id, id, id}, {0, 1, 2, 3, 4},
+              {seq * 10, seq * 10 + 1, seq * 10 + 2, seq * 10 + 3, seq * 10 + 4}, "rc");
+    ASSERT_TRUE(client.SendBatch(seq, net::BuildIngestFrame(b)).ok()) << "batch " << seq;
+  }
+  crash.join();
+  ASSERT_TRUE(client.Drain().ok());
+  EXPECT_EQ(acked.size(), 400u);
+  EXPECT_GE(client.reconnects(), 1u);
+  auto rows = ExportAll(Admin().get(), t, t + 2000);
+  ASSERT_EQ(rows.size(), 2000u);  // every sample once
+  for (size_t i = 0; i < rows.size(); ++i) {
+    ASSERT_EQ(rows[i].ts, t + static_cast<int64_t>(i));
+    ASSERT_EQ(rows[i].value, (i / 5 + 1) * 10 + i % 5);
+  }
+}
+
 TEST_F(MeterdServerTest, MalformedFramesCloseOnlyTheirConnection) {
   auto healthy = Admin();
   struct Case {
