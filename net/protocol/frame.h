@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <vector>
@@ -56,6 +57,14 @@ class FrameDecoder {
   bool Next(const wire::Envelope** envelope, std::span<const uint8_t>* payload = nullptr);
   const Status& status() const { return status_; }
   size_t buffered_bytes() const { return end_ - begin_; }
+  // True when a frame has begun to arrive but is not whole yet.
+  bool InsideFrame() const {
+    if (end_ == begin_) return false;
+    if (end_ - begin_ < kFrameHeaderBytes) return true;
+    uint32_t len;
+    std::memcpy(&len, buf_.data() + begin_, 4);
+    return end_ - begin_ < kFrameHeaderBytes + len;
+  }
   // Frees the buffer when nothing is buffered (idle connections then hold no read memory).
   void ReleaseIfEmpty() {
     if (begin_ != end_) return;

@@ -88,8 +88,24 @@ void Session::Start() {
 
 bool Session::ShouldPause() const {
   if (in_flight_ >= server_->options.max_in_flight) return true;
+  // A frame that has begun to arrive is finished first: its buffer is already held (and
+  // counted), and pausing it would hold that memory without making progress. And a session
+  // with nothing in flight may always go on: only answers free the budget, so a session that
+  // waits for the budget must have an answer coming (else all could wait for each other).
+  if (in_flight_ == 0 || decoder_.InsideFrame()) return false;
   return server_->buffered_bytes.load(std::memory_order_relaxed) >
          static_cast<int64_t>(server_->options.buffer_budget_bytes);
+}
+
+// Read buffers count against the global budget along with unanswered requests, so that many
+// clients announcing large frames at once make the others pause rather than grow memory.
+void Session::AccountReadBuffer() {
+  const size_t now = decoder_.capacity();
+  if (now == accounted_buffer_) return;
+  server_->buffered_bytes.fetch_add(
+      static_cast<int64_t>(now) - static_cast<int64_t>(accounted_buffer_),
+      std::memory_order_relaxed);
+  accounted_buffer_ = now;
 }
 
 void Session::ReadMore() {
@@ -151,6 +167,7 @@ void Session::OnReadable(const boost::system::error_code& ec) {
     if (n < tail.size()) break;  // drained the socket for now
   }
   if (total > 0) last_activity_ = std::chrono::steady_clock::now();
+  AccountReadBuffer();
   ProcessFrames();
   if (phase_ >= Phase::kClosing) return;
   if (eof) {
@@ -159,6 +176,7 @@ void Session::OnReadable(const boost::system::error_code& ec) {
     return;
   }
   decoder_.ReleaseIfEmpty();
+  AccountReadBuffer();
   ReadMore();
 }
 
@@ -344,6 +362,8 @@ void Session::Close() {
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   write_queue_.clear();
+  decoder_ = FrameDecoder();
+  AccountReadBuffer();  // gives this session's share back
   if (state_) server_->handler->SessionClosed(state_.get());
   server_->Remove(shared_from_this());
 }

@@ -40,6 +40,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Dispatch(const wire::Envelope& env, size_t frame_bytes);
   void OnHello(const wire::Hello& hello);
   bool ShouldPause() const;
+  // Keeps the server's buffered_bytes in step with this session's read buffer.
+  void AccountReadBuffer();
   void WriteMore();
   void ArmTimer(std::chrono::steady_clock::duration after);
   void OnTimer();
@@ -58,6 +60,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool draining_ = false;
   uint32_t in_flight_ = 0;
+  size_t accounted_buffer_ = 0;  // this session's read buffer, as counted in buffered_bytes
   std::deque<std::vector<uint8_t>> write_queue_;
   std::vector<std::vector<uint8_t>> writing_now_;
   std::chrono::steady_clock::time_point last_activity_;
