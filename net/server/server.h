@@ -5,9 +5,11 @@
 // by one thread only. Flow control, end to end:
 //   - each session has at most max_in_flight unanswered requests; at the limit it stops
 //     reading its socket, so TCP pushes back on that client;
-//   - all sessions together hold at most buffer_budget_bytes of request frames; above it every
-//     session pauses reading until answers drain (a slow disk slows every client; memory does
-//     not grow);
+//   - all sessions together hold about buffer_budget_bytes of request frames and read
+//     buffers; above it every session with a request in flight pauses reading until answers
+//     drain (a slow disk slows every client; memory does not grow). A frame already arriving
+//     is finished, and a session with nothing in flight may read one more request, so the
+//     budget is exceeded by at most one frame per connection;
 //   - idle connections are closed after idle_timeout; the connection count is capped.
 // Stop() drains: stop accepting, stop reading, wait for in-flight requests to be answered (up
 // to drain_timeout), then close.
