@@ -60,6 +60,11 @@ Status SeriesRegistry::Replay(std::string_view record) {
       !r.GetLengthPrefixed(&info.metric) || !r.GetLengthPrefixed(&info.owner)) {
     return Status::Corruption("series.log: malformed series record");
   }
+  if (IdOf(info.resource, info.metric) != info.id) {
+    return Status::Corruption("series.log: record for \"" +
+                              CanonicalKey(info.resource, info.metric) +
+                              "\" carries an id that is not its hash");
+  }
   info.type = static_cast<storage::ValueType>(type);
   info.kind = static_cast<MetricKind>(kind);
   std::unique_lock lock(mu_);
