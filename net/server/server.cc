@@ -72,6 +72,11 @@ void Server::Impl::Accept() {
 
 void Server::Impl::OnAccepted(tcp::socket socket, size_t context) {
   accepted_total.fetch_add(1, std::memory_order_relaxed);
+  if (draining.load()) {
+    boost::system::error_code ec;
+    socket.close(ec);
+    return;
+  }
   if (connections.load(std::memory_order_relaxed) >= options.max_connections) {
     refused.fetch_add(1, std::memory_order_relaxed);
     // Best effort: tell the client why before closing (a small write never blocks a fresh

@@ -83,6 +83,10 @@ void Session::Start() {
   socket_.non_blocking(true, ec);
   last_activity_ = std::chrono::steady_clock::now();
   ArmTimer(server_->options.hello_timeout);
+  if (server_->draining.load()) {
+    BeginDrain();  // accepted while Stop() was collecting the sessions to drain
+    return;
+  }
   ReadMore();
 }
 
