@@ -174,6 +174,7 @@ int Run(const Flags& f) {
   sigwait(&stop_signals, &sig);
   spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Stop();
+  service.Stop();  // running exports finish before the store closes
   const Status closed = store->Close();
   const engine::IngestCounters c = ingest.counters();
   spdlog::info("event=shutdown accepted={} rejected={} duplicate_batches={} close=\"{}\"",

@@ -129,9 +129,12 @@ MeterService::MeterService(ServiceParts parts, size_t query_threads)
   rate_thread_ = std::thread([this] { SampleRate(); });
 }
 
-MeterService::~MeterService() {
+MeterService::~MeterService() { Stop(); }
+
+void MeterService::Stop() {
   {
     std::lock_guard lock(rate_mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
   rate_cv_.notify_all();

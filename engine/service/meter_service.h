@@ -53,7 +53,11 @@ class MeterService final : public net::Handler {
   static constexpr size_t kExportChunkSamples = 256 * 1024;
 
   MeterService(ServiceParts parts, size_t query_threads);
-  ~MeterService() override;
+  ~MeterService() override;  // Stop()s
+
+  // Waits for running queries and stops the background threads. Call after the server has
+  // stopped and before the store closes. Idempotent.
+  void Stop();
 
   // The server whose connection counts stats report (set once, before serving).
   void set_server_stats(std::function<net::ServerStats()> fn) { server_stats_ = std::move(fn); }
