@@ -41,8 +41,8 @@ uint64_t Walk(const meterd::wire::Envelope& env) {
     }
     case wire::Message::IngestBatch: {
       auto* m = env.message_as_IngestBatch();
-      return h + Touch(m->agent()) + Touch(m->series()) + Touch(m->offsets()) +
-             Touch(m->values()) + static_cast<uint64_t>(m->base_time());
+      return h + Touch(m->agent()) + Touch(m->series()) + Touch(m->offsets()) + Touch(m->values()) +
+             static_cast<uint64_t>(m->base_time());
     }
     case wire::Message::DefineSeries: {
       auto* m = env.message_as_DefineSeries();
@@ -73,8 +73,10 @@ uint64_t Walk(const meterd::wire::Envelope& env) {
       auto* m = env.message_as_CreateKey();
       return h + Touch(m->hypervisor()) + Touch(m->name());
     }
-    case wire::Message::RevokeKey: return h + Touch(env.message_as_RevokeKey()->id());
-    default: return h;
+    case wire::Message::RevokeKey:
+      return h + Touch(env.message_as_RevokeKey()->id());
+    default:
+      return h;
   }
 }
 

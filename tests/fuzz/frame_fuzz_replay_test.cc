@@ -33,8 +33,8 @@ std::vector<std::vector<uint8_t>> ValidFrames() {
       wire::CreateSeriesDef(fbb, 1, fbb.CreateString("vm-1"), fbb.CreateString("vm.vcpus"))};
   out.push_back(FinishFrame(fbb, wire::CreateDefineSeries(fbb, 3, fbb.CreateVector(defs))));
   fbb.Clear();
-  out.push_back(FinishFrame(
-      fbb, wire::CreateExportRequest(fbb, 4, 0, 100, fbb.CreateString("vm-1"), 0)));
+  out.push_back(
+      FinishFrame(fbb, wire::CreateExportRequest(fbb, 4, 0, 100, fbb.CreateString("vm-1"), 0)));
   fbb.Clear();
   out.push_back(FinishFrame(fbb, wire::CreatePing(fbb, 5)));
   return out;

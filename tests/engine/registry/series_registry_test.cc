@@ -35,7 +35,8 @@ class SeriesRegistryTest : public ::testing::Test {
 
 TEST_F(SeriesRegistryTest, IdIsXxh3OfTheCanonicalKey) {
   EXPECT_EQ(SeriesRegistry::CanonicalKey("vm-1", "vm.vcpus"), "vm-1|vm.vcpus");
-  EXPECT_EQ(SeriesRegistry::IdOf("vm-1", "vm.vcpus"), base::Checksum64(std::string_view("vm-1|vm.vcpus")));
+  EXPECT_EQ(SeriesRegistry::IdOf("vm-1", "vm.vcpus"),
+            base::Checksum64(std::string_view("vm-1|vm.vcpus")));
   EXPECT_EQ(SeriesRegistry::IdOf("vm-1", "vm.vcpus"), XXH3_64bits("vm-1|vm.vcpus", 13));
 }
 
@@ -88,7 +89,9 @@ TEST_F(SeriesRegistryTest, BadDefinitionsAreRefusedOneByOne) {
 
 TEST_F(SeriesRegistryTest, OwnershipSeparatesHypervisors) {
   auto reg = Open();
-  ASSERT_EQ(reg->Define(std::vector<SeriesDefinition>{Def("vm-1", "vm.vcpus")}, "hv-1", false)->defined, 1u);
+  ASSERT_EQ(
+      reg->Define(std::vector<SeriesDefinition>{Def("vm-1", "vm.vcpus")}, "hv-1", false)->defined,
+      1u);
   auto same = reg->Define(std::vector<SeriesDefinition>{Def("vm-1", "vm.vcpus")}, "hv-1", false);
   EXPECT_EQ(same->existing, 1u);
   auto other = reg->Define(std::vector<SeriesDefinition>{Def("vm-1", "vm.vcpus")}, "hv-2", false);
