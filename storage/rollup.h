@@ -1,0 +1,222 @@
+// meterd — storage/rollup.h
+//
+// Hourly rollup files (docs/format-rollup.md). A rollup row is one series' bucket for one hour,
+// [hour, hour + 3600): the statistics the engine's downsampler keeps (engine/downsample). The
+// storage layer gives the columns no meaning beyond their bit patterns: which ones matter, and
+// whether a value column holds an integer or a double, follows from the series' metric kind
+// and value type, which the engine knows.
+//
+// Files, all under <dir>/rollup/:
+//   * an hour part, h<hour>.mrp, written when the engine seals an hour: every series' bucket of
+//     that hour, in blocks of up to kRollupBlockRows rows that span many series;
+//   * a month file, m<YYYYMM>-<generation>.mru, the month's sealed hours merged from its parts:
+//     one block per series (its hours ascending), so a steady series' columns are constant
+//     and one VM's month is a handful of block reads;
+//   * ROLLUP, the rollup manifest (replaced by atomic rename): the live files and the sealed
+//     watermark, the first hour that is not yet sealed.
+// Both file kinds share one block format: rows sorted by (series, hour), columns encoded with
+// the integer codecs of storage/codec.h, one XXH3 per block seeded with the file id and the
+// block offset; an index block; a footer with the version in its magic.
+//
+// Thread-safety: RollupFileWriter is used by one thread. RollupFileReader is immutable after
+// Open; ReadBlock may be called concurrently. RollupStore is thread-safe; a RollupSnapshot is
+// immutable and keeps its files open (and undeleted) while it lives.
+// Invariants:
+//   1. Rows in a file are sorted by (series_id, hour) with no duplicate key; hours are
+//      multiples of 3600.
+//   2. ReadBlock never returns a block whose checksum failed: it returns Corruption naming the
+//      file and offset, and the store counts it.
+//   3. A file is fsync'ed before the manifest that lists it is written; the manifest is
+//      written before the files it replaced are deleted.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/base/result.h"
+#include "storage/base/status.h"
+#include "storage/io/file.h"
+
+namespace meterd::storage {
+
+constexpr int64_t kSecondsPerHour = 3600;
+// State codes 0..kStateSlots-1 each get a seconds column (vm.state uses 1..6).
+constexpr size_t kStateSlots = 8;
+// Rows per block: a few thousand rows keeps a block's decoded columns in L2 while the scan
+// kernels run over them, and a month of one series (at most 744 hours) always fits one block.
+constexpr size_t kRollupBlockRows = 4096;
+
+inline int64_t HourOf(int64_t ts) {
+  return ts >= 0 ? ts - ts % kSecondsPerHour
+                 : ts - ((ts % kSecondsPerHour) + kSecondsPerHour) % kSecondsPerHour;
+}
+
+// The value columns of a row, in file order. Every column is a uint64 bit pattern.
+enum RollupColumn : uint8_t {
+  kColCount = 0,    // samples in the hour
+  kColHeld,         // gauge/state: seconds credited by holds
+  kColFirstOffset,  // second of the hour of the first sample (0..3599)
+  kColLastOffset,   // second of the hour of the last sample
+  kColSum,          // gauge: sum of values, a double (for averages)
+  kColMin,          // gauge/counter: smallest value, in the series' value type
+  kColMax,          // largest value
+  kColLast,         // value of the last sample (chains counters and holds across hours)
+  kColIntegralLo,   // gauge: value x seconds; int gauges an unsigned 128-bit integer (lo, hi),
+  kColIntegralHi,   //   float gauges a double in lo (hi = 0)
+  kColIncrease,     // counter: sum of the deltas whose later sample is in this hour
+  kColResets,       // counter: decreases seen (each one a reset)
+  kColState0,       // state: seconds in state code 0 .. kStateSlots-1
+  kColStateLast = kColState0 + kStateSlots - 1,
+  kColRevision,   // 0 for the sealed bucket, n for its n-th revision
+  kColRevisedAt,  // unix second the revision was made (0 for revision 0)
+  kColFlags,      // kRowImported, ...
+  kRollupColumns
+};
+constexpr uint64_t kRowImported = 1;  // backfilled from another system, not computed here
+
+struct RollupRow {
+  uint64_t series_id = 0;
+  int64_t hour = 0;  // multiple of 3600
+  std::array<uint64_t, kRollupColumns> col{};
+
+  bool operator==(const RollupRow&) const = default;
+};
+
+// Which columns a reader needs: bit c for column c.
+using ColumnMask = uint32_t;
+static_assert(kRollupColumns <= 32);
+constexpr ColumnMask kAllColumns = (1u << kRollupColumns) - 1;
+constexpr ColumnMask ColumnBit(RollupColumn c) { return 1u << c; }
+
+// One decoded column of a block: either constant (no array materialised: scan kernels take the
+// constant path) or an array of `rows` values.
+struct ColumnVector {
+  bool constant = true;
+  uint64_t value = 0;              // when constant
+  const uint64_t* data = nullptr;  // when !constant: rows values, valid until the next ReadBlock
+  uint64_t at(size_t i) const { return constant ? value : data[i]; }
+};
+
+struct RollupBlockInfo {
+  uint64_t first_series = 0;
+  uint64_t last_series = 0;
+  int64_t min_hour = 0;
+  int64_t max_hour = 0;
+  uint32_t rows = 0;
+  uint64_t offset = 0;
+  uint32_t size = 0;
+};
+
+// A decoded block: the key columns and the requested value columns. Owns its buffers; reuse
+// one across ReadBlock calls to avoid allocation.
+struct RollupBlock {
+  size_t rows = 0;
+  ColumnVector series;
+  ColumnVector hour;
+  std::array<ColumnVector, kRollupColumns> col;
+  std::vector<uint64_t> buffer;  // backing store of the non-constant vectors
+};
+
+struct RollupFileInfo {
+  uint64_t file_id = 0;
+  uint64_t rows = 0;
+  uint64_t series = 0;
+  uint64_t blocks = 0;
+  int64_t min_hour = 0;
+  int64_t max_hour = 0;
+  uint64_t file_bytes = 0;
+};
+
+enum class RollupLayout : uint8_t {
+  kPerSeries = 1,  // a block never holds two series (month files)
+  kPacked = 2,     // blocks of kRollupBlockRows rows across series (hour parts)
+};
+
+class RollupFileWriter {
+ public:
+  static Result<std::unique_ptr<RollupFileWriter>> Create(const std::string& path, uint64_t file_id,
+                                                          RollupLayout layout,
+                                                          IoBackend backend = IoBackend::kAuto);
+  ~RollupFileWriter();
+  RollupFileWriter(const RollupFileWriter&) = delete;
+  RollupFileWriter& operator=(const RollupFileWriter&) = delete;
+
+  // REQUIRES: rows sorted by (series_id, hour), strictly after the previous call's rows.
+  Status Add(const RollupRow* rows, size_t n);
+  // Writes the index and footer, fdatasyncs, closes.
+  Result<RollupFileInfo> Finish();
+
+ private:
+  struct Impl;
+  explicit RollupFileWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class RollupFileReader {
+ public:
+  // Reads the file into memory and verifies the footer and index (Corruption if damaged).
+  static Result<std::unique_ptr<RollupFileReader>> Open(const std::string& path);
+  ~RollupFileReader();
+
+  const RollupFileInfo& info() const;
+  const std::vector<RollupBlockInfo>& blocks() const;  // sorted by first_series
+  // Index of the first block whose last_series >= series_id.
+  size_t LowerBound(uint64_t series_id) const;
+  // Verifies and decodes block `index`; only the columns in `mask` are decoded (the others are
+  // left constant 0). Corruption names the file and offset.
+  Status ReadBlock(size_t index, ColumnMask mask, RollupBlock* out) const;
+  const std::string& path() const;
+
+ private:
+  struct Impl;
+  explicit RollupFileReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The live rollup files at one moment. Files do not overlap in (series, hour): an hour is in
+// exactly one part or one month file.
+struct RollupSnapshot {
+  int64_t sealed_before = 0;  // hours < this are sealed (and in these files)
+  std::vector<std::shared_ptr<const RollupFileReader>> files;  // months, then parts, by hour
+};
+
+struct RollupStoreStats {
+  uint64_t month_files = 0;
+  uint64_t part_files = 0;
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  uint64_t merges = 0;
+  uint64_t damaged_blocks = 0;
+};
+
+class RollupStore {
+ public:
+  // Opens or creates <dir>/rollup: reads ROLLUP, opens every listed file (a damaged one is
+  // reported in *damage and left out), removes files no manifest lists.
+  static Result<std::unique_ptr<RollupStore>> Open(const std::string& dir,
+                                                   std::vector<std::string>* damage);
+  ~RollupStore();
+
+  // The first hour not yet sealed (0 for a fresh store: nothing sealed).
+  int64_t sealed_before() const;
+  // Writes `rows` (all of hour `hour`, sorted by series) as a part, and publishes it with
+  // sealed_before = hour + 3600. REQUIRES: hour >= sealed_before() (or sealed_before() == 0).
+  // Hours between the old watermark and `hour` are sealed empty.
+  Status SealHour(int64_t hour, const std::vector<RollupRow>& rows);
+  // Merges the parts of every month that has at least `min_parts` of them (or whose month is
+  // fully sealed) into that month's file; the replaced files are deleted.
+  Status MergeParts(size_t min_parts);
+  RollupSnapshot Snapshot() const;
+  RollupStoreStats stats() const;
+  void CountDamagedBlock();
+
+ private:
+  struct Impl;
+  explicit RollupStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meterd::storage

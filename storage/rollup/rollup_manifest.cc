@@ -1,0 +1,157 @@
+// meterd — storage/rollup/rollup_manifest.cc
+#include "storage/rollup/rollup_manifest.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "storage/base/checksum.h"
+#include "storage/base/coding.h"
+#include "storage/rollup/rollup_format.h"
+
+namespace meterd::storage::rollup {
+namespace fmt = rollup_format;
+
+namespace {
+
+constexpr int64_t kSecondsPerDay = 86400;
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, day 0 = 1970-01-01).
+int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2;
+  const int64_t era = FloorDiv(y, 400);
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+void CivilFromDays(int64_t z, int64_t* y, int64_t* m) {
+  z += 719468;
+  const int64_t era = FloorDiv(z, 146097);
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = yoe + era * 400 + (*m <= 2);
+}
+
+}  // namespace
+
+int64_t MonthStart(int64_t ts) {
+  int64_t y, m;
+  CivilFromDays(FloorDiv(ts, kSecondsPerDay), &y, &m);
+  return DaysFromCivil(y, m, 1) * kSecondsPerDay;
+}
+
+int64_t NextMonthStart(int64_t ts) {
+  int64_t y, m;
+  CivilFromDays(FloorDiv(ts, kSecondsPerDay), &y, &m);
+  return m == 12 ? DaysFromCivil(y + 1, 1, 1) * kSecondsPerDay
+                 : DaysFromCivil(y, m + 1, 1) * kSecondsPerDay;
+}
+
+int64_t MonthNumber(int64_t ts) {
+  int64_t y, m;
+  CivilFromDays(FloorDiv(ts, kSecondsPerDay), &y, &m);
+  return y * 100 + m;
+}
+
+std::string FileName(const ManifestFile& f) {
+  char name[64];
+  if (f.kind == fmt::kKindMonth) {
+    std::snprintf(name, sizeof(name), "m%06" PRId64 "-%" PRIu32 ".mru", MonthNumber(f.key),
+                  f.generation);
+  } else {
+    std::snprintf(name, sizeof(name), "h%" PRId64 ".mrp", f.key);
+  }
+  return name;
+}
+
+std::string EncodeRollupManifest(const Manifest& m) {
+  std::string out;
+  out.reserve(fmt::kManifestHeaderSize + m.files.size() * fmt::kManifestEntrySize +
+              fmt::kManifestTrailerSize);
+  out.append(fmt::kManifestMagic, sizeof(fmt::kManifestMagic));
+  base::PutFixed64(&out, m.generation);
+  base::PutFixed64(&out, m.next_file_id);
+  base::PutFixed64(&out, static_cast<uint64_t>(m.sealed_before));
+  base::PutFixed32(&out, static_cast<uint32_t>(m.files.size()));
+  base::PutFixed32(&out, 0);
+  for (const ManifestFile& f : m.files) {
+    base::PutFixed64(&out, f.file_id);
+    base::PutFixed64(&out, static_cast<uint64_t>(f.key));
+    base::PutFixed32(&out, f.generation);
+    base::PutFixed8(&out, f.kind);
+    for (int i = 0; i < 3; ++i) base::PutFixed8(&out, 0);
+    base::PutFixed64(&out, f.rows);
+    base::PutFixed64(&out, f.file_bytes);
+  }
+  base::PutFixed64(&out, base::Checksum64(out));
+  return out;
+}
+
+Result<Manifest> DecodeRollupManifest(std::string_view data) {
+  if (data.size() < fmt::kManifestHeaderSize + fmt::kManifestTrailerSize) {
+    return Status::Corruption("ROLLUP: too short (" + std::to_string(data.size()) + " bytes)");
+  }
+  if (std::memcmp(data.data(), fmt::kManifestMagic, 7) != 0) {
+    return Status::Corruption("ROLLUP: bad magic");
+  }
+  if (static_cast<uint8_t>(data[7]) != fmt::kManifestVersion) {
+    return Status::NotSupported("ROLLUP: format version " +
+                                std::to_string(static_cast<uint8_t>(data[7])) +
+                                " (this build reads version 1)");
+  }
+  const size_t body = data.size() - fmt::kManifestTrailerSize;
+  if (base::Checksum64(data.data(), body) != base::DecodeFixed64(data.data() + body)) {
+    return Status::Corruption("ROLLUP: checksum mismatch");
+  }
+  base::ByteReader r(data.data() + 8, body - 8);
+  Manifest m;
+  uint64_t sealed = 0;
+  uint32_t count = 0, reserved = 0;
+  r.GetFixed64(&m.generation);
+  r.GetFixed64(&m.next_file_id);
+  r.GetFixed64(&sealed);
+  r.GetFixed32(&count);
+  r.GetFixed32(&reserved);
+  m.sealed_before = static_cast<int64_t>(sealed);
+  if (reserved != 0 || r.remaining() != static_cast<size_t>(count) * fmt::kManifestEntrySize) {
+    return Status::Corruption("ROLLUP: file count does not match its length");
+  }
+  if (m.sealed_before < 0 || m.sealed_before % kSecondsPerHour != 0) {
+    return Status::Corruption("ROLLUP: bad sealed_before " + std::to_string(m.sealed_before));
+  }
+  std::set<uint64_t> ids;
+  std::set<std::pair<uint8_t, int64_t>> keys;
+  m.files.resize(count);
+  for (ManifestFile& f : m.files) {
+    uint64_t key = 0;
+    uint8_t pad[3];
+    r.GetFixed64(&f.file_id);
+    r.GetFixed64(&key);
+    r.GetFixed32(&f.generation);
+    r.GetFixed8(&f.kind);
+    for (uint8_t& x : pad) r.GetFixed8(&x);
+    r.GetFixed64(&f.rows);
+    r.GetFixed64(&f.file_bytes);
+    f.key = static_cast<int64_t>(key);
+    const bool kind_ok =
+        (f.kind == fmt::kKindPart && f.key % kSecondsPerHour == 0 && f.generation == 0) ||
+        (f.kind == fmt::kKindMonth && MonthStart(f.key) == f.key);
+    if (!kind_ok || pad[0] != 0 || pad[1] != 0 || pad[2] != 0 || f.key < 0 ||
+        f.key >= m.sealed_before || f.file_id >= m.next_file_id || !ids.insert(f.file_id).second ||
+        !keys.insert({f.kind, f.key}).second) {
+      return Status::Corruption("ROLLUP: inconsistent entry for file " + std::to_string(f.file_id));
+    }
+  }
+  return m;
+}
+
+}  // namespace meterd::storage::rollup
