@@ -45,11 +45,18 @@ say "4. meterctl export: one VM's CPU counter, the last 5 seconds of the backlog
 "$BIN/meterctl" export --from $((NOW - 600)) --to $((NOW + 1)) --resource vm-csv-1 --rfc3339 \
   2>/dev/null
 
-say "5. meterctl stats"
+say "5. meterctl usage: hourly buckets from the rollups (open hours are provisional)"
+"$BIN/meterctl" usage --from $((NOW - 3600)) --to $((NOW + 1)) --resource vm-000007 2>/dev/null
+"$BIN/meterctl" usage --from $((NOW - 3600)) --to $((NOW + 1)) --resource vm-csv-1 2>/dev/null
+echo "   one day of the whole fleet, per VM and metric (first lines):"
+"$BIN/meterctl" usage --from $((NOW - 3600)) --to $((NOW + 1)) --granularity day \
+  --metric vm.state 2>/dev/null | head -6
+
+say "6. meterctl stats"
 "$BIN/meterctl" stats
 STORED=$("$BIN/meterctl" --format json stats | awk -F': ' '/"samples_stored"/ { gsub(/,/, "", $2); print $2 }')
 
-say "6. graceful stop (SIGTERM: stop accepting, drain, flush, sync)"
+say "7. graceful stop (SIGTERM: stop accepting, drain, flush, sync)"
 kill -TERM $MPID
 wait $MPID
 trap - EXIT

@@ -124,7 +124,32 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
     batch_rows_.push_back(i);
   }
   if (!batch_.empty()) {
+    uint64_t late_id = 0;
+    if (downsampler_ != nullptr) {
+      // Closed hours are hour-aligned, so "its hour is closed" is ts < closing.
+      const int64_t closing = downsampler_->closing_before();
+      late_.clear();
+      const int64_t* times = batch_.timestamps().data();
+      for (size_t j = 0; j < batch_.size(); ++j) {
+        if (times[j] < closing) late_.push_back(LateSample{batch_.series()[j], times[j]});
+      }
+      // With no sample refused above, batch rows are request rows: reuse the cached slots.
+      if (batch_.size() != n) {
+        batch_slots_.resize(batch_.size());
+        for (size_t j = 0; j < batch_.size(); ++j) batch_slots_[j] = cache->slots[batch_rows_[j]];
+      }
+      if (!late_.empty()) {
+        METERD_ASSIGN_OR_RETURN(late_id, downsampler_->MarkLate(late_));
+      }
+    }
     METERD_ASSIGN_OR_RETURN(storage::AppendResult appended, store_->Append(batch_));
+    if (downsampler_ != nullptr && (appended.accepted > 0 || late_id != 0)) {
+      const std::span<const SeriesSlot> slots = batch_.size() == n
+                                                    ? std::span<const SeriesSlot>(cache->slots)
+                                                    : std::span<const SeriesSlot>(batch_slots_);
+      METERD_RETURN_IF_ERROR(
+          downsampler_->Apply(batch_, slots, appended.rejected > 0, late_id, appended.lsn));
+    }
     out.lsn = appended.lsn;
     out.accepted = appended.accepted;
     for (storage::SampleRejection& r : appended.first_rejections) {
@@ -138,6 +163,12 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
   accepted_.fetch_add(out.accepted, std::memory_order_relaxed);
   rejected_.fetch_add(out.rejected, std::memory_order_relaxed);
   return out;
+}
+
+int64_t IngestPipeline::CloseDue() {
+  if (downsampler_ == nullptr) return 0;
+  std::lock_guard lock(mu_);
+  return downsampler_->CloseDue();
 }
 
 IngestCounters IngestPipeline::counters() const {

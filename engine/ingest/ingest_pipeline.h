@@ -18,6 +18,12 @@
 // than the window, or one that arrives after a server restart, is stored again, which changes
 // nothing: the store keeps one value per (series, second), and a resend carries the same values.
 //
+// Rollups: with a Downsampler, every accepted sample is rolled up after the append, under the
+// same mutex (so the downsampler sees the store's append order). A sample for a closed hour is
+// recorded durably as late (Downsampler::MarkLate) before it is appended, so the revision it
+// causes survives a crash; CloseDue moves the closing watermark under this mutex, so no sample
+// is classified against a stale watermark.
+//
 // Thread-safety: thread-safe. Batches are validated and appended under one mutex, which keeps
 // per-series counter state exact and costs little: the store serialises appends anyway.
 #pragma once
@@ -32,6 +38,7 @@
 #include <vector>
 
 #include "engine/auth/key_store.h"
+#include "engine/downsample/downsampler.h"
 #include "engine/registry/series_registry.h"
 #include "storage/store.h"
 
@@ -75,8 +82,10 @@ class IngestPipeline {
  public:
   static constexpr size_t kDedupWindow = 4096;
 
-  IngestPipeline(storage::Store* store, const SeriesRegistry* registry)
-      : store_(store), registry_(registry) {}
+  // `downsampler` may be null (no rollups: tools and tests of ingest alone).
+  IngestPipeline(storage::Store* store, const SeriesRegistry* registry,
+                 Downsampler* downsampler = nullptr)
+      : store_(store), registry_(registry), downsampler_(downsampler) {}
 
   // Validates and appends. An error status means nothing was stored (e.g. the store failed);
   // per-sample problems are in the outcome.
@@ -84,6 +93,10 @@ class IngestPipeline {
                                IngestSessionCache* cache);
 
   IngestCounters counters() const;
+
+  // Closes the hours whose grace has passed (Downsampler::CloseDue) under the ingest lock.
+  // Returns the closing watermark (0 without a downsampler).
+  int64_t CloseDue();
 
  private:
   struct CounterState {
@@ -100,11 +113,14 @@ class IngestPipeline {
 
   storage::Store* store_;
   const SeriesRegistry* registry_;
+  Downsampler* downsampler_;
   std::mutex mu_;
   std::vector<CounterState> counters_state_;  // GUARDED_BY(mu_) by series index
   std::unordered_map<std::string, std::map<uint64_t, DedupEntry>> dedup_;  // GUARDED_BY(mu_)
-  storage::SampleBatch batch_;        // GUARDED_BY(mu_) reused buffer
-  std::vector<uint32_t> batch_rows_;  // GUARDED_BY(mu_) batch_ row -> request index
+  storage::SampleBatch batch_;           // GUARDED_BY(mu_) reused buffer
+  std::vector<uint32_t> batch_rows_;     // GUARDED_BY(mu_) batch_ row -> request index
+  std::vector<SeriesSlot> batch_slots_;  // GUARDED_BY(mu_) batch_ row -> its series' slot
+  std::vector<LateSample> late_;         // GUARDED_BY(mu_) reused buffer
   std::atomic<uint64_t> accepted_{0}, rejected_{0}, duplicates_{0}, batches_{0};
 };
 

@@ -14,10 +14,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "engine/auth/key_store.h"
 #include "engine/catalog.h"
+#include "engine/downsample/downsampler.h"
 #include "engine/ingest/ingest_pipeline.h"
+#include "engine/ingest/rollup_clock.h"
 #include "engine/registry/metric_store.h"
 #include "engine/registry/resource_registry.h"
 #include "engine/registry/series_registry.h"
@@ -43,6 +46,9 @@ struct Flags {
   int64_t drain_timeout_s = 10;
   int64_t retention_days = 35;
   int64_t max_future_s = 600;
+  int64_t staleness_s = 60;
+  int64_t grace_s = 600;
+  bool rollups = true;
   std::string io_backend = "auto";
   std::string log_level = "info";
 };
@@ -149,10 +155,31 @@ int Run(const Flags& f) {
   for (const auto& d : rec.wal_damage) spdlog::warn("event=wal_damage detail=\"{}\"", d);
   for (const auto& d : rec.segment_damage) spdlog::warn("event=segment_damage detail=\"{}\"", d);
 
-  engine::IngestPipeline ingest(store.get(), series.get());
+  engine::DownsampleOptions dso;
+  dso.staleness_seconds = f.staleness_s;
+  dso.grace_seconds = f.grace_s;
+  std::vector<std::string> rollup_report;
+  std::unique_ptr<engine::Downsampler> downsampler;
+  if (f.rollups) {
+    downsampler =
+        OrDie(engine::Downsampler::Open(f.data_dir, dso, store.get(), series.get(), &rollup_report),
+              "rollups");
+  } else {
+    spdlog::warn("event=rollups_off note=\"no hourly rollups: usage queries are refused\"");
+  }
+  for (const auto& line : rollup_report) spdlog::info("event=rollup_open detail=\"{}\"", line);
+
+  engine::IngestPipeline ingest(store.get(), series.get(), downsampler.get());
+  std::optional<engine::RollupClock> rollup_clock;
+  if (downsampler) {
+    rollup_clock.emplace(&ingest, downsampler.get(), [](const std::string& error) {
+      spdlog::error("event=rollup_error error=\"{}\"", error);
+    });
+    rollup_clock->Start();
+  }
   engine::MeterService service(
       engine::ServiceParts{store.get(), &catalog, metrics.get(), series.get(), resources.get(),
-                           keys.get(), &ingest},
+                           keys.get(), &ingest, downsampler.get()},
       f.query_threads);
   net::Server server(so, &service);
   service.set_server_stats([&server] { return server.stats(); });
@@ -175,6 +202,13 @@ int Run(const Flags& f) {
   spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Stop();
   service.Stop();  // running exports finish before the store closes
+  if (rollup_clock) {
+    // A last pass: late batches resolved and due hours sealed before the store closes.
+    rollup_clock->Stop();
+    if (Status st = rollup_clock->RunOnce(); !st.ok()) {
+      spdlog::error("event=rollup_error error=\"{}\"", st.ToString());
+    }
+  }
   const Status closed = store->Close();
   const engine::IngestCounters c = ingest.counters();
   spdlog::info("event=shutdown accepted={} rejected={} duplicate_batches={} close=\"{}\"",
@@ -216,6 +250,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-future", f.max_future_s,
                  "seconds a timestamp may be ahead of the clock before it is refused")
+      ->capture_default_str();
+  app.add_option("--staleness", f.staleness_s,
+                 "seconds a gauge or state sample holds its value at most (1..3600)")
+      ->capture_default_str();
+  app.add_option("--grace", f.grace_s,
+                 "seconds an hour stays open after it ends; later samples make revisions")
+      ->capture_default_str();
+  app.add_option("--rollups", f.rollups,
+                 "keep hourly rollups (false only to measure their cost: usage is refused)")
       ->capture_default_str();
   app.add_option("--io", f.io_backend, "WAL I/O: auto, io_uring or posix")
       ->check(CLI::IsMember({"auto", "io_uring", "posix"}))

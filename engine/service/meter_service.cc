@@ -96,6 +96,8 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::CreateKey:
     case wire::Message::ListKeys:
     case wire::Message::RevokeKey:
+    case wire::Message::UsageRequest:
+    case wire::Message::RollupRebuild:
       return true;
     default:
       return false;
@@ -116,6 +118,7 @@ bool Allowed(Role role, wire::Message type) {
       return role == Role::kAgent;
     case wire::Message::ExportRequest:
     case wire::Message::StatsRequest:
+    case wire::Message::UsageRequest:
       return role == Role::kBilling;
     default:
       return false;  // keys and custom metrics: admin only
@@ -229,6 +232,27 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
     }
     case wire::Message::StatsRequest: {
       asio::post(queries_, [this, id = request_id, r] { RunStats(id, r); });
+      return;
+    }
+    case wire::Message::UsageRequest: {
+      const auto* q = env.message_as_UsageRequest();
+      UsageArgs args{q->request_id(),
+                     q->from(),
+                     q->to(),
+                     std::string(View(q->resource())),
+                     std::string(View(q->project())),
+                     std::string(View(q->account())),
+                     std::string(View(q->metric())),
+                     q->granularity()};
+      asio::post(queries_, [this, args = std::move(args), r] { RunUsage(args, r); });
+      return;
+    }
+    case wire::Message::RollupRebuild: {
+      const auto* q = env.message_as_RollupRebuild();
+      asio::post(queries_,
+                 [this, id = q->request_id(), from = q->from(), to = q->to(),
+                  res = std::string(View(q->resource())), met = std::string(View(q->metric())),
+                  r] { RunRebuild(id, from, to, res, met, r); });
       return;
     }
     default:  // unreachable: IsClientRequest holds
@@ -518,6 +542,16 @@ void MeterService::RunStats(uint64_t request_id, const ResponderPtr& r) {
   b.add_rss_bytes(ResidentBytes());
   b.add_io_backend(backend);
   b.add_quarantined_blocks(st.quarantined_blocks);
+  if (parts_.downsampler != nullptr) {
+    const DownsampleStats ds = parts_.downsampler->stats();
+    b.add_rollup_sealed_before(ds.sealed_before);
+    b.add_rollup_open_buckets(ds.open_buckets);
+    b.add_rollup_revisions(ds.revisions);
+    b.add_rollup_late_samples(ds.late_samples);
+    b.add_rollup_files(ds.files.month_files + ds.files.part_files);
+    b.add_rollup_bytes(ds.files.bytes);
+    b.add_rollup_rows(ds.files.rows);
+  }
   Reply(r, net::FinishFrame(fbb, b.Finish()));
 }
 

@@ -6,8 +6,8 @@
 //
 // Roles (checked per request):
 //   agent    DefineSeries, RegisterResources, IngestBatch (its own hypervisor only), ListMetrics
-//   billing  ExportRequest, StatsRequest, ListMetrics
-//   admin    everything, including keys and custom metrics
+//   billing  ExportRequest, StatsRequest, UsageRequest, ListMetrics
+//   admin    everything, including keys, custom metrics and RollupRebuild
 // A revoked key stops working on open connections at their next request.
 //
 // Ingest is validated and appended on the io thread (appends are short and serialised by the
@@ -26,6 +26,7 @@
 
 #include "engine/auth/key_store.h"
 #include "engine/catalog.h"
+#include "engine/downsample/downsampler.h"
 #include "engine/ingest/ingest_pipeline.h"
 #include "engine/registry/metric_store.h"
 #include "engine/registry/resource_registry.h"
@@ -45,6 +46,7 @@ struct ServiceParts {
   ResourceRegistry* resources = nullptr;
   KeyStore* keys = nullptr;
   IngestPipeline* ingest = nullptr;
+  Downsampler* downsampler = nullptr;  // hourly rollups: usage queries and rebuilds
 };
 
 class MeterService final : public net::Handler {
@@ -83,6 +85,19 @@ class MeterService final : public net::Handler {
   void RunExport(uint64_t request_id, int64_t from, int64_t to, std::string resource,
                  std::string metric, const net::ResponderPtr& r);
   void RunStats(uint64_t request_id, const net::ResponderPtr& r);
+  // Usage and rollup rebuilds: meter_service_usage.cc.
+  struct UsageArgs {
+    uint64_t request_id;
+    int64_t from, to;
+    std::string resource, project, account, metric;
+    wire::Granularity granularity;
+  };
+  void RunUsage(const UsageArgs& args, const net::ResponderPtr& r);
+  void RunRebuild(uint64_t request_id, int64_t from, int64_t to, const std::string& resource,
+                  const std::string& metric, const net::ResponderPtr& r);
+  // The series matching the filters (empty = any), sorted by resource, metric.
+  std::vector<SeriesInfo> MatchSeries(const std::string& resource, const std::string& project,
+                                      const std::string& account, const std::string& metric) const;
   void SampleRate();
 
   ServiceParts parts_;

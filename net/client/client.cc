@@ -67,6 +67,8 @@ uint64_t ReplyIdOf(const wire::Envelope& env) {
     METERD_REPLY(StatsReply)
     METERD_REPLY(KeyCreated)
     METERD_REPLY(KeyList)
+    METERD_REPLY(UsageChunk)
+    METERD_REPLY(RollupRebuildReply)
 #undef METERD_REPLY
     default:
       return 0;
@@ -372,6 +374,35 @@ Status Client::Export(int64_t from, int64_t to, std::string_view resource, std::
     }
     const auto* chunk = env->message_as_ExportChunk();
     if (!chunk) return Status::Corruption("unexpected answer to ExportRequest");
+    on_chunk(*chunk);
+    if (chunk->last()) return Status::OK();
+  }
+}
+
+Status Client::Usage(const UsageQuery& q,
+                     const std::function<void(const wire::UsageChunk&)>& on_chunk) {
+  if (fd_ < 0) METERD_RETURN_IF_ERROR(ConnectOnce());
+  flatbuffers::FlatBufferBuilder fbb(256);
+  const uint64_t id = NextRequestId();
+  auto res = fbb.CreateString(q.resource);
+  auto proj = fbb.CreateString(q.project);
+  auto acct = fbb.CreateString(q.account);
+  auto met = fbb.CreateString(q.metric);
+  METERD_RETURN_IF_ERROR(WriteAll(FinishFrame(
+      fbb, wire::CreateUsageRequest(fbb, id, q.from, q.to, res, proj, acct, met, q.granularity))));
+  while (true) {
+    const wire::Envelope* env = nullptr;
+    METERD_RETURN_IF_ERROR(ReadFrame(options_.request_timeout, &env));
+    if (ReplyIdOf(*env) != id) {
+      METERD_RETURN_IF_ERROR(HandleAsync(*env));
+      continue;
+    }
+    if (env->message_type() == wire::Message::Error) {
+      const auto* e = env->message_as_Error();
+      return FromWire(e->code(), View(e->message()));
+    }
+    const auto* chunk = env->message_as_UsageChunk();
+    if (!chunk) return Status::Corruption("unexpected answer to UsageRequest");
     on_chunk(*chunk);
     if (chunk->last()) return Status::OK();
   }

@@ -88,6 +88,13 @@ struct ResourceAttributes {
 };
 
 // Columnar samples of one batch (see wire::IngestBatch).
+struct UsageQuery {
+  int64_t from = 0;
+  int64_t to = 0;
+  std::string resource, project, account, metric;  // empty: any
+  wire::Granularity granularity = wire::Granularity::Hour;
+};
+
 struct IngestBatchData {
   std::string agent;
   uint64_t sequence = 0;
@@ -124,6 +131,9 @@ class Client {
   // Streams an export: `on_chunk` sees each ExportChunk (valid during the call).
   Status Export(int64_t from, int64_t to, std::string_view resource, std::string_view metric,
                 const std::function<void(const wire::ExportChunk&)>& on_chunk);
+  // Streams a usage query: `on_chunk` sees each UsageChunk (valid during the call).
+  Status Usage(const UsageQuery& query,
+               const std::function<void(const wire::UsageChunk&)>& on_chunk);
   uint64_t NextRequestId() { return ++last_request_id_; }
 
   // --- pipelined ingest ---

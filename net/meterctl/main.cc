@@ -2,7 +2,8 @@
 //
 //   meterctl [--server HOST:PORT] [--key KEY | --key-file FILE] [--format table|csv|json] CMD
 //
-// Commands: ingest, export, stats, keys create|list|revoke, metrics list|define. Exit codes:
+// Commands: ingest, export, usage, rollup rebuild, stats, keys create|list|revoke,
+// metrics list|define. Exit codes:
 // 0 success; 1 failure (connection, refusal, bad input); 2 usage; 3 `ingest` finished but not
 // every sample was accepted.
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "net/meterctl/csv_ingest.h"
 #include "net/meterctl/csv_time.h"
 #include "net/meterctl/table.h"
+#include "net/meterctl/usage_cmd.h"
 #include "net/protocol/messages.h"
 #include "storage/sample_batch.h"
 
@@ -218,7 +220,14 @@ int CmdStats(const Common& c) {
                         {"uptime_s", s->uptime_s()},
                         {"rss_bytes", s->rss_bytes()},
                         {"io_backend", net::View(s->io_backend())},
-                        {"quarantined_blocks", s->quarantined_blocks()}};
+                        {"quarantined_blocks", s->quarantined_blocks()},
+                        {"rollup_sealed_before", s->rollup_sealed_before()},
+                        {"rollup_open_buckets", s->rollup_open_buckets()},
+                        {"rollup_revisions", s->rollup_revisions()},
+                        {"rollup_late_samples", s->rollup_late_samples()},
+                        {"rollup_files", s->rollup_files()},
+                        {"rollup_bytes", s->rollup_bytes()},
+                        {"rollup_rows", s->rollup_rows()}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -249,6 +258,12 @@ int CmdStats(const Common& c) {
   t.Add({"server memory (RSS)", Bytes(s->rss_bytes())});
   t.Add({"WAL I/O", std::string(net::View(s->io_backend()))});
   t.Add({"quarantined blocks", n(s->quarantined_blocks())});
+  t.Add({"rollups sealed before", cli::FormatRfc3339(s->rollup_sealed_before())});
+  t.Add({"open hourly buckets (memory)", n(s->rollup_open_buckets())});
+  t.Add({"sealed hourly buckets (files)", n(s->rollup_rows())});
+  t.Add({"rollup files", n(s->rollup_files()) + " (" + Bytes(s->rollup_bytes()) + ")"});
+  t.Add({"late samples (since start)", n(s->rollup_late_samples())});
+  t.Add({"rollup revisions", n(s->rollup_revisions())});
   t.Print(c.fmt());
   return 0;
 }
@@ -379,6 +394,28 @@ int main(int argc, char** argv) {
   exp->add_option("--metric", metric, "only this metric");
   exp->add_flag("--rfc3339", rfc3339, "print timestamps as RFC 3339 instead of unix seconds");
 
+  std::string project, account, granularity = "hour";
+  auto* usage = app.add_subcommand("usage", "hourly, daily or monthly usage from the rollups");
+  usage->add_option("--from", from, "start (unix seconds or RFC 3339; rounded down to the hour)")
+      ->required();
+  usage->add_option("--to", to, "end, exclusive (rounded up to the hour)")->required();
+  usage->add_option("--resource", resource, "only this resource");
+  usage->add_option("--project", project, "only resources of this project");
+  usage->add_option("--account", account, "only resources of this account");
+  usage->add_option("--metric", metric, "only this metric");
+  usage->add_option("--granularity", granularity, "period of each line")
+      ->check(CLI::IsMember({"hour", "day", "month"}))
+      ->capture_default_str();
+
+  auto* rollup = app.add_subcommand("rollup", "hourly rollups (admin)");
+  rollup->require_subcommand(1);
+  auto* rebuild = rollup->add_subcommand(
+      "rebuild", "recompute hourly buckets of [from, to) from raw samples; report the changes");
+  rebuild->add_option("--from", from, "start (unix seconds or RFC 3339)")->required();
+  rebuild->add_option("--to", to, "end, exclusive")->required();
+  rebuild->add_option("--resource", resource, "only this resource");
+  rebuild->add_option("--metric", metric, "only this metric");
+
   auto* stats = app.add_subcommand("stats", "series, samples, bytes on disk, connections, rate");
 
   std::string role, hypervisor, name, id;
@@ -412,6 +449,27 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*ingest) return CmdIngest(c, file, batch);
   if (*exp) return CmdExport(c, from, to, resource, metric, rfc3339);
+  if (*usage || *rebuild) {
+    auto f = cli::ParseTimestamp(from);
+    auto t = cli::ParseTimestamp(to);
+    if (!f || !t)
+      return Fail(Status::InvalidArgument("--from and --to take unix seconds or RFC 3339"));
+    auto client = Connect(c);
+    if (!client.ok()) return Fail(client.status());
+    if (*rebuild)
+      return cli::RunRollupRebuild(client.value().get(), *f, *t, resource, metric, c.fmt());
+    net::UsageQuery q;
+    q.from = *f;
+    q.to = *t;
+    q.resource = resource;
+    q.project = project;
+    q.account = account;
+    q.metric = metric;
+    q.granularity = granularity == "day"     ? wire::Granularity::Day
+                    : granularity == "month" ? wire::Granularity::Month
+                                             : wire::Granularity::Hour;
+    return cli::RunUsage(client.value().get(), q, c.fmt());
+  }
   if (*stats) return CmdStats(c);
   if (*kc) return CmdKeys(c, "create", role, hypervisor, name, id);
   if (*kl) return CmdKeys(c, "list", role, hypervisor, name, id);

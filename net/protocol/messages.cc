@@ -81,6 +81,8 @@ uint64_t RequestIdOf(const wire::Envelope& env) {
     METERD_REQ(CreateKey)
     METERD_REQ(ListKeys)
     METERD_REQ(RevokeKey)
+    METERD_REQ(UsageRequest)
+    METERD_REQ(RollupRebuild)
 #undef METERD_REQ
     default:
       return 0;

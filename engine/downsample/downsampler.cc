@@ -1,0 +1,641 @@
+// meterd — engine/downsample/downsampler.cc
+#include "engine/downsample/downsampler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+namespace meterd::engine {
+
+using storage::HourOf;
+using storage::kSecondsPerHour;
+using storage::RollupRow;
+using namespace storage;  // kCol* names
+
+namespace {
+
+// Where the newest sample's hold has been credited to once hours below `watermark` are sealed:
+// sealing credits the tail of a hold that has no successor yet.
+int64_t HeldUntilAfterSeals(int64_t ts, int64_t staleness, int64_t watermark) {
+  return std::max(ts, std::min(ts + staleness, watermark));
+}
+
+bool HourLess(const RollupRow& r, int64_t h) { return r.hour < h; }
+
+}  // namespace
+
+Downsampler::Downsampler(DownsampleOptions options, storage::Store* store,
+                         const SeriesRegistry* registry)
+    : options_(std::move(options)), store_(store), registry_(registry) {}
+
+Downsampler::~Downsampler() = default;
+
+int64_t Downsampler::Now() const {
+  return options_.now ? options_.now() : static_cast<int64_t>(std::time(nullptr));
+}
+
+Result<std::unique_ptr<Downsampler>> Downsampler::Open(const std::string& dir,
+                                                       DownsampleOptions options,
+                                                       storage::Store* store,
+                                                       const SeriesRegistry* registry,
+                                                       std::vector<std::string>* report) {
+  if (options.staleness_seconds < 1 || options.staleness_seconds > kSecondsPerHour) {
+    return Status::InvalidArgument("staleness must be 1..3600 seconds");
+  }
+  if (options.grace_seconds < 0) return Status::InvalidArgument("grace must be >= 0 seconds");
+  std::unique_ptr<Downsampler> d(new Downsampler(std::move(options), store, registry));
+  const auto started = std::chrono::steady_clock::now();
+  std::lock_guard lock(d->mu_);
+  METERD_ASSIGN_OR_RETURN(d->rollups_, storage::RollupStore::Open(dir, report));
+  std::string damage;
+  METERD_ASSIGN_OR_RETURN(d->revisions_, RevisionLog::Open(dir + "/rollup/revisions.log", &damage));
+  if (!damage.empty()) report->push_back("revision log: " + damage);
+  d->watermark_ = d->rollups_->sealed_before();
+  if (d->watermark_ == 0) {
+    d->watermark_ = HourOf(d->Now() - d->options_.initial_lookback_seconds);
+  }
+  d->closing_ = d->watermark_;
+  d->startup_series_ = static_cast<uint32_t>(registry->size());
+  METERD_RETURN_IF_ERROR(d->RebuildOpen(report));
+  METERD_RETURN_IF_ERROR(d->ResolvePending(report));
+  d->stats_.revisions = d->revisions_->revision_count();
+  report->push_back(
+      "rollup: open hours rebuilt from raw in " +
+      std::to_string(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()) +
+      " s; sealed before " + std::to_string(d->watermark_));
+  return d;
+}
+
+int64_t Downsampler::sealed_before() const {
+  std::lock_guard lock(mu_);
+  return watermark_;
+}
+
+int64_t Downsampler::closing_before() const {
+  std::lock_guard lock(mu_);
+  return closing_;
+}
+
+Downsampler::SeriesState* Downsampler::StateFor(uint64_t series_id, const SeriesSlot& slot) {
+  if (slot.index >= states_.size()) states_.GrowTo(slot.index + 1);
+  SeriesState& st = states_[slot.index];
+  if (!st.used) {
+    st.used = true;
+    st.id = series_id;
+    st.shape = SeriesShape{slot.kind, slot.type};
+    // A series defined after start has no raw data older than what this process applied.
+    st.known = slot.index >= startup_series_;
+  }
+  return &st;
+}
+
+Downsampler::SeriesState* Downsampler::StateById(uint64_t series_id) {
+  SeriesSlot slot;
+  registry_->LookupMany({&series_id, 1}, &slot);
+  if (slot.index == UINT32_MAX) return nullptr;
+  return StateFor(series_id, slot);
+}
+
+RollupRow* Downsampler::OpenRow(SeriesState* st, int64_t hour) {
+  auto& open = st->open;
+  if (!open.empty() && open.back().hour == hour) return &open.back();
+  auto it = std::lower_bound(open.begin(), open.end(), hour, HourLess);
+  if (it != open.end() && it->hour == hour) return &*it;
+  RollupRow row;
+  row.series_id = st->id;
+  row.hour = hour;
+  return &*open.insert(it, row);
+}
+
+void Downsampler::ApplyInOrder(SeriesState* st, int64_t ts, uint64_t value) {
+  if (st->has_last) {
+    if (st->shape.kind == MetricKind::kCounter) {
+      AddCounterDelta(st->last_value, value, OpenRow(st, HourOf(ts)));
+    } else {
+      // Credit the previous sample's hold up to this one, one piece per hour.
+      int64_t from = st->held_until;
+      const int64_t to = std::min(ts, st->last_ts + options_.staleness_seconds);
+      while (from < to) {
+        const int64_t hour = HourOf(from);
+        const int64_t end = std::min(to, hour + kSecondsPerHour);
+        CreditHold(st->shape, st->last_value, end - from, OpenRow(st, hour));
+        from = end;
+      }
+    }
+  }
+  AddSampleStats(st->shape, ts, value, OpenRow(st, HourOf(ts)));
+  st->has_last = true;
+  st->last_ts = ts;
+  st->last_value = value;
+  st->held_until = ts;
+  ++stats_.in_order_samples;
+}
+
+Result<std::vector<RawSample>> Downsampler::LoadRaw(uint64_t series_id, int64_t from, int64_t to) {
+  std::vector<RawSample> out;
+  storage::ScanRequest req;
+  req.series = {series_id};
+  req.from = from;
+  req.to = to;
+  storage::ScanStats scan_stats;
+  METERD_RETURN_IF_ERROR(store_->Scan(
+      req,
+      [&](uint64_t, storage::ValueType, std::span<const int64_t> ts,
+          std::span<const uint64_t> values) {
+        for (size_t i = 0; i < ts.size(); ++i) out.push_back(RawSample{ts[i], values[i]});
+      },
+      &scan_stats));
+  if (!scan_stats.damaged.empty()) {
+    // Recomputing from a partial series would bill less than was used: refuse instead.
+    return Status::Corruption("raw data of series " + std::to_string(series_id) +
+                              " is damaged: " + scan_stats.damaged.front());
+  }
+  return out;
+}
+
+Result<std::optional<RawSample>> Downsampler::PrevSample(uint64_t series_id, int64_t before) {
+  // Widening windows: nearly always the previous second; rarely a long gap.
+  const int64_t retention = store_->options().retention_seconds > 0
+                                ? store_->options().retention_seconds
+                                : int64_t{400} * 86400;
+  int64_t hi = before;
+  for (int64_t width : {kSecondsPerHour, int64_t{86400}, retention}) {
+    const int64_t lo = before - width;
+    if (lo >= hi) continue;
+    METERD_ASSIGN_OR_RETURN(std::vector<RawSample> s, LoadRaw(series_id, lo, hi));
+    if (!s.empty()) return std::optional<RawSample>(s.back());
+    hi = lo;
+  }
+  return std::optional<RawSample>();
+}
+
+Status Downsampler::LoadPrevIfUnknown(SeriesState* st, int64_t before) {
+  if (st->known) return Status::OK();
+  st->known = true;
+  // Only a counter needs its previous value (for the first delta); a gauge's or state's hold
+  // cannot reach an open hour from before the window RebuildOpen replayed.
+  if (st->shape.kind != MetricKind::kCounter) return Status::OK();
+  METERD_ASSIGN_OR_RETURN(std::optional<RawSample> prev, PrevSample(st->id, before));
+  if (prev && (!st->has_last || prev->ts > st->last_ts)) {
+    st->has_last = true;
+    st->last_ts = prev->ts;
+    st->last_value = prev->value;
+    st->held_until = HeldUntilAfterSeals(prev->ts, options_.staleness_seconds, watermark_);
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> Downsampler::MarkLate(const std::vector<LateSample>& samples) {
+  std::lock_guard lock(mu_);
+  return revisions_->AddPending(samples);
+}
+
+Status Downsampler::Apply(const storage::SampleBatch& batch, std::span<const SeriesSlot> slots,
+                          bool suspect, uint64_t late_id, uint64_t lsn) {
+  std::lock_guard lock(mu_);
+  last_lsn_ = std::max(last_lsn_, lsn);
+  const size_t n = batch.size();
+  const uint64_t* ids = batch.series().data();
+  const int64_t* times = batch.timestamps().data();
+  const uint64_t* values = batch.values().data();
+  std::map<SeriesState*, std::vector<int64_t>> dirty;
+  LateBatch late{lsn, late_id, {}};
+  // Series states are far apart in memory: fetch a few samples ahead (the state's header and
+  // its first open row, which the in-order path updates).
+  constexpr size_t kPrefetchAhead = 8;
+  const uint32_t table_size = states_.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n && slots[i + kPrefetchAhead].index < table_size) {
+      const char* p = reinterpret_cast<const char*>(&states_[slots[i + kPrefetchAhead].index]);
+      for (size_t line = 0; line < sizeof(SeriesState); line += 64) __builtin_prefetch(p + line, 1);
+    }
+    const int64_t ts = times[i];
+    if (HourOf(ts) < closing_) {
+      late.samples.push_back(LateSample{ids[i], ts});
+      continue;
+    }
+    SeriesState* st = StateFor(ids[i], slots[i]);
+    const uint64_t v = values[i];
+    if (!st->known) METERD_RETURN_IF_ERROR(LoadPrevIfUnknown(st, ts));
+    if (!suspect && (!st->has_last || ts > st->last_ts)) {
+      ApplyInOrder(st, ts, v);
+      continue;
+    }
+    // A resend of the newest sample changes nothing.
+    if (!suspect && st->has_last && ts == st->last_ts && v == st->last_value) continue;
+    ++stats_.out_of_order_samples;
+    dirty[st].push_back(ts);
+  }
+  // Out of order within open hours: only open hours change (no revisions).
+  std::vector<RollupRow> new_revisions;
+  for (auto& [st, ts] : dirty) {
+    METERD_RETURN_IF_ERROR(RecomputeAround(st, std::move(ts), &new_revisions));
+  }
+  METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, 0));
+  if (!late.samples.empty() || late_id != 0) {
+    stats_.late_samples += late.samples.size();
+    late_.push_back(std::move(late));
+  }
+  return Status::OK();
+}
+
+int64_t Downsampler::CloseDue() {
+  std::lock_guard lock(mu_);
+  // Hour h closes at h + 1h + grace: the first hour still open is the one holding now - grace.
+  closing_ = std::max(closing_, HourOf(Now() - options_.grace_seconds));
+  return closing_;
+}
+
+Status Downsampler::ProcessLate() {
+  std::deque<LateBatch> ready;
+  {
+    std::lock_guard lock(mu_);
+    ready.swap(late_);
+  }
+  if (ready.empty()) return Status::OK();
+  // Revisions are computed only from durable raw data.
+  Status durable = store_->WaitDurable(ready.back().lsn);
+  std::lock_guard lock(mu_);
+  if (!durable.ok()) {
+    // The samples may never have reached the disk; their pending records stay unresolved and
+    // are recomputed at the next start.
+    return durable;
+  }
+  for (LateBatch& b : ready) {
+    std::map<SeriesState*, std::vector<int64_t>> by_series;
+    for (const LateSample& s : b.samples) {
+      SeriesState* st = StateById(s.series_id);
+      if (st != nullptr) by_series[st].push_back(s.ts);
+    }
+    std::vector<RollupRow> new_revisions;
+    for (auto& [st, ts] : by_series) {
+      METERD_RETURN_IF_ERROR(RecomputeAround(st, std::move(ts), &new_revisions));
+    }
+    METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, b.late_id));
+  }
+  return Status::OK();
+}
+
+Status Downsampler::WriteRevisions(std::vector<RollupRow>* rows, uint64_t resolved_id) {
+  pending_revisions_.clear();
+  if (rows->empty() && resolved_id == 0) return Status::OK();
+  METERD_RETURN_IF_ERROR(revisions_->AddRevisions(*rows, resolved_id));
+  stats_.revisions += rows->size();
+  rows->clear();
+  return Status::OK();
+}
+
+Status Downsampler::RecomputeAround(SeriesState* st, std::vector<int64_t> times,
+                                    std::vector<RollupRow>* new_revisions) {
+  std::sort(times.begin(), times.end());
+  const int64_t stale = options_.staleness_seconds;
+  const int64_t from_hour = HourOf(times.front());
+  METERD_ASSIGN_OR_RETURN(std::vector<RawSample> samples,
+                          LoadRaw(st->id, from_hour - stale, INT64_MAX));
+  // The store is the truth: the newest sample may have changed (or, for a batch the store
+  // partly refused, never arrived).
+  if (!samples.empty() && (!st->has_last || samples.back().ts >= st->last_ts)) {
+    st->has_last = true;
+    st->last_ts = samples.back().ts;
+    st->last_value = samples.back().value;
+    st->held_until = HeldUntilAfterSeals(st->last_ts, stale, watermark_);
+  }
+  st->known = true;
+  // Hours a changed sample at t affects: its own; those its hold reaches; for a counter the
+  // hour of the next sample, whose delta now starts from it. (The previous sample's hold now
+  // ends at t: that is in t's hour or later too.)
+  int64_t to_hour = from_hour;
+  for (int64_t t : times) {
+    to_hour = std::max(to_hour, HourOf(t + stale - 1));
+    if (st->shape.kind == MetricKind::kCounter) {
+      auto next = std::upper_bound(samples.begin(), samples.end(), t,
+                                   [](int64_t x, const RawSample& s) { return x < s.ts; });
+      if (next != samples.end()) to_hour = std::max(to_hour, HourOf(next->ts));
+    }
+  }
+  if (st->shape.kind == MetricKind::kCounter &&
+      (samples.empty() || samples.front().ts >= from_hour)) {
+    METERD_ASSIGN_OR_RETURN(std::optional<RawSample> prev, PrevSample(st->id, from_hour - stale));
+    if (prev) samples.insert(samples.begin(), *prev);
+  }
+  return RecomputeHours(st, samples, from_hour, to_hour, new_revisions, nullptr);
+}
+
+Status Downsampler::RecomputeHours(SeriesState* st, std::span<const RawSample> samples,
+                                   int64_t from_hour, int64_t to_hour,
+                                   std::vector<RollupRow>* new_revisions, RebuildReport* report) {
+  const std::vector<RollupRow> rows =
+      ComputeBuckets(st->id, st->shape, samples, options_.staleness_seconds, watermark_,
+                     st->has_last ? st->last_ts : INT64_MIN, from_hour, to_hour);
+  stats_.recomputed_hours += static_cast<uint64_t>((to_hour - from_hour) / kSecondsPerHour + 1);
+  const int64_t now = Now();
+  auto next_row = rows.begin();
+  for (int64_t hour = from_hour; hour <= to_hour; hour += kSecondsPerHour) {
+    RollupRow fresh;
+    fresh.series_id = st->id;
+    fresh.hour = hour;
+    if (next_row != rows.end() && next_row->hour == hour) fresh = *next_row++;
+    if (report) ++report->hours;
+    if (hour >= watermark_) {
+      auto it = std::lower_bound(st->open.begin(), st->open.end(), hour, HourLess);
+      const bool present = it != st->open.end() && it->hour == hour;
+      if ((present && SameBucket(*it, fresh)) || (!present && RowIsEmpty(fresh))) {
+        if (report) ++report->unchanged;
+        continue;
+      }
+      if (report) {
+        ++report->open_replaced;
+        if (report->first_changes.size() < 32) report->first_changes.push_back(fresh);
+      }
+      if (!present) {
+        st->open.insert(it, fresh);
+      } else if (RowIsEmpty(fresh)) {
+        st->open.erase(it);
+      } else {
+        *it = fresh;
+      }
+      continue;
+    }
+    METERD_ASSIGN_OR_RETURN(RollupRow current, SealedRow(st->id, hour));
+    if (SameBucket(current, fresh)) {
+      if (report) ++report->unchanged;
+      continue;
+    }
+    fresh.col[kColRevision] = current.col[kColRevision] + 1;
+    fresh.col[kColRevisedAt] = static_cast<uint64_t>(now);
+    // An imported bucket recomputed from raw samples is no longer an import.
+    fresh.col[kColFlags] = current.col[kColFlags] & ~kRowImported;
+    new_revisions->push_back(fresh);
+    pending_revisions_[{st->id, hour}] = fresh;
+    if (report) {
+      ++report->revisions;
+      if (report->first_changes.size() < 32) report->first_changes.push_back(fresh);
+    }
+  }
+  return Status::OK();
+}
+
+Result<RollupRow> Downsampler::SealedRow(uint64_t series_id, int64_t hour) const {
+  RollupRow row;
+  row.series_id = series_id;
+  row.hour = hour;
+  if (auto it = pending_revisions_.find({series_id, hour}); it != pending_revisions_.end()) {
+    return it->second;
+  }
+  const auto& revs = revisions_->revisions();
+  if (auto it = revs.find({series_id, hour}); it != revs.end() && !it->second.empty()) {
+    return it->second.back();
+  }
+  const storage::RollupSnapshot snap = rollups_->Snapshot();
+  storage::RollupBlock block;
+  for (const auto& file : snap.files) {
+    const storage::RollupFileInfo& info = file->info();
+    if (hour < info.min_hour || hour > info.max_hour) continue;
+    const auto& blocks = file->blocks();
+    for (size_t b = file->LowerBound(series_id); b < blocks.size(); ++b) {
+      if (blocks[b].first_series > series_id) break;
+      if (hour < blocks[b].min_hour || hour > blocks[b].max_hour) continue;
+      Status s = file->ReadBlock(b, storage::kAllColumns, &block);
+      if (!s.ok()) {
+        rollups_->CountDamagedBlock();
+        return s;
+      }
+      for (size_t i = 0; i < block.rows; ++i) {
+        if (block.series.at(i) != series_id || static_cast<int64_t>(block.hour.at(i)) != hour) {
+          continue;
+        }
+        for (size_t c = 0; c < kRollupColumns; ++c) row.col[c] = block.col[c].at(i);
+        return row;
+      }
+    }
+  }
+  return row;
+}
+
+Result<int> Downsampler::SealDue() {
+  uint64_t lsn = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (watermark_ >= closing_) return 0;
+    lsn = last_lsn_;
+  }
+  // Everything applied to the closed hours must be durable before they are sealed: a sealed
+  // bucket never counts a sample a crash could still lose. (Samples applied after this point
+  // are for open hours, or late and handled by ProcessLate.)
+  if (lsn != 0) METERD_RETURN_IF_ERROR(store_->WaitDurable(lsn));
+  std::lock_guard lock(mu_);
+  const int64_t stale = options_.staleness_seconds;
+  int sealed = 0;
+  while (watermark_ < closing_) {
+    const auto started = std::chrono::steady_clock::now();
+    const int64_t hour = watermark_;
+    const int64_t end = hour + kSecondsPerHour;
+    std::vector<RollupRow> rows;
+    states_.ForEachUsed([&](SeriesState& st) {
+      // The newest sample's hold has no successor yet: credit its part inside this hour. (A
+      // successor arriving later inside that span is late data, and revises the hour.)
+      if (st.has_last && st.shape.kind != MetricKind::kCounter && st.held_until < end &&
+          st.last_ts + stale > st.held_until) {
+        const int64_t to = std::min(st.last_ts + stale, end);
+        CreditHold(st.shape, st.last_value, to - st.held_until, OpenRow(&st, hour));
+        st.held_until = to;
+      }
+      if (!st.open.empty() && st.open.front().hour == hour && !RowIsEmpty(st.open.front())) {
+        rows.push_back(st.open.front());
+      }
+    });
+    std::sort(rows.begin(), rows.end(),
+              [](const RollupRow& a, const RollupRow& b) { return a.series_id < b.series_id; });
+    METERD_RETURN_IF_ERROR(rollups_->SealHour(hour, rows));
+    states_.ForEachUsed([&](SeriesState& st) {
+      if (!st.open.empty() && st.open.front().hour == hour) st.open.erase(st.open.begin());
+    });
+    watermark_ = end;
+    ++sealed;
+    ++stats_.hours_sealed;
+    stats_.last_seal_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+  return sealed;
+}
+
+Status Downsampler::MergeParts() { return rollups_->MergeParts(options_.merge_min_parts); }
+
+Result<RebuildReport> Downsampler::Rebuild(int64_t from, int64_t to,
+                                           const std::vector<uint64_t>& series) {
+  if (to <= from) return Status::InvalidArgument("rebuild: --to must be after --from");
+  const int64_t from_hour = HourOf(from);
+  const int64_t to_hour = HourOf(to - 1);
+  const int64_t stale = options_.staleness_seconds;
+  std::vector<uint64_t> ids = series;
+  if (ids.empty()) {
+    for (const SeriesInfo& info : registry_->Matching("", "")) ids.push_back(info.id);
+  }
+  RebuildReport report;
+  std::vector<RollupRow> new_revisions;
+  for (uint64_t id : ids) {
+    // One series at a time under the lock, so ingest goes on between series.
+    std::lock_guard lock(mu_);
+    SeriesState* st = StateById(id);
+    if (st == nullptr) continue;
+    ++report.series;
+    if (!st->known) {
+      // The newest sample decides how far the last hold in the range reaches.
+      st->known = true;
+      const int64_t after_newest = Now() + store_->options().max_future_seconds + 1;
+      METERD_ASSIGN_OR_RETURN(std::optional<RawSample> newest, PrevSample(id, after_newest));
+      if (newest && (!st->has_last || newest->ts > st->last_ts)) {
+        st->has_last = true;
+        st->last_ts = newest->ts;
+        st->last_value = newest->value;
+        st->held_until = HeldUntilAfterSeals(newest->ts, stale, watermark_);
+      }
+    }
+    METERD_ASSIGN_OR_RETURN(std::vector<RawSample> samples,
+                            LoadRaw(id, from_hour - stale, to_hour + kSecondsPerHour + stale));
+    if (st->shape.kind == MetricKind::kCounter &&
+        (samples.empty() || samples.front().ts >= from_hour)) {
+      METERD_ASSIGN_OR_RETURN(std::optional<RawSample> prev, PrevSample(id, from_hour - stale));
+      if (prev) samples.insert(samples.begin(), *prev);
+    }
+    METERD_RETURN_IF_ERROR(
+        RecomputeHours(st, samples, from_hour, to_hour, &new_revisions, &report));
+    METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, 0));
+  }
+  return report;
+}
+
+query::RollupView Downsampler::View(const std::vector<uint64_t>& series, int64_t from,
+                                    int64_t to) const {
+  query::RollupView view;
+  std::lock_guard lock(mu_);
+  view.files = rollups_->Snapshot();
+  view.sealed_before = watermark_;
+  const auto& revs = revisions_->revisions();
+  auto add_open = [&](const SeriesState& st) {
+    for (const RollupRow& row : st.open) {
+      if (row.hour >= from && row.hour < to && !RowIsEmpty(row)) view.open.push_back(row);
+    }
+  };
+  if (series.empty()) {
+    for (const auto& [key, list] : revs) {
+      if (key.second >= from && key.second < to) view.revised.push_back(list.back());
+    }
+    states_.ForEachUsed(add_open);
+    std::sort(view.open.begin(), view.open.end(), [](const RollupRow& a, const RollupRow& b) {
+      return a.series_id != b.series_id ? a.series_id < b.series_id : a.hour < b.hour;
+    });
+    return view;
+  }
+  std::vector<SeriesSlot> slots(series.size());
+  registry_->LookupMany(series, slots.data());
+  for (size_t i = 0; i < series.size(); ++i) {
+    for (auto it = revs.lower_bound({series[i], from});
+         it != revs.end() && it->first.first == series[i] && it->first.second < to; ++it) {
+      view.revised.push_back(it->second.back());
+    }
+    if (slots[i].index < states_.size() && states_[slots[i].index].used) {
+      add_open(states_[slots[i].index]);
+    }
+  }
+  return view;
+}
+
+std::vector<RollupRow> Downsampler::Revisions(uint64_t series, int64_t hour) const {
+  std::lock_guard lock(mu_);
+  const auto& revs = revisions_->revisions();
+  auto it = revs.find({series, hour});
+  return it == revs.end() ? std::vector<RollupRow>{} : it->second;
+}
+
+DownsampleStats Downsampler::stats() const {
+  std::lock_guard lock(mu_);
+  DownsampleStats s = stats_;
+  s.sealed_before = watermark_;
+  s.closing_before = closing_;
+  s.late_queued = late_.size();
+  states_.ForEachUsed([&s](const SeriesState& st) {
+    ++s.series;
+    s.open_buckets += st.open.size();
+  });
+  s.files = rollups_->stats();
+  return s;
+}
+
+Status Downsampler::RebuildOpen(std::vector<std::string>* report) {
+  // Every series with samples in the hour before the watermark or later: that hour gives
+  // gauges and states the hold reaching into the first open hour, and counters their previous
+  // value; a counter quiet for longer looks its previous value up below.
+  const int64_t from = watermark_ - kSecondsPerHour;
+  storage::ScanRequest req;
+  req.from = from;
+  storage::ScanStats scan_stats;
+  SeriesSlot slot;
+  struct FirstOpen {
+    SeriesState* st;
+    int64_t ts;
+    uint64_t value;
+  };
+  std::vector<FirstOpen> need_prev;  // counters whose first sample is in an open hour
+  uint64_t samples = 0;
+  METERD_RETURN_IF_ERROR(store_->Scan(
+      req,
+      [&](uint64_t id, storage::ValueType, std::span<const int64_t> ts,
+          std::span<const uint64_t> values) {
+        registry_->LookupMany({&id, 1}, &slot);
+        if (slot.index == UINT32_MAX) return;  // undefined series never reach the store
+        SeriesState* st = StateFor(id, slot);
+        samples += ts.size();
+        for (size_t i = 0; i < ts.size(); ++i) {
+          if (ts[i] < watermark_) {
+            st->known = true;
+            st->has_last = true;
+            st->last_ts = ts[i];
+            st->last_value = values[i];
+            st->held_until = HeldUntilAfterSeals(ts[i], options_.staleness_seconds, watermark_);
+            continue;
+          }
+          if (!st->known) {
+            st->known = true;
+            if (st->shape.kind == MetricKind::kCounter) {
+              need_prev.push_back(FirstOpen{st, ts[i], values[i]});
+            }
+          }
+          ApplyInOrder(st, ts[i], values[i]);
+        }
+      },
+      &scan_stats));
+  for (const std::string& d : scan_stats.damaged) report->push_back("rollup rebuild: " + d);
+  for (const FirstOpen& f : need_prev) {
+    METERD_ASSIGN_OR_RETURN(std::optional<RawSample> prev, PrevSample(f.st->id, from));
+    if (prev) AddCounterDelta(prev->value, f.value, OpenRow(f.st, HourOf(f.ts)));
+  }
+  stats_.in_order_samples = 0;
+  report->push_back("rollup: " + std::to_string(samples) + " raw samples replayed into open hours");
+  return Status::OK();
+}
+
+Status Downsampler::ResolvePending(std::vector<std::string>* report) {
+  // A copy: resolving erases from the log's map.
+  const auto unresolved = revisions_->unresolved();
+  for (const auto& [id, samples] : unresolved) {
+    std::map<SeriesState*, std::vector<int64_t>> by_series;
+    for (const LateSample& s : samples) {
+      SeriesState* st = StateById(s.series_id);
+      if (st != nullptr) by_series[st].push_back(s.ts);
+    }
+    std::vector<RollupRow> new_revisions;
+    for (auto& [st, ts] : by_series) {
+      METERD_RETURN_IF_ERROR(RecomputeAround(st, std::move(ts), &new_revisions));
+    }
+    const size_t n = new_revisions.size();
+    METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, id));
+    report->push_back("rollup: late batch " + std::to_string(id) + " resolved after restart (" +
+                      std::to_string(samples.size()) + " samples, " + std::to_string(n) +
+                      " revisions)");
+  }
+  return Status::OK();
+}
+
+}  // namespace meterd::engine

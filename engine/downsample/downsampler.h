@@ -1,0 +1,229 @@
+// meterd — engine/downsample/downsampler.h
+//
+// Downsampler: keeps every series' hourly buckets (engine/downsample/bucket.h) as samples
+// arrive, seals hours into rollup files, and turns late data into revisions (DESIGN.md
+// section 4; docs/rollup.md).
+//
+//   * In order (the norm: a sample newer than its series' newest, in an open hour): O(1) per
+//     sample, no second pass. The previous sample's hold is credited up to the new one, a
+//     counter's delta goes to the new sample's hour, the sample's own statistics to its hour.
+//   * Out of order within open hours (a resend with another value, a backlog interleaving): the
+//     affected open hours are recomputed from the raw store, which keeps one value per
+//     (series, second), so a duplicate is never counted twice.
+//   * Late (a sample for a closed hour): the ingest pipeline records its (series, second)
+//     durably as *pending* before the sample reaches the WAL; once the WAL has synced it, the
+//     hours it affects are recomputed from raw and, where a sealed bucket changed, revision n+1
+//     is written to the revision log with its time, and the pending record is resolved. After
+//     a crash, unresolved pending samples are recomputed at start. A revision is only ever
+//     computed from durable raw data (a later sync failure cannot leave a phantom revision).
+//   * Closing and sealing: an hour h closes when now >= h + 3600 + grace. CloseDue (called with
+//     the ingest pipeline's lock held) moves the closing watermark, so every sample the
+//     pipeline classifies afterwards as late gets a pending record; SealDue then credits the
+//     pending tails of holds into h, waits until everything applied to h is durable, and
+//     writes every series' bucket of h as a part (storage/rollup.h).
+//   * Open buckets live in memory only: Open rebuilds them from the raw store (whose WAL replay
+//     already restored everything acknowledged), so a kill -9 loses nothing and counts nothing
+//     twice.
+//
+// Thread-safety: thread-safe; one mutex guards all state. Apply and MarkLate are called by the
+// ingest pipeline under its own lock (order: pipeline lock, then this one), which keeps the
+// downsampler's order equal to the store's append order. CloseDue must be called under the
+// pipeline's lock too (IngestPipeline::CloseDue). Everything else may be called from any thread.
+#pragma once
+
+#include <boost/container/small_vector.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/downsample/bucket.h"
+#include "engine/downsample/revision_log.h"
+#include "engine/registry/series_registry.h"
+#include "query/usage.h"
+#include "storage/rollup.h"
+#include "storage/store.h"
+
+namespace meterd::engine {
+
+struct DownsampleOptions {
+  // A sample holds its value for at most this long (a gauge or state whose agent went quiet is
+  // not billed for the silence). 60 s tolerates a missed second or two of a per-second agent.
+  int64_t staleness_seconds = 60;
+  // An hour stays open this long after it ends; later samples produce revisions. 10 minutes
+  // covers an agent reconnecting and resending its backlog.
+  int64_t grace_seconds = 600;
+  // Hour parts of a month are merged into its month file once this many exist (daily).
+  size_t merge_min_parts = 24;
+  // On a fresh rollup directory, raw data this far back is rolled up at start; older raw data
+  // can be rolled up with `meterctl rollup rebuild`.
+  int64_t initial_lookback_seconds = 86400;
+  std::function<int64_t()> now;  // unix seconds; tests inject a clock
+};
+
+struct DownsampleStats {
+  int64_t sealed_before = 0;
+  int64_t closing_before = 0;
+  uint64_t series = 0;
+  uint64_t open_buckets = 0;
+  uint64_t in_order_samples = 0;
+  uint64_t out_of_order_samples = 0;
+  uint64_t late_samples = 0;
+  uint64_t late_queued = 0;  // late batches waiting for their WAL sync
+  uint64_t recomputed_hours = 0;
+  uint64_t revisions = 0;
+  uint64_t hours_sealed = 0;
+  double last_seal_seconds = 0;
+  storage::RollupStoreStats files;
+};
+
+struct RebuildReport {
+  uint64_t series = 0;
+  uint64_t hours = 0;  // (series, hour) buckets compared
+  uint64_t unchanged = 0;
+  uint64_t open_replaced = 0;                     // open buckets that differed and were replaced
+  uint64_t revisions = 0;                         // sealed buckets that differed: a revision each
+  std::vector<storage::RollupRow> first_changes;  // the new rows, at most 32
+};
+
+class Downsampler {
+ public:
+  static Result<std::unique_ptr<Downsampler>> Open(const std::string& dir,
+                                                   DownsampleOptions options, storage::Store* store,
+                                                   const SeriesRegistry* registry,
+                                                   std::vector<std::string>* report);
+  ~Downsampler();
+
+  // Hours < sealed_before() are in rollup files; hours < closing_before() take no more
+  // in-order samples (a sample for them is late). sealed_before <= closing_before.
+  int64_t sealed_before() const;
+  int64_t closing_before() const;
+  const DownsampleOptions& options() const { return options_; }
+
+  // --- Called by the ingest pipeline, under its lock. ---
+
+  // Durably records samples for closed hours before they are appended; returns an id for Apply.
+  Result<uint64_t> MarkLate(const std::vector<LateSample>& samples);
+  // Rolls up samples the store has accepted at `lsn`; slots[i] describes batch row i.
+  // `suspect` means some rows may have been refused by the store: every row is then recomputed
+  // from raw. `late_id` (0 = none) is the MarkLate id of this batch's late samples.
+  Status Apply(const storage::SampleBatch& batch, std::span<const SeriesSlot> slots, bool suspect,
+               uint64_t late_id, uint64_t lsn);
+  // Closes every hour whose grace has passed. Returns the new closing watermark.
+  int64_t CloseDue();
+
+  // --- Any thread (the rollup clock, tools, tests). ---
+
+  // Resolves late batches whose WAL group is durable: recomputes and writes revisions.
+  Status ProcessLate();
+  // Seals every closed hour. Returns the number of hours sealed.
+  Result<int> SealDue();
+  // Merges hour parts into month files when enough have accumulated (storage/rollup.h).
+  Status MergeParts();
+  // Recomputes hours [from, to) from raw for the given series (empty = all) and reports what
+  // changed: open buckets are replaced, sealed ones revised.
+  Result<RebuildReport> Rebuild(int64_t from, int64_t to, const std::vector<uint64_t>& series);
+
+  // series: sorted ids, or empty for every series. Hours in [from, to).
+  query::RollupView View(const std::vector<uint64_t>& series, int64_t from, int64_t to) const;
+  // Every revision of (series, hour), oldest first (billing applies the differences).
+  std::vector<storage::RollupRow> Revisions(uint64_t series, int64_t hour) const;
+  DownsampleStats stats() const;
+
+ private:
+  // One series' rollup state. The open buckets live inline (usually one or two: the current
+  // hour and the one in its grace period), so the in-order path touches one contiguous object.
+  struct SeriesState {
+    uint64_t id = 0;
+    SeriesShape shape;
+    bool used = false;  // created (states_ is indexed by registry index and has holes)
+    // False until the newest sample before anything this process applied has been looked up
+    // in the raw store (after a restart, for a counter quiet since before the rebuilt window).
+    bool known = false;
+    bool has_last = false;
+    int64_t last_ts = 0;  // the series' newest sample in the store
+    uint64_t last_value = 0;
+    int64_t held_until = 0;  // its hold has been credited over [last_ts, held_until)
+    boost::container::small_vector<storage::RollupRow, 2> open;  // ascending hour >= watermark_
+  };
+  struct LateBatch {
+    uint64_t lsn;
+    uint64_t late_id;  // 0: late only by the store's refusal or a race, no pending record
+    std::vector<LateSample> samples;
+  };
+  Downsampler(DownsampleOptions options, storage::Store* store, const SeriesRegistry* registry);
+  int64_t Now() const;
+
+  SeriesState* StateFor(uint64_t series_id, const SeriesSlot& slot);
+  SeriesState* StateById(uint64_t series_id);
+  void ApplyInOrder(SeriesState* st, int64_t ts, uint64_t value);
+  storage::RollupRow* OpenRow(SeriesState* st, int64_t hour);
+  Status LoadPrevIfUnknown(SeriesState* st, int64_t before);
+  Result<std::vector<RawSample>> LoadRaw(uint64_t series_id, int64_t from, int64_t to);
+  Result<std::optional<RawSample>> PrevSample(uint64_t series_id, int64_t before);
+  // Recomputes the hours affected by changed samples at `times` of one series.
+  Status RecomputeAround(SeriesState* st, std::vector<int64_t> times,
+                         std::vector<storage::RollupRow>* new_revisions);
+  // Recomputes [from_hour, to_hour] from `samples` (see ComputeBuckets for what they must hold).
+  Status RecomputeHours(SeriesState* st, std::span<const RawSample> samples, int64_t from_hour,
+                        int64_t to_hour, std::vector<storage::RollupRow>* new_revisions,
+                        RebuildReport* report);
+  Result<storage::RollupRow> SealedRow(uint64_t series_id, int64_t hour) const;
+  Status RebuildOpen(std::vector<std::string>* report);
+  Status ResolvePending(std::vector<std::string>* report);
+  Status WriteRevisions(std::vector<storage::RollupRow>* rows, uint64_t resolved_id);
+
+  const DownsampleOptions options_;
+  storage::Store* const store_;
+  const SeriesRegistry* const registry_;
+  mutable std::mutex mu_;
+  std::unique_ptr<storage::RollupStore> rollups_;
+  std::unique_ptr<RevisionLog> revisions_;  // GUARDED_BY(mu_)
+  int64_t watermark_ = 0;                   // GUARDED_BY(mu_) sealed_before
+  int64_t closing_ = 0;                     // GUARDED_BY(mu_) closing_before
+  uint32_t startup_series_ = 0;  // series defined before Open: only they may have older raw data
+  uint64_t last_lsn_ = 0;        // GUARDED_BY(mu_) newest LSN applied
+  // States by registry index, in chunks of kStateChunk: a SeriesState* stays valid while the
+  // table grows, and agents' batches (series in registry order) walk memory sequentially.
+  static constexpr uint32_t kStateChunk = 4096;
+  class StateTable {
+   public:
+    uint32_t size() const { return static_cast<uint32_t>(chunks_.size()) * kStateChunk; }
+    SeriesState& operator[](uint32_t i) { return chunks_[i / kStateChunk][i % kStateChunk]; }
+    const SeriesState& operator[](uint32_t i) const {
+      return chunks_[i / kStateChunk][i % kStateChunk];
+    }
+    void GrowTo(uint32_t n) {
+      while (size() < n) chunks_.push_back(std::make_unique<SeriesState[]>(kStateChunk));
+    }
+    template <typename F>
+    void ForEachUsed(F&& f) {
+      for (auto& c : chunks_)
+        for (uint32_t i = 0; i < kStateChunk; ++i)
+          if (c[i].used) f(c[i]);
+    }
+    template <typename F>
+    void ForEachUsed(F&& f) const {
+      for (const auto& c : chunks_)
+        for (uint32_t i = 0; i < kStateChunk; ++i)
+          if (c[i].used) f(c[i]);
+    }
+
+   private:
+    std::vector<std::unique_ptr<SeriesState[]>> chunks_;
+  };
+  StateTable states_;           // GUARDED_BY(mu_)
+  std::deque<LateBatch> late_;  // GUARDED_BY(mu_) ascending lsn
+  // Revisions computed in the current Apply/ProcessLate, visible to a second change of the same
+  // hour before they reach the log.
+  std::map<std::pair<uint64_t, int64_t>, storage::RollupRow> pending_revisions_;  // GUARDED_BY(mu_)
+  DownsampleStats stats_;                                                         // GUARDED_BY(mu_)
+};
+
+}  // namespace meterd::engine

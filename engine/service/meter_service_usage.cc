@@ -1,0 +1,225 @@
+// meterd — engine/service/meter_service_usage.cc: MeterService's usage queries and rollup
+// rebuilds (docs/protocol.md, "Usage"). Both run on the query pool.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+
+#include "engine/service/meter_service.h"
+#include "net/protocol/messages.h"
+#include "query/usage.h"
+
+namespace meterd::engine {
+
+namespace {
+
+using net::ResponderPtr;
+
+// Lines per UsageChunk frame: ~250 bytes each, so a frame stays near 2 MiB, far under the limit.
+constexpr size_t kUsageChunkLines = 8192;
+
+void SendError(const ResponderPtr& r, uint64_t request_id, const Status& status) {
+  r->Send(net::ErrorFrame(request_id, net::ToWireCode(status), status.message()));
+  r->Done();
+}
+
+query::Granularity FromWire(wire::Granularity g) {
+  switch (g) {
+    case wire::Granularity::Day:
+      return query::Granularity::kDay;
+    case wire::Granularity::Month:
+      return query::Granularity::kMonth;
+    default:
+      return query::Granularity::kHour;
+  }
+}
+
+// Requests name instants; buckets are whole hours: [from, to) grows to the hours it touches.
+void RoundOutToHours(int64_t* from, int64_t* to) {
+  *from = storage::HourOf(*from);
+  *to = storage::HourOf(*to - 1) + storage::kSecondsPerHour;
+}
+
+}  // namespace
+
+std::vector<SeriesInfo> MeterService::MatchSeries(const std::string& resource,
+                                                  const std::string& project,
+                                                  const std::string& account,
+                                                  const std::string& metric) const {
+  std::vector<SeriesInfo> series = parts_.series->Matching(resource, metric);
+  if (project.empty() && account.empty()) return series;
+  // Series of one resource are adjacent (sorted by resource): one registry lookup each.
+  std::string last_resource;
+  bool last_match = false;
+  std::erase_if(series, [&](const SeriesInfo& s) {
+    if (s.resource != last_resource || last_resource.empty()) {
+      last_resource = s.resource;
+      ResourceInfo info;
+      last_match = parts_.resources->Find(s.resource, &info) &&
+                   (project.empty() || info.project == project) &&
+                   (account.empty() || info.account == account);
+    }
+    return !last_match;
+  });
+  return series;
+}
+
+void MeterService::RunUsage(const UsageArgs& a, const ResponderPtr& r) {
+  if (parts_.downsampler == nullptr) {
+    return SendError(r, a.request_id, Status::NotSupported("this server keeps no rollups"));
+  }
+  if (a.from >= a.to) {
+    return SendError(r, a.request_id, Status::InvalidArgument("usage needs from < to"));
+  }
+  int64_t from = a.from, to = a.to;
+  RoundOutToHours(&from, &to);
+  const std::vector<SeriesInfo> series = MatchSeries(a.resource, a.project, a.account, a.metric);
+
+  query::UsageRequest req;
+  req.from = from;
+  req.to = to;
+  req.granularity = FromWire(a.granularity);
+  req.series.reserve(series.size());
+  std::unordered_map<uint64_t, uint32_t> order;  // series id -> index in `series`
+  order.reserve(series.size());
+  for (uint32_t i = 0; i < series.size(); ++i) {
+    req.series.push_back(query::UsageSeries{
+        series[i].id, static_cast<query::SeriesKind>(series[i].kind), series[i].type});
+    order.emplace(series[i].id, i);
+  }
+  std::sort(req.series.begin(), req.series.end(),
+            [](const query::UsageSeries& x, const query::UsageSeries& y) { return x.id < y.id; });
+  std::vector<uint64_t> ids;
+  ids.reserve(req.series.size());
+  for (const auto& s : req.series) ids.push_back(s.id);
+
+  std::vector<query::UsageBucket> buckets;
+  query::UsageStats stats;
+  query::RollupView view;
+  if (!ids.empty()) {
+    view = parts_.downsampler->View(ids, from, to);
+    if (Status st = query::ScanUsage(view, req, &buckets, &stats); !st.ok()) {
+      return SendError(r, a.request_id, st);
+    }
+  } else {
+    view.sealed_before = parts_.downsampler->sealed_before();
+  }
+  for (const std::string& d : stats.damaged) {
+    spdlog::warn("event=rollup_damage detail=\"{}\"", d);
+  }
+  // Output order: resource, metric, period.
+  std::sort(buckets.begin(), buckets.end(),
+            [&](const query::UsageBucket& x, const query::UsageBucket& y) {
+              const uint32_t ox = order[x.series_id], oy = order[y.series_id];
+              return ox != oy ? ox < oy : x.start < y.start;
+            });
+
+  std::unordered_map<std::string, std::string> units;
+  flatbuffers::FlatBufferBuilder fbb(1 << 16);
+  std::vector<flatbuffers::Offset<wire::UsageLine>> lines;
+  auto flush = [&](bool last) {
+    std::vector<flatbuffers::Offset<flatbuffers::String>> dmg;
+    if (last) {
+      for (const auto& d : stats.damaged) dmg.push_back(fbb.CreateString(d));
+    }
+    auto chunk =
+        wire::CreateUsageChunk(fbb, a.request_id, fbb.CreateVector(lines), last, view.sealed_before,
+                               last ? stats.rows_scanned : 0, fbb.CreateVector(dmg));
+    r->Send(net::FinishFrame(fbb, chunk));
+    fbb.Clear();
+    lines.clear();
+  };
+  for (const query::UsageBucket& b : buckets) {
+    const SeriesInfo& info = series[order[b.series_id]];
+    auto unit_it = units.find(info.metric);
+    if (unit_it == units.end()) {
+      auto def = parts_.catalog->Find(info.metric);
+      unit_it = units.emplace(info.metric, def.ok() ? def.value().unit : "").first;
+    }
+    auto res = fbb.CreateString(info.resource);
+    auto met = fbb.CreateString(info.metric);
+    auto unit = fbb.CreateString(unit_it->second);
+    flatbuffers::Offset<flatbuffers::Vector<uint64_t>> states;
+    if (info.kind == MetricKind::kState) {
+      states = fbb.CreateVector(b.state_seconds.data(), b.state_seconds.size());
+    }
+    wire::UsageLineBuilder lb(fbb);
+    lb.add_resource(res);
+    lb.add_metric(met);
+    lb.add_unit(unit);
+    lb.add_kind(static_cast<wire::MetricKind>(info.kind));
+    lb.add_type(static_cast<wire::ValueType>(info.type));
+    lb.add_start(b.start);
+    lb.add_hours(b.hours);
+    lb.add_provisional_hours(b.provisional_hours);
+    lb.add_revised_hours(b.revised_hours);
+    lb.add_imported_hours(b.imported_hours);
+    lb.add_max_revision(b.max_revision);
+    lb.add_last_revised_at(b.last_revised_at);
+    lb.add_count(b.count);
+    lb.add_held_seconds(b.held_seconds);
+    lb.add_sum(b.sum);
+    lb.add_min(b.min);
+    lb.add_max(b.max);
+    lb.add_last(b.last);
+    lb.add_integral_lo(static_cast<uint64_t>(b.int_integral));
+    lb.add_integral_hi(static_cast<uint64_t>(b.int_integral >> 64));
+    lb.add_float_integral(b.float_integral);
+    lb.add_increase_lo(static_cast<uint64_t>(b.increase));
+    lb.add_increase_hi(static_cast<uint64_t>(b.increase >> 64));
+    lb.add_resets(b.resets);
+    if (!states.IsNull()) lb.add_state_seconds(states);
+    lines.push_back(lb.Finish());
+    if (lines.size() >= kUsageChunkLines) flush(false);
+  }
+  flush(true);
+  r->Done();
+}
+
+void MeterService::RunRebuild(uint64_t request_id, int64_t from, int64_t to,
+                              const std::string& resource, const std::string& metric,
+                              const ResponderPtr& r) {
+  if (parts_.downsampler == nullptr) {
+    return SendError(r, request_id, Status::NotSupported("this server keeps no rollups"));
+  }
+  if (from >= to) {
+    return SendError(r, request_id, Status::InvalidArgument("rebuild needs from < to"));
+  }
+  RoundOutToHours(&from, &to);
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<SeriesInfo> series = parts_.series->Matching(resource, metric);
+  std::unordered_map<uint64_t, const SeriesInfo*> by_id;
+  std::vector<uint64_t> ids;
+  for (const SeriesInfo& s : series) {
+    ids.push_back(s.id);
+    by_id.emplace(s.id, &s);
+  }
+  if (ids.empty()) {
+    return SendError(r, request_id, Status::NotFound("no series matches the filters"));
+  }
+  Result<RebuildReport> rep = parts_.downsampler->Rebuild(from, to, ids);
+  if (!rep.ok()) return SendError(r, request_id, rep.status());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  spdlog::info(
+      "event=rollup_rebuild from={} to={} series={} hours={} unchanged={} open_replaced={} "
+      "revisions={} seconds={:.3f}",
+      from, to, rep->series, rep->hours, rep->unchanged, rep->open_replaced, rep->revisions,
+      seconds);
+  flatbuffers::FlatBufferBuilder fbb(4096);
+  std::vector<flatbuffers::Offset<wire::RebuiltBucket>> changes;
+  for (const storage::RollupRow& row : rep->first_changes) {
+    const SeriesInfo* info = by_id.at(row.series_id);
+    changes.push_back(wire::CreateRebuiltBucket(fbb, fbb.CreateString(info->resource),
+                                                fbb.CreateString(info->metric), row.hour,
+                                                row.col[storage::kColRevision]));
+  }
+  auto reply = wire::CreateRollupRebuildReply(fbb, request_id, rep->series, rep->hours,
+                                              rep->unchanged, rep->open_replaced, rep->revisions,
+                                              fbb.CreateVector(changes), seconds);
+  r->Send(net::FinishFrame(fbb, reply));
+  r->Done();
+}
+
+}  // namespace meterd::engine

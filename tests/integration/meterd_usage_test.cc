@@ -1,0 +1,330 @@
+// meterd — tests/integration/meterd_usage_test.cc
+//
+// Usage end to end on the real meterd and meterctl: a CSV ingested with `meterctl ingest`,
+// queried with `meterctl usage --format json`, compared with quantities computed by hand (the
+// arithmetic is in the comments); late data after the grace period revising a sealed hour;
+// `meterctl rollup rebuild`; and kill -9 during ingest, restart, resend: the same usage.
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/integration/meterd_fixture.h"
+
+namespace meterd::testing {
+namespace {
+
+constexpr int64_t kHour = 3600;
+constexpr uint64_t kGiB = uint64_t{1} << 30;
+
+int64_t HourStart(int64_t t) { return t - t % kHour; }
+
+struct CommandResult {
+  int exit_code;
+  std::string out;  // stdout only
+  std::string err;
+};
+
+class MeterdUsageTest : public MeterdTest {
+ protected:
+  // Open hours stay open for a day unless a test asks otherwise, so "provisional" is stable.
+  void SetUp() override { StartServer({"--grace", "86400"}); }
+
+  CommandResult Meterctl(const std::string& args) {
+    const std::string err_path = tmp_.path() + "/meterctl.err";
+    const std::string cmd = std::string(METERCTL_BIN) +
+                            " --server 127.0.0.1:" + std::to_string(server_.port()) + " --key " +
+                            server_.admin_key() + " " + args + " 2>" + err_path;
+    CommandResult r{0, "", ""};
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+    const int status = ::pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream in(err_path);
+    r.err.assign(std::istreambuf_iterator<char>(in), {});
+    return r;
+  }
+  std::string WriteFile(const std::string& name, const std::string& text) {
+    const std::string path = tmp_.path() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+  nlohmann::json UsageJson(const std::string& args) {
+    CommandResult r = Meterctl("--format json usage " + args);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    try {
+      return nlohmann::json::parse(r.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not JSON: " << r.out << r.err;
+      return nlohmann::json::array();
+    }
+  }
+  static const nlohmann::json* Find(const nlohmann::json& lines, const std::string& resource,
+                                    const std::string& metric, int64_t start) {
+    const std::string period = cli_rfc3339(start);
+    for (const auto& l : lines) {
+      if (l["resource"] == resource && l["metric"] == metric && l["period_start"] == period) {
+        return &l;
+      }
+    }
+    return nullptr;
+  }
+  static std::string cli_rfc3339(int64_t t) {
+    char buf[32];
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+  }
+};
+
+TEST_F(MeterdUsageTest, CsvIngestThenUsageMatchesHandComputedBuckets) {
+  // B is two hours ago: both B and B + 1h are whole hours in the past, and open (grace 1 day).
+  const int64_t b = HourStart(UnixNow()) - 2 * kHour;
+  std::string csv = "resource,metric,timestamp,value\n";
+  auto row = [&](const std::string& metric, int64_t t, const std::string& v) {
+    csv += "vm-a," + metric + "," + std::to_string(t) + "," + v + "\n";
+  };
+  // State: running every second from B:59:30 to B+1:00:30 (61 samples). Each holds 1 s until
+  // the next: 30 s in hour B (59:30..59:59), 30 s in hour B+1 (00:00..00:29); the newest,
+  // 00:30, has no successor yet and is credited only once its hour is sealed.
+  for (int64_t t = b + 3570; t <= b + 3630; ++t) row("vm.state", t, "running");
+  // Counter: 1000 at B:59:59 (the baseline), 1500 at B+1:00:01: the delta 500 belongs to the
+  // hour of the later sample, B+1; hour B has one sample and no increase.
+  row("vm.cpu_time_ns", b + 3599, "1000");
+  row("vm.cpu_time_ns", b + 3601, "1500");
+  // Gauge: 4 GiB at B:00:00, then silence until B:16:40 (1000 s > staleness 60): the first
+  // sample holds 60 s only. 8 GiB at B:16:40 holds 60 s until the next sample at B:17:40.
+  // Integral of hour B = 4 GiB x 60 s + 8 GiB x 60 s = 720 GiB·s = 0.2 GiB·h.
+  row("vm.memory_bytes", b, std::to_string(4 * kGiB));
+  row("vm.memory_bytes", b + 1000, std::to_string(8 * kGiB));
+  row("vm.memory_bytes", b + 1060, std::to_string(8 * kGiB));
+  CommandResult in = Meterctl("ingest " + WriteFile("usage.csv", csv));
+  ASSERT_EQ(in.exit_code, 0) << in.out << in.err;
+
+  const std::string range =
+      "--from " + std::to_string(b) + " --to " + std::to_string(b + 2 * kHour);
+  nlohmann::json lines = UsageJson(range + " --resource vm-a");
+  const nlohmann::json* s0 = Find(lines, "vm-a", "vm.state", b);
+  const nlohmann::json* s1 = Find(lines, "vm-a", "vm.state", b + kHour);
+  ASSERT_TRUE(s0 && s1) << lines.dump(1);
+  EXPECT_EQ((*s0)["state_seconds"]["running"], 30);
+  EXPECT_EQ((*s1)["state_seconds"]["running"], 30);
+  EXPECT_EQ((*s0)["samples"], 30);
+  EXPECT_EQ((*s1)["samples"], 31);
+  EXPECT_EQ((*s0)["status"], "provisional");
+
+  const nlohmann::json* c0 = Find(lines, "vm-a", "vm.cpu_time_ns", b);
+  const nlohmann::json* c1 = Find(lines, "vm-a", "vm.cpu_time_ns", b + kHour);
+  ASSERT_TRUE(c0 && c1) << lines.dump(1);
+  EXPECT_EQ((*c0)["quantity"], "0");
+  EXPECT_EQ((*c1)["quantity"], "500");
+  EXPECT_EQ((*c1)["unit"], "ns");
+
+  const nlohmann::json* m0 = Find(lines, "vm-a", "vm.memory_bytes", b);
+  ASSERT_TRUE(m0) << lines.dump(1);
+  EXPECT_EQ((*m0)["quantity"], "0.200000");
+  EXPECT_EQ((*m0)["unit"], "GiB·h");
+  EXPECT_EQ((*m0)["integral_value_seconds"], std::to_string(720 * kGiB));
+  EXPECT_EQ((*m0)["samples"], 3);
+  EXPECT_EQ((*m0)["held_seconds"], 120);
+
+  // The day's line adds the two hours: 60 s running, 500 ns.
+  nlohmann::json days = UsageJson(range + " --resource vm-a --granularity day");
+  uint64_t running = 0, cpu = 0;
+  for (const auto& l : days) {
+    if (l["metric"] == "vm.state") running += l["state_seconds"]["running"].get<uint64_t>();
+    if (l["metric"] == "vm.cpu_time_ns") cpu += std::stoull(l["quantity"].get<std::string>());
+  }
+  EXPECT_EQ(running, 60u);
+  EXPECT_EQ(cpu, 500u);
+
+  // A table for people, with the same numbers.
+  CommandResult table = Meterctl("usage " + range + " --metric vm.state");
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("running"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("provisional"), std::string::npos) << table.out;
+
+  // Rebuilding from raw changes nothing.
+  CommandResult rebuild = Meterctl("--format json rollup rebuild " + range);
+  EXPECT_EQ(rebuild.exit_code, 0) << rebuild.out << rebuild.err;
+  auto rep = nlohmann::json::parse(rebuild.out);
+  ASSERT_FALSE(rep.empty());
+  EXPECT_EQ(rep[0]["open_replaced"], 0) << rebuild.out;
+  EXPECT_EQ(rep[0]["revisions"], 0) << rebuild.out;
+  EXPECT_GT(rep[0]["unchanged"].get<uint64_t>(), 0u) << rebuild.out;
+}
+
+TEST_F(MeterdUsageTest, LateSamplesReviseASealedHourOnceEach) {
+  // Grace 0: an hour closes as soon as it ends, so two hours ago is sealed.
+  server_.Stop();
+  StartServer({"--grace", "0"});
+  const int64_t b = HourStart(UnixNow()) - 2 * kHour;
+  // Wait until the rollup clock has sealed hour B (it seals once a second).
+  for (int i = 0; i < 100; ++i) {
+    CommandResult st = Meterctl("--format json stats");
+    if (st.exit_code == 0 &&
+        nlohmann::json::parse(st.out)["rollup_sealed_before"].get<int64_t>() > b) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto ingest = [&](const std::string& name, int64_t from, int64_t to) {
+    std::string csv = "resource,metric,timestamp,value\n";
+    for (int64_t t = from; t < to; ++t) {
+      csv += "vm-late,vm.vcpus," + std::to_string(t) + ",2\n";
+    }
+    CommandResult r = Meterctl("ingest " + WriteFile(name, csv));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  };
+  const std::string range =
+      "--from " + std::to_string(b) + " --to " + std::to_string(b + kHour) + " --resource vm-late";
+  auto wait_for_revision = [&](uint64_t revision) {
+    nlohmann::json lines;
+    for (int i = 0; i < 100; ++i) {
+      lines = UsageJson(range);
+      if (!lines.empty() && lines[0]["max_revision"].get<uint64_t>() >= revision) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return lines;
+  };
+  // 600 samples of 2 vCPUs from B:10:00, one a second: each holds 1 s until the next, the
+  // last one 60 s (staleness; it is the newest and its hour is sealed): 599 + 60 = 659 s,
+  // integral 2 x 659 = 1318 vcpu·s.
+  ingest("late1.csv", b + 600, b + 1200);
+  nlohmann::json lines = wait_for_revision(1);
+  ASSERT_EQ(lines.size(), 1u) << lines.dump(1);
+  EXPECT_EQ(lines[0]["max_revision"], 1);
+  EXPECT_EQ(lines[0]["status"], "revised r1");
+  EXPECT_EQ(lines[0]["integral_value_seconds"], "1318");
+  EXPECT_EQ(lines[0]["samples"], 600);
+
+  // The same samples again: a duplicate changes nothing and writes no revision.
+  ingest("late1-again.csv", b + 600, b + 1200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  lines = UsageJson(range);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["max_revision"], 1) << lines.dump(1);
+  EXPECT_EQ(lines[0]["integral_value_seconds"], "1318");
+
+  // More late samples, contiguous with the first: revision 2 replaces revision 1 (it does not
+  // add to it): 1200 samples, 1199 + 60 = 1259 s held, integral 2518.
+  ingest("late2.csv", b + 1200, b + 1800);
+  lines = wait_for_revision(2);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["max_revision"], 2);
+  EXPECT_EQ(lines[0]["integral_value_seconds"], "2518");
+  EXPECT_EQ(lines[0]["samples"], 1200);
+
+  // A restart keeps the revisions.
+  server_.Stop();
+  StartServer({"--grace", "0"}, /*fresh=*/false);
+  lines = UsageJson(range);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["max_revision"], 2);
+  EXPECT_EQ(lines[0]["integral_value_seconds"], "2518");
+}
+
+// A fleet streamed second by second over 1.5 hours: every VM running, 2 GiB of memory, and a
+// network counter growing by 100 a second. Per VM, by hand:
+//   hour B:   running 3600 s (B:00:00..B:59:59 each hold 1 s; B:59:59 holds into the next hour
+//             only from B+1:00:00, which is hour B+1's), memory 2 GiB x 3600 s, rx 3599 x 100
+//   hour B+1: samples B+1:00:00..B+1:29:59 (1800); the newest is not yet credited: 1799 s
+//             running, memory 2 GiB x 1799 s, rx 1800 x 100 (the delta from B:59:59 included).
+constexpr int kVms = 20;
+constexpr int64_t kSpan = 5400;
+constexpr int64_t kBatchSeconds = 30;
+
+// Returns the number of batches acknowledged.
+size_t StreamFleet(net::Client* client, int64_t base, int64_t from_second, int64_t to_second,
+                   uint64_t first_sequence, const std::vector<uint64_t>& ids,
+                   std::chrono::milliseconds pace = std::chrono::milliseconds(0)) {
+  size_t acked = 0;
+  client->set_ack_callback([&acked](const net::IngestAckInfo&) { ++acked; });
+  for (int64_t s = from_second; s < to_second; s += kBatchSeconds) {
+    net::IngestBatchData batch;
+    batch.agent = "fleet";
+    batch.sequence = first_sequence + static_cast<uint64_t>(s / kBatchSeconds);
+    batch.base_time = base + s;
+    for (int64_t k = 0; k < kBatchSeconds && s + k < kSpan; ++k) {
+      for (int vm = 0; vm < kVms; ++vm) {
+        const uint64_t values[3] = {1, 2 * kGiB, static_cast<uint64_t>(s + k) * 100};
+        for (int m = 0; m < 3; ++m) {
+          batch.series.push_back(ids[static_cast<size_t>(vm * 3 + m)]);
+          batch.offsets.push_back(static_cast<uint32_t>(k));
+          batch.values.push_back(values[m]);
+        }
+      }
+    }
+    if (!client->SendBatch(batch.sequence, net::BuildIngestFrame(batch)).ok()) return acked;
+    std::this_thread::sleep_for(pace);
+  }
+  (void)client->Drain(std::chrono::milliseconds(20000));
+  return acked;
+}
+
+TEST_F(MeterdUsageTest, KillDuringIngestThenRestartGivesTheSameUsage) {
+  const int64_t b = HourStart(UnixNow()) - 2 * kHour;
+  std::vector<net::SeriesKey> keys;
+  std::vector<uint64_t> ids;
+  for (int vm = 0; vm < kVms; ++vm) {
+    for (const char* metric : {"vm.state", "vm.memory_bytes", "net.rx_bytes"}) {
+      keys.push_back({"vm-k" + std::to_string(vm), metric});
+      ids.push_back(net::SeriesIdOf(keys.back().resource, keys.back().metric));
+    }
+  }
+  ASSERT_TRUE(Admin()->DefineSeries(keys).ok());
+  {
+    // Stream the first two thirds, killing the server part way.
+    net::ClientOptions o = Options(server_.admin_key());
+    o.reconnect_attempts = 0;
+    net::Client client(o);
+    ASSERT_TRUE(client.Connect().ok());
+    std::thread killer([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      server_.Kill();
+    });
+    // Paced at 5 ms a batch (120 batches, 0.6 s), so the kill lands mid-stream.
+    const size_t acked = StreamFleet(&client, b, 0, 3600, 1, ids, std::chrono::milliseconds(5));
+    killer.join();
+    EXPECT_GT(acked, 0u);
+    EXPECT_LT(acked, 120u) << "the kill came after the stream ended";
+  }
+  StartServer(extra_, /*fresh=*/false);
+  {
+    // The agent resends everything it may not have had acknowledged (here: all of it).
+    auto client = Admin();
+    StreamFleet(client.get(), b, 0, kSpan, 1, ids);
+  }
+  const std::string range =
+      "--from " + std::to_string(b) + " --to " + std::to_string(b + 2 * kHour);
+  nlohmann::json lines = UsageJson(range);
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kVms * 3 * 2)) << lines.dump(1).substr(0, 2000);
+  for (int vm = 0; vm < kVms; ++vm) {
+    const std::string r = "vm-k" + std::to_string(vm);
+    SCOPED_TRACE(r);
+    const auto* s0 = Find(lines, r, "vm.state", b);
+    const auto* s1 = Find(lines, r, "vm.state", b + kHour);
+    const auto* m0 = Find(lines, r, "vm.memory_bytes", b);
+    const auto* m1 = Find(lines, r, "vm.memory_bytes", b + kHour);
+    const auto* n0 = Find(lines, r, "net.rx_bytes", b);
+    const auto* n1 = Find(lines, r, "net.rx_bytes", b + kHour);
+    ASSERT_TRUE(s0 && s1 && m0 && m1 && n0 && n1);
+    EXPECT_EQ((*s0)["state_seconds"]["running"], 3600);
+    EXPECT_EQ((*s1)["state_seconds"]["running"], 1799);
+    EXPECT_EQ((*m0)["integral_value_seconds"], std::to_string(2 * kGiB * 3600));
+    EXPECT_EQ((*m1)["integral_value_seconds"], std::to_string(2 * kGiB * 1799));
+    EXPECT_EQ((*n0)["quantity"], "359900");
+    EXPECT_EQ((*n1)["quantity"], "180000");
+    EXPECT_EQ((*s0)["samples"], 3600);
+    EXPECT_EQ((*s1)["samples"], 1800);
+  }
+  // And once more after a clean restart: open hours are rebuilt from raw, identically.
+  server_.Stop();
+  StartServer(extra_, /*fresh=*/false);
+  EXPECT_EQ(UsageJson(range), lines);
+}
+
+}  // namespace
+}  // namespace meterd::testing
