@@ -24,8 +24,8 @@ ColumnMask KindMask(SeriesKind kind) {
            ColumnBit(kColLast) | ColumnBit(kColIntegralLo) | ColumnBit(kColIntegralHi);
       break;
     case SeriesKind::kCounter:
-      m |= ColumnBit(kColMin) | ColumnBit(kColMax) | ColumnBit(kColLast) |
-           ColumnBit(kColIncrease) | ColumnBit(kColResets);
+      m |= ColumnBit(kColMin) | ColumnBit(kColMax) | ColumnBit(kColLast) | ColumnBit(kColIncrease) |
+           ColumnBit(kColResets);
       break;
     case SeriesKind::kState:
       m |= ColumnBit(kColHeld);
@@ -146,9 +146,8 @@ void AggregateKind(const UsageSeries& s, const RollupBlock& block, Rows rows, Gr
   const auto& col = block.col;
   for (size_t g = 0; g < groups.n; ++g) dst[g].hours = groups.seg[g + 1] - groups.seg[g];
   // Columns every kind has. Revision columns are constant 0 in nearly every block.
-  Sum(col[kColCount], [&](auto v) {
-    SumU64(v, rows, groups, [&](size_t g, uint64_t x) { dst[g].count = x; });
-  });
+  Sum(col[kColCount],
+      [&](auto v) { SumU64(v, rows, groups, [&](size_t g, uint64_t x) { dst[g].count = x; }); });
   Sum(col[kColRevision], [&](auto v) {
     CountAny(v, ~uint64_t{0}, rows, groups,
              [&](size_t g, uint32_t x) { dst[g].revised_hours = x; });
@@ -167,9 +166,8 @@ void AggregateKind(const UsageSeries& s, const RollupBlock& block, Rows rows, Gr
       Sum(col[kColHeld], [&](auto v) {
         SumU64(v, rows, groups, [&](size_t g, uint64_t x) { dst[g].held_seconds = x; });
       });
-      Sum(col[kColSum], [&](auto v) {
-        SumF64(v, rows, groups, [&](size_t g, double x) { dst[g].sum = x; });
-      });
+      Sum(col[kColSum],
+          [&](auto v) { SumF64(v, rows, groups, [&](size_t g, double x) { dst[g].sum = x; }); });
       if (s.type == ValueType::kFloat) {
         MinMaxLast<FloatOrder>(block, rows, groups, dst, last_hour);
         Sum(col[kColIntegralLo], [&](auto v) {
@@ -178,8 +176,7 @@ void AggregateKind(const UsageSeries& s, const RollupBlock& block, Rows rows, Gr
       } else {
         MinMaxLast<IntOrder>(block, rows, groups, dst, last_hour);
         Sum(col[kColIntegralLo], [&](auto v) {
-          SumU128(v, rows, groups,
-                  [&](size_t g, unsigned __int128 x) { dst[g].int_integral = x; });
+          SumU128(v, rows, groups, [&](size_t g, unsigned __int128 x) { dst[g].int_integral = x; });
         });
         Sum(col[kColIntegralHi], [&](auto v) {
           SumU64(v, rows, groups, [&](size_t g, uint64_t x) {

@@ -40,9 +40,7 @@ struct IntOrder {
   static uint64_t Value(uint64_t k) { return k; }
 };
 struct FloatOrder {
-  static uint64_t Key(uint64_t bits) {
-    return (bits >> 63) ? ~bits : bits | (uint64_t{1} << 63);
-  }
+  static uint64_t Key(uint64_t bits) { return (bits >> 63) ? ~bits : bits | (uint64_t{1} << 63); }
   static uint64_t Value(uint64_t k) { return (k >> 63) ? k & ~(uint64_t{1} << 63) : ~k; }
 };
 inline uint64_t OrderKey(storage::ValueType t, uint64_t v) {
@@ -70,8 +68,7 @@ inline uint64_t SumFlat(const uint64_t* data, RowsOf<kSel> rows, size_t lo, size
 // Exact 128-bit sum of uint64 values: the low and high 32-bit halves are summed separately in
 // uint64 (no carry for < 2^32 rows), which keeps the loop as cheap as SumFlat.
 template <bool kSel>
-inline unsigned __int128 SumFlat128(const uint64_t* data, RowsOf<kSel> rows, size_t lo,
-                                    size_t hi) {
+inline unsigned __int128 SumFlat128(const uint64_t* data, RowsOf<kSel> rows, size_t lo, size_t hi) {
   constexpr uint64_t kLow = 0xffffffffu;
   const uint64_t* __restrict d = rows.Rebase(data);
   uint64_t l0 = 0, l1 = 0, h0 = 0, h1 = 0;
@@ -230,19 +227,18 @@ inline void CountAny(Col col, uint64_t bits, Rows rows, Groups groups, Out&& out
 // out(g, min or max value) over the rows of each group with samples (count != 0), compared in
 // Order. The caller skips groups without samples (their result is the identity) and calls
 // this only when the count column is not constant 0; with a constant count every row counts.
-template <typename Order, bool kMax, typename CountCol, typename Col, typename Rows,
-          typename Out>
+template <typename Order, bool kMax, typename CountCol, typename Col, typename Rows, typename Out>
 inline void Extreme(CountCol count, Col col, Rows rows, Groups groups, Out&& out) {
   for (size_t g = 0; g < groups.n; ++g) {
     const uint32_t lo = groups.seg[g], hi = groups.seg[g + 1];
     if constexpr (Col::kIsConstant) {
       out(g, col.value);
     } else if constexpr (CountCol::kIsConstant) {
-      out(g, Order::Value(
-                 detail::ExtremeFlat<Order, kMax, false>(nullptr, col.data, rows, lo, hi)));
+      out(g,
+          Order::Value(detail::ExtremeFlat<Order, kMax, false>(nullptr, col.data, rows, lo, hi)));
     } else {
-      out(g, Order::Value(
-                 detail::ExtremeFlat<Order, kMax, true>(count.data, col.data, rows, lo, hi)));
+      out(g,
+          Order::Value(detail::ExtremeFlat<Order, kMax, true>(count.data, col.data, rows, lo, hi)));
     }
   }
 }

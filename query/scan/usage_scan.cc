@@ -24,6 +24,7 @@
 #include "query/scan/usage_bucket.h"
 #include "query/usage.h"
 #include "query/vector/selection_vector.h"
+#include "storage/base/check.h"
 #include "storage/rollup.h"
 
 namespace meterd::query {
@@ -68,12 +69,12 @@ bool SameKey(const UsageBucket& a, const UsageBucket& b) {
 // Buffers a scan reuses, kept per thread between calls so that a scan allocates nothing in
 // steady state. Trim() bounds what an idle thread keeps.
 struct ScanScratch {
-  std::vector<uint64_t> ids;          // the request's ids, contiguous for binary searches
-  std::vector<int64_t> last_hour;     // per output bucket of this call (see BucketList)
-  std::vector<int64_t> group_last;    // per group of the current run
-  std::vector<int64_t> group_start;   // per group of the current run
-  std::vector<uint32_t> seg;          // group boundaries of the current run
-  std::vector<UsageBucket> overlay;   // buckets of revisions and open rows
+  std::vector<uint64_t> ids;         // the request's ids, contiguous for binary searches
+  std::vector<int64_t> last_hour;    // per output bucket of this call (see BucketList)
+  std::vector<int64_t> group_last;   // per group of the current run
+  std::vector<int64_t> group_start;  // per group of the current run
+  std::vector<uint32_t> seg;         // group boundaries of the current run
+  std::vector<UsageBucket> overlay;  // buckets of revisions and open rows
   std::vector<int64_t> overlay_last;
   RollupBlock block;
   SelectionVector sel;
@@ -96,7 +97,7 @@ struct ScanScratch {
 // ascending (then SortResult runs).
 struct BucketList {
   std::vector<UsageBucket>* buckets = nullptr;
-  size_t base = 0;                     // buckets before this index are not ours
+  size_t base = 0;                            // buckets before this index are not ours
   std::vector<int64_t>* last_hour = nullptr;  // one per bucket from `base`
   bool sorted = true;
 
@@ -155,6 +156,13 @@ Status UsageScanner::Run() {
     }
   }
   if (series.empty() || req_.from >= req_.to) return Status::OK();
+  [[maybe_unused]] auto by_key = [](const RollupRow& a, const RollupRow& b) {
+    return a.series_id < b.series_id || (a.series_id == b.series_id && a.hour < b.hour);
+  };
+  METERD_DCHECK(std::is_sorted(view_.revised.begin(), view_.revised.end(), by_key),
+                "RollupView::revised must be sorted by (series, hour)");
+  METERD_DCHECK(std::is_sorted(view_.open.begin(), view_.open.end(), by_key),
+                "RollupView::open must be sorted by (series, hour)");
   if (series.size() > UINT32_MAX) return Status::InvalidArgument("usage scan: too many series");
   x_.ids.resize(series.size());
   for (size_t i = 0; i < series.size(); ++i) x_.ids[i] = series[i].id;
@@ -197,8 +205,8 @@ Status UsageScanner::ScanFile(const RollupFileReader& file) {
       continue;
     }
     if (id < b.first_series) {  // requested series the file does not hold
-      ri = static_cast<size_t>(
-          Gallop(ids + ri, ids + n, b.first_series, std::less<uint64_t>()) - ids);
+      ri = static_cast<size_t>(Gallop(ids + ri, ids + n, b.first_series, std::less<uint64_t>()) -
+                               ids);
       continue;
     }
     // Unique ids: at most last_series - id + 1 of them fall in the block (1 in a month file).
@@ -400,8 +408,7 @@ void UsageScanner::ScanRun(size_t req, uint32_t begin, uint32_t end) {
   }
 }
 
-void UsageScanner::Append(BucketList* list, size_t req, const UsageBucket& b,
-                          int64_t last_hour) {
+void UsageScanner::Append(BucketList* list, size_t req, const UsageBucket& b, int64_t last_hour) {
   std::vector<UsageBucket>& v = *list->buckets;
   std::vector<int64_t>& last = *list->last_hour;
   if (list->size() > 0) {
@@ -467,12 +474,11 @@ void UsageScanner::ScanOverlay() {
     const uint64_t id = ids[k];
     const auto key_lo = std::make_pair(id, req_.from);
     const auto key_hi = std::make_pair(id, req_.to);
-    ri = static_cast<size_t>(Gallop(rev.begin() + static_cast<ptrdiff_t>(ri), rev.end(), key_lo,
-                                    RowLess) -
-                             rev.begin());
-    oi = static_cast<size_t>(Gallop(open.begin() + static_cast<ptrdiff_t>(oi), open.end(),
-                                    key_lo, RowLess) -
-                             open.begin());
+    ri = static_cast<size_t>(
+        Gallop(rev.begin() + static_cast<ptrdiff_t>(ri), rev.end(), key_lo, RowLess) - rev.begin());
+    oi = static_cast<size_t>(
+        Gallop(open.begin() + static_cast<ptrdiff_t>(oi), open.end(), key_lo, RowLess) -
+        open.begin());
     auto in_range = [&](const std::vector<RollupRow>& v, size_t i) {
       return i < v.size() && RowLess(v[i], key_hi);
     };
@@ -529,8 +535,8 @@ void UsageScanner::MergeOverlay() {
 
 }  // namespace
 
-Status ScanUsage(const RollupView& view, const UsageRequest& request,
-                 std::vector<UsageBucket>* out, UsageStats* stats) {
+Status ScanUsage(const RollupView& view, const UsageRequest& request, std::vector<UsageBucket>* out,
+                 UsageStats* stats) {
   thread_local ScanScratch scratch;
   Status st = UsageScanner(view, request, out, stats, &scratch).Run();
   scratch.Trim();
