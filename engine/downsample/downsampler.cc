@@ -506,6 +506,105 @@ Result<RebuildReport> Downsampler::Rebuild(int64_t from, int64_t to,
   return report;
 }
 
+Result<ImportReport> Downsampler::Import(const std::vector<ImportedQuantity>& quantities) {
+  ImportReport report;
+  auto refuse = [&report](uint32_t index, Status why) {
+    ++report.refused;
+    if (report.first_refusals.size() < 32)
+      report.first_refusals.emplace_back(index, std::move(why));
+  };
+  std::lock_guard lock(mu_);
+  // Build one bucket per (series, hour), remembering which quantities filled which column.
+  struct Pending {
+    RollupRow row;
+    SeriesShape shape;
+    uint32_t filled = 0;  // bit 31: the value; bits 0..7: state codes
+  };
+  std::map<std::pair<uint64_t, int64_t>, Pending> buckets;
+  for (const ImportedQuantity& q : quantities) {
+    SeriesSlot slot;
+    registry_->LookupMany({&q.series_id, 1}, &slot);
+    if (slot.index == UINT32_MAX) {
+      refuse(q.index, Status::NotFound("series is not defined"));
+      continue;
+    }
+    if (q.hour % kSecondsPerHour != 0) {
+      refuse(q.index,
+             Status::InvalidArgument("hour " + std::to_string(q.hour) + " is not a whole hour"));
+      continue;
+    }
+    if (q.hour >= watermark_) {
+      refuse(q.index, Status::OutOfRange("hour " + std::to_string(q.hour) +
+                                         " is not sealed yet: backfill imports past hours only"));
+      continue;
+    }
+    Pending& p = buckets[{q.series_id, q.hour}];
+    p.shape = SeriesShape{slot.kind, slot.type};
+    p.row.series_id = q.series_id;
+    p.row.hour = q.hour;
+    auto& c = p.row.col;
+    if (slot.kind == MetricKind::kState) {
+      if (q.state < 1 || q.state >= kStateSlots) {
+        refuse(q.index, Status::InvalidArgument("state code " + std::to_string(q.state) +
+                                                " is outside 1..7"));
+        continue;
+      }
+      if (q.value_bits > static_cast<uint64_t>(kSecondsPerHour) ||
+          c[kColHeld] + q.value_bits > static_cast<uint64_t>(kSecondsPerHour)) {
+        refuse(q.index, Status::InvalidArgument("an hour holds at most 3600 seconds of states"));
+        continue;
+      }
+      if (p.filled & (1u << q.state)) {
+        refuse(q.index, Status::AlreadyExists("this state of this hour appears twice"));
+        continue;
+      }
+      p.filled |= 1u << q.state;
+      c[kColState0 + q.state] = q.value_bits;
+      c[kColHeld] += q.value_bits;
+      c[kColLast] = c[kColMin] = c[kColMax] = q.state;
+    } else {
+      if (p.filled & (1u << 31)) {
+        refuse(q.index, Status::AlreadyExists("this hour of this series appears twice"));
+        continue;
+      }
+      p.filled |= 1u << 31;
+      if (slot.kind == MetricKind::kCounter) {
+        c[kColIncrease] = q.value_bits;
+      } else {
+        // The level held for the whole hour: integral = value x 3600.
+        c[kColHeld] = kSecondsPerHour;
+        c[kColMin] = c[kColMax] = c[kColLast] = q.value_bits;
+        if (slot.type == storage::ValueType::kFloat) {
+          c[kColIntegralLo] = storage::DoubleToBits(storage::BitsToDouble(q.value_bits) * 3600.0);
+        } else {
+          const unsigned __int128 integral =
+              static_cast<unsigned __int128>(q.value_bits) * kSecondsPerHour;
+          c[kColIntegralLo] = static_cast<uint64_t>(integral);
+          c[kColIntegralHi] = static_cast<uint64_t>(integral >> 64);
+        }
+      }
+    }
+    c[kColFlags] = kRowImported;
+  }
+  std::vector<RollupRow> new_revisions;
+  const int64_t now = Now();
+  for (auto& [key, p] : buckets) {
+    if (p.filled == 0) continue;
+    METERD_ASSIGN_OR_RETURN(RollupRow current, SealedRow(key.first, key.second));
+    if (SameBucket(current, p.row)) {
+      ++report.unchanged;
+      continue;
+    }
+    p.row.col[kColRevision] = current.col[kColRevision] + 1;
+    p.row.col[kColRevisedAt] = static_cast<uint64_t>(now);
+    new_revisions.push_back(p.row);
+    pending_revisions_[key] = p.row;
+    ++report.imported;
+  }
+  METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, 0));
+  return report;
+}
+
 query::RollupView Downsampler::View(const std::vector<uint64_t>& series, int64_t from,
                                     int64_t to) const {
   query::RollupView view;

@@ -92,6 +92,24 @@ struct RebuildReport {
   std::vector<storage::RollupRow> first_changes;  // the new rows, at most 32
 };
 
+// One hourly quantity imported from another system (`meterctl backfill`): a state metric's
+// seconds in one state, a gauge's average level over the hour (its integral is value x 3600),
+// or a counter's increase in the hour.
+struct ImportedQuantity {
+  uint32_t index = 0;  // caller's row number, echoed in refusals
+  uint64_t series_id = 0;
+  int64_t hour = 0;
+  uint32_t state = 0;       // state metrics: the state code (1..7)
+  uint64_t value_bits = 0;  // in the series' value type (float gauges: a double)
+};
+
+struct ImportReport {
+  uint64_t imported = 0;   // buckets written (a revision each)
+  uint64_t unchanged = 0;  // buckets already equal to the import (re-imports)
+  uint64_t refused = 0;    // quantities refused
+  std::vector<std::pair<uint32_t, Status>> first_refusals;  // (index, reason), at most 32
+};
+
 class Downsampler {
  public:
   static Result<std::unique_ptr<Downsampler>> Open(const std::string& dir,
@@ -129,6 +147,13 @@ class Downsampler {
   // Recomputes hours [from, to) from raw for the given series (empty = all) and reports what
   // changed: open buckets are replaced, sealed ones revised.
   Result<RebuildReport> Rebuild(int64_t from, int64_t to, const std::vector<uint64_t>& series);
+
+  // Imports hourly buckets for sealed hours as revisions flagged imported: idempotent (a bucket
+  // equal to its latest revision writes nothing), all of one call written in one synced batch.
+  // Quantities of one (series, hour) combine into one bucket (a state metric's states); an
+  // unknown series, an hour not aligned or not yet sealed, a state code outside 1..7 or a
+  // repeated quantity is refused with its index, and the rest are imported.
+  Result<ImportReport> Import(const std::vector<ImportedQuantity>& quantities);
 
   // series: sorted ids, or empty for every series. Hours in [from, to).
   query::RollupView View(const std::vector<uint64_t>& series, int64_t from, int64_t to) const;

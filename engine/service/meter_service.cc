@@ -98,6 +98,7 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::RevokeKey:
     case wire::Message::UsageRequest:
     case wire::Message::RollupRebuild:
+    case wire::Message::BackfillRequest:
       return true;
     default:
       return false;
@@ -247,6 +248,8 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
       asio::post(queries_, [this, args = std::move(args), r] { RunUsage(args, r); });
       return;
     }
+    case wire::Message::BackfillRequest:
+      return OnBackfill(*env.message_as_BackfillRequest(), r);
     case wire::Message::RollupRebuild: {
       const auto* q = env.message_as_RollupRebuild();
       asio::post(queries_,

@@ -7,7 +7,7 @@
 // Roles (checked per request):
 //   agent    DefineSeries, RegisterResources, IngestBatch (its own hypervisor only), ListMetrics
 //   billing  ExportRequest, StatsRequest, UsageRequest, ListMetrics
-//   admin    everything, including keys, custom metrics and RollupRebuild
+//   admin    everything, including keys, custom metrics, RollupRebuild and BackfillRequest
 // A revoked key stops working on open connections at their next request.
 //
 // Ingest is validated and appended on the io thread (appends are short and serialised by the
@@ -93,6 +93,11 @@ class MeterService final : public net::Handler {
     wire::Granularity granularity;
   };
   void RunUsage(const UsageArgs& args, const net::ResponderPtr& r);
+  void OnBackfill(const wire::BackfillRequest& req, const net::ResponderPtr& r);
+  void RunBackfill(uint64_t request_id, size_t rows,
+                   const std::vector<ImportedQuantity>& quantities,
+                   std::vector<std::pair<uint32_t, Status>> refusals, uint64_t refused,
+                   const net::ResponderPtr& r);
   void RunRebuild(uint64_t request_id, int64_t from, int64_t to, const std::string& resource,
                   const std::string& metric, const net::ResponderPtr& r);
   // The series matching the filters (empty = any), sorted by resource, metric.

@@ -222,4 +222,63 @@ void MeterService::RunRebuild(uint64_t request_id, int64_t from, int64_t to,
   r->Done();
 }
 
+void MeterService::OnBackfill(const wire::BackfillRequest& req, const ResponderPtr& r) {
+  if (parts_.downsampler == nullptr) {
+    return SendError(r, req.request_id(), Status::NotSupported("this server keeps no rollups"));
+  }
+  std::vector<ImportedQuantity> quantities;
+  std::vector<std::pair<uint32_t, Status>> refusals;
+  uint64_t refused = 0;
+  if (req.rows()) {
+    quantities.reserve(req.rows()->size());
+    for (uint32_t i = 0; i < req.rows()->size(); ++i) {
+      const wire::BackfillRow* row = req.rows()->Get(i);
+      const std::string_view resource = net::View(row->resource());
+      const std::string_view metric = net::View(row->metric());
+      const uint64_t id = SeriesRegistry::IdOf(resource, metric);
+      SeriesInfo info;
+      if (!parts_.series->Lookup(id, &info) || info.resource != resource || info.metric != metric) {
+        ++refused;
+        if (refusals.size() < 32) {
+          refusals.emplace_back(i, Status::NotFound("series " + std::string(resource) + "|" +
+                                                    std::string(metric) + " is not defined"));
+        }
+        continue;
+      }
+      quantities.push_back(ImportedQuantity{i, id, row->hour(), row->state(), row->value()});
+    }
+  }
+  // The import syncs the revision log: off the io thread.
+  boost::asio::post(
+      queries_,
+      [this, id = req.request_id(), rows = req.rows() ? req.rows()->size() : 0u,
+       quantities = std::move(quantities), refusals = std::move(refusals), refused,
+       r]() mutable { RunBackfill(id, rows, quantities, std::move(refusals), refused, r); });
+}
+
+void MeterService::RunBackfill(uint64_t request_id, size_t rows,
+                               const std::vector<ImportedQuantity>& quantities,
+                               std::vector<std::pair<uint32_t, Status>> refusals, uint64_t refused,
+                               const ResponderPtr& r) {
+  Result<ImportReport> rep = parts_.downsampler->Import(quantities);
+  if (!rep.ok()) return SendError(r, request_id, rep.status());
+  for (auto& f : rep->first_refusals) {
+    if (refusals.size() < 32) refusals.push_back(std::move(f));
+  }
+  std::sort(refusals.begin(), refusals.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  spdlog::info("event=backfill rows={} imported={} unchanged={} refused={}", rows, rep->imported,
+               rep->unchanged, refused + rep->refused);
+  flatbuffers::FlatBufferBuilder fbb(1024);
+  std::vector<flatbuffers::Offset<wire::Refusal>> list;
+  for (const auto& [index, status] : refusals) {
+    list.push_back(wire::CreateRefusal(fbb, index, net::ToWireCode(status),
+                                       fbb.CreateString(status.message())));
+  }
+  auto reply = wire::CreateBackfillReply(fbb, request_id, rep->imported, rep->unchanged,
+                                         refused + rep->refused, fbb.CreateVector(list));
+  r->Send(net::FinishFrame(fbb, reply));
+  r->Done();
+}
+
 }  // namespace meterd::engine

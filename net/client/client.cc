@@ -69,6 +69,7 @@ uint64_t ReplyIdOf(const wire::Envelope& env) {
     METERD_REPLY(KeyList)
     METERD_REPLY(UsageChunk)
     METERD_REPLY(RollupRebuildReply)
+    METERD_REPLY(BackfillReply)
 #undef METERD_REPLY
     default:
       return 0;

@@ -32,7 +32,9 @@ void Note(CsvIngestReport* r, const std::string& reason, const std::string& exam
   if (r->examples.size() < kMaxExamples) r->examples.push_back(example);
 }
 
-Result<std::unordered_map<std::string, wire::ValueType>> MetricTypes(net::Client* c) {
+}  // namespace
+
+Result<std::unordered_map<std::string, wire::ValueType>> ListMetricTypes(net::Client* c) {
   flatbuffers::FlatBufferBuilder fbb(64);
   const uint64_t id = c->NextRequestId();
   METERD_ASSIGN_OR_RETURN(auto bytes,
@@ -54,7 +56,35 @@ std::optional<uint64_t> ParseStateName(std::string_view v) {
   return std::nullopt;
 }
 
-}  // namespace
+Result<std::unordered_map<uint64_t, std::string>> DefineAllSeries(
+    net::Client* client, const std::map<uint64_t, net::SeriesKey>& keys) {
+  std::unordered_map<uint64_t, std::string> refused;
+  // A reply itemises at most 8 refusals: a chunk with more is defined again in eights
+  // (definitions are idempotent) so that every refused series is known.
+  std::function<Status(size_t, size_t)> define;
+  std::vector<net::SeriesKey> all_keys;
+  std::vector<uint64_t> all_ids;
+  for (const auto& [id, key] : keys) {
+    all_keys.push_back(key);
+    all_ids.push_back(id);
+  }
+  define = [&](size_t begin, size_t end) -> Status {
+    std::vector<net::SeriesKey> chunk(all_keys.begin() + begin, all_keys.begin() + end);
+    METERD_ASSIGN_OR_RETURN(net::DefineResult d, client->DefineSeries(chunk));
+    if (d.refused > d.refusals.size() && end - begin > 8) {
+      for (size_t b = begin; b < end; b += 8) {
+        METERD_RETURN_IF_ERROR(define(b, std::min(end, b + 8)));
+      }
+      return Status::OK();
+    }
+    for (const auto& r : d.refusals) refused[all_ids[begin + r.index]] = r.message;
+    return Status::OK();
+  };
+  for (size_t b = 0; b < all_keys.size(); b += 1024) {
+    METERD_RETURN_IF_ERROR(define(b, std::min(all_keys.size(), b + 1024)));
+  }
+  return refused;
+}
 
 Result<CsvIngestReport> IngestCsv(net::Client* client, const std::string& path,
                                   size_t batch_samples, const std::string& agent) {
@@ -62,7 +92,7 @@ Result<CsvIngestReport> IngestCsv(net::Client* client, const std::string& path,
   CsvIngestReport report;
   std::ifstream in(path);
   if (!in) return Status::NotFound("cannot open " + path);
-  METERD_ASSIGN_OR_RETURN(auto types, MetricTypes(client));
+  METERD_ASSIGN_OR_RETURN(auto types, ListMetricTypes(client));
 
   std::string line;
   std::vector<std::string> f;
@@ -125,31 +155,7 @@ Result<CsvIngestReport> IngestCsv(net::Client* client, const std::string& path,
   }
 
   // Define every series met (idempotent); rows of refused series are rejected here.
-  std::unordered_map<uint64_t, std::string> refused;
-  // A reply itemises at most 8 refusals: a chunk with more is defined again in eights
-  // (definitions are idempotent) so that every refused series is known.
-  std::function<Status(size_t, size_t)> define;
-  std::vector<net::SeriesKey> all_keys;
-  std::vector<uint64_t> all_ids;
-  for (const auto& [id, key] : keys) {
-    all_keys.push_back(key);
-    all_ids.push_back(id);
-  }
-  define = [&](size_t begin, size_t end) -> Status {
-    std::vector<net::SeriesKey> chunk(all_keys.begin() + begin, all_keys.begin() + end);
-    METERD_ASSIGN_OR_RETURN(net::DefineResult d, client->DefineSeries(chunk));
-    if (d.refused > d.refusals.size() && end - begin > 8) {
-      for (size_t b = begin; b < end; b += 8) {
-        METERD_RETURN_IF_ERROR(define(b, std::min(end, b + 8)));
-      }
-      return Status::OK();
-    }
-    for (const auto& r : d.refusals) refused[all_ids[begin + r.index]] = r.message;
-    return Status::OK();
-  };
-  for (size_t b = 0; b < all_keys.size(); b += 1024) {
-    METERD_RETURN_IF_ERROR(define(b, std::min(all_keys.size(), b + 1024)));
-  }
+  METERD_ASSIGN_OR_RETURN(auto refused, DefineAllSeries(client, keys));
 
   std::unordered_map<uint64_t, std::vector<uint64_t>> batch_lines;  // sequence -> line numbers
   client->set_ack_callback([&](const net::IngestAckInfo& ack) {

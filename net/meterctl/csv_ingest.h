@@ -11,7 +11,10 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "net/client/client.h"
@@ -28,6 +31,14 @@ struct CsvIngestReport {
   std::vector<std::string> examples;        // first few, with line numbers
   double seconds = 0;
 };
+
+// The value type of every metric in the server's catalog.
+Result<std::unordered_map<std::string, wire::ValueType>> ListMetricTypes(net::Client* client);
+// Defines every series in `keys` (idempotent); returns the refused ones with their reasons.
+Result<std::unordered_map<uint64_t, std::string>> DefineAllSeries(
+    net::Client* client, const std::map<uint64_t, net::SeriesKey>& keys);
+// A vm.state name ("running") as its code; nullopt for other text.
+std::optional<uint64_t> ParseStateName(std::string_view name);
 
 // `batch_samples` caps a batch; `agent` names the dedup identity of admin clients.
 Result<CsvIngestReport> IngestCsv(net::Client* client, const std::string& path,

@@ -2,7 +2,7 @@
 //
 //   meterctl [--server HOST:PORT] [--key KEY | --key-file FILE] [--format table|csv|json] CMD
 //
-// Commands: ingest, export, usage, rollup rebuild, stats, keys create|list|revoke,
+// Commands: ingest, export, usage, backfill, rollup rebuild, stats, keys create|list|revoke,
 // metrics list|define. Exit codes:
 // 0 success; 1 failure (connection, refusal, bad input); 2 usage; 3 `ingest` finished but not
 // every sample was accepted.
@@ -16,6 +16,7 @@
 
 #include "engine/catalog.h"
 #include "net/client/client.h"
+#include "net/meterctl/csv_backfill.h"
 #include "net/meterctl/csv_ingest.h"
 #include "net/meterctl/csv_time.h"
 #include "net/meterctl/table.h"
@@ -407,6 +408,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"hour", "day", "month"}))
       ->capture_default_str();
 
+  std::string backfill_file;
+  auto* backfill = app.add_subcommand(
+      "backfill", "import hourly usage from another system (resource,metric,hour,value)");
+  backfill->add_option("file", backfill_file, "CSV file with a header line")->required();
+
   auto* rollup = app.add_subcommand("rollup", "hourly rollups (admin)");
   rollup->require_subcommand(1);
   auto* rebuild = rollup->add_subcommand(
@@ -449,6 +455,19 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*ingest) return CmdIngest(c, file, batch);
   if (*exp) return CmdExport(c, from, to, resource, metric, rfc3339);
+  if (*backfill) {
+    auto client = Connect(c);
+    if (!client.ok()) return Fail(client.status());
+    auto rep = cli::BackfillCsv(client.value().get(), backfill_file);
+    if (!rep.ok()) return Fail(rep.status());
+    Table t({"rows", "imported buckets", "unchanged", "refused"});
+    for (size_t i = 0; i < 4; ++i) t.SetNumeric(i);
+    t.Add({std::to_string(rep->rows), std::to_string(rep->imported), std::to_string(rep->unchanged),
+           std::to_string(rep->refused)});
+    t.Print(c.fmt());
+    for (const auto& e : rep->examples) std::fprintf(stderr, "meterctl: %s\n", e.c_str());
+    return rep->refused == 0 ? 0 : 3;
+  }
   if (*usage || *rebuild) {
     auto f = cli::ParseTimestamp(from);
     auto t = cli::ParseTimestamp(to);

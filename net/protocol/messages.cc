@@ -83,6 +83,7 @@ uint64_t RequestIdOf(const wire::Envelope& env) {
     METERD_REQ(RevokeKey)
     METERD_REQ(UsageRequest)
     METERD_REQ(RollupRebuild)
+    METERD_REQ(BackfillRequest)
 #undef METERD_REQ
     default:
       return 0;

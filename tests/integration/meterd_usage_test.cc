@@ -226,6 +226,84 @@ TEST_F(MeterdUsageTest, LateSamplesReviseASealedHourOnceEach) {
   EXPECT_EQ(lines[0]["integral_value_seconds"], "2518");
 }
 
+TEST_F(MeterdUsageTest, BackfillImportsSealedHoursOnceAndReportsBadLines) {
+  server_.Stop();
+  StartServer({"--grace", "0"});
+  const int64_t b = HourStart(UnixNow()) - 3 * kHour;
+  for (int i = 0; i < 100; ++i) {
+    CommandResult st = Meterctl("--format json stats");
+    if (st.exit_code == 0 &&
+        nlohmann::json::parse(st.out)["rollup_sealed_before"].get<int64_t>() > b + kHour) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const std::string h0 = std::to_string(b), h1 = std::to_string(b + kHour);
+  const std::string csv =
+      "resource,metric,hour,value\n"
+      "vm-bf,vm.state:running," +
+      h0 +
+      ",3600\n"  // line 2
+      "vm-bf,vm.state:running," +
+      h1 +
+      ",1800\n"  // line 3
+      "vm-bf,vm.state:stopped," +
+      h1 +
+      ",1800\n"  // line 4
+      "vm-bf,disk.size_bytes," +
+      h0 + "," + std::to_string(20 * kGiB) +
+      "\n"
+      "vm-bf,net.tx_bytes," +
+      h0 +
+      ",123456789\n"  // line 6
+      "vm-bf,net.tx_bytes," +
+      h0 +
+      "1,5\n"  // line 7: not an hour
+      "vm-bf,no.such_metric," +
+      h0 +
+      ",5\n"  // line 8
+      "vm-bf,net.rx_bytes," +
+      std::to_string(HourStart(UnixNow()) + kHour) +
+      ",5\n"  // line 9: open
+      "vm-bf,vm.state:running," +
+      h0 + ",5\n";  // line 10: twice
+  const std::string path = WriteFile("backfill.csv", csv);
+  CommandResult first = Meterctl("--format json backfill " + path);
+  EXPECT_EQ(first.exit_code, 3) << first.out << first.err;  // some lines were refused
+  auto rep = nlohmann::json::parse(first.out);
+  EXPECT_EQ(rep[0]["imported buckets"], 4) << first.out;  // state h0, state h1, disk, tx
+  EXPECT_EQ(rep[0]["refused"], 4) << first.out << first.err;
+  EXPECT_NE(first.err.find("line 7:"), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("line 8:"), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("line 9:"), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("line 10:"), std::string::npos) << first.err;
+
+  nlohmann::json lines =
+      UsageJson("--from " + h0 + " --to " + std::to_string(b + 2 * kHour) + " --resource vm-bf");
+  const auto* s0 = Find(lines, "vm-bf", "vm.state", b);
+  const auto* s1 = Find(lines, "vm-bf", "vm.state", b + kHour);
+  const auto* d0 = Find(lines, "vm-bf", "disk.size_bytes", b);
+  const auto* t0 = Find(lines, "vm-bf", "net.tx_bytes", b);
+  ASSERT_TRUE(s0 && s1 && d0 && t0) << lines.dump(1);
+  EXPECT_EQ((*s0)["state_seconds"]["running"], 3600);
+  EXPECT_EQ((*s1)["state_seconds"]["running"], 1800);
+  EXPECT_EQ((*s1)["state_seconds"]["stopped"], 1800);
+  // 20 GiB held for the hour: 20 GiB·h exactly.
+  EXPECT_EQ((*d0)["quantity"], "20.000000");
+  EXPECT_EQ((*t0)["quantity"], "123456789");
+  EXPECT_EQ((*t0)["imported_hours"], 1);
+  EXPECT_NE((*t0)["status"].get<std::string>().find("imported"), std::string::npos);
+
+  // Importing the same file again changes nothing.
+  CommandResult again = Meterctl("--format json backfill " + path);
+  auto rep2 = nlohmann::json::parse(again.out);
+  EXPECT_EQ(rep2[0]["imported buckets"], 0) << again.out;
+  EXPECT_EQ(rep2[0]["unchanged"], 4) << again.out;
+  EXPECT_EQ(
+      UsageJson("--from " + h0 + " --to " + std::to_string(b + 2 * kHour) + " --resource vm-bf"),
+      lines);
+}
+
 // A fleet streamed second by second over 1.5 hours: every VM running, 2 GiB of memory, and a
 // network counter growing by 100 a second. Per VM, by hand:
 //   hour B:   running 3600 s (B:00:00..B:59:59 each hold 1 s; B:59:59 holds into the next hour
