@@ -15,6 +15,7 @@ PACKAGES=(
   libbenchmark-dev                          # micro-benchmarks
   libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libsqlite3-dev libzstd-dev libssl-dev
+  libyaml-cpp-dev                           # price book and tenancy documents (line numbers)
 )
 
 missing=()

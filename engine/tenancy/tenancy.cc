@@ -1,0 +1,303 @@
+// meterd — engine/tenancy/tenancy.cc
+#include "engine/tenancy/tenancy.h"
+
+#include <algorithm>
+
+namespace meterd::engine::tenancy {
+namespace {
+
+int64_t FloorHour(int64_t t) {
+  const int64_t q = t / kHour;
+  return (q - ((t % kHour) < 0 ? 1 : 0)) * kHour;
+}
+
+int64_t CeilHour(int64_t t) {
+  const int64_t f = FloorHour(t);
+  return f == t ? f : f + kHour;
+}
+
+template <typename T>
+uint32_t IndexOf(const std::vector<T>& v, std::string_view id) {
+  auto it = std::lower_bound(v.begin(), v.end(), id,
+                             [](const T& e, std::string_view k) { return e.id < k; });
+  if (it == v.end() || it->id != id) return kNone;
+  return static_cast<uint32_t>(it - v.begin());
+}
+
+template <typename T>
+const T* FindIn(const std::vector<T>& v, std::string_view id) {
+  const uint32_t i = IndexOf(v, id);
+  return i == kNone ? nullptr : &v[i];
+}
+
+template <typename T>
+Status SortUnique(std::vector<T>* v, const char* what) {
+  std::sort(v->begin(), v->end(), [](const T& a, const T& b) { return a.id < b.id; });
+  for (size_t i = 1; i < v->size(); ++i) {
+    if ((*v)[i].id == (*v)[i - 1].id) {
+      return Status::InvalidArgument(std::string(what) + " " + (*v)[i].id + " is defined twice");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+int64_t FirstHourOf(int64_t effective_from, bool first_version) {
+  return first_version ? FloorHour(effective_from) : CeilHour(effective_from);
+}
+
+std::shared_ptr<const Tenancy> Tenancy::Empty() {
+  static const std::shared_ptr<const Tenancy> empty(new Tenancy());
+  return empty;
+}
+
+Result<std::shared_ptr<const Tenancy>> Tenancy::Build(TenancyData data) {
+  std::shared_ptr<Tenancy> t(new Tenancy());
+  METERD_RETURN_IF_ERROR(SortUnique(&data.domains, "domain"));
+  METERD_RETURN_IF_ERROR(SortUnique(&data.accounts, "account"));
+  METERD_RETURN_IF_ERROR(SortUnique(&data.projects, "project"));
+  METERD_RETURN_IF_ERROR(SortUnique(&data.locations, "location"));
+  METERD_RETURN_IF_ERROR(SortUnique(&data.plan_groups, "plan group"));
+  METERD_RETURN_IF_ERROR(SortUnique(&data.plans, "plan"));
+  METERD_RETURN_IF_ERROR(SortUnique(&data.resources, "resource"));
+  t->data_ = std::move(data);
+  TenancyData& d = t->data_;
+
+  // Domains: parents exist and form no cycle.
+  t->domain_parent_.assign(d.domains.size(), kNone);
+  for (size_t i = 0; i < d.domains.size(); ++i) {
+    if (d.domains[i].parent.empty()) continue;
+    const uint32_t p = IndexOf(d.domains, d.domains[i].parent);
+    if (p == kNone) {
+      return Status::InvalidArgument("domain " + d.domains[i].id + ": parent " +
+                                     d.domains[i].parent + " is not a domain");
+    }
+    t->domain_parent_[i] = p;
+  }
+  for (size_t i = 0; i < d.domains.size(); ++i) {
+    uint32_t cur = static_cast<uint32_t>(i);
+    for (size_t steps = 0; cur != kNone; ++steps) {
+      if (steps > d.domains.size()) {
+        return Status::InvalidArgument("domain " + d.domains[i].id + ": its parents form a cycle");
+      }
+      cur = t->domain_parent_[cur];
+    }
+  }
+  t->account_domain_.resize(d.accounts.size());
+  for (size_t i = 0; i < d.accounts.size(); ++i) {
+    t->account_domain_[i] = IndexOf(d.domains, d.accounts[i].domain);
+    if (t->account_domain_[i] == kNone) {
+      return Status::InvalidArgument("account " + d.accounts[i].id + ": domain " +
+                                     d.accounts[i].domain + " is not a domain");
+    }
+  }
+  t->project_account_.resize(d.projects.size());
+  for (size_t i = 0; i < d.projects.size(); ++i) {
+    t->project_account_[i] = IndexOf(d.accounts, d.projects[i].account);
+    if (t->project_account_[i] == kNone) {
+      return Status::InvalidArgument("project " + d.projects[i].id + ": account " +
+                                     d.projects[i].account + " is not an account");
+    }
+  }
+  for (const Plan& p : d.plans) {
+    if (!p.group.empty() && IndexOf(d.plan_groups, p.group) == kNone) {
+      return Status::InvalidArgument("plan " + p.id + ": group " + p.group +
+                                     " is not a plan group");
+    }
+  }
+  for (Resource& r : d.resources) {
+    if (r.versions.empty()) {
+      return Status::InvalidArgument("resource " + r.id + " has no version");
+    }
+    std::sort(r.versions.begin(), r.versions.end(),
+              [](const ResourceVersion& a, const ResourceVersion& b) {
+                return a.effective_from < b.effective_from;
+              });
+    for (size_t i = 0; i < r.versions.size(); ++i) {
+      ResourceVersion& v = r.versions[i];
+      if (i > 0 && v.effective_from == r.versions[i - 1].effective_from) {
+        return Status::InvalidArgument("resource " + r.id + " has two versions from " +
+                                       std::to_string(v.effective_from));
+      }
+      v.first_hour = FirstHourOf(v.effective_from, i == 0);
+      v.project_index = IndexOf(d.projects, v.project);
+      if (v.project_index == kNone) {
+        return Status::InvalidArgument("resource " + r.id + ": project " + v.project +
+                                       " is not a project");
+      }
+      v.account_index = t->project_account_[v.project_index];
+      v.domain_index = t->account_domain_[v.account_index];
+      v.location_index = kNone;
+      if (!v.location.empty()) {
+        v.location_index = IndexOf(d.locations, v.location);
+        if (v.location_index == kNone) {
+          return Status::InvalidArgument("resource " + r.id + ": location " + v.location +
+                                         " is not a location");
+        }
+      }
+      v.plan_index = kNone;
+      v.plan_group_index = kNone;
+      if (!v.plan.empty()) {
+        v.plan_index = IndexOf(d.plans, v.plan);
+        if (v.plan_index == kNone) {
+          return Status::InvalidArgument("resource " + r.id + ": plan " + v.plan +
+                                         " is not a plan");
+        }
+        const std::string& group = d.plans[v.plan_index].group;
+        if (!group.empty()) v.plan_group_index = IndexOf(d.plan_groups, group);
+      }
+    }
+    for (size_t i = 0; i < r.versions.size(); ++i) {
+      ResourceVersion& v = r.versions[i];
+      v.end_hour = i + 1 < r.versions.size() ? std::max(v.first_hour, r.versions[i + 1].first_hour)
+                                             : kForever;
+      // A later version starting inside the same hour as an earlier non-first one leaves
+      // the earlier one no hour; keep ranges monotone.
+      if (i + 1 < r.versions.size() && r.versions[i + 1].first_hour < v.first_hour) {
+        r.versions[i + 1].first_hour = v.first_hour;
+      }
+    }
+  }
+  return std::shared_ptr<const Tenancy>(std::move(t));
+}
+
+uint32_t Tenancy::DomainIndex(std::string_view id) const { return IndexOf(data_.domains, id); }
+uint32_t Tenancy::AccountIndex(std::string_view id) const { return IndexOf(data_.accounts, id); }
+uint32_t Tenancy::ProjectIndex(std::string_view id) const { return IndexOf(data_.projects, id); }
+uint32_t Tenancy::LocationIndex(std::string_view id) const { return IndexOf(data_.locations, id); }
+uint32_t Tenancy::PlanGroupIndex(std::string_view id) const {
+  return IndexOf(data_.plan_groups, id);
+}
+uint32_t Tenancy::PlanIndex(std::string_view id) const { return IndexOf(data_.plans, id); }
+uint32_t Tenancy::ResourceIndex(std::string_view id) const { return IndexOf(data_.resources, id); }
+
+const Domain* Tenancy::FindDomain(std::string_view id) const { return FindIn(data_.domains, id); }
+const Account* Tenancy::FindAccount(std::string_view id) const {
+  return FindIn(data_.accounts, id);
+}
+const Project* Tenancy::FindProject(std::string_view id) const {
+  return FindIn(data_.projects, id);
+}
+const Location* Tenancy::FindLocation(std::string_view id) const {
+  return FindIn(data_.locations, id);
+}
+const PlanGroup* Tenancy::FindPlanGroup(std::string_view id) const {
+  return FindIn(data_.plan_groups, id);
+}
+const Plan* Tenancy::FindPlan(std::string_view id) const { return FindIn(data_.plans, id); }
+const Resource* Tenancy::FindResource(std::string_view id) const {
+  return FindIn(data_.resources, id);
+}
+
+const ResourceVersion* Tenancy::VersionAt(uint32_t resource_index, int64_t hour) const {
+  const std::vector<ResourceVersion>& vs = data_.resources[resource_index].versions;
+  const int64_t h = FloorHour(hour);
+  // The last version whose range starts at or before h; it rates h when h is inside it.
+  auto it = std::upper_bound(vs.begin(), vs.end(), h,
+                             [](int64_t x, const ResourceVersion& v) { return x < v.first_hour; });
+  while (it != vs.begin()) {
+    --it;
+    if (it->first_hour <= h && h < it->end_hour) return &*it;
+    if (it->first_hour < it->end_hour) break;  // a non-empty range ending before h
+  }
+  return nullptr;
+}
+
+Attributes Tenancy::AttributesOf(uint32_t resource_index, const ResourceVersion& v) const {
+  Attributes a;
+  a.resource = &data_.resources[resource_index];
+  a.version = &v;
+  a.resource_index = resource_index;
+  a.type = v.type;
+  a.project = v.project;
+  a.account = data_.accounts[v.account_index].id;
+  a.domain = data_.domains[v.domain_index].id;
+  a.location = v.location;
+  a.plan = v.plan;
+  if (v.plan_group_index != kNone) a.plan_group = data_.plan_groups[v.plan_group_index].id;
+  a.storage_tier = v.storage_tier;
+  return a;
+}
+
+Result<Attributes> Tenancy::AttributesAt(std::string_view resource, int64_t hour) const {
+  const uint32_t ri = ResourceIndex(resource);
+  if (ri == kNone) {
+    return Status::NotFound("resource " + std::string(resource) +
+                            " is not registered: its usage is unattributed");
+  }
+  const ResourceVersion* v = VersionAt(ri, hour);
+  if (v == nullptr) {
+    return Status::NotFound("resource " + std::string(resource) + " has no version in force at " +
+                            std::to_string(FloorHour(hour)) + ": its usage is unattributed");
+  }
+  return AttributesOf(ri, *v);
+}
+
+std::span<const ResourceVersion> Tenancy::Versions(std::string_view resource) const {
+  const Resource* r = FindResource(resource);
+  if (r == nullptr) return {};
+  return r->versions;
+}
+
+bool Tenancy::DomainWithin(uint32_t domain_index, uint32_t ancestor_index) const {
+  for (uint32_t cur = domain_index; cur != kNone; cur = domain_parent_[cur]) {
+    if (cur == ancestor_index) return true;
+  }
+  return false;
+}
+
+std::vector<uint32_t> Tenancy::ResourcesIn(ScopeKind kind, std::string_view id, int64_t from,
+                                           int64_t to) const {
+  std::vector<uint32_t> out;
+  uint32_t target = kNone;
+  switch (kind) {
+    case ScopeKind::kResource:
+      target = ResourceIndex(id);
+      break;
+    case ScopeKind::kProject:
+      target = ProjectIndex(id);
+      break;
+    case ScopeKind::kAccount:
+      target = AccountIndex(id);
+      break;
+    case ScopeKind::kDomain:
+      target = DomainIndex(id);
+      break;
+  }
+  if (target == kNone) return out;
+  for (uint32_t ri = 0; ri < data_.resources.size(); ++ri) {
+    for (const ResourceVersion& v : data_.resources[ri].versions) {
+      // Some hour h (a multiple of 3600) with from <= h < to rated by this version.
+      const int64_t first = CeilHour(std::max(v.first_hour, from));
+      if (first >= std::min(v.end_hour, to)) continue;
+      bool in = false;
+      switch (kind) {
+        case ScopeKind::kResource:
+          in = ri == target;
+          break;
+        case ScopeKind::kProject:
+          in = v.project_index == target;
+          break;
+        case ScopeKind::kAccount:
+          in = v.account_index == target;
+          break;
+        case ScopeKind::kDomain:
+          in = DomainWithin(v.domain_index, target);
+          break;
+      }
+      if (in) {
+        out.push_back(ri);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::string_view Tenancy::PlanGroupOf(std::string_view plan) const {
+  const Plan* p = FindPlan(plan);
+  return p ? std::string_view(p->group) : std::string_view();
+}
+
+}  // namespace meterd::engine::tenancy
