@@ -132,6 +132,71 @@ void Downsampler::ApplyInOrder(SeriesState* st, int64_t ts, uint64_t value) {
   ++stats_.in_order_samples;
 }
 
+// The in-order path for the common case, a sample in the same hour as its series' previous
+// one: ApplyInOrder's arithmetic with no hour split and no lookup (the row is open.back()).
+// Returns false, changing nothing, when the case does not hold.
+inline bool Downsampler::ApplySameHour(SeriesState* st, int64_t ts, uint64_t v) {
+  if (!st->has_last || ts <= st->last_ts || st->open.empty()) return false;
+  RollupRow& row = st->open.back();
+  const uint64_t offset = static_cast<uint64_t>(ts - row.hour);
+  if (offset >= static_cast<uint64_t>(kSecondsPerHour) || st->last_ts < row.hour) return false;
+  auto& c = row.col;
+  const bool is_float = st->shape.type == storage::ValueType::kFloat;
+  switch (st->shape.kind) {
+    case MetricKind::kCounter: {
+      const bool reset = v < st->last_value;
+      c[kColIncrease] += reset ? v : v - st->last_value;
+      c[kColResets] += reset ? 1 : 0;
+      break;
+    }
+    case MetricKind::kGauge:
+    case MetricKind::kState: {
+      // [held_until, to) lies inside row's hour: held_until >= last_ts >= row.hour, to <= ts.
+      const int64_t to = std::min(ts, st->last_ts + options_.staleness_seconds);
+      if (to > st->held_until) {
+        const uint64_t secs = static_cast<uint64_t>(to - st->held_until);
+        c[kColHeld] += secs;
+        if (st->shape.kind == MetricKind::kState) {
+          if (st->last_value < kStateSlots) c[kColState0 + st->last_value] += secs;
+        } else if (is_float) {
+          c[kColIntegralLo] = storage::DoubleToBits(storage::BitsToDouble(c[kColIntegralLo]) +
+                                                    storage::BitsToDouble(st->last_value) *
+                                                        static_cast<double>(secs));
+        } else {
+          unsigned __int128 integral =
+              (static_cast<unsigned __int128>(c[kColIntegralHi]) << 64) | c[kColIntegralLo];
+          integral += static_cast<unsigned __int128>(st->last_value) * secs;
+          c[kColIntegralLo] = static_cast<uint64_t>(integral);
+          c[kColIntegralHi] = static_cast<uint64_t>(integral >> 64);
+        }
+      }
+      if (st->shape.kind == MetricKind::kGauge) {
+        c[kColSum] =
+            storage::DoubleToBits(storage::BitsToDouble(c[kColSum]) +
+                                  (is_float ? storage::BitsToDouble(v) : static_cast<double>(v)));
+      }
+      break;
+    }
+  }
+  // The row has a sample (its hour holds the previous one), so min and max exist.
+  if (is_float) {
+    const double d = storage::BitsToDouble(v);
+    if (d < storage::BitsToDouble(c[kColMin])) c[kColMin] = v;
+    if (storage::BitsToDouble(c[kColMax]) < d) c[kColMax] = v;
+  } else {
+    if (v < c[kColMin]) c[kColMin] = v;
+    if (c[kColMax] < v) c[kColMax] = v;
+  }
+  ++c[kColCount];
+  c[kColLastOffset] = offset;
+  c[kColLast] = v;
+  st->last_ts = ts;
+  st->last_value = v;
+  st->held_until = ts;
+  ++stats_.in_order_samples;
+  return true;
+}
+
 Result<std::vector<RawSample>> Downsampler::LoadRaw(uint64_t series_id, int64_t from, int64_t to) {
   std::vector<RawSample> out;
   storage::ScanRequest req;
@@ -201,22 +266,33 @@ Status Downsampler::Apply(const storage::SampleBatch& batch, std::span<const Ser
   const uint64_t* values = batch.values().data();
   std::map<SeriesState*, std::vector<int64_t>> dirty;
   LateBatch late{lsn, late_id, {}};
-  // Series states are far apart in memory: fetch a few samples ahead (the state's header and
-  // its first open row, which the in-order path updates).
-  constexpr size_t kPrefetchAhead = 8;
+  // Series states are far apart in memory: fetch ahead in two stages, the state's header 16
+  // samples ahead, then (its header now cached) the open row the in-order path will update.
+  constexpr size_t kHeaderAhead = 16, kRowAhead = 8;
   const uint32_t table_size = states_.size();
   for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n && slots[i + kPrefetchAhead].index < table_size) {
-      const char* p = reinterpret_cast<const char*>(&states_[slots[i + kPrefetchAhead].index]);
-      for (size_t line = 0; line < sizeof(SeriesState); line += 64) __builtin_prefetch(p + line, 1);
+    if (i + kHeaderAhead < n && slots[i + kHeaderAhead].index < table_size) {
+      const char* p = reinterpret_cast<const char*>(&states_[slots[i + kHeaderAhead].index]);
+      __builtin_prefetch(p, 1);
+      __builtin_prefetch(p + 64, 1);
+    }
+    if (i + kRowAhead < n && slots[i + kRowAhead].index < table_size) {
+      const SeriesState& ahead = states_[slots[i + kRowAhead].index];
+      if (!ahead.open.empty()) {
+        const char* r = reinterpret_cast<const char*>(&ahead.open.back());
+        __builtin_prefetch(r, 1);
+        __builtin_prefetch(r + 64, 1);
+        __builtin_prefetch(r + 128, 1);
+      }
     }
     const int64_t ts = times[i];
-    if (HourOf(ts) < closing_) {
+    if (ts < closing_) {  // closing_ is a whole hour: the sample's hour is closed
       late.samples.push_back(LateSample{ids[i], ts});
       continue;
     }
     SeriesState* st = StateFor(ids[i], slots[i]);
     const uint64_t v = values[i];
+    if (!suspect && ApplySameHour(st, ts, v)) continue;
     if (!st->known) METERD_RETURN_IF_ERROR(LoadPrevIfUnknown(st, ts));
     if (!suspect && (!st->has_last || ts > st->last_ts)) {
       ApplyInOrder(st, ts, v);

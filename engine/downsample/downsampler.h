@@ -188,6 +188,7 @@ class Downsampler {
   SeriesState* StateFor(uint64_t series_id, const SeriesSlot& slot);
   SeriesState* StateById(uint64_t series_id);
   void ApplyInOrder(SeriesState* st, int64_t ts, uint64_t value);
+  bool ApplySameHour(SeriesState* st, int64_t ts, uint64_t value);
   storage::RollupRow* OpenRow(SeriesState* st, int64_t hour);
   Status LoadPrevIfUnknown(SeriesState* st, int64_t before);
   Result<std::vector<RawSample>> LoadRaw(uint64_t series_id, int64_t from, int64_t to);

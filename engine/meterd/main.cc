@@ -21,6 +21,7 @@
 #include "engine/downsample/downsampler.h"
 #include "engine/ingest/ingest_pipeline.h"
 #include "engine/ingest/rollup_clock.h"
+#include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
 #include "engine/registry/resource_registry.h"
 #include "engine/registry/series_registry.h"
@@ -169,6 +170,9 @@ int Run(const Flags& f) {
   }
   for (const auto& line : rollup_report) spdlog::info("event=rollup_open detail=\"{}\"", line);
 
+  // The billing catalog (tenancy, price book, subscriptions) in DATA/billing.db.
+  auto billing = OrDie(engine::pricebook::BillingStore::Open(f.data_dir, &catalog), "billing");
+
   engine::IngestPipeline ingest(store.get(), series.get(), downsampler.get());
   std::optional<engine::RollupClock> rollup_clock;
   if (downsampler) {
@@ -179,7 +183,7 @@ int Run(const Flags& f) {
   }
   engine::MeterService service(
       engine::ServiceParts{store.get(), &catalog, metrics.get(), series.get(), resources.get(),
-                           keys.get(), &ingest, downsampler.get()},
+                           keys.get(), &ingest, downsampler.get(), billing.get()},
       f.query_threads);
   net::Server server(so, &service);
   service.set_server_stats([&server] { return server.stats(); });

@@ -99,6 +99,8 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::UsageRequest:
     case wire::Message::RollupRebuild:
     case wire::Message::BackfillRequest:
+    case wire::Message::ApplyCatalog:
+    case wire::Message::EstimateRequest:
       return true;
     default:
       return false;
@@ -120,6 +122,7 @@ bool Allowed(Role role, wire::Message type) {
     case wire::Message::ExportRequest:
     case wire::Message::StatsRequest:
     case wire::Message::UsageRequest:
+    case wire::Message::EstimateRequest:
       return role == Role::kBilling;
     default:
       return false;  // keys and custom metrics: admin only
@@ -250,6 +253,25 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
     }
     case wire::Message::BackfillRequest:
       return OnBackfill(*env.message_as_BackfillRequest(), r);
+    case wire::Message::ApplyCatalog: {
+      const auto* q = env.message_as_ApplyCatalog();
+      asio::post(queries_, [this, id = q->request_id(), doc = std::string(View(q->document())),
+                            format = q->format(), dry = q->dry_run(),
+                            r] { RunApplyCatalog(id, doc, format, dry, r); });
+      return;
+    }
+    case wire::Message::EstimateRequest: {
+      const auto* q = env.message_as_EstimateRequest();
+      EstimateArgs args{q->request_id(),
+                        std::string(View(q->plan())),
+                        std::string(View(q->location())),
+                        std::string(View(q->storage_tier())),
+                        q->hours(),
+                        q->at(),
+                        std::string(View(q->currency()))};
+      asio::post(queries_, [this, args = std::move(args), r] { RunEstimate(args, r); });
+      return;
+    }
     case wire::Message::RollupRebuild: {
       const auto* q = env.message_as_RollupRebuild();
       asio::post(queries_,

@@ -6,8 +6,9 @@
 //
 // Roles (checked per request):
 //   agent    DefineSeries, RegisterResources, IngestBatch (its own hypervisor only), ListMetrics
-//   billing  ExportRequest, StatsRequest, UsageRequest, ListMetrics
-//   admin    everything, including keys, custom metrics, RollupRebuild and BackfillRequest
+//   billing  ExportRequest, StatsRequest, UsageRequest, EstimateRequest, ListMetrics
+//   admin    everything, including keys, custom metrics, RollupRebuild, BackfillRequest and
+//            ApplyCatalog
 // A revoked key stops working on open connections at their next request.
 //
 // Ingest is validated and appended on the io thread (appends are short and serialised by the
@@ -28,6 +29,7 @@
 #include "engine/catalog.h"
 #include "engine/downsample/downsampler.h"
 #include "engine/ingest/ingest_pipeline.h"
+#include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
 #include "engine/registry/resource_registry.h"
 #include "engine/registry/series_registry.h"
@@ -46,7 +48,8 @@ struct ServiceParts {
   ResourceRegistry* resources = nullptr;
   KeyStore* keys = nullptr;
   IngestPipeline* ingest = nullptr;
-  Downsampler* downsampler = nullptr;  // hourly rollups: usage queries and rebuilds
+  Downsampler* downsampler = nullptr;          // hourly rollups: usage queries and rebuilds
+  pricebook::BillingStore* billing = nullptr;  // tenancy, price book: apply, estimate, charges
 };
 
 class MeterService final : public net::Handler {
@@ -100,6 +103,16 @@ class MeterService final : public net::Handler {
                    const net::ResponderPtr& r);
   void RunRebuild(uint64_t request_id, int64_t from, int64_t to, const std::string& resource,
                   const std::string& metric, const net::ResponderPtr& r);
+  // Catalog and estimates: meter_service_billing.cc.
+  struct EstimateArgs {
+    uint64_t request_id;
+    std::string plan, location, storage_tier;
+    int64_t hours, at;
+    std::string currency;
+  };
+  void RunApplyCatalog(uint64_t request_id, const std::string& document, wire::DocFormat format,
+                       bool dry_run, const net::ResponderPtr& r);
+  void RunEstimate(const EstimateArgs& args, const net::ResponderPtr& r);
   // The series matching the filters (empty = any), sorted by resource, metric.
   std::vector<SeriesInfo> MatchSeries(const std::string& resource, const std::string& project,
                                       const std::string& account, const std::string& metric) const;

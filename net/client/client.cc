@@ -70,6 +70,8 @@ uint64_t ReplyIdOf(const wire::Envelope& env) {
     METERD_REPLY(UsageChunk)
     METERD_REPLY(RollupRebuildReply)
     METERD_REPLY(BackfillReply)
+    METERD_REPLY(ApplyCatalogReply)
+    METERD_REPLY(EstimateReply)
 #undef METERD_REPLY
     default:
       return 0;

@@ -2,10 +2,9 @@
 //
 //   meterctl [--server HOST:PORT] [--key KEY | --key-file FILE] [--format table|csv|json] CMD
 //
-// Commands: ingest, export, usage, backfill, rollup rebuild, stats, keys create|list|revoke,
-// metrics list|define. Exit codes:
-// 0 success; 1 failure (connection, refusal, bad input); 2 usage; 3 `ingest` finished but not
-// every sample was accepted.
+// Commands: ingest, export, usage, backfill, rollup rebuild, apply, estimate, stats, keys
+// create|list|revoke, metrics list|define. Exit codes: 0 success; 1 failure (connection, refusal,
+// bad input); 2 usage; 3 `ingest` finished but not every sample was accepted.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +15,7 @@
 
 #include "engine/catalog.h"
 #include "net/client/client.h"
+#include "net/meterctl/billing_cmd.h"
 #include "net/meterctl/csv_backfill.h"
 #include "net/meterctl/csv_ingest.h"
 #include "net/meterctl/csv_time.h"
@@ -413,6 +413,22 @@ int main(int argc, char** argv) {
       "backfill", "import hourly usage from another system (resource,metric,hour,value)");
   backfill->add_option("file", backfill_file, "CSV file with a header line")->required();
 
+  std::string apply_file;
+  bool dry_run = false;
+  auto* apply = app.add_subcommand(
+      "apply", "apply a billing catalog: tenancy, price book versions, subscriptions (admin)");
+  apply->add_option("file", apply_file, "YAML or JSON document (docs/rating.md)")->required();
+  apply->add_flag("--dry-run", dry_run, "validate and report, change nothing");
+
+  cli::EstimateOptions est;
+  auto* estimate = app.add_subcommand("estimate", "the price of a plan before a VM is created");
+  estimate->add_option("--plan", est.plan, "plan id")->required();
+  estimate->add_option("--location", est.location, "location id")->required();
+  estimate->add_option("--storage-tier", est.storage_tier, "root disk storage tier");
+  estimate->add_option("--hours", est.hours, "hours estimated (730: an average month)")
+      ->capture_default_str();
+  estimate->add_option("--currency", est.currency, "display currency (default: the book's)");
+
   auto* rollup = app.add_subcommand("rollup", "hourly rollups (admin)");
   rollup->require_subcommand(1);
   auto* rebuild = rollup->add_subcommand(
@@ -455,6 +471,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*ingest) return CmdIngest(c, file, batch);
   if (*exp) return CmdExport(c, from, to, resource, metric, rfc3339);
+  if (*apply || *estimate) {
+    auto client = Connect(c);
+    if (!client.ok()) return Fail(client.status());
+    if (*apply) return cli::RunApply(client.value().get(), apply_file, dry_run, c.fmt());
+    return cli::RunEstimate(client.value().get(), est, c.fmt());
+  }
   if (*backfill) {
     auto client = Connect(c);
     if (!client.ok()) return Fail(client.status());

@@ -84,6 +84,8 @@ uint64_t RequestIdOf(const wire::Envelope& env) {
     METERD_REQ(UsageRequest)
     METERD_REQ(RollupRebuild)
     METERD_REQ(BackfillRequest)
+    METERD_REQ(ApplyCatalog)
+    METERD_REQ(EstimateRequest)
 #undef METERD_REQ
     default:
       return 0;

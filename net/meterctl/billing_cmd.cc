@@ -1,0 +1,117 @@
+// meterd — net/meterctl/billing_cmd.cc
+#include "net/meterctl/billing_cmd.h"
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "net/protocol/messages.h"
+
+namespace meterd::cli {
+namespace {
+
+int Fail(const Status& st) {
+  std::fprintf(stderr, "meterctl: %s\n", st.ToString().c_str());
+  return 1;
+}
+
+std::string Credits(int64_t micro) {
+  // Exact: micro-credits as credits with six decimals.
+  const bool neg = micro < 0;
+  const uint64_t m = neg ? 0 - static_cast<uint64_t>(micro) : static_cast<uint64_t>(micro);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s%llu.%06llu", neg ? "-" : "",
+                static_cast<unsigned long long>(m / 1000000),
+                static_cast<unsigned long long>(m % 1000000));
+  return buf;
+}
+
+}  // namespace
+
+int RunApply(net::Client* client, const std::string& path, bool dry_run, Format format) {
+  std::ifstream in(path);
+  if (!in) return Fail(Status::NotFound("cannot open " + path));
+  std::stringstream text;
+  text << in.rdbuf();
+  wire::DocFormat doc_format = wire::DocFormat::Auto;
+  if (path.ends_with(".json")) doc_format = wire::DocFormat::Json;
+  if (path.ends_with(".yaml") || path.ends_with(".yml")) doc_format = wire::DocFormat::Yaml;
+  flatbuffers::FlatBufferBuilder fbb(text.str().size() + 256);
+  const uint64_t id = client->NextRequestId();
+  auto req = wire::CreateApplyCatalog(fbb, id, fbb.CreateString(text.str()), doc_format, dry_run);
+  auto bytes = client->Call(net::FinishFrame(fbb, req), id);
+  if (!bytes.ok()) return Fail(bytes.status());
+  const auto* rep = wire::GetEnvelope(bytes.value().data())->message_as_ApplyCatalogReply();
+  if (!rep) return Fail(Status::Corruption("unexpected answer to ApplyCatalog"));
+  if (rep->errors() && rep->errors()->size() > 0) {
+    std::fprintf(stderr, "meterctl: %s: refused, nothing changed:\n", path.c_str());
+    for (const auto* e : *rep->errors()) {
+      std::fprintf(stderr, "  %s: %s\n", path.c_str(), std::string(net::View(e)).c_str());
+    }
+    return 1;
+  }
+  if (format == Format::kJson) {
+    nlohmann::json j = {{"applied", rep->applied()},
+                        {"dry_run", dry_run},
+                        {"created", rep->created()},
+                        {"updated", rep->updated()},
+                        {"unchanged", rep->unchanged()}};
+    nlohmann::json changes = nlohmann::json::array();
+    if (rep->changes()) {
+      for (const auto* c : *rep->changes()) {
+        changes.push_back({{"entity", net::View(c->entity())},
+                           {"id", net::View(c->id())},
+                           {"kind", net::View(c->kind())},
+                           {"detail", net::View(c->detail())}});
+      }
+    }
+    j["changes"] = changes;
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%s%s\n", dry_run ? "(dry run) " : "",
+              std::string(net::View(rep->summary())).c_str());
+  return 0;
+}
+
+int RunEstimate(net::Client* client, const EstimateOptions& o, Format format) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  const uint64_t id = client->NextRequestId();
+  auto req = wire::CreateEstimateRequest(
+      fbb, id, fbb.CreateString(o.plan), fbb.CreateString(o.location),
+      fbb.CreateString(o.storage_tier), o.hours, o.at, fbb.CreateString(o.currency));
+  auto bytes = client->Call(net::FinishFrame(fbb, req), id);
+  if (!bytes.ok()) return Fail(bytes.status());
+  const auto* rep = wire::GetEnvelope(bytes.value().data())->message_as_EstimateReply();
+  if (!rep) return Fail(Status::Corruption("unexpected answer to EstimateRequest"));
+  const std::string hours = std::to_string(rep->hours());
+  Table t({"product", "metric", "unit", "hourly", "hourly_credits", hours + "h",
+           hours + "h_credits", "explanation"});
+  for (size_t c : {3, 4, 5, 6}) t.SetNumeric(c);
+  if (rep->lines()) {
+    for (const auto* l : *rep->lines()) {
+      t.Add({std::string(net::View(l->product_name())), std::string(net::View(l->metric())),
+             std::string(net::View(l->unit())), std::string(net::View(l->hourly_display())),
+             Credits(l->hourly()), std::string(net::View(l->period_display())),
+             Credits(l->period()), std::string(net::View(l->explanation()))});
+    }
+  }
+  t.Add({"total", "", "", std::string(net::View(rep->hourly_total_display())),
+         Credits(rep->hourly_total()), std::string(net::View(rep->period_total_display())),
+         Credits(rep->period_total()), ""});
+  if (format == Format::kTable) {
+    std::printf("plan %s, price book version %u, %s hours, in %s\n",
+                std::string(net::View(rep->plan_name())).c_str(), rep->price_version(),
+                hours.c_str(), std::string(net::View(rep->currency())).c_str());
+  }
+  t.Print(format);
+  if (rep->notes()) {
+    for (const auto* n : *rep->notes()) {
+      std::fprintf(stderr, "meterctl: note: %s\n", std::string(net::View(n)).c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace meterd::cli

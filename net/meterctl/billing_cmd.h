@@ -1,0 +1,25 @@
+// meterd — net/meterctl/billing_cmd.h: `meterctl apply FILE` (the billing catalog: tenancy,
+// price book versions, subscriptions; docs/rating.md) and `meterctl estimate --plan P
+// --location L [--hours N]` (the price of a plan before a VM is created).
+//
+// Thread-safety: not synchronised (one command per process).
+#pragma once
+
+#include <string>
+
+#include "net/client/client.h"
+#include "net/meterctl/table.h"
+
+namespace meterd::cli {
+
+// Exit code: 0 applied or unchanged, 1 refused (errors printed with their lines) or failure.
+int RunApply(net::Client* client, const std::string& path, bool dry_run, Format format);
+
+struct EstimateOptions {
+  std::string plan, location, storage_tier, currency;
+  int64_t hours = 730;
+  int64_t at = 0;
+};
+int RunEstimate(net::Client* client, const EstimateOptions& options, Format format);
+
+}  // namespace meterd::cli
