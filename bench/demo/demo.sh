@@ -52,11 +52,17 @@ echo "   one day of the whole fleet, per VM and metric (first lines):"
 "$BIN/meterctl" usage --from $((NOW - 3600)) --to $((NOW + 1)) --granularity day \
   --metric vm.state 2>/dev/null | head -6
 
-say "6. meterctl stats"
+say "6. meterctl apply: the billing catalog (plans, locations, price book, subscriptions); again: idempotent"
+"$BIN/meterctl" apply docs/examples/catalog.yaml | head -3
+"$BIN/meterctl" apply docs/examples/catalog.yaml
+echo "   the price of a Copper VM in London before it exists (730 h; capped at 672 h):"
+"$BIN/meterctl" estimate --plan copper --location lon1 2>/dev/null
+
+say "7. meterctl stats"
 "$BIN/meterctl" stats
 STORED=$("$BIN/meterctl" --format json stats | awk -F': ' '/"samples_stored"/ { gsub(/,/, "", $2); print $2 }')
 
-say "7. graceful stop (SIGTERM: stop accepting, drain, flush, sync)"
+say "8. graceful stop (SIGTERM: stop accepting, drain, flush, sync)"
 kill -TERM $MPID
 wait $MPID
 trap - EXIT
