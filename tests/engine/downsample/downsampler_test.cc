@@ -1,0 +1,693 @@
+// meterd — tests/engine/downsample/downsampler_test.cc
+//
+// The downsampler on a real Store and SeriesRegistry, fed as the ingest pipeline feeds it
+// (tests/engine/downsample/downsample_harness.h), with an injected clock so that hours close
+// exactly when a test says. Expected buckets are worked out by hand in comments, or computed by
+// the harness's reference from the raw samples (never by engine/downsample/bucket.cc).
+#include "engine/downsample/downsampler.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "tests/engine/downsample/downsample_harness.h"
+
+namespace meterd::engine {
+namespace {
+
+using namespace storage;  // SampleBatch, kCol*, ...
+using namespace testing_ds;
+
+constexpr int64_t kH0 = kDay;  // the first hour of every test
+constexpr int64_t H(int n) { return kH0 + n * kSecondsPerHour; }
+constexpr uint64_t kGiB = uint64_t{1} << 30;
+constexpr uint64_t kRunning = 1, kStopped = 2;
+
+const SeriesShape kIntGauge{MetricKind::kGauge, ValueType::kInt};
+const SeriesShape kFloatGauge{MetricKind::kGauge, ValueType::kFloat};
+const SeriesShape kCounter{MetricKind::kCounter, ValueType::kInt};
+const SeriesShape kState{MetricKind::kState, ValueType::kInt};
+
+SampleBatch One(uint64_t id, int64_t ts, uint64_t v, ValueType type = ValueType::kInt) {
+  SampleBatch b;
+  b.Add(id, ts, v, type);
+  return b;
+}
+
+// Streams seconds [from, to): at each second t the clock reads t and gen(t, batch) fills the
+// batch sent then; the rollup clock ticks every `tick_every` seconds.
+void Stream(Harness* h, int64_t from, int64_t to,
+            const std::function<void(int64_t, SampleBatch*)>& gen, int64_t tick_every = 60) {
+  SampleBatch batch;
+  for (int64_t t = from; t < to; ++t) {
+    h->set_now(t);
+    batch.Clear();
+    gen(t, &batch);
+    if (!batch.empty()) {
+      const AppendResult r = h->Ingest(batch);
+      EXPECT_EQ(r.rejected, 0u) << "at " << t;
+    }
+    if ((t - from) % tick_every == tick_every - 1) h->Tick();
+  }
+}
+
+const RollupRow& RowAt(const RowMap& rows, uint64_t id, int64_t hour) {
+  static const RollupRow kEmpty;
+  auto it = rows.find(Key{id, hour});
+  EXPECT_NE(it, rows.end()) << "no row for series " << id << " hour " << (hour - kH0) / 3600;
+  return it == rows.end() ? kEmpty : it->second;
+}
+
+class DownsamplerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(h_.Open()); }
+  Harness h_{kH0};
+};
+
+TEST_F(DownsamplerTest, InOrderStreamOverSeveralHoursSealsExactBuckets) {
+  const uint64_t mem = h_.Define("vm-1", "vm.memory_bytes");
+  const uint64_t cpu = h_.Define("vm-1", "vm.cpu_utilisation");
+  const uint64_t ns = h_.Define("vm-1", "vm.cpu_time_ns");
+  const uint64_t state = h_.Define("vm-1", "vm.state");
+  // Four hours, every second: 4 GiB RUNNING for hours 0-1, then 8 GiB STOPPED for hours 2-3;
+  // CPU utilisation 0.5; CPU time grows 1000 ns a second.
+  Stream(&h_, H(0), H(4), [&](int64_t t, SampleBatch* b) {
+    b->AddInt(mem, t, t < H(2) ? 4 * kGiB : 8 * kGiB);
+    b->AddFloat(cpu, t, 0.5);
+    b->AddInt(ns, t, 1000 * static_cast<uint64_t>(t - H(0)));
+    b->AddInt(state, t, t < H(2) ? kRunning : kStopped);
+  });
+  // Hour 4 closes at 5:00 + grace (10 min): every hour up to 4 is then sealed.
+  h_.AdvanceAndTick(H(5) + 600);
+  EXPECT_EQ(h_.ds()->sealed_before(), H(5));
+  const RowMap rows = h_.Rows();
+
+  // Memory: hours 0-1 are 4 GiB x 3600 s (the last 4 GiB sample, 1:59:59, holds until the
+  // 8 GiB one at 2:00:00), hours 2-3 8 GiB x 3600 s; the newest sample, 3:59:59, holds for the
+  // staleness limit, [3:59:59, 4:00:59): 1 s in hour 3 and 59 s in hour 4.
+  for (int h : {0, 1}) {
+    EXPECT_EQ(RowIntegral(RowAt(rows, mem, H(h))), 4 * kGiB * 3600) << h;
+    EXPECT_EQ(RowAt(rows, mem, H(h)).col[kColCount], 3600u);
+    EXPECT_EQ(RowAt(rows, mem, H(h)).col[kColHeld], 3600u);
+  }
+  for (int h : {2, 3}) EXPECT_EQ(RowIntegral(RowAt(rows, mem, H(h))), 8 * kGiB * 3600) << h;
+  EXPECT_EQ(RowIntegral(RowAt(rows, mem, H(4))), 8 * kGiB * 59);
+  EXPECT_EQ(RowAt(rows, mem, H(4)).col[kColCount], 0u);
+  // 4 GiB held for a full hour is 4 GiB·h.
+  EXPECT_EQ(RowIntegral(RowAt(rows, mem, H(0))) / 3600, 4 * kGiB);
+
+  // CPU utilisation 0.5 x 3600 s = 1800 a full hour; 0.5 x 59 = 29.5 in hour 4.
+  for (int h = 0; h < 4; ++h) EXPECT_EQ(Dbl(RowAt(rows, cpu, H(h)).col[kColIntegralLo]), 1800.0);
+  EXPECT_EQ(Dbl(RowAt(rows, cpu, H(4)).col[kColIntegralLo]), 29.5);
+  EXPECT_EQ(Dbl(RowAt(rows, cpu, H(0)).col[kColSum]), 1800.0);  // 3600 samples x 0.5
+
+  // CPU time: hour 0 has 3599 deltas of 1000 (its first sample has no predecessor); hours 1-3
+  // have 3600 each (the delta from x:59:59 to the next hour's x:00:00 is the later hour's).
+  EXPECT_EQ(RowAt(rows, ns, H(0)).col[kColIncrease], 3599u * 1000);
+  for (int h = 1; h < 4; ++h) EXPECT_EQ(RowAt(rows, ns, H(h)).col[kColIncrease], 3600u * 1000);
+  EXPECT_FALSE(rows.count(Key{ns, H(4)}));  // a counter holds nothing
+  EXPECT_EQ(RowAt(rows, ns, H(3)).col[kColLast], 1000u * (4 * 3600 - 1));
+
+  // State: RUNNING 3600 s in hours 0-1, STOPPED 3600 s in hours 2-3 and 59 s in hour 4.
+  for (int h : {0, 1}) {
+    EXPECT_EQ(RowAt(rows, state, H(h)).col[kColState0 + kRunning], 3600u);
+    EXPECT_EQ(RowAt(rows, state, H(h)).col[kColState0 + kStopped], 0u);
+  }
+  for (int h : {2, 3}) EXPECT_EQ(RowAt(rows, state, H(h)).col[kColState0 + kStopped], 3600u);
+  EXPECT_EQ(RowAt(rows, state, H(4)).col[kColState0 + kStopped], 59u);
+
+  for (const auto& [key, row] : rows) EXPECT_EQ(row.col[kColRevision], 0u);
+  const DownsampleStats stats = h_.ds()->stats();
+  EXPECT_EQ(stats.hours_sealed, 5u);
+  EXPECT_EQ(stats.in_order_samples, 4u * 4 * 3600);
+  EXPECT_EQ(stats.out_of_order_samples, 0u);
+  EXPECT_EQ(stats.revisions, 0u);
+
+  const Shapes shapes = {{mem, kIntGauge}, {cpu, kFloatGauge}, {ns, kCounter}, {state, kState}};
+  const auto raw = h_.ScanRaw();
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, raw, INT64_MIN, INT64_MAX), 0);
+  EXPECT_EQ(ExpectUsageMatchesReference(*h_.ds(), shapes, raw), 0);
+
+  // ScanUsage by hour reads the same buckets.
+  const auto usage = ScanUsageOf(*h_.ds(), shapes, H(0), H(5), query::Granularity::kHour);
+  size_t mem_hours = 0;
+  for (const query::UsageBucket& b : usage) {
+    if (b.series_id != mem) continue;
+    ++mem_hours;
+    EXPECT_EQ(b.int_integral, RowIntegral(RowAt(rows, mem, b.start)));
+    EXPECT_EQ(b.hours, 1u);
+    EXPECT_EQ(b.provisional_hours, 0u);
+  }
+  EXPECT_EQ(mem_hours, 5u);
+}
+
+TEST_F(DownsamplerTest, OpenHoursAreProvisionalAndTheNewestHoldWaitsForTheSeal) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  // 2 vCPUs every second over [0:00, 0:30), then silence; the clock at 0:40 (hour 0 open).
+  Stream(&h_, H(0), H(0) + 1800, [&](int64_t t, SampleBatch* b) { b->AddInt(g, t, 2); });
+  h_.AdvanceAndTick(H(0) + 2400);
+  RowMap rows = h_.Rows();
+  // 1799 samples hold 1 s each; the newest (0:29:59) has no successor and hour 0 is open, so
+  // its hold is not credited yet: 2 x 1799.
+  EXPECT_EQ(RowIntegral(RowAt(rows, g, H(0))), 2u * 1799);
+  EXPECT_EQ(h_.ds()->View({g}, H(0), H(1)).open.size(), 1u);
+  // At the seal the newest sample's hold is credited for the staleness limit: 2 x 1859.
+  h_.AdvanceAndTick(H(1) + 600);
+  rows = h_.Rows();
+  EXPECT_EQ(RowIntegral(RowAt(rows, g, H(0))), 2u * 1859);
+  EXPECT_EQ(RowAt(rows, g, H(0)).col[kColHeld], 1859u);
+  EXPECT_TRUE(h_.ds()->View({g}, H(0), H(1)).open.empty());
+}
+
+TEST_F(DownsamplerTest, GraceDecidesWhenAnHourCloses) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  h_.Ingest(One(g, H(0) + 10, 1));
+  // Hour 0 closes at 1:00 + 600 s: one second before, it is still open.
+  h_.set_now(H(1) + 599);
+  EXPECT_EQ(h_.ds()->CloseDue(), H(0));
+  h_.Ingest(One(g, H(0) + 3500, 1));  // in order, into the open hour
+  EXPECT_EQ(h_.ds()->stats().late_samples, 0u);
+  h_.set_now(H(1) + 600);
+  EXPECT_EQ(h_.ds()->CloseDue(), H(1));
+  h_.Ingest(One(g, H(0) + 3400, 1));  // now late
+  EXPECT_EQ(h_.ds()->stats().late_samples, 1u);
+  EXPECT_EQ(h_.ds()->stats().late_queued, 1u);
+  h_.Tick();
+  EXPECT_EQ(h_.ds()->sealed_before(), H(1));
+  EXPECT_EQ(h_.ds()->stats().late_queued, 0u);
+  // 0:00:10 holds 60 s, 0:56:40 holds 60 s (its successor is 100 s later) and 0:58:20, the
+  // newest, holds 60 s once hour 0 is sealed: 180.
+  const RowMap rows = h_.Rows();
+  EXPECT_EQ(RowIntegral(RowAt(rows, g, H(0))), 180u);
+  EXPECT_EQ(RowAt(rows, g, H(0)).col[kColCount], 3u);
+}
+
+TEST_F(DownsamplerTest, DuplicatesAreNeverCountedTwice) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  const uint64_t c = h_.Define("vm-1", "net.rx_bytes");
+  // Hour 0 in batches of 10 s; every batch is sent twice (an agent resending after a
+  // reconnect), and every 50th batch the previous batch is sent once more (an older resend).
+  SampleBatch previous;
+  for (int64_t b = H(0); b < H(1); b += 10) {
+    SampleBatch batch;
+    for (int64_t t = b; t < b + 10; ++t) {
+      batch.AddInt(g, t, 7);
+      batch.AddInt(c, t, 10 * static_cast<uint64_t>(t - H(0)));
+    }
+    h_.set_now(b + 10);
+    h_.Ingest(batch);
+    h_.Ingest(batch);
+    if ((b - H(0)) % 500 == 0 && !previous.empty()) h_.Ingest(previous);
+    // The newest sample alone, again.
+    h_.Ingest(One(g, b + 9, 7));
+    previous = batch;
+    if ((b - H(0)) % 60 == 0) h_.Tick();
+  }
+  h_.AdvanceAndTick(H(1) + 600);
+  ASSERT_EQ(h_.ds()->sealed_before(), H(1));
+  RowMap rows = h_.Rows();
+  // Each second once: 3600 samples of 7 each holding 1 s (the newest, 0:59:59, holds until the
+  // watermark 1:00) = 7 x 3600; the counter's 3599 deltas of 10.
+  EXPECT_EQ(RowAt(rows, g, H(0)).col[kColCount], 3600u);
+  EXPECT_EQ(RowIntegral(RowAt(rows, g, H(0))), 7u * 3600);
+  EXPECT_EQ(Dbl(RowAt(rows, g, H(0)).col[kColSum]), 7.0 * 3600);
+  EXPECT_EQ(RowAt(rows, c, H(0)).col[kColCount], 3600u);
+  EXPECT_EQ(RowAt(rows, c, H(0)).col[kColIncrease], 10u * 3599);
+  EXPECT_EQ(RowAt(rows, c, H(0)).col[kColResets], 0u);
+
+  // A late resend of an hour-0 batch (hour 0 sealed): stored again, changes nothing, so no
+  // revision is written.
+  h_.set_now(H(1) + 700);
+  h_.Ingest(previous);
+  h_.Tick();
+  EXPECT_EQ(h_.ds()->stats().late_samples, 20u);
+  EXPECT_TRUE(h_.ds()->Revisions(g, H(0)).empty());
+  EXPECT_TRUE(h_.ds()->Revisions(c, H(0)).empty());
+  EXPECT_EQ(h_.ds()->stats().revisions, 0u);
+  EXPECT_EQ(h_.Rows(), rows);
+  // Its pending record was resolved: a restart has nothing to redo.
+  ASSERT_TRUE(h_.Reopen());
+  for (const std::string& line : h_.open_report()) {
+    EXPECT_EQ(line.find("resolved after restart"), std::string::npos) << line;
+  }
+  const Shapes shapes = {{g, kIntGauge}, {c, kCounter}};
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), INT64_MIN, H(1)), 0);
+}
+
+TEST_F(DownsamplerTest, OutOfOrderSamplesWithinOpenHours) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  const uint64_t f = h_.Define("vm-1", "vm.cpu_utilisation");
+  const uint64_t c = h_.Define("vm-1", "vm.cpu_time_ns");
+  const uint64_t s = h_.Define("vm-1", "vm.state");
+  const Shapes shapes = {{g, kIntGauge}, {f, kFloatGauge}, {c, kCounter}, {s, kState}};
+  // Values that change every second, so a sample applied in the wrong place shows.
+  std::map<uint64_t, RawSeries> model;  // what the store must end with (last write wins)
+  auto value = [&](uint64_t id, int64_t t) -> uint64_t {
+    const uint64_t k = static_cast<uint64_t>(t - H(0));
+    if (id == g) return 1 + (k * 7919) % 13;
+    if (id == f) return DoubleToBits(static_cast<double>((k * 31) % 64) / 16.0);
+    if (id == c) return 5 * k * (k + 1) / 2 + (k % 17);  // increasing
+    return 1 + (k / 100) % 6;
+  };
+  auto add = [&](SampleBatch* b, int64_t t) {
+    for (uint64_t id : {g, f, c, s}) {
+      const uint64_t v = value(id, t);
+      b->Add(id, t, v, id == f ? ValueType::kFloat : ValueType::kInt);
+      model[id][t] = v;
+    }
+  };
+  // Held back and delivered later, all while their hours are open:
+  //   [0:01:40, 0:01:50) delivered at 0:08:20 in one batch;
+  //   0:33:20 delivered at 0:35:00;
+  //   a gap [0:25:00, 0:28:20) longer than the staleness, filled at 0:29:10;
+  //   [0:59:50, 1:00:10) across the hour boundary, delivered at 1:03:20 (hour 0 still open);
+  //   0:50:00 first sent with a wrong value and corrected at 0:50:50 (last write wins).
+  auto held_back = [&](int64_t t) {
+    return (t >= H(0) + 100 && t < H(0) + 110) || t == H(0) + 2000 || t == H(0) + 3000 ||
+           (t >= H(0) + 1500 && t < H(0) + 1700) || (t >= H(0) + 3590 && t < H(1) + 10);
+  };
+  std::map<int64_t, std::vector<std::pair<int64_t, int64_t>>> deliveries = {
+      {H(0) + 500, {{H(0) + 100, H(0) + 110}}},
+      {H(0) + 2100, {{H(0) + 2000, H(0) + 2001}}},
+      {H(0) + 1750, {{H(0) + 1500, H(0) + 1700}}},
+      {H(1) + 200, {{H(0) + 3590, H(1) + 10}}},
+  };
+  Stream(&h_, H(0), H(1) + 1200, [&](int64_t t, SampleBatch* b) {
+    if (!held_back(t)) add(b, t);
+    if (t == H(0) + 3000) {
+      for (uint64_t id : {g, c, s}) {
+        b->AddInt(id, t, id == c ? value(c, t) + 1000 : value(id, t) + 1);  // wrong
+      }
+    }
+    if (t == H(0) + 3050) add(b, H(0) + 3000);  // the correction
+    if (auto it = deliveries.find(t); it != deliveries.end()) {
+      for (auto [from, to] : it->second) {
+        for (int64_t u = from; u < to; ++u) add(b, u);
+      }
+    }
+  });
+  EXPECT_GT(h_.ds()->stats().out_of_order_samples, 0u);
+  EXPECT_EQ(h_.ds()->stats().late_samples, 0u);
+  EXPECT_EQ(h_.ScanRaw(), model);
+  // While hour 1 is open: the provisional buckets already equal the raw samples'.
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, model, INT64_MIN, INT64_MAX), 0);
+  h_.AdvanceAndTick(H(2) + 600);
+  EXPECT_EQ(h_.ds()->sealed_before(), H(2));
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, model, INT64_MIN, INT64_MAX), 0);
+  EXPECT_EQ(ExpectUsageMatchesReference(*h_.ds(), shapes, model), 0);
+  EXPECT_EQ(h_.ds()->stats().revisions, 0u);
+}
+
+TEST_F(DownsamplerTest, LateSamplesProduceRevisions) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  const uint64_t c = h_.Define("vm-1", "disk.read_bytes");
+  const uint64_t c2 = h_.Define("vm-1", "disk.write_bytes");
+  // g = 5 and c = 10 x second, every second of hour 0 except the gap [0:16:40, 0:21:40);
+  // c2 = 10 x second until 0:58:20, then from 1:05:00 on (a gap across the hour boundary).
+  auto in_gap = [](int64_t t) { return t >= H(0) + 1000 && t < H(0) + 1300; };
+  auto counter = [](int64_t t) { return 10 * static_cast<uint64_t>(t - H(0)); };
+  Stream(&h_, H(0), H(1) + 700, [&](int64_t t, SampleBatch* b) {
+    if (t < H(1) && !in_gap(t)) {
+      b->AddInt(g, t, 5);
+      b->AddInt(c, t, counter(t));
+    }
+    if (t <= H(0) + 3500 || t >= H(1) + 300) b->AddInt(c2, t, counter(t));
+  });
+  h_.Tick();
+  ASSERT_EQ(h_.ds()->sealed_before(), H(1));  // hour 0 sealed, hour 1 open
+  RowMap rows = h_.Rows();
+  // g: 3300 samples. 0:00:00..0:16:38 (999) and 0:21:40..0:59:58 (2299) hold 1 s; 0:16:39 holds
+  // the staleness limit, 60 s; 0:59:59, the newest, holds 1 s to the watermark 1:00. Held
+  // 999 + 2299 + 60 + 1 = 3359 s; integral 5 x 3359 = 16795.
+  EXPECT_EQ(RowAt(rows, g, H(0)).col[kColCount], 3300u);
+  EXPECT_EQ(RowAt(rows, g, H(0)).col[kColHeld], 3359u);
+  EXPECT_EQ(RowIntegral(RowAt(rows, g, H(0))), 16795u);
+  // c: the deltas add up to 10 x 3599 despite the gap.
+  EXPECT_EQ(RowAt(rows, c, H(0)).col[kColIncrease], 35990u);
+  // c2: 3500 deltas of 10 in hour 0; hour 1 (open) has 10 x 400 (0:58:20 -> 1:05:00) + the 399
+  // deltas of 10 from 1:05:01 to 1:11:39 = 7990.
+  EXPECT_EQ(RowAt(rows, c2, H(0)).col[kColIncrease], 35000u);
+  EXPECT_EQ(RowAt(rows, c2, H(1)).col[kColIncrease], 7990u);
+
+  // --- Late sample 1 at 1:11:50: g and c at 0:18:20 (in the gap), c2 at 0:58:30.
+  h_.set_now(H(1) + 710);
+  SampleBatch late;
+  late.AddInt(g, H(0) + 1100, 5);
+  late.AddInt(c, H(0) + 1100, counter(H(0) + 1100));
+  late.AddInt(c2, H(0) + 3510, counter(H(0) + 3510));
+  h_.Ingest(late);
+  EXPECT_EQ(h_.ds()->stats().late_queued, 1u);
+  h_.Tick();
+  rows = h_.Rows();
+  // g revision 1: 0:16:39 still holds 60 s (the new sample is 101 s later), 0:18:20 holds 60 s:
+  // count 3301, held 3419, integral 17095; stamped with the time it was made.
+  const RollupRow& g1 = RowAt(rows, g, H(0));
+  EXPECT_EQ(g1.col[kColRevision], 1u);
+  EXPECT_EQ(g1.col[kColRevisedAt], static_cast<uint64_t>(H(1) + 710));
+  EXPECT_EQ(g1.col[kColCount], 3301u);
+  EXPECT_EQ(g1.col[kColHeld], 3419u);
+  EXPECT_EQ(RowIntegral(g1), 17095u);
+  auto revs = h_.ds()->Revisions(g, H(0));
+  ASSERT_EQ(revs.size(), 1u);
+  EXPECT_EQ(revs[0], g1);
+  // c revision 1: one more sample, the same increase (999 -> 1100 -> 1300 adds as 999 -> 1300).
+  EXPECT_EQ(RowAt(rows, c, H(0)).col[kColRevision], 1u);
+  EXPECT_EQ(RowAt(rows, c, H(0)).col[kColCount], 3301u);
+  EXPECT_EQ(RowAt(rows, c, H(0)).col[kColIncrease], 35990u);
+  // c2: the delta 0:58:20 -> 0:58:30 (100) moves into sealed hour 0 (revision 1), and the open
+  // hour 1 keeps 0:58:30 -> 1:05:00 (3900) + 3990 = 7890: the total is unchanged. (Hour 1 is
+  // beyond the late sample's staleness reach; it changes because its first delta starts there.)
+  EXPECT_EQ(RowAt(rows, c2, H(0)).col[kColRevision], 1u);
+  EXPECT_EQ(RowAt(rows, c2, H(0)).col[kColIncrease], 35100u);
+  EXPECT_EQ(RowAt(rows, c2, H(1)).col[kColIncrease], 7890u);
+  EXPECT_EQ(RowAt(rows, c2, H(1)).col[kColRevision], 0u);  // open: replaced, not revised
+  EXPECT_TRUE(h_.ds()->Revisions(c2, H(1)).empty());
+  EXPECT_EQ(h_.ds()->stats().revisions, 3u);
+
+  // --- Late sample 2 at 1:12:00: g at 0:20:00 -> revision 2 (count 3302, held 3479).
+  h_.set_now(H(1) + 720);
+  h_.Ingest(One(g, H(0) + 1200, 5));
+  h_.Tick();
+  revs = h_.ds()->Revisions(g, H(0));
+  ASSERT_EQ(revs.size(), 2u);
+  EXPECT_EQ(revs[0].col[kColRevision], 1u);
+  EXPECT_EQ(revs[1].col[kColRevision], 2u);
+  EXPECT_EQ(revs[1].col[kColRevisedAt], static_cast<uint64_t>(H(1) + 720));
+  EXPECT_EQ(revs[1].col[kColCount], 3302u);
+  EXPECT_EQ(revs[1].col[kColHeld], 3479u);
+  EXPECT_EQ(RowIntegral(revs[1]), 5u * 3479);
+  EXPECT_EQ(h_.Rows().at(Key{g, H(0)}), revs[1]);  // the view serves the latest revision
+
+  // --- A late duplicate (same second, same value): no revision.
+  h_.set_now(H(1) + 730);
+  h_.Ingest(One(g, H(0) + 1200, 5));
+  h_.Tick();
+  EXPECT_EQ(h_.ds()->Revisions(g, H(0)).size(), 2u);
+  EXPECT_EQ(h_.ds()->stats().revisions, 4u);
+
+  // --- A late resend with another value (last write wins): revision 3, 0:20:00 now holds 6
+  // for its 60 s: integral 5 x 3419 + 6 x 60 = 17455.
+  h_.set_now(H(1) + 740);
+  h_.Ingest(One(g, H(0) + 1200, 6));
+  h_.Tick();
+  revs = h_.ds()->Revisions(g, H(0));
+  ASSERT_EQ(revs.size(), 3u);
+  EXPECT_EQ(revs[2].col[kColRevision], 3u);
+  EXPECT_EQ(RowIntegral(revs[2]), 17455u);
+  EXPECT_EQ(revs[2].col[kColMax], 6u);
+
+  // The whole picture equals the raw samples', through the rows and through ScanUsage, and
+  // ScanUsage flags the revised hour.
+  const Shapes shapes = {{g, kIntGauge}, {c, kCounter}, {c2, kCounter}};
+  const auto raw = h_.ScanRaw();
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, raw, INT64_MIN, INT64_MAX), 0);
+  EXPECT_EQ(ExpectUsageMatchesReference(*h_.ds(), shapes, raw), 0);
+  const auto usage = ScanUsageOf(*h_.ds(), {{g, kIntGauge}}, H(0), H(1), query::Granularity::kHour);
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].revised_hours, 1u);
+  EXPECT_EQ(usage[0].max_revision, 3u);
+  EXPECT_EQ(usage[0].last_revised_at, H(1) + 740);
+  EXPECT_EQ(usage[0].int_integral, 17455u);
+
+  // Revisions are durable.
+  const RowMap before = h_.Rows();
+  ASSERT_TRUE(h_.Reopen());
+  EXPECT_EQ(h_.ds()->Revisions(g, H(0)), revs);
+  EXPECT_EQ(h_.Rows(), before);
+}
+
+TEST_F(DownsamplerTest, LateSampleForAClosedButUnsealedHour) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  Stream(&h_, H(0), H(0) + 100, [&](int64_t t, SampleBatch* b) { b->AddInt(g, t, 3); });
+  h_.set_now(H(0) + 1000);
+  h_.Ingest(One(g, H(0) + 1000, 3));
+  // Hour 0 closed but not sealed; a late sample is resolved before the seal: no revision.
+  h_.set_now(H(1) + 600);
+  EXPECT_EQ(h_.ds()->CloseDue(), H(1));
+  h_.Ingest(One(g, H(0) + 500, 4));
+  ASSERT_TRUE(h_.ds()->ProcessLate().ok());
+  ASSERT_TRUE(h_.ds()->SealDue().ok());
+  EXPECT_TRUE(h_.ds()->Revisions(g, H(0)).empty());
+  // 100 samples (99 x 1 s + 0:01:39 held 60 s) x 3, 0:08:20 holds 60 s x 4, 0:16:40 (newest)
+  // holds 60 s x 3: 3 x 159 + 240 + 180 = 897.
+  EXPECT_EQ(RowIntegral(RowAt(h_.Rows(), g, H(0))), 897u);
+
+  // Hour 1 closed, a late sample arrives, and the seal runs before it is resolved: the sealed
+  // bucket lacks it, and resolving it makes revision 1.
+  h_.Ingest(One(g, H(1) + 10, 3));
+  h_.set_now(H(2) + 600);
+  EXPECT_EQ(h_.ds()->CloseDue(), H(2));
+  h_.Ingest(One(g, H(1) + 100, 9));
+  ASSERT_TRUE(h_.ds()->SealDue().ok());
+  EXPECT_EQ(RowIntegral(RowAt(h_.Rows(), g, H(1))), 180u);  // 1:00:10 for 60 s, x 3
+  ASSERT_TRUE(h_.ds()->ProcessLate().ok());
+  const auto revs = h_.ds()->Revisions(g, H(1));
+  ASSERT_EQ(revs.size(), 1u);
+  EXPECT_EQ(RowIntegral(revs[0]), 180u + 540u);  // + 1:01:40 for 60 s, x 9
+  const Shapes shapes = {{g, kIntGauge}};
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), INT64_MIN, INT64_MAX), 0);
+}
+
+// A scenario with gauges, states and counters (two of them quiet for hours), ticking as it
+// goes; `restart_at` lists the seconds after which everything is closed and reopened.
+struct Scenario {
+  uint64_t g, f, c, s, q, q2, gq;
+  Shapes shapes;
+};
+
+Scenario DefineScenario(Harness* h) {
+  Scenario sc;
+  sc.g = h->Define("vm-1", "vm.memory_bytes");
+  sc.f = h->Define("vm-1", "vm.cpu_utilisation");
+  sc.c = h->Define("vm-1", "vm.cpu_time_ns");
+  sc.s = h->Define("vm-1", "vm.state");
+  sc.q = h->Define("vm-1", "net.rx_bytes");
+  sc.q2 = h->Define("vm-1", "net.tx_bytes");
+  sc.gq = h->Define("vm-1", "ip.count");
+  sc.shapes = {{sc.g, kIntGauge}, {sc.f, kFloatGauge}, {sc.c, kCounter},  {sc.s, kState},
+               {sc.q, kCounter},  {sc.q2, kCounter},   {sc.gq, kIntGauge}};
+  return sc;
+}
+
+void RunScenario(Harness* h, const Scenario& sc, const std::vector<int64_t>& restart_at,
+                 std::vector<RowMap>* before_restart, std::vector<RowMap>* after_restart) {
+  auto gen = [&](int64_t t, SampleBatch* b) {
+    const uint64_t k = static_cast<uint64_t>(t - H(0));
+    b->AddInt(sc.g, t, (1 + k / 1000 % 4) * kGiB);
+    b->AddFloat(sc.f, t, static_cast<double>(k % 8) / 8);
+    b->AddInt(sc.c, t, k % 5000 == 4999 ? 3 : 1000 * (k % 5000));  // resets every 5000 s
+    if (k % 700 < 650) b->AddInt(sc.s, t, 1 + k / 700 % 6);        // 50 s gaps each 700 s
+    // q: quiet from 0:30 until 3:01:40; q2: quiet from 0:30 until 2:05.
+    if (t <= H(0) + 1800 || t >= H(3) + 100) b->AddInt(sc.q, t, 7 * k);
+    if (t <= H(0) + 1800 || t >= H(2) + 300) b->AddInt(sc.q2, t, 3 * k);
+    // gq: a sample at 1:59:50 whose hold crosses into hour 2, then from 2:00:30.
+    if (t == H(1) + 3590 || t >= H(2) + 30) b->AddInt(sc.gq, t, 2);
+  };
+  int64_t t = H(0);
+  for (int64_t stop : restart_at) {
+    Stream(h, t, stop, gen);
+    h->Tick();
+    before_restart->push_back(h->Rows());
+    ASSERT_TRUE(h->Reopen());
+    after_restart->push_back(h->Rows());
+    t = stop;
+  }
+  Stream(h, t, H(3) + 1800, gen);
+  h->AdvanceAndTick(H(5) + 600);
+}
+
+TEST(DownsamplerRestartTest, RestartRebuildsOpenBucketsExactly) {
+  // Twin runs of the same input: one without restarts, one restarted twice mid-hour (at 1:30,
+  // hour 0 sealed and 1 open; at 2:15, hour 1 sealed, with q, q2 and gq quiet or crossing the
+  // watermark). Hour 1 is also restarted after a crash-like close (no head flush: WAL replay).
+  Harness plain(H(0)), restarted(H(0));
+  ASSERT_TRUE(plain.Open());
+  restarted.set_flush_on_close(false);
+  ASSERT_TRUE(restarted.Open());
+  const Scenario a = DefineScenario(&plain);
+  const Scenario b = DefineScenario(&restarted);
+  std::vector<RowMap> before, after;
+  RunScenario(&plain, a, {}, &before, &after);
+  RunScenario(&restarted, b, {H(1) + 1800, H(2) + 900}, &before, &after);
+  ASSERT_EQ(before.size(), 2u);
+  ASSERT_EQ(after.size(), 2u);
+  for (size_t i = 0; i < before.size(); ++i) {
+    // Open buckets rebuilt from raw equal the ones kept in memory before, column for column.
+    EXPECT_EQ(before[i].size(), after[i].size()) << i;
+    for (const auto& [key, row] : before[i]) {
+      auto it = after[i].find(key);
+      ASSERT_NE(it, after[i].end()) << "restart " << i << " lost series " << key.first << " hour "
+                                    << (key.second - H(0)) / 3600;
+      EXPECT_EQ(it->second, row) << "restart " << i << " series " << key.first << " hour "
+                                 << (key.second - H(0)) / 3600;
+    }
+  }
+  // q's first sample after its silence (3:01:40, after both restarts) and q2's (2:05:00,
+  // before the second) take their first delta from the value before the silence.
+  const RowMap rows = restarted.Rows();
+  EXPECT_EQ(RowAt(rows, a.q, H(3)).col[kColIncrease], 7u * (3 * 3600 + 100 - 1800) + 7 * 1699);
+  EXPECT_EQ(RowAt(rows, a.q2, H(2)).col[kColIncrease], 3u * (2 * 3600 + 300 - 1800) + 3 * 3299);
+  EXPECT_EQ(plain.Rows(), rows);
+  const auto raw = restarted.ScanRaw();
+  EXPECT_EQ(raw, plain.ScanRaw());
+  EXPECT_EQ(ExpectMatchesReference(*restarted.ds(), b.shapes, raw, INT64_MIN, INT64_MAX), 0);
+  EXPECT_EQ(ExpectUsageMatchesReference(*restarted.ds(), b.shapes, raw), 0);
+}
+
+TEST_F(DownsamplerTest, PendingLateSampleIsResolvedAtOpenAfterACrash) {
+  h_.set_flush_on_close(false);  // closing then replays the WAL, as after kill -9
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  Stream(&h_, H(0), H(1), [&](int64_t t, SampleBatch* b) {
+    if (t < H(0) + 1000 || t >= H(0) + 1300) b->AddInt(g, t, 5);
+  });
+  h_.AdvanceAndTick(H(1) + 700);
+  ASSERT_EQ(h_.ds()->sealed_before(), H(1));
+  EXPECT_EQ(RowAt(h_.Rows(), g, H(0)).col[kColCount], 3300u);
+
+  // A late sample: pending record written, sample appended and durable, then the process
+  // "dies" before ProcessLate turns it into a revision.
+  const AppendResult r = h_.Ingest(One(g, H(0) + 1100, 5));
+  ASSERT_TRUE(h_.store()->WaitDurable(r.lsn).ok());
+  // And a pending record whose sample never reached the WAL (died between the two).
+  ASSERT_TRUE(h_.ds()->MarkLate({LateSample{g, H(0) + 1250}}).ok());
+  EXPECT_TRUE(h_.ds()->Revisions(g, H(0)).empty());
+  h_.Close();
+
+  h_.set_now(H(1) + 800);
+  ASSERT_TRUE(h_.Open());
+  int resolved = 0;
+  for (const std::string& line : h_.open_report()) {
+    if (line.find("resolved after restart") != std::string::npos) ++resolved;
+  }
+  EXPECT_EQ(resolved, 2);
+  const auto revs = h_.ds()->Revisions(g, H(0));
+  ASSERT_EQ(revs.size(), 1u);  // the sample that never arrived revises nothing
+  EXPECT_EQ(revs[0].col[kColRevision], 1u);
+  EXPECT_EQ(revs[0].col[kColCount], 3301u);
+  EXPECT_EQ(revs[0].col[kColHeld], 3419u);
+  EXPECT_EQ(revs[0].col[kColRevisedAt], static_cast<uint64_t>(H(1) + 800));
+  EXPECT_EQ(h_.Rows().at(Key{g, H(0)}), revs[0]);
+
+  // Resolved durably: the next start redoes nothing.
+  ASSERT_TRUE(h_.Reopen());
+  for (const std::string& line : h_.open_report()) {
+    EXPECT_EQ(line.find("resolved after restart"), std::string::npos) << line;
+  }
+  EXPECT_EQ(h_.ds()->Revisions(g, H(0)).size(), 1u);
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), {{g, kIntGauge}}, h_.ScanRaw(), INT64_MIN, H(1)), 0);
+}
+
+TEST_F(DownsamplerTest, RebuildReportsUnchangedThenRevisesAfterAStalenessChange) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  const uint64_t s = h_.Define("vm-1", "vm.state");
+  const uint64_t c = h_.Define("vm-1", "vm.cpu_time_ns");
+  // A sample every 45 s: between the new staleness (30 s) and the old one (60 s).
+  Stream(&h_, H(0), H(3) + 1800, [&](int64_t t, SampleBatch* b) {
+    if ((t - H(0)) % 45 != 0) return;
+    b->AddInt(g, t, 4);
+    b->AddInt(s, t, kRunning);
+    b->AddInt(c, t, static_cast<uint64_t>(t - H(0)));
+  });
+  h_.Tick();
+  ASSERT_EQ(h_.ds()->sealed_before(), H(3));  // hours 0-2 sealed, hour 3 open
+  const RowMap before = h_.Rows();
+  EXPECT_EQ(RowAt(before, g, H(0)).col[kColHeld], 3600u);  // 80 samples x 45 s
+
+  auto report = h_.ds()->Rebuild(H(0), H(4), {});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->series, 3u);
+  EXPECT_EQ(report->hours, 12u);
+  EXPECT_EQ(report->unchanged, 12u);
+  EXPECT_EQ(report->revisions, 0u);
+  EXPECT_EQ(report->open_replaced, 0u);
+  EXPECT_TRUE(report->first_changes.empty());
+  EXPECT_EQ(h_.Rows(), before);
+
+  // Reopen with a 30 s staleness: the open hour is rebuilt with it at once; sealed hours change
+  // only through Rebuild, as revisions.
+  h_.ds_options().staleness_seconds = 30;
+  ASSERT_TRUE(h_.Reopen());
+  RowMap rows = h_.Rows();
+  // Hour 3 open: samples at 3:00:00 .. 3:29:15 (40), the newest not yet held: 39 x 30 s.
+  EXPECT_EQ(RowAt(rows, g, H(3)).col[kColHeld], 39u * 30);
+  EXPECT_EQ(RowAt(rows, g, H(0)), RowAt(before, g, H(0)));
+
+  report = h_.ds()->Rebuild(H(0), H(3), {});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->hours, 9u);
+  EXPECT_EQ(report->revisions, 6u);  // g and s in each sealed hour; c has no holds
+  EXPECT_EQ(report->unchanged, 3u);
+  EXPECT_EQ(report->first_changes.size(), 6u);
+  rows = h_.Rows();
+  for (int hour = 0; hour < 3; ++hour) {
+    // 80 samples x 30 s.
+    EXPECT_EQ(RowAt(rows, g, H(hour)).col[kColHeld], 2400u) << hour;
+    EXPECT_EQ(RowIntegral(RowAt(rows, g, H(hour))), 4u * 2400) << hour;
+    EXPECT_EQ(RowAt(rows, g, H(hour)).col[kColRevision], 1u);
+    EXPECT_EQ(RowAt(rows, s, H(hour)).col[kColState0 + kRunning], 2400u) << hour;
+    EXPECT_EQ(RowAt(rows, c, H(hour)), RowAt(before, c, H(hour))) << hour;
+  }
+  EXPECT_EQ(h_.ds()->Revisions(g, H(1)).size(), 1u);
+  // A rebuild over data that now agrees changes nothing.
+  report = h_.ds()->Rebuild(H(0), H(4), {g});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->series, 1u);
+  EXPECT_EQ(report->unchanged, 4u);
+  EXPECT_EQ(report->revisions, 0u);
+  EXPECT_EQ(h_.Rows(), rows);
+
+  h_.AdvanceAndTick(H(5) + 600);
+  const Shapes shapes = {{g, kIntGauge}, {s, kState}, {c, kCounter}};
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), INT64_MIN, INT64_MAX), 0);
+}
+
+TEST_F(DownsamplerTest, FarFutureSamplesAreRefusedAndNotRolledUp) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  h_.set_now(H(0) + 100);
+  SampleBatch b;
+  b.AddInt(g, H(0) + 50, 2);
+  b.AddInt(g, H(0) + 100 + 601, 99);  // more than max_future (600 s) ahead of the clock
+  const AppendResult r = h_.Ingest(b);
+  EXPECT_EQ(r.accepted, 1u);
+  EXPECT_EQ(r.rejected, 1u);
+  h_.AdvanceAndTick(H(1) + 600);
+  const RowMap rows = h_.Rows();
+  const RollupRow& row = RowAt(rows, g, H(0));
+  EXPECT_EQ(row.col[kColCount], 1u);
+  EXPECT_EQ(row.col[kColMax], 2u);
+  EXPECT_EQ(RowIntegral(row), 120u);
+}
+
+TEST_F(DownsamplerTest, MergedMonthFileServesTheSameRowsAndTakesRevisions) {
+  h_.ds_options().merge_min_parts = 2;
+  ASSERT_TRUE(h_.Reopen());
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  const uint64_t c = h_.Define("vm-1", "vm.cpu_time_ns");
+  Stream(&h_, H(0), H(3), [&](int64_t t, SampleBatch* b) {
+    if (t % 2 == 0) b->AddInt(g, t, 1 + static_cast<uint64_t>(t / 600 % 3));
+    b->AddInt(c, t, 4 * static_cast<uint64_t>(t - H(0)));
+  });
+  h_.AdvanceAndTick(H(3) + 600);
+  const RowMap before = h_.Rows();
+  EXPECT_GE(h_.ds()->stats().files.part_files, 2u);
+  h_.Tick(/*merge=*/true);
+  const DownsampleStats stats = h_.ds()->stats();
+  EXPECT_GE(stats.files.month_files, 1u);
+  EXPECT_EQ(stats.files.part_files, 0u);
+  EXPECT_EQ(h_.Rows(), before);
+  // A late sample revises a bucket that now lives in the month file.
+  h_.set_now(H(3) + 700);
+  h_.Ingest(One(g, H(1) + 1, 7));
+  h_.Tick(true);
+  const auto revs = h_.ds()->Revisions(g, H(1));
+  ASSERT_EQ(revs.size(), 1u);
+  EXPECT_EQ(revs[0].col[kColCount], RowAt(before, g, H(1)).col[kColCount] + 1);
+  EXPECT_EQ(revs[0].col[kColMax], 7u);
+  const Shapes shapes = {{g, kIntGauge}, {c, kCounter}};
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), INT64_MIN, INT64_MAX), 0);
+  ASSERT_TRUE(h_.Reopen());
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), INT64_MIN, INT64_MAX), 0);
+}
+
+}  // namespace
+}  // namespace meterd::engine
