@@ -15,8 +15,15 @@
 //   * ROLLUP, the rollup manifest (replaced by atomic rename): the live files and the sealed
 //     watermark, the first hour that is not yet sealed.
 // Both file kinds share one block format: rows sorted by (series, hour), columns encoded with
-// the integer codecs of storage/codec.h, one XXH3 per block seeded with the file id and the
-// block offset; an index block; a footer with the version in its magic.
+// the integer codecs of storage/codec.h (or stored as an alias of an earlier, identical column
+// of the block), one XXH3 per block seeded with the file id and the block offset; an index
+// block; a footer with the version in its magic.
+//
+// Verification: RollupFileReader::Open reads the whole file into memory, verifies footer and
+// index, and verifies every block's checksum, header and column descriptors once; a block that
+// fails is recorded as damaged (the file still opens, its other blocks stay readable) and every
+// ReadBlock of it returns that Corruption, naming file and offset. ReadBlock checks each column
+// it decodes and the keys. The in-memory copy is never written after Open.
 //
 // Thread-safety: RollupFileWriter is used by one thread. RollupFileReader is immutable after
 // Open; ReadBlock may be called concurrently. RollupStore is thread-safe; a RollupSnapshot is
@@ -24,8 +31,8 @@
 // Invariants:
 //   1. Rows in a file are sorted by (series_id, hour) with no duplicate key; hours are
 //      multiples of 3600.
-//   2. ReadBlock never returns a block whose checksum failed: it returns Corruption naming the
-//      file and offset, and the store counts it.
+//   2. ReadBlock never returns a block whose checksum failed (verified at Open): it returns
+//      Corruption naming the file and offset, and the store counts it.
 //   3. A file is fsync'ed before the manifest that lists it is written; the manifest is
 //      written before the files it replaced are deleted.
 #pragma once
@@ -91,13 +98,24 @@ static_assert(kRollupColumns <= 32);
 constexpr ColumnMask kAllColumns = (1u << kRollupColumns) - 1;
 constexpr ColumnMask ColumnBit(RollupColumn c) { return 1u << c; }
 
-// One decoded column of a block: either constant (no array materialised: scan kernels take the
-// constant path) or an array of `rows` values.
+// One decoded column of a block, in one of three layouts:
+//   constant  (constant):                every row is `value`; no array (scan kernels take the
+//                                        constant path);
+//   linear    (!constant, data == null): row i is value + i * step (wrapping); no array. Only
+//                                        the hour column comes back linear (a month block's
+//                                        hours are first + 3600 i); value columns never do;
+//   flat      (!constant, data != null): `rows` values at data, valid until the next ReadBlock
+//                                        of the block (two columns may share one array when the
+//                                        file stores one as an alias of the other).
 struct ColumnVector {
   bool constant = true;
-  uint64_t value = 0;              // when constant
-  const uint64_t* data = nullptr;  // when !constant: rows values, valid until the next ReadBlock
-  uint64_t at(size_t i) const { return constant ? value : data[i]; }
+  uint64_t value = 0;              // constant: every row's value; linear: row 0's
+  uint64_t step = 0;               // linear: the difference between consecutive rows
+  const uint64_t* data = nullptr;  // flat: the rows' values
+  bool linear() const { return !constant && data == nullptr; }
+  uint64_t at(size_t i) const {
+    return constant ? value : data != nullptr ? data[i] : value + step * i;
+  }
 };
 
 struct RollupBlockInfo {
@@ -157,7 +175,8 @@ class RollupFileWriter {
 
 class RollupFileReader {
  public:
-  // Reads the file into memory and verifies the footer and index (Corruption if damaged).
+  // Reads the file into memory and verifies the footer and index (Corruption if damaged) and
+  // every block's checksum (a failing block is recorded as damaged: see ReadBlock).
   static Result<std::unique_ptr<RollupFileReader>> Open(const std::string& path);
   ~RollupFileReader();
 
@@ -165,8 +184,9 @@ class RollupFileReader {
   const std::vector<RollupBlockInfo>& blocks() const;  // sorted by first_series
   // Index of the first block whose last_series >= series_id.
   size_t LowerBound(uint64_t series_id) const;
-  // Verifies and decodes block `index`; only the columns in `mask` are decoded (the others are
-  // left constant 0). Corruption names the file and offset.
+  // Validates and decodes block `index`; only the columns in `mask` are decoded (the others are
+  // left constant 0). Corruption (naming the file and offset) if the block failed its checksum
+  // at Open or fails validation now.
   Status ReadBlock(size_t index, ColumnMask mask, RollupBlock* out) const;
   const std::string& path() const;
 

@@ -7,18 +7,21 @@
 // The layout of the column and of the rows are template parameters picked once per block and
 // column (WithColumn, WithRows), so the loops have no per-row branch, virtual call or lookup;
 // a constant column costs O(1) per group (value x rows). Loops keep four independent
-// accumulators, so they run at load throughput instead of one add's latency per row.
+// accumulators, so they run at load throughput instead of one add's latency per row. The
+// unsigned min / max and the 128-bit sum of a flat range use AVX2 when the CPU has it
+// (simd_kernels.h).
 //
 // Thread-safety: pure functions over caller-owned memory.
 // Invariants: every group is non-empty; positions are < the RowSet's count; sums of uint64
-// values wrap mod 2^64 exactly as the row-at-a-time sum would; SumU128 is exact for up to
-// 2^32 rows a group.
+// values wrap mod 2^64 exactly as the row-at-a-time sum would; SumU128 is exact.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
+#include "query/scan/simd_kernels.h"
 #include "query/vector/column_view.h"
 #include "query/vector/selection_vector.h"
 #include "storage/sample_batch.h"
@@ -65,28 +68,22 @@ inline uint64_t SumFlat(const uint64_t* data, RowsOf<kSel> rows, size_t lo, size
   return (a0 + a1) + (a2 + a3);
 }
 
-// Exact 128-bit sum of uint64 values: the low and high 32-bit halves are summed separately in
-// uint64 (no carry for < 2^32 rows), which keeps the loop as cheap as SumFlat.
+// Exact 128-bit sum of uint64 values: two unsigned __int128 accumulators (an add and an
+// add-with-carry a value), so two carry chains run in parallel.
 template <bool kSel>
 inline unsigned __int128 SumFlat128(const uint64_t* data, RowsOf<kSel> rows, size_t lo, size_t hi) {
-  constexpr uint64_t kLow = 0xffffffffu;
   const uint64_t* __restrict d = rows.Rebase(data);
-  uint64_t l0 = 0, l1 = 0, h0 = 0, h1 = 0;
+  if constexpr (!kSel) {
+    if (hi - lo >= simd::kMinRows && simd::Available()) return simd::SumU128(d + lo, hi - lo);
+  }
+  unsigned __int128 a0 = 0, a1 = 0;
   size_t k = lo;
   for (; k + 2 <= hi; k += 2) {
-    const uint64_t x = d[rows.Index(k)], y = d[rows.Index(k + 1)];
-    l0 += x & kLow;
-    h0 += x >> 32;
-    l1 += y & kLow;
-    h1 += y >> 32;
+    a0 += d[rows.Index(k)];
+    a1 += d[rows.Index(k + 1)];
   }
-  for (; k < hi; ++k) {
-    const uint64_t x = d[rows.Index(k)];
-    l0 += x & kLow;
-    h0 += x >> 32;
-  }
-  return static_cast<unsigned __int128>(l0) + l1 +
-         ((static_cast<unsigned __int128>(h0) + h1) << 32);
+  if (k < hi) a0 += d[rows.Index(k)];
+  return a0 + a1;
 }
 
 template <bool kSel>
@@ -111,6 +108,11 @@ inline uint64_t ExtremeFlat(const uint64_t* count, const uint64_t* data, RowsOf<
                             size_t lo, size_t hi) {
   constexpr uint64_t kIdentity = kMax ? 0 : ~uint64_t{0};
   const uint64_t* __restrict d = rows.Rebase(data);
+  if constexpr (!kGated && !kSel && std::is_same_v<Order, IntOrder>) {
+    if (hi - lo >= simd::kMinRows && simd::Available()) {
+      return kMax ? simd::MaxU64(d + lo, hi - lo) : simd::MinU64(d + lo, hi - lo);
+    }
+  }
   const uint64_t* __restrict c = kGated ? rows.Rebase(count) : nullptr;
   auto key = [&](size_t k) {
     const size_t r = rows.Index(k);

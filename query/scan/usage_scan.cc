@@ -316,21 +316,32 @@ void UsageScanner::ScanRun(size_t req, uint32_t begin, uint32_t end) {
   const RollupBlock& block = x_.block;
   const storage::ColumnVector& hv = block.hour;
   const int64_t lo = req_.from, hi = file_hi_;
-  // Hours ascend within a run; cut it to [lo, hi).
+  // Hours ascend within a run; cut it to [lo, hi). A linear hour column (a month block) has
+  // no array: hour(r) = h0 + r * step.
   const int64_t* h = reinterpret_cast<const int64_t*>(hv.data);
+  const auto h0 = static_cast<int64_t>(hv.value), step = static_cast<int64_t>(hv.step);
+  auto hour_of = [&hv, h, h0, step](uint32_t r) {
+    if (hv.constant) return h0;
+    return h != nullptr ? h[r] : h0 + static_cast<int64_t>(r) * step;
+  };
   if (hv.constant) {
-    const auto hour = static_cast<int64_t>(hv.value);
-    if (hour < lo || hour >= hi) return;
+    if (h0 < lo || h0 >= hi) return;
   } else {
-    if (h[begin] < lo) begin = static_cast<uint32_t>(std::lower_bound(h + begin, h + end, lo) - h);
-    if (begin < end && h[end - 1] >= hi) {
-      end = static_cast<uint32_t>(std::lower_bound(h + begin, h + end, hi) - h);
-    }
+    auto lower_bound = [&hour_of](uint32_t b, uint32_t e, int64_t t) {
+      while (b < e) {
+        const uint32_t m = b + (e - b) / 2;
+        if (hour_of(m) < t) {
+          b = m + 1;
+        } else {
+          e = m;
+        }
+      }
+      return b;
+    };
+    if (hour_of(begin) < lo) begin = lower_bound(begin, end, lo);
+    if (begin < end && hour_of(end - 1) >= hi) end = lower_bound(begin, end, hi);
     if (begin >= end) return;
   }
-  auto hour_of = [&hv, h](uint32_t r) {
-    return hv.constant ? static_cast<int64_t>(hv.value) : h[r];
-  };
   const uint64_t id = x_.ids[req];
   const int64_t first_hour = hour_of(begin), last_hour = hour_of(end - 1);
 
@@ -370,7 +381,13 @@ void UsageScanner::ScanRun(size_t req, uint32_t begin, uint32_t end) {
   }
 
   if (hv.constant) {
-    SplitPeriods(rows, [&](uint32_t) { return static_cast<int64_t>(hv.value); });
+    SplitPeriods(rows, [&](uint32_t) { return h0; });
+  } else if (hv.linear()) {
+    if (rows.selected()) {
+      SplitPeriods(rows, [&](uint32_t k) { return h0 + static_cast<int64_t>(rows.sel[k]) * step; });
+    } else {
+      SplitPeriods(rows, [&](uint32_t k) { return h0 + static_cast<int64_t>(begin + k) * step; });
+    }
   } else if (rows.selected()) {
     SplitPeriods(rows, [&](uint32_t k) { return h[rows.sel[k]]; });
   } else {

@@ -1,7 +1,8 @@
 // meterd — storage/rollup/rollup_file_reader.cc: opens, verifies and decodes one rollup file
-// (docs/format-rollup.md). The whole file is read into memory at Open; ReadBlock verifies the
-// block's checksum and every header field on each call, so a block damaged in memory or on
-// disk is never decoded into wrong rows.
+// (docs/format-rollup.md). The whole file is read into memory at Open, which verifies the
+// footer, the index and every block's checksum, header and column descriptors once (a failing
+// block is recorded as damaged and never decoded); ReadBlock checks every column it decodes and
+// the keys, so a damaged block is never decoded into wrong rows.
 #include <algorithm>
 #include <cstring>
 
@@ -20,8 +21,22 @@ struct RollupFileReader::Impl {
   RollupFileInfo info;
   RollupLayout layout = RollupLayout::kPacked;
   std::vector<RollupBlockInfo> blocks;
+  // Per block: OK, or the Corruption its verification at Open found (returned by ReadBlock).
+  std::vector<Status> damage;
+
+  // Where each column's bytes are, from the block header. Filled by ParseBlock.
+  struct Columns {
+    uint32_t offset[fmt::kBlockColumns];
+    uint32_t size[fmt::kBlockColumns];
+    uint8_t source[fmt::kBlockColumns];  // the column whose bytes hold column c (c, or its alias)
+  };
 
   Status VerifyFooterAndIndex();
+  void VerifyBlocks();
+  // Validates block `index`'s header against the index entry and its column descriptors (with
+  // kVerify), and fills `cols`. REQUIRES (without kVerify): the block passed at Open.
+  template <bool kVerify>
+  Status ParseBlock(size_t index, Columns* cols) const;
   Status BlockError(size_t index, const std::string& what) const {
     return Status::Corruption("rollup file " + path + ": block " + std::to_string(index) +
                               " at offset " + std::to_string(blocks[index].offset) + ": " + what);
@@ -40,6 +55,68 @@ bool IsIntEncoding(uint8_t e) {
 }
 
 bool IsHour(int64_t h) { return h % kSecondsPerHour == 0; }
+
+// The keys must match the header: sorted by (series, hour), no duplicates, hours on the hour,
+// within [min_hour, max_hour] with both reached, series from first to last; a kPerSeries block
+// has a constant series column. A constant or linear hour column is checked in O(1) (a month
+// block: one series, hours first + 3600 i); only a flat one costs a pass over the rows.
+bool KeysMatch(RollupLayout layout, const RollupBlockInfo& b, const ColumnVector& sv,
+               const ColumnVector& hv) {
+  const size_t n = b.rows;
+  if (layout == RollupLayout::kPerSeries && !sv.constant) return false;
+  if (sv.constant) {
+    if (sv.value != b.first_series || sv.value != b.last_series) return false;
+  } else if (sv.data[0] != b.first_series || sv.data[n - 1] != b.last_series) {
+    return false;
+  }
+  if (hv.constant) {
+    // One hour: the series must be distinct (strictly ascending).
+    const auto h = static_cast<int64_t>(hv.value);
+    if (h != b.min_hour || h != b.max_hour) return false;
+    if (sv.constant) return n == 1;
+    bool ok = true;
+    for (size_t i = 1; i < n; ++i) ok &= sv.data[i] > sv.data[i - 1];
+    return ok;
+  }
+  if (hv.linear()) {
+    // hour i = first + i * step (n > 2), all on the hour iff first and step are. Ascending
+    // hours (step > 0, no wrap past max_hour) need series merely non-decreasing; otherwise
+    // every row must start a new series.
+    const auto first = static_cast<int64_t>(hv.value);
+    const auto step = static_cast<int64_t>(hv.step);
+    if (!IsHour(first) || !IsHour(step)) return false;
+    const __int128 last = static_cast<__int128>(first) + static_cast<__int128>(step) * (n - 1);
+    const __int128 lo = step > 0 ? first : last, hi = step > 0 ? last : first;
+    if (lo != b.min_hour || hi != b.max_hour) return false;
+    if (sv.constant) return step > 0;
+    bool ok = true;
+    if (step > 0) {
+      for (size_t i = 1; i < n; ++i) ok &= sv.data[i] >= sv.data[i - 1];
+    } else {
+      for (size_t i = 1; i < n; ++i) ok &= sv.data[i] > sv.data[i - 1];
+    }
+    return ok;
+  }
+  const int64_t* h = reinterpret_cast<const int64_t*>(hv.data);
+  int64_t lo = h[0], hi = h[0];
+  bool ok = true, on_hour = IsHour(h[0]);
+  if (sv.constant) {
+    for (size_t i = 1; i < n; ++i) {
+      ok &= h[i] > h[i - 1];
+      on_hour &= IsHour(h[i]);
+    }
+    hi = h[n - 1];
+  } else {
+    const uint64_t* sd = sv.data;
+    for (size_t i = 1; i < n; ++i) {
+      ok &= sd[i] > sd[i - 1] || (sd[i] == sd[i - 1] && h[i] > h[i - 1]);
+      on_hour &= IsHour(h[i]);
+      lo = std::min(lo, h[i]);
+      hi = std::max(hi, h[i]);
+    }
+  }
+  return ok && on_hour && lo == b.min_hour && hi == b.max_hour;
+}
 
 }  // namespace
 
@@ -155,6 +232,71 @@ Status RollupFileReader::Impl::VerifyFooterAndIndex() {
   return Status::OK();
 }
 
+// Every block's checksum, header and column descriptors, once: ReadBlock then decodes bytes
+// known to be intact and well-framed (the copy in memory is never written after Open). A
+// damaged block does not fail the file: the other blocks stay readable, and ReadBlock returns
+// the block's Corruption each time it is asked for it.
+void RollupFileReader::Impl::VerifyBlocks() {
+  damage.assign(blocks.size(), Status::OK());
+  Columns cols;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const RollupBlockInfo& b = blocks[i];
+    const char* p = data.data() + b.offset;  // offset and size were range-checked above
+    const size_t body = b.size - fmt::kBlockTrailerSize;
+    if (base::Checksum64(p, body, base::ContextSeed(info.file_id, b.offset)) !=
+        base::DecodeFixed64(p + body)) {
+      damage[i] = BlockError(i, "checksum mismatch");
+    } else {
+      damage[i] = ParseBlock<true>(i, &cols);
+    }
+  }
+}
+
+template <bool kVerify>
+Status RollupFileReader::Impl::ParseBlock(size_t index, Columns* cols) const {
+  const RollupBlockInfo& b = blocks[index];
+  const char* p = data.data() + b.offset;
+  const size_t body = b.size - fmt::kBlockTrailerSize;
+  // The header must agree with the index entry (both were written from the same rows).
+  if (kVerify &&
+      (base::DecodeFixed32(p) != fmt::kBlockMagic || base::DecodeFixed32(p + 4) != b.rows ||
+       base::DecodeFixed64(p + 8) != b.first_series ||
+       base::DecodeFixed64(p + 16) != b.last_series ||
+       static_cast<int64_t>(base::DecodeFixed64(p + 24)) != b.min_hour ||
+       static_cast<int64_t>(base::DecodeFixed64(p + 32)) != b.max_hour ||
+       base::DecodeFixed16(p + 40) != fmt::kBlockColumns || base::DecodeFixed16(p + 42) != 0)) {
+    return BlockError(index, "header disagrees with the index");
+  }
+  const uint8_t* enc = reinterpret_cast<const uint8_t*>(p + fmt::kBlockFixedHeaderSize);
+  const char* sizes = p + fmt::kBlockFixedHeaderSize + fmt::kBlockColumns;
+  uint64_t pos = fmt::kBlockHeaderSize;
+  for (size_t c = 0; c < fmt::kBlockColumns; ++c) {
+    const uint32_t size = base::DecodeFixed32(sizes + 4 * c);
+    cols->offset[c] = static_cast<uint32_t>(pos);
+    if (enc[c] == fmt::kColumnAlias) {
+      // An alias names an earlier stored value column and has no bytes of its own.
+      if (kVerify && (c < fmt::kMinStoredColumns || size < fmt::kKeyColumns || size >= c ||
+                      enc[size] == fmt::kColumnAlias)) {
+        return BlockError(index, "column " + std::to_string(c) + " is a bad alias");
+      }
+      cols->source[c] = static_cast<uint8_t>(size);
+      cols->size[c] = 0;
+      continue;
+    }
+    cols->source[c] = static_cast<uint8_t>(c);
+    cols->size[c] = size;
+    pos += size;
+    if (kVerify && (size < fmt::kMinColumnSize || pos > body || !IsIntEncoding(enc[c]) ||
+                    static_cast<uint8_t>(p[cols->offset[c]]) != enc[c])) {
+      return BlockError(index, "column " + std::to_string(c) + " descriptor is invalid");
+    }
+  }
+  if (kVerify && pos != body) {
+    return BlockError(index, "column sizes do not add up to the block size");
+  }
+  return Status::OK();
+}
+
 RollupFileReader::RollupFileReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RollupFileReader::~RollupFileReader() = default;
 
@@ -163,6 +305,7 @@ Result<std::unique_ptr<RollupFileReader>> RollupFileReader::Open(const std::stri
   impl->path = path;
   METERD_RETURN_IF_ERROR(ReadWholeFile(path, &impl->data));
   METERD_RETURN_IF_ERROR(impl->VerifyFooterAndIndex());
+  impl->VerifyBlocks();
   return std::unique_ptr<RollupFileReader>(new RollupFileReader(std::move(impl)));
 }
 
@@ -182,78 +325,74 @@ Status RollupFileReader::ReadBlock(size_t index, ColumnMask mask, RollupBlock* o
   const Impl& s = *impl_;
   if (index >= s.blocks.size()) return Status::InvalidArgument("rollup: block index out of range");
   const RollupBlockInfo& b = s.blocks[index];
-  const char* p = s.data.data() + b.offset;  // offset and size were range-checked at Open
-  const size_t body = b.size - fmt::kBlockTrailerSize;
-  if (base::Checksum64(p, body, base::ContextSeed(s.info.file_id, b.offset)) !=
-      base::DecodeFixed64(p + body)) {
-    return s.BlockError(index, "checksum mismatch");
-  }
-  // The header must agree with the index entry (both were written from the same rows).
-  if (base::DecodeFixed32(p) != fmt::kBlockMagic || base::DecodeFixed32(p + 4) != b.rows ||
-      base::DecodeFixed64(p + 8) != b.first_series ||
-      base::DecodeFixed64(p + 16) != b.last_series ||
-      static_cast<int64_t>(base::DecodeFixed64(p + 24)) != b.min_hour ||
-      static_cast<int64_t>(base::DecodeFixed64(p + 32)) != b.max_hour ||
-      base::DecodeFixed16(p + 40) != fmt::kBlockColumns || base::DecodeFixed16(p + 42) != 0) {
-    return s.BlockError(index, "header disagrees with the index");
-  }
+  out->rows = 0;
+  if (!s.damage[index].ok()) return s.damage[index];
+  // Header, descriptors and checksum were verified at Open: only the column offsets are
+  // needed (from the header's first 169 bytes; no column byte is touched here).
+  Impl::Columns cols;
+  (void)s.ParseBlock<false>(index, &cols);
+  const char* p = s.data.data() + b.offset;
   const uint8_t* enc = reinterpret_cast<const uint8_t*>(p + fmt::kBlockFixedHeaderSize);
-  const char* sizes = p + fmt::kBlockFixedHeaderSize + fmt::kBlockColumns;
-  uint32_t col_offset[fmt::kBlockColumns];
-  uint32_t col_size[fmt::kBlockColumns];
-  uint64_t pos = fmt::kBlockHeaderSize;
-  for (size_t c = 0; c < fmt::kBlockColumns; ++c) {
-    col_size[c] = base::DecodeFixed32(sizes + 4 * c);
-    col_offset[c] = static_cast<uint32_t>(pos);
-    pos += col_size[c];
-    if (col_size[c] < fmt::kMinColumnSize || pos > body || !IsIntEncoding(enc[c]) ||
-        static_cast<uint8_t>(p[col_offset[c]]) != enc[c]) {
-      return s.BlockError(index, "column " + std::to_string(c) + " descriptor is invalid");
-    }
-  }
-  if (pos != body) return s.BlockError(index, "column sizes do not add up to the block size");
+  const uint32_t* col_offset = cols.offset;
+  const uint32_t* col_size = cols.size;
+  const uint8_t* source = cols.source;
 
-  // Which columns decode into arrays: key columns always, value columns when masked, and only
-  // when not constant (a constant column is its first value: no array).
+  // Which columns decode into arrays: the series column always, value columns when masked, and
+  // only when not constant (a constant column is its first value: no array) and not an alias of
+  // a column decoded here anyway. A const-delta hour column is linear: no array either.
   const size_t n = b.rows;
   ColumnVector* vec[fmt::kBlockColumns];
   vec[0] = &out->series;
   vec[1] = &out->hour;
   for (size_t c = 0; c < kRollupColumns; ++c) vec[fmt::kKeyColumns + c] = &out->col[c];
   const uint64_t wanted = (uint64_t{mask & kAllColumns} << fmt::kKeyColumns) | 3u;
+  constexpr auto kConst = static_cast<uint8_t>(ColumnEncoding::kIntConst);
+  constexpr auto kConstDelta = static_cast<uint8_t>(ColumnEncoding::kIntConstDelta);
+  // Only the wanted columns are visited (a kind needs 9 to 13 of the 23 value columns).
   size_t arrays = 0;
-  for (size_t c = 0; c < fmt::kBlockColumns; ++c) {
-    if ((wanted >> c & 1) && enc[c] != static_cast<uint8_t>(ColumnEncoding::kIntConst)) ++arrays;
+  for (uint64_t w = wanted; w != 0; w &= w - 1) {
+    const auto c = static_cast<size_t>(__builtin_ctzll(w));
+    const size_t src = source[c];
+    if (enc[src] == kConst || (c == 1 && enc[1] == kConstDelta && n > 2)) continue;
+    if (src != c && (wanted >> src & 1)) continue;  // shares the decoded array of `src`
+    ++arrays;
   }
   if (out->buffer.size() < arrays * n) out->buffer.resize(arrays * n);
   uint64_t* next = out->buffer.data();
-  out->rows = n;
-  bool hour_linear = false;  // the hour column is first + i * delta
-  int64_t hour_first = 0, hour_delta = 0;
-  for (size_t c = 0; c < fmt::kBlockColumns; ++c) {
+  for (size_t c = 0; c < fmt::kBlockColumns; ++c) *vec[c] = ColumnVector{};
+  for (uint64_t w = wanted; w != 0; w &= w - 1) {
+    const auto c = static_cast<size_t>(__builtin_ctzll(w));
     ColumnVector& v = *vec[c];
-    v = ColumnVector{};
-    if (!(wanted >> c & 1)) continue;
-    const std::string_view col(p + col_offset[c], col_size[c]);
+    const size_t src = source[c];
+    if (src != c && (wanted >> src & 1)) {
+      v = *vec[src];  // decoded above (src < c): the same values, no second decode
+      continue;
+    }
+    const std::string_view col(p + col_offset[src], col_size[src]);
     Status st;
-    if (enc[c] == static_cast<uint8_t>(ColumnEncoding::kIntConst)) {
-      st = DecodeIntColumn(col, 1, &v.value);  // a constant column is its first value
-    } else if (enc[c] == static_cast<uint8_t>(ColumnEncoding::kIntConstDelta) && n > 2) {
-      // The encoding does not depend on n, so its first two rows give first and delta; the
-      // fill below vectorises where the codec's running sum cannot (month hours take this path).
-      uint64_t two[2];
-      st = DecodeIntColumn(col, 2, two);
-      const uint64_t first = two[0], d = two[1] - two[0];
-      uint64_t* __restrict dst = next;
-      for (size_t i = 0; i < n; ++i) dst[i] = first + d * i;
-      if (c == 1) {
-        hour_linear = true;
-        hour_first = static_cast<int64_t>(first);
-        hour_delta = static_cast<int64_t>(d);
+    // Constant and const-delta columns (most of a block) are parsed here: a varint or two, with
+    // the codec's exact-length check, at a fraction of a generic DecodeIntColumn call.
+    base::ByteReader r(col.substr(1));  // after the encoding byte (checked at Open)
+    if (enc[src] == kConst) {
+      if (!r.GetVarint64(&v.value) || !r.empty()) st = Status::Corruption("bad const column");
+    } else if (enc[src] == kConstDelta && n > 2) {
+      // The hour column stays linear; others are filled as first + i * step, which vectorises
+      // where a running sum cannot.
+      uint64_t first = 0, zz = 0;
+      if (!r.GetVarint64(&first) || !r.GetVarint64(&zz) || !r.empty()) {
+        st = Status::Corruption("bad const-delta column");
       }
+      const auto step = static_cast<uint64_t>(base::ZigZagDecode(zz));
       v.constant = false;
-      v.data = next;
-      next += n;
+      if (c == 1) {
+        v.value = first;
+        v.step = step;
+      } else {
+        uint64_t* __restrict dst = next;
+        for (size_t i = 0; i < n; ++i) dst[i] = first + step * i;
+        v.data = next;
+        next += n;
+      }
     } else {
       v.constant = false;
       v.data = next;
@@ -265,55 +404,11 @@ Status RollupFileReader::ReadBlock(size_t index, ColumnMask mask, RollupBlock* o
       return s.BlockError(index, "column " + std::to_string(c) + ": " + st.ToString());
     }
   }
-
-  // The keys must match the header: sorted by (series, hour), no duplicates, hours on the hour,
-  // within [min_hour, max_hour] with both reached, series from first to last.
-  bool ok = true;
-  const ColumnVector& sv = out->series;
-  const ColumnVector& hv = out->hour;
-  if (hv.constant) {
-    const int64_t h = static_cast<int64_t>(hv.value);
-    ok = h == b.min_hour && h == b.max_hour &&
-         (sv.constant ? n == 1 : true);  // a constant hour needs distinct series
-    if (ok && !sv.constant) {
-      ok = sv.data[0] == b.first_series && sv.data[n - 1] == b.last_series;
-      for (size_t i = 1; i < n; ++i) ok &= sv.data[i] > sv.data[i - 1];
-    }
-    ok = ok && (!sv.constant || (sv.value == b.first_series && sv.value == b.last_series));
-  } else if (hour_linear && sv.constant) {
-    // One series at a steady cadence (a month block): checked without a pass over the rows.
-    const __int128 span = static_cast<__int128>(b.max_hour) - b.min_hour;
-    ok = sv.value == b.first_series && sv.value == b.last_series && hour_first == b.min_hour &&
-         hour_delta > 0 && IsHour(hour_delta) &&
-         span == static_cast<__int128>(hour_delta) * static_cast<__int128>(n - 1);
-  } else {
-    const int64_t* h = reinterpret_cast<const int64_t*>(hv.data);
-    int64_t lo = h[0], hi = h[0];
-    bool on_hour = IsHour(h[0]);
-    if (sv.constant) {
-      ok = sv.value == b.first_series && sv.value == b.last_series;
-      for (size_t i = 1; i < n; ++i) {
-        ok &= h[i] > h[i - 1];
-        on_hour &= IsHour(h[i]);
-      }
-      hi = h[n - 1];
-    } else {
-      const uint64_t* sd = sv.data;
-      ok = sd[0] == b.first_series && sd[n - 1] == b.last_series;
-      for (size_t i = 1; i < n; ++i) {
-        ok &= sd[i] > sd[i - 1] || (sd[i] == sd[i - 1] && h[i] > h[i - 1]);
-        on_hour &= IsHour(h[i]);
-        lo = std::min(lo, h[i]);
-        hi = std::max(hi, h[i]);
-      }
-    }
-    ok = ok && on_hour && lo == b.min_hour && hi == b.max_hour;
-  }
-  if (ok && s.layout == RollupLayout::kPerSeries) ok = sv.constant;
-  if (!ok) {
+  if (!KeysMatch(s.layout, b, out->series, out->hour)) {
     out->rows = 0;
     return s.BlockError(index, "keys out of order or disagree with the header");
   }
+  out->rows = n;
   return Status::OK();
 }
 

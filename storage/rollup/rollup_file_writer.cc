@@ -1,6 +1,7 @@
 // meterd — storage/rollup/rollup_file_writer.cc: writes one rollup file
 // (docs/format-rollup.md). Rows are buffered column-major for the block being built; a block is
-// cut at kRollupBlockRows rows, and for kPerSeries also when the series changes.
+// cut at kRollupBlockRows rows, and for kPerSeries also when the series changes. A value column
+// equal to an earlier non-constant one of the block is written as an alias of it.
 #include <algorithm>
 
 #include "storage/base/checksum.h"
@@ -31,6 +32,7 @@ struct RollupFileWriter::Impl {
 
   uint64_t offset() const { return out_start + out.size(); }
   void EncodeBlock();
+  size_t FindEqualColumn(size_t c, const size_t* candidates, size_t count, size_t n) const;
   Status Spill(bool force);
 };
 
@@ -56,6 +58,17 @@ Result<std::unique_ptr<RollupFileWriter>> RollupFileWriter::Create(const std::st
   return std::unique_ptr<RollupFileWriter>(new RollupFileWriter(std::move(impl)));
 }
 
+// The first of the columns `candidates` holding the same n values as column c, or 0.
+size_t RollupFileWriter::Impl::FindEqualColumn(size_t c, const size_t* candidates, size_t count,
+                                               size_t n) const {
+  const uint64_t* v = cols[c].data();
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t* w = cols[candidates[i]].data();
+    if (w[0] == v[0] && w[n - 1] == v[n - 1] && std::equal(v, v + n, w)) return candidates[i];
+  }
+  return 0;
+}
+
 void RollupFileWriter::Impl::EncodeBlock() {
   const size_t n = pending;
   const uint64_t block_offset = offset();
@@ -78,8 +91,23 @@ void RollupFileWriter::Impl::EncodeBlock() {
   const size_t enc_at = out.size();
   const size_t sizes_at = enc_at + fmt::kBlockColumns;
   out.resize(start + fmt::kBlockHeaderSize, '\0');  // encodings and sizes, patched below
+  // Value columns stored so far that are not constant: candidates for an alias.
+  size_t stored[kRollupColumns];
+  size_t nstored = 0;
   for (size_t c = 0; c < fmt::kBlockColumns; ++c) {
     const ColumnPlan plan = AnalyzeIntColumn(cols[c].data(), n);
+    if (c >= fmt::kKeyColumns && plan.encoding != ColumnEncoding::kIntConst) {
+      // A column with exactly the values of an earlier one (a monotonic counter's max and
+      // last) is stored as an alias: no bytes, and the reader decodes it once. Constant
+      // columns are left alone: they cost two bytes and no decoding.
+      const size_t alias = FindEqualColumn(c, stored, nstored, n);
+      if (alias != 0) {
+        out[enc_at + c] = static_cast<char>(fmt::kColumnAlias);
+        base::EncodeFixed32(out.data() + sizes_at + 4 * c, static_cast<uint32_t>(alias));
+        continue;
+      }
+      stored[nstored++] = c;
+    }
     const size_t col_start = out.size();
     EncodeIntColumn(cols[c].data(), n, plan, &out);
     out[enc_at + c] = static_cast<char>(plan.encoding);

@@ -9,6 +9,7 @@
 //   | ...                          |   i64 min_hour | i64 max_hour | u16 columns (25) | u16 0
 //   |                              |   u8 encoding[25] | u32 size[25]
 //   |                              |   series column | hour column | 23 value columns
+//   |                              |   (an alias column, encoding 0x80, has no bytes)
 //   |                              |   u64 XXH3(seed = ContextSeed(file id, block offset))
 //   +------------------------------+ index_offset
 //   | index block                  |  u32 "RIDX" | u32 count | count x 48-byte entries
@@ -40,8 +41,14 @@ constexpr size_t kBlockHeaderSize = kBlockFixedHeaderSize + kBlockColumns * (1 +
 constexpr size_t kBlockTrailerSize = 8;  // checksum
 // The smallest column: the encoding byte and a one-byte varint (a constant below 128).
 constexpr size_t kMinColumnSize = 2;
+// encoding[c] == kColumnAlias: value column c holds exactly the values of the earlier value
+// column size[c] (kKeyColumns <= size[c] < c, itself not an alias) and occupies no bytes. Not a
+// ColumnEncoding (codes 1..17): it exists only in rollup block headers.
+constexpr uint8_t kColumnAlias = 0x80;
+// Columns that can never be aliases: the key columns and the first value column.
+constexpr size_t kMinStoredColumns = kKeyColumns + 1;
 constexpr size_t kMinBlockSize =
-    kBlockHeaderSize + kBlockColumns * kMinColumnSize + kBlockTrailerSize;
+    kBlockHeaderSize + kMinStoredColumns * kMinColumnSize + kBlockTrailerSize;
 
 // ---- index ----
 constexpr uint32_t kIndexMagic = 0x58444952;  // "RIDX"
@@ -72,6 +79,7 @@ constexpr char kManifestName[] = "ROLLUP";
 static_assert(kBlockColumns == 25, "docs/format-rollup.md describes 25 columns a block");
 static_assert(4 + 4 + 8 + 8 + 8 + 8 + 2 + 2 == kBlockFixedHeaderSize);
 static_assert(kBlockHeaderSize == 169);
+static_assert(kMinBlockSize == 183, "docs/format-rollup.md gives the smallest block size");
 static_assert(8 + 8 + 8 + 8 + 8 + 4 + 4 == kIndexEntrySize);
 static_assert(8 * 8 + 1 + 3 + 4 == kFooterChecksumOffset);
 static_assert(kFooterChecksumOffset + 8 + sizeof(kMagic) == kFooterSize);
