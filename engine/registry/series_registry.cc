@@ -83,6 +83,7 @@ void SeriesRegistry::Insert(SeriesInfo info) {
   const uint32_t index = static_cast<uint32_t>(infos_.size());
   slots_.push_back(SeriesSlot{info.type, info.kind, InternOwner(info.owner), index});
   by_id_.emplace(info.id, index);
+  by_resource_[info.resource].push_back(index);
   infos_.push_back(std::move(info));
 }
 
@@ -189,9 +190,17 @@ std::vector<SeriesInfo> SeriesRegistry::Matching(std::string_view resource,
   std::vector<SeriesInfo> out;
   {
     std::shared_lock lock(mu_);
-    for (const SeriesInfo& s : infos_) {
-      if ((resource.empty() || s.resource == resource) && (metric.empty() || s.metric == metric)) {
-        out.push_back(s);
+    if (!resource.empty()) {
+      // One resource's series through the index: a per-VM query costs nothing per fleet size.
+      auto it = by_resource_.find(std::string(resource));
+      if (it != by_resource_.end()) {
+        for (uint32_t index : it->second) {
+          if (metric.empty() || infos_[index].metric == metric) out.push_back(infos_[index]);
+        }
+      }
+    } else {
+      for (const SeriesInfo& s : infos_) {
+        if (metric.empty() || s.metric == metric) out.push_back(s);
       }
     }
   }

@@ -98,9 +98,10 @@ class SeriesRegistry {
   std::unique_ptr<RecordLog> log_;
   std::mutex define_mu_;  // serialises Define (log appends)
   mutable std::shared_mutex mu_;
-  std::unordered_map<uint64_t, uint32_t> by_id_;      // GUARDED_BY(mu_) id -> index
-  std::vector<SeriesInfo> infos_;                     // GUARDED_BY(mu_)
-  std::vector<SeriesSlot> slots_;                     // GUARDED_BY(mu_)
+  std::unordered_map<uint64_t, uint32_t> by_id_;  // GUARDED_BY(mu_) id -> index
+  std::unordered_map<std::string, std::vector<uint32_t>> by_resource_;  // GUARDED_BY(mu_)
+  std::vector<SeriesInfo> infos_;                                       // GUARDED_BY(mu_)
+  std::vector<SeriesSlot> slots_;                                       // GUARDED_BY(mu_)
   std::unordered_map<std::string, uint32_t> owners_;  // GUARDED_BY(mu_) hypervisor -> id
   std::atomic<uint64_t> generation_{0};
   std::string load_damage_;
