@@ -135,7 +135,8 @@ void Downsampler::ApplyInOrder(SeriesState* st, int64_t ts, uint64_t value) {
 // The in-order path for the common case, a sample in the same hour as its series' previous
 // one: ApplyInOrder's arithmetic with no hour split and no lookup (the row is open.back()).
 // Returns false, changing nothing, when the case does not hold.
-inline bool Downsampler::ApplySameHour(SeriesState* st, int64_t ts, uint64_t v) {
+__attribute__((always_inline)) inline bool Downsampler::ApplySameHour(SeriesState* st, int64_t ts,
+                                                                      uint64_t v) {
   if (!st->has_last || ts <= st->last_ts || st->open.empty()) return false;
   RollupRow& row = st->open.back();
   const uint64_t offset = static_cast<uint64_t>(ts - row.hour);
@@ -290,7 +291,9 @@ Status Downsampler::Apply(const storage::SampleBatch& batch, std::span<const Ser
       late.samples.push_back(LateSample{ids[i], ts});
       continue;
     }
-    SeriesState* st = StateFor(ids[i], slots[i]);
+    // The state exists for every series seen before: look it up inline.
+    SeriesState* st = slots[i].index < table_size ? &states_[slots[i].index] : nullptr;
+    if (st == nullptr || !st->used) st = StateFor(ids[i], slots[i]);
     const uint64_t v = values[i];
     if (!suspect && ApplySameHour(st, ts, v)) continue;
     if (!st->known) METERD_RETURN_IF_ERROR(LoadPrevIfUnknown(st, ts));
@@ -311,6 +314,7 @@ Status Downsampler::Apply(const storage::SampleBatch& batch, std::span<const Ser
   METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, 0));
   if (!late.samples.empty() || late_id != 0) {
     stats_.late_samples += late.samples.size();
+    CoalesceLate(&late.samples);
     late_.push_back(std::move(late));
   }
   return Status::OK();
@@ -338,18 +342,28 @@ Status Downsampler::ProcessLate() {
     // are recomputed at the next start.
     return durable;
   }
+  // One recomputation per series for everything that queued up, then every id resolved.
+  std::vector<LateSample> all;
+  std::vector<uint64_t> ids;
   for (LateBatch& b : ready) {
-    std::map<SeriesState*, std::vector<int64_t>> by_series;
-    for (const LateSample& s : b.samples) {
-      SeriesState* st = StateById(s.series_id);
-      if (st != nullptr) by_series[st].push_back(s.ts);
-    }
-    std::vector<RollupRow> new_revisions;
-    for (auto& [st, ts] : by_series) {
-      METERD_RETURN_IF_ERROR(RecomputeAround(st, std::move(ts), &new_revisions));
-    }
-    METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, b.late_id));
+    all.insert(all.end(), b.samples.begin(), b.samples.end());
+    if (b.late_id != 0) ids.push_back(b.late_id);
   }
+  CoalesceLate(&all);
+  std::vector<RollupRow> new_revisions;
+  for (size_t i = 0; i < all.size();) {
+    std::vector<int64_t> times;
+    size_t j = i;
+    for (; j < all.size() && all[j].series_id == all[i].series_id; ++j) times.push_back(all[j].ts);
+    SeriesState* st = StateById(all[i].series_id);
+    if (st != nullptr)
+      METERD_RETURN_IF_ERROR(RecomputeAround(st, std::move(times), &new_revisions));
+    i = j;
+    // Bounded batches of revisions per synced record write.
+    if (new_revisions.size() >= 4096) METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, 0));
+  }
+  METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, 0));
+  METERD_RETURN_IF_ERROR(revisions_->Resolve(ids));
   return Status::OK();
 }
 

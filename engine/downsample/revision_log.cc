@@ -1,6 +1,8 @@
 // meterd — engine/downsample/revision_log.cc
 #include "engine/downsample/revision_log.h"
 
+#include <algorithm>
+
 #include "storage/base/coding.h"
 
 namespace meterd::engine {
@@ -15,6 +17,21 @@ void PutRow(std::string* out, const storage::RollupRow& row) {
 }
 
 }  // namespace
+
+void CoalesceLate(std::vector<LateSample>* samples) {
+  std::sort(samples->begin(), samples->end(), [](const LateSample& a, const LateSample& b) {
+    return a.series_id != b.series_id ? a.series_id < b.series_id : a.ts < b.ts;
+  });
+  size_t out = 0;
+  for (size_t i = 0; i < samples->size();) {
+    size_t j = i;
+    while (j + 1 < samples->size() && (*samples)[j + 1].series_id == (*samples)[i].series_id) ++j;
+    (*samples)[out++] = (*samples)[i];
+    if (j > i && (*samples)[j].ts != (*samples)[i].ts) (*samples)[out++] = (*samples)[j];
+    i = j + 1;
+  }
+  samples->resize(out);
+}
 
 Result<std::unique_ptr<RevisionLog>> RevisionLog::Open(const std::string& path,
                                                        std::string* damage) {
@@ -101,6 +118,20 @@ Status RevisionLog::AddRevisions(const std::vector<storage::RollupRow>& rows,
     ++revision_count_;
   }
   if (resolved_id != 0) pending_.erase(resolved_id);
+  return Status::OK();
+}
+
+Status RevisionLog::Resolve(const std::vector<uint64_t>& ids) {
+  if (ids.empty()) return Status::OK();
+  std::vector<std::string> records;
+  for (uint64_t id : ids) {
+    std::string rec;
+    rec.push_back(static_cast<char>(kResolved));
+    base::PutFixed64(&rec, id);
+    records.push_back(std::move(rec));
+  }
+  METERD_RETURN_IF_ERROR(log_->Append(records));
+  for (uint64_t id : ids) pending_.erase(id);
   return Status::OK();
 }
 

@@ -29,6 +29,11 @@ struct LateSample {
   int64_t ts;
 };
 
+// Reduces late samples to the first and last second of each series (sorted by series): the
+// hours a recomputation must cover follow from those two, so pending records and queued late
+// batches stay at most two entries per series however many samples arrive late.
+void CoalesceLate(std::vector<LateSample>* samples);
+
 class RevisionLog {
  public:
   static Result<std::unique_ptr<RevisionLog>> Open(const std::string& path, std::string* damage);
@@ -37,6 +42,8 @@ class RevisionLog {
   Result<uint64_t> AddPending(const std::vector<LateSample>& samples);
   // Durably records revisions (and, when id != 0, that pending `id` is resolved).
   Status AddRevisions(const std::vector<storage::RollupRow>& rows, uint64_t resolved_id);
+  // Durably records that the pending ids are resolved (one synced append).
+  Status Resolve(const std::vector<uint64_t>& ids);
 
   // Pending samples not yet resolved (after a crash), by id.
   const std::map<uint64_t, std::vector<LateSample>>& unresolved() const { return pending_; }

@@ -105,6 +105,13 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
       Reject(&out, i, Status::InvalidArgument("value is NaN or infinite"));
       continue;
     }
+    if (slot.kind == MetricKind::kState && v >= storage::kStateSlots) {
+      // Rollups keep seconds for state codes 0..7 (docs/metrics.md): a larger code would be
+      // stored but never billed.
+      Reject(&out, i,
+             Status::InvalidArgument("state code " + std::to_string(v) + " is outside 0..7"));
+      continue;
+    }
     if (slot.kind == MetricKind::kCounter) {
       if (slot.index >= counters_state_.size()) counters_state_.resize(slot.index + 1024);
       CounterState& st = counters_state_[slot.index];
@@ -139,6 +146,7 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
         for (size_t j = 0; j < batch_.size(); ++j) batch_slots_[j] = cache->slots[batch_rows_[j]];
       }
       if (!late_.empty()) {
+        CoalesceLate(&late_);  // a pending record holds two entries per series at most
         METERD_ASSIGN_OR_RETURN(late_id, downsampler_->MarkLate(late_));
       }
     }

@@ -6,7 +6,8 @@
 //   2. an agent key's hypervisor owns the series               PermissionDenied
 //   3. the timestamp is not too far ahead of the clock, nor
 //      older than the raw retention                            OutOfRange
-//   4. a float gauge's value is finite (no NaN, no ±inf)       InvalidArgument
+//   4. a float gauge's value is finite (no NaN, no ±inf), a state
+//      code is 0..7 (what rollups keep seconds for)            InvalidArgument
 //   5. a counter does not decrease by noise: a counter that drops to more than half its
 //      previous value is refused (a genuine reset, such as a VM restart, drops to near
 //      zero); a drop to half or less is accepted as a reset  InvalidArgument
