@@ -1,0 +1,423 @@
+// meterd — engine/rating/rating_engine.cc: RatingEngine (engine/rating/rating_engine.h).
+//
+// Create indexes the catalog and the series once (series by id, series per resource,
+// resources per account, subscriptions per account). Rate runs, per call:
+//   BuildPlan (rating_plan.cc) -> RunScan (query::rating::ScanRating on up to
+//   options.threads threads) -> a second, small scan splitting unrated state usage per state
+//   code -> Price (rating_price.cc).
+#include "engine/rating/rating_engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <thread>
+#include <tuple>
+
+#include "engine/rating/rating_internal.h"
+#include "query/scan/period.h"
+#include "storage/rollup.h"
+
+namespace meterd::engine::rating {
+
+using internal::EngineData;
+using internal::kNone;
+using internal::SeriesHot;
+using internal::Work;
+
+namespace {
+
+constexpr int64_t kH = 3600;
+
+int64_t FloorHour(int64_t t) { return query::scan::FloorDiv(t, kH) * kH; }
+int64_t CeilHour(int64_t t) {
+  const int64_t f = FloorHour(t);
+  return f == t ? f : f + kH;
+}
+
+double MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Builds the CSR `begin` (n + 1 entries) / `items` from (bucket, item) pairs in item order.
+void BuildCsr(size_t n, const std::vector<std::pair<uint32_t, uint32_t>>& pairs,
+              std::vector<uint32_t>* begin, std::vector<uint32_t>* items) {
+  begin->assign(n + 1, 0);
+  for (const auto& [b, i] : pairs) ++(*begin)[b + 1];
+  for (size_t k = 0; k < n; ++k) (*begin)[k + 1] += (*begin)[k];
+  items->assign(pairs.size(), 0);
+  std::vector<uint32_t> fill(begin->begin(), begin->end() - 1);
+  for (const auto& [b, i] : pairs) (*items)[fill[b]++] = i;
+}
+
+// Splits unrated state usage of several state codes per code: a small second scan over the
+// hours those entries were routed.
+Status SplitUnrated(const query::RollupView& view, Work* w) {
+  std::vector<uint32_t> ids;
+  for (uint32_t id = 0; id < w->unrated.size(); ++id) {
+    const internal::UnratedInfo& u = w->unrated[id];
+    if (w->engine->hot[u.series].kind == MetricKind::kState && __builtin_popcount(u.states) > 1 &&
+        w->totals[u.slot].quantity != 0) {
+      ids.push_back(id);
+    }
+  }
+  if (ids.empty()) return Status::OK();
+  std::vector<internal::UnratedRange> ranges;
+  for (const internal::UnratedRange& r : w->unrated_ranges) {
+    if (std::binary_search(ids.begin(), ids.end(), r.unrated)) ranges.push_back(r);
+  }
+  std::stable_sort(ranges.begin(), ranges.end(),
+                   [](const auto& a, const auto& b) { return a.unrated < b.unrated; });
+  query::rating::RatingPlan plan;
+  plan.from = w->plan.from;
+  plan.to = w->plan.to;
+  size_t ri = 0;
+  for (uint32_t id : ids) {
+    const internal::UnratedInfo& u = w->unrated[id];
+    const size_t r0 = ri;
+    while (ri < ranges.size() && ranges[ri].unrated == id) ++ri;
+    for (uint32_t c = 0; c < 8; ++c) {
+      if (((u.states >> c) & 1) == 0) continue;
+      query::rating::Meter m;
+      m.series_id = w->engine->hot[u.series].id;
+      m.quantity = query::rating::Quantity::kStateSeconds;
+      m.state_mask = static_cast<uint8_t>(1u << c);
+      m.first_route = static_cast<uint32_t>(plan.routes.size());
+      for (size_t k = r0; k < ri; ++k) {
+        query::rating::Route route{ranges[k].from, ranges[k].to, plan.slots, 0};
+        if (!plan.routes.empty() && k > r0 && plan.routes.back().to == route.from) {
+          plan.routes.back().to = route.to;  // adjacent pieces of one entry: one route
+        } else {
+          plan.routes.push_back(route);
+        }
+      }
+      m.route_count = static_cast<uint32_t>(plan.routes.size()) - m.first_route;
+      plan.meters.push_back(m);
+      w->unrated_split.push_back(Work::SplitTotal{id, static_cast<uint8_t>(c), {}});
+      ++plan.slots;
+    }
+  }
+  // Unrated ids follow the plan's resource order, not series ids: sort the meters for the scan.
+  std::stable_sort(plan.meters.begin(), plan.meters.end(),
+                   [](const auto& a, const auto& b) { return a.series_id < b.series_id; });
+  std::vector<query::rating::SlotTotals> totals(plan.slots);
+  METERD_RETURN_IF_ERROR(
+      query::rating::ScanRating(view, plan, 0, plan.meters.size(), totals.data(), nullptr));
+  for (size_t i = 0; i < totals.size(); ++i) w->unrated_split[i].totals = totals[i];
+  return Status::OK();
+}
+
+}  // namespace
+
+namespace internal {
+
+Status RunScan(const query::RollupView& view, int threads, Work* w, RatingStats* stats) {
+  const query::rating::RatingPlan& plan = w->plan;
+  w->totals.assign(plan.slots, query::rating::SlotTotals{});
+  // Below this many meters (an account's few hundred) a thread costs more than it saves.
+  constexpr size_t kMinMetersPerThread = 2048;
+  size_t parts = static_cast<size_t>(std::max(1, threads));
+  parts = std::min(parts, std::max<size_t>(1, plan.meters.size() / kMinMetersPerThread));
+  std::vector<query::rating::RatingScanStats> part_stats(parts);
+  // Every slot is fed by the meters of one series (a line belongs to one series; so does an
+  // unrated entry) and SplitMeters never splits a series, so the threads write disjoint slots
+  // of one array.
+  const std::vector<size_t> cuts = query::rating::SplitMeters(plan, parts);
+  std::vector<Status> status(parts);
+  std::vector<std::thread> pool;
+  for (size_t p = 1; p < parts; ++p) {
+    pool.emplace_back([&, p] {
+      status[p] = query::rating::ScanRating(view, plan, cuts[p], cuts[p + 1], w->totals.data(),
+                                            &part_stats[p]);
+    });
+  }
+  status[0] =
+      query::rating::ScanRating(view, plan, cuts[0], cuts[1], w->totals.data(), &part_stats[0]);
+  for (std::thread& t : pool) t.join();
+  for (size_t p = 0; p < parts; ++p) {
+    METERD_RETURN_IF_ERROR(status[p]);
+    stats->rows_scanned += part_stats[p].rows_scanned;
+    stats->blocks_read += part_stats[p].blocks_read;
+    for (std::string& d : part_stats[p].damaged) stats->damaged.push_back(std::move(d));
+  }
+  stats->threads = static_cast<int>(parts);
+  return Status::OK();
+}
+
+}  // namespace internal
+
+struct RatingEngine::Impl {
+  EngineData data;
+};
+
+RatingEngine::RatingEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RatingEngine::~RatingEngine() = default;
+
+const RatingCatalog& RatingEngine::catalog() const { return *impl_->data.catalog; }
+size_t RatingEngine::series() const { return impl_->data.hot.size(); }
+
+Result<std::unique_ptr<RatingEngine>> RatingEngine::Create(RatingCatalog catalog,
+                                                           std::vector<SeriesInfo> series,
+                                                           RatingOptions options) {
+  if (catalog.tenancy == nullptr || catalog.price_book == nullptr) {
+    return Status::InvalidArgument("rating engine: the catalog needs a tenancy and a price book");
+  }
+  auto impl = std::make_unique<Impl>();
+  EngineData& d = impl->data;
+  d.options = options;
+  const tenancy::Tenancy& t = *catalog.tenancy;
+  {
+    std::vector<uint64_t> ids(series.size());
+    for (size_t i = 0; i < series.size(); ++i) ids[i] = series[i].id;
+    std::sort(ids.begin(), ids.end());
+    for (size_t i = 1; i < ids.size(); ++i) {
+      if (ids[i] == ids[i - 1]) {
+        return Status::InvalidArgument("rating engine: series " + std::to_string(ids[i]) +
+                                       " is listed twice");
+      }
+    }
+  }
+  const size_t n = series.size();
+  if (n >= UINT32_MAX) return Status::InvalidArgument("rating engine: too many series");
+  for (const SeriesInfo& s : series) d.metrics.push_back(s.metric);
+  std::sort(d.metrics.begin(), d.metrics.end());
+  d.metrics.erase(std::unique(d.metrics.begin(), d.metrics.end()), d.metrics.end());
+  const uint32_t nres = static_cast<uint32_t>(t.resources().size());
+  std::vector<SeriesHot> hot(n);
+  for (size_t i = 0; i < n; ++i) {
+    const SeriesInfo& s = series[i];
+    const uint32_t r = t.ResourceIndex(s.resource);
+    hot[i] = SeriesHot{
+        s.id,
+        static_cast<uint32_t>(std::lower_bound(d.metrics.begin(), d.metrics.end(), s.metric) -
+                              d.metrics.begin()),
+        r == tenancy::kNone ? kNone : r, s.kind, s.type};
+  }
+  std::vector<uint32_t> order(n);
+  for (uint32_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return std::tie(hot[a].resource, hot[a].metric, hot[a].id) <
+           std::tie(hot[b].resource, hot[b].metric, hot[b].id);
+  });
+  auto sorted = std::make_shared<std::vector<SeriesInfo>>();
+  sorted->reserve(n);
+  d.hot.reserve(n);
+  for (uint32_t i : order) {
+    sorted->push_back(std::move(series[i]));
+    d.hot.push_back(hot[i]);
+  }
+  d.series = std::move(sorted);
+  d.res_begin.assign(nres + 1, 0);
+  for (const SeriesHot& h : d.hot) {
+    if (h.resource != kNone) ++d.res_begin[h.resource + 1];
+  }
+  for (uint32_t r = 0; r < nres; ++r) d.res_begin[r + 1] += d.res_begin[r];
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  pairs.clear();
+  for (uint32_t r = 0; r < t.resources().size(); ++r) {
+    uint32_t last = kNone;
+    std::vector<uint32_t> seen;
+    for (const tenancy::ResourceVersion& v : t.resources()[r].versions) {
+      if (v.account_index == tenancy::kNone || v.account_index == last) continue;
+      last = v.account_index;
+      if (std::find(seen.begin(), seen.end(), last) != seen.end()) continue;
+      seen.push_back(last);
+      pairs.emplace_back(last, r);
+    }
+  }
+  BuildCsr(t.accounts().size(), pairs, &d.acct_begin, &d.acct_resources);
+  pairs.clear();
+  for (uint32_t i = 0; i < catalog.subscriptions.size(); ++i) {
+    const uint32_t a = t.AccountIndex(catalog.subscriptions[i].account);
+    if (a != tenancy::kNone) pairs.emplace_back(a, i);
+  }
+  BuildCsr(t.accounts().size(), pairs, &d.sub_begin, &d.sub_index);
+  d.catalog = std::make_shared<const RatingCatalog>(std::move(catalog));
+  return std::unique_ptr<RatingEngine>(new RatingEngine(std::move(impl)));
+}
+
+Result<RatingResult> RatingEngine::Rate(const query::RollupView& view,
+                                        const RatingRequest& request) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  const EngineData& d = impl_->data;
+  Work w;
+  w.engine = &d;
+  w.request = request;
+  w.from = FloorHour(request.from);
+  w.to = CeilHour(request.to);
+  if (w.from >= w.to) return Status::InvalidArgument("rating: the period is empty");
+  w.scan_from = pricebook::MonthStart(w.from);
+  for (int64_t m = w.scan_from; m < w.to; m = pricebook::NextMonthStart(m)) {
+    w.months.push_back(m);
+    w.month_ends.push_back(pricebook::NextMonthStart(m));
+  }
+  if (request.group_by == GroupBy::kHour) w.stride = 3600;
+  if (request.group_by == GroupBy::kDay) w.stride = 86400;
+  const pricebook::PriceBook& book = d.book();
+  std::shared_ptr<const pricebook::PriceBook> one_version;
+  if (request.price_version != 0) {
+    const pricebook::PriceBookVersion* v = book.FindVersion(request.price_version);
+    if (v == nullptr) {
+      return Status::InvalidArgument("rating: no price book version " +
+                                     std::to_string(request.price_version));
+    }
+    w.segments.push_back(pricebook::PriceSegment{v, w.scan_from, w.to});
+    w.display_version = v;
+    // Fees under this version alone: a one-version book in force since long before.
+    pricebook::PriceBookVersion copy = *v;
+    copy.version = 1;
+    copy.effective_from =
+        FloorHour(std::min<int64_t>(w.scan_from, v->effective_from)) - int64_t{100} * 366 * 86400;
+    METERD_ASSIGN_OR_RETURN(one_version, pricebook::PriceBook::Build({std::move(copy)}));
+    w.fee_book = one_version;
+  } else {
+    w.segments = book.Segments(w.scan_from, w.to);
+    w.display_version = book.VersionAt(w.to - kH);
+    if (w.display_version == nullptr && !w.segments.empty()) {
+      w.display_version = w.segments.back().version;
+    }
+    w.fee_book = d.catalog->price_book;
+  }
+  // (With no version in force at all nothing is priced, and the currency cannot be checked.)
+  if (!request.currency.empty() && w.display_version != nullptr &&
+      w.display_version->FindCurrency(request.currency) == nullptr) {
+    return Status::InvalidArgument("rating: unknown currency " + request.currency);
+  }
+  METERD_RETURN_IF_ERROR(internal::BuildPlan(&w));
+  RatingResult result;
+  RatingStats& stats = result.stats;
+  stats.plan_ms = MsSince(t0);
+  const auto t1 = std::chrono::steady_clock::now();
+  METERD_RETURN_IF_ERROR(internal::RunScan(view, d.options.threads, &w, &stats));
+  METERD_RETURN_IF_ERROR(SplitUnrated(view, &w));
+  stats.scan_ms = MsSince(t1);
+  const auto t2 = std::chrono::steady_clock::now();
+  result.catalog = d.catalog;
+  result.series = d.series;
+  result.from = w.from;
+  result.to = w.to;
+  METERD_RETURN_IF_ERROR(internal::Price(w, &result));
+  stats.price_ms = MsSince(t2);
+  stats.series = w.series_in_plan;
+  stats.skipped_series = w.skipped_series;
+  stats.meters = w.plan.meters.size();
+  stats.slots = w.slots.size();
+  stats.priced_lines = w.lines.size();
+  return result;
+}
+
+Result<ReRateResult> RatingEngine::ReRate(const query::RollupView& view,
+                                          const RatingRequest& request, uint32_t version) const {
+  if (version == 0) return Status::InvalidArgument("re-rate: a price book version is required");
+  RatingRequest a = request;
+  a.price_version = 0;
+  RatingRequest b = request;
+  b.price_version = version;
+  ReRateResult out;
+  out.version = version;
+  METERD_ASSIGN_OR_RETURN(out.actual, Rate(view, a));
+  METERD_ASSIGN_OR_RETURN(out.rerated, Rate(view, b));
+  using Key = std::tuple<std::string_view, std::string_view, std::string_view, std::string_view,
+                         int64_t, std::string_view, bool>;
+  auto key_of = [](const ChargeLine& l) {
+    return Key{l.account,      l.project,         l.resource,    l.product_id,
+               l.period_start, l.subscription_id, l.one_time_fee};
+  };
+  std::map<Key, ReRateLine> lines;
+  auto add = [&](const ChargeLine& l, bool rerated) {
+    ReRateLine& r = lines[key_of(l)];
+    r.account = l.account;
+    r.project = l.project;
+    r.resource = l.resource;
+    r.product_id = l.product_id;
+    r.product_name = l.product_name;
+    r.subscription_id = l.subscription_id;
+    r.one_time_fee = l.one_time_fee;
+    r.period_start = l.period_start;
+    r.period_end = l.period_end;
+    if (rerated) {
+      r.rerated += l.amount;
+    } else {
+      r.raw_quantity += l.raw_quantity;
+      r.actual += l.amount;
+    }
+  };
+  for (const ChargeLine& l : out.actual.lines) add(l, false);
+  for (const ChargeLine& l : out.rerated.lines) add(l, true);
+  for (auto& [k, r] : lines) {
+    r.difference = r.rerated - r.actual;
+    out.lines.push_back(r);
+  }
+  out.actual_total = out.actual.total;
+  out.rerated_total = out.rerated.total;
+  out.difference = out.rerated_total - out.actual_total;
+  return out;
+}
+
+Result<query::RollupView> OpenRollupView(const std::string& data_dir,
+                                         std::vector<std::string>* damage) {
+  std::vector<std::string> local;
+  METERD_ASSIGN_OR_RETURN(auto store,
+                          storage::RollupStore::Open(data_dir, damage ? damage : &local));
+  query::RollupView view;
+  view.files = store->Snapshot();
+  view.sealed_before = view.files.sealed_before;
+  return view;
+}
+
+std::string QuantityText(const ChargeLine& line) {
+  return pricebook::FormatQuantity(line.raw_quantity, line.divisor);
+}
+std::string DisplayText(const ChargeLine& line) {
+  if (line.currency == nullptr) return pricebook::FormatCredits(line.amount);
+  return pricebook::FormatMinor(line.display_minor, *line.currency);
+}
+std::string UnitPriceText(const ChargeLine& line) {
+  if (line.currency == nullptr) return pricebook::FormatCredits(line.unit_price);
+  return pricebook::FormatUnitPrice(line.unit_price, *line.currency);
+}
+
+const char* GroupByName(GroupBy g) {
+  switch (g) {
+    case GroupBy::kProduct:
+      return "product";
+    case GroupBy::kResource:
+      return "resource";
+    case GroupBy::kProject:
+      return "project";
+    case GroupBy::kAccount:
+      return "account";
+    case GroupBy::kHour:
+      return "hour";
+    case GroupBy::kDay:
+      return "day";
+    case GroupBy::kMonth:
+      return "month";
+  }
+  return "?";
+}
+
+std::optional<GroupBy> ParseGroupBy(std::string_view name) {
+  for (GroupBy g : {GroupBy::kProduct, GroupBy::kResource, GroupBy::kProject, GroupBy::kAccount,
+                    GroupBy::kHour, GroupBy::kDay, GroupBy::kMonth}) {
+    if (name == GroupByName(g)) return g;
+  }
+  return std::nullopt;
+}
+
+const char* ReasonName(UnratedUsage::Reason r) {
+  switch (r) {
+    case UnratedUsage::Reason::kUnknownResource:
+      return "unknown_resource";
+    case UnratedUsage::Reason::kBeforeFirstVersion:
+      return "before_first_version";
+    case UnratedUsage::Reason::kNoProduct:
+      return "no_product";
+    case UnratedUsage::Reason::kNoPriceBook:
+      return "no_price_book";
+    case UnratedUsage::Reason::kKindMismatch:
+      return "kind_mismatch";
+  }
+  return "?";
+}
+
+}  // namespace meterd::engine::rating

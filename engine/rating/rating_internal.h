@@ -1,0 +1,148 @@
+// meterd — engine/rating/rating_internal.h
+//
+// Internals of the RatingEngine (engine/rating/rating_engine.h), shared by its three files:
+//   rating_engine.cc  Create, Rate / ReRate orchestration, threads, text helpers;
+//   rating_plan.cc    BuildPlan: series x resource versions x price versions -> meters,
+//                     routes and slots (query/rating/rating_scan.h), lines and groups;
+//   rating_price.cc   Price: slots -> pricebook::PriceMonth per (account, product, month),
+//                     accrual of parts, fees, unrated usage, groups and totals.
+//
+// Identifiers: tenancy indices (positions in the Tenancy's sorted vectors) for resources,
+// projects and accounts; `product_key` a dense number per product id (stable across price
+// book versions, which keep a product id's meaning); `month` an index into Work::months.
+// Thread-safety: EngineData is immutable after Create; a Work belongs to one Rate call.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/rating/rating_engine.h"
+#include "query/rating/rating_scan.h"
+
+namespace meterd::engine::rating::internal {
+
+constexpr uint32_t kNone = UINT32_MAX;
+
+// What planning reads of a series, packed (the strings stay in EngineData::series).
+struct SeriesHot {
+  uint64_t id;
+  uint32_t metric;    // index into EngineData::metrics
+  uint32_t resource;  // tenancy resource index, or kNone
+  MetricKind kind;
+  storage::ValueType type;
+};
+
+// The engine's immutable state, built once by Create.
+struct EngineData {
+  std::shared_ptr<const RatingCatalog> catalog;
+  RatingOptions options;
+  // Series ordered by (resource index, metric), the resources the tenancy does not know last:
+  // a resource's series are contiguous, [res_begin[r], res_begin[r + 1]); the unknown ones
+  // are [res_begin[resources], size).
+  std::shared_ptr<const std::vector<SeriesInfo>> series;  // shared with results (their views)
+  std::vector<SeriesHot> hot;                             // parallel to *series
+  std::vector<std::string> metrics;                       // distinct metric names, sorted
+  std::vector<uint32_t> res_begin;
+  // Resources that have a version in each account (CSR over accounts; ascending).
+  std::vector<uint32_t> acct_begin, acct_resources;
+  // Subscriptions by account index (CSR; indices into catalog->subscriptions).
+  std::vector<uint32_t> sub_begin, sub_index;
+
+  const tenancy::Tenancy& tenancy() const { return *catalog->tenancy; }
+  const pricebook::PriceBook& book() const { return *catalog->price_book; }
+};
+
+// What a slot accumulates for.
+struct SlotInfo {
+  uint32_t owner = kNone;  // priced: line id; unrated: unrated id
+  uint32_t next = kNone;   // priced: the line's next slot (time order)
+  uint32_t project = kNone;
+  const pricebook::PriceBookVersion* version = nullptr;  // priced
+  const pricebook::Product* product = nullptr;           // priced: as `version` defines it
+  int64_t from = 0, to = 0;                              // the hours it covers
+  bool priced = false;
+};
+
+// A priced line: (account, resource, product id, month).
+struct LineInfo {
+  uint32_t account = kNone, resource = kNone, product_key = kNone, month = 0;
+  uint32_t series = kNone;  // the series that feeds it (its metric)
+  uint32_t group = kNone;
+  uint32_t next_line = kNone;  // next line of the group (creation order)
+  uint32_t first_slot = kNone, last_slot = kNone;
+};
+
+// A pricing group: one account's month of one product id, priced by one PriceMonth.
+struct GroupInfo {
+  uint32_t account = kNone, product_key = kNone, month = 0;
+  uint32_t first_line = kNone, last_line = kNone;
+  uint32_t lines = 0;
+};
+
+// Usage that is not priced: one (series, reason, states, account, project).
+struct UnratedInfo {
+  uint32_t series = kNone;
+  UnratedUsage::Reason reason = UnratedUsage::Reason::kNoProduct;
+  uint8_t states = 0;  // state series: the state codes summed (bit c = code c)
+  uint32_t account = kNone, project = kNone;
+  uint32_t slot = kNone;
+};
+// The hours routed to an unrated entry (kept to split state masks per state afterwards).
+struct UnratedRange {
+  uint32_t unrated;
+  int64_t from, to;
+};
+
+// One Rate call's working state.
+struct Work {
+  const EngineData* engine = nullptr;
+  RatingRequest request;
+  int64_t from = 0, to = 0;         // the window, whole hours
+  int64_t scan_from = 0;            // MonthStart(from): earlier usage of the month counts
+  uint32_t stride = 0;              // 3600 / 86400 for group_by hour / day, else 0
+  std::vector<int64_t> months;      // month starts covering [scan_from, to)
+  std::vector<int64_t> month_ends;  // the next month's start of each
+  std::vector<pricebook::PriceSegment> segments;  // versions pricing [scan_from, to)
+  // Project changes inside an account (hours), per account index; sorted, unique.
+  std::vector<std::vector<int64_t>> account_cuts;
+  std::vector<uint8_t> account_in_scope;  // per account index
+  // Output filter for project / resource scopes (kNone: none).
+  uint32_t filter_project = kNone, filter_resource = kNone;
+  const pricebook::PriceBookVersion* display_version = nullptr;
+
+  query::rating::RatingPlan plan;
+  std::vector<SlotInfo> slots;
+  std::vector<LineInfo> lines;
+  std::vector<GroupInfo> groups;
+  std::vector<UnratedInfo> unrated;
+  std::vector<UnratedRange> unrated_ranges;
+  std::vector<std::string_view> product_ids;  // by product_key
+  size_t series_in_plan = 0, skipped_series = 0;
+
+  // The book subscription fees are priced with: the catalog's, or (request.price_version)
+  // a one-version book holding that version only.
+  std::shared_ptr<const pricebook::PriceBook> fee_book;
+
+  std::vector<query::rating::SlotTotals> totals;  // after the scan, per slot
+  // Unrated state usage of several codes, split per code by a second scan.
+  struct SplitTotal {
+    uint32_t unrated;
+    uint8_t state;
+    query::rating::SlotTotals totals;
+  };
+  std::vector<SplitTotal> unrated_split;  // sorted by (unrated, state)
+};
+
+// Builds the plan, slots, lines and groups of `work` (request, window and scope set).
+Status BuildPlan(Work* work);
+
+// Prices the scanned totals into *out (lines, fees, groups, totals, unrated usage).
+Status Price(const Work& work, RatingResult* out);
+
+// Scans work->plan over `view` into work->totals with up to `threads` threads.
+Status RunScan(const query::RollupView& view, int threads, Work* work, RatingStats* stats);
+
+}  // namespace meterd::engine::rating::internal
