@@ -4,6 +4,9 @@
 //   meter-bench store [--data-dir DIR] [--vms N] [--seconds S]   the same run, as table + JSON
 //   meter-bench ingest [--agents A] [--vms-per-agent V] [--seconds S] [--rate max|1x]
 //                                            durable ingest into a real meterd over loopback TCP
+//   meter-bench rate --vms N [--seed S] [--month 2026-11] [--runs 5] [--data-dir DIR]
+//                    [--export-csv DIR] [--threads T] [--json]
+//                                            a month of rollups rated from the data directory
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +14,7 @@
 
 #include "bench/meter_bench/connections_workload.h"
 #include "bench/meter_bench/ingest_workload.h"
+#include "bench/meter_bench/rate_workload.h"
 #include "bench/meter_bench/store_workload.h"
 #include "bench/sim/fleet_sim.h"
 
@@ -198,7 +202,42 @@ int main(int argc, char** argv) {
   conns->add_option("--hold", conn_options.hold_seconds, "seconds to hold them idle")
       ->capture_default_str();
   conns->add_option("--meterd", conn_options.meterd_path, "the meterd binary");
+  meterd::bench::RateWorkloadOptions rate_options;
+  bool rate_json = false;
+  CLI::App* rate_cmd = app.add_subcommand(
+      "rate", "a month of hourly rollups for N VMs, rated from the data directory's files");
+  rate_cmd->add_option("--vms", rate_options.vms, "VMs (8 metrics each, 20 per account)")
+      ->capture_default_str();
+  rate_cmd->add_option("--seed", rate_options.seed, "generator seed")->capture_default_str();
+  rate_cmd->add_option("--month", rate_options.month, "the month rated, YYYY-MM (UTC)")
+      ->capture_default_str();
+  rate_cmd->add_option("--runs", rate_options.runs, "timed full-month runs (the median is shown)")
+      ->capture_default_str();
+  rate_cmd->add_option("--data-dir", rate_options.dir, "data directory (recreated)")
+      ->capture_default_str();
+  rate_cmd->add_option("--export-csv", rate_options.export_csv,
+                       "also write the month and its catalog as CSV here (bench/peers/README.md)");
+  rate_cmd->add_option("--threads", rate_options.threads, "rating threads")->capture_default_str();
+  rate_cmd
+      ->add_option("--accounts", rate_options.account_samples,
+                   "accounts rated one by one for the one-account percentiles")
+      ->capture_default_str();
+  rate_cmd->add_flag("--json", rate_json,
+                     "print only the JSON line on stdout (the table on stderr)");
   CLI11_PARSE(app, argc, argv);
+
+  if (rate_cmd->parsed()) {
+    meterd::bench::RateWorkloadResult r;
+    meterd::Status st = meterd::bench::RunRateWorkload(rate_options, &r);
+    if (!st.ok()) {
+      std::fprintf(stderr, "meter-bench: %s\n", st.ToString().c_str());
+      return 1;
+    }
+    meterd::bench::PrintRateTable(rate_json ? stderr : stdout, rate_options, r);
+    std::fflush(stderr);
+    meterd::bench::PrintRateJson(rate_options, r);
+    return r.check ? 0 : 2;
+  }
 
   if (conns->parsed()) {
     meterd::bench::ConnectionsWorkloadResult r;
