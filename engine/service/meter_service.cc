@@ -101,6 +101,7 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::BackfillRequest:
     case wire::Message::ApplyCatalog:
     case wire::Message::EstimateRequest:
+    case wire::Message::ChargesRequest:
       return true;
     default:
       return false;
@@ -123,6 +124,7 @@ bool Allowed(Role role, wire::Message type) {
     case wire::Message::StatsRequest:
     case wire::Message::UsageRequest:
     case wire::Message::EstimateRequest:
+    case wire::Message::ChargesRequest:
       return role == Role::kBilling;
     default:
       return false;  // keys and custom metrics: admin only
@@ -258,6 +260,19 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
       asio::post(queries_, [this, id = q->request_id(), doc = std::string(View(q->document())),
                             format = q->format(), dry = q->dry_run(),
                             r] { RunApplyCatalog(id, doc, format, dry, r); });
+      return;
+    }
+    case wire::Message::ChargesRequest: {
+      const auto* q = env.message_as_ChargesRequest();
+      ChargesArgs args{q->request_id(),
+                       q->from(),
+                       q->to(),
+                       static_cast<uint8_t>(q->scope()),
+                       std::string(View(q->scope_id())),
+                       static_cast<uint8_t>(q->group_by()),
+                       std::string(View(q->currency())),
+                       q->price_version()};
+      asio::post(queries_, [this, args = std::move(args), r] { RunCharges(args, r); });
       return;
     }
     case wire::Message::EstimateRequest: {

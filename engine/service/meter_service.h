@@ -6,7 +6,8 @@
 //
 // Roles (checked per request):
 //   agent    DefineSeries, RegisterResources, IngestBatch (its own hypervisor only), ListMetrics
-//   billing  ExportRequest, StatsRequest, UsageRequest, EstimateRequest, ListMetrics
+//   billing  ExportRequest, StatsRequest, UsageRequest, EstimateRequest, ChargesRequest,
+//            ListMetrics
 //   admin    everything, including keys, custom metrics, RollupRebuild, BackfillRequest and
 //            ApplyCatalog
 // A revoked key stops working on open connections at their next request.
@@ -113,6 +114,16 @@ class MeterService final : public net::Handler {
   void RunApplyCatalog(uint64_t request_id, const std::string& document, wire::DocFormat format,
                        bool dry_run, const net::ResponderPtr& r);
   void RunEstimate(const EstimateArgs& args, const net::ResponderPtr& r);
+  struct ChargesArgs {
+    uint64_t request_id;
+    int64_t from, to;
+    uint8_t scope;
+    std::string scope_id;
+    uint8_t group_by;
+    std::string currency;
+    uint32_t price_version;
+  };
+  void RunCharges(const ChargesArgs& args, const net::ResponderPtr& r);
   // The series matching the filters (empty = any), sorted by resource, metric.
   std::vector<SeriesInfo> MatchSeries(const std::string& resource, const std::string& project,
                                       const std::string& account, const std::string& metric) const;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/pricebook/money.h"
+#include "engine/rating/rating_engine.h"
 #include "engine/service/meter_service.h"
 #include "net/protocol/messages.h"
 
@@ -117,6 +118,68 @@ void MeterService::RunEstimate(const EstimateArgs& a, const ResponderPtr& r) {
       est->period_total, fbb.CreateString(Display(est->hourly_total, currency, v.rounding)),
       fbb.CreateString(Display(est->period_total, currency, v.rounding)), fbb.CreateVector(notes));
   r->Send(net::FinishFrame(fbb, reply));
+  r->Done();
+}
+
+// Rates [from, to) for the scope over the rollups (docs/rating.md): one engine per request over
+// the catalog snapshot and every series, streamed as ChargesChunk frames.
+void MeterService::RunCharges(const ChargesArgs& a, const ResponderPtr& r) {
+  if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
+    return SendError(r, a.request_id, Status::NotSupported("this server rates no usage"));
+  }
+  if (a.from >= a.to) {
+    return SendError(r, a.request_id, Status::InvalidArgument("charges need from < to"));
+  }
+  const pricebook::BillingSnapshot snap = parts_.billing->Current();
+  rating::RatingCatalog catalog{snap.tenancy, snap.price_book,
+                                snap.subscriptions ? snap.subscriptions->subscriptions
+                                                   : std::vector<pricebook::Subscription>{}};
+  auto engine = rating::RatingEngine::Create(std::move(catalog), parts_.series->Matching("", ""));
+  if (!engine.ok()) return SendError(r, a.request_id, engine.status());
+  rating::RatingRequest req;
+  req.from = a.from;
+  req.to = a.to;
+  req.scope = static_cast<rating::ScopeKind>(a.scope <= 4 ? a.scope : 0);
+  req.scope_id = a.scope_id;
+  req.group_by = static_cast<rating::GroupBy>(a.group_by <= 6 ? a.group_by : 0);
+  req.currency = a.currency;
+  req.price_version = a.price_version;
+  const int64_t from_hour = storage::HourOf(a.from);
+  const int64_t to_hour = storage::HourOf(a.to - 1) + storage::kSecondsPerHour;
+  // The month's earlier hours count towards caps and tiers: read from the month's start.
+  const query::RollupView view =
+      parts_.downsampler->View({}, pricebook::MonthStart(from_hour), to_hour);
+  Result<rating::RatingResult> res = engine.value()->Rate(view, req);
+  if (!res.ok()) return SendError(r, a.request_id, res.status());
+  constexpr size_t kChargeChunkLines = 4096;
+  flatbuffers::FlatBufferBuilder fbb(1 << 16);
+  std::vector<flatbuffers::Offset<wire::ChargeLineInfo>> lines;
+  auto str = [&fbb](std::string_view v) { return fbb.CreateString(v.data(), v.size()); };
+  auto flush = [&](bool last) {
+    std::vector<flatbuffers::Offset<wire::ChargeTotal>> totals;
+    if (last) {
+      for (const rating::GroupTotal& g : res->groups) {
+        totals.push_back(wire::CreateChargeTotal(fbb, str(g.key), str(g.label), g.amount,
+                                                 str(g.display), g.provisional));
+      }
+    }
+    auto chunk = wire::CreateChargesChunk(
+        fbb, a.request_id, fbb.CreateVector(lines), last, fbb.CreateVector(totals),
+        last ? res->total : 0, str(last ? res->total_display : ""), res->provisional,
+        res->unattributed.size(), res->unpriced.size(), last ? res->stats.rows_scanned : 0);
+    r->Send(net::FinishFrame(fbb, chunk));
+    fbb.Clear();
+    lines.clear();
+  };
+  for (const rating::ChargeLine& l : res->lines) {
+    lines.push_back(wire::CreateChargeLineInfo(
+        fbb, str(l.account), str(l.project), str(l.resource), str(l.product_id),
+        str(l.product_name), str(l.group), str(l.unit), l.period_start, l.period_end,
+        str(rating::QuantityText(l)), str(rating::UnitPriceText(l)), l.amount,
+        str(rating::DisplayText(l)), l.provisional, l.revised));
+    if (lines.size() >= kChargeChunkLines) flush(false);
+  }
+  flush(true);
   r->Done();
 }
 

@@ -72,6 +72,7 @@ uint64_t ReplyIdOf(const wire::Envelope& env) {
     METERD_REPLY(BackfillReply)
     METERD_REPLY(ApplyCatalogReply)
     METERD_REPLY(EstimateReply)
+    METERD_REPLY(ChargesChunk)
 #undef METERD_REPLY
     default:
       return 0;
@@ -379,6 +380,27 @@ Status Client::Export(int64_t from, int64_t to, std::string_view resource, std::
     if (!chunk) return Status::Corruption("unexpected answer to ExportRequest");
     on_chunk(*chunk);
     if (chunk->last()) return Status::OK();
+  }
+}
+
+Status Client::Stream(std::vector<uint8_t> frame, uint64_t id,
+                      const std::function<Status(const wire::Envelope&, bool* last)>& on_reply) {
+  if (fd_ < 0) METERD_RETURN_IF_ERROR(ConnectOnce());
+  METERD_RETURN_IF_ERROR(WriteAll(frame));
+  while (true) {
+    const wire::Envelope* env = nullptr;
+    METERD_RETURN_IF_ERROR(ReadFrame(options_.request_timeout, &env));
+    if (ReplyIdOf(*env) != id) {
+      METERD_RETURN_IF_ERROR(HandleAsync(*env));
+      continue;
+    }
+    if (env->message_type() == wire::Message::Error) {
+      const auto* e = env->message_as_Error();
+      return FromWire(e->code(), View(e->message()));
+    }
+    bool last = false;
+    METERD_RETURN_IF_ERROR(on_reply(*env, &last));
+    if (last) return Status::OK();
   }
 }
 

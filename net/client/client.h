@@ -131,6 +131,10 @@ class Client {
   // Streams an export: `on_chunk` sees each ExportChunk (valid during the call).
   Status Export(int64_t from, int64_t to, std::string_view resource, std::string_view metric,
                 const std::function<void(const wire::ExportChunk&)>& on_chunk);
+  // Sends a request frame and passes each reply envelope with its id to `on_reply` until it
+  // sets *last (an Error reply ends the stream with its status).
+  Status Stream(std::vector<uint8_t> frame, uint64_t request_id,
+                const std::function<Status(const wire::Envelope&, bool* last)>& on_reply);
   // Streams a usage query: `on_chunk` sees each UsageChunk (valid during the call).
   Status Usage(const UsageQuery& query,
                const std::function<void(const wire::UsageChunk&)>& on_chunk);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "net/meterctl/csv_time.h"
 #include "net/protocol/messages.h"
 
 namespace meterd::cli {
@@ -110,6 +111,69 @@ int RunEstimate(net::Client* client, const EstimateOptions& o, Format format) {
     for (const auto* n : *rep->notes()) {
       std::fprintf(stderr, "meterctl: note: %s\n", std::string(net::View(n)).c_str());
     }
+  }
+  return 0;
+}
+
+int RunCharges(net::Client* client, const ChargesOptions& o, Format format) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  const uint64_t id = client->NextRequestId();
+  auto req =
+      wire::CreateChargesRequest(fbb, id, o.from, o.to, o.scope, fbb.CreateString(o.scope_id),
+                                 o.group_by, fbb.CreateString(o.currency), 0);
+  Table lines({"group", "product", "account", "resource", "period", "quantity", "unit",
+               "unit_price", "cost", "credits", "status"});
+  for (size_t c : {5, 7, 8, 9}) lines.SetNumeric(c);
+  Table totals({"group_key", "label", "cost", "credits", "status"});
+  totals.SetNumeric(2);
+  totals.SetNumeric(3);
+  std::string total_display;
+  int64_t total = 0;
+  uint64_t unattributed = 0, unpriced = 0;
+  bool provisional = false;
+  Status st = client->Stream(
+      net::FinishFrame(fbb, req), id, [&](const wire::Envelope& env, bool* last) -> Status {
+        const auto* chunk = env.message_as_ChargesChunk();
+        if (!chunk) return Status::Corruption("unexpected answer to ChargesRequest");
+        *last = chunk->last();
+        if (chunk->lines()) {
+          for (const auto* l : *chunk->lines()) {
+            lines.Add({std::string(net::View(l->group())),
+                       std::string(net::View(l->product_name())),
+                       std::string(net::View(l->account())), std::string(net::View(l->resource())),
+                       FormatRfc3339(l->period_start()), std::string(net::View(l->quantity())),
+                       std::string(net::View(l->unit())), std::string(net::View(l->unit_price())),
+                       std::string(net::View(l->display())), Credits(l->amount()),
+                       l->provisional() ? "provisional" : (l->revised() ? "revised" : "final")});
+          }
+        }
+        if (chunk->last()) {
+          if (chunk->totals()) {
+            for (const auto* t : *chunk->totals()) {
+              totals.Add({std::string(net::View(t->key())), std::string(net::View(t->label())),
+                          std::string(net::View(t->display())), Credits(t->amount()),
+                          t->provisional() ? "provisional" : "final"});
+            }
+          }
+          total = chunk->total();
+          total_display = std::string(net::View(chunk->total_display()));
+          unattributed = chunk->unattributed();
+          unpriced = chunk->unpriced();
+          provisional = chunk->provisional();
+        }
+        return Status::OK();
+      });
+  if (!st.ok()) return Fail(st);
+  lines.Print(format);
+  if (format != Format::kJson) std::printf("\ntotals:\n");
+  totals.Add({"total", "", total_display, Credits(total), provisional ? "provisional" : "final"});
+  totals.Print(format);
+  if (unattributed + unpriced > 0) {
+    std::fprintf(stderr,
+                 "meterctl: %llu usage entries of unknown resources (unattributed) and %llu "
+                 "without a product (unpriced) are reported, not charged\n",
+                 static_cast<unsigned long long>(unattributed),
+                 static_cast<unsigned long long>(unpriced));
   }
   return 0;
 }

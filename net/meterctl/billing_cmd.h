@@ -22,4 +22,14 @@ struct EstimateOptions {
 };
 int RunEstimate(net::Client* client, const EstimateOptions& options, Format format);
 
+struct ChargesOptions {
+  int64_t from = 0, to = 0;
+  wire::ChargeScope scope = wire::ChargeScope::All;
+  std::string scope_id;
+  wire::ChargeGroupBy group_by = wire::ChargeGroupBy::Product;
+  std::string currency;
+};
+// Lines with product, quantity, unit, unit price and cost, then the totals per group.
+int RunCharges(net::Client* client, const ChargesOptions& options, Format format);
+
 }  // namespace meterd::cli

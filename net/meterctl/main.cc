@@ -2,7 +2,7 @@
 //
 //   meterctl [--server HOST:PORT] [--key KEY | --key-file FILE] [--format table|csv|json] CMD
 //
-// Commands: ingest, export, usage, backfill, rollup rebuild, apply, estimate, stats, keys
+// Commands: ingest, export, usage, backfill, rollup rebuild, apply, estimate, charges, stats, keys
 // create|list|revoke, metrics list|define. Exit codes: 0 success; 1 failure (connection, refusal,
 // bad input); 2 usage; 3 `ingest` finished but not every sample was accepted.
 #include <unistd.h>
@@ -429,6 +429,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   estimate->add_option("--currency", est.currency, "display currency (default: the book's)");
 
+  std::string domain, group_by = "product", currency;
+  auto* charges = app.add_subcommand("charges", "rated charges of [from, to) from the rollups");
+  charges->add_option("--from", from, "start (unix seconds or RFC 3339)")->required();
+  charges->add_option("--to", to, "end, exclusive")->required();
+  charges->add_option("--domain", domain, "only this domain (reseller)");
+  charges->add_option("--account", account, "only this account");
+  charges->add_option("--project", project, "only this project");
+  charges->add_option("--resource", resource, "only this resource");
+  charges->add_option("--group-by", group_by, "totals per")
+      ->check(CLI::IsMember({"product", "resource", "project", "account", "hour", "day", "month"}))
+      ->capture_default_str();
+  charges->add_option("--currency", currency, "display currency (default: each account's)");
+
   auto* rollup = app.add_subcommand("rollup", "hourly rollups (admin)");
   rollup->require_subcommand(1);
   auto* rebuild = rollup->add_subcommand(
@@ -471,6 +484,32 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*ingest) return CmdIngest(c, file, batch);
   if (*exp) return CmdExport(c, from, to, resource, metric, rfc3339);
+  if (*charges) {
+    auto f = cli::ParseTimestamp(from);
+    auto t = cli::ParseTimestamp(to);
+    if (!f || !t)
+      return Fail(Status::InvalidArgument("--from and --to take unix seconds or RFC 3339"));
+    cli::ChargesOptions co;
+    co.from = *f;
+    co.to = *t;
+    co.currency = currency;
+    if (!resource.empty()) {
+      co.scope = wire::ChargeScope::Resource, co.scope_id = resource;
+    } else if (!project.empty()) {
+      co.scope = wire::ChargeScope::Project, co.scope_id = project;
+    } else if (!account.empty()) {
+      co.scope = wire::ChargeScope::Account, co.scope_id = account;
+    } else if (!domain.empty()) {
+      co.scope = wire::ChargeScope::Domain, co.scope_id = domain;
+    }
+    const char* names[] = {"product", "resource", "project", "account", "hour", "day", "month"};
+    for (int g = 0; g < 7; ++g) {
+      if (group_by == names[g]) co.group_by = static_cast<wire::ChargeGroupBy>(g);
+    }
+    auto client = Connect(c);
+    if (!client.ok()) return Fail(client.status());
+    return cli::RunCharges(client.value().get(), co, c.fmt());
+  }
   if (*apply || *estimate) {
     auto client = Connect(c);
     if (!client.ok()) return Fail(client.status());

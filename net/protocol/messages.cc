@@ -86,6 +86,7 @@ uint64_t RequestIdOf(const wire::Envelope& env) {
     METERD_REQ(BackfillRequest)
     METERD_REQ(ApplyCatalog)
     METERD_REQ(EstimateRequest)
+    METERD_REQ(ChargesRequest)
 #undef METERD_REQ
     default:
       return 0;

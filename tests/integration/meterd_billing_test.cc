@@ -5,6 +5,7 @@
 // document with an error is refused with its line and changes nothing, and `meterctl estimate`
 // prices a plan before a VM exists, with the arithmetic of docs/rating.md.
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tests/integration/meterd_fixture.h"
 
@@ -100,6 +101,54 @@ TEST_F(MeterdBillingTest, EstimatePricesAPlanBeforeTheVmExists) {
   CommandResult unknown = Meterctl("estimate --plan nope --location lon1");
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("NotFound"), std::string::npos) << unknown.err;
+}
+
+TEST_F(MeterdBillingTest, ChargesRateBackfilledHoursOfTheCatalogsVm) {
+  server_.Stop();
+  StartServer({"--grace", "0"});  // hours close as they end: two hours ago is sealed
+  const std::string catalog = std::string(METERD_SOURCE_DIR) + "/docs/examples/catalog.yaml";
+  ASSERT_EQ(Meterctl("apply " + catalog).exit_code, 0);
+  const int64_t now = UnixNow();
+  const int64_t h = now - now % 3600 - 3 * 3600;
+  for (int i = 0; i < 100; ++i) {
+    CommandResult st = Meterctl("--format json stats");
+    if (st.exit_code == 0 &&
+        nlohmann::json::parse(st.out)["rollup_sealed_before"].get<int64_t>() > h + 3600) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // vm-1001 is a Silver VM now (docs/examples/catalog.yaml): running hours at 0.6 credits.
+  // 3600 s + 1800 s running = 1.5 h x 0.6 = 0.9 credits = 900,000 micro-credits.
+  const std::string csv =
+      "resource,metric,hour,value\n"
+      "vm-1001,vm.state:running," +
+      std::to_string(h) +
+      ",3600\n"
+      "vm-1001,vm.state:running," +
+      std::to_string(h + 3600) +
+      ",1800\n"
+      "vm-nobody,vm.state:running," +
+      std::to_string(h) + ",3600\n";
+  ASSERT_EQ(Meterctl("backfill " + WriteFile("bf.csv", csv)).exit_code, 0);
+  CommandResult charges = Meterctl("--format json charges --from " + std::to_string(h) + " --to " +
+                                   std::to_string(now) + " --account bu1user1");
+  ASSERT_EQ(charges.exit_code, 0) << charges.out << charges.err;
+  // Two JSON arrays: the lines, then the totals.
+  const size_t split = charges.out.find("]\n[");
+  ASSERT_NE(split, std::string::npos) << charges.out;
+  auto lines = nlohmann::json::parse(charges.out.substr(0, split + 1));
+  auto totals = nlohmann::json::parse(charges.out.substr(split + 2));
+  ASSERT_EQ(lines.size(), 1u) << charges.out;
+  EXPECT_EQ(lines[0]["resource"], "vm-1001");
+  EXPECT_EQ(lines[0]["quantity"], 1.5);
+  EXPECT_EQ(lines[0]["credits"], 0.9);
+  EXPECT_EQ(lines[0]["cost"], "GBP 0.90");
+  EXPECT_EQ(totals.back()["credits"], 0.9) << charges.out;
+  // The unknown VM's usage is reported, not dropped and not charged.
+  CommandResult all =
+      Meterctl("charges --from " + std::to_string(h) + " --to " + std::to_string(now));
+  EXPECT_NE(all.err.find("1 usage entries of unknown resources"), std::string::npos) << all.err;
 }
 
 }  // namespace
