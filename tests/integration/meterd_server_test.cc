@@ -374,16 +374,23 @@ TEST_F(MeterdServerTest, AFloodingClientOnASlowDiskIsSlowedAndServerMemoryStaysB
   // Every WAL sync takes 150 ms longer (a saturated disk): at most ~6 groups a second, so the
   // clients can send far faster than the server may acknowledge.
   ::setenv("METERD_FAULT_SYNC_DELAY_US", "150000", 1);
-  StartServer({"--head-memory-mib", "16", "--buffer-budget-mib", "8", "--max-in-flight", "64"});
+  // The samples reach 2.5 h back: a 3 h grace keeps their hours open, so this measures flow
+  // control, not late-data revisions (tests/engine/downsample covers those).
+  StartServer({"--head-memory-mib", "16", "--buffer-budget-mib", "8", "--max-in-flight", "64",
+               "--grace", "10800"});
   ::unsetenv("METERD_FAULT_SYNC_DELAY_US");
   auto admin = Admin();
-  std::vector<net::SeriesKey> keys;
-  std::vector<uint64_t> ids;
-  for (int v = 0; v < 1000; ++v) {
-    keys.push_back({"vm-f" + std::to_string(v), "vm.memory_bytes"});
-    ids.push_back(net::SeriesIdOf(keys.back().resource, keys.back().metric));
+  // Each client streams its own 1,000 VMs, in time order, as agents do (a series belongs to one
+  // agent): the flood is about volume, not about out-of-order data.
+  std::vector<std::vector<uint64_t>> client_ids(4);
+  for (int c = 0; c < 4; ++c) {
+    std::vector<net::SeriesKey> keys;
+    for (int v = 0; v < 1000; ++v) {
+      keys.push_back({"vm-f" + std::to_string(c) + "-" + std::to_string(v), "vm.memory_bytes"});
+      client_ids[c].push_back(net::SeriesIdOf(keys.back().resource, keys.back().metric));
+    }
+    ASSERT_TRUE(admin->DefineSeries(keys).ok());
   }
-  ASSERT_TRUE(admin->DefineSeries(keys).ok());
   // 4 flooding connections, each with 64 batches of 50,000 samples (~1 MB) in flight.
   const int64_t t = UnixNow() - 9000;  // the clients' ranges end 1,000 s ago
   std::vector<std::thread> floods;
@@ -399,9 +406,9 @@ TEST_F(MeterdServerTest, AFloodingClientOnASlowDiskIsSlowedAndServerMemoryStaysB
         IngestBatchData b;
         b.agent = "flood-" + std::to_string(c);
         b.sequence = seq;
-        b.base_time = t + static_cast<int64_t>((seq - 1) * 50 + c * 2000);
+        b.base_time = t + static_cast<int64_t>((seq - 1) * 50);
         for (uint32_t s = 0; s < 50; ++s) {
-          for (uint64_t id : ids) {
+          for (uint64_t id : client_ids[c]) {
             b.series.push_back(id);
             b.offsets.push_back(s);
             b.values.push_back(seq * 1000 + s);
