@@ -50,10 +50,10 @@ say "5. meterctl usage: hourly buckets from the rollups (open hours are provisio
 "$BIN/meterctl" usage --from $((NOW - 3600)) --to $((NOW + 1)) --resource vm-csv-1 2>/dev/null
 echo "   one day of the whole fleet, per VM and metric (first lines):"
 "$BIN/meterctl" usage --from $((NOW - 3600)) --to $((NOW + 1)) --granularity day \
-  --metric vm.state 2>/dev/null | head -6
+  --metric vm.state 2>/dev/null | head -6 || true  # head closes the pipe early (SIGPIPE)
 
 say "6. meterctl apply: the billing catalog (plans, locations, price book, subscriptions); again: idempotent"
-"$BIN/meterctl" apply docs/examples/catalog.yaml | head -3
+"$BIN/meterctl" apply docs/examples/catalog.yaml | head -3 || true
 "$BIN/meterctl" apply docs/examples/catalog.yaml
 echo "   the price of a Copper VM in London before it exists (730 h; capped at 672 h):"
 "$BIN/meterctl" estimate --plan copper --location lon1 2>/dev/null
