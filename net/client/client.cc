@@ -406,31 +406,21 @@ Status Client::Stream(std::vector<uint8_t> frame, uint64_t id,
 
 Status Client::Usage(const UsageQuery& q,
                      const std::function<void(const wire::UsageChunk&)>& on_chunk) {
-  if (fd_ < 0) METERD_RETURN_IF_ERROR(ConnectOnce());
   flatbuffers::FlatBufferBuilder fbb(256);
   const uint64_t id = NextRequestId();
   auto res = fbb.CreateString(q.resource);
   auto proj = fbb.CreateString(q.project);
   auto acct = fbb.CreateString(q.account);
   auto met = fbb.CreateString(q.metric);
-  METERD_RETURN_IF_ERROR(WriteAll(FinishFrame(
-      fbb, wire::CreateUsageRequest(fbb, id, q.from, q.to, res, proj, acct, met, q.granularity))));
-  while (true) {
-    const wire::Envelope* env = nullptr;
-    METERD_RETURN_IF_ERROR(ReadFrame(options_.request_timeout, &env));
-    if (ReplyIdOf(*env) != id) {
-      METERD_RETURN_IF_ERROR(HandleAsync(*env));
-      continue;
-    }
-    if (env->message_type() == wire::Message::Error) {
-      const auto* e = env->message_as_Error();
-      return FromWire(e->code(), View(e->message()));
-    }
-    const auto* chunk = env->message_as_UsageChunk();
+  auto frame = FinishFrame(
+      fbb, wire::CreateUsageRequest(fbb, id, q.from, q.to, res, proj, acct, met, q.granularity));
+  return Stream(std::move(frame), id, [&](const wire::Envelope& env, bool* last) -> Status {
+    const auto* chunk = env.message_as_UsageChunk();
     if (!chunk) return Status::Corruption("unexpected answer to UsageRequest");
     on_chunk(*chunk);
-    if (chunk->last()) return Status::OK();
-  }
+    *last = chunk->last();
+    return Status::OK();
+  });
 }
 
 Status Client::SendBatch(uint64_t sequence, std::vector<uint8_t> frame) {
