@@ -22,6 +22,7 @@
 #include "query/rating/rating_kernels.h"
 #include "query/scan/period.h"
 #include "query/scan/usage_kernels.h"
+#include "query/scan/visible_rows.h"
 #include "query/vector/column_view.h"
 #include "query/vector/selection_vector.h"
 #include "storage/base/check.h"
@@ -52,24 +53,8 @@ using namespace storage;  // kCol* names
 
 constexpr uint32_t kNoSlot = UINT32_MAX;
 
-// As in usage_scan.cc: std::lower_bound found by galloping from `first`.
-template <typename It, typename Key, typename Less>
-It Gallop(It first, It last, const Key& key, Less less) {
-  size_t step = 1;
-  It lo = first;
-  while (true) {
-    const size_t remaining = static_cast<size_t>(last - lo);
-    if (remaining <= step) return std::lower_bound(lo, last, key, less);
-    It probe = lo + step;
-    if (!less(*(probe - 1), key)) return std::lower_bound(lo, probe, key, less);
-    lo = probe;
-    step *= 2;
-  }
-}
-
-bool RowLess(const RollupRow& r, const std::pair<uint64_t, int64_t>& key) {
-  return r.series_id < key.first || (r.series_id == key.first && r.hour < key.second);
-}
+using query::Gallop;
+using query::RowLess;
 
 ColumnMask MeterMask(const Meter& m) {
   ColumnMask mask = ColumnBit(kColRevision);
@@ -171,8 +156,8 @@ class RatingScanner {
   SlotTotals* totals_;
   RatingScanStats* stats_;
   RatingScratch& x_;
-  int64_t file_hi_ = 0;  // file rows serve hours in [plan.from, file_hi_)
-  size_t rev_cursor_ = 0, open_cursor_ = 0;
+  int64_t file_hi_ = 0;             // file rows serve hours in [plan.from, file_hi_)
+  query::OverrideCursors cursors_;  // into view_.revised and view_.open
 };
 
 Status RatingScanner::Run() {
@@ -216,7 +201,7 @@ Status RatingScanner::ScanFile(const RollupFileReader& file) {
   if (blocks.empty() || info.max_hour < plan_.from || info.min_hour >= file_hi_) {
     return Status::OK();
   }
-  rev_cursor_ = open_cursor_ = 0;
+  cursors_ = query::OverrideCursors{};
   const uint64_t* ids = x_.ids.data();
   const size_t n = x_.ids.size(), nb = blocks.size();
   size_t ri = 0;
@@ -331,39 +316,10 @@ void RatingScanner::ScanRun(size_t k, uint32_t begin, uint32_t end) {
     if (begin >= end) return;
   }
   const uint64_t id = e.id;
-  const int64_t first_hour = hour_of(begin), last_hour = hour_of(end - 1);
-
   // Rows overridden by a revision or an open bucket of the same hour: usually none.
-  const auto key_lo = std::make_pair(id, first_hour);
-  const auto& rev = view_.revised;
-  const auto& open = view_.open;
-  size_t r0 = static_cast<size_t>(
-      Gallop(rev.begin() + static_cast<ptrdiff_t>(rev_cursor_), rev.end(), key_lo, RowLess) -
-      rev.begin());
-  size_t o0 = static_cast<size_t>(
-      Gallop(open.begin() + static_cast<ptrdiff_t>(open_cursor_), open.end(), key_lo, RowLess) -
-      open.begin());
-  rev_cursor_ = r0;
-  open_cursor_ = o0;
-  auto overrides = [&](const std::vector<RollupRow>& v, size_t i) {
-    return i < v.size() && v[i].series_id == id && v[i].hour <= last_hour;
-  };
-  RowSet rows{nullptr, begin, end - begin};
-  if (overrides(rev, r0) || overrides(open, o0)) {
-    x_.sel.Reserve(block.rows);
-    uint32_t* sel = x_.sel.data();
-    uint32_t n = 0;
-    for (uint32_t r = begin; r < end; ++r) {
-      const int64_t hour = hour_of(r);
-      while (overrides(rev, r0) && rev[r0].hour < hour) ++r0;
-      while (overrides(open, o0) && open[o0].hour < hour) ++o0;
-      const bool hidden = (overrides(rev, r0) && rev[r0].hour == hour) ||
-                          (overrides(open, o0) && open[o0].hour == hour);
-      sel[n] = r;
-      n += hidden ? 0 : 1;
-    }
-    if (n == 0) return;
-    rows = RowSet{sel, 0, n};
+  RowSet rows;
+  if (!query::VisibleRows(view_, id, begin, end, hour_of, &cursors_, &x_.sel, block.rows, &rows)) {
+    return;
   }
 
   for (uint32_t mi = e.meter_begin; mi < e.meter_end; ++mi) {

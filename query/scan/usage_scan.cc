@@ -22,6 +22,7 @@
 
 #include "query/scan/period.h"
 #include "query/scan/usage_bucket.h"
+#include "query/scan/visible_rows.h"
 #include "query/usage.h"
 #include "query/vector/selection_vector.h"
 #include "storage/base/check.h"
@@ -37,27 +38,6 @@ using storage::RollupBlock;
 using storage::RollupBlockInfo;
 using storage::RollupFileReader;
 using storage::RollupRow;
-
-// First position in [first, last) whose element is not less than `key` (as std::lower_bound),
-// found by galloping from `first`: O(log distance), so a cursor that moves forward in small
-// steps costs little per step and a big jump costs a binary search.
-template <typename It, typename Key, typename Less>
-It Gallop(It first, It last, const Key& key, Less less) {
-  size_t step = 1;
-  It lo = first;
-  while (true) {
-    const size_t remaining = static_cast<size_t>(last - lo);
-    if (remaining <= step) return std::lower_bound(lo, last, key, less);
-    It probe = lo + step;
-    if (!less(*(probe - 1), key)) return std::lower_bound(lo, probe, key, less);
-    lo = probe;
-    step *= 2;
-  }
-}
-
-bool RowLess(const RollupRow& r, const std::pair<uint64_t, int64_t>& key) {
-  return r.series_id < key.first || (r.series_id == key.first && r.hour < key.second);
-}
 
 bool KeyLess(const UsageBucket& a, const UsageBucket& b) {
   return a.series_id < b.series_id || (a.series_id == b.series_id && a.start < b.start);
@@ -145,7 +125,7 @@ class UsageScanner {
   BucketList result_;
   BucketList overlay_;
   // Cursors into view_.revised / view_.open, moving forward within one file.
-  size_t rev_cursor_ = 0, open_cursor_ = 0;
+  OverrideCursors cursors_;  // into view_.revised and view_.open
 };
 
 Status UsageScanner::Run() {
@@ -192,7 +172,7 @@ Status UsageScanner::ScanFile(const RollupFileReader& file) {
   if (blocks.empty() || info.max_hour < req_.from || info.min_hour >= file_hi_) {
     return Status::OK();
   }
-  rev_cursor_ = open_cursor_ = 0;
+  cursors_ = OverrideCursors{};
   const uint64_t* ids = x_.ids.data();
   const size_t n = x_.ids.size(), nb = blocks.size();
   size_t ri = 0;
@@ -343,41 +323,10 @@ void UsageScanner::ScanRun(size_t req, uint32_t begin, uint32_t end) {
     if (begin >= end) return;
   }
   const uint64_t id = x_.ids[req];
-  const int64_t first_hour = hour_of(begin), last_hour = hour_of(end - 1);
-
   // Rows overridden by a revision or an open bucket of the same hour: usually none.
-  const auto key_lo = std::make_pair(id, first_hour);
-  const auto& rev = view_.revised;
-  const auto& open = view_.open;
-  size_t r0 = static_cast<size_t>(
-      Gallop(rev.begin() + static_cast<ptrdiff_t>(rev_cursor_), rev.end(), key_lo, RowLess) -
-      rev.begin());
-  size_t o0 = static_cast<size_t>(
-      Gallop(open.begin() + static_cast<ptrdiff_t>(open_cursor_), open.end(), key_lo, RowLess) -
-      open.begin());
-  rev_cursor_ = r0;
-  open_cursor_ = o0;
-  auto overrides = [&](const std::vector<RollupRow>& v, size_t i) {
-    return i < v.size() && v[i].series_id == id && v[i].hour <= last_hour;
-  };
-  RowSet rows{nullptr, begin, end - begin};
-  if (overrides(rev, r0) || overrides(open, o0)) {
-    // Selection vector: the run's rows whose hour no revision / open row has. Both override
-    // lists are sorted by hour within the series, so this is a three-way merge.
-    x_.sel.Reserve(block.rows);
-    uint32_t* sel = x_.sel.data();
-    uint32_t n = 0;
-    for (uint32_t r = begin; r < end; ++r) {
-      const int64_t hour = hour_of(r);
-      while (overrides(rev, r0) && rev[r0].hour < hour) ++r0;
-      while (overrides(open, o0) && open[o0].hour < hour) ++o0;
-      const bool hidden = (overrides(rev, r0) && rev[r0].hour == hour) ||
-                          (overrides(open, o0) && open[o0].hour == hour);
-      sel[n] = r;
-      n += hidden ? 0 : 1;
-    }
-    if (n == 0) return;
-    rows = RowSet{sel, 0, n};
+  RowSet rows;
+  if (!VisibleRows(view_, id, begin, end, hour_of, &cursors_, &x_.sel, block.rows, &rows)) {
+    return;
   }
 
   if (hv.constant) {
