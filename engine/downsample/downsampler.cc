@@ -2,6 +2,7 @@
 #include "engine/downsample/downsampler.h"
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <ctime>
 
@@ -78,11 +79,15 @@ int64_t Downsampler::closing_before() const {
 }
 
 Downsampler::SeriesState* Downsampler::StateFor(uint64_t series_id, const SeriesSlot& slot) {
-  if (slot.index >= states_.size()) states_.GrowTo(slot.index + 1);
+  if (slot.index >= states_.size()) {
+    states_.GrowTo(slot.index + 1);
+    hot_.resize(states_.size());
+  }
   SeriesState& st = states_[slot.index];
   if (!st.used) {
     st.used = true;
     st.id = series_id;
+    st.index = slot.index;
     st.shape = SeriesShape{slot.kind, slot.type};
     // A series defined after start has no raw data older than what this process applied.
     st.known = slot.index >= startup_series_;
@@ -94,7 +99,32 @@ Downsampler::SeriesState* Downsampler::StateById(uint64_t series_id) {
   SeriesSlot slot;
   registry_->LookupMany({&series_id, 1}, &slot);
   if (slot.index == UINT32_MAX) return nullptr;
-  return StateFor(series_id, slot);
+  SeriesState* st = StateFor(series_id, slot);
+  Settle(st);
+  return st;
+}
+
+void Downsampler::Arm(SeriesState* st) {
+  if (!st->has_last || st->open.empty() || st->held_until != st->last_ts) return;
+  const RollupRow& row = st->open.back();
+  if (HourOf(st->last_ts) != row.hour) return;
+  hot_[st->index].Arm(st->shape.kind, st->shape.type, row, st->last_ts, st->last_value);
+}
+
+void Downsampler::Settle(SeriesState* st) {
+  HotHour& hot = hot_[st->index];
+  if (!hot.armed()) {
+    hot.Disarm();  // clears a deferral
+    return;
+  }
+  // Only Arm and HotHour::Apply run while armed, so the armed row is still open.back().
+  RollupRow& row = st->open.back();
+  assert(row.hour == hot.hour);
+  hot.WriteBack(&row);
+  st->last_ts = hot.newest_ts();
+  st->last_value = hot.last_value;
+  st->held_until = st->last_ts;
+  hot.Disarm();
 }
 
 RollupRow* Downsampler::OpenRow(SeriesState* st, int64_t hour) {
@@ -130,72 +160,6 @@ void Downsampler::ApplyInOrder(SeriesState* st, int64_t ts, uint64_t value) {
   st->last_value = value;
   st->held_until = ts;
   ++stats_.in_order_samples;
-}
-
-// The in-order path for the common case, a sample in the same hour as its series' previous
-// one: ApplyInOrder's arithmetic with no hour split and no lookup (the row is open.back()).
-// Returns false, changing nothing, when the case does not hold.
-__attribute__((always_inline)) inline bool Downsampler::ApplySameHour(SeriesState* st, int64_t ts,
-                                                                      uint64_t v) {
-  if (!st->has_last || ts <= st->last_ts || st->open.empty()) return false;
-  RollupRow& row = st->open.back();
-  const uint64_t offset = static_cast<uint64_t>(ts - row.hour);
-  if (offset >= static_cast<uint64_t>(kSecondsPerHour) || st->last_ts < row.hour) return false;
-  auto& c = row.col;
-  const bool is_float = st->shape.type == storage::ValueType::kFloat;
-  switch (st->shape.kind) {
-    case MetricKind::kCounter: {
-      const bool reset = v < st->last_value;
-      c[kColIncrease] += reset ? v : v - st->last_value;
-      c[kColResets] += reset ? 1 : 0;
-      break;
-    }
-    case MetricKind::kGauge:
-    case MetricKind::kState: {
-      // [held_until, to) lies inside row's hour: held_until >= last_ts >= row.hour, to <= ts.
-      const int64_t to = std::min(ts, st->last_ts + options_.staleness_seconds);
-      if (to > st->held_until) {
-        const uint64_t secs = static_cast<uint64_t>(to - st->held_until);
-        c[kColHeld] += secs;
-        if (st->shape.kind == MetricKind::kState) {
-          if (st->last_value < kStateSlots) c[kColState0 + st->last_value] += secs;
-        } else if (is_float) {
-          c[kColIntegralLo] = storage::DoubleToBits(storage::BitsToDouble(c[kColIntegralLo]) +
-                                                    storage::BitsToDouble(st->last_value) *
-                                                        static_cast<double>(secs));
-        } else {
-          unsigned __int128 integral =
-              (static_cast<unsigned __int128>(c[kColIntegralHi]) << 64) | c[kColIntegralLo];
-          integral += static_cast<unsigned __int128>(st->last_value) * secs;
-          c[kColIntegralLo] = static_cast<uint64_t>(integral);
-          c[kColIntegralHi] = static_cast<uint64_t>(integral >> 64);
-        }
-      }
-      if (st->shape.kind == MetricKind::kGauge) {
-        c[kColSum] =
-            storage::DoubleToBits(storage::BitsToDouble(c[kColSum]) +
-                                  (is_float ? storage::BitsToDouble(v) : static_cast<double>(v)));
-      }
-      break;
-    }
-  }
-  // The row has a sample (its hour holds the previous one), so min and max exist.
-  if (is_float) {
-    const double d = storage::BitsToDouble(v);
-    if (d < storage::BitsToDouble(c[kColMin])) c[kColMin] = v;
-    if (storage::BitsToDouble(c[kColMax]) < d) c[kColMax] = v;
-  } else {
-    if (v < c[kColMin]) c[kColMin] = v;
-    if (c[kColMax] < v) c[kColMax] = v;
-  }
-  ++c[kColCount];
-  c[kColLastOffset] = offset;
-  c[kColLast] = v;
-  st->last_ts = ts;
-  st->last_value = v;
-  st->held_until = ts;
-  ++stats_.in_order_samples;
-  return true;
 }
 
 Result<std::vector<RawSample>> Downsampler::LoadRaw(uint64_t series_id, int64_t from, int64_t to) {
@@ -267,38 +231,56 @@ Status Downsampler::Apply(const storage::SampleBatch& batch, std::span<const Ser
   const uint64_t* values = batch.values().data();
   std::map<SeriesState*, std::vector<int64_t>> dirty;
   LateBatch late{lsn, late_id, {}};
-  // Series states are far apart in memory: fetch ahead in two stages, the state's header 16
-  // samples ahead, then (its header now cached) the open row the in-order path will update.
-  constexpr size_t kHeaderAhead = 16, kRowAhead = 8;
-  const uint32_t table_size = states_.size();
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kHeaderAhead < n && slots[i + kHeaderAhead].index < table_size) {
-      const char* p = reinterpret_cast<const char*>(&states_[slots[i + kHeaderAhead].index]);
-      __builtin_prefetch(p, 1);
-      __builtin_prefetch(p + 64, 1);
-    }
-    if (i + kRowAhead < n && slots[i + kRowAhead].index < table_size) {
-      const SeriesState& ahead = states_[slots[i + kRowAhead].index];
-      if (!ahead.open.empty()) {
-        const char* r = reinterpret_cast<const char*>(&ahead.open.back());
-        __builtin_prefetch(r, 1);
-        __builtin_prefetch(r + 64, 1);
-        __builtin_prefetch(r + 128, 1);
+  const int64_t stale = options_.staleness_seconds;
+  const int64_t closing = closing_;  // a local: the stores below cannot alias it
+  // Pass 1, the common case: in order, in the hour of the series' newest sample, one cache
+  // line per sample. Every other row goes to pass 2, and its series is marked deferred so that
+  // its later rows follow it there in batch order.
+  slow_rows_.clear();
+  const uint32_t table_size = static_cast<uint32_t>(hot_.size());
+  HotHour* const hot_table = hot_.data();
+  if (!suspect) {
+    constexpr size_t kAhead = 12;  // hot hours are far apart in memory: fetch ahead
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n && slots[i + kAhead].index < table_size) {
+        __builtin_prefetch(hot_table + slots[i + kAhead].index, 1);
       }
+      const int64_t ts = times[i];
+      const uint32_t index = slots[i].index;
+      // closing is a whole hour: below it the sample's hour is closed.
+      if (ts >= closing && index < table_size) {
+        HotHour& hot = hot_table[index];
+        const uint64_t offset = static_cast<uint64_t>(ts - hot.hour);
+        if (hot.Takes(offset)) {
+          hot.Apply(static_cast<uint16_t>(offset), values[i], stale);
+          continue;
+        }
+        hot.Defer();
+      }
+      slow_rows_.push_back(static_cast<uint32_t>(i));
     }
+    stats_.in_order_samples += n - slow_rows_.size();
+  } else {
+    // Some rows may have been refused by the store: every row is recomputed from raw.
+    slow_rows_.resize(n);
+    for (size_t i = 0; i < n; ++i) slow_rows_[i] = static_cast<uint32_t>(i);
+  }
+  // Pass 2, in batch order.
+  for (const uint32_t i : slow_rows_) {
     const int64_t ts = times[i];
-    if (ts < closing_) {  // closing_ is a whole hour: the sample's hour is closed
+    if (ts < closing) {
       late.samples.push_back(LateSample{ids[i], ts});
       continue;
     }
-    // The state exists for every series seen before: look it up inline.
-    SeriesState* st = slots[i].index < table_size ? &states_[slots[i].index] : nullptr;
-    if (st == nullptr || !st->used) st = StateFor(ids[i], slots[i]);
     const uint64_t v = values[i];
-    if (!suspect && ApplySameHour(st, ts, v)) continue;
+    const uint32_t index = slots[i].index;
+    SeriesState* st = index < table_size ? &states_[index] : nullptr;
+    if (st == nullptr || !st->used) st = StateFor(ids[i], slots[i]);
+    Settle(st);
     if (!st->known) METERD_RETURN_IF_ERROR(LoadPrevIfUnknown(st, ts));
     if (!suspect && (!st->has_last || ts > st->last_ts)) {
       ApplyInOrder(st, ts, v);
+      Arm(st);
       continue;
     }
     // A resend of the newest sample changes nothing.
@@ -378,6 +360,7 @@ Status Downsampler::WriteRevisions(std::vector<RollupRow>* rows, uint64_t resolv
 
 Status Downsampler::RecomputeAround(SeriesState* st, std::vector<int64_t> times,
                                     std::vector<RollupRow>* new_revisions) {
+  Settle(st);  // a later sample of the same batch may have armed it again
   std::sort(times.begin(), times.end());
   const int64_t stale = options_.staleness_seconds;
   const int64_t from_hour = HourOf(times.front());
@@ -516,6 +499,8 @@ Result<int> Downsampler::SealDue() {
   if (lsn != 0) METERD_RETURN_IF_ERROR(store_->WaitDurable(lsn));
   std::lock_guard lock(mu_);
   const int64_t stale = options_.staleness_seconds;
+  // Sealing reads every series' newest sample and writes its rows: bring them up to date.
+  states_.ForEachUsed([this](SeriesState& st) { Settle(&st); });
   int sealed = 0;
   while (watermark_ < closing_) {
     const auto started = std::chrono::steady_clock::now();
@@ -704,7 +689,10 @@ query::RollupView Downsampler::View(const std::vector<uint64_t>& series, int64_t
   const auto& revs = revisions_->revisions();
   auto add_open = [&](const SeriesState& st) {
     for (const RollupRow& row : st.open) {
-      if (row.hour >= from && row.hour < to && !RowIsEmpty(row)) view.open.push_back(row);
+      if (row.hour < from || row.hour >= to || RowIsEmpty(row)) continue;
+      view.open.push_back(row);
+      const HotHour& hot = hot_[st.index];
+      if (&row == &st.open.back() && hot.armed()) hot.WriteBack(&view.open.back());
     }
   };
   if (series.empty()) {

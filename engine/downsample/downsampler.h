@@ -7,6 +7,9 @@
 //   * In order (the norm: a sample newer than its series' newest, in an open hour): O(1) per
 //     sample, no second pass. The previous sample's hold is credited up to the new one, a
 //     counter's delta goes to the new sample's hour, the sample's own statistics to its hour.
+//     A sample in the same hour as its series' newest (all but one an hour) only touches the
+//     series' HotHour (engine/downsample/hot_hour.h), one cache line; the full bucket row is
+//     brought up to date from it (Settle) before anything else reads or changes the series.
 //   * Out of order within open hours (a resend with another value, a backlog interleaving): the
 //     affected open hours are recomputed from the raw store, which keeps one value per
 //     (series, second), so a duplicate is never counted twice.
@@ -44,6 +47,7 @@
 #include <vector>
 
 #include "engine/downsample/bucket.h"
+#include "engine/downsample/hot_hour.h"
 #include "engine/downsample/revision_log.h"
 #include "engine/registry/series_registry.h"
 #include "query/usage.h"
@@ -164,8 +168,11 @@ class Downsampler {
  private:
   // One series' rollup state. The open buckets live inline (usually one or two: the current
   // hour and the one in its grace period), so the in-order path touches one contiguous object.
+  // While the series' HotHour is armed, last_ts / last_value / held_until and open.back()'s
+  // mirrored columns are stale: Settle before reading them.
   struct SeriesState {
     uint64_t id = 0;
+    uint32_t index = 0;  // registry index (of states_ and hot_)
     SeriesShape shape;
     bool used = false;  // created (states_ is indexed by registry index and has holes)
     // False until the newest sample before anything this process applied has been looked up
@@ -188,7 +195,11 @@ class Downsampler {
   SeriesState* StateFor(uint64_t series_id, const SeriesSlot& slot);
   SeriesState* StateById(uint64_t series_id);
   void ApplyInOrder(SeriesState* st, int64_t ts, uint64_t value);
-  bool ApplySameHour(SeriesState* st, int64_t ts, uint64_t value);
+  // Arms the series' HotHour when its newest sample's bucket is open.back().
+  void Arm(SeriesState* st);
+  // Writes an armed HotHour back into the state and its row, and disarms it (and clears a
+  // deferral).
+  void Settle(SeriesState* st);
   storage::RollupRow* OpenRow(SeriesState* st, int64_t hour);
   Status LoadPrevIfUnknown(SeriesState* st, int64_t before);
   Result<std::vector<RawSample>> LoadRaw(uint64_t series_id, int64_t from, int64_t to);
@@ -215,18 +226,18 @@ class Downsampler {
   int64_t closing_ = 0;                     // GUARDED_BY(mu_) closing_before
   uint32_t startup_series_ = 0;  // series defined before Open: only they may have older raw data
   uint64_t last_lsn_ = 0;        // GUARDED_BY(mu_) newest LSN applied
-  // States by registry index, in chunks of kStateChunk: a SeriesState* stays valid while the
-  // table grows, and agents' batches (series in registry order) walk memory sequentially.
+  // Per-series tables by registry index, in chunks of kStateChunk: an element's address stays
+  // valid while the table grows, and agents' batches (series in registry order) walk memory
+  // sequentially.
   static constexpr uint32_t kStateChunk = 4096;
-  class StateTable {
+  template <typename T>
+  class ChunkedTable {
    public:
     uint32_t size() const { return static_cast<uint32_t>(chunks_.size()) * kStateChunk; }
-    SeriesState& operator[](uint32_t i) { return chunks_[i / kStateChunk][i % kStateChunk]; }
-    const SeriesState& operator[](uint32_t i) const {
-      return chunks_[i / kStateChunk][i % kStateChunk];
-    }
+    T& operator[](uint32_t i) { return chunks_[i / kStateChunk][i % kStateChunk]; }
+    const T& operator[](uint32_t i) const { return chunks_[i / kStateChunk][i % kStateChunk]; }
     void GrowTo(uint32_t n) {
-      while (size() < n) chunks_.push_back(std::make_unique<SeriesState[]>(kStateChunk));
+      while (size() < n) chunks_.push_back(std::make_unique<T[]>(kStateChunk));
     }
     template <typename F>
     void ForEachUsed(F&& f) {
@@ -242,10 +253,14 @@ class Downsampler {
     }
 
    private:
-    std::vector<std::unique_ptr<SeriesState[]>> chunks_;
+    std::vector<std::unique_ptr<T[]>> chunks_;
   };
-  StateTable states_;           // GUARDED_BY(mu_)
-  std::deque<LateBatch> late_;  // GUARDED_BY(mu_) ascending lsn
+  ChunkedTable<SeriesState> states_;  // GUARDED_BY(mu_)
+  // Hot hours by registry index, flat (the in-order path indexes it twice per sample), the
+  // same size as states_; no reference to an element is kept across StateFor.
+  std::vector<HotHour> hot_;         // GUARDED_BY(mu_)
+  std::deque<LateBatch> late_;       // GUARDED_BY(mu_) ascending lsn
+  std::vector<uint32_t> slow_rows_;  // GUARDED_BY(mu_) Apply's scratch: rows for its pass 2
   // Revisions computed in the current Apply/ProcessLate, visible to a second change of the same
   // hour before they reach the log.
   std::map<std::pair<uint64_t, int64_t>, storage::RollupRow> pending_revisions_;  // GUARDED_BY(mu_)
