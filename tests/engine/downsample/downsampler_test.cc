@@ -298,6 +298,56 @@ TEST_F(DownsamplerTest, OutOfOrderSamplesWithinOpenHours) {
   EXPECT_EQ(h_.ds()->stats().revisions, 0u);
 }
 
+// One batch holding, for the same series, a sample the hot path takes, then a new hour's
+// sample (the slow path), then one of the old hour again (out of order after it, though the
+// old hour's HotHour alone would take it), one right after the new hour's and one before
+// everything: the buckets must still equal the raw samples' (open and after sealing), and
+// later batches take the hot path again.
+TEST_F(DownsamplerTest, OneBatchMixingTheHotAndTheSlowPathKeepsBatchOrder) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  const uint64_t f = h_.Define("vm-1", "vm.cpu_utilisation");
+  const uint64_t c = h_.Define("vm-1", "vm.cpu_time_ns");
+  const uint64_t s = h_.Define("vm-1", "vm.state");
+  const Shapes shapes = {{g, kIntGauge}, {f, kFloatGauge}, {c, kCounter}, {s, kState}};
+  std::map<uint64_t, RawSeries> model;
+  auto value = [&](uint64_t id, int64_t t) -> uint64_t {
+    const uint64_t k = static_cast<uint64_t>(t - H(0));
+    if (id == g) return 2 + k % 5;
+    if (id == f) return DoubleToBits(static_cast<double>(k % 9) / 4.0);
+    if (id == c) return 1000 * k + k % 7;
+    return 1 + k % 3;
+  };
+  auto add = [&](SampleBatch* b, int64_t t) {
+    for (uint64_t id : {g, f, c, s}) {
+      b->Add(id, t, value(id, t), id == f ? ValueType::kFloat : ValueType::kInt);
+      model[id][t] = value(id, t);
+    }
+  };
+  h_.set_now(H(0) + 30);
+  SampleBatch b;
+  for (int64_t t = H(0) + 10; t <= H(0) + 30; t += 10) add(&b, t);  // arms every series
+  ASSERT_EQ(h_.Ingest(b).rejected, 0u);
+  b.Clear();
+  h_.set_now(H(1) + 6);
+  // Series by series, so that each one's rows interleave with the others' in one batch.
+  for (int64_t t : {H(0) + 40, H(1) + 5, H(0) + 45, H(1) + 6, H(0) + 35}) add(&b, t);
+  ASSERT_EQ(h_.Ingest(b).rejected, 0u);
+  EXPECT_GT(h_.ds()->stats().out_of_order_samples, 0u);
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, model, INT64_MIN, INT64_MAX), 0);
+  const uint64_t in_order = h_.ds()->stats().in_order_samples;
+  b.Clear();
+  h_.set_now(H(1) + 9);
+  for (int64_t t = H(1) + 7; t <= H(1) + 9; ++t) add(&b, t);
+  ASSERT_EQ(h_.Ingest(b).rejected, 0u);
+  // The first of these re-arms its series through the full path; the other two are hot.
+  EXPECT_EQ(h_.ds()->stats().in_order_samples, in_order + 12);
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, model, INT64_MIN, INT64_MAX), 0);
+  h_.AdvanceAndTick(H(2) + 600);
+  EXPECT_EQ(h_.ds()->sealed_before(), H(2));
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, model, INT64_MIN, INT64_MAX), 0);
+  EXPECT_EQ(h_.ds()->stats().revisions, 0u);
+}
+
 TEST_F(DownsamplerTest, LateSamplesProduceRevisions) {
   const uint64_t g = h_.Define("vm-1", "vm.vcpus");
   const uint64_t c = h_.Define("vm-1", "disk.read_bytes");
