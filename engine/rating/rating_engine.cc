@@ -237,6 +237,13 @@ Result<std::unique_ptr<RatingEngine>> RatingEngine::Create(RatingCatalog catalog
 
 Result<RatingResult> RatingEngine::Rate(const query::RollupView& view,
                                         const RatingRequest& request) const {
+  return Rate(
+      [&view](const std::vector<uint64_t>&, bool) -> const query::RollupView& { return view; },
+      request);
+}
+
+Result<RatingResult> RatingEngine::Rate(const ViewSource& source,
+                                        const RatingRequest& request) const {
   const auto t0 = std::chrono::steady_clock::now();
   const EngineData& d = impl_->data;
   Work w;
@@ -287,6 +294,16 @@ Result<RatingResult> RatingEngine::Rate(const query::RollupView& view,
   RatingStats& stats = result.stats;
   stats.plan_ms = MsSince(t0);
   const auto t1 = std::chrono::steady_clock::now();
+  // The series the plan reads: its meters are sorted by series id (a series' meters adjacent).
+  const bool all = request.scope == ScopeKind::kAll;
+  std::vector<uint64_t> ids;
+  if (!all) {
+    ids.reserve(w.plan.meters.size());
+    for (const query::rating::Meter& m : w.plan.meters) {
+      if (ids.empty() || ids.back() != m.series_id) ids.push_back(m.series_id);
+    }
+  }
+  const query::RollupView& view = source(ids, all);
   METERD_RETURN_IF_ERROR(internal::RunScan(view, d.options.threads, &w, &stats));
   METERD_RETURN_IF_ERROR(SplitUnrated(view, &w));
   stats.scan_ms = MsSince(t1);
@@ -307,6 +324,13 @@ Result<RatingResult> RatingEngine::Rate(const query::RollupView& view,
 
 Result<ReRateResult> RatingEngine::ReRate(const query::RollupView& view,
                                           const RatingRequest& request, uint32_t version) const {
+  return ReRate(
+      [&view](const std::vector<uint64_t>&, bool) -> const query::RollupView& { return view; },
+      request, version);
+}
+
+Result<ReRateResult> RatingEngine::ReRate(const ViewSource& view, const RatingRequest& request,
+                                          uint32_t version) const {
   if (version == 0) return Status::InvalidArgument("re-rate: a price book version is required");
   RatingRequest a = request;
   a.price_version = 0;
@@ -330,6 +354,9 @@ Result<ReRateResult> RatingEngine::ReRate(const query::RollupView& view,
     r.resource = l.resource;
     r.product_id = l.product_id;
     r.product_name = l.product_name;
+    r.group = l.group;
+    r.unit = l.unit;
+    r.divisor = l.divisor;
     r.subscription_id = l.subscription_id;
     r.one_time_fee = l.one_time_fee;
     r.period_start = l.period_start;
@@ -365,6 +392,9 @@ Result<query::RollupView> OpenRollupView(const std::string& data_dir,
 }
 
 std::string QuantityText(const ChargeLine& line) {
+  return pricebook::FormatQuantity(line.raw_quantity, line.divisor);
+}
+std::string QuantityText(const ReRateLine& line) {
   return pricebook::FormatQuantity(line.raw_quantity, line.divisor);
 }
 std::string DisplayText(const ChargeLine& line) {

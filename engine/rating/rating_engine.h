@@ -48,6 +48,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -226,6 +227,8 @@ struct RatingResult {
 // A re-rate: the same request rated under the versions in force and under one version.
 struct ReRateLine {
   std::string_view account, project, resource, product_id, product_name, subscription_id;
+  std::string_view group, unit;  // as ChargeLine (of whichever side has the line)
+  uint64_t divisor = 1;          // raw units per unit (QuantityText)
   bool one_time_fee = false;
   int64_t period_start = 0, period_end = 0;
   unsigned __int128 raw_quantity = 0;  // under the in-force versions (the same usage)
@@ -233,6 +236,8 @@ struct ReRateLine {
   MicroCredits rerated = 0;            // under `version`
   MicroCredits difference = 0;         // rerated - actual
 };
+// raw_quantity / divisor in billing units, as QuantityText of a ChargeLine.
+std::string QuantityText(const ReRateLine& line);
 struct ReRateResult {
   uint32_t version = 0;
   std::vector<ReRateLine> lines;  // every line either side has (0 on the side without it)
@@ -255,10 +260,23 @@ class RatingEngine {
   // in stats.damaged (their rows are not served) and the call still succeeds.
   Result<RatingResult> Rate(const query::RollupView& view, const RatingRequest& request) const;
 
+  // The view a Rate call scans, asked for once its plan is known: `series` holds the sorted,
+  // unique ids of the series the plan reads (empty when `all` is set or the scope has none);
+  // `all` is true for a fleet-wide scope (ScopeKind::kAll), whose plan reads every series.
+  // The view must hold at least those series' hours of [MonthStart(from), to) and stay valid
+  // until the call returns. A server uses it to copy only a one-account request's open and
+  // revised rows (engine::Downsampler::View with the ids) instead of the whole fleet's.
+  using ViewSource =
+      std::function<const query::RollupView&(const std::vector<uint64_t>& series, bool all)>;
+  Result<RatingResult> Rate(const ViewSource& source, const RatingRequest& request) const;
+
   // Rates `request` twice: under the versions in force and under `version` for every hour,
   // and reports the difference per line (matched by account, project, resource, product id
-  // and period).
+  // and period). The ViewSource overload asks `source` once per rating (both plans read the
+  // same series unless request.report_unpriced_metrics is false).
   Result<ReRateResult> ReRate(const query::RollupView& view, const RatingRequest& request,
+                              uint32_t version) const;
+  Result<ReRateResult> ReRate(const ViewSource& source, const RatingRequest& request,
                               uint32_t version) const;
 
   const RatingCatalog& catalog() const;

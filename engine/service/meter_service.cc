@@ -102,6 +102,7 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::ApplyCatalog:
     case wire::Message::EstimateRequest:
     case wire::Message::ChargesRequest:
+    case wire::Message::ReRateRequest:
       return true;
     default:
       return false;
@@ -125,6 +126,7 @@ bool Allowed(Role role, wire::Message type) {
     case wire::Message::UsageRequest:
     case wire::Message::EstimateRequest:
     case wire::Message::ChargesRequest:
+    case wire::Message::ReRateRequest:
       return role == Role::kBilling;
     default:
       return false;  // keys and custom metrics: admin only
@@ -273,6 +275,19 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
                        std::string(View(q->currency())),
                        q->price_version()};
       asio::post(queries_, [this, args = std::move(args), r] { RunCharges(args, r); });
+      return;
+    }
+    case wire::Message::ReRateRequest: {
+      const auto* q = env.message_as_ReRateRequest();
+      ChargesArgs args{q->request_id(),
+                       q->from(),
+                       q->to(),
+                       static_cast<uint8_t>(q->scope()),
+                       std::string(View(q->scope_id())),
+                       static_cast<uint8_t>(q->group_by()),
+                       std::string(View(q->currency())),
+                       q->version()};
+      asio::post(queries_, [this, args = std::move(args), r] { RunReRate(args, r); });
       return;
     }
     case wire::Message::EstimateRequest: {

@@ -7,7 +7,7 @@
 // Roles (checked per request):
 //   agent    DefineSeries, RegisterResources, IngestBatch (its own hypervisor only), ListMetrics
 //   billing  ExportRequest, StatsRequest, UsageRequest, EstimateRequest, ChargesRequest,
-//            ListMetrics
+//            ReRateRequest, ListMetrics
 //   admin    everything, including keys, custom metrics, RollupRebuild, BackfillRequest and
 //            ApplyCatalog
 // A revoked key stops working on open connections at their next request.
@@ -40,6 +40,10 @@
 #include "storage/store.h"
 
 namespace meterd::engine {
+
+namespace rating {
+class RatingEngine;
+}
 
 struct ServiceParts {
   storage::Store* store = nullptr;
@@ -124,6 +128,13 @@ class MeterService final : public net::Handler {
     uint32_t price_version;
   };
   void RunCharges(const ChargesArgs& args, const net::ResponderPtr& r);
+  // ReRateRequest: ChargesArgs with price_version = the version re-rated under.
+  void RunReRate(const ChargesArgs& args, const net::ResponderPtr& r);
+  // The rating engine of the current catalog snapshot and series registry, built on first use
+  // and rebuilt when BillingStore::Current() publishes another snapshot or series are defined
+  // (series are append-only: a new size means new series). Shared by concurrent requests
+  // (RatingEngine is immutable).
+  Result<std::shared_ptr<const rating::RatingEngine>> CurrentRatingEngine();
   // The series matching the filters (empty = any), sorted by resource, metric.
   std::vector<SeriesInfo> MatchSeries(const std::string& resource, const std::string& project,
                                       const std::string& account, const std::string& metric) const;
@@ -131,6 +142,12 @@ class MeterService final : public net::Handler {
 
   ServiceParts parts_;
   std::function<net::ServerStats()> server_stats_;
+  // The cached rating engine and what it was built from (CurrentRatingEngine). Holding the
+  // snapshot keeps its objects alive, so a pointer compare cannot mistake a new one for it.
+  std::mutex rating_mu_;
+  pricebook::BillingSnapshot rating_snapshot_;                 // GUARDED_BY(rating_mu_)
+  size_t rating_series_ = 0;                                   // GUARDED_BY(rating_mu_)
+  std::shared_ptr<const rating::RatingEngine> rating_engine_;  // GUARDED_BY(rating_mu_)
   boost::asio::thread_pool queries_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 

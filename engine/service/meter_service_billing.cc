@@ -1,7 +1,14 @@
-// meterd — engine/service/meter_service_billing.cc: MeterService's billing catalog requests:
-// ApplyCatalog (admin) and EstimateRequest (docs/protocol.md, "Billing"). Both run on the
-// query pool: an apply is one synced SQLite transaction.
+// meterd — engine/service/meter_service_billing.cc: MeterService's billing requests:
+// ApplyCatalog (admin), EstimateRequest, ChargesRequest and ReRateRequest (docs/protocol.md,
+// "Billing"). All run on the query pool: an apply is one synced SQLite transaction, a rating a
+// scan of the rollups. Ratings share one RatingEngine per catalog snapshot and series count
+// (CurrentRatingEngine), built by the first request that needs it.
 #include <spdlog/spdlog.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
 
 #include "engine/pricebook/money.h"
 #include "engine/rating/rating_engine.h"
@@ -121,40 +128,151 @@ void MeterService::RunEstimate(const EstimateArgs& a, const ResponderPtr& r) {
   r->Done();
 }
 
-// Rates [from, to) for the scope over the rollups (docs/rating.md): one engine per request over
-// the catalog snapshot and every series, streamed as ChargesChunk frames.
+Result<std::shared_ptr<const rating::RatingEngine>> MeterService::CurrentRatingEngine() {
+  const pricebook::BillingSnapshot snap = parts_.billing->Current();
+  // Read the size before listing the series: a series defined in between makes the engine
+  // hold more than the key says, and the next request merely rebuilds.
+  const size_t series = parts_.series->size();
+  std::lock_guard lock(rating_mu_);
+  if (rating_engine_ != nullptr && rating_series_ == series &&
+      rating_snapshot_.tenancy == snap.tenancy && rating_snapshot_.price_book == snap.price_book &&
+      rating_snapshot_.subscriptions == snap.subscriptions) {
+    return rating_engine_;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  rating::RatingCatalog catalog{snap.tenancy, snap.price_book,
+                                snap.subscriptions ? snap.subscriptions->subscriptions
+                                                   : std::vector<pricebook::Subscription>{}};
+  METERD_ASSIGN_OR_RETURN(
+      std::unique_ptr<rating::RatingEngine> engine,
+      rating::RatingEngine::Create(std::move(catalog), parts_.series->Matching("", "")));
+  rating_engine_ = std::move(engine);
+  rating_snapshot_ = snap;
+  rating_series_ = series;
+  spdlog::info(
+      "event=rating_engine_built series={} ms={:.1f}", rating_engine_->series(),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  return rating_engine_;
+}
+
+namespace {
+
+// The rating request of ChargesArgs, the scope and group-by checked.
+Result<rating::RatingRequest> RatingRequestOf(const char* what, int64_t from, int64_t to,
+                                              uint8_t scope, const std::string& scope_id,
+                                              uint8_t group_by, const std::string& currency) {
+  if (from >= to) return Status::InvalidArgument(std::string(what) + " need from < to");
+  if (scope > static_cast<uint8_t>(rating::ScopeKind::kResource)) {
+    return Status::InvalidArgument("unknown charge scope " + std::to_string(scope));
+  }
+  if (group_by > static_cast<uint8_t>(rating::GroupBy::kMonth)) {
+    return Status::InvalidArgument("unknown charge group-by " + std::to_string(group_by));
+  }
+  rating::RatingRequest req;
+  req.from = from;
+  req.to = to;
+  req.scope = static_cast<rating::ScopeKind>(scope);
+  req.scope_id = scope_id;
+  req.group_by = static_cast<rating::GroupBy>(group_by);
+  req.currency = currency;
+  return req;
+}
+
+// The engine's ViewSource over the downsampler: the rollups of the hours a request reads
+// ([MonthStart(from), to): the month's earlier hours count towards caps and tiers), for the
+// series its plan reads only. Downsampler::View copies the open and revised rows of the series
+// it is given (all of them when given none): a one-account request copies its ~160 series'
+// rows, not the fleet's. A second call (a re-rate's other rating) reuses the first view when
+// it covers the series asked for, so both ratings see the same usage.
+class ScopedViews {
+ public:
+  ScopedViews(const Downsampler* downsampler, int64_t from, int64_t to)
+      : downsampler_(downsampler),
+        from_(pricebook::MonthStart(storage::HourOf(from))),
+        to_(storage::HourOf(to - 1) + storage::kSecondsPerHour) {}
+
+  const query::RollupView& Get(const std::vector<uint64_t>& series, bool all) {
+    if (have_ && (have_all_ || (!all && std::includes(series_.begin(), series_.end(),
+                                                      series.begin(), series.end())))) {
+      return view_;
+    }
+    if (all) {
+      view_ = downsampler_->View({}, from_, to_);
+    } else if (series.empty()) {
+      view_ = query::RollupView{};  // nothing to read (View({}) would mean every series)
+      view_.sealed_before = downsampler_->sealed_before();
+    } else {
+      view_ = downsampler_->View(series, from_, to_);
+    }
+    have_ = true;
+    have_all_ = all;
+    series_ = series;
+    return view_;
+  }
+  rating::RatingEngine::ViewSource Source() {
+    return [this](const std::vector<uint64_t>& series, bool all) -> const query::RollupView& {
+      return Get(series, all);
+    };
+  }
+
+ private:
+  const Downsampler* downsampler_;
+  const int64_t from_, to_;
+  bool have_ = false, have_all_ = false;
+  std::vector<uint64_t> series_;
+  query::RollupView view_;
+};
+
+flatbuffers::Offset<flatbuffers::String> Str(flatbuffers::FlatBufferBuilder& fbb,
+                                             std::string_view v) {
+  return fbb.CreateString(v.data(), v.size());
+}
+
+// Lines per ChargesChunk / ReRateChunk frame: ~200 bytes each, so a frame stays near 1 MiB.
+constexpr size_t kChargeChunkLines = 4096;
+
+// Wall and thread-CPU time since a request started, for the debug log of each rating (the CPU
+// time leaves out the time the thread waited for a core: on a busy machine it is the cost).
+class RequestTimer {
+ public:
+  RequestTimer() : wall_(std::chrono::steady_clock::now()), cpu_(ThreadCpuMs()) {}
+  double wall_ms() const {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall_)
+        .count();
+  }
+  double cpu_ms() const { return ThreadCpuMs() - cpu_; }
+
+ private:
+  static double ThreadCpuMs() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+  }
+  std::chrono::steady_clock::time_point wall_;
+  double cpu_;
+};
+
+}  // namespace
+
+// Rates [from, to) for the scope over the rollups (docs/rating.md) with the cached engine,
+// streamed as ChargesChunk frames.
 void MeterService::RunCharges(const ChargesArgs& a, const ResponderPtr& r) {
   if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
     return SendError(r, a.request_id, Status::NotSupported("this server rates no usage"));
   }
-  if (a.from >= a.to) {
-    return SendError(r, a.request_id, Status::InvalidArgument("charges need from < to"));
-  }
-  const pricebook::BillingSnapshot snap = parts_.billing->Current();
-  rating::RatingCatalog catalog{snap.tenancy, snap.price_book,
-                                snap.subscriptions ? snap.subscriptions->subscriptions
-                                                   : std::vector<pricebook::Subscription>{}};
-  auto engine = rating::RatingEngine::Create(std::move(catalog), parts_.series->Matching("", ""));
+  const RequestTimer timer;
+  Result<rating::RatingRequest> req =
+      RatingRequestOf("charges", a.from, a.to, a.scope, a.scope_id, a.group_by, a.currency);
+  if (!req.ok()) return SendError(r, a.request_id, req.status());
+  req->price_version = a.price_version;
+  auto engine = CurrentRatingEngine();
   if (!engine.ok()) return SendError(r, a.request_id, engine.status());
-  rating::RatingRequest req;
-  req.from = a.from;
-  req.to = a.to;
-  req.scope = static_cast<rating::ScopeKind>(a.scope <= 4 ? a.scope : 0);
-  req.scope_id = a.scope_id;
-  req.group_by = static_cast<rating::GroupBy>(a.group_by <= 6 ? a.group_by : 0);
-  req.currency = a.currency;
-  req.price_version = a.price_version;
-  const int64_t from_hour = storage::HourOf(a.from);
-  const int64_t to_hour = storage::HourOf(a.to - 1) + storage::kSecondsPerHour;
-  // The month's earlier hours count towards caps and tiers: read from the month's start.
-  const query::RollupView view =
-      parts_.downsampler->View({}, pricebook::MonthStart(from_hour), to_hour);
-  Result<rating::RatingResult> res = engine.value()->Rate(view, req);
+  ScopedViews views(parts_.downsampler, a.from, a.to);
+  Result<rating::RatingResult> res = engine.value()->Rate(views.Source(), *req);
   if (!res.ok()) return SendError(r, a.request_id, res.status());
-  constexpr size_t kChargeChunkLines = 4096;
   flatbuffers::FlatBufferBuilder fbb(1 << 16);
   std::vector<flatbuffers::Offset<wire::ChargeLineInfo>> lines;
-  auto str = [&fbb](std::string_view v) { return fbb.CreateString(v.data(), v.size()); };
+  auto str = [&fbb](std::string_view v) { return Str(fbb, v); };
   auto flush = [&](bool last) {
     std::vector<flatbuffers::Offset<wire::ChargeTotal>> totals;
     if (last) {
@@ -181,6 +299,86 @@ void MeterService::RunCharges(const ChargesArgs& a, const ResponderPtr& r) {
   }
   flush(true);
   r->Done();
+  spdlog::debug(
+      "event=charges scope={} scope_id=\"{}\" lines={} rows={} ms={:.3f} cpu_ms={:.3f} "
+      "plan_ms={:.3f} scan_ms={:.3f} price_ms={:.3f}",
+      a.scope, net::LogSafe(a.scope_id), res->lines.size(), res->stats.rows_scanned,
+      timer.wall_ms(), timer.cpu_ms(), res->stats.plan_ms, res->stats.scan_ms, res->stats.price_ms);
+}
+
+// Re-rates [from, to) for the scope under price book version a.price_version
+// (RatingEngine::ReRate), streamed as ReRateChunk frames: per line the amounts under the
+// versions in force and under that version, and their difference.
+void MeterService::RunReRate(const ChargesArgs& a, const ResponderPtr& r) {
+  if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
+    return SendError(r, a.request_id, Status::NotSupported("this server rates no usage"));
+  }
+  const RequestTimer timer;
+  Result<rating::RatingRequest> req =
+      RatingRequestOf("re-rates", a.from, a.to, a.scope, a.scope_id, a.group_by, a.currency);
+  if (!req.ok()) return SendError(r, a.request_id, req.status());
+  if (a.price_version == 0) {
+    return SendError(r, a.request_id,
+                     Status::InvalidArgument("a re-rate needs the price book version to re-rate "
+                                             "under (version 1 or later)"));
+  }
+  auto engine = CurrentRatingEngine();
+  if (!engine.ok()) return SendError(r, a.request_id, engine.status());
+  ScopedViews views(parts_.downsampler, a.from, a.to);
+  Result<rating::ReRateResult> res = engine.value()->ReRate(views.Source(), *req, a.price_version);
+  if (!res.ok()) return SendError(r, a.request_id, res.status());
+  // Totals per group: the two ratings' groups matched by key (a key may be on one side only).
+  struct Total {
+    std::string_view label;
+    pricebook::MicroCredits actual = 0, rerated = 0;
+  };
+  std::map<std::string_view, Total> totals;
+  for (const rating::GroupTotal& g : res->actual.groups) {
+    Total& t = totals[g.key];
+    t.label = g.label;
+    t.actual += g.amount;
+  }
+  for (const rating::GroupTotal& g : res->rerated.groups) {
+    Total& t = totals[g.key];
+    if (t.label.empty()) t.label = g.label;
+    t.rerated += g.amount;
+  }
+  const bool provisional = res->actual.provisional || res->rerated.provisional;
+  flatbuffers::FlatBufferBuilder fbb(1 << 16);
+  std::vector<flatbuffers::Offset<wire::ReRateLineInfo>> lines;
+  auto str = [&fbb](std::string_view v) { return Str(fbb, v); };
+  auto flush = [&](bool last) {
+    std::vector<flatbuffers::Offset<wire::ReRateTotal>> group_totals;
+    if (last) {
+      for (const auto& [key, t] : totals) {
+        group_totals.push_back(wire::CreateReRateTotal(fbb, str(key), str(t.label), t.actual,
+                                                       t.rerated, t.rerated - t.actual));
+      }
+    }
+    const rating::RatingResult& act = res->actual;
+    auto chunk = wire::CreateReRateChunk(
+        fbb, a.request_id, fbb.CreateVector(lines), last, fbb.CreateVector(group_totals),
+        res->version, last ? res->actual_total : 0, last ? res->rerated_total : 0,
+        last ? res->difference : 0, str(last ? act.total_display : ""),
+        str(last ? res->rerated.total_display : ""), provisional, act.unattributed.size(),
+        act.unpriced.size(), last ? act.stats.rows_scanned + res->rerated.stats.rows_scanned : 0);
+    r->Send(net::FinishFrame(fbb, chunk));
+    fbb.Clear();
+    lines.clear();
+  };
+  for (const rating::ReRateLine& l : res->lines) {
+    lines.push_back(wire::CreateReRateLineInfo(
+        fbb, str(l.account), str(l.project), str(l.resource), str(l.product_id),
+        str(l.product_name), str(l.group), str(l.unit), l.period_start, l.period_end,
+        str(rating::QuantityText(l)), l.actual, l.rerated, l.difference, str(l.subscription_id),
+        l.one_time_fee));
+    if (lines.size() >= kChargeChunkLines) flush(false);
+  }
+  flush(true);
+  r->Done();
+  spdlog::debug("event=rerate scope={} scope_id=\"{}\" version={} lines={} ms={:.3f} cpu_ms={:.3f}",
+                a.scope, net::LogSafe(a.scope_id), a.price_version, res->lines.size(),
+                timer.wall_ms(), timer.cpu_ms());
 }
 
 }  // namespace meterd::engine

@@ -73,6 +73,7 @@ uint64_t ReplyIdOf(const wire::Envelope& env) {
     METERD_REPLY(ApplyCatalogReply)
     METERD_REPLY(EstimateReply)
     METERD_REPLY(ChargesChunk)
+    METERD_REPLY(ReRateChunk)
 #undef METERD_REPLY
     default:
       return 0;
@@ -417,6 +418,23 @@ Status Client::Usage(const UsageQuery& q,
   return Stream(std::move(frame), id, [&](const wire::Envelope& env, bool* last) -> Status {
     const auto* chunk = env.message_as_UsageChunk();
     if (!chunk) return Status::Corruption("unexpected answer to UsageRequest");
+    on_chunk(*chunk);
+    *last = chunk->last();
+    return Status::OK();
+  });
+}
+
+Status Client::ReRate(const ReRateQuery& q,
+                      const std::function<void(const wire::ReRateChunk&)>& on_chunk) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  const uint64_t id = NextRequestId();
+  auto scope_id = fbb.CreateString(q.scope_id);
+  auto currency = fbb.CreateString(q.currency);
+  auto frame = FinishFrame(fbb, wire::CreateReRateRequest(fbb, id, q.from, q.to, q.scope, scope_id,
+                                                          q.group_by, currency, q.version));
+  return Stream(std::move(frame), id, [&](const wire::Envelope& env, bool* last) -> Status {
+    const auto* chunk = env.message_as_ReRateChunk();
+    if (!chunk) return Status::Corruption("unexpected answer to ReRateRequest");
     on_chunk(*chunk);
     *last = chunk->last();
     return Status::OK();

@@ -95,6 +95,18 @@ struct UsageQuery {
   wire::Granularity granularity = wire::Granularity::Hour;
 };
 
+// A re-rate (wire::ReRateRequest): [from, to) of a scope rated under the versions in force
+// and under `version`.
+struct ReRateQuery {
+  int64_t from = 0;
+  int64_t to = 0;
+  wire::ChargeScope scope = wire::ChargeScope::All;
+  std::string scope_id;
+  wire::ChargeGroupBy group_by = wire::ChargeGroupBy::Product;
+  std::string currency;  // display currency of the totals; empty: the book's default
+  uint32_t version = 0;
+};
+
 struct IngestBatchData {
   std::string agent;
   uint64_t sequence = 0;
@@ -138,6 +150,9 @@ class Client {
   // Streams a usage query: `on_chunk` sees each UsageChunk (valid during the call).
   Status Usage(const UsageQuery& query,
                const std::function<void(const wire::UsageChunk&)>& on_chunk);
+  // Streams a re-rate: `on_chunk` sees each ReRateChunk (valid during the call).
+  Status ReRate(const ReRateQuery& query,
+                const std::function<void(const wire::ReRateChunk&)>& on_chunk);
   uint64_t NextRequestId() { return ++last_request_id_; }
 
   // --- pipelined ingest ---

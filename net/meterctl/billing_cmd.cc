@@ -178,4 +178,70 @@ int RunCharges(net::Client* client, const ChargesOptions& o, Format format) {
   return 0;
 }
 
+int RunReRate(net::Client* client, const net::ReRateQuery& q, Format format) {
+  Table lines({"group", "product", "account", "project", "resource", "period", "quantity", "unit",
+               "actual", "rerated", "difference"});
+  for (size_t c : {6, 8, 9, 10}) lines.SetNumeric(c);
+  Table totals({"group_key", "label", "actual", "rerated", "difference"});
+  for (size_t c : {2, 3, 4}) totals.SetNumeric(c);
+  int64_t actual = 0, rerated = 0, difference = 0;
+  std::string actual_display, rerated_display;
+  uint64_t unattributed = 0, unpriced = 0;
+  bool provisional = false;
+  uint32_t version = q.version;
+  Status st = client->ReRate(q, [&](const wire::ReRateChunk& chunk) {
+    if (chunk.lines()) {
+      for (const auto* l : *chunk.lines()) {
+        std::string product(net::View(l->product_name()));
+        if (l->one_time_fee()) product += " (one-time fee)";
+        lines.Add({std::string(net::View(l->group())), product,
+                   std::string(net::View(l->account())), std::string(net::View(l->project())),
+                   std::string(net::View(l->resource())), FormatRfc3339(l->period_start()),
+                   std::string(net::View(l->quantity())), std::string(net::View(l->unit())),
+                   Credits(l->actual()), Credits(l->rerated()), Credits(l->difference())});
+      }
+    }
+    if (chunk.last()) {
+      if (chunk.totals()) {
+        for (const auto* t : *chunk.totals()) {
+          totals.Add({std::string(net::View(t->key())), std::string(net::View(t->label())),
+                      Credits(t->actual()), Credits(t->rerated()), Credits(t->difference())});
+        }
+      }
+      version = chunk.version();
+      actual = chunk.actual_total();
+      rerated = chunk.rerated_total();
+      difference = chunk.difference();
+      actual_display = std::string(net::View(chunk.actual_display()));
+      rerated_display = std::string(net::View(chunk.rerated_display()));
+      unattributed = chunk.unattributed();
+      unpriced = chunk.unpriced();
+      provisional = chunk.provisional();
+    }
+  });
+  if (!st.ok()) return Fail(st);
+  if (format == Format::kTable) {
+    std::printf("re-rate under price book version %u (actual: the versions in force; credits)\n",
+                version);
+  }
+  lines.Print(format);
+  if (format != Format::kJson) std::printf("\ntotals:\n");
+  totals.Add({"total", "", Credits(actual), Credits(rerated), Credits(difference)});
+  totals.Print(format);
+  if (format == Format::kTable && !actual_display.empty()) {
+    std::printf("\nactual %s, re-rated %s\n", actual_display.c_str(), rerated_display.c_str());
+  }
+  if (provisional) {
+    std::fprintf(stderr, "meterctl: some hours are still open: the amounts are provisional\n");
+  }
+  if (unattributed + unpriced > 0) {
+    std::fprintf(stderr,
+                 "meterctl: %llu usage entries of unknown resources (unattributed) and %llu "
+                 "without a product (unpriced) are reported, not charged\n",
+                 static_cast<unsigned long long>(unattributed),
+                 static_cast<unsigned long long>(unpriced));
+  }
+  return 0;
+}
+
 }  // namespace meterd::cli

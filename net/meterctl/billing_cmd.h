@@ -1,6 +1,8 @@
 // meterd — net/meterctl/billing_cmd.h: `meterctl apply FILE` (the billing catalog: tenancy,
-// price book versions, subscriptions; docs/rating.md) and `meterctl estimate --plan P
-// --location L [--hours N]` (the price of a plan before a VM is created).
+// price book versions, subscriptions; docs/rating.md), `meterctl estimate --plan P
+// --location L [--hours N]` (the price of a plan before a VM is created), `meterctl charges`
+// (rated charges of a period) and `meterctl rerate` (a period re-rated under another price
+// book version, with the difference per line).
 //
 // Thread-safety: not synchronised (one command per process).
 #pragma once
@@ -31,5 +33,9 @@ struct ChargesOptions {
 };
 // Lines with product, quantity, unit, unit price and cost, then the totals per group.
 int RunCharges(net::Client* client, const ChargesOptions& options, Format format);
+
+// Lines with product, quantity and the actual (versions in force), re-rated (`query.version`)
+// and difference amounts in credits, then the same per group and in all.
+int RunReRate(net::Client* client, const net::ReRateQuery& query, Format format);
 
 }  // namespace meterd::cli

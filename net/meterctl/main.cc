@@ -2,9 +2,9 @@
 //
 //   meterctl [--server HOST:PORT] [--key KEY | --key-file FILE] [--format table|csv|json] CMD
 //
-// Commands: ingest, export, usage, backfill, rollup rebuild, apply, estimate, charges, stats, keys
-// create|list|revoke, metrics list|define. Exit codes: 0 success; 1 failure (connection, refusal,
-// bad input); 2 usage; 3 `ingest` finished but not every sample was accepted.
+// Commands: ingest, export, usage, backfill, rollup rebuild, apply, estimate, charges, rerate,
+// stats, keys create|list|revoke, metrics list|define. Exit codes: 0 success; 1 failure
+// (connection, refusal, bad input); 2 usage; 3 `ingest` finished but not every sample was accepted.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -442,6 +442,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   charges->add_option("--currency", currency, "display currency (default: each account's)");
 
+  uint32_t rerate_version = 0;
+  auto* rerate = app.add_subcommand(
+      "rerate", "[from, to) re-rated under a price book version: the difference per line");
+  rerate->add_option("--from", from, "start (unix seconds or RFC 3339)")->required();
+  rerate->add_option("--to", to, "end, exclusive")->required();
+  rerate->add_option("--version", rerate_version, "the price book version to re-rate under")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  rerate->add_option("--domain", domain, "only this domain (reseller)");
+  rerate->add_option("--account", account, "only this account");
+  rerate->add_option("--project", project, "only this project");
+  rerate->add_option("--resource", resource, "only this resource");
+  rerate->add_option("--group-by", group_by, "totals per")
+      ->check(CLI::IsMember({"product", "resource", "project", "account", "hour", "day", "month"}))
+      ->capture_default_str();
+  rerate->add_option("--currency", currency,
+                     "display currency of the totals (default: the book's)");
+
   auto* rollup = app.add_subcommand("rollup", "hourly rollups (admin)");
   rollup->require_subcommand(1);
   auto* rebuild = rollup->add_subcommand(
@@ -484,30 +502,48 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*ingest) return CmdIngest(c, file, batch);
   if (*exp) return CmdExport(c, from, to, resource, metric, rfc3339);
-  if (*charges) {
+  if (*charges || *rerate) {
     auto f = cli::ParseTimestamp(from);
     auto t = cli::ParseTimestamp(to);
     if (!f || !t)
       return Fail(Status::InvalidArgument("--from and --to take unix seconds or RFC 3339"));
+    // The narrowest scope given wins.
+    wire::ChargeScope scope = wire::ChargeScope::All;
+    std::string scope_id;
+    if (!resource.empty()) {
+      scope = wire::ChargeScope::Resource, scope_id = resource;
+    } else if (!project.empty()) {
+      scope = wire::ChargeScope::Project, scope_id = project;
+    } else if (!account.empty()) {
+      scope = wire::ChargeScope::Account, scope_id = account;
+    } else if (!domain.empty()) {
+      scope = wire::ChargeScope::Domain, scope_id = domain;
+    }
+    wire::ChargeGroupBy group = wire::ChargeGroupBy::Product;
+    const char* names[] = {"product", "resource", "project", "account", "hour", "day", "month"};
+    for (int g = 0; g < 7; ++g) {
+      if (group_by == names[g]) group = static_cast<wire::ChargeGroupBy>(g);
+    }
+    auto client = Connect(c);
+    if (!client.ok()) return Fail(client.status());
+    if (*rerate) {
+      net::ReRateQuery q;
+      q.from = *f;
+      q.to = *t;
+      q.scope = scope;
+      q.scope_id = scope_id;
+      q.group_by = group;
+      q.currency = currency;
+      q.version = rerate_version;
+      return cli::RunReRate(client.value().get(), q, c.fmt());
+    }
     cli::ChargesOptions co;
     co.from = *f;
     co.to = *t;
     co.currency = currency;
-    if (!resource.empty()) {
-      co.scope = wire::ChargeScope::Resource, co.scope_id = resource;
-    } else if (!project.empty()) {
-      co.scope = wire::ChargeScope::Project, co.scope_id = project;
-    } else if (!account.empty()) {
-      co.scope = wire::ChargeScope::Account, co.scope_id = account;
-    } else if (!domain.empty()) {
-      co.scope = wire::ChargeScope::Domain, co.scope_id = domain;
-    }
-    const char* names[] = {"product", "resource", "project", "account", "hour", "day", "month"};
-    for (int g = 0; g < 7; ++g) {
-      if (group_by == names[g]) co.group_by = static_cast<wire::ChargeGroupBy>(g);
-    }
-    auto client = Connect(c);
-    if (!client.ok()) return Fail(client.status());
+    co.scope = scope;
+    co.scope_id = scope_id;
+    co.group_by = group;
     return cli::RunCharges(client.value().get(), co, c.fmt());
   }
   if (*apply || *estimate) {

@@ -2,8 +2,12 @@
 //
 // The billing catalog end to end on the real meterd and meterctl: `meterctl apply` of the
 // sample catalog (docs/examples/catalog.yaml) creates it, a second apply changes nothing, a
-// document with an error is refused with its line and changes nothing, and `meterctl estimate`
-// prices a plan before a VM exists, with the arithmetic of docs/rating.md.
+// document with an error is refused with its line and changes nothing, `meterctl estimate`
+// prices a plan before a VM exists, `meterctl charges` rates backfilled hours, and `meterctl
+// rerate` reports the difference per line under another price book version, with the
+// arithmetic of docs/rating.md written out in each case.
+#include <time.h>
+
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -39,6 +43,21 @@ class MeterdBillingTest : public MeterdTest {
     const std::string path = tmp_.path() + "/" + name;
     std::ofstream(path) << text;
     return path;
+  }
+  // `--format json charges|rerate` prints two arrays: the lines, then the totals.
+  static std::pair<nlohmann::json, nlohmann::json> LinesAndTotals(const std::string& out) {
+    const size_t split = out.find("]\n[");
+    if (split == std::string::npos) return {nlohmann::json::array(), nlohmann::json::array()};
+    return {nlohmann::json::parse(out.substr(0, split + 1)),
+            nlohmann::json::parse(out.substr(split + 2))};
+  }
+  // The line of `product` (and `resource`, when given) in a JSON array of lines, or null.
+  static nlohmann::json Find(const nlohmann::json& lines, const std::string& key,
+                             const std::string& value, const std::string& resource = "") {
+    for (const auto& l : lines) {
+      if (l[key] == value && (resource.empty() || l["resource"] == resource)) return l;
+    }
+    return nullptr;
   }
 };
 
@@ -96,7 +115,9 @@ TEST_F(MeterdBillingTest, EstimatePricesAPlanBeforeTheVmExists) {
   CommandResult ten = Meterctl("--format json estimate --plan copper --location lon1 --hours 10");
   ASSERT_EQ(ten.exit_code, 0) << ten.err;
   for (const auto& r : nlohmann::json::parse(ten.out)) {
-    if (r["metric"] == "vm.state") EXPECT_EQ(r["10h_credits"], 22) << r.dump();
+    if (r["metric"] == "vm.state") {
+      EXPECT_EQ(r["10h_credits"], 22) << r.dump();
+    }
   }
   CommandResult unknown = Meterctl("estimate --plan nope --location lon1");
   EXPECT_EQ(unknown.exit_code, 1);
@@ -149,6 +170,171 @@ TEST_F(MeterdBillingTest, ChargesRateBackfilledHoursOfTheCatalogsVm) {
   CommandResult all =
       Meterctl("charges --from " + std::to_string(h) + " --to " + std::to_string(now));
   EXPECT_NE(all.err.find("1 usage entries of unknown resources"), std::string::npos) << all.err;
+}
+
+// The 10th, 00:00 UTC, of the month 40 days ago: a sealed hour (backfill imports sealed hours
+// only; a fresh server seals everything older than a day) well inside its month, so that the
+// four hours from there on are one calendar month's.
+int64_t TenthOfAMonthAgo() {
+  const time_t then = static_cast<time_t>(UnixNow() - 40 * 86400);
+  std::tm tm{};
+  gmtime_r(&then, &tm);
+  tm.tm_mday = 10;
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+// A catalog with two price book versions, usage backfilled across the version change, and the
+// period re-rated under each version. Every amount below is computed by hand:
+//
+//   hours A .. A+3 (A = the 10th at 00:00), vm-a of account acme runs all four and sends 10, 20,
+//   30 and 40 GB; version 1 (from long before) prices running hours at 2.2 a hour, capped at 3 h
+//   per VM per month, and GB sent at 0.05; version 2 (from A+2h) at 2.0 (cap 3 h) and 0.04.
+//
+//   in force (actual)   running: v1 slice [0, 2 h) 2 h x 2.2 = 4.4; v2 slice [2 h, 4 h) of the
+//                       line, billed up to the 3 h cap: 1 h x 2.0 = 2.0            -> 6.4
+//                       sent: 30 GB x 0.05 = 1.5 + 70 GB x 0.04 = 2.8              -> 4.3
+//                                                                          total   10.7
+//   under version 1     running: min(4 h, 3 h) x 2.2 = 6.6 (+0.2); sent 100 x 0.05 = 5.0 (+0.7)
+//                                                                  total 11.6   (+0.9)
+//   under version 2     running: 3 h x 2.0 = 6.0 (-0.4); sent 100 x 0.04 = 4.0 (-0.3)
+//                                                                  total 10.0   (-0.7)
+//
+// Then the cached rating engine must follow changes: a new series (vm-b's usage backfilled
+// after the first rating) and a new price book version (3, from A+3h) are both rated.
+TEST_F(MeterdBillingTest, ReRateReportsTheDifferencePerLineUnderAnotherVersion) {
+  const int64_t a = TenthOfAMonthAgo();
+  const int64_t h = 3600;
+  const std::string t0 = std::to_string(a - 30 * 86400);  // catalog and version 1 in force since
+  auto product = [](const std::string& running, const std::string& sent) {
+    return "      - {id: running.small, name: Small running, group: Running VM, metric: vm.state,\n"
+           "         states: [running], match: {plan: small}, unit: h, price: \"" +
+           running +
+           "\", cap: 3}\n"
+           "      - {id: net.sent, name: Bytes sent, group: Network, metric: net.tx_bytes,\n"
+           "         unit: GB, price: \"" +
+           sent + "\"}\n";
+  };
+  auto version = [&](int n, int64_t from, const std::string& running, const std::string& sent) {
+    return "  - version: " + std::to_string(n) + "\n    effective_from: " + std::to_string(from) +
+           "\n    default_currency: GBP\n"
+           "    currencies: [{code: GBP, per_credit: \"1\", prefix: \"GBP \", minor_digits: 2}]\n"
+           "    products:\n" +
+           product(running, sent);
+  };
+  const std::string catalog =
+      "locations: [{id: lon1, name: London 1}]\n"
+      "plan_groups: [{id: std, name: Standard}]\n"
+      "plans: [{id: small, name: Small, group: std, vcpus: 1, memory_bytes: 1073741824}]\n"
+      "domains: [{id: d1, name: Domain 1}]\n"
+      "accounts: [{id: acme, domain: d1, name: Acme, currency: GBP}]\n"
+      "projects: [{id: acme-web, account: acme, name: Web}]\n"
+      "resources:\n"
+      "  - id: vm-a\n"
+      "    versions: [{effective_from: " +
+      t0 +
+      ", type: vm, project: acme-web, location: lon1, plan: small}]\n"
+      "  - id: vm-b\n"
+      "    versions: [{effective_from: " +
+      t0 +
+      ", type: vm, project: acme-web, location: lon1, plan: small}]\n"
+      "price_books:\n" +
+      version(1, a - 30 * 86400, "2.2", "0.05") + version(2, a + 2 * h, "2.0", "0.04");
+  CommandResult applied = Meterctl("apply " + WriteFile("two-versions.yaml", catalog));
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  std::string csv = "resource,metric,hour,value\n";
+  for (int i = 0; i < 4; ++i) {
+    csv += "vm-a,vm.state:running," + std::to_string(a + i * h) + ",3600\n";
+    csv += "vm-a,net.tx_bytes," + std::to_string(a + i * h) + "," + std::to_string((i + 1) * 10) +
+           "000000000\n";  // 10, 20, 30, 40 GB
+  }
+  CommandResult bf = Meterctl("backfill " + WriteFile("vm-a.csv", csv));
+  ASSERT_EQ(bf.exit_code, 0) << bf.out << bf.err;
+  const std::string window =
+      " --from " + std::to_string(a) + " --to " + std::to_string(a + 4 * h) + " --account acme";
+
+  // The actual charges (this rating also builds and caches the engine).
+  CommandResult charges = Meterctl("--format json charges" + window);
+  ASSERT_EQ(charges.exit_code, 0) << charges.out << charges.err;
+  auto [charge_lines, charge_totals] = LinesAndTotals(charges.out);
+  ASSERT_EQ(charge_lines.size(), 2u) << charges.out;
+  EXPECT_EQ(Find(charge_lines, "product", "Small running")["credits"], 6.4) << charges.out;
+  EXPECT_EQ(Find(charge_lines, "product", "Bytes sent")["credits"], 4.3) << charges.out;
+  EXPECT_EQ(charge_totals.back()["credits"], 10.7) << charges.out;
+
+  // Under version 1.
+  CommandResult v1 = Meterctl("--format json rerate --version 1" + window);
+  ASSERT_EQ(v1.exit_code, 0) << v1.out << v1.err;
+  auto [lines1, totals1] = LinesAndTotals(v1.out);
+  ASSERT_EQ(lines1.size(), 2u) << v1.out;
+  const nlohmann::json run1 = Find(lines1, "product", "Small running");
+  ASSERT_FALSE(run1.is_null()) << v1.out;
+  EXPECT_EQ(run1["resource"], "vm-a");
+  EXPECT_EQ(run1["account"], "acme");
+  EXPECT_EQ(run1["quantity"], 4);  // hours of usage, the same under both
+  EXPECT_EQ(run1["unit"], "h");
+  EXPECT_EQ(run1["actual"], 6.4);
+  EXPECT_EQ(run1["rerated"], 6.6);
+  EXPECT_EQ(run1["difference"], 0.2);
+  const nlohmann::json sent1 = Find(lines1, "product", "Bytes sent");
+  ASSERT_FALSE(sent1.is_null()) << v1.out;
+  EXPECT_EQ(sent1["quantity"], 100);
+  EXPECT_EQ(sent1["actual"], 4.3);
+  EXPECT_EQ(sent1["rerated"], 5.0);
+  EXPECT_EQ(sent1["difference"], 0.7);
+  // Totals per product (group_by product) and in all.
+  EXPECT_EQ(Find(totals1, "group_key", "running.small")["difference"], 0.2) << v1.out;
+  EXPECT_EQ(Find(totals1, "group_key", "net.sent")["difference"], 0.7) << v1.out;
+  const nlohmann::json all1 = Find(totals1, "group_key", "total");
+  EXPECT_EQ(all1["actual"], 10.7) << v1.out;
+  EXPECT_EQ(all1["rerated"], 11.6) << v1.out;
+  EXPECT_EQ(all1["difference"], 0.9) << v1.out;
+
+  // Under version 2: cheaper, so the differences are negative.
+  CommandResult v2 = Meterctl("--format json rerate --version 2" + window);
+  ASSERT_EQ(v2.exit_code, 0) << v2.out << v2.err;
+  auto [lines2, totals2] = LinesAndTotals(v2.out);
+  EXPECT_EQ(Find(lines2, "product", "Small running")["rerated"], 6.0) << v2.out;
+  EXPECT_EQ(Find(lines2, "product", "Small running")["difference"], -0.4) << v2.out;
+  EXPECT_EQ(Find(lines2, "product", "Bytes sent")["rerated"], 4.0) << v2.out;
+  EXPECT_EQ(Find(lines2, "product", "Bytes sent")["difference"], -0.3) << v2.out;
+  EXPECT_EQ(Find(totals2, "group_key", "total")["rerated"], 10.0) << v2.out;
+  EXPECT_EQ(Find(totals2, "group_key", "total")["difference"], -0.7) << v2.out;
+
+  // The table names the version and prints the display totals.
+  CommandResult table = Meterctl("rerate --version 1" + window);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("re-rate under price book version 1"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("actual GBP 10.70, re-rated GBP 11.60"), std::string::npos) << table.out;
+  // A version the book does not have is refused, clearly.
+  CommandResult missing = Meterctl("rerate --version 9" + window);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no price book version 9"), std::string::npos) << missing.err;
+
+  // A new series after the engine was cached: vm-b's running hour A (v1: 2.2) is rated.
+  CommandResult bf_b = Meterctl(
+      "backfill " + WriteFile("vm-b.csv", "resource,metric,hour,value\nvm-b,vm.state:running," +
+                                              std::to_string(a) + ",3600\n"));
+  ASSERT_EQ(bf_b.exit_code, 0) << bf_b.out << bf_b.err;
+  CommandResult with_b = Meterctl("--format json charges" + window);
+  ASSERT_EQ(with_b.exit_code, 0) << with_b.err;
+  auto [lines_b, totals_b] = LinesAndTotals(with_b.out);
+  EXPECT_EQ(Find(lines_b, "product", "Small running", "vm-b")["credits"], 2.2) << with_b.out;
+  EXPECT_EQ(totals_b.back()["credits"], 12.9) << with_b.out;  // 10.7 + 2.2
+
+  // A new price book version after the engine was cached: version 3 from A+3h prices running
+  // hours at 1.0 and GB sent at 0.01. vm-a running: 4.4 + 2.0 (v2, up to the cap) + 0 (v3, all
+  // above the cap) = 6.4; sent: 30 x 0.05 + 30 x 0.04 + 40 x 0.01 = 1.5 + 1.2 + 0.4 = 3.1;
+  // vm-b 2.2: 11.7 in all.
+  CommandResult v3 = Meterctl(
+      "apply " + WriteFile("v3.yaml", "price_books:\n" + version(3, a + 3 * h, "1.0", "0.01")));
+  ASSERT_EQ(v3.exit_code, 0) << v3.out << v3.err;
+  CommandResult after = Meterctl("--format json charges" + window);
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  auto [lines3, totals3] = LinesAndTotals(after.out);
+  EXPECT_EQ(Find(lines3, "product", "Small running", "vm-a")["credits"], 6.4) << after.out;
+  EXPECT_EQ(Find(lines3, "product", "Bytes sent")["credits"], 3.1) << after.out;
+  EXPECT_EQ(totals3.back()["credits"], 11.7) << after.out;
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 // limit, results outliving the engine, group labels and explanations.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/engine/rating/rating_fixture.h"
 #include "tests/testing/temp_dir.h"
 
@@ -121,6 +123,59 @@ TEST(RatingEngineTest, Scopes) {
   EXPECT_EQ(total(ScopeKind::kAccount, "a1"), 20'000'000);
   EXPECT_EQ(total(ScopeKind::kProject, "p2"), 10'000'000);
   EXPECT_EQ(total(ScopeKind::kResource, "vm-c"), 10'000'000);
+}
+
+// The ViewSource overload asks for the series its plan reads: an account's (and, for a project
+// or resource scope, every series of the accounts involved: their tiers need all their usage),
+// or every series (all = true) for the whole fleet; and rates exactly as over the whole view.
+TEST(RatingEngineTest, ViewSourceIsAskedForTheScopesSeriesOnly) {
+  ::meterd::testing::TempDir dir;
+  Fixture f = MakeFixture();
+  auto e = Engine(f.tenancy, f.book, f.series);
+  const query::RollupView view = ViewOf(dir.path(), f.rows);
+  auto ids_of = [&](std::vector<size_t> vms) {
+    std::vector<uint64_t> ids;
+    for (size_t v : vms) ids.push_back(f.series[v].id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  struct Case {
+    ScopeKind scope;
+    std::string id;
+    bool all;
+    std::vector<uint64_t> series;
+    MicroCredits total;
+  };
+  const std::vector<Case> cases = {
+      {ScopeKind::kAll, "", true, {}, 30'000'000},
+      {ScopeKind::kAccount, "a1", false, ids_of({0, 1}), 20'000'000},
+      {ScopeKind::kProject, "p2", false, ids_of({0, 1}), 10'000'000},
+      {ScopeKind::kResource, "vm-c", false, ids_of({2}), 10'000'000},
+      {ScopeKind::kDomain, "d2", false, ids_of({2}), 10'000'000},
+  };
+  for (const Case& c : cases) {
+    RatingRequest req = Month();
+    req.scope = c.scope;
+    req.scope_id = c.id;
+    int calls = 0;
+    auto source = [&](const std::vector<uint64_t>& series, bool all) -> const query::RollupView& {
+      ++calls;
+      EXPECT_EQ(all, c.all) << c.id;
+      EXPECT_EQ(series, c.series) << c.id;
+      return view;
+    };
+    auto r = e->Rate(source, req);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(r->total, c.total) << c.id;
+    EXPECT_EQ(r->total, RateOk(*e, view, req).total) << c.id;
+    // A re-rate asks once per rating.
+    calls = 0;
+    auto rr = e->ReRate(source, req, 1);
+    ASSERT_TRUE(rr.ok()) << rr.status().ToString();
+    EXPECT_EQ(calls, 2);
+    EXPECT_EQ(rr->difference, 0);
+  }
 }
 
 TEST(RatingEngineTest, ResultsOutliveTheEngineAndExplain) {
