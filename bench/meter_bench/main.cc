@@ -7,6 +7,10 @@
 //   meter-bench rate --vms N [--seed S] [--month 2026-11] [--runs 5] [--data-dir DIR]
 //                    [--export-csv DIR] [--threads T] [--json]
 //                                            a month of rollups rated from the data directory
+//   meter-bench query --vms N [--seed S] [--month 2026-11] [--data-dir DIR] [--reuse]
+//                     [--accounts 500] [--usage 500] [--runs 3] [--breakdown 100] [--json]
+//                                            the same month's charges and usage queried through
+//                                            the binary protocol at a real meterd
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +18,7 @@
 
 #include "bench/meter_bench/connections_workload.h"
 #include "bench/meter_bench/ingest_workload.h"
+#include "bench/meter_bench/query_workload.h"
 #include "bench/meter_bench/rate_workload.h"
 #include "bench/meter_bench/store_workload.h"
 #include "bench/sim/fleet_sim.h"
@@ -224,7 +229,63 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   rate_cmd->add_flag("--json", rate_json,
                      "print only the JSON line on stdout (the table on stderr)");
+  meterd::bench::QueryWorkloadOptions query_options;
+  query_options.meterd_path = ingest_options.meterd_path;
+  bool query_json = false;
+  CLI::App* query_cmd = app.add_subcommand(
+      "query", "the rating month's charges and usage through the binary protocol at a real meterd");
+  query_cmd->add_option("--vms", query_options.vms, "VMs (8 metrics each, 20 per account)")
+      ->capture_default_str();
+  query_cmd->add_option("--seed", query_options.seed, "generator seed")->capture_default_str();
+  query_cmd->add_option("--month", query_options.month, "the month, YYYY-MM (UTC), over")
+      ->capture_default_str();
+  query_cmd
+      ->add_option("--data-dir", query_options.dir,
+                   "meterd's data directory (recreated, unless --reuse finds it set up)")
+      ->capture_default_str();
+  query_cmd->add_flag("--reuse", query_options.reuse,
+                      "keep a data directory set up by an earlier run with the same --vms, "
+                      "--seed and --month");
+  query_cmd
+      ->add_option("--accounts", query_options.account_requests,
+                   "one-account charges requests (distinct accounts of a seeded sample)")
+      ->capture_default_str();
+  query_cmd
+      ->add_option("--usage", query_options.usage_requests,
+                   "one-VM usage requests per granularity (month, hour)")
+      ->capture_default_str();
+  query_cmd->add_option("--warmup", query_options.warmup_requests, "untimed requests of each kind")
+      ->capture_default_str();
+  query_cmd->add_option("--runs", query_options.full_runs, "full-month charges requests (median)")
+      ->capture_default_str();
+  query_cmd
+      ->add_option("--breakdown", query_options.breakdown_accounts,
+                   "accounts for the in-process replay of the server's charges path (0: none)")
+      ->capture_default_str();
+  query_cmd->add_option("--meterd", query_options.meterd_path, "the meterd binary")
+      ->capture_default_str();
+  query_cmd->add_option("--meterd-arg", query_options.meterd_args,
+                        "a flag for the meterd it starts (repeatable)");
+  query_cmd
+      ->add_option("--start-timeout", query_options.start_timeout_s,
+                   "seconds meterd may take to open the directory")
+      ->capture_default_str();
+  query_cmd->add_flag("--json", query_json,
+                      "print only the JSON line on stdout (the table on stderr)");
   CLI11_PARSE(app, argc, argv);
+
+  if (query_cmd->parsed()) {
+    meterd::bench::QueryWorkloadResult r;
+    meterd::Status st = meterd::bench::RunQueryWorkload(query_options, &r);
+    if (!st.ok()) {
+      std::fprintf(stderr, "meter-bench: %s\n", st.ToString().c_str());
+      return 1;
+    }
+    meterd::bench::PrintQueryTable(query_json ? stderr : stdout, query_options, r);
+    std::fflush(stderr);
+    meterd::bench::PrintQueryJson(query_options, r);
+    return r.check ? 0 : 2;
+  }
 
   if (rate_cmd->parsed()) {
     meterd::bench::RateWorkloadResult r;

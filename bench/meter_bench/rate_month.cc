@@ -10,6 +10,7 @@
 #include "bench/sim/fleet_sim.h"
 #include "engine/pricebook/pricing.h"
 #include "engine/pricebook/units.h"
+#include "storage/base/clock.h"
 #include "storage/io/file.h"
 #include "storage/sample_batch.h"
 
@@ -135,6 +136,45 @@ Result<int64_t> ParseMonth(const std::string& text) {
                                    "\"");
   }
   return DaysFromCivil(year, static_cast<unsigned>(month), 1) * 86400;
+}
+
+Result<SealedMonth> SealMonth(RateMonth* month, const std::string& dir, CsvExport* csv,
+                              bool progress) {
+  auto seconds_since = [](int64_t t0) {
+    return static_cast<double>(base::MonotonicNanos() - t0) / 1e9;
+  };
+  SealedMonth out;
+  std::vector<std::string> damage;
+  METERD_ASSIGN_OR_RETURN(auto store, storage::RollupStore::Open(dir, &damage));
+  if (!damage.empty())
+    return Status::Corruption("damaged rollup file in " + dir + ": " + damage[0]);
+  std::vector<RollupRow> rows;
+  const int64_t t0 = base::MonotonicNanos();
+  for (size_t h = 0; h < month->hours(); ++h) {
+    month->NextHour(&rows);
+    if (csv != nullptr) METERD_RETURN_IF_ERROR(csv->AddHour(*month, rows));
+    METERD_RETURN_IF_ERROR(store->SealHour(rows.front().hour, rows));
+    if (progress && ((h + 1) % 24 == 0 || h + 1 == month->hours())) {
+      std::fprintf(stderr, "\r  sealed hour %zu of %zu (%.1f s)   ", h + 1, month->hours(),
+                   seconds_since(t0));
+    }
+  }
+  out.generate_seconds = seconds_since(t0);
+  if (progress) {
+    std::fprintf(stderr, "\r  merging %zu hour parts into the month file   ", month->hours());
+  }
+  const int64_t t1 = base::MonotonicNanos();
+  METERD_RETURN_IF_ERROR(store->MergeParts(1));
+  out.merge_seconds = seconds_since(t1);
+  if (progress) std::fprintf(stderr, "\r%70s\r", "");
+  const storage::RollupStoreStats st = store->stats();
+  if (st.month_files != 1 || st.part_files != 0 || st.rows != month->rows()) {
+    return Status::InvalidArgument("the merge left " + std::to_string(st.month_files) +
+                                   " month files and " + std::to_string(st.part_files) +
+                                   " parts holding " + std::to_string(st.rows) + " rows");
+  }
+  out.rollup_bytes = st.bytes;
+  return out;
 }
 
 RateMonth::RateMonth(const RateMonthOptions& options) : options_(options) {

@@ -196,4 +196,19 @@ class CsvExport {
 // "2026-11" -> the unix second of its first instant (UTC). InvalidArgument otherwise.
 Result<int64_t> ParseMonth(const std::string& text);
 
+// What SealMonth did.
+struct SealedMonth {
+  double generate_seconds = 0;  // generating and sealing the hours (and the CSV, if asked)
+  double merge_seconds = 0;     // merging the hour parts into the month file
+  uint64_t rollup_bytes = 0;    // of the rollup files
+};
+
+// Writes every hour of `month` through the real rollup store of the data directory `dir`
+// (<dir>/rollup, created if missing): RollupStore::SealHour for each hour, then MergeParts into
+// the month file, exactly as meterd's rollup clock seals and merges. `csv` (optional) receives
+// every hour as well; progress goes to stderr. Checks that one month file with month->rows()
+// rows is left. REQUIRES: month->next_hour() == 0, and no hour of the month sealed in `dir`.
+Result<SealedMonth> SealMonth(RateMonth* month, const std::string& dir, CsvExport* csv,
+                              bool progress);
+
 }  // namespace meterd::bench::rate

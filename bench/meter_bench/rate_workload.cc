@@ -131,35 +131,12 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
     METERD_ASSIGN_OR_RETURN(csv, rate::CsvExport::Create(o.export_csv, month));
   }
   {
-    std::vector<std::string> damage;
-    METERD_ASSIGN_OR_RETURN(auto store, storage::RollupStore::Open(o.dir, &damage));
-    std::vector<storage::RollupRow> rows;
-    const int64_t t0 = base::MonotonicNanos();
-    for (size_t h = 0; h < month.hours(); ++h) {
-      month.NextHour(&rows);
-      if (csv) METERD_RETURN_IF_ERROR(csv->AddHour(month, rows));
-      METERD_RETURN_IF_ERROR(store->SealHour(rows.front().hour, rows));
-      if (o.progress && ((h + 1) % 24 == 0 || h + 1 == month.hours())) {
-        std::fprintf(stderr, "\r  rate: sealed hour %zu of %zu (%.1f s)   ", h + 1, month.hours(),
-                     MsSince(t0) / 1e3);
-      }
-    }
-    result->generate_seconds = MsSince(t0) / 1e3;
-    if (o.progress)
-      std::fprintf(stderr, "\r  rate: merging %zu hour parts into the month file   ",
-                   month.hours());
-    const int64_t t1 = base::MonotonicNanos();
-    METERD_RETURN_IF_ERROR(store->MergeParts(1));
-    result->merge_seconds = MsSince(t1) / 1e3;
-    const storage::RollupStoreStats st = store->stats();
-    if (st.month_files != 1 || st.part_files != 0 || st.rows != month.rows()) {
-      return Status::InvalidArgument("rate: the merge left " + std::to_string(st.month_files) +
-                                     " month files and " + std::to_string(st.part_files) +
-                                     " parts holding " + std::to_string(st.rows) + " rows");
-    }
-    result->rollup_bytes = st.bytes;
+    METERD_ASSIGN_OR_RETURN(const rate::SealedMonth sealed,
+                            rate::SealMonth(&month, o.dir, csv.get(), o.progress));
+    result->generate_seconds = sealed.generate_seconds;
+    result->merge_seconds = sealed.merge_seconds;
+    result->rollup_bytes = sealed.rollup_bytes;
   }
-  if (o.progress) std::fprintf(stderr, "\r%70s\r", "");
   METERD_ASSIGN_OR_RETURN(const rate::ExpectedCharges expected, month.Expected(*book));
   result->expected_total = expected.total;
   result->expected_lines = expected.lines;

@@ -53,7 +53,7 @@ Status ServerProcess::Start(const std::string& meterd, const std::string& dir,
     pid_ = -1;
     return Status::IOError("cannot start " + meterd + ": " + std::strerror(rc));
   }
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  const auto deadline = Clock::now() + start_timeout_;
   while (Clock::now() < deadline) {
     std::ifstream in(port_file);
     unsigned port = 0;
@@ -70,7 +70,8 @@ Status ServerProcess::Start(const std::string& meterd, const std::string& dir,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return Status::IOError("meterd did not start listening within 30 s; see " + log);
+  return Status::IOError("meterd did not start listening within " +
+                         std::to_string(start_timeout_.count()) + " s; see " + log);
 }
 
 void ServerProcess::Kill() {
@@ -80,12 +81,19 @@ void ServerProcess::Kill() {
   pid_ = -1;
 }
 
-double ServerProcess::Stop() {
+double ServerProcess::Stop(std::chrono::seconds timeout) {
   if (pid_ <= 0) return 0;
   const auto t0 = Clock::now();
   kill(pid_, SIGTERM);
   int status;
-  waitpid(pid_, &status, 0);
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (Clock::now() - t0 > timeout) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   pid_ = -1;
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,8 +25,9 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   // Starts `meterd --data-dir dir --listen ADDRESS ...extra` (see set_listen) with its output
-  // appended to dir + ".log", and waits (up to 30 s) until it listens. `fresh` recreates `dir`
-  // first; otherwise the server recovers what is there (a restart).
+  // appended to dir + ".log", and waits (up to the start timeout, 30 s by default) until it
+  // listens. `fresh` recreates `dir` first; otherwise the server recovers what is there (a
+  // restart).
   Status Start(const std::string& meterd, const std::string& dir,
                const std::vector<std::string>& extra, bool fresh = true);
   // kill -9: no drain, no flush (crash tests).
@@ -33,8 +35,11 @@ class ServerProcess {
   // The address to listen on (default 127.0.0.1:0, any free port); a fixed port lets a
   // restarted server be found by clients that reconnect.
   void set_listen(std::string address) { listen_ = std::move(address); }
-  // SIGTERM and wait: a graceful stop (drain, flush, sync). Returns the seconds it took.
-  double Stop();
+  // How long Start waits for the server to listen (a large data directory opens slowly).
+  void set_start_timeout(std::chrono::seconds timeout) { start_timeout_ = timeout; }
+  // SIGTERM and wait: a graceful stop (drain, flush, sync); kill -9 if the server is still
+  // running after `timeout`. Returns the seconds it took.
+  double Stop(std::chrono::seconds timeout = std::chrono::seconds(120));
 
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
@@ -45,6 +50,7 @@ class ServerProcess {
   uint16_t port_ = 0;
   std::string admin_key_;
   std::string listen_ = "127.0.0.1:0";
+  std::chrono::seconds start_timeout_{30};
 };
 
 // utime + stime of a process, in seconds.
