@@ -240,11 +240,9 @@ Status Downsampler::Apply(const storage::SampleBatch& batch, std::span<const Ser
   const uint32_t table_size = static_cast<uint32_t>(hot_.size());
   HotHour* const hot_table = hot_.data();
   if (!suspect) {
-    constexpr size_t kAhead = 12;  // hot hours are far apart in memory: fetch ahead
+    // No software prefetch: an agent defines its series together, so its batch walks
+    // consecutive hot hours, which the hardware prefetcher streams in.
     for (size_t i = 0; i < n; ++i) {
-      if (i + kAhead < n && slots[i + kAhead].index < table_size) {
-        __builtin_prefetch(hot_table + slots[i + kAhead].index, 1);
-      }
       const int64_t ts = times[i];
       const uint32_t index = slots[i].index;
       // closing is a whole hour: below it the sample's hour is closed.

@@ -168,9 +168,13 @@ Status Rollup(Downsampler* ds, const SampleBatch& b, const std::vector<SeriesSlo
               std::vector<LateSample>* late, uint64_t lsn) {
   const int64_t closing = ds->closing_before();
   late->clear();
+  // As the pipeline: a request whose base time (here the batch's one second) is in an open
+  // hour has no late sample.
   const int64_t* times = b.timestamps().data();
-  for (size_t j = 0; j < b.size(); ++j) {
-    if (times[j] < closing) late->push_back(LateSample{b.series()[j], times[j]});
+  if (!b.empty() && times[0] < closing) {
+    for (size_t j = 0; j < b.size(); ++j) {
+      if (times[j] < closing) late->push_back(LateSample{b.series()[j], times[j]});
+    }
   }
   uint64_t late_id = 0;
   if (!late->empty()) {
