@@ -58,11 +58,37 @@ say "6. meterctl apply: the billing catalog (plans, locations, price book, subsc
 echo "   the price of a Copper VM in London before it exists (730 h; capped at 672 h):"
 "$BIN/meterctl" estimate --plan copper --location lon1 2>/dev/null
 
-say "7. meterctl stats"
+say "7. meterctl charges: five of the agent's VMs registered to account bu1user1 (Copper, London)"
+MONTH_START=$(date -u +%Y-%m-01T00:00:00Z)
+FLEET_DOC="$DIR/demo-fleet.yaml"
+{
+  echo "# The demo's VMs in the tenancy: hours from the start of this month rate as Copper in lon1."
+  echo "resources:"
+  for i in 0 1 2 3 4; do
+    echo "  - id: vm-00000$i"
+    echo "    name: demo-$i"
+    echo "    versions:"
+    echo "      - effective_from: $MONTH_START"
+    echo "        type: vm"
+    echo "        project: bu1user1-web"
+    echo "        location: lon1"
+    echo "        plan: copper"
+    echo "        storage_tier: sata"
+  done
+} >"$FLEET_DOC"
+"$BIN/meterctl" apply "$FLEET_DOC" | head -2
+NOW=$(date +%s)
+echo "   this month so far, by product (open hours are provisional):"
+"$BIN/meterctl" charges --from "$MONTH_START" --to $((NOW + 1)) --account bu1user1 2>/dev/null | head -20
+echo "   the whole fleet by account: the 995 VMs no account owns yet are reported, not dropped:"
+"$BIN/meterctl" charges --from "$MONTH_START" --to $((NOW + 1)) --group-by account 2>&1 \
+  | tail -n 6
+
+say "8. meterctl stats"
 "$BIN/meterctl" stats
 STORED=$("$BIN/meterctl" --format json stats | awk -F': ' '/"samples_stored"/ { gsub(/,/, "", $2); print $2 }')
 
-say "8. graceful stop (SIGTERM: stop accepting, drain, flush, sync)"
+say "9. graceful stop (SIGTERM: stop accepting, drain, flush, sync)"
 kill -TERM $MPID
 wait $MPID
 trap - EXIT
