@@ -5,7 +5,7 @@
 //   meter-bench ingest [--agents A] [--vms-per-agent V] [--seconds S] [--rate max|1x]
 //                                            durable ingest into a real meterd over loopback TCP
 //   meter-bench rate --vms N [--seed S] [--month 2026-11] [--runs 5] [--data-dir DIR]
-//                    [--export-csv DIR] [--threads T] [--json]
+//                    [--reuse] [--export-csv DIR] [--threads T] [--json]
 //                                            a month of rollups rated from the data directory
 //   meter-bench query --vms N [--seed S] [--month 2026-11] [--data-dir DIR] [--reuse]
 //                     [--accounts 500] [--usage 500] [--runs 3] [--breakdown 100] [--json]
@@ -218,8 +218,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   rate_cmd->add_option("--runs", rate_options.runs, "timed full-month runs (the median is shown)")
       ->capture_default_str();
-  rate_cmd->add_option("--data-dir", rate_options.dir, "data directory (recreated)")
+  rate_cmd
+      ->add_option("--data-dir", rate_options.dir,
+                   "data directory (recreated, unless --reuse finds its month written)")
       ->capture_default_str();
+  rate_cmd->add_flag("--reuse", rate_options.reuse,
+                     "keep a data directory written by an earlier run with the same --vms, "
+                     "--seed and --month (the month is regenerated in memory for the check)");
   rate_cmd->add_option("--export-csv", rate_options.export_csv,
                        "also write the month and its catalog as CSV here (bench/peers/README.md)");
   rate_cmd->add_option("--threads", rate_options.threads, "rating threads")->capture_default_str();

@@ -1,13 +1,17 @@
 // meterd — bench/meter_bench/rate_workload.cc
 #include "bench/meter_bench/rate_workload.h"
 
+#include <sys/resource.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 #include <unordered_map>
 
 #include "bench/meter_bench/rate_month.h"
+#include "bench/meter_bench/server_process.h"
 #include "engine/rating/rating_engine.h"
 #include "storage/base/clock.h"
 #include "storage/io/file.h"
@@ -19,6 +23,23 @@ namespace {
 namespace rating = engine::rating;
 using rate::RateMonth;
 
+// Written into the data directory once its month is sealed; --reuse keeps a directory whose
+// file says the same.
+constexpr const char* kSetupFile = "meter-bench-rate.json";
+
+std::string SetupText(const RateWorkloadOptions& o) {
+  return "{\"workload\":\"rate\",\"vms\":" + std::to_string(o.vms) +
+         ",\"seed\":" + std::to_string(o.seed) + ",\"month\":\"" + o.month + "\"}\n";
+}
+
+bool SetupMatches(const RateWorkloadOptions& o) {
+  std::ifstream in(o.dir + "/" + kSetupFile);
+  if (!in) return false;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str() == SetupText(o);
+}
+
 double MsSince(int64_t t0) { return static_cast<double>(base::MonotonicNanos() - t0) / 1e6; }
 
 // CPU time of the whole process (every thread), in ms: less sensitive than wall time to other
@@ -27,6 +48,14 @@ double ProcessCpuMs() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// Minor page faults of the process so far (fresh memory touched: a large allocation that the
+// allocator returned to the kernel faults again when the next run allocates it).
+double MinorFaults() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_minflt);
 }
 
 double Median(std::vector<double> v) {
@@ -123,19 +152,30 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
   METERD_ASSIGN_OR_RETURN(auto book, RateMonth::BuildPriceBook(month_start));
 
   // 1. Write the month through the rollup store: a part per sealed hour, then the merge into
-  //    the month file, as meterd's rollup clock does.
-  METERD_RETURN_IF_ERROR(storage::RemoveTree(o.dir));
-  METERD_RETURN_IF_ERROR(storage::CreateDirIfMissing(o.dir));
+  //    the month file, as meterd's rollup clock does. (--reuse with a matching directory: the
+  //    month is only regenerated, for the generator's answer.)
   std::unique_ptr<rate::CsvExport> csv;
-  if (!o.export_csv.empty()) {
-    METERD_ASSIGN_OR_RETURN(csv, rate::CsvExport::Create(o.export_csv, month));
-  }
-  {
+  result->reused = o.reuse && o.export_csv.empty() && SetupMatches(o);
+  if (result->reused) {
+    if (o.progress)
+      std::fprintf(stderr, "  rate: reusing %s; regenerating the month\n", o.dir.c_str());
+    const int64_t t0 = base::MonotonicNanos();
+    std::vector<storage::RollupRow> rows;
+    for (size_t h = 0; h < month.hours(); ++h) month.NextHour(&rows);
+    result->generate_seconds = MsSince(t0) / 1e3;
+    result->rollup_bytes = DirBytes(o.dir + "/rollup");
+  } else {
+    METERD_RETURN_IF_ERROR(storage::RemoveTree(o.dir));
+    METERD_RETURN_IF_ERROR(storage::CreateDirIfMissing(o.dir));
+    if (!o.export_csv.empty()) {
+      METERD_ASSIGN_OR_RETURN(csv, rate::CsvExport::Create(o.export_csv, month));
+    }
     METERD_ASSIGN_OR_RETURN(const rate::SealedMonth sealed,
                             rate::SealMonth(&month, o.dir, csv.get(), o.progress));
     result->generate_seconds = sealed.generate_seconds;
     result->merge_seconds = sealed.merge_seconds;
     result->rollup_bytes = sealed.rollup_bytes;
+    METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(o.dir + "/" + kSetupFile, SetupText(o)));
   }
   METERD_ASSIGN_OR_RETURN(const rate::ExpectedCharges expected, month.Expected(*book));
   result->expected_total = expected.total;
@@ -179,12 +219,16 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
     result->check = Check(warm, expected, account_index, month, true, &result->check_detail);
   }
   std::vector<rating::RatingStats> stats;
+  std::vector<double> faults;
+  if (o.progress) std::fprintf(stderr, "  rate: full month, %d runs\n", o.runs);
   for (int run = 0; run < o.runs; ++run) {
+    const double faults0 = MinorFaults();
     const double cpu0 = ProcessCpuMs();
     t = base::MonotonicNanos();
     auto r = engine->Rate(view, month_req);
     const double ms = MsSince(t);
     result->full_cpu_ms.push_back(ProcessCpuMs() - cpu0);
+    faults.push_back(MinorFaults() - faults0);
     if (!r.ok()) return r.status();
     result->full_ms.push_back(ms);
     result->check =
@@ -199,6 +243,7 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
   result->full_median_ms = Median(result->full_ms);
   result->full_cpu_median_ms = Median(result->full_cpu_ms);
   result->full_cv = Cv(result->full_ms);
+  result->full_faults = Median(faults);
   {
     // The stats of the run closest to the median.
     size_t best = 0;
@@ -217,6 +262,15 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
     result->scan_ms = s.scan_ms;
     result->price_ms = s.price_ms;
     result->threads = s.threads;
+    std::vector<double> plan_cpu, scan_cpu, price_cpu;
+    for (const rating::RatingStats& x : stats) {
+      plan_cpu.push_back(x.plan_cpu_ms);
+      scan_cpu.push_back(x.scan_cpu_ms);
+      price_cpu.push_back(x.price_cpu_ms);
+    }
+    result->plan_cpu_ms = Median(plan_cpu);
+    result->scan_cpu_ms = Median(scan_cpu);
+    result->price_cpu_ms = Median(price_cpu);
   }
   if (result->rows_scanned != month.rows() && result->check) {
     result->check = false;
@@ -231,6 +285,7 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
   const size_t fixed = month.accounts() / 2;
   acct_req.scope_id = RateMonth::AccountId(fixed);
   result->account = acct_req.scope_id;
+  if (o.progress) std::fprintf(stderr, "  rate: one account\n");
   std::vector<double> fixed_ms;
   const int fixed_runs = std::max(o.runs, 51);
   for (int run = -2; run < fixed_runs; ++run) {  // two warm-up runs
@@ -267,6 +322,7 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
   result->account_p50_ms = Quantile(acct_ms, 0.50);
   result->account_p99_ms = Quantile(acct_ms, 0.99);
   result->account_max_ms = acct_ms.empty() ? 0 : acct_ms.back();
+  if (o.progress) std::fprintf(stderr, "  rate: done\n");
   return Status::OK();
 }
 
@@ -278,9 +334,15 @@ void PrintRateTable(std::FILE* out, const RateWorkloadOptions& o, const RateWork
   std::fprintf(out, "  bucket rows            %llu (%llu series) in one month file, %.2f B/row\n",
                static_cast<unsigned long long>(r.rows), static_cast<unsigned long long>(r.series),
                static_cast<double>(r.rollup_bytes) / static_cast<double>(r.rows));
-  std::fprintf(out, "  generate + seal        %.1f s (%zu hour parts), merge %.1f s%s\n",
-               r.generate_seconds, r.hours, r.merge_seconds,
-               o.export_csv.empty() ? "" : ", with the CSV export");
+  if (r.reused) {
+    std::fprintf(out,
+                 "  data directory         %s reused (month regenerated in memory in %.1f s)\n",
+                 o.dir.c_str(), r.generate_seconds);
+  } else {
+    std::fprintf(out, "  generate + seal        %.1f s (%zu hour parts), merge %.1f s%s\n",
+                 r.generate_seconds, r.hours, r.merge_seconds,
+                 o.export_csv.empty() ? "" : ", with the CSV export");
+  }
   if (!o.export_csv.empty()) {
     std::fprintf(out, "  CSV                    %s (%.2f GB of buckets)\n", o.export_csv.c_str(),
                  static_cast<double>(r.csv_bytes) / 1e9);
@@ -307,6 +369,10 @@ void PrintRateTable(std::FILE* out, const RateWorkloadOptions& o, const RateWork
                r.plan_ms, r.scan_ms, r.price_ms, r.threads,
                static_cast<unsigned long long>(r.blocks_read), r.slots, r.priced_lines);
   std::fprintf(out,
+               "  engine CPU (medians)   plan %.1f ms, scan %.1f ms, price %.1f ms (thread CPU "
+               "clocks); %.0f minor page faults a run\n",
+               r.plan_cpu_ms, r.scan_cpu_ms, r.price_cpu_ms, r.full_faults);
+  std::fprintf(out,
                "  output                 %zu charge lines (%zu with a quantity) + %zu account "
                "totals\n",
                r.lines, r.nonzero_lines, r.groups);
@@ -330,18 +396,20 @@ void PrintRateJson(const RateWorkloadOptions& o, const RateWorkloadResult& r) {
       "\"rows\":%llu,\"threads\":%d,\"full_month_ms\":%.3f,\"full_month_runs_ms\":[%s],"
       "\"full_month_cv\":%.4f,\"full_month_cpu_ms\":%.3f,\"rows_per_s\":%.0f,\"plan_ms\":%.3f,"
       "\"scan_ms\":%.3f,"
-      "\"price_ms\":%.3f,\"account\":\"%s\",\"account_rows\":%llu,\"account_ms\":%.4f,"
+      "\"price_ms\":%.3f,\"plan_cpu_ms\":%.3f,\"scan_cpu_ms\":%.3f,\"price_cpu_ms\":%.3f,"
+      "\"account\":\"%s\",\"account_rows\":%llu,\"account_ms\":%.4f,"
       "\"account_p50_ms\":%.4f,\"account_p99_ms\":%.4f,\"account_max_ms\":%.4f,"
       "\"accounts_timed\":%zu,\"lines\":%zu,\"nonzero_lines\":%zu,\"account_totals\":%zu,"
       "\"output_lines\":%zu,\"grand_total_micro\":%lld,\"expected_total_micro\":%lld,"
-      "\"rollup_bytes\":%llu,\"generate_s\":%.2f,\"merge_s\":%.2f,\"check\":%s}\n",
+      "\"rollup_bytes\":%llu,\"reused\":%s,\"generate_s\":%.2f,\"merge_s\":%.2f,\"check\":%s}\n",
       o.vms, r.accounts, static_cast<unsigned long long>(o.seed), o.month.c_str(),
       static_cast<unsigned long long>(r.rows), r.threads, r.full_median_ms, runs.c_str(), r.full_cv,
       r.full_cpu_median_ms, static_cast<double>(r.rows) / (r.full_median_ms / 1e3), r.plan_ms,
-      r.scan_ms, r.price_ms, r.account.c_str(), static_cast<unsigned long long>(r.account_rows),
-      r.account_median_ms, r.account_p50_ms, r.account_p99_ms, r.account_max_ms, r.accounts_timed,
-      r.lines, r.nonzero_lines, r.groups, r.lines + r.groups, static_cast<long long>(r.total),
-      static_cast<long long>(r.expected_total), static_cast<unsigned long long>(r.rollup_bytes),
+      r.scan_ms, r.price_ms, r.plan_cpu_ms, r.scan_cpu_ms, r.price_cpu_ms, r.account.c_str(),
+      static_cast<unsigned long long>(r.account_rows), r.account_median_ms, r.account_p50_ms,
+      r.account_p99_ms, r.account_max_ms, r.accounts_timed, r.lines, r.nonzero_lines, r.groups,
+      r.lines + r.groups, static_cast<long long>(r.total), static_cast<long long>(r.expected_total),
+      static_cast<unsigned long long>(r.rollup_bytes), r.reused ? "true" : "false",
       r.generate_seconds, r.merge_seconds, r.check ? "true" : "false");
 }
 

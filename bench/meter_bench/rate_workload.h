@@ -13,6 +13,8 @@
 // Every run is checked against the generator's own answer (PriceMonth over the exact line
 // quantities): the grand total, each account's total and the number of nonzero lines; a
 // mismatch fails the workload. --export-csv writes the same month and catalog for SQL peers.
+// --reuse keeps a data directory an earlier run wrote with the same vms / seed / month (its
+// meter-bench-rate.json says so): the month is then regenerated in memory only, for the check.
 //
 // Thread-safety: one workload at a time per data directory.
 #pragma once
@@ -31,7 +33,8 @@ struct RateWorkloadOptions {
   uint64_t seed = 42;
   std::string month = "2026-11";  // YYYY-MM, UTC
   int runs = 5;
-  std::string dir = "meterd-data/rate";  // recreated
+  std::string dir = "meterd-data/rate";  // recreated (unless `reuse` finds it written)
+  bool reuse = false;                    // keep a directory written with the same month
   std::string export_csv;                // empty: no CSV
   int threads = 2;                       // RatingOptions::threads
   size_t account_samples = 500;          // accounts rated once each for the p99
@@ -44,7 +47,9 @@ struct RateWorkloadResult {
   uint64_t series = 0;
   size_t accounts = 0;
   size_t hours = 0;
-  double generate_seconds = 0;  // generating and sealing the hours (and the CSV, if asked)
+  bool reused = false;          // the data directory was kept (--reuse)
+  double generate_seconds = 0;  // generating and sealing the hours (and the CSV, if asked);
+                                // reused: regenerating the month in memory
   double merge_seconds = 0;     // merging the hour parts into the month file
   uint64_t rollup_bytes = 0;
   uint64_t csv_bytes = 0;
@@ -57,11 +62,13 @@ struct RateWorkloadResult {
   double full_cv = 0;               // standard deviation / mean of the runs
   std::vector<double> full_cpu_ms;  // process CPU time of each run (every thread)
   double full_cpu_median_ms = 0;
+  double full_faults = 0;  // minor page faults of a run (median)
   uint64_t rows_scanned = 0;
   uint64_t blocks_read = 0;
   size_t slots = 0;
   size_t priced_lines = 0;
-  double plan_ms = 0, scan_ms = 0, price_ms = 0;  // of the median run
+  double plan_ms = 0, scan_ms = 0, price_ms = 0;              // of the median run
+  double plan_cpu_ms = 0, scan_cpu_ms = 0, price_cpu_ms = 0;  // CPU time, median of the runs
   int threads = 0;
   size_t lines = 0;          // ChargeLines
   size_t nonzero_lines = 0;  // of which with a nonzero quantity

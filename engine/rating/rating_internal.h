@@ -10,12 +10,14 @@
 // Identifiers: tenancy indices (positions in the Tenancy's sorted vectors) for resources,
 // projects and accounts; `product_key` a dense number per product id (stable across price
 // book versions, which keep a product id's meaning); `month` an index into Work::months.
-// Thread-safety: EngineData is immutable after Create; a Work belongs to one Rate call.
+// Thread-safety: EngineData is immutable after Create; a Work, and the Buffers it borrows from
+// the engine for the call, belong to one Rate call.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -46,6 +48,16 @@ struct EngineData {
   std::vector<SeriesHot> hot;                             // parallel to *series
   std::vector<std::string> metrics;                       // distinct metric names, sorted
   std::vector<uint32_t> res_begin;
+  // The series in id order (indices into *series): the scan's order, so that a fleet-wide plan
+  // gathers its meters in it instead of sorting them.
+  std::vector<uint32_t> by_id;
+  // The attribute class (the ClassKey a product match reads: plan, plan group, location, type,
+  // tier) of every resource version: ver_class[ver_begin[r] + i] for version i of resource r.
+  std::vector<uint32_t> ver_begin, ver_class;
+  uint32_t classes = 0;
+  // Per resource: 1 when its versions are in more than one account (planned once, at its
+  // first account in scope).
+  std::vector<uint8_t> multi_account;
   // Resources that have a version in each account (CSR over accounts; ascending).
   std::vector<uint32_t> acct_begin, acct_resources;
   // Subscriptions by account index (CSR; indices into catalog->subscriptions).
@@ -96,6 +108,41 @@ struct UnratedRange {
   int64_t from, to;
 };
 
+// A priced line's final figures (Price). Trivially destructible, so that clearing a kept
+// array of them costs nothing (the explain pieces live elsewhere).
+struct LineResult {
+  MicroCredits unit_price = 0;
+  unsigned __int128 free = 0, capped = 0;
+  bool minimum_applied = false;
+  uint32_t accrued = 0;  // offset of its amounts (one per interval of its group) in accrued
+};
+static_assert(std::is_trivially_destructible_v<LineResult>);
+
+// A planned series' meters and routes in the plan (BuildPlan, before they are put in
+// series-id order).
+struct PlannedSeries {
+  uint32_t series, meter_begin, meter_count, route_begin, route_count;
+};
+
+// The large arrays of one call that are not part of its result, kept by the engine between
+// calls (RatingEngine keeps one spare set). A fleet-wide rating needs ~0.5 KB of them per
+// series (~200 MB at 50,000 VMs): allocated afresh, arrays that large are mmapped and fault
+// in page by page on every call (~25,000 page faults there), which a call of a fleet 5x
+// smaller, whose arrays the allocator recycles, does not pay. Every array is cleared before
+// use; capacity is what is kept.
+struct Buffers {
+  std::vector<query::rating::Meter> meters, meters_spare;
+  std::vector<query::rating::Route> routes, routes_spare;
+  std::vector<SlotInfo> slots;
+  std::vector<LineInfo> lines;
+  std::vector<query::rating::SlotTotals> totals;
+  std::vector<PlannedSeries> planned;
+  std::vector<uint32_t> order, at;  // plan: series-id order; price: output order
+  std::vector<LineResult> results;  // price: per line
+  std::vector<MicroCredits> accrued;
+  std::vector<std::pair<uint64_t, uint32_t>> keys;
+};
+
 // One Rate call's working state.
 struct Work {
   const EngineData* engine = nullptr;
@@ -106,9 +153,12 @@ struct Work {
   std::vector<int64_t> months;      // month starts covering [scan_from, to)
   std::vector<int64_t> month_ends;  // the next month's start of each
   std::vector<pricebook::PriceSegment> segments;  // versions pricing [scan_from, to)
-  // Project changes inside an account (hours), per account index; sorted, unique.
-  std::vector<std::vector<int64_t>> account_cuts;
+  // Project changes inside an account (hours), for the accounts that have any: sorted by
+  // account, each list sorted and unique (few accounts have any: no per-account array).
+  std::vector<std::pair<uint32_t, std::vector<int64_t>>> account_cuts;
+  const std::vector<int64_t>& CutsOf(uint32_t account) const;
   std::vector<uint8_t> account_in_scope;  // per account index
+  std::vector<uint32_t> scope_accounts;   // the accounts in scope, ascending
   // Output filter for project / resource scopes (kNone: none).
   uint32_t filter_project = kNone, filter_resource = kNone;
   const pricebook::PriceBookVersion* display_version = nullptr;
@@ -134,6 +184,9 @@ struct Work {
     query::rating::SlotTotals totals;
   };
   std::vector<SplitTotal> unrated_split;  // sorted by (unrated, state)
+
+  // Scratch arrays of the plan and the pricing (never null during a call; see Buffers).
+  Buffers* scratch = nullptr;
 };
 
 // Builds the plan, slots, lines and groups of `work` (request, window and scope set).

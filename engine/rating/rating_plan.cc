@@ -13,8 +13,9 @@
 //   slot per hour / day with group_by hour / day) of the line (account, resource, product,
 //   month); codes with no product -> an unpriced slot.
 // Lines join their group (account, product, month) as they are created; a line's slots are
-// created, and chained, in time order. Last, the meters (and their routes) are sorted by series
-// id for the scan.
+// created, and chained, in time order. Last, the meters (and their routes) are put in series-id
+// order for the scan: a fleet-wide plan gathers them along EngineData::by_id (the id order
+// known since Create), a narrower one sorts its own series.
 #include <algorithm>
 #include <functional>
 
@@ -49,69 +50,6 @@ struct Resolution {
   uint8_t mismatch = 0;  // ... whose product is of another metric kind
 };
 
-// The attributes a product match reads, of one resource version.
-struct ClassKey {
-  uint32_t plan, plan_group, location;
-  std::string_view type, tier;
-  bool operator==(const ClassKey&) const = default;
-};
-
-struct ClassKeyHash {
-  size_t operator()(const ClassKey& k) const {
-    size_t h = std::hash<std::string_view>()(k.type);
-    auto mix = [&h](size_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); };
-    mix(k.plan);
-    mix(k.plan_group);
-    mix(k.location);
-    mix(std::hash<std::string_view>()(k.tier));
-    return h;
-  }
-};
-
-// Stable sort of the plan's meters by series id (LSD radix sort on the id, 16 bits a pass:
-// series ids are hashes, so a comparison sort would do ~17 unpredictable compares a meter),
-// and their routes gathered in the same order, so that the scan reads both sequentially. The
-// gather's loads are independent, so their cache misses overlap; the scan's would not.
-void SortMetersById(query::rating::RatingPlan* plan) {
-  std::vector<Meter>& meters = plan->meters;
-  const size_t n = meters.size();
-  auto less = [](const Meter& a, const Meter& b) { return a.series_id < b.series_id; };
-  if (std::is_sorted(meters.begin(), meters.end(), less)) return;
-  std::vector<std::pair<uint64_t, uint32_t>> a(n), b(n);
-  for (uint32_t i = 0; i < n; ++i) a[i] = {meters[i].series_id, i};
-  if (n < 4096) {
-    std::stable_sort(a.begin(), a.end(),
-                     [](const auto& x, const auto& y) { return x.first < y.first; });
-  } else {
-    std::vector<uint32_t> count(1u << 16);
-    for (int shift = 0; shift < 64; shift += 16) {
-      std::fill(count.begin(), count.end(), 0);
-      for (const auto& x : a) ++count[(x.first >> shift) & 0xFFFF];
-      uint32_t sum = 0;
-      for (uint32_t& c : count) {
-        const uint32_t v = c;
-        c = sum;
-        sum += v;
-      }
-      for (const auto& x : a) b[count[(x.first >> shift) & 0xFFFF]++] = x;
-      a.swap(b);
-    }
-  }
-  std::vector<Meter> sorted(n);
-  std::vector<Route> routes;
-  routes.reserve(plan->routes.size());
-  for (size_t i = 0; i < n; ++i) {
-    Meter m = meters[a[i].second];
-    const uint32_t first = m.first_route;
-    m.first_route = static_cast<uint32_t>(routes.size());
-    routes.insert(routes.end(), plan->routes.begin() + first,
-                  plan->routes.begin() + first + m.route_count);
-    sorted[i] = m;
-  }
-  meters.swap(sorted);
-  plan->routes.swap(routes);
-}
-
 class PlanBuilder {
  public:
   explicit PlanBuilder(Work* w) : w_(*w), e_(*w->engine), t_(e_.tenancy()) {}
@@ -121,13 +59,14 @@ class PlanBuilder {
   Status ResolveScope(std::vector<uint32_t>* resources, bool* all);
   void CollectCuts(const std::vector<uint32_t>& resources);
   Status PlanSeries(uint32_t series);
-  Status PlanVersion(uint32_t series, uint32_t resource, const ResourceVersion& v, int64_t va,
-                     int64_t vb);
+  Status PlanVersion(uint32_t series, uint32_t resource, const ResourceVersion& v, uint32_t cls,
+                     int64_t va, int64_t vb);
   Status PlanPiece(uint32_t series, uint32_t resource, const ResourceVersion& v,
                    const PriceBookVersion* pv, const Resolution& res, uint32_t month, int64_t a,
                    int64_t b);
-  uint32_t ClassOf(const ResourceVersion& v);
-  const Resolution& Resolve(uint32_t segment, uint32_t series, const ResourceVersion& v);
+  const Resolution& Resolve(uint32_t segment, uint32_t series, const ResourceVersion& v,
+                            uint32_t cls);
+  uint32_t LocalAccount(uint32_t account) const;
   uint32_t ProductKey(std::string_view id);
   uint32_t LineOf(uint32_t account, uint32_t resource, uint32_t product_key, uint32_t month,
                   uint32_t series);
@@ -137,19 +76,21 @@ class PlanBuilder {
                        uint32_t account, uint32_t project, int64_t a, int64_t b);
   bool MetricPriced(uint32_t metric);
   void EmitMeters(uint32_t series);
+  void OrderMetersById(bool all);
 
   Work& w_;
   const EngineData& e_;
   const tenancy::Tenancy& t_;
-  // Resolutions are cached per (attribute class, price segment, metric and kind): a class is
-  // one distinct ClassKey, found once per resource version.
-  std::unordered_map<const ResourceVersion*, uint32_t> class_of_;
-  std::unordered_map<ClassKey, uint32_t, ClassKeyHash> class_index_;
+  // Resolutions are cached per (attribute class, price segment, metric and kind), the class
+  // of each resource version known since Create (EngineData::ver_class): in a dense table
+  // when classes x segments x metrics is small, else a hash map.
+  std::vector<uint32_t> resolution_dense_;
   std::unordered_map<uint64_t, uint32_t> resolution_index_;
   std::vector<Resolution> resolutions_;
   std::unordered_map<std::string_view, uint32_t> product_keys_;
-  // The group of (account, month, product key): a dense table when accounts x months x
-  // products is small (max_products_ is an upper bound on the product keys), else a hash map.
+  // The group of (account, month, product key): a dense table when the scope's accounts x
+  // months x products is small (max_products_ is an upper bound on the product keys; accounts
+  // numbered by LocalAccount), else a hash map.
   size_t max_products_ = 0;
   std::vector<uint32_t> group_dense_;
   std::unordered_map<uint64_t, uint32_t> group_hash_;
@@ -165,6 +106,8 @@ class PlanBuilder {
   };
   std::vector<LocalLine> local_lines_;
   std::vector<uint32_t> local_unrated_;  // unrated ids created for the current series
+  // The series planned (with a meter), in plan order, to be put in series-id order.
+  std::vector<PlannedSeries>& planned_ = w_.scratch->planned;
 };
 
 Status PlanBuilder::ResolveScope(std::vector<uint32_t>* resources, bool* all) {
@@ -172,7 +115,8 @@ Status PlanBuilder::ResolveScope(std::vector<uint32_t>* resources, bool* all) {
   const size_t na = t_.accounts().size();
   w_.account_in_scope.assign(na, 0);
   *all = false;
-  uint32_t extra = kNone;  // a resource planned for its unattributed hours
+  uint32_t extra = kNone;   // a resource planned for its unattributed hours
+  uint32_t single = kNone;  // kAccount, kProject: the account
   switch (req.scope) {
     case ScopeKind::kAll:
       std::fill(w_.account_in_scope.begin(), w_.account_in_scope.end(), 1);
@@ -191,6 +135,7 @@ Status PlanBuilder::ResolveScope(std::vector<uint32_t>* resources, bool* all) {
       const uint32_t a = t_.AccountIndex(req.scope_id);
       if (a == tenancy::kNone) return Status::InvalidArgument("unknown account " + req.scope_id);
       w_.account_in_scope[a] = 1;
+      single = a;
       break;
     }
     case ScopeKind::kProject: {
@@ -199,6 +144,7 @@ Status PlanBuilder::ResolveScope(std::vector<uint32_t>* resources, bool* all) {
       const uint32_t a = t_.AccountIndex(t_.projects()[p].account);
       if (a == tenancy::kNone) return Status::InvalidArgument("project without an account");
       w_.account_in_scope[a] = 1;
+      single = a;
       w_.filter_project = p;
       break;
     }
@@ -220,45 +166,66 @@ Status PlanBuilder::ResolveScope(std::vector<uint32_t>* resources, bool* all) {
   }
   // Account-major, resources ascending within an account: lines and slots are then created
   // nearly in output order, so pricing walks memory in order. A resource in several accounts
-  // is planned once, at its first.
-  std::vector<uint8_t> seen(t_.resources().size(), 0);
-  for (uint32_t a = 0; a < na; ++a) {
-    if (!w_.account_in_scope[a]) continue;
-    for (uint32_t i = e_.acct_begin[a]; i < e_.acct_begin[a + 1]; ++i) {
-      const uint32_t r = e_.acct_resources[i];
-      if (!seen[r]) {
-        seen[r] = 1;
-        resources->push_back(r);
+  // is planned once, at its first in scope (only such resources need a look at their other
+  // accounts: no per-request array over the fleet's resources).
+  auto first_in_scope = [&](uint32_t r) {  // r's first account in scope, or kNone
+    uint32_t first = kNone;
+    for (const ResourceVersion& v : t_.resources()[r].versions) {
+      if (v.account_index != tenancy::kNone && w_.account_in_scope[v.account_index]) {
+        first = std::min(first, v.account_index);
       }
     }
+    return first;
+  };
+  if (*all) {
+    w_.scope_accounts.resize(na);
+    for (uint32_t a = 0; a < na; ++a) w_.scope_accounts[a] = a;
+  } else if (req.scope == ScopeKind::kAccount || req.scope == ScopeKind::kProject) {
+    w_.scope_accounts.push_back(single);  // one account: no walk over the fleet's
+  } else {
+    for (uint32_t a = 0; a < na; ++a) {
+      if (w_.account_in_scope[a]) w_.scope_accounts.push_back(a);
+    }
   }
-  if (extra != kNone && !seen[extra]) resources->push_back(extra);
+  for (uint32_t a : w_.scope_accounts) {
+    for (uint32_t i = e_.acct_begin[a]; i < e_.acct_begin[a + 1]; ++i) {
+      const uint32_t r = e_.acct_resources[i];
+      if (e_.multi_account[r] && first_in_scope(r) != a) continue;
+      resources->push_back(r);
+    }
+  }
+  if (extra != kNone && first_in_scope(extra) == kNone) resources->push_back(extra);
   return Status::OK();
 }
 
 void PlanBuilder::CollectCuts(const std::vector<uint32_t>& resources) {
-  w_.account_cuts.assign(t_.accounts().size(), {});
-  std::vector<uint32_t> touched;
-  auto visit = [&](uint32_t r) {
+  std::vector<std::pair<uint32_t, int64_t>> cuts;  // (account, hour)
+  for (uint32_t r : resources) {
     const ResourceVersion* prev = nullptr;
     for (const ResourceVersion& v : t_.resources()[r].versions) {
       if (v.first_hour >= v.end_hour) continue;
       if (prev != nullptr && prev->account_index == v.account_index &&
           prev->project_index != v.project_index && v.first_hour > w_.scan_from &&
           v.first_hour < w_.to && w_.account_in_scope[v.account_index]) {
-        auto& cuts = w_.account_cuts[v.account_index];
-        if (cuts.empty()) touched.push_back(v.account_index);
-        cuts.push_back(v.first_hour);
+        cuts.emplace_back(v.account_index, v.first_hour);
       }
       prev = &v;
     }
-  };
-  for (uint32_t r : resources) visit(r);
-  for (uint32_t a : touched) {
-    auto& cuts = w_.account_cuts[a];
-    std::sort(cuts.begin(), cuts.end());
-    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
   }
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  for (const auto& [a, hour] : cuts) {
+    if (w_.account_cuts.empty() || w_.account_cuts.back().first != a) {
+      w_.account_cuts.emplace_back(a, std::vector<int64_t>());
+    }
+    w_.account_cuts.back().second.push_back(hour);
+  }
+}
+
+uint32_t PlanBuilder::LocalAccount(uint32_t account) const {
+  if (w_.request.scope == ScopeKind::kAll) return account;
+  const auto& s = w_.scope_accounts;
+  return static_cast<uint32_t>(std::lower_bound(s.begin(), s.end(), account) - s.begin());
 }
 
 uint32_t PlanBuilder::ProductKey(std::string_view id) {
@@ -267,27 +234,26 @@ uint32_t PlanBuilder::ProductKey(std::string_view id) {
   return it->second;
 }
 
-uint32_t PlanBuilder::ClassOf(const ResourceVersion& v) {
-  auto [it, inserted] = class_of_.try_emplace(&v, 0);
-  if (inserted) {
-    const ClassKey key{v.plan_index, v.plan_group_index, v.location_index, v.type, v.storage_tier};
-    it->second =
-        class_index_.try_emplace(key, static_cast<uint32_t>(class_index_.size())).first->second;
-  }
-  return it->second;
-}
-
-const Resolution& PlanBuilder::Resolve(uint32_t segment, uint32_t series,
-                                       const ResourceVersion& v) {
+const Resolution& PlanBuilder::Resolve(uint32_t segment, uint32_t series, const ResourceVersion& v,
+                                       uint32_t cls) {
   const SeriesHot& s = e_.hot[series];
   const std::string& metric = e_.metrics[s.metric];
   const PriceBookVersion* pv = w_.segments[segment].version;
-  const uint64_t key = (static_cast<uint64_t>(ClassOf(v)) << 32) |
-                       (static_cast<uint64_t>(segment) << 24) |
-                       (static_cast<uint64_t>(s.metric) << 2) | static_cast<uint64_t>(s.kind);
-  auto [it, inserted] =
-      resolution_index_.try_emplace(key, static_cast<uint32_t>(resolutions_.size()));
-  if (!inserted) return resolutions_[it->second];
+  uint32_t* index;
+  if (!resolution_dense_.empty()) {
+    index = &resolution_dense_[((static_cast<size_t>(cls) * w_.segments.size() + segment) *
+                                    e_.metrics.size() +
+                                s.metric) *
+                                   4 +
+                               static_cast<size_t>(s.kind)];
+  } else {
+    const uint64_t key = (static_cast<uint64_t>(cls) << 32) |
+                         (static_cast<uint64_t>(segment) << 24) |
+                         (static_cast<uint64_t>(s.metric) << 2) | static_cast<uint64_t>(s.kind);
+    index = &resolution_index_.try_emplace(key, kNone).first->second;
+  }
+  if (*index != kNone) return resolutions_[*index];
+  *index = static_cast<uint32_t>(resolutions_.size());
   const std::string_view plan_group = v.plan_group_index == tenancy::kNone
                                           ? std::string_view()
                                           : t_.plan_groups()[v.plan_group_index].id;
@@ -351,7 +317,7 @@ uint32_t PlanBuilder::LineOf(uint32_t account, uint32_t resource, uint32_t produ
   li.product_key = product_key;
   li.month = month;
   li.series = series;
-  const size_t am = static_cast<size_t>(account) * w_.months.size() + month;
+  const size_t am = static_cast<size_t>(LocalAccount(account)) * w_.months.size() + month;
   uint32_t* slot;
   if (!group_dense_.empty()) {
     slot = &group_dense_[am * max_products_ + product_key];
@@ -486,9 +452,9 @@ Status PlanBuilder::PlanPiece(uint32_t series, uint32_t resource, const Resource
 }
 
 Status PlanBuilder::PlanVersion(uint32_t series, uint32_t resource, const ResourceVersion& v,
-                                int64_t va, int64_t vb) {
+                                uint32_t cls, int64_t va, int64_t vb) {
   const bool state = e_.hot[series].kind == MetricKind::kState;
-  const std::vector<int64_t>& acct_cuts = w_.account_cuts[v.account_index];
+  const std::vector<int64_t>& acct_cuts = w_.CutsOf(v.account_index);
   int64_t covered = va;  // hours before `covered` are handled
   for (uint32_t si = 0; si < w_.segments.size(); ++si) {
     const pricebook::PriceSegment& seg = w_.segments[si];
@@ -499,7 +465,7 @@ Status PlanBuilder::PlanVersion(uint32_t series, uint32_t resource, const Resour
                       v.account_index, v.project_index, covered, sa);
     }
     covered = sb;
-    const Resolution& res = Resolve(si, series, v);
+    const Resolution& res = Resolve(si, series, v, cls);
     // Cut [sa, sb) at months, the window start and the account's project changes.
     int64_t a = sa;
     uint32_t m = static_cast<uint32_t>(std::upper_bound(w_.months.begin(), w_.months.end(), a) -
@@ -546,12 +512,14 @@ Status PlanBuilder::PlanSeries(uint32_t series) {
     }
     AddUnratedRoute(series, UnratedUsage::Reason::kBeforeFirstVersion, state ? kAllStates : 0,
                     kNone, kNone, w_.from, std::min(w_.to, first));
-    for (const ResourceVersion& v : versions) {
+    const uint32_t* classes = e_.ver_class.data() + e_.ver_begin[r];
+    for (size_t vi = 0; vi < versions.size(); ++vi) {
+      const ResourceVersion& v = versions[vi];
       const int64_t va = std::max(v.first_hour, w_.scan_from), vb = std::min(v.end_hour, w_.to);
       if (va >= vb || v.account_index == tenancy::kNone || !w_.account_in_scope[v.account_index]) {
         continue;
       }
-      METERD_RETURN_IF_ERROR(PlanVersion(series, r, v, va, vb));
+      METERD_RETURN_IF_ERROR(PlanVersion(series, r, v, classes[vi], va, vb));
     }
   }
   EmitMeters(series);
@@ -568,6 +536,8 @@ void PlanBuilder::EmitMeters(uint32_t series) {
     }
   }
   auto& plan = w_.plan;
+  planned_.push_back(PlannedSeries{series, static_cast<uint32_t>(plan.meters.size()), 0,
+                                   static_cast<uint32_t>(plan.routes.size()), 0});
   size_t i = 0;
   while (i < tmp_routes_.size()) {
     Meter m;
@@ -586,9 +556,70 @@ void PlanBuilder::EmitMeters(uint32_t series) {
     plan.meters.push_back(m);
     i = j;
   }
+  PlannedSeries& p = planned_.back();
+  p.meter_count = static_cast<uint32_t>(plan.meters.size()) - p.meter_begin;
+  p.route_count = static_cast<uint32_t>(plan.routes.size()) - p.route_begin;
+}
+
+// Puts the plan's meters in series-id order (a series' meters stay together, in emission
+// order), and their routes with them, so that the scan reads both sequentially. A fleet-wide
+// plan has every series: it follows EngineData::by_id, the id order known since Create (a
+// gather: its loads are independent, so their cache misses overlap); a narrower scope sorts
+// its own series only.
+void PlanBuilder::OrderMetersById(bool all) {
+  query::rating::RatingPlan& plan = w_.plan;
+  std::vector<uint32_t>& order = w_.scratch->order;  // indices into planned_, in id order
+  order.clear();
+  if (all) {
+    std::vector<uint32_t>& at = w_.scratch->at;  // series -> planned_ index
+    at.assign(e_.hot.size(), kNone);
+    for (uint32_t i = 0; i < planned_.size(); ++i) at[planned_[i].series] = i;
+    for (uint32_t series : e_.by_id) {
+      if (at[series] != kNone) order.push_back(at[series]);
+    }
+  } else {
+    for (uint32_t i = 0; i < planned_.size(); ++i) order.push_back(i);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      return e_.hot[planned_[a].series].id < e_.hot[planned_[b].series].id;
+    });
+  }
+  bool sorted = true;
+  for (size_t i = 0; i < order.size() && sorted; ++i) sorted = order[i] == i;
+  if (sorted) return;
+  // The gather's loads are random (a fleet's meters and routes are tens of MB): prefetch
+  // each series' entry, then its meters and routes, a few series ahead, so that their cache
+  // misses overlap instead of following one another.
+  std::vector<Meter>& meters = w_.scratch->meters_spare;
+  std::vector<Route>& routes = w_.scratch->routes_spare;
+  meters.resize(plan.meters.size());
+  routes.resize(plan.routes.size());
+  constexpr size_t kAhead = 8;
+  const size_t n = order.size();
+  for (size_t k = 0; k < std::min(n, 2 * kAhead); ++k) __builtin_prefetch(&planned_[order[k]]);
+  uint32_t mo = 0, ro = 0;
+  for (size_t k = 0; k < n; ++k) {
+    if (k + 2 * kAhead < n) __builtin_prefetch(&planned_[order[k + 2 * kAhead]]);
+    if (k + kAhead < n) {
+      const PlannedSeries& q = planned_[order[k + kAhead]];
+      __builtin_prefetch(&plan.meters[q.meter_begin]);
+      __builtin_prefetch(&plan.routes[q.route_begin]);
+    }
+    const PlannedSeries& p = planned_[order[k]];
+    for (uint32_t i = 0; i < p.meter_count; ++i) {
+      Meter m = plan.meters[p.meter_begin + i];
+      m.first_route = m.first_route - p.route_begin + ro;
+      meters[mo + i] = m;
+    }
+    std::copy_n(plan.routes.begin() + p.route_begin, p.route_count, routes.begin() + ro);
+    mo += p.meter_count;
+    ro += p.route_count;
+  }
+  plan.meters.swap(meters);
+  plan.routes.swap(routes);
 }
 
 Status PlanBuilder::Build() {
+  planned_.clear();
   std::vector<uint32_t> resources;
   bool all = false;
   METERD_RETURN_IF_ERROR(ResolveScope(&resources, &all));
@@ -599,9 +630,12 @@ Status PlanBuilder::Build() {
   metric_priced_.assign(e_.metrics.size(), -1);
   for (const pricebook::PriceSegment& seg : w_.segments)
     max_products_ += seg.version->products.size();
-  // 4 M entries (16 MB) at most; a fleet of 10,000 accounts x 100 products is 1 M.
-  const size_t cells = t_.accounts().size() * w_.months.size() * max_products_;
+  // 4 M entries (16 MB) at most; a fleet of 10,000 accounts x 100 products is 1 M. Only the
+  // scope's accounts: one account's request fills a few hundred entries, whatever the fleet.
+  const size_t cells = w_.scope_accounts.size() * w_.months.size() * max_products_;
   if (cells <= (size_t{4} << 20)) group_dense_.assign(cells, kNone);
+  const size_t resolution_cells = size_t{e_.classes} * w_.segments.size() * e_.metrics.size() * 4;
+  if (resolution_cells <= (size_t{1} << 16)) resolution_dense_.assign(resolution_cells, kNone);
   // The scope's series, resource by resource in the order above; then (scope all) the
   // series of resources the tenancy does not know.
   const size_t n = all ? e_.hot.size() : resources.size() * 8;
@@ -619,9 +653,8 @@ Status PlanBuilder::Build() {
       METERD_RETURN_IF_ERROR(PlanSeries(i));
     }
   }
-  // The scan wants meters by series id (a series' meters stay adjacent: they were emitted
-  // together, and the sort is stable).
-  SortMetersById(&w_.plan);
+  // The scan wants meters by series id.
+  OrderMetersById(all);
   if (w_.product_ids.size() >= (1u << 20) || w_.months.size() >= (1u << 12)) {
     return Status::InvalidArgument("rating: too many products or months in one request");
   }
@@ -632,6 +665,13 @@ Status PlanBuilder::Build() {
 }
 
 }  // namespace
+
+const std::vector<int64_t>& Work::CutsOf(uint32_t account) const {
+  static const std::vector<int64_t> kNoCuts;
+  const auto it = std::lower_bound(account_cuts.begin(), account_cuts.end(), account,
+                                   [](const auto& x, uint32_t a) { return x.first < a; });
+  return it != account_cuts.end() && it->first == account ? it->second : kNoCuts;
+}
 
 Status BuildPlan(Work* work) { return PlanBuilder(work).Build(); }
 

@@ -49,15 +49,6 @@ MicroCredits FirstPrice(const Product& p) {
   return 0;
 }
 
-// A priced line's final figures.
-struct LineResult {
-  MicroCredits unit_price = 0;
-  unsigned __int128 free = 0, capped = 0;
-  bool minimum_applied = false;
-  uint32_t accrued = 0;  // offset of its amounts (one per interval of its group) in accrued_
-  std::vector<ChargePiece> pieces;  // explain only
-};
-
 // What one part of a line accumulated.
 struct PartAcc {
   unsigned __int128 quantity = 0;
@@ -97,6 +88,7 @@ struct GroupAcc {
   bool provisional = false;
   unsigned __int128 raw_quantity = 0;
   uint32_t first_line = kNone;  // an output line of the group (its labels)
+  uint64_t key = 0;
 };
 
 class Pricer {
@@ -114,18 +106,26 @@ class Pricer {
   Status Finish();
   const Currency* LineCurrency(uint32_t account);
   size_t GroupKeyDomain() const;
+  GroupAcc& AccOf(uint64_t key);
 
   const Work& w_;
   const EngineData& e_;
   const tenancy::Tenancy& t_;
   RatingResult& out_;
-  std::vector<LineResult> results_;                // per line
-  std::vector<MicroCredits> accrued_;              // see LineResult::accrued
-  std::vector<int64_t> cuts_;                      // all groups' cuts, flat
-  std::vector<uint32_t> cut_begin_;                // per group + 1: its cuts in cuts_
-  std::vector<const Currency*> account_currency_;  // per account, lazily
-  std::vector<uint8_t> account_currency_known_;
-  std::vector<GroupAcc> group_acc_;  // by group key
+  std::vector<LineResult>& results_ = w_.scratch->results;    // per line
+  std::vector<MicroCredits>& accrued_ = w_.scratch->accrued;  // see LineResult::accrued
+  std::vector<std::vector<ChargePiece>> pieces_of_;           // per line (explain only)
+  std::vector<int64_t> cuts_;                                 // all groups' cuts, flat
+  std::vector<uint32_t> cut_begin_;                           // per group + 1: its cuts in cuts_
+  // The display currency of the last account asked (lines come account by account).
+  uint32_t currency_account_ = kNone;
+  const Currency* account_currency_ = nullptr;
+  // The group totals, in order of first use; found by key in a dense table over the key
+  // domain for a fleet-wide request, else in a hash map (one account's request then touches
+  // nothing sized by the fleet).
+  std::vector<GroupAcc> group_acc_;
+  std::vector<uint32_t> acc_dense_;
+  std::unordered_map<uint64_t, uint32_t> acc_hash_;
   std::unordered_map<std::string_view, uint32_t> fee_product_key_;
   std::vector<const Product*> fee_products_;  // by fee product key - product_ids.size()
   const Currency* totals_currency_ = nullptr;
@@ -145,11 +145,25 @@ const Currency* Pricer::LineCurrency(uint32_t account) {
   const PriceBookVersion* dv = w_.display_version;
   if (dv == nullptr) return nullptr;
   if (!w_.request.currency.empty()) return dv->FindCurrency(w_.request.currency);
-  if (!account_currency_known_[account]) {
-    account_currency_[account] = &dv->DisplayCurrency(t_.accounts()[account].currency);
-    account_currency_known_[account] = 1;
+  if (account != currency_account_) {
+    account_currency_ = &dv->DisplayCurrency(t_.accounts()[account].currency);
+    currency_account_ = account;
   }
-  return account_currency_[account];
+  return account_currency_;
+}
+
+GroupAcc& Pricer::AccOf(uint64_t key) {
+  uint32_t* index;
+  if (!acc_dense_.empty()) {
+    index = &acc_dense_[key];
+  } else {
+    index = &acc_hash_.try_emplace(key, kNone).first->second;
+  }
+  if (*index == kNone) {
+    *index = static_cast<uint32_t>(group_acc_.size());
+    group_acc_.emplace_back().key = key;
+  }
+  return group_acc_[*index];
 }
 
 Status Pricer::PriceGroup(uint32_t gid) {
@@ -169,7 +183,7 @@ Status Pricer::PriceGroup(uint32_t gid) {
   // Cuts of this account's month.
   group_cuts_.clear();
   if (w_.from > ms && w_.from < end) group_cuts_.push_back(w_.from);
-  for (int64_t c : w_.account_cuts[g.account]) {
+  for (int64_t c : w_.CutsOf(g.account)) {
     if (c > ms && c < end) group_cuts_.push_back(c);
   }
   if (w_.stride != 0) {
@@ -268,7 +282,9 @@ Status Pricer::PriceGroup(uint32_t gid) {
         break;
       }
     }
-    if (w_.request.explain) r.pieces.assign(pieces_.begin() + p0, pieces_.begin() + p);
+    if (w_.request.explain) {
+      pieces_of_[line_ids_[li]].assign(pieces_.begin() + p0, pieces_.begin() + p);
+    }
   }
   return Status::OK();
 }
@@ -290,7 +306,7 @@ Status Pricer::Finalize(uint32_t account, uint64_t group_key) {
                                                              w_.display_version->rounding));
     }
   }
-  GroupAcc& g = group_acc_[group_key];
+  GroupAcc& g = AccOf(group_key);
   g.amount += cl.amount;
   g.minor += minor;
   ++g.lines;
@@ -386,7 +402,7 @@ Status Pricer::EmitLine(uint32_t line_id) {
     cl.minimum_applied = res.minimum_applied;
     cl.line_free_raw = res.free;
     cl.line_capped_raw = res.capped;
-    if (w_.request.explain) cl.pieces = res.pieces;
+    if (w_.request.explain) cl.pieces = pieces_of_[line_id];
     uint64_t key = 0;
     switch (w_.request.group_by) {
       case GroupBy::kProduct:
@@ -563,9 +579,8 @@ Status Pricer::Finish() {
   const GroupBy gb = w_.request.group_by;
   __int128 total = 0;
   int64_t total_minor = 0;
-  for (size_t key = 0; key < group_acc_.size(); ++key) {
-    const GroupAcc& a = group_acc_[key];
-    if (a.lines == 0) continue;
+  for (const GroupAcc& a : group_acc_) {
+    const uint64_t key = a.key;
     if (a.amount > INT64_MAX || a.amount < INT64_MIN) {
       return Status::OutOfRange("group total exceeds int64");
     }
@@ -627,11 +642,12 @@ Status Pricer::Run() {
     totals_currency_ = w_.request.currency.empty() ? &dv->DefaultCurrency()
                                                    : dv->FindCurrency(w_.request.currency);
   }
-  account_currency_.assign(t_.accounts().size(), nullptr);
-  account_currency_known_.assign(t_.accounts().size(), 0);
-  group_acc_.assign(GroupKeyDomain(), GroupAcc{});
+  if (w_.request.scope == ScopeKind::kAll) acc_dense_.assign(GroupKeyDomain(), kNone);
   // 1. Price every group.
+  results_.clear();
   results_.resize(w_.lines.size());
+  if (w_.request.explain) pieces_of_.resize(w_.lines.size());
+  accrued_.clear();
   accrued_.reserve(w_.lines.size());
   cut_begin_.assign(w_.groups.size() + 1, 0);
   for (uint32_t g = 0; g < w_.groups.size(); ++g) METERD_RETURN_IF_ERROR(PriceGroup(g));
@@ -645,11 +661,13 @@ Status Pricer::Run() {
   std::vector<uint32_t> rank(by_id.size());
   for (uint32_t r = 0; r < by_id.size(); ++r) rank[by_id[r]] = r;
   const size_t nlines = w_.lines.size();
-  std::vector<uint32_t> order(nlines);
+  std::vector<uint32_t>& order = w_.scratch->order;
+  order.assign(nlines, 0);
   const bool packed = t_.accounts().size() < (1u << 20) && t_.resources().size() < (1u << 24) &&
                       rank.size() < (1u << 12) && w_.months.size() < (1u << 8);
   if (packed) {
-    std::vector<std::pair<uint64_t, uint32_t>> keys(nlines);
+    std::vector<std::pair<uint64_t, uint32_t>>& keys = w_.scratch->keys;
+    keys.resize(nlines);
     for (uint32_t i = 0; i < nlines; ++i) {
       const LineInfo& l = w_.lines[i];
       keys[i] = {(static_cast<uint64_t>(l.account) << 44) |
@@ -680,8 +698,7 @@ Status Pricer::Run() {
                     w_.request.scope != ScopeKind::kResource;
   out_.lines.reserve(nlines + nlines / 8);
   size_t i = 0;
-  for (uint32_t a = 0; a < w_.account_in_scope.size(); ++a) {
-    if (!w_.account_in_scope[a]) continue;
+  for (uint32_t a : w_.scope_accounts) {
     for (; i < nlines && w_.lines[order[i]].account == a; ++i) {
       METERD_RETURN_IF_ERROR(EmitLine(order[i]));
     }

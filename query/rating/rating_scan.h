@@ -93,8 +93,9 @@ struct RatingPlan {
   int64_t to = 0;
 };
 
-// What one slot accumulated.
-struct SlotTotals {
+// What one slot accumulated: 64 bytes, aligned to a cache line, so that a slot the scan adds
+// into touches one line, not two.
+struct alignas(64) SlotTotals {
   unsigned __int128 quantity = 0;  // raw units, exact
   uint32_t hours = 0;              // rows that contributed (a row with quantity 0 counts)
   uint32_t provisional_hours = 0;  // of which open buckets

@@ -23,6 +23,13 @@ struct RollupFileReader::Impl {
   std::vector<RollupBlockInfo> blocks;
   // Per block: OK, or the Corruption its verification at Open found (returned by ReadBlock).
   std::vector<Status> damage;
+  // LowerBound's index: every block's last_series, dense (8 bytes a block), and the last one
+  // of each group of kGroup consecutive blocks. Searching the groups (400 KB for 400,000
+  // blocks) and then one group's 64 bytes touches a few cache lines, where a binary search
+  // over `blocks` touches ~log2(n) lines spread over the whole index (22 MB there): a rating
+  // of one account does one search per series.
+  static constexpr size_t kGroup = 8;
+  std::vector<uint64_t> last_series, group_last;
 
   // Where each column's bytes are, from the block header. Filled by ParseBlock.
   struct Columns {
@@ -306,6 +313,12 @@ Result<std::unique_ptr<RollupFileReader>> RollupFileReader::Open(const std::stri
   METERD_RETURN_IF_ERROR(ReadWholeFile(path, &impl->data));
   METERD_RETURN_IF_ERROR(impl->VerifyFooterAndIndex());
   impl->VerifyBlocks();
+  const auto& blocks = impl->blocks;
+  impl->last_series.reserve(blocks.size());
+  for (const RollupBlockInfo& b : blocks) impl->last_series.push_back(b.last_series);
+  for (size_t i = Impl::kGroup; i < blocks.size() + Impl::kGroup; i += Impl::kGroup) {
+    impl->group_last.push_back(blocks[std::min(i, blocks.size()) - 1].last_series);
+  }
   return std::unique_ptr<RollupFileReader>(new RollupFileReader(std::move(impl)));
 }
 
@@ -314,11 +327,17 @@ const std::vector<RollupBlockInfo>& RollupFileReader::blocks() const { return im
 const std::string& RollupFileReader::path() const { return impl_->path; }
 
 size_t RollupFileReader::LowerBound(uint64_t series_id) const {
-  const auto& b = impl_->blocks;
-  return static_cast<size_t>(
-      std::lower_bound(b.begin(), b.end(), series_id,
-                       [](const RollupBlockInfo& x, uint64_t id) { return x.last_series < id; }) -
-      b.begin());
+  const std::vector<uint64_t>& last = impl_->last_series;
+  const std::vector<uint64_t>& groups = impl_->group_last;
+  // The first group whose last block ends at or after series_id holds the answer (blocks'
+  // last_series ascend); none: every block ends before it.
+  const size_t g = static_cast<size_t>(std::lower_bound(groups.begin(), groups.end(), series_id) -
+                                       groups.begin());
+  if (g == groups.size()) return last.size();
+  const auto first = last.begin() + static_cast<ptrdiff_t>(g * Impl::kGroup);
+  const auto end =
+      last.begin() + static_cast<ptrdiff_t>(std::min(last.size(), (g + 1) * Impl::kGroup));
+  return static_cast<size_t>(std::lower_bound(first, end, series_id) - last.begin());
 }
 
 Status RollupFileReader::ReadBlock(size_t index, ColumnMask mask, RollupBlock* out) const {
