@@ -135,6 +135,18 @@ bool Allowed(Role role, wire::Message type) {
 
 }  // namespace
 
+template <typename Request>
+MeterService::ChargesArgs MeterService::ChargesArgsOf(const Request& q, uint32_t version) {
+  return ChargesArgs{q.request_id(),
+                     q.from(),
+                     q.to(),
+                     static_cast<uint8_t>(q.scope()),
+                     std::string(View(q.scope_id())),
+                     static_cast<uint8_t>(q.group_by()),
+                     std::string(View(q.currency())),
+                     version};
+}
+
 MeterService::MeterService(ServiceParts parts, size_t query_threads)
     : parts_(parts), queries_(query_threads ? query_threads : 1) {
   rate_thread_ = std::thread([this] { SampleRate(); });
@@ -266,27 +278,13 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
     }
     case wire::Message::ChargesRequest: {
       const auto* q = env.message_as_ChargesRequest();
-      ChargesArgs args{q->request_id(),
-                       q->from(),
-                       q->to(),
-                       static_cast<uint8_t>(q->scope()),
-                       std::string(View(q->scope_id())),
-                       static_cast<uint8_t>(q->group_by()),
-                       std::string(View(q->currency())),
-                       q->price_version()};
+      ChargesArgs args = ChargesArgsOf(*q, q->price_version());
       asio::post(queries_, [this, args = std::move(args), r] { RunCharges(args, r); });
       return;
     }
     case wire::Message::ReRateRequest: {
       const auto* q = env.message_as_ReRateRequest();
-      ChargesArgs args{q->request_id(),
-                       q->from(),
-                       q->to(),
-                       static_cast<uint8_t>(q->scope()),
-                       std::string(View(q->scope_id())),
-                       static_cast<uint8_t>(q->group_by()),
-                       std::string(View(q->currency())),
-                       q->version()};
+      ChargesArgs args = ChargesArgsOf(*q, q->version());
       asio::post(queries_, [this, args = std::move(args), r] { RunReRate(args, r); });
       return;
     }

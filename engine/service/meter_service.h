@@ -127,6 +127,10 @@ class MeterService final : public net::Handler {
     std::string currency;
     uint32_t price_version;
   };
+  // ChargesRequest and ReRateRequest carry the same fields; `version` is the price version
+  // (0 = in force) or the version re-rated under.
+  template <typename Request>
+  static ChargesArgs ChargesArgsOf(const Request& q, uint32_t version);
   void RunCharges(const ChargesArgs& args, const net::ResponderPtr& r);
   // ReRateRequest: ChargesArgs with price_version = the version re-rated under.
   void RunReRate(const ChargesArgs& args, const net::ResponderPtr& r);
