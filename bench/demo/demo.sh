@@ -76,13 +76,16 @@ FLEET_DOC="$DIR/demo-fleet.yaml"
     echo "        storage_tier: sata"
   done
 } >"$FLEET_DOC"
-"$BIN/meterctl" apply "$FLEET_DOC" | head -2
+"$BIN/meterctl" apply "$FLEET_DOC" | head -2 || true  # head closes the pipe early (SIGPIPE)
 NOW=$(date +%s)
-echo "   this month so far, by product (open hours are provisional):"
-"$BIN/meterctl" charges --from "$MONTH_START" --to $((NOW + 1)) --account bu1user1 2>/dev/null | head -20
-echo "   the whole fleet by account: the 995 VMs no account owns yet are reported, not dropped:"
+echo "   one VM's lines this month so far (open hours are provisional):"
+"$BIN/meterctl" charges --from "$MONTH_START" --to $((NOW + 1)) --resource vm-000000 2>/dev/null
+echo "   the account's totals by product (with its subscriptions):"
+"$BIN/meterctl" charges --from "$MONTH_START" --to $((NOW + 1)) --account bu1user1 \
+  --group-by product 2>/dev/null | sed -n '/^totals:/,$p'
+echo "   the whole fleet: the usage of the 995 VMs no account owns yet is reported, not dropped:"
 "$BIN/meterctl" charges --from "$MONTH_START" --to $((NOW + 1)) --group-by account 2>&1 \
-  | tail -n 6
+  >/dev/null | sed 's/^/   /'
 
 say "8. meterctl stats"
 "$BIN/meterctl" stats
