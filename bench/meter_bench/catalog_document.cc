@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/pricebook/billing_store.h"
 #include "engine/pricebook/money.h"
 #include "engine/tenancy/document.h"
 
@@ -220,6 +221,106 @@ Result<std::vector<std::string>> CatalogDocuments(const tn::Tenancy& tenancy,
     docs.push_back(doc.dump());
   }
   return docs;
+}
+
+bool SameCatalog(const pb::BillingSnapshot& snap, const tn::Tenancy& t, const pb::PriceBook& book,
+                 std::string* detail) {
+  auto fail = [&](std::string what) {
+    *detail = std::move(what);
+    return false;
+  };
+  const tn::Tenancy& s = *snap.tenancy;
+  if (s.domains().size() != t.domains().size() || s.accounts().size() != t.accounts().size() ||
+      s.projects().size() != t.projects().size() || s.locations().size() != t.locations().size() ||
+      s.plan_groups().size() != t.plan_groups().size() || s.plans().size() != t.plans().size() ||
+      s.resources().size() != t.resources().size()) {
+    return fail("the applied tenancy has other entity counts");
+  }
+  for (size_t i = 0; i < t.domains().size(); ++i) {
+    const auto &x = s.domains()[i], &y = t.domains()[i];
+    if (x.id != y.id || x.name != y.name || x.parent != y.parent) return fail("domain " + y.id);
+  }
+  for (size_t i = 0; i < t.accounts().size(); ++i) {
+    const auto &x = s.accounts()[i], &y = t.accounts()[i];
+    if (x.id != y.id || x.domain != y.domain || x.name != y.name || x.currency != y.currency ||
+        x.allow_negative_balance != y.allow_negative_balance) {
+      return fail("account " + y.id);
+    }
+  }
+  for (size_t i = 0; i < t.projects().size(); ++i) {
+    const auto &x = s.projects()[i], &y = t.projects()[i];
+    if (x.id != y.id || x.account != y.account || x.name != y.name) return fail("project " + y.id);
+  }
+  for (size_t i = 0; i < t.locations().size(); ++i) {
+    if (s.locations()[i].id != t.locations()[i].id ||
+        s.locations()[i].name != t.locations()[i].name) {
+      return fail("location " + t.locations()[i].id);
+    }
+  }
+  for (size_t i = 0; i < t.plan_groups().size(); ++i) {
+    if (s.plan_groups()[i].id != t.plan_groups()[i].id ||
+        s.plan_groups()[i].name != t.plan_groups()[i].name) {
+      return fail("plan group " + t.plan_groups()[i].id);
+    }
+  }
+  for (size_t i = 0; i < t.plans().size(); ++i) {
+    const auto &x = s.plans()[i], &y = t.plans()[i];
+    if (x.id != y.id || x.name != y.name || x.group != y.group || x.vcpus != y.vcpus ||
+        x.memory_bytes != y.memory_bytes || x.disk_bytes != y.disk_bytes ||
+        x.description != y.description) {
+      return fail("plan " + y.id);
+    }
+  }
+  for (size_t i = 0; i < t.resources().size(); ++i) {
+    const auto &x = s.resources()[i], &y = t.resources()[i];
+    bool same = x.id == y.id && x.name == y.name && x.versions.size() == y.versions.size();
+    for (size_t v = 0; same && v < y.versions.size(); ++v) {
+      same = x.versions[v].SameAttributes(y.versions[v]);
+    }
+    if (!same) return fail("resource " + y.id);
+  }
+  const pb::PriceBook& b = *snap.price_book;
+  if (b.versions().size() != book.versions().size()) {
+    return fail("the applied price book has " + std::to_string(b.versions().size()) +
+                " versions, the in-code one " + std::to_string(book.versions().size()));
+  }
+  for (size_t i = 0; i < book.versions().size(); ++i) {
+    const pb::PriceBookVersion &x = b.versions()[i], &y = book.versions()[i];
+    const std::string v = "price book version " + std::to_string(y.version);
+    if (x.version != y.version || x.effective_from != y.effective_from ||
+        x.description != y.description || x.rounding != y.rounding ||
+        x.default_currency != y.default_currency) {
+      return fail(v + ": another number, start, description, rounding or default currency");
+    }
+    if (x.currencies.size() != y.currencies.size()) return fail(v + ": another currency count");
+    for (size_t c = 0; c < y.currencies.size(); ++c) {
+      const pb::Currency &cx = x.currencies[c], &cy = y.currencies[c];
+      if (cx == cy) continue;
+      return fail(v + ": currency " + cy.code + " differs: applied {" + cx.code + ", " +
+                  cx.per_credit.ToString() + ", \"" + cx.prefix + "\", \"" + cx.suffix + "\", " +
+                  std::to_string(cx.minor_digits) + "}, in code {" + cy.code + ", " +
+                  cy.per_credit.ToString() + ", \"" + cy.prefix + "\", \"" + cy.suffix + "\", " +
+                  std::to_string(cy.minor_digits) + "}");
+    }
+    if (x.products.size() != y.products.size()) return fail(v + ": another product count");
+    for (size_t p = 0; p < y.products.size(); ++p) {
+      const pb::Product &px = x.products[p], &py = y.products[p];
+      if (px == py) continue;
+      std::string field = px.id != py.id                   ? "id"
+                          : px.unit != py.unit             ? "unit"
+                          : px.divisor != py.divisor       ? "divisor"
+                          : px.kind != py.kind             ? "kind"
+                          : px.state_mask != py.state_mask ? "states"
+                          : px.match != py.match           ? "match"
+                          : px.model != py.model           ? "model"
+                          : px.unit_price != py.unit_price ? "price"
+                          : px.tiers != py.tiers           ? "tiers"
+                          : px.cap_raw != py.cap_raw       ? "cap"
+                                                           : "another field";
+      return fail(v + ": product " + py.id + " differs in " + field);
+    }
+  }
+  return true;
 }
 
 }  // namespace meterd::bench

@@ -16,12 +16,13 @@
 // (hour ranges, indices, raw thresholds, divisors resolved from the unit) and a later resource
 // version that clears an attribute (InvalidArgument). Subscriptions are not written.
 //
-// Thread-safety: a pure function.
+// Thread-safety: pure functions.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "engine/pricebook/billing_store.h"
 #include "engine/pricebook/price_book.h"
 #include "engine/tenancy/tenancy.h"
 #include "storage/base/result.h"
@@ -31,5 +32,12 @@ namespace meterd::bench {
 Result<std::vector<std::string>> CatalogDocuments(const engine::tenancy::Tenancy& tenancy,
                                                   const engine::pricebook::PriceBook& book,
                                                   size_t resources_per_document = 10000);
+
+// Whether the catalog a BillingStore holds (after applying the documents) is the one built in
+// code: every domain, account, project, location, plan group, plan and resource version, and
+// every price book version's currencies and products. false: the first difference in *detail.
+bool SameCatalog(const engine::pricebook::BillingSnapshot& stored,
+                 const engine::tenancy::Tenancy& tenancy, const engine::pricebook::PriceBook& book,
+                 std::string* detail);
 
 }  // namespace meterd::bench
