@@ -290,43 +290,22 @@ void RatingScanner::ScanRun(size_t k, uint32_t begin, uint32_t end) {
   const int64_t lo = e.lo, hi = std::min(e.hi, file_hi_);
   if (lo >= hi) return;
   const RollupBlock& block = x_.block;
-  const ColumnVector& hv = block.hour;
-  const int64_t* h = reinterpret_cast<const int64_t*>(hv.data);
-  const auto h0 = static_cast<int64_t>(hv.value), step = static_cast<int64_t>(hv.step);
-  auto hour_of = [&hv, h, h0, step](uint32_t r) {
-    if (hv.constant) return h0;
-    return h != nullptr ? h[r] : h0 + static_cast<int64_t>(r) * step;
-  };
-  if (hv.constant) {
-    if (h0 < lo || h0 >= hi) return;
-  } else {
-    auto lower_bound = [&hour_of](uint32_t b, uint32_t e, int64_t t) {
-      while (b < e) {
-        const uint32_t m = b + (e - b) / 2;
-        if (hour_of(m) < t) {
-          b = m + 1;
-        } else {
-          e = m;
-        }
-      }
-      return b;
-    };
-    if (hour_of(begin) < lo) begin = lower_bound(begin, end, lo);
-    if (begin < end && hour_of(end - 1) >= hi) end = lower_bound(begin, end, hi);
-    if (begin >= end) return;
-  }
+  const HourColumn hours(block.hour);
+  if (!CutRunToHours(hours, lo, hi, &begin, &end)) return;
+  const int64_t* h = hours.data;
+  const int64_t h0 = hours.first, step = hours.step;
   const uint64_t id = e.id;
   // Rows overridden by a revision or an open bucket of the same hour: usually none.
   RowSet rows;
-  if (!query::VisibleRows(view_, id, begin, end, hour_of, &cursors_, &x_.sel, block.rows, &rows)) {
+  if (!query::VisibleRows(view_, id, begin, end, hours, &cursors_, &x_.sel, block.rows, &rows)) {
     return;
   }
 
   for (uint32_t mi = e.meter_begin; mi < e.meter_end; ++mi) {
     const Meter& m = plan_.meters[mi];
-    if (hv.constant) {
+    if (hours.constant) {
       AccumulateMeter(m, rows, [h0](uint32_t) { return h0; });
-    } else if (hv.linear()) {
+    } else if (h == nullptr) {
       if (rows.selected()) {
         const uint32_t* sel = rows.sel;
         AccumulateMeter(m, rows,
@@ -342,27 +321,6 @@ void RatingScanner::ScanRun(size_t k, uint32_t begin, uint32_t end) {
       AccumulateMeter(m, rows, [=](uint32_t k) { return h[begin + k]; });
     }
   }
-}
-
-// First position in [p, count) whose hour is >= t, given hour_at(p) < t. Hours ascend by at
-// least 3600, so the answer is at most p + ceil((t - hour_at(p)) / 3600): guessed first (exact
-// when the hours are consecutive, as in a month block), else a bounded binary search.
-template <typename HourAt>
-inline uint32_t NextPosition(uint32_t p, uint32_t count, int64_t t, HourAt hour_at) {
-  const int64_t ahead = (t - hour_at(p) + kSecondsPerHour - 1) / kSecondsPerHour;
-  uint32_t r = static_cast<uint32_t>(std::min<int64_t>(p + ahead, count));
-  if (r < count && hour_at(r) >= t && hour_at(r - 1) < t) return r;
-  if (r == count && hour_at(count - 1) < t) return count;
-  uint32_t l = p + 1;
-  while (l < r) {
-    const uint32_t mid = l + (r - l) / 2;
-    if (hour_at(mid) < t) {
-      l = mid + 1;
-    } else {
-      r = mid;
-    }
-  }
-  return l;
 }
 
 // Splits positions [0, count) into groups by the meter's routes: x_.seg gets the boundaries,

@@ -264,27 +264,7 @@ void UsageScanner::SplitPeriods(const RowSet& rows, HourAt hour_at) {
     const int64_t start = PeriodStart(g, h);
     const int64_t next = scan::NextPeriodStart(g, start);
     uint32_t q = count;
-    if (last >= next) {
-      // First position with hour >= next. Hourly rows are usually consecutive: guess the
-      // position from the hours, and binary-search only when the guess is wrong.
-      const int64_t ahead = (next - h) / storage::kSecondsPerHour;
-      const uint32_t guess =
-          static_cast<uint32_t>(std::min<int64_t>(p + ahead, static_cast<int64_t>(count) - 1));
-      if (guess > p && hour_at(guess) >= next && hour_at(guess - 1) < next) {
-        q = guess;
-      } else {
-        uint32_t l = p + 1, r = count - 1;  // hour_at(count - 1) >= next
-        while (l < r) {
-          const uint32_t m = l + (r - l) / 2;
-          if (hour_at(m) < next) {
-            l = m + 1;
-          } else {
-            r = m;
-          }
-        }
-        q = l;
-      }
-    }
+    if (last >= next) q = NextPosition(p, count, next, hour_at);
     x_.seg.push_back(q);
     x_.group_start.push_back(start);
     p = q;
@@ -294,44 +274,22 @@ void UsageScanner::SplitPeriods(const RowSet& rows, HourAt hour_at) {
 void UsageScanner::ScanRun(size_t req, uint32_t begin, uint32_t end) {
   if (stats_ != nullptr) stats_->rows_scanned += end - begin;
   const RollupBlock& block = x_.block;
-  const storage::ColumnVector& hv = block.hour;
   const int64_t lo = req_.from, hi = file_hi_;
-  // Hours ascend within a run; cut it to [lo, hi). A linear hour column (a month block) has
-  // no array: hour(r) = h0 + r * step.
-  const int64_t* h = reinterpret_cast<const int64_t*>(hv.data);
-  const auto h0 = static_cast<int64_t>(hv.value), step = static_cast<int64_t>(hv.step);
-  auto hour_of = [&hv, h, h0, step](uint32_t r) {
-    if (hv.constant) return h0;
-    return h != nullptr ? h[r] : h0 + static_cast<int64_t>(r) * step;
-  };
-  if (hv.constant) {
-    if (h0 < lo || h0 >= hi) return;
-  } else {
-    auto lower_bound = [&hour_of](uint32_t b, uint32_t e, int64_t t) {
-      while (b < e) {
-        const uint32_t m = b + (e - b) / 2;
-        if (hour_of(m) < t) {
-          b = m + 1;
-        } else {
-          e = m;
-        }
-      }
-      return b;
-    };
-    if (hour_of(begin) < lo) begin = lower_bound(begin, end, lo);
-    if (begin < end && hour_of(end - 1) >= hi) end = lower_bound(begin, end, hi);
-    if (begin >= end) return;
-  }
+  // Hours ascend within a run; cut it to [lo, hi).
+  const HourColumn hours(block.hour);
+  if (!CutRunToHours(hours, lo, hi, &begin, &end)) return;
+  const int64_t* h = hours.data;
+  const int64_t h0 = hours.first, step = hours.step;
   const uint64_t id = x_.ids[req];
   // Rows overridden by a revision or an open bucket of the same hour: usually none.
   RowSet rows;
-  if (!VisibleRows(view_, id, begin, end, hour_of, &cursors_, &x_.sel, block.rows, &rows)) {
+  if (!VisibleRows(view_, id, begin, end, hours, &cursors_, &x_.sel, block.rows, &rows)) {
     return;
   }
 
-  if (hv.constant) {
+  if (hours.constant) {
     SplitPeriods(rows, [&](uint32_t) { return h0; });
-  } else if (hv.linear()) {
+  } else if (h == nullptr) {
     if (rows.selected()) {
       SplitPeriods(rows, [&](uint32_t k) { return h0 + static_cast<int64_t>(rows.sel[k]) * step; });
     } else {

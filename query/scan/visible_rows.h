@@ -1,8 +1,10 @@
 // meterd — query/scan/visible_rows.h
 //
-// What the usage scan and the rating scan share to honour the precedence of query/usage.h (an
-// open bucket, then the latest revision, then the sealed file row): a galloping lower bound for
-// cursors that move forward, and the selection of a series run's rows that no revised or open
+// What the usage scan and the rating scan share: a block's hour column read in any of its
+// layouts (HourColumn), a series run cut to an hour range (CutRunToHours), the next position
+// past a period boundary (NextPosition), and, to honour the precedence of query/usage.h (an
+// open bucket, then the latest revision, then the sealed file row), a galloping lower bound for
+// cursors that move forward and the selection of a series run's rows that no revised or open
 // row overrides. Usually nothing overrides a run, and it stays a plain range.
 //
 // Thread-safety: pure functions; callers own the cursors and the selection buffer.
@@ -18,6 +20,65 @@
 #include "query/vector/selection_vector.h"
 
 namespace meterd::query {
+
+// A block's hour column (storage::ColumnVector): constant (every row `first`), linear (row r
+// is first + r * step; a month block has no array) or flat (`data`).
+struct HourColumn {
+  explicit HourColumn(const storage::ColumnVector& hv)
+      : constant(hv.constant),
+        data(reinterpret_cast<const int64_t*>(hv.data)),
+        first(static_cast<int64_t>(hv.value)),
+        step(static_cast<int64_t>(hv.step)) {}
+  int64_t operator()(uint32_t r) const {
+    if (constant) return first;
+    return data != nullptr ? data[r] : first + static_cast<int64_t>(r) * step;
+  }
+  bool constant;
+  const int64_t* data;  // flat only
+  int64_t first, step;
+};
+
+// Cuts the run [*begin, *end) of ascending hours to those in [lo, hi) by binary search.
+// Returns false when none is left.
+inline bool CutRunToHours(const HourColumn& hours, int64_t lo, int64_t hi, uint32_t* begin,
+                          uint32_t* end) {
+  if (hours.constant) return hours.first >= lo && hours.first < hi && *begin < *end;
+  auto lower_bound = [&hours](uint32_t b, uint32_t e, int64_t t) {
+    while (b < e) {
+      const uint32_t m = b + (e - b) / 2;
+      if (hours(m) < t) {
+        b = m + 1;
+      } else {
+        e = m;
+      }
+    }
+    return b;
+  };
+  if (hours(*begin) < lo) *begin = lower_bound(*begin, *end, lo);
+  if (*begin < *end && hours(*end - 1) >= hi) *end = lower_bound(*begin, *end, hi);
+  return *begin < *end;
+}
+
+// First position in [p, count) whose hour is >= t, given hour_at(p) < t. Hours ascend by at
+// least 3600, so the answer is at most p + ceil((t - hour_at(p)) / 3600): guessed first (exact
+// when the hours are consecutive, as in a month block), else a bounded binary search.
+template <typename HourAt>
+inline uint32_t NextPosition(uint32_t p, uint32_t count, int64_t t, HourAt hour_at) {
+  const int64_t ahead = (t - hour_at(p) + storage::kSecondsPerHour - 1) / storage::kSecondsPerHour;
+  uint32_t r = static_cast<uint32_t>(std::min<int64_t>(p + ahead, count));
+  if (r < count && hour_at(r) >= t && hour_at(r - 1) < t) return r;
+  if (r == count && hour_at(count - 1) < t) return count;
+  uint32_t l = p + 1;
+  while (l < r) {
+    const uint32_t mid = l + (r - l) / 2;
+    if (hour_at(mid) < t) {
+      l = mid + 1;
+    } else {
+      r = mid;
+    }
+  }
+  return l;
+}
 
 // First position in [first, last) whose element is not less than `key` (as std::lower_bound),
 // found by galloping from `first`: O(log distance), so a cursor that moves forward in small
