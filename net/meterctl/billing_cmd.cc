@@ -12,6 +12,16 @@
 namespace meterd::cli {
 namespace {
 
+// Usage the server could not price is reported by count on stderr (never silently dropped).
+void NoteUnrated(uint64_t unattributed, uint64_t unpriced) {
+  if (unattributed + unpriced == 0) return;
+  std::fprintf(stderr,
+               "meterctl: %llu usage entries of unknown resources (unattributed) and %llu "
+               "without a product (unpriced) are reported, not charged\n",
+               static_cast<unsigned long long>(unattributed),
+               static_cast<unsigned long long>(unpriced));
+}
+
 int Fail(const Status& st) {
   std::fprintf(stderr, "meterctl: %s\n", st.ToString().c_str());
   return 1;
@@ -168,13 +178,7 @@ int RunCharges(net::Client* client, const ChargesOptions& o, Format format) {
   if (format != Format::kJson) std::printf("\ntotals:\n");
   totals.Add({"total", "", total_display, Credits(total), provisional ? "provisional" : "final"});
   totals.Print(format);
-  if (unattributed + unpriced > 0) {
-    std::fprintf(stderr,
-                 "meterctl: %llu usage entries of unknown resources (unattributed) and %llu "
-                 "without a product (unpriced) are reported, not charged\n",
-                 static_cast<unsigned long long>(unattributed),
-                 static_cast<unsigned long long>(unpriced));
-  }
+  NoteUnrated(unattributed, unpriced);
   return 0;
 }
 
@@ -234,13 +238,7 @@ int RunReRate(net::Client* client, const net::ReRateQuery& q, Format format) {
   if (provisional) {
     std::fprintf(stderr, "meterctl: some hours are still open: the amounts are provisional\n");
   }
-  if (unattributed + unpriced > 0) {
-    std::fprintf(stderr,
-                 "meterctl: %llu usage entries of unknown resources (unattributed) and %llu "
-                 "without a product (unpriced) are reported, not charged\n",
-                 static_cast<unsigned long long>(unattributed),
-                 static_cast<unsigned long long>(unpriced));
-  }
+  NoteUnrated(unattributed, unpriced);
   return 0;
 }
 
