@@ -94,6 +94,22 @@ TEST(RollupFile, BlockCuts) {
   EXPECT_EQ((*m)->LowerBound(mb[37].first_series), 37u);
   EXPECT_EQ((*m)->LowerBound(mb[37].first_series + 1), 38u);
   EXPECT_EQ((*m)->LowerBound(UINT64_MAX), mb.size());
+  // The reader's two-level index (groups of blocks) answers as a binary search over every
+  // block would, at each block's ends and between them, across group boundaries.
+  for (const auto* reader : {&*m, &*p}) {
+    const auto& blocks = (*reader)->blocks();
+    auto reference = [&blocks](uint64_t id) {
+      return static_cast<size_t>(
+          std::lower_bound(blocks.begin(), blocks.end(), id,
+                           [](const RollupBlockInfo& b, uint64_t x) { return b.last_series < x; }) -
+          blocks.begin());
+    };
+    for (const RollupBlockInfo& b : blocks) {
+      for (uint64_t id : {b.first_series, b.last_series, b.last_series + 1, b.first_series - 1}) {
+        EXPECT_EQ((*reader)->LowerBound(id), reference(id)) << "id " << id;
+      }
+    }
+  }
   const auto& pb = (*p)->blocks();
   const uint64_t id = pb[3].last_series;
   EXPECT_EQ((*p)->LowerBound(id), 3u);
