@@ -188,6 +188,9 @@ class RollupFileReader {
   // left constant 0). Corruption (naming the file and offset) if the block failed its checksum
   // at Open or fails validation now.
   Status ReadBlock(size_t index, ColumnMask mask, RollupBlock* out) const;
+  // A hint: starts loading block `index`'s header into the cache (a scan calls it a few blocks
+  // ahead, so that ReadBlock does not wait on memory for it). No effect past the last block.
+  void PrefetchBlock(size_t index) const;
   const std::string& path() const;
 
  private:

@@ -17,6 +17,7 @@
 //      rows winning over revisions of the same hour, into a second sorted list that is
 //      merge-joined into the output.
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
 #include <tuple>
 
@@ -38,6 +39,10 @@ using storage::RollupBlock;
 using storage::RollupBlockInfo;
 using storage::RollupFileReader;
 using storage::RollupRow;
+
+// How far ahead ScanFile prefetches block headers: a block takes 0.3-3 us to scan, a miss to
+// memory ~0.1 us, so a few blocks ahead hides it without evicting what is in use.
+constexpr size_t kPrefetchBlocks = 4;
 
 bool KeyLess(const UsageBucket& a, const UsageBucket& b) {
   return a.series_id < b.series_id || (a.series_id == b.series_id && a.start < b.start);
@@ -122,6 +127,9 @@ class UsageScanner {
   ScanScratch& x_;
   storage::ColumnMask mask_[4] = {};  // by SeriesKind
   int64_t file_hi_ = 0;               // file rows serve hours in [req_.from, file_hi_)
+  // The last period SplitPeriods computed: [period_start_, period_next_) (empty at first).
+  int64_t period_start_ = INT64_MAX;
+  int64_t period_next_ = INT64_MIN;
   BucketList result_;
   BucketList overlay_;
   // Cursors into view_.revised / view_.open, moving forward within one file.
@@ -195,6 +203,7 @@ Status UsageScanner::ScanFile(const RollupFileReader& file) {
     const size_t rj =
         static_cast<size_t>(std::upper_bound(ids + ri, ids + limit, b.last_series) - ids);
     if (b.max_hour >= req_.from && b.min_hour < file_hi_) {
+      file.PrefetchBlock(bi + kPrefetchBlocks);
       METERD_RETURN_IF_ERROR(ScanBlock(file, bi, ri, rj));
     }
     // The block's last series may continue in the next block.
@@ -261,8 +270,13 @@ void UsageScanner::SplitPeriods(const RowSet& rows, HourAt hour_at) {
   uint32_t p = 0;
   while (p < count) {
     const int64_t h = hour_at(p);
-    const int64_t start = PeriodStart(g, h);
-    const int64_t next = scan::NextPeriodStart(g, start);
+    // Consecutive runs (series) mostly fall in the same period: its bounds are kept, since a
+    // month's are a civil-calendar computation.
+    if (h < period_start_ || h >= period_next_) {
+      period_start_ = PeriodStart(g, h);
+      period_next_ = scan::NextPeriodStart(g, period_start_);
+    }
+    const int64_t start = period_start_, next = period_next_;
     uint32_t q = count;
     if (last >= next) q = NextPosition(p, count, next, hour_at);
     x_.seg.push_back(q);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -185,6 +186,10 @@ TEST(RollupFile, MaskDecodesOnlyRequestedColumns) {
     }
   }
   EXPECT_FALSE((*r)->ReadBlock(1, kAllColumns, &block).ok());  // out of range
+  // A prefetch hint past the last block (a scan's look-ahead at the end of a file) is a no-op.
+  (*r)->PrefetchBlock(0);
+  (*r)->PrefetchBlock(1);
+  (*r)->PrefetchBlock(SIZE_MAX);
 }
 
 TEST(RollupFile, EmptyFile) {
@@ -197,6 +202,7 @@ TEST(RollupFile, EmptyFile) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE((*r)->blocks().empty());
   EXPECT_EQ((*r)->LowerBound(5), 0u);
+  (*r)->PrefetchBlock(0);  // no block: no effect
 }
 
 TEST(RollupFile, WriterRejectsBadInput) {
