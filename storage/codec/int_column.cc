@@ -235,12 +235,10 @@ Status DecodeIntBody(base::ByteReader* r, ColumnEncoding e, size_t n, uint64_t* 
       if (nonzero > 0 && !UnpackGroups(r, nonzero, packed)) {
         return Status::Corruption("int column: bad group");
       }
-      // Zigzag-decode the nonzero deltas in place, then expand 64 rows (one bitmap word) at a
-      // time: a word without set bits repeats the previous value; a word with a few fills the
-      // runs between them; a denser one is expanded into a word of deltas and summed.
-      for (size_t k = 0; k < nonzero; ++k) {
-        packed[k] = static_cast<uint64_t>(base::ZigZagDecode(packed[k]));
-      }
+      // Expand 64 rows (one bitmap word) at a time, zigzag-decoding each nonzero delta as it
+      // is read: a word without set bits repeats the previous value; a word with a few fills
+      // the runs between them; a denser one is expanded into a word of deltas and summed.
+      auto delta = [](uint64_t z) { return static_cast<uint64_t>(base::ZigZagDecode(z)); };
       uint64_t prev = out[0];
       const uint64_t* next = packed;
       for (size_t base_row = 0; base_row < n - 1; base_row += 64) {
@@ -253,7 +251,7 @@ Status DecodeIntBody(base::ByteReader* r, ColumnEncoding e, size_t n, uint64_t* 
           for (uint64_t w = word; w != 0; w &= w - 1) {
             const size_t at = static_cast<size_t>(__builtin_ctzll(w));
             Fill(dst + j, at - j, prev);
-            prev += *next++;
+            prev += delta(*next++);
             dst[at] = prev;
             j = at + 1;
           }
@@ -263,7 +261,7 @@ Status DecodeIntBody(base::ByteReader* r, ColumnEncoding e, size_t n, uint64_t* 
           uint64_t deltas[64];
           ZeroWord(deltas);
           for (uint64_t w = word; w != 0; w &= w - 1) {
-            deltas[static_cast<unsigned>(__builtin_ctzll(w))] = *next++;
+            deltas[static_cast<unsigned>(__builtin_ctzll(w))] = delta(*next++);
           }
           for (; j + 4 <= rows; j += 4) {
             dst[j] = prev += deltas[j];
