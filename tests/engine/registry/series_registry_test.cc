@@ -104,10 +104,10 @@ TEST_F(SeriesRegistryTest, OwnershipSeparatesHypervisors) {
 TEST_F(SeriesRegistryTest, GenerationMovesOnlyWhenSomethingIsDefined) {
   auto reg = Open();
   const uint64_t g0 = reg->generation();
-  reg->Define(std::vector<SeriesDefinition>{Def("vm-1", "vm.vcpus")}, "", true);
+  ASSERT_TRUE(reg->Define(std::vector<SeriesDefinition>{Def("vm-1", "vm.vcpus")}, "", true).ok());
   const uint64_t g1 = reg->generation();
   EXPECT_GT(g1, g0);
-  reg->Define(std::vector<SeriesDefinition>{Def("vm-1", "vm.vcpus")}, "", true);
+  ASSERT_TRUE(reg->Define(std::vector<SeriesDefinition>{Def("vm-1", "vm.vcpus")}, "", true).ok());
   EXPECT_EQ(reg->generation(), g1);
 }
 
