@@ -109,6 +109,10 @@ class UsageScanner {
  private:
   Status ScanFile(const RollupFileReader& file);
   Status ScanBlock(const RollupFileReader& file, size_t index, size_t req_begin, size_t req_end);
+  // The columns block `index` may decode in any order for request series `req` (0: none).
+  storage::ColumnMask AnyOrderColumns(const RollupFileReader& file, size_t index, size_t req);
+  // Whether a revised or open row of series `id` falls in hours [lo, hi] (cursors unmoved).
+  bool OverriddenIn(uint64_t id, int64_t lo, int64_t hi) const;
   void ScanRun(size_t req, uint32_t begin, uint32_t end);
   template <typename HourAt>
   void SplitPeriods(const RowSet& rows, HourAt hour_at);
@@ -213,13 +217,52 @@ Status UsageScanner::ScanFile(const RollupFileReader& file) {
   return Status::OK();
 }
 
+bool UsageScanner::OverriddenIn(uint64_t id, int64_t lo, int64_t hi) const {
+  const auto key = std::make_pair(id, lo);
+  auto hit = [&](const std::vector<RollupRow>& v, size_t from) {
+    const auto it = Gallop(v.begin() + static_cast<ptrdiff_t>(from), v.end(), key, RowLess);
+    return it != v.end() && it->series_id == id && it->hour <= hi;
+  };
+  return hit(view_.revised, cursors_.revised) || hit(view_.open, cursors_.open);
+}
+
+storage::ColumnMask UsageScanner::AnyOrderColumns(const RollupFileReader& file, size_t index,
+                                                  size_t req) {
+  const RollupBlockInfo& b = file.blocks()[index];
+  const UsageSeries& s = req_.series[req];
+  // The block must be this series' run entire, in [from, file_hi_), within one period, with no
+  // revised or open row hiding any of its hours, and with samples in every row or none (a
+  // constant count: min, max and last are then not gated row by row).
+  if (b.first_series != s.id || b.last_series != s.id || b.min_hour < req_.from ||
+      b.max_hour >= file_hi_ || req_.granularity == Granularity::kHour) {
+    return 0;
+  }
+  if (b.min_hour < period_start_ || b.min_hour >= period_next_) {
+    period_start_ = PeriodStart(req_.granularity, b.min_hour);
+    period_next_ = scan::NextPeriodStart(req_.granularity, period_start_);
+  }
+  if (b.max_hour >= period_next_ || OverriddenIn(s.id, b.min_hour, b.max_hour) ||
+      !file.ColumnIsConstant(index, storage::kColCount)) {
+    return 0;
+  }
+  // Every column the kind's kernels reduce with an integer sum, min, max or count, or read only
+  // at the last row; not the double sums, whose bits depend on the order of the additions.
+  storage::ColumnMask m = ~storage::ColumnBit(storage::kColSum);
+  if (s.type == storage::ValueType::kFloat) m &= ~storage::ColumnBit(storage::kColIntegralLo);
+  return m;
+}
+
 Status UsageScanner::ScanBlock(const RollupFileReader& file, size_t index, size_t req_begin,
                                size_t req_end) {
   storage::ColumnMask mask = 0;
   for (size_t k = req_begin; k < req_end; ++k) {
     mask |= mask_[static_cast<size_t>(req_.series[k].kind)];
   }
-  Status st = file.ReadBlock(index, mask, &x_.block);
+  // A block that is one whole bucket (a month file's block, month granularity) lets the
+  // decoder leave its varying columns in the vector unpackers' order.
+  const storage::ColumnMask any_order =
+      req_end == req_begin + 1 ? AnyOrderColumns(file, index, req_begin) & mask : 0;
+  Status st = file.ReadBlock(index, mask, &x_.block, any_order);
   if (!st.ok()) {
     if (!st.IsCorruption()) return st;
     if (stats_ != nullptr) stats_->damaged.push_back(st.ToString());
@@ -319,6 +362,9 @@ void UsageScanner::ScanRun(size_t req, uint32_t begin, uint32_t end) {
   // keys, the kernels fill them in.
   std::vector<UsageBucket>& out = *result_.buckets;
   const size_t groups = x_.seg.size() - 1;
+  METERD_DCHECK(
+      block.any_order == 0 || (begin == 0 && end == block.rows && !rows.selected() && groups == 1),
+      "permuted columns must be aggregated over the whole block as one bucket");
   const size_t n0 = out.size();
   out.resize(n0 + groups);
   UsageBucket* dst = out.data() + n0;

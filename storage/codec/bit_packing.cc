@@ -136,7 +136,7 @@ constexpr std::array<std::array<UnpackFn, 65>, 3> kUnpack = {
 };
 
 template <Accumulate kAcc>
-bool Unpack(base::ByteReader* r, size_t n, RunState state, uint64_t* out) {
+bool Unpack(base::ByteReader* r, size_t n, RunState state, uint64_t* out, bool row_order) {
   // Room for a group's largest payload plus the 9 bytes the word-at-a-time reader may touch.
   alignas(8) uint8_t padded[kPackGroupSize * 8 + 16];
   const UnpackFn* table = kUnpack[static_cast<size_t>(kAcc)].data();
@@ -169,9 +169,10 @@ bool Unpack(base::ByteReader* r, size_t n, RunState state, uint64_t* out) {
       if (direct >= 32 && width <= simd::kMaxSimdWidth && simd::Available()) {
         done = direct & ~size_t{31};
         if constexpr (kAcc == Accumulate::kDelta) {
-          simd::UnpackDelta(width, src, done, reference, &state.prev, out + begin);
+          simd::UnpackDelta(width, src, done, reference, &state.prev, out + begin, row_order);
         } else {
-          simd::UnpackDelta2(width, src, done, reference, &state.prev, &state.delta, out + begin);
+          simd::UnpackDelta2(width, src, done, reference, &state.prev, &state.delta, out + begin,
+                             row_order);
         }
       }
     }
@@ -231,16 +232,17 @@ void PackGroups(const uint64_t* values, size_t n, std::string* out) {
 }
 
 bool UnpackGroups(base::ByteReader* r, size_t n, uint64_t* out) {
-  return Unpack<Accumulate::kNone>(r, n, RunState{}, out);
+  return Unpack<Accumulate::kNone>(r, n, RunState{}, out, true);
 }
 
-bool UnpackDeltaGroups(base::ByteReader* r, size_t n, uint64_t prev, uint64_t* out) {
-  return Unpack<Accumulate::kDelta>(r, n, RunState{prev, 0}, out);
+bool UnpackDeltaGroups(base::ByteReader* r, size_t n, uint64_t prev, uint64_t* out,
+                       bool row_order) {
+  return Unpack<Accumulate::kDelta>(r, n, RunState{prev, 0}, out, row_order);
 }
 
-bool UnpackDelta2Groups(base::ByteReader* r, size_t n, uint64_t prev, uint64_t delta,
-                        uint64_t* out) {
-  return Unpack<Accumulate::kDelta2>(r, n, RunState{prev, delta}, out);
+bool UnpackDelta2Groups(base::ByteReader* r, size_t n, uint64_t prev, uint64_t delta, uint64_t* out,
+                        bool row_order) {
+  return Unpack<Accumulate::kDelta2>(r, n, RunState{prev, delta}, out, row_order);
 }
 
 bool SkipGroups(base::ByteReader* r, size_t n) {

@@ -31,11 +31,14 @@ void PackGroups(const uint64_t* values, size_t n, std::string* out);
 bool UnpackGroups(base::ByteReader* r, size_t n, uint64_t* out);
 // Decodes n zigzag deltas z[i] from r and writes their running sum from `prev`:
 // out[i] = prev + zz^-1(z[0]) + ... + zz^-1(z[i]) (wrapping). False on malformed input.
-bool UnpackDeltaGroups(base::ByteReader* r, size_t n, uint64_t prev, uint64_t* out);
+// With row_order false, runs of 32 values decoded by the vector unpackers may be stored in
+// their register order (a permutation of the run with its first and last values in place).
+bool UnpackDeltaGroups(base::ByteReader* r, size_t n, uint64_t prev, uint64_t* out,
+                       bool row_order = true);
 // Decodes n zigzag deltas of deltas z[i] and integrates them twice from `prev` and `delta`:
 // delta += zz^-1(z[i]); prev += delta; out[i] = prev (wrapping). False on malformed input.
-bool UnpackDelta2Groups(base::ByteReader* r, size_t n, uint64_t prev, uint64_t delta,
-                        uint64_t* out);
+bool UnpackDelta2Groups(base::ByteReader* r, size_t n, uint64_t prev, uint64_t delta, uint64_t* out,
+                        bool row_order = true);
 // Steps over n values' groups without decoding them.
 bool SkipGroups(base::ByteReader* r, size_t n);
 

@@ -88,9 +88,11 @@ METERD_AVX2 inline void Step(const uint8_t* src, __m256i mask, __m256i reference
 }
 
 // kDelta2 false: prev += zz^-1(v); out = prev. True: delta += zz^-1(v); prev += delta.
+// row_order false stores s[j] as is (out[4j + c] = row 8c + j): a branch the predictor never
+// misses, in place of the eight-register transpose.
 template <int kWidth, bool kDelta2>
 METERD_AVX2 void Kernel(const uint8_t* src, size_t count, uint64_t reference, uint64_t* prev,
-                        uint64_t* delta, uint64_t* out) {
+                        uint64_t* delta, uint64_t* out, bool row_order) {
   static_assert(kWidth >= 1 && kWidth <= kMaxSimdWidth);
   const __m256i mask = _mm256_set1_epi64x(static_cast<int64_t>((uint64_t{1} << kWidth) - 1));
   const __m256i ref = _mm256_set1_epi64x(static_cast<int64_t>(reference));
@@ -129,14 +131,21 @@ METERD_AVX2 void Kernel(const uint8_t* src, size_t count, uint64_t reference, ui
         s[j] = _mm256_add_epi64(s[j], b);
       }
     }
-    Transpose4Store(s[0], s[1], s[2], s[3], out);
-    Transpose4Store(s[4], s[5], s[6], s[7], out + 4);
+    if (row_order) {
+      Transpose4Store(s[0], s[1], s[2], s[3], out);
+      Transpose4Store(s[4], s[5], s[6], s[7], out + 4);
+    } else {
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 4 * j), s[j]);
+      }
+    }
   }
   *prev = static_cast<uint64_t>(_mm256_extract_epi64(pv, 0));
   *delta = static_cast<uint64_t>(_mm256_extract_epi64(dv, 0));
 }
 
-using KernelFn = void (*)(const uint8_t*, size_t, uint64_t, uint64_t*, uint64_t*, uint64_t*);
+using KernelFn = void (*)(const uint8_t*, size_t, uint64_t, uint64_t*, uint64_t*, uint64_t*, bool);
 template <bool kDelta2, int... W>
 constexpr auto MakeTable(std::integer_sequence<int, W...>) {
   return std::array<KernelFn, sizeof...(W)>{&Kernel<W + 1, kDelta2>...};
@@ -156,14 +165,16 @@ bool Available() {
 void TEST_Disable(bool disable) { disabled_for_test = disable; }
 
 void UnpackDelta(int width, const uint8_t* src, size_t count, uint64_t reference, uint64_t* prev,
-                 uint64_t* out) {
+                 uint64_t* out, bool row_order) {
   uint64_t unused = 0;
-  kDeltaKernels[static_cast<size_t>(width - 1)](src, count, reference, prev, &unused, out);
+  kDeltaKernels[static_cast<size_t>(width - 1)](src, count, reference, prev, &unused, out,
+                                                row_order);
 }
 
 void UnpackDelta2(int width, const uint8_t* src, size_t count, uint64_t reference, uint64_t* prev,
-                  uint64_t* delta, uint64_t* out) {
-  kDelta2Kernels[static_cast<size_t>(width - 1)](src, count, reference, prev, delta, out);
+                  uint64_t* delta, uint64_t* out, bool row_order) {
+  kDelta2Kernels[static_cast<size_t>(width - 1)](src, count, reference, prev, delta, out,
+                                                 row_order);
 }
 
 }  // namespace meterd::storage::codec::simd
@@ -174,8 +185,8 @@ namespace meterd::storage::codec::simd {
 
 bool Available() { return false; }
 void TEST_Disable(bool) {}
-void UnpackDelta(int, const uint8_t*, size_t, uint64_t, uint64_t*, uint64_t*) {}
-void UnpackDelta2(int, const uint8_t*, size_t, uint64_t, uint64_t*, uint64_t*, uint64_t*) {}
+void UnpackDelta(int, const uint8_t*, size_t, uint64_t, uint64_t*, uint64_t*, bool) {}
+void UnpackDelta2(int, const uint8_t*, size_t, uint64_t, uint64_t*, uint64_t*, uint64_t*, bool) {}
 
 }  // namespace meterd::storage::codec::simd
 

@@ -25,11 +25,13 @@ void TEST_Disable(bool disable);
 
 // REQUIRES for both: Available(); 1 <= width <= kMaxSimdWidth; count a multiple of 32; the
 // 8 bytes from the start byte of every value (value i starts at bit i * width of src) readable.
-// *prev += zz^-1(v) for each value v (packed bits + reference), out[i] = *prev.
+// *prev += zz^-1(v) for each value v (packed bits + reference), out[i] = *prev. With row_order
+// false, each run of 32 is stored in register order: out[4j + c] holds row 8c + j of the run
+// (rows 0 and 31 stay in place), without the transposes.
 void UnpackDelta(int width, const uint8_t* src, size_t count, uint64_t reference, uint64_t* prev,
-                 uint64_t* out);
+                 uint64_t* out, bool row_order);
 // *delta += zz^-1(v); *prev += *delta; out[i] = *prev.
 void UnpackDelta2(int width, const uint8_t* src, size_t count, uint64_t reference, uint64_t* prev,
-                  uint64_t* delta, uint64_t* out);
+                  uint64_t* delta, uint64_t* out, bool row_order);
 
 }  // namespace meterd::storage::codec::simd

@@ -180,7 +180,8 @@ void EncodeIntColumn(const uint64_t* v, size_t n, const ColumnPlan& plan, std::s
 namespace {
 
 // Decodes the rows after the first from the reader; shared by Decode and Skip.
-Status DecodeIntBody(base::ByteReader* r, ColumnEncoding e, size_t n, uint64_t* out, bool skip) {
+Status DecodeIntBody(base::ByteReader* r, ColumnEncoding e, size_t n, uint64_t* out, bool skip,
+                     bool row_order) {
   switch (e) {
     case ColumnEncoding::kIntConst:
       if (!skip) std::fill(out + 1, out + n, out[0]);
@@ -197,7 +198,7 @@ Status DecodeIntBody(base::ByteReader* r, ColumnEncoding e, size_t n, uint64_t* 
     case ColumnEncoding::kIntDeltaPacked:
       if (n < 2) return Status::Corruption("int column: packed deltas need 2 rows");
       if (skip) return SkipGroups(r, n - 1) ? Status::OK() : Status::Corruption("int column");
-      if (!UnpackDeltaGroups(r, n - 1, out[0], out + 1)) {
+      if (!UnpackDeltaGroups(r, n - 1, out[0], out + 1, row_order)) {
         return Status::Corruption("int column: bad group");
       }
       return Status::OK();
@@ -207,7 +208,7 @@ Status DecodeIntBody(base::ByteReader* r, ColumnEncoding e, size_t n, uint64_t* 
       if (skip) return SkipGroups(r, n - 2) ? Status::OK() : Status::Corruption("int column");
       const uint64_t d = static_cast<uint64_t>(base::ZigZagDecode(zz));
       out[1] = out[0] + d;
-      if (!UnpackDelta2Groups(r, n - 2, out[1], d, out + 2)) {
+      if (!UnpackDelta2Groups(r, n - 2, out[1], d, out + 2, row_order)) {
         return Status::Corruption("int column: bad group");
       }
       return Status::OK();
@@ -283,16 +284,29 @@ Status DecodeIntBody(base::ByteReader* r, ColumnEncoding e, size_t n, uint64_t* 
 
 }  // namespace
 
-Status DecodeIntColumn(std::string_view in, size_t n, uint64_t* out) {
+namespace {
+
+Status DecodeInt(std::string_view in, size_t n, uint64_t* out, bool row_order) {
   base::ByteReader r(in);
   uint8_t e;
   if (n == 0) return Status::Corruption("int column: zero rows");
   if (!r.GetFixed8(&e) || !r.GetVarint64(&out[0])) {
     return Status::Corruption("int column: truncated header");
   }
-  METERD_RETURN_IF_ERROR(DecodeIntBody(&r, static_cast<ColumnEncoding>(e), n, out, false));
+  METERD_RETURN_IF_ERROR(
+      DecodeIntBody(&r, static_cast<ColumnEncoding>(e), n, out, false, row_order));
   if (!r.empty()) return Status::Corruption("int column: trailing bytes");
   return Status::OK();
+}
+
+}  // namespace
+
+Status DecodeIntColumn(std::string_view in, size_t n, uint64_t* out) {
+  return DecodeInt(in, n, out, true);
+}
+
+Status DecodeIntColumnAnyOrder(std::string_view in, size_t n, uint64_t* out) {
+  return DecodeInt(in, n, out, false);
 }
 
 // Used by SkipColumn (float_column.cc) for integer columns and for a scaled float's embedded
@@ -304,7 +318,7 @@ Status SkipIntColumn(base::ByteReader* r, size_t n) {
   if (!r->GetFixed8(&e) || !r->GetVarint64(&first)) {
     return Status::Corruption("int column: truncated header");
   }
-  return DecodeIntBody(r, static_cast<ColumnEncoding>(e), n, nullptr, true);
+  return DecodeIntBody(r, static_cast<ColumnEncoding>(e), n, nullptr, true, true);
 }
 
 }  // namespace meterd::storage

@@ -352,11 +352,25 @@ void RollupFileReader::PrefetchBlock(size_t index) const {
   __builtin_prefetch(p + 168);
 }
 
-Status RollupFileReader::ReadBlock(size_t index, ColumnMask mask, RollupBlock* out) const {
+bool RollupFileReader::ColumnIsConstant(size_t index, RollupColumn c) const {
+  const Impl& s = *impl_;
+  const char* p = s.data.data() + s.blocks[index].offset;
+  const auto* enc = reinterpret_cast<const uint8_t*>(p + fmt::kBlockFixedHeaderSize);
+  size_t col = fmt::kKeyColumns + c;
+  // An alias names its stored column in its size field (verified at Open).
+  if (enc[col] == fmt::kColumnAlias) {
+    col = base::DecodeFixed32(p + fmt::kBlockFixedHeaderSize + fmt::kBlockColumns + 4 * col);
+  }
+  return enc[col] == static_cast<uint8_t>(ColumnEncoding::kIntConst);
+}
+
+Status RollupFileReader::ReadBlock(size_t index, ColumnMask mask, RollupBlock* out,
+                                   ColumnMask any_order) const {
   const Impl& s = *impl_;
   if (index >= s.blocks.size()) return Status::InvalidArgument("rollup: block index out of range");
   const RollupBlockInfo& b = s.blocks[index];
   out->rows = 0;
+  out->any_order = 0;
   if (!s.damage[index].ok()) return s.damage[index];
   // Header, descriptors and checksum were verified at Open: only the column offsets are
   // needed (from the header's first 169 bytes; no column byte is touched here).
@@ -388,6 +402,12 @@ Status RollupFileReader::ReadBlock(size_t index, ColumnMask mask, RollupBlock* o
     if (src != c && (wanted >> src & 1)) continue;  // shares the decoded array of `src`
     ++arrays;
   }
+  // Stored columns that must keep row order: those of every wanted column not allowed any order.
+  const uint64_t permutable = uint64_t{any_order & mask & kAllColumns} << fmt::kKeyColumns;
+  uint64_t ordered = 0;
+  for (uint64_t w = wanted & ~permutable; w != 0; w &= w - 1) {
+    ordered |= uint64_t{1} << source[__builtin_ctzll(w)];
+  }
   if (out->buffer.size() < arrays * n) out->buffer.resize(arrays * n);
   uint64_t* next = out->buffer.data();
   for (size_t c = 0; c < fmt::kBlockColumns; ++c) *vec[c] = ColumnVector{};
@@ -397,6 +417,9 @@ Status RollupFileReader::ReadBlock(size_t index, ColumnMask mask, RollupBlock* o
     const size_t src = source[c];
     if (src != c && (wanted >> src & 1)) {
       v = *vec[src];  // decoded above (src < c): the same values, no second decode
+      if (out->any_order >> (src - fmt::kKeyColumns) & 1) {
+        out->any_order |= ColumnMask{1} << (c - fmt::kKeyColumns);
+      }
       continue;
     }
     const std::string_view col(p + col_offset[src], col_size[src]);
@@ -427,7 +450,12 @@ Status RollupFileReader::ReadBlock(size_t index, ColumnMask mask, RollupBlock* o
     } else {
       v.constant = false;
       v.data = next;
-      st = DecodeIntColumn(col, n, next);
+      if ((permutable >> c & 1) && !(ordered >> src & 1)) {
+        st = DecodeIntColumnAnyOrder(col, n, next);
+        out->any_order |= ColumnMask{1} << (c - fmt::kKeyColumns);
+      } else {
+        st = DecodeIntColumn(col, n, next);
+      }
       next += n;
     }
     if (!st.ok()) {

@@ -3,9 +3,11 @@
 // sparse decoder, at every group width 0..64 and at the row counts around group and chunk
 // boundaries, with the vector unpackers on and off. Each column is built so that its groups
 // have exactly the width under test, encoded by the (unchanged) encoder, and must decode back
-// bit for bit from a buffer of exactly its size (ASan catches any read past it).
+// bit for bit from a buffer of exactly its size (ASan catches any read past it); decoded in any
+// order, the same rows must come out with the first and the last in place.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -82,6 +84,16 @@ std::string ExpectRoundTrip(const std::vector<uint64_t>& v, ColumnEncoding encod
   Status st = DecodeIntColumn(std::string_view(exact.get(), enc.size()), v.size(), out.data());
   EXPECT_TRUE(st.ok()) << what << ": " << st.ToString();
   EXPECT_EQ(out, v) << what;
+  // Any order: the same rows, the first and the last in place.
+  std::vector<uint64_t> any(v.size(), 0xdeadbeef);
+  st = DecodeIntColumnAnyOrder(std::string_view(exact.get(), enc.size()), v.size(), any.data());
+  EXPECT_TRUE(st.ok()) << what << " (any order): " << st.ToString();
+  EXPECT_EQ(any.front(), v.front()) << what;
+  EXPECT_EQ(any.back(), v.back()) << what;
+  std::vector<uint64_t> sorted_any = any, sorted_v = v;
+  std::sort(sorted_any.begin(), sorted_any.end());
+  std::sort(sorted_v.begin(), sorted_v.end());
+  EXPECT_EQ(sorted_any, sorted_v) << what << " (any order)";
   size_t skipped = 0;
   EXPECT_TRUE(SkipColumn(std::string_view(exact.get(), enc.size()), v.size(), &skipped).ok());
   EXPECT_EQ(skipped, enc.size()) << what;

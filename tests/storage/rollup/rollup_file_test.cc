@@ -192,6 +192,75 @@ TEST(RollupFile, MaskDecodesOnlyRequestedColumns) {
   (*r)->PrefetchBlock(SIZE_MAX);
 }
 
+// A counter-like month: max == last (the writer stores one as an alias of the other), all of
+// min, max and increase varying. Columns allowed any order come out as the same rows with the
+// first and last in place; every other column, and a column sharing its bytes with a wanted
+// ordered one, keeps row order.
+TEST(RollupFile, AnyOrderColumnsArePermutationsWithTheirEndsInPlace) {
+  ::meterd::testing::TempDir dir;
+  auto rows = MakeRows(Shape::kRandom, 2, 720, 21);
+  std::mt19937_64 rng(8);
+  uint64_t cum = 0;
+  for (RollupRow& r : rows) {
+    cum += rng() % 100000;
+    r.col[kColMin] = cum - rng() % 1000;
+    r.col[kColMax] = r.col[kColLast] = cum;
+    r.col[kColIncrease] = rng() % 5000000;
+  }
+  const std::string path = dir.path() + "/c";
+  ASSERT_TRUE(WriteRollupFile(path, 5, RollupLayout::kPerSeries, rows).ok());
+  auto r = RollupFileReader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const ColumnMask varying =
+      ColumnBit(kColMin) | ColumnBit(kColMax) | ColumnBit(kColLast) | ColumnBit(kColIncrease);
+  RollupBlock ordered, any, mixed;
+  for (size_t b = 0; b < (*r)->blocks().size(); ++b) {
+    ASSERT_TRUE((*r)->ReadBlock(b, kAllColumns, &ordered).ok());
+    EXPECT_EQ(ordered.any_order, 0u);
+    ASSERT_TRUE((*r)->ReadBlock(b, kAllColumns, &any, varying).ok());
+    EXPECT_EQ(any.any_order, varying);
+    const size_t n = ordered.rows;
+    ASSERT_EQ(any.rows, n);
+    for (size_t c = 0; c < kRollupColumns; ++c) {
+      std::vector<uint64_t> want(n), got(n);
+      for (size_t i = 0; i < n; ++i) {
+        want[i] = ordered.col[c].at(i);
+        got[i] = any.col[c].at(i);
+      }
+      if (varying & ColumnBit(static_cast<RollupColumn>(c))) {
+        EXPECT_EQ(got.front(), want.front()) << "column " << c;
+        EXPECT_EQ(got.back(), want.back()) << "column " << c;
+        std::sort(got.begin(), got.end());
+        std::sort(want.begin(), want.end());
+      }
+      EXPECT_EQ(got, want) << "column " << c;
+    }
+    // Max alone may not be permuted: last, wanted in row order, shares its bytes.
+    ASSERT_TRUE((*r)->ReadBlock(b, kAllColumns, &mixed, ColumnBit(kColMax)).ok());
+    ASSERT_EQ(mixed.col[kColMax].data, mixed.col[kColLast].data) << "max and last not aliased";
+    EXPECT_EQ(mixed.any_order, 0u);
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(mixed.col[kColMax].at(i), ordered.col[kColMax].at(i)) << "row " << i;
+    }
+    EXPECT_FALSE((*r)->ColumnIsConstant(b, kColMin));
+    EXPECT_FALSE((*r)->ColumnIsConstant(b, kColLast));
+  }
+}
+
+TEST(RollupFile, ColumnIsConstantReadsTheHeader) {
+  ::meterd::testing::TempDir dir;
+  const auto rows = MakeRows(Shape::kConstant, 3, 48, 2);
+  const std::string path = dir.path() + "/k";
+  ASSERT_TRUE(WriteRollupFile(path, 6, RollupLayout::kPerSeries, rows).ok());
+  auto r = RollupFileReader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (size_t b = 0; b < (*r)->blocks().size(); ++b) {
+    for (size_t c = 0; c < kRollupColumns; ++c) {
+      EXPECT_TRUE((*r)->ColumnIsConstant(b, static_cast<RollupColumn>(c))) << "column " << c;
+    }
+  }
+}
+
 TEST(RollupFile, EmptyFile) {
   ::meterd::testing::TempDir dir;
   const std::string path = dir.path() + "/e";
