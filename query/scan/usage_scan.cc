@@ -111,8 +111,9 @@ class UsageScanner {
   Status ScanBlock(const RollupFileReader& file, size_t index, size_t req_begin, size_t req_end);
   // The columns block `index` may decode in any order for request series `req` (0: none).
   storage::ColumnMask AnyOrderColumns(const RollupFileReader& file, size_t index, size_t req);
-  // Whether a revised or open row of series `id` falls in hours [lo, hi] (cursors unmoved).
-  bool OverriddenIn(uint64_t id, int64_t lo, int64_t hi) const;
+  // Makes [period_start_, period_next_) the period of `hour` (kept while consecutive series fall
+  // in it, since a month's bounds are a civil-calendar computation).
+  void CoverPeriodOf(int64_t hour);
   void ScanRun(size_t req, uint32_t begin, uint32_t end);
   template <typename HourAt>
   void SplitPeriods(const RowSet& rows, HourAt hour_at);
@@ -131,7 +132,7 @@ class UsageScanner {
   ScanScratch& x_;
   storage::ColumnMask mask_[4] = {};  // by SeriesKind
   int64_t file_hi_ = 0;               // file rows serve hours in [req_.from, file_hi_)
-  // The last period SplitPeriods computed: [period_start_, period_next_) (empty at first).
+  // The last period CoverPeriodOf computed: [period_start_, period_next_) (empty at first).
   int64_t period_start_ = INT64_MAX;
   int64_t period_next_ = INT64_MIN;
   BucketList result_;
@@ -217,13 +218,11 @@ Status UsageScanner::ScanFile(const RollupFileReader& file) {
   return Status::OK();
 }
 
-bool UsageScanner::OverriddenIn(uint64_t id, int64_t lo, int64_t hi) const {
-  const auto key = std::make_pair(id, lo);
-  auto hit = [&](const std::vector<RollupRow>& v, size_t from) {
-    const auto it = Gallop(v.begin() + static_cast<ptrdiff_t>(from), v.end(), key, RowLess);
-    return it != v.end() && it->series_id == id && it->hour <= hi;
-  };
-  return hit(view_.revised, cursors_.revised) || hit(view_.open, cursors_.open);
+void UsageScanner::CoverPeriodOf(int64_t hour) {
+  if (hour < period_start_ || hour >= period_next_) {
+    period_start_ = PeriodStart(req_.granularity, hour);
+    period_next_ = scan::NextPeriodStart(req_.granularity, period_start_);
+  }
 }
 
 storage::ColumnMask UsageScanner::AnyOrderColumns(const RollupFileReader& file, size_t index,
@@ -237,11 +236,8 @@ storage::ColumnMask UsageScanner::AnyOrderColumns(const RollupFileReader& file, 
       b.max_hour >= file_hi_ || req_.granularity == Granularity::kHour) {
     return 0;
   }
-  if (b.min_hour < period_start_ || b.min_hour >= period_next_) {
-    period_start_ = PeriodStart(req_.granularity, b.min_hour);
-    period_next_ = scan::NextPeriodStart(req_.granularity, period_start_);
-  }
-  if (b.max_hour >= period_next_ || OverriddenIn(s.id, b.min_hour, b.max_hour) ||
+  CoverPeriodOf(b.min_hour);
+  if (b.max_hour >= period_next_ || AnyOverride(view_, s.id, b.min_hour, b.max_hour, cursors_) ||
       !file.ColumnIsConstant(index, storage::kColCount)) {
     return 0;
   }
@@ -313,12 +309,7 @@ void UsageScanner::SplitPeriods(const RowSet& rows, HourAt hour_at) {
   uint32_t p = 0;
   while (p < count) {
     const int64_t h = hour_at(p);
-    // Consecutive runs (series) mostly fall in the same period: its bounds are kept, since a
-    // month's are a civil-calendar computation.
-    if (h < period_start_ || h >= period_next_) {
-      period_start_ = PeriodStart(g, h);
-      period_next_ = scan::NextPeriodStart(g, period_start_);
-    }
+    CoverPeriodOf(h);
     const int64_t start = period_start_, next = period_next_;
     uint32_t q = count;
     if (last >= next) q = NextPosition(p, count, next, hour_at);

@@ -38,24 +38,28 @@ struct HourColumn {
   int64_t first, step;
 };
 
+// First position in [b, e) whose hour is >= t (e when none), by binary search over ascending
+// hours hour_at(r).
+template <typename HourAt>
+inline uint32_t FirstHourAtOrAfter(HourAt&& hour_at, uint32_t b, uint32_t e, int64_t t) {
+  while (b < e) {
+    const uint32_t m = b + (e - b) / 2;
+    if (hour_at(m) < t) {
+      b = m + 1;
+    } else {
+      e = m;
+    }
+  }
+  return b;
+}
+
 // Cuts the run [*begin, *end) of ascending hours to those in [lo, hi) by binary search.
 // Returns false when none is left.
 inline bool CutRunToHours(const HourColumn& hours, int64_t lo, int64_t hi, uint32_t* begin,
                           uint32_t* end) {
   if (hours.constant) return hours.first >= lo && hours.first < hi && *begin < *end;
-  auto lower_bound = [&hours](uint32_t b, uint32_t e, int64_t t) {
-    while (b < e) {
-      const uint32_t m = b + (e - b) / 2;
-      if (hours(m) < t) {
-        b = m + 1;
-      } else {
-        e = m;
-      }
-    }
-    return b;
-  };
-  if (hours(*begin) < lo) *begin = lower_bound(*begin, *end, lo);
-  if (*begin < *end && hours(*end - 1) >= hi) *end = lower_bound(*begin, *end, hi);
+  if (hours(*begin) < lo) *begin = FirstHourAtOrAfter(hours, *begin, *end, lo);
+  if (*begin < *end && hours(*end - 1) >= hi) *end = FirstHourAtOrAfter(hours, *begin, *end, hi);
   return *begin < *end;
 }
 
@@ -65,19 +69,10 @@ inline bool CutRunToHours(const HourColumn& hours, int64_t lo, int64_t hi, uint3
 template <typename HourAt>
 inline uint32_t NextPosition(uint32_t p, uint32_t count, int64_t t, HourAt hour_at) {
   const int64_t ahead = (t - hour_at(p) + storage::kSecondsPerHour - 1) / storage::kSecondsPerHour;
-  uint32_t r = static_cast<uint32_t>(std::min<int64_t>(p + ahead, count));
+  const uint32_t r = static_cast<uint32_t>(std::min<int64_t>(p + ahead, count));
   if (r < count && hour_at(r) >= t && hour_at(r - 1) < t) return r;
   if (r == count && hour_at(count - 1) < t) return count;
-  uint32_t l = p + 1;
-  while (l < r) {
-    const uint32_t mid = l + (r - l) / 2;
-    if (hour_at(mid) < t) {
-      l = mid + 1;
-    } else {
-      r = mid;
-    }
-  }
-  return l;
+  return FirstHourAtOrAfter(hour_at, p + 1, r, t);
 }
 
 // First position in [first, last) whose element is not less than `key` (as std::lower_bound),
@@ -107,6 +102,34 @@ struct OverrideCursors {
   size_t open = 0;
 };
 
+// The positions in view.revised and view.open of the first rows at or after (id, hour), found
+// by galloping forward from `from`.
+inline OverrideCursors SeekOverrides(const RollupView& view, uint64_t id, int64_t hour,
+                                     const OverrideCursors& from) {
+  const auto key = std::make_pair(id, hour);
+  auto seek = [&key](const std::vector<storage::RollupRow>& v, size_t i) {
+    return static_cast<size_t>(
+        Gallop(v.begin() + static_cast<ptrdiff_t>(i), v.end(), key, RowLess) - v.begin());
+  };
+  return OverrideCursors{seek(view.revised, from.revised), seek(view.open, from.open)};
+}
+
+// Whether v[i] is a row of series `id` at or before `last_hour` (for i from SeekOverrides: a
+// row that overrides an hour of the run).
+inline bool OverridesRun(const std::vector<storage::RollupRow>& v, size_t i, uint64_t id,
+                         int64_t last_hour) {
+  return i < v.size() && v[i].series_id == id && v[i].hour <= last_hour;
+}
+
+// Whether a revised or open row of series `id` falls in hours [first_hour, last_hour]. The
+// cursors do not move.
+inline bool AnyOverride(const RollupView& view, uint64_t id, int64_t first_hour, int64_t last_hour,
+                        const OverrideCursors& cursors) {
+  const OverrideCursors at = SeekOverrides(view, id, first_hour, cursors);
+  return OverridesRun(view.revised, at.revised, id, last_hour) ||
+         OverridesRun(view.open, at.open, id, last_hour);
+}
+
 // The rows of [begin, end) (one series `id`, ascending hours hour_of(r)) whose hour no revised
 // or open row claims, as *rows: the plain range, or a selection in `sel` (three-way merge of the
 // run with both override lists). Returns false when every row is overridden.
@@ -115,19 +138,12 @@ bool VisibleRows(const RollupView& view, uint64_t id, uint32_t begin, uint32_t e
                  HourOf&& hour_of, OverrideCursors* cursors, SelectionVector* sel_buf,
                  uint32_t capacity, RowSet* rows) {
   const int64_t first_hour = hour_of(begin), last_hour = hour_of(end - 1);
-  const auto key_lo = std::make_pair(id, first_hour);
   const auto& rev = view.revised;
   const auto& open = view.open;
-  size_t r0 = static_cast<size_t>(
-      Gallop(rev.begin() + static_cast<ptrdiff_t>(cursors->revised), rev.end(), key_lo, RowLess) -
-      rev.begin());
-  size_t o0 = static_cast<size_t>(
-      Gallop(open.begin() + static_cast<ptrdiff_t>(cursors->open), open.end(), key_lo, RowLess) -
-      open.begin());
-  cursors->revised = r0;
-  cursors->open = o0;
+  *cursors = SeekOverrides(view, id, first_hour, *cursors);
+  size_t r0 = cursors->revised, o0 = cursors->open;
   auto overrides = [&](const std::vector<storage::RollupRow>& v, size_t i) {
-    return i < v.size() && v[i].series_id == id && v[i].hour <= last_hour;
+    return OverridesRun(v, i, id, last_hour);
   };
   *rows = RowSet{nullptr, begin, end - begin};
   if (!overrides(rev, r0) && !overrides(open, o0)) return true;

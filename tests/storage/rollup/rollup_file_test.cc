@@ -23,6 +23,7 @@ using testing::kJan2026;
 using testing::MakeRows;
 using testing::ReadAllRows;
 using testing::Shape;
+using testing::WriteAndOpen;
 using testing::WriteBytes;
 using testing::WriteRollupFile;
 namespace fmt = rollup_format;
@@ -119,10 +120,8 @@ TEST(RollupFile, BlockCuts) {
 TEST(RollupFile, ConstantColumnsAreNotMaterialised) {
   ::meterd::testing::TempDir dir;
   const auto rows = MakeRows(Shape::kRealistic, 3, 720, 9);
-  const std::string path = dir.path() + "/m";
-  ASSERT_TRUE(WriteRollupFile(path, 3, RollupLayout::kPerSeries, rows).ok());
-  auto r = RollupFileReader::Open(path);
-  ASSERT_TRUE(r.ok());
+  auto r = WriteAndOpen(dir.path() + "/m", 3, RollupLayout::kPerSeries, rows);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   RollupBlock block;
   ASSERT_TRUE((*r)->ReadBlock(1, kAllColumns, &block).ok());
   EXPECT_EQ(block.rows, 720u);
@@ -161,10 +160,8 @@ TEST(RollupFile, ConstantColumnsAreNotMaterialised) {
 TEST(RollupFile, MaskDecodesOnlyRequestedColumns) {
   ::meterd::testing::TempDir dir;
   const auto rows = MakeRows(Shape::kRandom, 2, 500, 11);
-  const std::string path = dir.path() + "/p";
-  ASSERT_TRUE(WriteRollupFile(path, 4, RollupLayout::kPacked, rows).ok());
-  auto r = RollupFileReader::Open(path);
-  ASSERT_TRUE(r.ok());
+  auto r = WriteAndOpen(dir.path() + "/p", 4, RollupLayout::kPacked, rows);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   std::mt19937_64 rng(3);
   RollupBlock block;
   for (int t = 0; t < 50; ++t) {
@@ -207,9 +204,7 @@ TEST(RollupFile, AnyOrderColumnsArePermutationsWithTheirEndsInPlace) {
     r.col[kColMax] = r.col[kColLast] = cum;
     r.col[kColIncrease] = rng() % 5000000;
   }
-  const std::string path = dir.path() + "/c";
-  ASSERT_TRUE(WriteRollupFile(path, 5, RollupLayout::kPerSeries, rows).ok());
-  auto r = RollupFileReader::Open(path);
+  auto r = WriteAndOpen(dir.path() + "/c", 5, RollupLayout::kPerSeries, rows);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const ColumnMask varying =
       ColumnBit(kColMin) | ColumnBit(kColMax) | ColumnBit(kColLast) | ColumnBit(kColIncrease);
@@ -250,9 +245,7 @@ TEST(RollupFile, AnyOrderColumnsArePermutationsWithTheirEndsInPlace) {
 TEST(RollupFile, ColumnIsConstantReadsTheHeader) {
   ::meterd::testing::TempDir dir;
   const auto rows = MakeRows(Shape::kConstant, 3, 48, 2);
-  const std::string path = dir.path() + "/k";
-  ASSERT_TRUE(WriteRollupFile(path, 6, RollupLayout::kPerSeries, rows).ok());
-  auto r = RollupFileReader::Open(path);
+  auto r = WriteAndOpen(dir.path() + "/k", 6, RollupLayout::kPerSeries, rows);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   for (size_t b = 0; b < (*r)->blocks().size(); ++b) {
     for (size_t c = 0; c < kRollupColumns; ++c) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -74,6 +75,14 @@ inline Result<RollupFileInfo> WriteRollupFile(const std::string& path, uint64_t 
   METERD_ASSIGN_OR_RETURN(auto w, RollupFileWriter::Create(path, id, layout));
   METERD_RETURN_IF_ERROR(w->Add(rows.data(), rows.size()));
   return w->Finish();
+}
+
+// Writes `rows` as a file and opens it.
+inline Result<std::unique_ptr<RollupFileReader>> WriteAndOpen(const std::string& path, uint64_t id,
+                                                              RollupLayout layout,
+                                                              const std::vector<RollupRow>& rows) {
+  METERD_RETURN_IF_ERROR(WriteRollupFile(path, id, layout, rows).status());
+  return RollupFileReader::Open(path);
 }
 
 // Writes a file without syncing it (tests rewrite small files thousands of times).
