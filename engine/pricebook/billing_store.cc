@@ -116,15 +116,7 @@ Result<std::unique_ptr<BillingStore>> BillingStore::Open(const std::string& data
   METERD_ASSIGN_OR_RETURN(store->tenancy_, tenancy::TenancyStore::Open(store->db_.get()));
   {
     METERD_ASSIGN_OR_RETURN(tenancy::Transaction txn, store->db_->Begin());
-    METERD_ASSIGN_OR_RETURN(int64_t version, tenancy::BillingDb::SchemaVersion(txn, kModule));
-    if (version > kSchemaVersion) {
-      return Status::NotSupported("billing.db: price book schema version " +
-                                  std::to_string(version) + " is newer than this meterd");
-    }
-    if (version < kSchemaVersion) {
-      METERD_RETURN_IF_ERROR(txn.Exec(kSchema));
-      METERD_RETURN_IF_ERROR(tenancy::BillingDb::SetSchemaVersion(txn, kModule, kSchemaVersion));
-    }
+    METERD_RETURN_IF_ERROR(tenancy::BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, kSchema));
     METERD_RETURN_IF_ERROR(txn.Commit());
   }
   METERD_RETURN_IF_ERROR(store->Load());

@@ -180,6 +180,21 @@ Result<int64_t> BillingDb::SchemaVersion(Transaction& txn, std::string_view modu
   return row ? st.Int(0) : int64_t{0};
 }
 
+Status BillingDb::EnsureSchema(Transaction& txn, std::string_view module, int64_t version,
+                               std::string_view schema) {
+  METERD_ASSIGN_OR_RETURN(int64_t stored, SchemaVersion(txn, module));
+  if (stored > version) {
+    return Status::NotSupported("billing.db: " + std::string(module) + " schema version " +
+                                std::to_string(stored) + " is newer than this meterd (" +
+                                std::to_string(version) + ")");
+  }
+  if (stored < version) {
+    METERD_RETURN_IF_ERROR(txn.Exec(schema));
+    METERD_RETURN_IF_ERROR(SetSchemaVersion(txn, module, version));
+  }
+  return Status::OK();
+}
+
 Status BillingDb::SetSchemaVersion(Transaction& txn, std::string_view module, int64_t version) {
   METERD_ASSIGN_OR_RETURN(
       Statement st,

@@ -99,6 +99,11 @@ class BillingDb {
   // (inside the transaction that creates or migrates the module's tables).
   static Result<int64_t> SchemaVersion(Transaction& txn, std::string_view module);
   static Status SetSchemaVersion(Transaction& txn, std::string_view module, int64_t version);
+  // Creates a module's tables inside `txn`: runs `schema` (idempotent DDL) and records
+  // `version` when the stored version is older; NotSupported when the database was written by
+  // a newer meterd (a higher version than this one reads).
+  static Status EnsureSchema(Transaction& txn, std::string_view module, int64_t version,
+                             std::string_view schema);
 
   const std::string& path() const { return path_; }
 

@@ -680,16 +680,7 @@ Result<std::unique_ptr<TenancyStore>> TenancyStore::Open(BillingDb* db) {
   std::unique_ptr<TenancyStore> store(new TenancyStore(db));
   {
     METERD_ASSIGN_OR_RETURN(Transaction txn, db->Begin());
-    METERD_ASSIGN_OR_RETURN(int64_t version, BillingDb::SchemaVersion(txn, kModule));
-    if (version > kSchemaVersion) {
-      return Status::NotSupported("billing.db: tenancy schema version " + std::to_string(version) +
-                                  " is newer than this meterd (" + std::to_string(kSchemaVersion) +
-                                  ")");
-    }
-    if (version < kSchemaVersion) {
-      METERD_RETURN_IF_ERROR(txn.Exec(kSchema));
-      METERD_RETURN_IF_ERROR(BillingDb::SetSchemaVersion(txn, kModule, kSchemaVersion));
-    }
+    METERD_RETURN_IF_ERROR(BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, kSchema));
     METERD_RETURN_IF_ERROR(txn.Commit());
   }
   METERD_RETURN_IF_ERROR(store->Load());
