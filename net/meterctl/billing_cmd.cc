@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "net/meterctl/common.h"
 #include "net/meterctl/csv_time.h"
 #include "net/protocol/messages.h"
 
@@ -20,11 +21,6 @@ void NoteUnrated(uint64_t unattributed, uint64_t unpriced) {
                "without a product (unpriced) are reported, not charged\n",
                static_cast<unsigned long long>(unattributed),
                static_cast<unsigned long long>(unpriced));
-}
-
-int Fail(const Status& st) {
-  std::fprintf(stderr, "meterctl: %s\n", st.ToString().c_str());
-  return 1;
 }
 
 std::string Credits(int64_t micro) {
@@ -57,8 +53,14 @@ int RunApply(net::Client* client, const std::string& path, bool dry_run, Format 
   if (!rep) return Fail(Status::Corruption("unexpected answer to ApplyCatalog"));
   if (rep->errors() && rep->errors()->size() > 0) {
     std::fprintf(stderr, "meterctl: %s: refused, nothing changed:\n", path.c_str());
+    nlohmann::json errors = nlohmann::json::array();
     for (const auto* e : *rep->errors()) {
       std::fprintf(stderr, "  %s: %s\n", path.c_str(), std::string(net::View(e)).c_str());
+      errors.push_back(net::View(e));
+    }
+    if (format == Format::kJson) {
+      nlohmann::json j = {{"applied", false}, {"dry_run", dry_run}, {"errors", errors}};
+      std::printf("%s\n", j.dump(2).c_str());
     }
     return 1;
   }
@@ -174,11 +176,20 @@ int RunCharges(net::Client* client, const ChargesOptions& o, Format format) {
         return Status::OK();
       });
   if (!st.ok()) return Fail(st);
-  lines.Print(format);
-  if (format != Format::kJson) std::printf("\ntotals:\n");
   totals.Add({"total", "", total_display, Credits(total), provisional ? "provisional" : "final"});
-  totals.Print(format);
   NoteUnrated(unattributed, unpriced);
+  if (format == Format::kJson) {
+    nlohmann::json j = {{"lines", lines.Json()},
+                        {"totals", totals.Json()},
+                        {"provisional", provisional},
+                        {"unattributed", unattributed},
+                        {"unpriced", unpriced}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  lines.Print(format);
+  std::printf("\ntotals:\n");
+  totals.Print(format);
   return 0;
 }
 
@@ -224,14 +235,26 @@ int RunReRate(net::Client* client, const net::ReRateQuery& q, Format format) {
     }
   });
   if (!st.ok()) return Fail(st);
-  if (format == Format::kTable) {
-    std::printf("re-rate under price book version %u (actual: the versions in force; credits)\n",
-                version);
-  }
-  lines.Print(format);
-  if (format != Format::kJson) std::printf("\ntotals:\n");
   totals.Add({"total", "", Credits(actual), Credits(rerated), Credits(difference)});
-  totals.Print(format);
+  if (format == Format::kJson) {
+    nlohmann::json j = {{"version", version},
+                        {"lines", lines.Json()},
+                        {"totals", totals.Json()},
+                        {"actual_display", actual_display},
+                        {"rerated_display", rerated_display},
+                        {"provisional", provisional},
+                        {"unattributed", unattributed},
+                        {"unpriced", unpriced}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    if (format == Format::kTable) {
+      std::printf("re-rate under price book version %u (actual: the versions in force; credits)\n",
+                  version);
+    }
+    lines.Print(format);
+    std::printf("\ntotals:\n");
+    totals.Print(format);
+  }
   if (format == Format::kTable && !actual_display.empty()) {
     std::printf("\nactual %s, re-rated %s\n", actual_display.c_str(), rerated_display.c_str());
   }

@@ -14,7 +14,8 @@
 
 namespace meterd::cli {
 
-// Exit code: 0 applied or unchanged, 1 refused (errors printed with their lines) or failure.
+// Exit code: 0 applied or unchanged, 1 refused (errors printed with their lines; JSON: an
+// object with "applied": false and "errors") or failure.
 int RunApply(net::Client* client, const std::string& path, bool dry_run, Format format);
 
 struct EstimateOptions {
@@ -31,11 +32,13 @@ struct ChargesOptions {
   wire::ChargeGroupBy group_by = wire::ChargeGroupBy::Product;
   std::string currency;
 };
-// Lines with product, quantity, unit, unit price and cost, then the totals per group.
+// Lines with product, quantity, unit, unit price and cost, then the totals per group. JSON: one
+// object, {"lines": [...], "totals": [...], "provisional", "unattributed", "unpriced"}.
 int RunCharges(net::Client* client, const ChargesOptions& options, Format format);
 
 // Lines with product, quantity and the actual (versions in force), re-rated (`query.version`)
-// and difference amounts in credits, then the same per group and in all.
+// and difference amounts in credits, then the same per group and in all. JSON: one object,
+// {"version", "lines": [...], "totals": [...], "actual_display", "rerated_display", ...}.
 int RunReRate(net::Client* client, const net::ReRateQuery& query, Format format);
 
 }  // namespace meterd::cli

@@ -97,11 +97,13 @@ Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path)
       }
       bits = storage::DoubleToBits(d);
     } else {
-      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), bits);
-      if (ec != std::errc() || p != v.data() + v.size()) {
-        refuse(lineno, "value \"" + v + "\" is not an unsigned integer");
+      std::string why;
+      auto n = ParseIntegralValue(v, &why);
+      if (!n) {
+        refuse(lineno, "value \"" + v + "\" " + why + ": " + metric + " takes unsigned integers");
         continue;
       }
+      bits = *n;
     }
     keys.try_emplace(net::SeriesIdOf(f[0], metric), net::SeriesKey{f[0], metric});
     rows.push_back(Row{lineno, f[0], metric, *hour, state, bits});

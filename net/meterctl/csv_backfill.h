@@ -6,7 +6,8 @@
 //   * metric: a catalog metric; for a state metric, `metric:state` (vm.state:running) and the
 //     value is the seconds spent in that state in the hour (0..3600);
 //   * value: a gauge's average level over the hour (its integral is value x 3600 s), a
-//     counter's increase in the hour; in the metric's value type.
+//     counter's increase in the hour; in the metric's value type (an integer may be written
+//     as an exactly integral decimal, "2.0" or "1e3").
 // The series are defined as needed. Importing the same file again changes nothing (the server
 // compares each bucket with its latest revision). A bad line is reported with its number and
 // the good ones are imported.

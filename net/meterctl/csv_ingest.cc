@@ -138,15 +138,15 @@ Result<CsvIngestReport> IngestCsv(net::Client* client, const std::string& path,
       }
       bits = storage::DoubleToBits(d);
     } else {
-      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), bits);
-      if (ec != std::errc() || p != v.data() + v.size()) {
-        auto state = f[1] == "vm.state" ? ParseStateName(v) : std::nullopt;
-        if (!state) {
-          bad("bad value", "\"" + v + "\" is not an unsigned integer" +
-                               (f[1] == "vm.state" ? " or a VM state name" : ""));
-          continue;
-        }
+      std::string why;
+      if (auto n = ParseIntegralValue(v, &why)) {
+        bits = *n;
+      } else if (auto state = f[1] == "vm.state" ? ParseStateName(v) : std::nullopt) {
         bits = *state;
+      } else {
+        bad("bad value", "\"" + v + "\" " + why + ": " + f[1] + " takes unsigned integers" +
+                             (f[1] == "vm.state" ? " or VM state names" : ""));
+        continue;
       }
     }
     const uint64_t id = net::SeriesIdOf(f[0], f[1]);

@@ -1,7 +1,8 @@
 // meterd — net/meterctl/csv_ingest.h: `meterctl ingest FILE.csv`.
 //
 // Reads rows `resource,metric,timestamp,value` (a header line first; timestamp in unix seconds
-// or RFC 3339; vm.state values may be names such as "running"), defines the series it meets,
+// or RFC 3339; vm.state values may be names such as "running"; an integer metric's value may be
+// an exactly integral decimal such as "2.0", never "2.5"), defines the series it meets,
 // and sends the samples as pipelined batches. A row that cannot be parsed is rejected locally
 // with its line number; the rest are sent. The report counts accepted and rejected samples and
 // lists the reasons.

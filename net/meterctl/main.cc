@@ -1,21 +1,30 @@
 // meterd — net/meterctl/main.cc: the command-line client of meterd.
 //
-//   meterctl [--server HOST:PORT] [--key KEY | --key-file FILE] [--format table|csv|json] CMD
+//   meterctl CMD [SUBCMD] [OPTIONS] [--server HOST:PORT] [--key KEY | --key-file FILE]
+//            [--format table|csv|json]
 //
 // Commands: ingest, export, usage, backfill, rollup rebuild, apply, estimate, charges, rerate,
-// stats, keys create|list|revoke, metrics list|define. Exit codes: 0 success; 1 failure
-// (connection, refusal, bad input); 2 usage; 3 `ingest` finished but not every sample was accepted.
+// stats, keys create|list|revoke, metrics list|define, completion bash|zsh. The global options
+// (--server, --key, --key-file, --format) go anywhere on the line and every --help lists them;
+// `--format json` prints exactly one JSON document on stdout (notes go to stderr). The
+// conventions live in cli_conventions.h; a new file of commands follows common.h. Exit codes:
+// 0 success; 1 failure (connection, refusal, bad input); 2 usage (an unknown command, no
+// command, a bad or missing option); 3 `ingest` or `backfill` finished but not every row was
+// accepted.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "engine/catalog.h"
 #include "net/client/client.h"
 #include "net/meterctl/billing_cmd.h"
+#include "net/meterctl/cli_conventions.h"
+#include "net/meterctl/common.h"
 #include "net/meterctl/csv_backfill.h"
 #include "net/meterctl/csv_ingest.h"
 #include "net/meterctl/csv_time.h"
@@ -27,30 +36,11 @@
 namespace {
 
 using namespace meterd;
+using cli::Common;
+using cli::Connect;
+using cli::Fail;
 using cli::Format;
 using cli::Table;
-
-struct Common {
-  net::EndpointFlags endpoint;
-  std::string format = "table";
-  Format fmt() const {
-    return format == "csv" ? Format::kCsv : format == "json" ? Format::kJson : Format::kTable;
-  }
-};
-
-int Fail(const Status& st) {
-  std::fprintf(stderr, "meterctl: %s\n", st.ToString().c_str());
-  return 1;
-}
-
-Result<std::unique_ptr<net::Client>> Connect(const Common& c) {
-  net::ClientOptions o;
-  o.client_name = "meterctl/0.1";
-  METERD_RETURN_IF_ERROR(net::ResolveEndpoint(c.endpoint, &o));
-  auto client = std::make_unique<net::Client>(o);
-  METERD_RETURN_IF_ERROR(client->Connect());
-  return client;
-}
 
 const char* RoleText(wire::Role r) {
   switch (r) {
@@ -322,7 +312,11 @@ int CmdKeys(const Common& c, const std::string& action, const std::string& role,
   auto bytes =
       cl.Call(net::FinishFrame(fbb, wire::CreateRevokeKey(fbb, rid, fbb.CreateString(id))), rid);
   if (!bytes.ok()) return Fail(bytes.status());
-  std::fprintf(stderr, "meterctl: key %s revoked\n", id.c_str());
+  if (c.fmt() == Format::kJson) {
+    std::printf("%s\n", nlohmann::json({{"revoked", id}}).dump(2).c_str());
+  } else {
+    std::fprintf(stderr, "meterctl: key %s revoked\n", id.c_str());
+  }
   return 0;
 }
 
@@ -344,7 +338,11 @@ int CmdMetrics(const Common& c, const std::string& action, const std::string& na
                                        fbb.CreateString(description), false);
     auto bytes = cl.Call(net::FinishFrame(fbb, wire::CreateDefineMetric(fbb, rid, info)), rid);
     if (!bytes.ok()) return Fail(bytes.status());
-    std::fprintf(stderr, "meterctl: metric %s defined\n", name.c_str());
+    if (c.fmt() == Format::kJson) {
+      std::printf("%s\n", nlohmann::json({{"defined", name}}).dump(2).c_str());
+    } else {
+      std::fprintf(stderr, "meterctl: metric %s defined\n", name.c_str());
+    }
     return 0;
   }
   auto bytes = cl.Call(net::FinishFrame(fbb, wire::CreateListMetrics(fbb, rid)), rid);
@@ -367,16 +365,7 @@ int CmdMetrics(const Common& c, const std::string& action, const std::string& na
 
 int main(int argc, char** argv) {
   Common c;
-  CLI::App app{"meterctl: the command-line client of meterd"};
-  app.require_subcommand(1);
-  app.add_option("--server", c.endpoint.server,
-                 "meterd address HOST:PORT (default: $METER_SERVER, else 127.0.0.1:7400)");
-  app.add_option("--key", c.endpoint.key, "API key (default: $METER_KEY)");
-  app.add_option("--key-file", c.endpoint.key_file,
-                 "file holding the API key (default: ./meterd-data/admin.key)");
-  app.add_option("--format", c.format, "output format")
-      ->check(CLI::IsMember({"table", "csv", "json"}))
-      ->capture_default_str();
+  CLI::App app{"meterctl: the command-line client of meterd", "meterctl"};
 
   std::string file;
   size_t batch = 10000;
@@ -461,7 +450,6 @@ int main(int argc, char** argv) {
                      "display currency of the totals (default: the book's)");
 
   auto* rollup = app.add_subcommand("rollup", "hourly rollups (admin)");
-  rollup->require_subcommand(1);
   auto* rebuild = rollup->add_subcommand(
       "rebuild", "recompute hourly buckets of [from, to) from raw samples; report the changes");
   rebuild->add_option("--from", from, "start (unix seconds or RFC 3339)")->required();
@@ -473,7 +461,6 @@ int main(int argc, char** argv) {
 
   std::string role, hypervisor, name, id;
   auto* keys = app.add_subcommand("keys", "API keys (admin)");
-  keys->require_subcommand(1);
   auto* kc = keys->add_subcommand("create", "create a key; prints the secret once");
   kc->add_option("--role", role, "agent, billing or admin")
       ->required()
@@ -486,7 +473,6 @@ int main(int argc, char** argv) {
 
   std::string kind, unit, type = "int", description;
   auto* metrics = app.add_subcommand("metrics", "the metric catalog");
-  metrics->require_subcommand(1);
   auto* ml = metrics->add_subcommand("list", "built-in and custom metrics");
   auto* md = metrics->add_subcommand("define", "define a custom metric (admin)");
   md->add_option("--name", name, "e.g. gpu.seconds")->required();
@@ -499,98 +485,112 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   md->add_option("--description", description, "free text");
 
-  CLI11_PARSE(app, argc, argv);
-  if (*ingest) return CmdIngest(c, file, batch);
-  if (*exp) return CmdExport(c, from, to, resource, metric, rfc3339);
-  if (*charges || *rerate) {
-    auto f = cli::ParseTimestamp(from);
-    auto t = cli::ParseTimestamp(to);
-    if (!f || !t)
-      return Fail(Status::InvalidArgument("--from and --to take unix seconds or RFC 3339"));
-    // The narrowest scope given wins.
-    wire::ChargeScope scope = wire::ChargeScope::All;
-    std::string scope_id;
+  c.OnRun(ingest, [&] { return CmdIngest(c, file, batch); });
+  c.OnRun(exp, [&] { return CmdExport(c, from, to, resource, metric, rfc3339); });
+  // The narrowest scope given wins.
+  auto charge_scope = [&](wire::ChargeScope* scope, std::string* scope_id) {
+    *scope = wire::ChargeScope::All;
     if (!resource.empty()) {
-      scope = wire::ChargeScope::Resource, scope_id = resource;
+      *scope = wire::ChargeScope::Resource, *scope_id = resource;
     } else if (!project.empty()) {
-      scope = wire::ChargeScope::Project, scope_id = project;
+      *scope = wire::ChargeScope::Project, *scope_id = project;
     } else if (!account.empty()) {
-      scope = wire::ChargeScope::Account, scope_id = account;
+      *scope = wire::ChargeScope::Account, *scope_id = account;
     } else if (!domain.empty()) {
-      scope = wire::ChargeScope::Domain, scope_id = domain;
+      *scope = wire::ChargeScope::Domain, *scope_id = domain;
     }
-    wire::ChargeGroupBy group = wire::ChargeGroupBy::Product;
+  };
+  auto charge_group = [&] {
     const char* names[] = {"product", "resource", "project", "account", "hour", "day", "month"};
     for (int g = 0; g < 7; ++g) {
-      if (group_by == names[g]) group = static_cast<wire::ChargeGroupBy>(g);
+      if (group_by == names[g]) return static_cast<wire::ChargeGroupBy>(g);
     }
-    auto client = Connect(c);
-    if (!client.ok()) return Fail(client.status());
-    if (*rerate) {
-      net::ReRateQuery q;
-      q.from = *f;
-      q.to = *t;
-      q.scope = scope;
-      q.scope_id = scope_id;
-      q.group_by = group;
-      q.currency = currency;
-      q.version = rerate_version;
-      return cli::RunReRate(client.value().get(), q, c.fmt());
-    }
-    cli::ChargesOptions co;
-    co.from = *f;
-    co.to = *t;
-    co.currency = currency;
-    co.scope = scope;
-    co.scope_id = scope_id;
-    co.group_by = group;
-    return cli::RunCharges(client.value().get(), co, c.fmt());
-  }
-  if (*apply || *estimate) {
-    auto client = Connect(c);
-    if (!client.ok()) return Fail(client.status());
-    if (*apply) return cli::RunApply(client.value().get(), apply_file, dry_run, c.fmt());
-    return cli::RunEstimate(client.value().get(), est, c.fmt());
-  }
-  if (*backfill) {
-    auto client = Connect(c);
-    if (!client.ok()) return Fail(client.status());
-    auto rep = cli::BackfillCsv(client.value().get(), backfill_file);
-    if (!rep.ok()) return Fail(rep.status());
-    Table t({"rows", "imported buckets", "unchanged", "refused"});
-    for (size_t i = 0; i < 4; ++i) t.SetNumeric(i);
-    t.Add({std::to_string(rep->rows), std::to_string(rep->imported), std::to_string(rep->unchanged),
-           std::to_string(rep->refused)});
-    t.Print(c.fmt());
-    for (const auto& e : rep->examples) std::fprintf(stderr, "meterctl: %s\n", e.c_str());
-    return rep->refused == 0 ? 0 : 3;
-  }
-  if (*usage || *rebuild) {
+    return wire::ChargeGroupBy::Product;
+  };
+  auto with_range = [&](const std::function<int(net::Client*, int64_t, int64_t)>& run) {
     auto f = cli::ParseTimestamp(from);
     auto t = cli::ParseTimestamp(to);
     if (!f || !t)
       return Fail(Status::InvalidArgument("--from and --to take unix seconds or RFC 3339"));
     auto client = Connect(c);
     if (!client.ok()) return Fail(client.status());
-    if (*rebuild)
-      return cli::RunRollupRebuild(client.value().get(), *f, *t, resource, metric, c.fmt());
-    net::UsageQuery q;
-    q.from = *f;
-    q.to = *t;
-    q.resource = resource;
-    q.project = project;
-    q.account = account;
-    q.metric = metric;
-    q.granularity = granularity == "day"     ? wire::Granularity::Day
-                    : granularity == "month" ? wire::Granularity::Month
-                                             : wire::Granularity::Hour;
-    return cli::RunUsage(client.value().get(), q, c.fmt());
-  }
-  if (*stats) return CmdStats(c);
-  if (*kc) return CmdKeys(c, "create", role, hypervisor, name, id);
-  if (*kl) return CmdKeys(c, "list", role, hypervisor, name, id);
-  if (*kr) return CmdKeys(c, "revoke", role, hypervisor, name, id);
-  if (*ml) return CmdMetrics(c, "list", name, kind, unit, type, description);
-  if (*md) return CmdMetrics(c, "define", name, kind, unit, type, description);
-  return 2;
+    return run(client.value().get(), *f, *t);
+  };
+  c.OnRun(charges, [&] {
+    return with_range([&](net::Client* client, int64_t f, int64_t t) {
+      cli::ChargesOptions co;
+      co.from = f;
+      co.to = t;
+      co.currency = currency;
+      charge_scope(&co.scope, &co.scope_id);
+      co.group_by = charge_group();
+      return cli::RunCharges(client, co, c.fmt());
+    });
+  });
+  c.OnRun(rerate, [&] {
+    return with_range([&](net::Client* client, int64_t f, int64_t t) {
+      net::ReRateQuery q;
+      q.from = f;
+      q.to = t;
+      charge_scope(&q.scope, &q.scope_id);
+      q.group_by = charge_group();
+      q.currency = currency;
+      q.version = rerate_version;
+      return cli::RunReRate(client, q, c.fmt());
+    });
+  });
+  auto with_client = [&](const std::function<int(net::Client*)>& run) {
+    auto client = Connect(c);
+    if (!client.ok()) return Fail(client.status());
+    return run(client.value().get());
+  };
+  c.OnRun(apply, [&] {
+    return with_client(
+        [&](net::Client* client) { return cli::RunApply(client, apply_file, dry_run, c.fmt()); });
+  });
+  c.OnRun(estimate, [&] {
+    return with_client([&](net::Client* client) { return cli::RunEstimate(client, est, c.fmt()); });
+  });
+  c.OnRun(backfill, [&] {
+    return with_client([&](net::Client* client) {
+      auto rep = cli::BackfillCsv(client, backfill_file);
+      if (!rep.ok()) return Fail(rep.status());
+      Table t({"rows", "imported buckets", "unchanged", "refused"});
+      for (size_t i = 0; i < 4; ++i) t.SetNumeric(i);
+      t.Add({std::to_string(rep->rows), std::to_string(rep->imported),
+             std::to_string(rep->unchanged), std::to_string(rep->refused)});
+      t.Print(c.fmt());
+      for (const auto& e : rep->examples) std::fprintf(stderr, "meterctl: %s\n", e.c_str());
+      return rep->refused == 0 ? 0 : 3;
+    });
+  });
+  c.OnRun(rebuild, [&] {
+    return with_range([&](net::Client* client, int64_t f, int64_t t) {
+      return cli::RunRollupRebuild(client, f, t, resource, metric, c.fmt());
+    });
+  });
+  c.OnRun(usage, [&] {
+    return with_range([&](net::Client* client, int64_t f, int64_t t) {
+      net::UsageQuery q;
+      q.from = f;
+      q.to = t;
+      q.resource = resource;
+      q.project = project;
+      q.account = account;
+      q.metric = metric;
+      q.granularity = granularity == "day"     ? wire::Granularity::Day
+                      : granularity == "month" ? wire::Granularity::Month
+                                               : wire::Granularity::Hour;
+      return cli::RunUsage(client, q, c.fmt());
+    });
+  });
+  c.OnRun(stats, [&] { return CmdStats(c); });
+  c.OnRun(kc, [&] { return CmdKeys(c, "create", role, hypervisor, name, id); });
+  c.OnRun(kl, [&] { return CmdKeys(c, "list", role, hypervisor, name, id); });
+  c.OnRun(kr, [&] { return CmdKeys(c, "revoke", role, hypervisor, name, id); });
+  c.OnRun(ml, [&] { return CmdMetrics(c, "list", name, kind, unit, type, description); });
+  c.OnRun(md, [&] { return CmdMetrics(c, "define", name, kind, unit, type, description); });
+
+  // Global options, unknown commands, help and `completion` for every command above.
+  return cli::RunCommandLine(app, c, argc, argv);
 }

@@ -7,6 +7,23 @@
 
 namespace meterd::cli {
 
+nlohmann::json Table::Json() const {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& row : rows_) {
+    nlohmann::json obj = nlohmann::json::object();
+    for (size_t c = 0; c < row.size() && c < columns_.size(); ++c) {
+      if (numeric(c) && !row[c].empty()) {
+        obj[columns_[c]] = nlohmann::json::parse(row[c], nullptr, false);
+        if (obj[columns_[c]].is_discarded()) obj[columns_[c]] = row[c];
+      } else {
+        obj[columns_[c]] = row[c];
+      }
+    }
+    arr.push_back(std::move(obj));
+  }
+  return arr;
+}
+
 void Table::Print(Format format, FILE* out) const {
   switch (format) {
     case Format::kCsv: {
@@ -22,23 +39,9 @@ void Table::Print(Format format, FILE* out) const {
       }
       return;
     }
-    case Format::kJson: {
-      nlohmann::json arr = nlohmann::json::array();
-      for (const auto& row : rows_) {
-        nlohmann::json obj = nlohmann::json::object();
-        for (size_t c = 0; c < row.size() && c < columns_.size(); ++c) {
-          if (numeric(c) && !row[c].empty()) {
-            obj[columns_[c]] = nlohmann::json::parse(row[c], nullptr, false);
-            if (obj[columns_[c]].is_discarded()) obj[columns_[c]] = row[c];
-          } else {
-            obj[columns_[c]] = row[c];
-          }
-        }
-        arr.push_back(std::move(obj));
-      }
-      std::fprintf(out, "%s\n", arr.dump(2).c_str());
+    case Format::kJson:
+      std::fprintf(out, "%s\n", Json().dump(2).c_str());
       return;
-    }
     case Format::kTable: {
       std::vector<size_t> width(columns_.size());
       for (size_t c = 0; c < columns_.size(); ++c) width[c] = columns_[c].size();

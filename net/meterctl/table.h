@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdio>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ class Table {
     numeric_[column] = true;
   }
   void Print(Format format, FILE* out = stdout) const;
+  // The rows as a JSON array of objects (what Print prints for Format::kJson), for a command
+  // whose one JSON document holds several tables.
+  nlohmann::json Json() const;
 
  private:
   bool numeric(size_t c) const { return c < numeric_.size() && numeric_[c]; }

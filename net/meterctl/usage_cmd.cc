@@ -189,8 +189,26 @@ int RunRollupRebuild(net::Client* client, int64_t from, int64_t to, const std::s
     std::fprintf(stderr, "meterctl: unexpected answer to RollupRebuild\n");
     return 1;
   }
+  Table c({"resource", "metric", "hour", "change"});
+  if (rep->first_changes()) {
+    for (const auto* b : *rep->first_changes()) {
+      c.Add({std::string(net::View(b->resource())), std::string(net::View(b->metric())),
+             FormatRfc3339(b->hour()),
+             b->revision() == 0 ? "open bucket replaced"
+                                : "revision " + std::to_string(b->revision())});
+    }
+  }
+  if (format == Format::kJson) {
+    // One document: the counts, and the first changed buckets the server itemised.
+    nlohmann::json j = {{"series", rep->series()},       {"buckets", rep->hours()},
+                        {"unchanged", rep->unchanged()}, {"open_replaced", rep->open_replaced()},
+                        {"revisions", rep->revisions()}, {"seconds", rep->seconds()},
+                        {"first_changes", c.Json()}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
   Table t({"series", "buckets", "unchanged", "open_replaced", "revisions", "seconds"});
-  for (size_t c = 0; c < 6; ++c) t.SetNumeric(c);
+  for (size_t col = 0; col < 6; ++col) t.SetNumeric(col);
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.3f", rep->seconds());
   t.Add({std::to_string(rep->series()), std::to_string(rep->hours()),
@@ -198,16 +216,8 @@ int RunRollupRebuild(net::Client* client, int64_t from, int64_t to, const std::s
          std::to_string(rep->revisions()), secs});
   t.Print(format);
   if (rep->first_changes() && rep->first_changes()->size() > 0) {
-    Table c({"resource", "metric", "hour", "change"});
-    for (const auto* b : *rep->first_changes()) {
-      c.Add({std::string(net::View(b->resource())), std::string(net::View(b->metric())),
-             FormatRfc3339(b->hour()),
-             b->revision() == 0 ? "open bucket replaced"
-                                : "revision " + std::to_string(b->revision())});
-    }
-    if (format != Format::kJson)
-      std::printf("\nchanged buckets (first %zu):\n",
-                  static_cast<size_t>(rep->first_changes()->size()));
+    std::printf("\nchanged buckets (first %zu):\n",
+                static_cast<size_t>(rep->first_changes()->size()));
     c.Print(format);
   }
   return 0;

@@ -14,7 +14,8 @@ namespace meterd::cli {
 // rollup blocks reported).
 int RunUsage(net::Client* client, const net::UsageQuery& query, Format format);
 
-// Recomputes [from, to) from raw samples and prints what changed.
+// Recomputes [from, to) from raw samples and prints what changed: the counts, then the first
+// changed buckets (JSON: one object, the buckets in "first_changes").
 int RunRollupRebuild(net::Client* client, int64_t from, int64_t to, const std::string& resource,
                      const std::string& metric, Format format);
 

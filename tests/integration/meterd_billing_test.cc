@@ -16,40 +16,13 @@
 namespace meterd::testing {
 namespace {
 
-struct CommandResult {
-  int exit_code;
-  std::string out, err;
-};
-
 class MeterdBillingTest : public MeterdTest {
  protected:
-  CommandResult Meterctl(const std::string& args) {
-    const std::string err_path = tmp_.path() + "/meterctl.err";
-    const std::string cmd = std::string(METERCTL_BIN) +
-                            " --server 127.0.0.1:" + std::to_string(server_.port()) + " --key " +
-                            server_.admin_key() + " " + args + " 2>" + err_path;
-    CommandResult r{0, "", ""};
-    FILE* p = ::popen(cmd.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-    const int status = ::pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream in(err_path);
-    r.err.assign(std::istreambuf_iterator<char>(in), {});
-    return r;
-  }
-  std::string WriteFile(const std::string& name, const std::string& text) {
-    const std::string path = tmp_.path() + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-  }
-  // `--format json charges|rerate` prints two arrays: the lines, then the totals.
+  // `--format json charges|rerate` prints one object: {"lines": [...], "totals": [...], ...}.
   static std::pair<nlohmann::json, nlohmann::json> LinesAndTotals(const std::string& out) {
-    const size_t split = out.find("]\n[");
-    if (split == std::string::npos) return {nlohmann::json::array(), nlohmann::json::array()};
-    return {nlohmann::json::parse(out.substr(0, split + 1)),
-            nlohmann::json::parse(out.substr(split + 2))};
+    const nlohmann::json doc = nlohmann::json::parse(out, nullptr, false);
+    if (!doc.is_object()) return {nlohmann::json::array(), nlohmann::json::array()};
+    return {doc["lines"], doc["totals"]};
   }
   // The line of `product` (and `resource`, when given) in a JSON array of lines, or null.
   static nlohmann::json Find(const nlohmann::json& lines, const std::string& key,
@@ -155,11 +128,8 @@ TEST_F(MeterdBillingTest, ChargesRateBackfilledHoursOfTheCatalogsVm) {
   CommandResult charges = Meterctl("--format json charges --from " + std::to_string(h) + " --to " +
                                    std::to_string(now) + " --account bu1user1");
   ASSERT_EQ(charges.exit_code, 0) << charges.out << charges.err;
-  // Two JSON arrays: the lines, then the totals.
-  const size_t split = charges.out.find("]\n[");
-  ASSERT_NE(split, std::string::npos) << charges.out;
-  auto lines = nlohmann::json::parse(charges.out.substr(0, split + 1));
-  auto totals = nlohmann::json::parse(charges.out.substr(split + 2));
+  // One JSON document: the lines and the totals.
+  auto [lines, totals] = LinesAndTotals(charges.out);
   ASSERT_EQ(lines.size(), 1u) << charges.out;
   EXPECT_EQ(lines[0]["resource"], "vm-1001");
   EXPECT_EQ(lines[0]["quantity"], 1.5);

@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -33,8 +36,42 @@ inline int64_t UnixNow() {
       .count();
 }
 
+// What a meterctl run printed and returned.
+struct CommandResult {
+  int exit_code;
+  std::string out;  // stdout only
+  std::string err;
+};
+
 class MeterdTest : public ::testing::Test {
  protected:
+  // Runs `meterctl LINE`: stdout captured, stderr kept apart.
+  CommandResult RunMeterctl(const std::string& line) {
+    const std::string err_path = tmp_.path() + "/meterctl.err";
+    const std::string cmd = std::string(METERCTL_BIN) + " " + line + " 2>" + err_path;
+    CommandResult r{0, "", ""};
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+    const int status = ::pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream in(err_path);
+    r.err.assign(std::istreambuf_iterator<char>(in), {});
+    return r;
+  }
+  // `meterctl ARGS` against this test's server with its admin key.
+  CommandResult Meterctl(const std::string& args) {
+    return RunMeterctl("--server 127.0.0.1:" + std::to_string(server_.port()) + " --key " +
+                       server_.admin_key() + " " + args);
+  }
+  // Writes `text` to a file of the test's directory; returns its path.
+  std::string WriteFile(const std::string& name, const std::string& text) {
+    const std::string path = tmp_.path() + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
   std::string data_dir() const { return tmp_.path() + "/data"; }
 
   void StartServer(std::vector<std::string> extra = {}, bool fresh = true) {

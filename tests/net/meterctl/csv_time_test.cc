@@ -71,5 +71,53 @@ TEST(CsvTimeTest, DoublesPrintExactly) {
   EXPECT_EQ(FormatDouble(-INFINITY), "-inf");
 }
 
+TEST(CsvTimeTest, IntegerValuesMayBeWrittenAsIntegralDecimals) {
+  EXPECT_EQ(ParseIntegralValue("2"), 2u);
+  EXPECT_EQ(ParseIntegralValue("2.0"), 2u);  // pandas
+  EXPECT_EQ(ParseIntegralValue("2.000"), 2u);
+  EXPECT_EQ(ParseIntegralValue("2."), 2u);
+  EXPECT_EQ(ParseIntegralValue("1e3"), 1000u);
+  EXPECT_EQ(ParseIntegralValue("1.5E1"), 15u);
+  EXPECT_EQ(ParseIntegralValue("1500e-2"), 15u);
+  EXPECT_EQ(ParseIntegralValue("0.0"), 0u);
+  EXPECT_EQ(ParseIntegralValue("-0"), 0u);
+  EXPECT_EQ(ParseIntegralValue("0e999999999999"), 0u);
+  EXPECT_EQ(ParseIntegralValue("007"), 7u);
+  // Exact to the last unit, where a double would round: 2^53 + 1 and 2^64 - 1.
+  EXPECT_EQ(ParseIntegralValue("9007199254740993.0"), 9007199254740993u);
+  EXPECT_EQ(ParseIntegralValue("18446744073709551615"), UINT64_MAX);
+  EXPECT_EQ(ParseIntegralValue("1.8446744073709551615e19"), UINT64_MAX);
+}
+
+TEST(CsvTimeTest, FractionalNegativeHugeAndNonNumbersAreRefusedWithAReason) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"2.5", "has a fractional part"},
+      {"2.000001", "has a fractional part"},
+      {"0.5", "has a fractional part"},
+      {"25e-1", "has a fractional part"},
+      {"1e-999999999", "has a fractional part"},
+      {"-3", "is negative"},
+      {"-3.0", "is negative"},
+      {"18446744073709551616", "is out of range"},
+      {"1e20", "is out of range"},
+      {"1e999999999999", "is out of range"},
+      {"", "is not a number"},
+      {".", "is not a number"},
+      {"1e", "is not a number"},
+      {"nan", "is not a number"},
+      {"inf", "is not a number"},
+      {"0x10", "is not a number"},
+      {" 2", "is not a number"},
+      {"2 ", "is not a number"},
+      {"+2", "is not a number"},
+      {"running", "is not a number"},
+  };
+  for (const auto& [text, reason] : cases) {
+    std::string why;
+    EXPECT_EQ(ParseIntegralValue(text, &why), std::nullopt) << text;
+    EXPECT_EQ(why, reason) << text;
+  }
+}
+
 }  // namespace
 }  // namespace meterd::cli
