@@ -1,6 +1,7 @@
 # meterd — the two quick-start commands, plus the pieces they are made of.
 #   make demo   install missing packages, build (release), run meterd with an agent and meterctl
 #   make test   install, build release + ASan/UBSan, run every test through CTest
+#   make check-long   the kill -9 loops at full length (CI runs a bounded slice)
 # Binaries land in build/bin/.
 
 JOBS ?= $(shell nproc)
@@ -8,7 +9,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CTEST_FLAGS ?= --output-on-failure --timeout 600 -j $(JOBS)
 
-.PHONY: all deps build build-asan demo test test-release test-asan bench format clean
+.PHONY: all deps build build-asan demo test test-release test-asan check-long bench format clean
 
 all: build
 
@@ -36,6 +37,12 @@ test-release: build
 # the release build).
 test-asan: build-asan
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest $(CTEST_FLAGS) -LE crash
+
+# The long runs CI bounds to a slice: each kill -9 loop at 200 iterations.
+check-long: build
+	@METERD_CRASH_ITERATIONS=200 $(BUILD)/bin/crash_test
+	@METERD_SERVER_CRASH_ITERATIONS=200 $(BUILD)/bin/meterd_crash_test
+	@METERD_BILLING_CRASH_ITERATIONS=200 $(BUILD)/bin/meterd_ledger_test --gtest_filter='*Kill*'
 
 bench: build
 	@for b in $(BUILD)/bin/*_bench; do $$b --benchmark_repetitions=3 \

@@ -17,10 +17,15 @@
 #include <optional>
 
 #include "engine/auth/key_store.h"
+#include "engine/billing/billing_clock.h"
 #include "engine/catalog.h"
 #include "engine/downsample/downsampler.h"
+#include "engine/events/event_log.h"
+#include "engine/events/webhook_dispatcher.h"
+#include "engine/events/webhook_store.h"
 #include "engine/ingest/ingest_pipeline.h"
 #include "engine/ingest/rollup_clock.h"
+#include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
 #include "engine/registry/resource_registry.h"
@@ -50,6 +55,9 @@ struct Flags {
   int64_t staleness_s = 60;
   int64_t grace_s = 600;
   bool rollups = true;
+  bool billing_clock = true;
+  int64_t billing_start = 0;
+  bool webhooks = true;
   std::string io_backend = "auto";
   std::string log_level = "info";
 };
@@ -173,6 +181,16 @@ int Run(const Flags& f) {
   // The billing catalog (tenancy, price book, subscriptions) in DATA/billing.db.
   auto billing = OrDie(engine::pricebook::BillingStore::Open(f.data_dir, &catalog), "billing");
 
+  // The ledger, its event outbox and webhook deliveries share billing.db.
+  auto events = OrDie(engine::events::EventLog::Open(billing->db()), "events");
+  auto webhooks = OrDie(engine::events::WebhookStore::Open(billing->db()), "webhooks");
+  engine::pricebook::BillingStore* billing_store = billing.get();
+  auto ledger = OrDie(
+      engine::ledger::Ledger::Open(billing->db(), events.get(),
+                                   [billing_store] { return billing_store->Current().tenancy; }),
+      "ledger");
+  engine::events::WebhookDispatcher dispatcher(events.get(), webhooks.get());
+
   engine::IngestPipeline ingest(store.get(), series.get(), downsampler.get());
   std::optional<engine::RollupClock> rollup_clock;
   if (downsampler) {
@@ -183,8 +201,23 @@ int Run(const Flags& f) {
   }
   engine::MeterService service(
       engine::ServiceParts{store.get(), &catalog, metrics.get(), series.get(), resources.get(),
-                           keys.get(), &ingest, downsampler.get(), billing.get()},
+                           keys.get(), &ingest, downsampler.get(), billing.get(), ledger.get(),
+                           events.get(), webhooks.get(), &dispatcher},
       f.query_threads);
+  engine::billing::ClockOptions clock_options;
+  clock_options.start = f.billing_start;
+  engine::billing::BillingClock billing_clock(ledger.get(), &service, clock_options);
+  service.set_clock(&billing_clock);
+  if (downsampler && f.billing_clock) {
+    billing_clock.Start();
+  } else {
+    spdlog::warn("event=billing_clock_off note=\"closed hours are not debited\"");
+  }
+  if (f.webhooks) {
+    if (Status st = dispatcher.Start(); !st.ok()) {
+      spdlog::error("event=webhooks_failed error=\"{}\"", st.ToString());
+    }
+  }
   net::Server server(so, &service);
   service.set_server_stats([&server] { return server.stats(); });
   if (Status st = server.Start(); !st.ok()) {
@@ -205,7 +238,10 @@ int Run(const Flags& f) {
   sigwait(&stop_signals, &sig);
   spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server.Stop();
+  billing_clock.Stop();  // an hour being booked commits or rolls back as a whole
+  dispatcher.Stop();
   service.Stop();  // running exports finish before the store closes
+  events->Stop();
   if (rollup_clock) {
     // A last pass: late batches resolved and due hours sealed before the store closes.
     rollup_clock->Stop();
@@ -263,6 +299,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--rollups", f.rollups,
                  "keep hourly rollups (false only to measure their cost: usage is refused)")
+      ->capture_default_str();
+  app.add_flag("--billing-clock,!--no-billing-clock", f.billing_clock,
+               "debit every closed hour from the accounts' balances")
+      ->capture_default_str();
+  app.add_option("--billing-start", f.billing_start,
+                 "unix second of the first hour a fresh ledger bills (0: the start of the month "
+                 "of the first closed hour)")
+      ->capture_default_str();
+  app.add_flag("--webhooks,!--no-webhooks", f.webhooks, "deliver events to webhooks")
       ->capture_default_str();
   app.add_option("--io", f.io_backend, "WAL I/O: auto, io_uring or posix")
       ->check(CLI::IsMember({"auto", "io_uring", "posix"}))

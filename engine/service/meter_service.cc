@@ -1,5 +1,6 @@
 // meterd — engine/service/meter_service.cc
 #include "engine/service/meter_service.h"
+#include "engine/service/service_session.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -14,12 +15,6 @@ namespace meterd::engine {
 namespace asio = boost::asio;
 using net::ResponderPtr;
 using net::View;
-
-struct MeterService::Session final : net::SessionState {
-  Principal who;
-  uint64_t revocations_seen = 0;
-  IngestSessionCache cache;
-};
 
 namespace {
 
@@ -103,6 +98,15 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::EstimateRequest:
     case wire::Message::ChargesRequest:
     case wire::Message::ReRateRequest:
+    case wire::Message::PostEntry:
+    case wire::Message::BalanceRequest:
+    case wire::Message::LedgerRequest:
+    case wire::Message::SetBillingSettings:
+    case wire::Message::ListBillingSettings:
+    case wire::Message::CanCreateRequest:
+    case wire::Message::EventsRequest:
+    case wire::Message::WebhookRequest:
+    case wire::Message::ReconcileRequest:
       return true;
     default:
       return false;
@@ -126,10 +130,16 @@ bool Allowed(Role role, wire::Message type) {
     case wire::Message::UsageRequest:
     case wire::Message::EstimateRequest:
     case wire::Message::ChargesRequest:
-    case wire::Message::ReRateRequest:
+    case wire::Message::ReRateRequest:  // booking its difference is admin only (below)
+    case wire::Message::BalanceRequest:
+    case wire::Message::LedgerRequest:
+    case wire::Message::ListBillingSettings:
+    case wire::Message::CanCreateRequest:
+    case wire::Message::EventsRequest:
+    case wire::Message::ReconcileRequest:
       return role == Role::kBilling;
     default:
-      return false;  // keys and custom metrics: admin only
+      return false;  // keys, custom metrics, ledger entries, settings, webhooks: admin only
   }
 }
 
@@ -150,6 +160,9 @@ MeterService::ChargesArgs MeterService::ChargesArgsOf(const Request& q, uint32_t
 MeterService::MeterService(ServiceParts parts, size_t query_threads)
     : parts_(parts), queries_(query_threads ? query_threads : 1) {
   rate_thread_ = std::thread([this] { SampleRate(); });
+  if (parts_.events != nullptr) {
+    events_listener_ = parts_.events->AddListener([this] { PushEvents(); });
+  }
 }
 
 MeterService::~MeterService() { Stop(); }
@@ -162,6 +175,7 @@ void MeterService::Stop() {
   }
   rate_cv_.notify_all();
   rate_thread_.join();
+  if (parts_.events != nullptr) parts_.events->RemoveListener(events_listener_);
   queries_.join();
 }
 
@@ -285,9 +299,29 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
     case wire::Message::ReRateRequest: {
       const auto* q = env.message_as_ReRateRequest();
       ChargesArgs args = ChargesArgsOf(*q, q->version());
-      asio::post(queries_, [this, args = std::move(args), r] { RunReRate(args, r); });
+      if (q->book() && !s->who.is_admin()) {
+        ReplyError(r, request_id, Status::PermissionDenied("booking a re-rate needs an admin key"));
+        return;
+      }
+      std::string reason = q->book() ? std::string(View(q->reason())) : std::string();
+      if (q->book() && reason.empty())
+        reason = "re-rated under price book version " + std::to_string(q->version());
+      std::string reference = q->book() ? std::string(View(q->reference())) : std::string();
+      asio::post(queries_, [this, args = std::move(args), reason = std::move(reason),
+                            reference = std::move(reference), actor = s->who.key.id,
+                            r] { RunReRate(args, r, reason, reference, actor); });
       return;
     }
+    case wire::Message::PostEntry:
+    case wire::Message::BalanceRequest:
+    case wire::Message::LedgerRequest:
+    case wire::Message::SetBillingSettings:
+    case wire::Message::ListBillingSettings:
+    case wire::Message::CanCreateRequest:
+    case wire::Message::EventsRequest:
+    case wire::Message::WebhookRequest:
+    case wire::Message::ReconcileRequest:
+      return OnLedgerRequest(s, env, r);
     case wire::Message::EstimateRequest: {
       const auto* q = env.message_as_EstimateRequest();
       EstimateArgs args{q->request_id(),
@@ -576,6 +610,8 @@ void MeterService::RunStats(uint64_t request_id, const ResponderPtr& r) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   flatbuffers::FlatBufferBuilder fbb(512);
   auto backend = fbb.CreateString(st.io_backend ? st.io_backend : "");
+  const billing::ClockStats clock = parts_.clock ? parts_.clock->stats() : billing::ClockStats{};
+  auto billing_error = fbb.CreateString(clock.last_error);
   wire::StatsReplyBuilder b(fbb);
   b.add_request_id(request_id);
   b.add_series(parts_.series->size());
@@ -605,6 +641,10 @@ void MeterService::RunStats(uint64_t request_id, const ResponderPtr& r) {
     b.add_rollup_bytes(ds.files.bytes);
     b.add_rollup_rows(ds.files.rows);
   }
+  b.add_billing_next_hour(clock.next_hour.value_or(0));
+  b.add_billing_hours_booked(clock.hours_booked);
+  b.add_billing_error(billing_error);
+  b.add_events_last_id(parts_.events ? parts_.events->LastId() : 0);
   Reply(r, net::FinishFrame(fbb, b.Finish()));
 }
 

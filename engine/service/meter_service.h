@@ -27,9 +27,15 @@
 #include <thread>
 
 #include "engine/auth/key_store.h"
+#include "engine/billing/billing_clock.h"
+#include "engine/billing/usage_rater.h"
 #include "engine/catalog.h"
 #include "engine/downsample/downsampler.h"
+#include "engine/events/event_log.h"
+#include "engine/events/webhook_dispatcher.h"
+#include "engine/events/webhook_store.h"
 #include "engine/ingest/ingest_pipeline.h"
+#include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
 #include "engine/registry/resource_registry.h"
@@ -53,11 +59,16 @@ struct ServiceParts {
   ResourceRegistry* resources = nullptr;
   KeyStore* keys = nullptr;
   IngestPipeline* ingest = nullptr;
-  Downsampler* downsampler = nullptr;          // hourly rollups: usage queries and rebuilds
-  pricebook::BillingStore* billing = nullptr;  // tenancy, price book: apply, estimate, charges
+  Downsampler* downsampler = nullptr;               // hourly rollups: usage queries and rebuilds
+  pricebook::BillingStore* billing = nullptr;       // tenancy, price book: apply, estimate, charges
+  ledger::Ledger* ledger = nullptr;                 // balances, entries, settings
+  events::EventLog* events = nullptr;               // the event outbox: followers
+  events::WebhookStore* webhooks = nullptr;         // webhook subscriptions and their deliveries
+  events::WebhookDispatcher* dispatcher = nullptr;  // told when webhooks change
+  billing::BillingClock* clock = nullptr;           // its stats; set after construction (set_clock)
 };
 
-class MeterService final : public net::Handler {
+class MeterService final : public net::Handler, public billing::UsageRater {
  public:
   // Samples per ExportChunk frame (~16 bytes each, well under the frame limit).
   static constexpr size_t kExportChunkSamples = 256 * 1024;
@@ -78,6 +89,17 @@ class MeterService final : public net::Handler {
 
   // Samples accepted per second over the last few seconds.
   double ingest_rate() const;
+
+  // billing::UsageRater over the rollups and the current catalog (meter_service_billing.cc).
+  Result<billing::ChargesByAccount> Rate(int64_t from, int64_t to,
+                                         std::string_view account) override;
+  int64_t ClosedBefore() override;
+  uint64_t RevisionMark() override;
+
+  // The billing clock whose stats StatsReply reports (set once, before serving).
+  void set_clock(billing::BillingClock* clock) { parts_.clock = clock; }
+
+  void SessionClosed(net::SessionState* state) override;
 
  private:
   struct Session;
@@ -133,7 +155,32 @@ class MeterService final : public net::Handler {
   static ChargesArgs ChargesArgsOf(const Request& q, uint32_t version);
   void RunCharges(const ChargesArgs& args, const net::ResponderPtr& r);
   // ReRateRequest: ChargesArgs with price_version = the version re-rated under.
-  void RunReRate(const ChargesArgs& args, const net::ResponderPtr& r);
+  void RunReRate(const ChargesArgs& args, const net::ResponderPtr& r,
+                 const std::string& book_reason = {}, const std::string& book_reference = {},
+                 const std::string& actor = {});
+  // The ledger: meter_service_ledger.cc.
+  void OnLedgerRequest(Session* s, const wire::Envelope& env, const net::ResponderPtr& r);
+  void RunPostEntry(const wire::PostEntry& q, const std::string& actor, const net::ResponderPtr& r);
+  void RunBalance(uint64_t request_id, const std::string& account, bool provisional,
+                  const net::ResponderPtr& r);
+  void RunLedger(uint64_t request_id, const std::string& account, int64_t from, int64_t to,
+                 uint32_t limit, const net::ResponderPtr& r);
+  void RunCanCreate(uint64_t request_id, const std::string& account, const std::string& plan,
+                    const std::string& location, const std::string& tier,
+                    const net::ResponderPtr& r);
+  void RunReconcile(uint64_t request_id, int64_t from, int64_t to, const std::string& account,
+                    const net::ResponderPtr& r);
+  void StartEvents(Session* s, const wire::EventsRequest& q, const net::ResponderPtr& r);
+  void RunWebhook(const wire::WebhookRequest& q, const net::ResponderPtr& r);
+  // Charges not yet debited for `account` (empty: all): the hours from the clock's next hour to
+  // the end of the current hour, rated per month.
+  Result<billing::ChargesByAccount> Undebited(const std::string& account);
+  // Event followers (EventsRequest with follow): pushed to from the event log's listener.
+  struct Follower;
+  void PushEvents();
+  std::mutex followers_mu_;
+  std::vector<std::shared_ptr<Follower>> followers_;  // GUARDED_BY(followers_mu_)
+  int events_listener_ = 0;
   // The rating engine of the current catalog snapshot and series registry, built on first use
   // and rebuilt when BillingStore::Current() publishes another snapshot or series are defined
   // (series are append-only: a new size means new series). Shared by concurrent requests

@@ -309,9 +309,19 @@ void MeterService::RunCharges(const ChargesArgs& a, const ResponderPtr& r) {
 // Re-rates [from, to) for the scope under price book version a.price_version
 // (RatingEngine::ReRate), streamed as ReRateChunk frames: per line the amounts under the
 // versions in force and under that version, and their difference.
-void MeterService::RunReRate(const ChargesArgs& a, const ResponderPtr& r) {
+void MeterService::RunReRate(const ChargesArgs& a, const ResponderPtr& r,
+                             const std::string& book_reason, const std::string& book_reference,
+                             const std::string& actor) {
   if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
     return SendError(r, a.request_id, Status::NotSupported("this server rates no usage"));
+  }
+  const bool book = !book_reason.empty();
+  if (book && (parts_.ledger == nullptr || book_reference.empty())) {
+    return SendError(r, a.request_id,
+                     parts_.ledger == nullptr
+                         ? Status::NotSupported("this server keeps no ledger")
+                         : Status::InvalidArgument("booking a re-rate needs a reference (it "
+                                                   "makes the booking idempotent)"));
   }
   const RequestTimer timer;
   Result<rating::RatingRequest> req =
@@ -344,6 +354,29 @@ void MeterService::RunReRate(const ChargesArgs& a, const ResponderPtr& r) {
     t.rerated += g.amount;
   }
   const bool provisional = res->actual.provisional || res->rerated.provisional;
+  // Booking: one adjustment per account whose re-rated amount differs, idempotent on
+  // `<reference>:<account>` (a re-rate booked twice books nothing the second time).
+  std::vector<ledger::Entry> booked;
+  if (book) {
+    std::map<std::string, pricebook::MicroCredits> diff;
+    for (const rating::ReRateLine& l : res->lines) diff[std::string(l.account)] += l.difference;
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    for (const auto& [account, d] : diff) {
+      if (d == 0) continue;
+      ledger::ManualEntry m;
+      m.account = account;
+      m.kind = ledger::EntryKind::kAdjustment;
+      m.amount = -d;  // more owed lowers the balance
+      m.reference = book_reference + ":" + account;
+      m.reason = book_reason;
+      m.actor = actor.empty() ? "rerate" : "key:" + actor;
+      auto posted = parts_.ledger->Post(m, now);
+      if (!posted.ok()) return SendError(r, a.request_id, posted.status());
+      booked.push_back(posted->entry);
+    }
+  }
   flatbuffers::FlatBufferBuilder fbb(1 << 16);
   std::vector<flatbuffers::Offset<wire::ReRateLineInfo>> lines;
   auto str = [&fbb](std::string_view v) { return Str(fbb, v); };
@@ -356,12 +389,22 @@ void MeterService::RunReRate(const ChargesArgs& a, const ResponderPtr& r) {
       }
     }
     const rating::RatingResult& act = res->actual;
+    std::vector<flatbuffers::Offset<wire::LedgerEntryInfo>> booked_entries;
+    if (last) {
+      for (const ledger::Entry& e : booked) {
+        booked_entries.push_back(wire::CreateLedgerEntryInfo(
+            fbb, e.id, str(e.account), static_cast<wire::LedgerKind>(e.kind), e.amount, e.at, -1,
+            -1, 0, str(e.reference), 0, str(""), str(""), str(e.actor), str(e.reason),
+            e.created_at));
+      }
+    }
     auto chunk = wire::CreateReRateChunk(
         fbb, a.request_id, fbb.CreateVector(lines), last, fbb.CreateVector(group_totals),
         res->version, last ? res->actual_total : 0, last ? res->rerated_total : 0,
         last ? res->difference : 0, str(last ? act.total_display : ""),
         str(last ? res->rerated.total_display : ""), provisional, act.unattributed.size(),
-        act.unpriced.size(), last ? act.stats.rows_scanned + res->rerated.stats.rows_scanned : 0);
+        act.unpriced.size(), last ? act.stats.rows_scanned + res->rerated.stats.rows_scanned : 0,
+        fbb.CreateVector(booked_entries));
     r->Send(net::FinishFrame(fbb, chunk));
     fbb.Clear();
     lines.clear();
@@ -379,6 +422,48 @@ void MeterService::RunReRate(const ChargesArgs& a, const ResponderPtr& r) {
   spdlog::debug("event=rerate scope={} scope_id=\"{}\" version={} lines={} ms={:.3f} cpu_ms={:.3f}",
                 a.scope, net::LogSafe(a.scope_id), a.price_version, res->lines.size(),
                 timer.wall_ms(), timer.cpu_ms());
+}
+
+}  // namespace meterd::engine
+
+namespace meterd::engine {
+
+// billing::UsageRater: the clock's view of rating. Each window is rated with group_by account
+// (the lines are still per resource and product); a fee line is a subscription line.
+Result<billing::ChargesByAccount> MeterService::Rate(int64_t from, int64_t to,
+                                                     std::string_view account) {
+  if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
+    return Status::NotSupported("this server rates no usage");
+  }
+  billing::ChargesByAccount out;
+  if (from >= to) return out;
+  const pricebook::BillingSnapshot snap = parts_.billing->Current();
+  if (snap.price_book == nullptr || snap.price_book->empty()) {
+    return Status::NotFound("no price book has been applied yet (meterctl apply)");
+  }
+  rating::RatingRequest req;
+  req.from = from;
+  req.to = to;
+  req.scope = account.empty() ? rating::ScopeKind::kAll : rating::ScopeKind::kAccount;
+  req.scope_id = std::string(account);
+  req.group_by = rating::GroupBy::kAccount;
+  METERD_ASSIGN_OR_RETURN(auto engine, CurrentRatingEngine());
+  ScopedViews views(parts_.downsampler, from, to);
+  METERD_ASSIGN_OR_RETURN(rating::RatingResult res, engine->Rate(views.Source(), req));
+  for (const rating::ChargeLine& l : res.lines) {
+    billing::AccountCharges& c = out[std::string(l.account)];
+    (l.subscription ? c.fees : c.usage) += l.amount;
+    c.provisional = c.provisional || l.provisional;
+  }
+  return out;
+}
+
+int64_t MeterService::ClosedBefore() {
+  return parts_.downsampler ? parts_.downsampler->sealed_before() : 0;
+}
+
+uint64_t MeterService::RevisionMark() {
+  return parts_.downsampler ? parts_.downsampler->stats().revisions : 0;
 }
 
 }  // namespace meterd::engine

@@ -74,6 +74,14 @@ uint64_t ReplyIdOf(const wire::Envelope& env) {
     METERD_REPLY(EstimateReply)
     METERD_REPLY(ChargesChunk)
     METERD_REPLY(ReRateChunk)
+    METERD_REPLY(PostEntryReply)
+    METERD_REPLY(BalanceReply)
+    METERD_REPLY(LedgerReply)
+    METERD_REPLY(BillingSettingsReply)
+    METERD_REPLY(CanCreateReply)
+    METERD_REPLY(EventsChunk)
+    METERD_REPLY(WebhookReply)
+    METERD_REPLY(ReconcileReply)
 #undef METERD_REPLY
     default:
       return 0;
@@ -430,8 +438,11 @@ Status Client::ReRate(const ReRateQuery& q,
   const uint64_t id = NextRequestId();
   auto scope_id = fbb.CreateString(q.scope_id);
   auto currency = fbb.CreateString(q.currency);
-  auto frame = FinishFrame(fbb, wire::CreateReRateRequest(fbb, id, q.from, q.to, q.scope, scope_id,
-                                                          q.group_by, currency, q.version));
+  auto reason = fbb.CreateString(q.reason);
+  auto reference = fbb.CreateString(q.reference);
+  auto frame = FinishFrame(
+      fbb, wire::CreateReRateRequest(fbb, id, q.from, q.to, q.scope, scope_id, q.group_by, currency,
+                                     q.version, q.book, reason, reference));
   return Stream(std::move(frame), id, [&](const wire::Envelope& env, bool* last) -> Status {
     const auto* chunk = env.message_as_ReRateChunk();
     if (!chunk) return Status::Corruption("unexpected answer to ReRateRequest");

@@ -105,6 +105,9 @@ struct ReRateQuery {
   wire::ChargeGroupBy group_by = wire::ChargeGroupBy::Product;
   std::string currency;  // display currency of the totals; empty: the book's default
   uint32_t version = 0;
+  bool book = false;      // admin: book each account's difference as a ledger adjustment
+  std::string reason;     // with book
+  std::string reference;  // with book (required): makes the booking idempotent
 };
 
 struct IngestBatchData {

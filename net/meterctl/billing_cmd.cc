@@ -204,7 +204,16 @@ int RunReRate(net::Client* client, const net::ReRateQuery& q, Format format) {
   uint64_t unattributed = 0, unpriced = 0;
   bool provisional = false;
   uint32_t version = q.version;
+  Table booked({"entry", "account", "amount", "reference"});
+  booked.SetNumeric(0);
+  booked.SetNumeric(2);
   Status st = client->ReRate(q, [&](const wire::ReRateChunk& chunk) {
+    if (chunk.booked()) {
+      for (const auto* e : *chunk.booked()) {
+        booked.Add({std::to_string(e->id()), std::string(net::View(e->account())),
+                    Credits(e->amount()), std::string(net::View(e->reference()))});
+      }
+    }
     if (chunk.lines()) {
       for (const auto* l : *chunk.lines()) {
         std::string product(net::View(l->product_name()));
@@ -245,6 +254,7 @@ int RunReRate(net::Client* client, const net::ReRateQuery& q, Format format) {
                         {"provisional", provisional},
                         {"unattributed", unattributed},
                         {"unpriced", unpriced}};
+    if (q.book) j["booked"] = booked.Json();
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     if (format == Format::kTable) {
@@ -254,6 +264,12 @@ int RunReRate(net::Client* client, const net::ReRateQuery& q, Format format) {
     lines.Print(format);
     std::printf("\ntotals:\n");
     totals.Print(format);
+    if (q.book) {
+      std::printf(
+          "\nbooked as ledger adjustments (an account already booked under this "
+          "reference is not booked again):\n");
+      booked.Print(format);
+    }
   }
   if (format == Format::kTable && !actual_display.empty()) {
     std::printf("\nactual %s, re-rated %s\n", actual_display.c_str(), rerated_display.c_str());

@@ -28,6 +28,7 @@
 #include "net/meterctl/csv_backfill.h"
 #include "net/meterctl/csv_ingest.h"
 #include "net/meterctl/csv_time.h"
+#include "net/meterctl/ledger_cmd.h"
 #include "net/meterctl/table.h"
 #include "net/meterctl/usage_cmd.h"
 #include "net/protocol/messages.h"
@@ -218,7 +219,11 @@ int CmdStats(const Common& c) {
                         {"rollup_late_samples", s->rollup_late_samples()},
                         {"rollup_files", s->rollup_files()},
                         {"rollup_bytes", s->rollup_bytes()},
-                        {"rollup_rows", s->rollup_rows()}};
+                        {"rollup_rows", s->rollup_rows()},
+                        {"billing_next_hour", s->billing_next_hour()},
+                        {"billing_hours_booked", s->billing_hours_booked()},
+                        {"billing_error", net::View(s->billing_error())},
+                        {"events_last_id", s->events_last_id()}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -255,6 +260,13 @@ int CmdStats(const Common& c) {
   t.Add({"rollup files", n(s->rollup_files()) + " (" + Bytes(s->rollup_bytes()) + ")"});
   t.Add({"late samples (since start)", n(s->rollup_late_samples())});
   t.Add({"rollup revisions", n(s->rollup_revisions())});
+  t.Add({"billing clock: debited through",
+         s->billing_next_hour() > 0 ? cli::FormatRfc3339(s->billing_next_hour()) : "-"});
+  t.Add({"billing clock: hours booked (since start)", n(s->billing_hours_booked())});
+  if (s->billing_error() && s->billing_error()->size() > 0) {
+    t.Add({"billing clock: waiting", std::string(net::View(s->billing_error()))});
+  }
+  t.Add({"billing events (last id)", std::to_string(s->events_last_id())});
   t.Print(c.fmt());
   return 0;
 }
@@ -448,6 +460,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   rerate->add_option("--currency", currency,
                      "display currency of the totals (default: the book's)");
+  bool rerate_book = false;
+  std::string rerate_reason, rerate_reference;
+  rerate->add_flag("--book", rerate_book,
+                   "book each account's difference as a ledger adjustment (admin)");
+  rerate->add_option("--reference", rerate_reference,
+                     "with --book: idempotency key (each account is booked once under it)");
+  rerate->add_option("--reason", rerate_reason, "with --book: why (recorded on the entries)");
 
   auto* rollup = app.add_subcommand("rollup", "hourly rollups (admin)");
   auto* rebuild = rollup->add_subcommand(
@@ -536,6 +555,9 @@ int main(int argc, char** argv) {
       q.group_by = charge_group();
       q.currency = currency;
       q.version = rerate_version;
+      q.book = rerate_book;
+      q.reason = rerate_reason;
+      q.reference = rerate_reference;
       return cli::RunReRate(client, q, c.fmt());
     });
   });
@@ -590,6 +612,9 @@ int main(int argc, char** argv) {
   c.OnRun(kr, [&] { return CmdKeys(c, "revoke", role, hypervisor, name, id); });
   c.OnRun(ml, [&] { return CmdMetrics(c, "list", name, kind, unit, type, description); });
   c.OnRun(md, [&] { return CmdMetrics(c, "define", name, kind, unit, type, description); });
+
+  // The ledger and prepaid billing: topup, balance, ledger, settings, events, webhooks, ...
+  cli::RegisterLedgerCommands(app, c);
 
   // Global options, unknown commands, help and `completion` for every command above.
   return cli::RunCommandLine(app, c, argc, argv);

@@ -87,6 +87,16 @@ uint64_t RequestIdOf(const wire::Envelope& env) {
     METERD_REQ(ApplyCatalog)
     METERD_REQ(EstimateRequest)
     METERD_REQ(ChargesRequest)
+    METERD_REQ(ReRateRequest)
+    METERD_REQ(PostEntry)
+    METERD_REQ(BalanceRequest)
+    METERD_REQ(LedgerRequest)
+    METERD_REQ(SetBillingSettings)
+    METERD_REQ(ListBillingSettings)
+    METERD_REQ(CanCreateRequest)
+    METERD_REQ(EventsRequest)
+    METERD_REQ(WebhookRequest)
+    METERD_REQ(ReconcileRequest)
 #undef METERD_REQ
     default:
       return 0;

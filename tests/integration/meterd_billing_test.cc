@@ -258,6 +258,30 @@ TEST_F(MeterdBillingTest, ReRateReportsTheDifferencePerLineUnderAnotherVersion) 
   const nlohmann::json all1 = Find(totals1, "group_key", "total");
   EXPECT_EQ(all1["actual"], 10.7) << v1.out;
   EXPECT_EQ(all1["rerated"], 11.6) << v1.out;
+
+  // Booked: acme's difference (+0.9 owed) becomes one adjustment of -0.9 credits, once, however
+  // often the same re-rate is booked under the same reference.
+  for (int i = 0; i < 2; ++i) {
+    CommandResult booked =
+        Meterctl("--format json rerate --version 1 --book --reference rr-v1" + window);
+    ASSERT_EQ(booked.exit_code, 0) << booked.out << booked.err;
+    auto bj = nlohmann::json::parse(booked.out);
+    ASSERT_EQ(bj["booked"].size(), 1u) << booked.out;
+    EXPECT_EQ(bj["booked"][0]["account"], "acme");
+    EXPECT_EQ(bj["booked"][0]["amount"], -0.9);
+    EXPECT_EQ(bj["booked"][0]["reference"], "rr-v1:acme");
+  }
+  auto ledger = nlohmann::json::parse(Meterctl("--format json ledger --account acme").out);
+  int adjustments = 0;
+  for (const auto& e : ledger["entries"]) {
+    if (e["kind"] == "adjustment") {
+      ++adjustments;
+      EXPECT_EQ(e["amount_micro"], -900'000);
+    }
+  }
+  EXPECT_EQ(adjustments, 1) << ledger.dump(2);
+  // Booking needs a reference.
+  EXPECT_NE(Meterctl("rerate --version 1 --book" + window).exit_code, 0);
   EXPECT_EQ(all1["difference"], 0.9) << v1.out;
 
   // Under version 2: cheaper, so the differences are negative.

@@ -1,0 +1,96 @@
+// meterd — engine/billing/billing_clock.h
+//
+// BillingClock: debits every closed hour exactly once per account (docs/ledger.md, "The
+// billing clock"). For hour h of month M, with S = max(M, the clock's start):
+//
+//   prior(a)   = Rate([S, h))   the account's month-to-date rated amount before h, rated now
+//   hour(a)    = Rate([h, h+1)) the change of that amount over h (usage lines and fees)
+//   adjustment = prior(a) - billed(a, M)   (late data revised an hour already billed)
+//
+// and books adjustment, usage and fees of every account with the hour's row in one ledger
+// transaction (Ledger::BookHour), so the watermark moves with the debits: after a crash the
+// hour is either booked or not, and it is never booked twice. Because each debit is a change
+// of the month-to-date amount, the month's debits and adjustments add up exactly to the
+// month's rated charges, caps, tiers, minimums and once-per-line rounding included.
+// The previous month is re-checked whenever the rater's revision mark moves (and once after
+// start), so a revision of last month's hours is booked as an adjustment of that month.
+//
+// The first hour billed is options.start when set, else the start of the month of the first
+// closed hour the clock sees; it is recorded by the first booking and kept across restarts.
+// Until a price book exists the rater fails and the clock waits (nothing is booked).
+//
+// Thread-safety: CloseDue is serialised internally; Start/Stop from one owner thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "engine/billing/usage_rater.h"
+#include "engine/ledger/ledger.h"
+
+namespace meterd::engine::billing {
+
+struct ClockOptions {
+  int64_t start = 0;  // first hour to bill on a fresh ledger; 0 = month of the first closed hour
+  // How often the thread looks for closed hours. An hour closes once an hour, so a second is
+  // prompt enough and costs nothing when there is nothing to do.
+  std::chrono::milliseconds interval{1000};
+  // Hours booked per CloseDue call, so a long backlog (a server down for days) lets Stop
+  // in between.
+  int max_hours_per_call = 24;
+  std::function<int64_t()> now;  // wall clock for created_at; default: system clock
+};
+
+struct ClockStats {
+  uint64_t hours_booked = 0;
+  uint64_t entries = 0;
+  uint64_t events = 0;
+  std::optional<int64_t> next_hour;  // the next hour to book
+  int64_t closed_before = 0;
+  double last_hour_ms = 0;  // wall time of the last hour booked (rating + booking)
+  double last_rate_ms = 0;  // of which rating
+  std::string last_error;   // why the last attempt booked nothing (empty when fine)
+};
+
+class BillingClock {
+ public:
+  // REQUIRES: ledger and rater outlive the clock.
+  BillingClock(ledger::Ledger* ledger, UsageRater* rater, ClockOptions options = {});
+  ~BillingClock();  // Stop()s
+
+  // Books every closed hour not booked yet, oldest first, at most max_hours_per_call.
+  // Returns the number booked; an error when rating or booking failed (nothing of that hour
+  // is booked; the next call tries again).
+  Result<int> CloseDue();
+
+  // A thread calling CloseDue every options.interval.
+  void Start();
+  void Stop();
+
+  ClockStats stats() const;
+
+ private:
+  Status BookOne(int64_t hour, int64_t start);
+  int64_t Now() const;
+
+  ledger::Ledger* ledger_;
+  UsageRater* rater_;
+  ClockOptions options_;
+  std::mutex close_mu_;                        // serialises CloseDue
+  std::optional<uint64_t> checked_revisions_;  // GUARDED_BY(close_mu_)
+  mutable std::mutex stats_mu_;
+  ClockStats stats_;  // GUARDED_BY(stats_mu_)
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool stopping_ = false;  // GUARDED_BY(run_mu_)
+  std::thread thread_;
+};
+
+}  // namespace meterd::engine::billing

@@ -1,0 +1,45 @@
+// meterd — engine/billing/usage_rater.h
+//
+// UsageRater: what the billing clock needs of rating, as an interface so the clock can be
+// driven by the server's rating engine (engine/service) or by a test's own arithmetic.
+//
+// Thread-safety: implementations are called from the clock's thread and from request threads
+// (provisional balances, can-create); they must be thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "engine/pricebook/money.h"
+#include "storage/base/result.h"
+
+namespace meterd::engine::billing {
+
+using pricebook::MicroCredits;
+
+struct AccountCharges {
+  MicroCredits usage = 0;    // usage lines
+  MicroCredits fees = 0;     // subscription fees due in the window
+  bool provisional = false;  // some hour of the window is still open
+  MicroCredits total() const { return usage + fees; }
+};
+using ChargesByAccount = std::unordered_map<std::string, AccountCharges>;
+
+class UsageRater {
+ public:
+  virtual ~UsageRater() = default;
+  // The charges of each account for the whole hours [from, to) within one calendar month (UTC),
+  // the month's earlier usage counted towards its tiers, caps and allowances: the change of the
+  // account's month-to-date rated amount from `from` to `to` (engine/rating/rating_engine.h,
+  // "Lines"). `account` empty: every account; else that account only (NotFound if unknown).
+  virtual Result<ChargesByAccount> Rate(int64_t from, int64_t to, std::string_view account) = 0;
+  // Hours before this second are closed (the rollup grace period has passed): their usage
+  // changes only by revisions.
+  virtual int64_t ClosedBefore() = 0;
+  // A number that changes whenever a closed hour is revised (late data, backfill, rebuild).
+  virtual uint64_t RevisionMark() = 0;
+};
+
+}  // namespace meterd::engine::billing

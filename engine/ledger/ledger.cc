@@ -1,0 +1,655 @@
+// meterd — engine/ledger/ledger.cc: posting manual entries, booking closed hours, settings
+// and reads. Every change is one transaction: entries, snapshots, states and events are
+// written, committed (synchronous=FULL), and only then published to the in-memory books.
+#include "engine/ledger/ledger.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "engine/events/event_log.h"
+#include "engine/ledger/ledger_impl.h"
+#include "engine/pricebook/money.h"
+#include "engine/pricebook/pricing.h"
+
+namespace meterd::engine::ledger {
+
+using tenancy::Statement;
+using tenancy::Transaction;
+
+const char* EntryKindName(EntryKind k) {
+  switch (k) {
+    case EntryKind::kTopUp:
+      return "topup";
+    case EntryKind::kPayment:
+      return "payment";
+    case EntryKind::kUsage:
+      return "usage";
+    case EntryKind::kFee:
+      return "fee";
+    case EntryKind::kAdjustment:
+      return "adjustment";
+    case EntryKind::kRefund:
+      return "refund";
+    case EntryKind::kCredit:
+      return "credit";
+    case EntryKind::kGrant:
+      return "grant";
+    case EntryKind::kGrantExpiry:
+      return "grant_expiry";
+  }
+  return "adjustment";
+}
+
+std::optional<EntryKind> ParseEntryKind(std::string_view name) {
+  for (int k = 1; k <= 9; ++k) {
+    if (name == EntryKindName(static_cast<EntryKind>(k))) return static_cast<EntryKind>(k);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr std::string_view kClockActor = "billing-clock";
+
+// The statements one change uses, prepared once per transaction.
+class Writer {
+ public:
+  static Result<Writer> Make(Transaction& txn) {
+    METERD_ASSIGN_OR_RETURN(Statement insert, txn.Prepare(R"sql(
+      INSERT INTO ledger_entries (account, kind, amount, at, hour, month, grant_id, reference,
+        expires_at, currency, currency_amount, actor, reason, created_at)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id)sql"));
+    METERD_ASSIGN_OR_RETURN(Statement snapshot, txn.Prepare(R"sql(
+      INSERT INTO balance_snapshots (account, entry_id, balance, created_at)
+      VALUES (?1, ?2, ?3, ?4))sql"));
+    METERD_ASSIGN_OR_RETURN(Statement state, txn.Prepare(R"sql(
+      INSERT INTO account_states (account, state, balance, entry_id, at)
+      VALUES (?1, ?2, ?3, ?4, ?5))sql"));
+    return Writer(&txn, std::move(insert), std::move(snapshot), std::move(state));
+  }
+
+  // Inserts `e` (its id is set) and applies it to `book`.
+  Status Add(Entry* e, Book* book) {
+    Statement& st = insert_;
+    st.Bind(1, e->account).Bind(2, EntryKindName(e->kind)).Bind(3, e->amount).Bind(4, e->at);
+    st.BindOptional(5, e->hour).BindOptional(6, e->month);
+    if (e->grant_id) {
+      st.Bind(7, e->grant_id);
+    } else {
+      st.BindNull(7);
+    }
+    if (e->reference.empty()) {
+      st.BindNull(8);
+    } else {
+      st.Bind(8, e->reference);
+    }
+    if (e->kind == EntryKind::kGrant) {
+      st.Bind(9, e->expires_at);
+    } else {
+      st.BindNull(9);
+    }
+    st.Bind(10, e->currency).Bind(11, e->currency_amount).Bind(12, e->actor);
+    st.Bind(13, e->reason).Bind(14, e->created_at);
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::Corruption("no id returned by a ledger insert");
+    e->id = st.Int(0);
+    METERD_RETURN_IF_ERROR(st.Reset());
+    book->balance += e->amount;
+    book->last_entry = e->id;
+    ++book->since_snapshot;
+    ++entries_;
+    return Status::OK();
+  }
+
+  Status MaybeSnapshot(const std::string& account, Book* book, int64_t now) {
+    if (book->since_snapshot < kSnapshotEvery) return Status::OK();
+    snapshot_.Bind(1, account).Bind(2, book->last_entry).Bind(3, book->balance).Bind(4, now);
+    METERD_RETURN_IF_ERROR(snapshot_.Run());
+    METERD_RETURN_IF_ERROR(snapshot_.Reset());
+    book->since_snapshot = 0;
+    return Status::OK();
+  }
+
+  // Moves `book` to the state its balance calls for; records the state and its events.
+  Status Thresholds(const std::string& account, Book* book, const ResolvedSettings& settings,
+                    int64_t at, std::vector<std::string>* emitted) {
+    const AccountState next = NextState(book->state, book->balance, settings);
+    if (next == book->state) return Status::OK();
+    for (std::string_view kind : TransitionEvents(book->state, next, settings)) {
+      events::Event ev;
+      ev.account = account;
+      ev.kind = std::string(kind);
+      ev.at = at;
+      nlohmann::json payload = {{"balance", pricebook::FormatCredits(book->balance)},
+                                {"balance_micro", book->balance},
+                                {"state", AccountStateName(next)},
+                                {"previous_state", AccountStateName(book->state)},
+                                {"mode", BillingModeName(settings.mode)},
+                                {"credit_limit", pricebook::FormatCredits(settings.credit_limit)},
+                                {"entry_id", book->last_entry}};
+      if (settings.low_balance) {
+        payload["low_balance"] = pricebook::FormatCredits(*settings.low_balance);
+      }
+      ev.payload = payload.dump();
+      METERD_RETURN_IF_ERROR(events::EventLog::Append(*txn_, ev).status());
+      if (emitted) emitted->push_back(ev.kind);
+      ++events_;
+    }
+    state_.Bind(1, account).Bind(2, AccountStateName(next)).Bind(3, book->balance);
+    state_.Bind(4, book->last_entry).Bind(5, at);
+    METERD_RETURN_IF_ERROR(state_.Run());
+    METERD_RETURN_IF_ERROR(state_.Reset());
+    book->state = next;
+    return Status::OK();
+  }
+
+  size_t entries() const { return entries_; }
+  size_t events() const { return events_; }
+
+ private:
+  Writer(Transaction* txn, Statement insert, Statement snapshot, Statement state)
+      : txn_(txn),
+        insert_(std::move(insert)),
+        snapshot_(std::move(snapshot)),
+        state_(std::move(state)) {}
+  Transaction* txn_;
+  Statement insert_, snapshot_, state_;
+  size_t entries_ = 0, events_ = 0;
+};
+
+bool SameManual(const Entry& e, const ManualEntry& m, MicroCredits signed_amount) {
+  return e.account == m.account && e.kind == m.kind && e.amount == signed_amount;
+}
+
+Status ValidateManual(const ManualEntry& m) {
+  switch (m.kind) {
+    case EntryKind::kUsage:
+    case EntryKind::kFee:
+    case EntryKind::kGrantExpiry:
+      return Status::InvalidArgument(std::string(EntryKindName(m.kind)) +
+                                     " entries are booked by the billing clock only");
+    case EntryKind::kAdjustment:
+      if (m.amount == 0) return Status::InvalidArgument("an adjustment must not be zero");
+      break;
+    default:
+      if (m.amount <= 0) {
+        return Status::InvalidArgument(std::string("the amount of a ") + EntryKindName(m.kind) +
+                                       " must be positive");
+      }
+  }
+  if ((m.kind == EntryKind::kTopUp || m.kind == EntryKind::kPayment) && m.reference.empty()) {
+    return Status::InvalidArgument(std::string("a ") + EntryKindName(m.kind) +
+                                   " needs a reference (the payment's id: it makes the entry "
+                                   "idempotent)");
+  }
+  if (m.reason.empty() && m.kind != EntryKind::kTopUp && m.kind != EntryKind::kPayment) {
+    return Status::InvalidArgument(std::string("a ") + EntryKindName(m.kind) + " needs a reason");
+  }
+  if (m.kind == EntryKind::kGrant && m.expires_at <= m.at) {
+    return Status::InvalidArgument("a grant needs an expiry after it is granted");
+  }
+  if (m.kind != EntryKind::kGrant && m.expires_at != 0) {
+    return Status::InvalidArgument("only a grant has an expiry");
+  }
+  if (m.actor.empty()) return Status::InvalidArgument("a manual entry needs its actor");
+  return Status::OK();
+}
+
+}  // namespace
+
+Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Ledger::~Ledger() = default;
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(tenancy::BillingDb* db, events::EventLog* events,
+                                             TenancySource tenancy) {
+  auto impl = std::make_unique<Impl>();
+  impl->db = db;
+  impl->events = events;
+  impl->tenancy = std::move(tenancy);
+  METERD_RETURN_IF_ERROR(impl->Load());
+  return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
+}
+
+ResolvedSettings Ledger::Impl::ResolveLocked(std::string_view account,
+                                             const tenancy::Tenancy* t) const {
+  // Scopes from the most specific: the account, its domain and the domain's ancestors, "*".
+  std::vector<std::string> scopes = {"account:" + std::string(account)};
+  if (t != nullptr) {
+    const tenancy::Account* a = t->FindAccount(account);
+    std::string domain = a ? a->domain : "";
+    for (int depth = 0; !domain.empty() && depth < 64; ++depth) {
+      scopes.push_back("domain:" + domain);
+      const tenancy::Domain* d = t->FindDomain(domain);
+      domain = d ? d->parent : "";
+    }
+  }
+  scopes.push_back("*");
+  ResolvedSettings r;
+  bool mode = false, low = false, limit = false, hyst = false;
+  for (const std::string& scope : scopes) {
+    auto it = settings.find(scope);
+    if (it == settings.end()) continue;
+    const SettingsChange& v = it->second.values;
+    if (!mode && v.mode) r.mode = *v.mode, mode = true;
+    if (!low && v.low_balance) {
+      if (*v.low_balance != kNoLowBalance) r.low_balance = *v.low_balance;
+      low = true;
+    }
+    if (!limit && v.credit_limit) r.credit_limit = *v.credit_limit, limit = true;
+    if (!hyst && v.hysteresis) r.hysteresis = *v.hysteresis, hyst = true;
+  }
+  return r;
+}
+
+ResolvedSettings Ledger::Resolve(std::string_view account) const {
+  auto t = impl_->tenancy ? impl_->tenancy() : nullptr;
+  std::shared_lock lock(impl_->mu);
+  return impl_->ResolveLocked(account, t.get());
+}
+
+Result<PostResult> Ledger::Post(const ManualEntry& m_in, int64_t now) {
+  ManualEntry m = m_in;
+  if (m.at == 0) m.at = now;
+  METERD_RETURN_IF_ERROR(ValidateManual(m));
+  auto t = impl_->tenancy ? impl_->tenancy() : nullptr;
+  if (t == nullptr || t->FindAccount(m.account) == nullptr) {
+    return Status::NotFound("unknown account '" + m.account + "'");
+  }
+  const MicroCredits amount = m.kind == EntryKind::kRefund ? -m.amount : m.amount;
+
+  std::lock_guard write(impl_->write_mu);
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  PostResult out;
+  if (!m.reference.empty()) {
+    METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare("SELECT " + std::string(kEntryColumns) +
+                                                      " FROM ledger_entries WHERE reference = ?1"));
+    st.Bind(1, m.reference);
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) {
+      Entry first = EntryFromRow(st);
+      if (!SameManual(first, m, amount)) {
+        return Status::AlreadyExists("reference '" + m.reference + "' was already used for " +
+                                     EntryKindName(first.kind) + " entry " +
+                                     std::to_string(first.id) + " of account '" + first.account +
+                                     "' (" + pricebook::FormatCredits(first.amount) + " credits)");
+      }
+      out.entry = std::move(first);
+      out.duplicate = true;
+      txn.Rollback();
+      METERD_ASSIGN_OR_RETURN(out.balance, Balance(m.account));
+      return out;
+    }
+  }
+  Book book;
+  ResolvedSettings settings;
+  {
+    std::shared_lock lock(impl_->mu);
+    auto it = impl_->books.find(m.account);
+    if (it != impl_->books.end()) book = it->second;
+    settings = impl_->ResolveLocked(m.account, t.get());
+  }
+  if (m.kind == EntryKind::kRefund) {
+    const MicroCredits paid = book.balance - book.GrantTotal();
+    if (m.amount > paid) {
+      return Status::InvalidArgument(
+          "a refund of " + pricebook::FormatCredits(m.amount) +
+          " credits exceeds the paid credit of account '" + m.account + "' (" +
+          pricebook::FormatCredits(std::max<MicroCredits>(paid, 0)) + ")");
+    }
+  }
+  METERD_ASSIGN_OR_RETURN(Writer w, Writer::Make(txn));
+  Entry e;
+  e.account = m.account;
+  e.kind = m.kind;
+  e.amount = amount;
+  e.at = m.at;
+  e.reference = m.reference;
+  e.expires_at = m.expires_at;
+  e.currency = m.currency;
+  e.currency_amount = m.currency_amount;
+  e.actor = m.actor;
+  e.reason = m.reason;
+  e.created_at = now;
+  METERD_RETURN_IF_ERROR(w.Add(&e, &book));
+  if (e.kind == EntryKind::kGrant) {
+    book.grants.push_back(Grant{e.id, e.amount, e.expires_at});
+    std::sort(book.grants.begin(), book.grants.end(), [](const Grant& a, const Grant& b) {
+      return std::tie(a.expires_at, a.id) < std::tie(b.expires_at, b.id);
+    });
+  }
+  METERD_RETURN_IF_ERROR(w.Thresholds(m.account, &book, settings, m.at, &out.events));
+  METERD_RETURN_IF_ERROR(w.MaybeSnapshot(m.account, &book, now));
+  METERD_RETURN_IF_ERROR(txn.Commit());
+  {
+    std::unique_lock lock(impl_->mu);
+    impl_->books[m.account] = book;
+  }
+  if (impl_->events && w.events() > 0) impl_->events->Notify();
+  out.entry = std::move(e);
+  out.balance =
+      AccountBalance{m.account, book.balance, book.GrantTotal(), book.state, book.last_entry};
+  return out;
+}
+
+Result<BookReport> Ledger::BookHour(const HourBooking& booking) {
+  if (booking.hour % tenancy::kHour != 0) {
+    return Status::InvalidArgument("a billing hour must be a whole hour");
+  }
+  auto t = impl_->tenancy ? impl_->tenancy() : nullptr;
+  std::lock_guard write(impl_->write_mu);
+  std::unordered_map<std::string, Book> staged;
+  std::unordered_map<std::string, ResolvedSettings> settings;
+  {
+    std::shared_lock lock(impl_->mu);
+    if (impl_->next_hour && booking.hour != *impl_->next_hour) {
+      if (booking.hour < *impl_->next_hour) {
+        return Status::AlreadyExists("hour " + std::to_string(booking.hour) + " is already booked");
+      }
+      return Status::InvalidArgument("hour " + std::to_string(booking.hour) +
+                                     " is not the next hour to book (" +
+                                     std::to_string(*impl_->next_hour) + ")");
+    }
+    for (const HourCharge& c : booking.charges) {
+      if (staged.count(c.account)) continue;
+      auto it = impl_->books.find(c.account);
+      staged[c.account] = it == impl_->books.end() ? Book{} : it->second;
+      settings[c.account] = impl_->ResolveLocked(c.account, t.get());
+    }
+  }
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  METERD_ASSIGN_OR_RETURN(Writer w, Writer::Make(txn));
+  BookReport report;
+
+  // Grants that expired before this hour, across every account (not only those charged).
+  {
+    std::vector<std::pair<std::string, Grant>> expired;
+    {
+      std::shared_lock lock(impl_->mu);
+      for (const auto& [account, book] : impl_->books) {
+        for (const Grant& g : book.grants) {
+          if (g.expires_at <= booking.hour) expired.emplace_back(account, g);
+        }
+      }
+    }
+    std::sort(expired.begin(), expired.end(),
+              [](const auto& a, const auto& b) { return a.second.id < b.second.id; });
+    for (const auto& [account, g] : expired) {
+      if (!staged.count(account)) {
+        std::shared_lock lock(impl_->mu);
+        staged[account] = impl_->books.at(account);
+        settings[account] = impl_->ResolveLocked(account, t.get());
+      }
+      Book& book = staged[account];
+      auto it = std::find_if(book.grants.begin(), book.grants.end(),
+                             [&](const Grant& x) { return x.id == g.id; });
+      if (it == book.grants.end()) continue;
+      Entry e;
+      e.account = account;
+      e.kind = EntryKind::kGrantExpiry;
+      e.amount = -it->remaining;
+      e.at = g.expires_at;
+      e.grant_id = g.id;
+      e.actor = std::string(kClockActor);
+      e.reason = "grant " + std::to_string(g.id) + " expired";
+      e.created_at = booking.now;
+      METERD_RETURN_IF_ERROR(w.Add(&e, &book));
+      report.expired += it->remaining;
+      book.grants.erase(it);
+    }
+  }
+
+  // Charges: an amount owed draws on grants first (the one expiring first), then paid credit.
+  auto charge = [&](const std::string& account, Book* book, EntryKind kind, MicroCredits owed,
+                    int64_t month, const char* reason) -> Status {
+    if (owed == 0) return Status::OK();
+    Entry base;
+    base.account = account;
+    base.kind = kind;
+    base.at = booking.hour;
+    base.hour = booking.hour;
+    base.month = month;
+    base.actor = std::string(kClockActor);
+    base.reason = reason;
+    base.created_at = booking.now;
+    MicroCredits rest = owed;
+    if (owed > 0) {
+      for (Grant& g : book->grants) {
+        if (rest == 0) break;
+        if (g.expires_at <= booking.hour || g.remaining == 0) continue;
+        const MicroCredits take = std::min(rest, g.remaining);
+        Entry e = base;
+        e.amount = -take;
+        e.grant_id = g.id;
+        METERD_RETURN_IF_ERROR(w.Add(&e, book));
+        g.remaining -= take;
+        rest -= take;
+      }
+      std::erase_if(book->grants, [](const Grant& g) { return g.remaining == 0; });
+    }
+    if (rest != 0) {
+      Entry e = base;
+      e.amount = -rest;
+      METERD_RETURN_IF_ERROR(w.Add(&e, book));
+    }
+    return Status::OK();
+  };
+
+  std::map<int64_t, std::unordered_map<std::string, MicroCredits>> billed_delta;
+  std::vector<const HourCharge*> order;
+  order.reserve(booking.charges.size());
+  for (const HourCharge& c : booking.charges) order.push_back(&c);
+  std::sort(order.begin(), order.end(), [](const HourCharge* a, const HourCharge* b) {
+    return std::tie(a->account, a->month) < std::tie(b->account, b->month);
+  });
+  for (const HourCharge* c : order) {
+    Book& book = staged[c->account];
+    METERD_RETURN_IF_ERROR(charge(c->account, &book, EntryKind::kAdjustment, c->adjustment,
+                                  c->month, "usage revised after it was billed"));
+    METERD_RETURN_IF_ERROR(
+        charge(c->account, &book, EntryKind::kUsage, c->usage, c->month, "hourly usage"));
+    METERD_RETURN_IF_ERROR(
+        charge(c->account, &book, EntryKind::kFee, c->fees, c->month, "subscription fees"));
+    billed_delta[c->month][c->account] += c->adjustment + c->usage + c->fees;
+    report.usage += c->usage;
+    report.fees += c->fees;
+    report.adjustments += c->adjustment;
+  }
+  // Thresholds and snapshots of every account whose balance moved.
+  std::vector<std::string> accounts;
+  accounts.reserve(staged.size());
+  for (const auto& [account, book] : staged) accounts.push_back(account);
+  std::sort(accounts.begin(), accounts.end());
+  for (const std::string& account : accounts) {
+    Book& book = staged[account];
+    METERD_RETURN_IF_ERROR(
+        w.Thresholds(account, &book, settings[account], booking.hour + tenancy::kHour, nullptr));
+    METERD_RETURN_IF_ERROR(w.MaybeSnapshot(account, &book, booking.now));
+  }
+  report.accounts = accounts.size();
+  report.entries = w.entries();
+  report.events = w.events();
+  {
+    METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+      INSERT INTO billing_hours (hour, accounts, usage, fees, adjustments, closed_at)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6))sql"));
+    st.Bind(1, booking.hour).Bind(2, static_cast<int64_t>(report.accounts)).Bind(3, report.usage);
+    st.Bind(4, report.fees).Bind(5, report.adjustments).Bind(6, booking.now);
+    Status s = st.Run();
+    if (!s.ok()) return Status::AlreadyExists("hour already booked: " + s.ToString());
+  }
+  METERD_RETURN_IF_ERROR(txn.Commit());
+  {
+    std::unique_lock lock(impl_->mu);
+    for (auto& [account, book] : staged) impl_->books[account] = std::move(book);
+    for (const auto& [month, deltas] : billed_delta) {
+      auto& m = impl_->billed[month];
+      for (const auto& [account, d] : deltas) m[account] += d;
+    }
+    if (!impl_->clock_start) impl_->clock_start = booking.hour;
+    impl_->next_hour = booking.hour + tenancy::kHour;
+    // Keep the months the clock may still adjust: this one and the one before.
+    const int64_t keep = pricebook::MonthStart(pricebook::MonthStart(booking.hour) - 1);
+    impl_->billed.erase(impl_->billed.begin(), impl_->billed.lower_bound(keep));
+  }
+  if (impl_->events && report.events > 0) impl_->events->Notify();
+  return report;
+}
+
+Result<AccountBalance> Ledger::Balance(std::string_view account) const {
+  auto t = impl_->tenancy ? impl_->tenancy() : nullptr;
+  std::shared_lock lock(impl_->mu);
+  auto it = impl_->books.find(std::string(account));
+  if (it == impl_->books.end()) {
+    if (t == nullptr || t->FindAccount(account) == nullptr) {
+      return Status::NotFound("unknown account '" + std::string(account) + "'");
+    }
+    return AccountBalance{std::string(account), 0, 0, AccountState::kOk, 0};
+  }
+  const Book& b = it->second;
+  return AccountBalance{std::string(account), b.balance, b.GrantTotal(), b.state, b.last_entry};
+}
+
+std::vector<AccountBalance> Ledger::Balances() const {
+  std::vector<AccountBalance> out;
+  {
+    std::shared_lock lock(impl_->mu);
+    out.reserve(impl_->books.size());
+    for (const auto& [account, b] : impl_->books) {
+      out.push_back(AccountBalance{account, b.balance, b.GrantTotal(), b.state, b.last_entry});
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const AccountBalance& a, const AccountBalance& b) { return a.account < b.account; });
+  return out;
+}
+
+Result<std::vector<Entry>> Ledger::Entries(std::string_view account, int64_t from, int64_t to,
+                                           size_t limit) const {
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  METERD_ASSIGN_OR_RETURN(
+      Statement st,
+      txn.Prepare("SELECT " + std::string(kEntryColumns) +
+                  " FROM ledger_entries WHERE account = ?1 AND at >= ?2 AND at < ?3 ORDER BY id"
+                  " LIMIT ?4"));
+  st.Bind(1, account).Bind(2, from).Bind(3, to);
+  st.Bind(4, limit == 0 ? INT64_MAX : static_cast<int64_t>(limit));
+  std::vector<Entry> out;
+  for (;;) {
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(EntryFromRow(st));
+  }
+  return out;
+}
+
+Status Ledger::SetSettings(std::string_view scope, const SettingsChange& change,
+                           std::string_view actor, std::string_view reason, int64_t now) {
+  auto t = impl_->tenancy ? impl_->tenancy() : nullptr;
+  if (scope != "*") {
+    const bool account = scope.starts_with("account:");
+    const bool domain = scope.starts_with("domain:");
+    const std::string_view id = scope.substr(scope.find(':') + 1);
+    if (!account && !domain) {
+      return Status::InvalidArgument("a settings scope is '*', 'domain:<id>' or 'account:<id>'");
+    }
+    if (t == nullptr || (account ? t->FindAccount(id) == nullptr : t->FindDomain(id) == nullptr)) {
+      return Status::NotFound(std::string("unknown ") + (account ? "account" : "domain") + " '" +
+                              std::string(id) + "'");
+    }
+  }
+  if (change.credit_limit && *change.credit_limit < 0) {
+    return Status::InvalidArgument("a credit limit is a non-negative amount");
+  }
+  if (change.hysteresis && *change.hysteresis < 0) {
+    return Status::InvalidArgument("hysteresis is a non-negative amount");
+  }
+  if (actor.empty()) return Status::InvalidArgument("a settings change needs its actor");
+  std::lock_guard write(impl_->write_mu);
+  ScopeSettings next;
+  {
+    std::shared_lock lock(impl_->mu);
+    auto it = impl_->settings.find(scope);
+    if (it != impl_->settings.end()) next = it->second;
+  }
+  next.scope = std::string(scope);
+  if (change.mode) next.values.mode = change.mode;
+  if (change.low_balance) next.values.low_balance = change.low_balance;
+  if (change.credit_limit) next.values.credit_limit = change.credit_limit;
+  if (change.hysteresis) next.values.hysteresis = change.hysteresis;
+  next.actor = std::string(actor);
+  next.reason = std::string(reason);
+  next.created_at = now;
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  {
+    METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+      INSERT INTO billing_settings (scope, mode, low_balance, credit_limit, hysteresis, actor,
+        reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8))sql"));
+    st.Bind(1, next.scope);
+    if (next.values.mode) {
+      st.Bind(2, BillingModeName(*next.values.mode));
+    } else {
+      st.BindNull(2);
+    }
+    st.BindOptional(3, next.values.low_balance).BindOptional(4, next.values.credit_limit);
+    st.BindOptional(5, next.values.hysteresis).Bind(6, next.actor).Bind(7, next.reason);
+    st.Bind(8, now);
+    METERD_RETURN_IF_ERROR(st.Run());
+  }
+  METERD_RETURN_IF_ERROR(txn.Commit());
+  std::unique_lock lock(impl_->mu);
+  impl_->settings[next.scope] = std::move(next);
+  // A change of thresholds applies at the account's next balance change (no event now).
+  return Status::OK();
+}
+
+std::vector<ScopeSettings> Ledger::ListSettings() const {
+  std::shared_lock lock(impl_->mu);
+  std::vector<ScopeSettings> out;
+  for (const auto& [scope, s] : impl_->settings) out.push_back(s);
+  return out;
+}
+
+std::optional<int64_t> Ledger::NextHour() const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->next_hour;
+}
+
+std::optional<int64_t> Ledger::ClockStart() const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->clock_start;
+}
+
+MicroCredits Ledger::Billed(std::string_view account, int64_t month) const {
+  std::shared_lock lock(impl_->mu);
+  auto m = impl_->billed.find(month);
+  if (m == impl_->billed.end()) return 0;
+  auto it = m->second.find(std::string(account));
+  return it == m->second.end() ? 0 : it->second;
+}
+
+Result<std::unordered_map<std::string, MicroCredits>> Ledger::BilledByAccount(int64_t month) const {
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    SELECT account, -SUM(amount) FROM ledger_entries WHERE month = ?1 GROUP BY account)sql"));
+  st.Bind(1, month);
+  std::unordered_map<std::string, MicroCredits> out;
+  for (;;) {
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[st.Text(0)] = st.Int(1);
+  }
+  return out;
+}
+
+std::vector<std::string> Ledger::BilledAccounts(int64_t month) const {
+  std::shared_lock lock(impl_->mu);
+  std::vector<std::string> out;
+  auto m = impl_->billed.find(month);
+  if (m != impl_->billed.end()) {
+    for (const auto& [account, amount] : m->second) out.push_back(account);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace meterd::engine::ledger

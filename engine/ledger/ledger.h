@@ -1,0 +1,193 @@
+// meterd — engine/ledger/ledger.h
+//
+// Ledger: every account's balance as an append-only ledger in billing.db (docs/ledger.md).
+// Entries are top-ups, payments, hourly usage debits, subscription fees, adjustments, refunds,
+// credits, promotional grants and their expiries; an account's balance is the sum of its
+// entries' amounts (micro-credits; positive raises the balance, a charge is negative).
+// Invariants:
+//   1. Nothing is updated or deleted: triggers refuse UPDATE and DELETE on every ledger
+//      table (entries, balance snapshots, account states, closed hours, settings).
+//   2. A closed hour is booked once: `billing_hours` has the hour as its primary key and the
+//      hour's entries are written in the transaction that inserts it, so a crash leaves the
+//      hour either fully booked or not at all, and booking it again is refused.
+//   3. Grants are used before paid credit, the one expiring first first; an unused rest
+//      expires with a `grant_expiry` entry when the clock passes its expiry.
+//   4. A manual entry with a reference is idempotent: the same reference returns the first
+//      entry (`duplicate`), a reference reused with other values is refused.
+//   5. Every change that moves a balance evaluates the account's thresholds
+//      (engine/ledger/thresholds.h) in the same transaction: a state change is an
+//      `account_states` row and its events are rows of the event outbox (engine/events).
+// Balances are also kept in memory (loaded at Open from append-only snapshots plus the
+// entries after them) so that a balance read is a hash lookup.
+//
+// Thread-safety: thread-safe. Writes are serialised by an internal mutex (then by the
+// database's); reads of balances take a shared lock and never touch the database.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/ledger/thresholds.h"
+#include "engine/tenancy/billing_db.h"
+#include "engine/tenancy/tenancy.h"
+#include "storage/base/result.h"
+
+namespace meterd::engine::events {
+class EventLog;
+}
+
+namespace meterd::engine::ledger {
+
+enum class EntryKind : uint8_t {
+  kTopUp = 1,       // credit bought (prepaid); idempotent on its reference
+  kPayment = 2,     // a payment received (postpaid, or an invoice settled)
+  kUsage = 3,       // a closed hour's usage (the billing clock)
+  kFee = 4,         // a subscription fee that fell due in a closed hour (the billing clock)
+  kAdjustment = 5,  // the clock's revision of a billed hour, a booked re-rate, or manual
+  kRefund = 6,      // paid credit returned to the customer (negative)
+  kCredit = 7,      // a credit note
+  kGrant = 8,       // promotional credit with an expiry
+  kGrantExpiry = 9  // the unused rest of a grant, expired (negative)
+};
+const char* EntryKindName(EntryKind k);  // "topup", "payment", "usage", ...
+std::optional<EntryKind> ParseEntryKind(std::string_view name);
+
+struct Entry {
+  int64_t id = 0;
+  std::string account;
+  EntryKind kind = EntryKind::kTopUp;
+  MicroCredits amount = 0;       // signed: + raises the balance
+  int64_t at = 0;                // the billing time it applies to (a usage entry: its hour)
+  std::optional<int64_t> hour;   // clock entries: the hour closed when it was booked
+  std::optional<int64_t> month;  // clock entries: the month (start) of the charges
+  int64_t grant_id = 0;          // usage/fee/expiry rows that draw on a grant; else 0
+  std::string reference;         // idempotency key of a manual entry; may be empty
+  int64_t expires_at = 0;        // grants: first second the grant no longer pays for
+  std::string currency, currency_amount;  // what the customer paid in, as given ("GBP", "10")
+  std::string actor, reason;              // who made it and why ("billing-clock" for the clock)
+  int64_t created_at = 0;                 // when it was recorded
+};
+
+// A manual entry (meterctl topup / adjust / refund / credit / grant).
+struct ManualEntry {
+  std::string account;
+  EntryKind kind = EntryKind::kTopUp;  // not usage, fee or grant_expiry
+  // Positive for topup, payment, credit, grant and refund (a refund is booked negative);
+  // signed and nonzero for an adjustment.
+  MicroCredits amount = 0;
+  std::string reference;   // required for topup and payment; optional otherwise
+  int64_t expires_at = 0;  // grants: required, after `at`
+  std::string currency, currency_amount;
+  std::string actor, reason;  // reason required for adjustment, refund, credit and grant
+  int64_t at = 0;             // 0 = now
+};
+
+struct AccountBalance {
+  std::string account;
+  MicroCredits balance = 0;  // sum of every entry
+  MicroCredits grants = 0;   // unused promotional credit (part of balance)
+  AccountState state = AccountState::kOk;
+  int64_t last_entry = 0;
+};
+
+struct PostResult {
+  Entry entry;
+  bool duplicate = false;  // the reference was already booked: `entry` is the first one
+  AccountBalance balance;
+  std::vector<std::string> events;  // event kinds emitted
+};
+
+// Billing settings of one scope: "*" (every account), "domain:<id>" or "account:<id>".
+// Unset fields inherit (account -> domain -> parent domains -> "*" -> defaults).
+struct SettingsChange {
+  std::optional<BillingMode> mode;
+  std::optional<MicroCredits> low_balance;  // kNoLowBalance: explicitly none
+  std::optional<MicroCredits> credit_limit;
+  std::optional<MicroCredits> hysteresis;
+};
+constexpr MicroCredits kNoLowBalance = INT64_MIN;
+struct ScopeSettings {
+  std::string scope;
+  SettingsChange values;
+  std::string actor, reason;
+  int64_t created_at = 0;
+};
+
+// One account's charges booked for a closed hour by the billing clock: amounts are charges
+// (positive = owed), booked as negative entries.
+struct HourCharge {
+  std::string account;
+  int64_t month = 0;            // the month (start) these charges belong to
+  MicroCredits adjustment = 0;  // rated-to-date minus billed-to-date before this hour
+  MicroCredits usage = 0;       // the hour's usage
+  MicroCredits fees = 0;        // fees due in the hour
+};
+struct HourBooking {
+  int64_t hour = 0;
+  std::vector<HourCharge> charges;
+  int64_t now = 0;  // wall clock (created_at)
+};
+struct BookReport {
+  size_t accounts = 0, entries = 0, events = 0;
+  MicroCredits usage = 0, fees = 0, adjustments = 0, expired = 0;
+};
+
+class Ledger {
+ public:
+  // The tenancy in force (accounts must exist; domains give inherited settings).
+  using TenancySource = std::function<std::shared_ptr<const tenancy::Tenancy>()>;
+  // REQUIRES: db, events outlive the ledger.
+  static Result<std::unique_ptr<Ledger>> Open(tenancy::BillingDb* db, events::EventLog* events,
+                                              TenancySource tenancy);
+  ~Ledger();
+
+  // Books a manual entry: validated (InvalidArgument), account known (NotFound), reference
+  // idempotent (AlreadyExists when reused with other values). `now` is the wall clock.
+  Result<PostResult> Post(const ManualEntry& entry, int64_t now);
+
+  // In memory; NotFound for an account the tenancy does not know. An account with no entry
+  // has balance 0.
+  Result<AccountBalance> Balance(std::string_view account) const;
+  std::vector<AccountBalance> Balances() const;  // accounts with entries, by id
+
+  // Entries of an account with from <= at < to, ascending, at most `limit` (0 = no limit).
+  Result<std::vector<Entry>> Entries(std::string_view account, int64_t from, int64_t to,
+                                     size_t limit = 0) const;
+
+  // Settings: appends a row for `scope` (fields left unset keep their current value there).
+  Status SetSettings(std::string_view scope, const SettingsChange& change, std::string_view actor,
+                     std::string_view reason, int64_t now);
+  std::vector<ScopeSettings> ListSettings() const;  // the current row of each scope
+  ResolvedSettings Resolve(std::string_view account) const;
+
+  // --- the billing clock ---
+  // The next hour to close (the last booked hour + 1 h); nullopt before the first booking.
+  std::optional<int64_t> NextHour() const;
+  // The clock's start: the first hour it may close (recorded once, at the first booking).
+  std::optional<int64_t> ClockStart() const;
+  // What the clock has charged `account` for `month` (usage + fees + clock adjustments).
+  MicroCredits Billed(std::string_view account, int64_t month) const;
+  // What the clock has charged each account for `month`, read from the database (any month).
+  Result<std::unordered_map<std::string, MicroCredits>> BilledByAccount(int64_t month) const;
+  // The accounts billed anything for `month`.
+  std::vector<std::string> BilledAccounts(int64_t month) const;
+  // Books one closed hour in one transaction: expiries due, each account's adjustment, usage
+  // and fees (drawing on grants first), the hour's row, threshold states and events.
+  // AlreadyExists when the hour is booked; InvalidArgument when it is not NextHour().
+  Result<BookReport> BookHour(const HourBooking& booking);
+
+ private:
+  struct Impl;
+  explicit Ledger(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace meterd::engine::ledger

@@ -1,0 +1,71 @@
+// meterd — engine/ledger/ledger_impl.h
+//
+// Internals of the Ledger (engine/ledger/ledger.h), shared by its two files:
+//   ledger_load.cc  Open: schema, and the in-memory state rebuilt from the tables;
+//   ledger.cc       Post, BookHour, settings, reads.
+//
+// Thread-safety: `write_mu` serialises every change (one database transaction at a time);
+// `mu` guards the in-memory state, taken exclusively only to publish a committed change, so
+// balance reads never wait for the database.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/ledger/ledger.h"
+
+namespace meterd::engine::ledger {
+
+// Snapshot an account's balance every this many entries, so that Open sums at most this many
+// entries per account on top of its latest snapshot (a year of hourly debits is ~9,000).
+constexpr uint32_t kSnapshotEvery = 256;
+
+struct Grant {
+  int64_t id = 0;
+  MicroCredits remaining = 0;
+  int64_t expires_at = 0;
+};
+
+// One account's in-memory book.
+struct Book {
+  MicroCredits balance = 0;
+  int64_t last_entry = 0;
+  AccountState state = AccountState::kOk;
+  std::vector<Grant> grants;  // unused rest > 0, by (expires_at, id)
+  uint32_t since_snapshot = 0;
+
+  MicroCredits GrantTotal() const {
+    MicroCredits t = 0;
+    for (const Grant& g : grants) t += g.remaining;
+    return t;
+  }
+};
+
+struct Ledger::Impl {
+  tenancy::BillingDb* db = nullptr;
+  events::EventLog* events = nullptr;
+  TenancySource tenancy;
+
+  std::mutex write_mu;  // serialises changes
+  mutable std::shared_mutex mu;
+  std::unordered_map<std::string, Book> books;                              // GUARDED_BY(mu)
+  std::map<int64_t, std::unordered_map<std::string, MicroCredits>> billed;  // GUARDED_BY(mu)
+  std::map<std::string, ScopeSettings, std::less<>> settings;               // GUARDED_BY(mu)
+  std::optional<int64_t> next_hour, clock_start;                            // GUARDED_BY(mu)
+
+  Status Load();
+  ResolvedSettings ResolveLocked(std::string_view account, const tenancy::Tenancy* tenancy) const;
+};
+
+// Converts a ledger row read with kEntryColumns into an Entry.
+constexpr std::string_view kEntryColumns =
+    "id, account, kind, amount, at, hour, month, grant_id, reference, expires_at, currency, "
+    "currency_amount, actor, reason, created_at";
+Entry EntryFromRow(const tenancy::Statement& st);
+
+}  // namespace meterd::engine::ledger
