@@ -42,74 +42,103 @@ Result<int> BillingClock::CloseDue() {
     stats_.closed_before = closed_before;
     stats_.next_hour = next;
   }
+  auto fail = [this](const Status& st) {
+    std::lock_guard s(stats_mu_);
+    stats_.last_error = st.ToString();
+    return st;
+  };
+  // Revisions of hours already booked first, so that each hour below is booked against
+  // up-to-date month-to-date amounts.
+  if (Status st = BookRevisions(*start); !st.ok()) return fail(st);
   int booked = 0;
   while (booked < options_.max_hours_per_call && *next + kHour <= closed_before) {
-    Status st = BookOne(*next, *start);
-    if (!st.ok()) {
-      std::lock_guard s(stats_mu_);
-      stats_.last_error = st.ToString();
-      return st;
-    }
+    if (Status st = BookOne(*next, *start); !st.ok()) return fail(st);
     ++booked;
     *next += kHour;
   }
   std::lock_guard s(stats_mu_);
   stats_.next_hour = next;
-  if (booked > 0) stats_.last_error.clear();
+  stats_.last_error.clear();
   return booked;
+}
+
+Status BillingClock::AddAdjustments(int64_t month, int64_t from, int64_t to,
+                                    std::vector<ledger::HourCharge>* out) {
+  if (from >= to) return Status::OK();
+  METERD_ASSIGN_OR_RETURN(ChargesByAccount rated, rater_->Rate(from, to, ""));
+  std::set<std::string> accounts;
+  for (const auto& [a, c] : rated) accounts.insert(a);
+  for (std::string& a : ledger_->BilledAccounts(month)) accounts.insert(std::move(a));
+  for (const std::string& a : accounts) {
+    auto r = rated.find(a);
+    const MicroCredits diff =
+        (r == rated.end() ? 0 : r->second.total()) - ledger_->Billed(a, month);
+    if (diff == 0) continue;
+    ledger::HourCharge c;
+    c.account = a;
+    c.month = month;
+    c.adjustment = diff;
+    out->push_back(std::move(c));
+  }
+  return Status::OK();
+}
+
+Status BillingClock::AddMonthAdjustments(int64_t until, int64_t start,
+                                         std::vector<ledger::HourCharge>* out) {
+  const int64_t month = pricebook::MonthStart(until - 1);
+  METERD_RETURN_IF_ERROR(AddAdjustments(month, std::max(month, start), until, out));
+  if (start < month) {
+    const int64_t prev = pricebook::MonthStart(month - 1);
+    METERD_RETURN_IF_ERROR(AddAdjustments(prev, std::max(prev, start), month, out));
+  }
+  return Status::OK();
+}
+
+Status BillingClock::BookRevisions(int64_t start) {
+  const std::optional<int64_t> next = ledger_->NextHour();
+  if (!next) return Status::OK();  // nothing booked: nothing to revise
+  // Read the mark before rating: a revision that lands during the rating moves it again, so
+  // the next call looks again.
+  const uint64_t mark = rater_->RevisionMark();
+  if (checked_revisions_ && *checked_revisions_ == mark) return Status::OK();
+  ledger::HourBooking booking;
+  booking.hour = *next - kHour;  // booked with the last hour booked
+  booking.now = Now();
+  METERD_RETURN_IF_ERROR(AddMonthAdjustments(*next, start, &booking.charges));
+  if (!booking.charges.empty()) {
+    METERD_ASSIGN_OR_RETURN(ledger::BookReport rep, ledger_->BookAdjustments(booking));
+    std::lock_guard s(stats_mu_);
+    stats_.entries += rep.entries;
+    stats_.events += rep.events;
+    spdlog::info("event=billing_revision hour={} accounts={} adjustments={} events={}",
+                 booking.hour, rep.accounts, pricebook::FormatCredits(rep.adjustments), rep.events);
+  }
+  checked_revisions_ = mark;
+  return Status::OK();
 }
 
 Status BillingClock::BookOne(int64_t hour, int64_t start) {
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t month = pricebook::MonthStart(hour);
-  const int64_t from = std::max(month, start);
-  // Read the revision mark before rating: a revision that lands during the rating moves it
-  // again, so the next call re-checks the previous month.
   const uint64_t mark = rater_->RevisionMark();
-  ChargesByAccount prior;
-  if (from < hour) {
-    METERD_ASSIGN_OR_RETURN(prior, rater_->Rate(from, hour, ""));
-  }
-  METERD_ASSIGN_OR_RETURN(ChargesByAccount now_hour, rater_->Rate(hour, hour + kHour, ""));
   ledger::HourBooking booking;
   booking.hour = hour;
   booking.now = Now();
-  std::set<std::string> accounts;
-  for (const auto& [a, c] : prior) accounts.insert(a);
-  for (const auto& [a, c] : now_hour) accounts.insert(a);
-  for (std::string& a : ledger_->BilledAccounts(month)) accounts.insert(std::move(a));
-  for (const std::string& a : accounts) {
-    ledger::HourCharge c;
-    c.account = a;
-    c.month = month;
-    auto p = prior.find(a);
-    c.adjustment = (p == prior.end() ? 0 : p->second.total()) - ledger_->Billed(a, month);
-    auto h = now_hour.find(a);
-    if (h != now_hour.end()) {
-      c.usage = h->second.usage;
-      c.fees = h->second.fees;
-    }
-    if (c.adjustment != 0 || c.usage != 0 || c.fees != 0) booking.charges.push_back(c);
+  // Unchanged since the last booking (BookRevisions just ran): the month-to-date amount before
+  // this hour is what the clock has billed, by construction, so it need not be rated again.
+  // The first hour a clock books, or a revision that landed since, rates it.
+  if (!checked_revisions_ || *checked_revisions_ != mark) {
+    METERD_RETURN_IF_ERROR(AddMonthAdjustments(hour, start, &booking.charges));
   }
-  // The previous month, when its hours may have been revised since it was last checked.
-  const int64_t prev = pricebook::MonthStart(month - 1);
-  if (start < month && (!checked_revisions_ || *checked_revisions_ != mark)) {
-    const int64_t prev_from = std::max(prev, start);
-    METERD_ASSIGN_OR_RETURN(ChargesByAccount last, rater_->Rate(prev_from, month, ""));
-    std::set<std::string> prev_accounts;
-    for (const auto& [a, c] : last) prev_accounts.insert(a);
-    for (std::string& a : ledger_->BilledAccounts(prev)) prev_accounts.insert(std::move(a));
-    for (const std::string& a : prev_accounts) {
-      auto l = last.find(a);
-      const MicroCredits diff =
-          (l == last.end() ? 0 : l->second.total()) - ledger_->Billed(a, prev);
-      if (diff == 0) continue;
-      ledger::HourCharge c;
-      c.account = a;
-      c.month = prev;
-      c.adjustment = diff;
-      booking.charges.push_back(c);
-    }
+  METERD_ASSIGN_OR_RETURN(ChargesByAccount now_hour, rater_->Rate(hour, hour + kHour, ""));
+  for (const auto& [a, c] : now_hour) {
+    if (c.usage == 0 && c.fees == 0) continue;
+    ledger::HourCharge charge;
+    charge.account = a;
+    charge.month = month;
+    charge.usage = c.usage;
+    charge.fees = c.fees;
+    booking.charges.push_back(std::move(charge));
   }
   const auto t1 = std::chrono::steady_clock::now();
   METERD_ASSIGN_OR_RETURN(ledger::BookReport rep, ledger_->BookHour(booking));

@@ -12,8 +12,12 @@
 // hour is either booked or not, and it is never booked twice. Because each debit is a change
 // of the month-to-date amount, the month's debits and adjustments add up exactly to the
 // month's rated charges, caps, tiers, minimums and once-per-line rounding included.
-// The previous month is re-checked whenever the rater's revision mark moves (and once after
-// start), so a revision of last month's hours is booked as an adjustment of that month.
+// prior(a) is rated only when the rater's revision mark moved since the last look (and once
+// after start): otherwise it equals billed(a, M) by construction and the adjustment is 0. A
+// moved mark is acted on at once, between hours too (Ledger::BookAdjustments, booked with the
+// last hour booked): the current and the previous month are re-rated over the hours booked and
+// each account's difference is one adjustment of its month, within a second of the revision
+// rather than at the next hour.
 //
 // The first hour billed is options.start when set, else the start of the month of the first
 // closed hour the clock sees; it is recorded by the first booking and kept across restarts.
@@ -31,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/billing/usage_rater.h"
 #include "engine/ledger/ledger.h"
@@ -78,6 +83,16 @@ class BillingClock {
 
  private:
   Status BookOne(int64_t hour, int64_t start);
+  // Books, between hours, the adjustments of hours already booked whose rating moved (the
+  // rater's revision mark changed since the last look).
+  Status BookRevisions(int64_t start);
+  // Appends one adjustment per account of `month` whose rating of [from, to) differs from what
+  // the clock billed for the month.
+  Status AddAdjustments(int64_t month, int64_t from, int64_t to,
+                        std::vector<ledger::HourCharge>* out);
+  // AddAdjustments for the month of the hours before `until` (from max(month, start)) and, when
+  // the clock started before that month, the previous month.
+  Status AddMonthAdjustments(int64_t until, int64_t start, std::vector<ledger::HourCharge>* out);
   int64_t Now() const;
 
   ledger::Ledger* ledger_;

@@ -38,7 +38,9 @@ class UsageRater {
   // Hours before this second are closed (the rollup grace period has passed): their usage
   // changes only by revisions.
   virtual int64_t ClosedBefore() = 0;
-  // A number that changes whenever a closed hour is revised (late data, backfill, rebuild).
+  // A number that changes whenever what a closed hour rates to may have changed: a revision of
+  // its usage (late data, backfill, rebuild) or of the catalog (an apply). The clock re-rates
+  // the month-to-date only when it moved.
   virtual uint64_t RevisionMark() = 0;
 };
 

@@ -332,6 +332,19 @@ Result<PostResult> Ledger::Post(const ManualEntry& m_in, int64_t now) {
 }
 
 Result<BookReport> Ledger::BookHour(const HourBooking& booking) {
+  return BookCharges(booking, /*close_hour=*/true);
+}
+
+Result<BookReport> Ledger::BookAdjustments(const HourBooking& booking) {
+  for (const HourCharge& c : booking.charges) {
+    if (c.usage != 0 || c.fees != 0) {
+      return Status::InvalidArgument("only adjustments are booked between hours");
+    }
+  }
+  return BookCharges(booking, /*close_hour=*/false);
+}
+
+Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_hour) {
   if (booking.hour % tenancy::kHour != 0) {
     return Status::InvalidArgument("a billing hour must be a whole hour");
   }
@@ -341,7 +354,11 @@ Result<BookReport> Ledger::BookHour(const HourBooking& booking) {
   std::unordered_map<std::string, ResolvedSettings> settings;
   {
     std::shared_lock lock(impl_->mu);
-    if (impl_->next_hour && booking.hour != *impl_->next_hour) {
+    if (!close_hour) {
+      if (!impl_->next_hour || booking.hour != *impl_->next_hour - tenancy::kHour) {
+        return Status::InvalidArgument("adjustments are booked with the last hour booked");
+      }
+    } else if (impl_->next_hour && booking.hour != *impl_->next_hour) {
       if (booking.hour < *impl_->next_hour) {
         return Status::AlreadyExists("hour " + std::to_string(booking.hour) + " is already booked");
       }
@@ -361,7 +378,7 @@ Result<BookReport> Ledger::BookHour(const HourBooking& booking) {
   BookReport report;
 
   // Grants that expired before this hour, across every account (not only those charged).
-  {
+  if (close_hour) {
     std::vector<std::pair<std::string, Grant>> expired;
     {
       std::shared_lock lock(impl_->mu);
@@ -468,7 +485,7 @@ Result<BookReport> Ledger::BookHour(const HourBooking& booking) {
   report.accounts = accounts.size();
   report.entries = w.entries();
   report.events = w.events();
-  {
+  if (close_hour) {
     METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
       INSERT INTO billing_hours (hour, accounts, usage, fees, adjustments, closed_at)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6))sql"));
@@ -485,8 +502,10 @@ Result<BookReport> Ledger::BookHour(const HourBooking& booking) {
       auto& m = impl_->billed[month];
       for (const auto& [account, d] : deltas) m[account] += d;
     }
-    if (!impl_->clock_start) impl_->clock_start = booking.hour;
-    impl_->next_hour = booking.hour + tenancy::kHour;
+    if (close_hour) {
+      if (!impl_->clock_start) impl_->clock_start = booking.hour;
+      impl_->next_hour = booking.hour + tenancy::kHour;
+    }
     // Keep the months the clock may still adjust: this one and the one before.
     const int64_t keep = pricebook::MonthStart(pricebook::MonthStart(booking.hour) - 1);
     impl_->billed.erase(impl_->billed.begin(), impl_->billed.lower_bound(keep));

@@ -183,10 +183,18 @@ class Ledger {
   // and fees (drawing on grants first), the hour's row, threshold states and events.
   // AlreadyExists when the hour is booked; InvalidArgument when it is not NextHour().
   Result<BookReport> BookHour(const HourBooking& booking);
+  // Books adjustments only (usage and fees must be 0) between hours, in one transaction with
+  // their thresholds and events: what a revision changed in hours already booked, as soon as
+  // the clock sees it. booking.hour must be the last hour booked (NextHour() - 1 h); no hour is
+  // closed. Idempotence is the caller's: the clock books rated-minus-billed, which a booked
+  // adjustment brings to 0.
+  Result<BookReport> BookAdjustments(const HourBooking& booking);
 
  private:
   struct Impl;
   explicit Ledger(std::unique_ptr<Impl> impl);
+  // BookHour (close_hour: expiries and the hour's row too) and BookAdjustments.
+  Result<BookReport> BookCharges(const HourBooking& booking, bool close_hour);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -463,7 +463,20 @@ int64_t MeterService::ClosedBefore() {
 }
 
 uint64_t MeterService::RevisionMark() {
-  return parts_.downsampler ? parts_.downsampler->stats().revisions : 0;
+  const uint64_t revisions = parts_.downsampler ? parts_.downsampler->stats().revisions : 0;
+  // A catalog apply (a resource attributed late, a subscription back-dated) changes what closed
+  // hours rate to, as a revision does: each new snapshot counts as one.
+  if (parts_.billing != nullptr) {
+    pricebook::BillingSnapshot snap = parts_.billing->Current();
+    std::lock_guard lock(mark_mu_);
+    if (snap.tenancy != mark_snapshot_.tenancy || snap.price_book != mark_snapshot_.price_book ||
+        snap.subscriptions != mark_snapshot_.subscriptions) {
+      mark_snapshot_ = std::move(snap);
+      ++catalog_generation_;
+    }
+    return revisions + (catalog_generation_ << 40);
+  }
+  return revisions;
 }
 
 }  // namespace meterd::engine

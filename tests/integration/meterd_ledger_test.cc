@@ -161,6 +161,90 @@ TEST_F(MeterdLedgerTest, PerSecondSamplesToACheckedBalance) {
   EXPECT_NE(refused.out.find("refused"), std::string::npos) << refused.out;
 }
 
+// Hours already debited change twice: a late sample extends a VM's run into an hour the clock
+// has booked, then a resource that ran unattributed is attributed to the account from the
+// start. Each change is one adjustment, booked within seconds (not at the next hour), and
+// after each the balance is exactly minus the account's charges of the period.
+TEST_F(MeterdLedgerTest, LateSamplesAndLateAttributionAreOneAdjustmentEach) {
+  const int64_t h = ThisHour() - 3 * 3600;
+  const std::string window = " --from " + std::to_string(h) + " --to " + std::to_string(ThisHour());
+  server_.Stop();
+  StartServer({"--grace", "0", "--no-billing-clock"});
+  ApplyCatalog();
+  auto samples = [&](const std::string& vm, int64_t from, int64_t to) {
+    std::string csv = "resource,metric,timestamp,value\n";
+    for (int64_t t = from; t < to; ++t) {
+      csv += vm + ",vm.state," + std::to_string(t) + ",running\n";
+    }
+    return WriteFile(vm + std::to_string(from) + ".csv", csv);
+  };
+  ASSERT_EQ(Meterctl("ingest " + samples("vm-1001", h, h + 3600)).exit_code, 0);
+  ASSERT_EQ(Meterctl("ingest " + samples("vm-7777", h, h + 7200)).exit_code, 0);
+  // The charges of the period, in micro-credits, once the late samples are rolled up.
+  auto charged = [&]() -> int64_t {
+    auto c = Json("charges --account bu1user1" + window);
+    if (!c.is_object() || c["totals"].empty()) return -1;
+    return std::llround(c["totals"].back()["credits"].get<double>() * 1e6);
+  };
+  for (int i = 0; i < 100 && charged() <= 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  server_.Stop();
+  StartServer({"--grace", "0", "--billing-start", std::to_string(h)}, /*fresh=*/false);
+  ASSERT_TRUE(WaitBilledThrough(ThisHour()));
+  auto balance = [&]() {
+    return Json("balance --account bu1user1 --no-provisional")["balances"][0]["balance_micro"]
+        .get<int64_t>();
+  };
+  auto adjustments = [&]() {
+    std::vector<int64_t> out;
+    const nlohmann::json ledger = Json("ledger --account bu1user1");
+    for (const auto& e : ledger["entries"]) {
+      if (e["kind"] == "adjustment") out.push_back(e["amount_micro"].get<int64_t>());
+    }
+    return out;
+  };
+  const int64_t before = charged();
+  ASSERT_GT(before, 0);
+  EXPECT_EQ(balance(), -before);
+  EXPECT_TRUE(adjustments().empty());
+
+  // 1. Late samples: vm-1001 ran on for half of hour h+1, which the clock has debited.
+  ASSERT_EQ(Meterctl("ingest " + samples("vm-1001", h + 3600, h + 5400)).exit_code, 0);
+  for (int i = 0; i < 100 && adjustments().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const int64_t after_late = charged();
+  ASSERT_GT(after_late, before);
+  ASSERT_EQ(adjustments(), (std::vector<int64_t>{-(after_late - before)}));
+  EXPECT_EQ(balance(), -after_late);
+
+  // 2. vm-7777 ran two hours unattributed; attributed to bu1user1 from h, its whole usage is
+  // billed once, as one adjustment.
+  const std::string doc =
+      "resources:\n"
+      "  - id: vm-7777\n"
+      "    versions:\n"
+      "      - effective_from: " +
+      std::to_string(h) +
+      "\n"
+      "        type: vm\n"
+      "        project: bu1user1-web\n"
+      "        location: lon1\n"
+      "        plan: silver\n";
+  ASSERT_EQ(Meterctl("apply " + WriteFile("attribute.yaml", doc)).exit_code, 0);
+  for (int i = 0; i < 100 && adjustments().size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const int64_t after_attribution = charged();
+  ASSERT_GT(after_attribution, after_late);
+  ASSERT_EQ(adjustments(),
+            (std::vector<int64_t>{-(after_late - before), -(after_attribution - after_late)}));
+  EXPECT_EQ(balance(), -after_attribution);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(adjustments().size(), 2u);  // nothing booked twice
+}
+
 // kill -9 of meterd while its billing clock books a backlog of hours: after every restart the
 // clock resumes where the last committed hour left it. In the end every hour from the start
 // is booked exactly once and the debits add up to the rated charges.
@@ -177,8 +261,10 @@ TEST_F(MeterdLedgerTest, KillDuringTheBillingClockNeverDebitsAnHourTwice) {
   server_.Stop();
   StartServer({"--no-billing-clock"});
   ApplyCatalog();
+  // Usage in one hour a day (a backfill is held in memory until issue 18 folds imports into
+  // the month files, so a longer history would only slow each restart); every hour is booked.
   std::string csv = "resource,metric,hour,value\n";
-  for (int64_t t = start; t < target; t += 3600) {
+  for (int64_t t = start + 10 * 3600; t < target; t += 86400) {
     for (const char* vm : {"vm-1001", "vm-1002"}) {
       csv += std::string(vm) + ",vm.state:running," + std::to_string(t) + "," +
              std::to_string(1800 + (t / 3600) % 1801) + "\n";

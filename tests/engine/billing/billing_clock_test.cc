@@ -60,6 +60,7 @@ class ScriptedRater : public UsageRater {
 
   Result<ChargesByAccount> Rate(int64_t from, int64_t to, std::string_view account) override {
     std::lock_guard l(mu_);
+    ++calls_;
     if (failing_) return Status::NotFound("no price book yet");
     ChargesByAccount out;
     for (const auto& [a, hours] : usage_) {
@@ -80,6 +81,10 @@ class ScriptedRater : public UsageRater {
     std::lock_guard l(mu_);
     return mark_;
   }
+  int calls() const {
+    std::lock_guard l(mu_);
+    return calls_;
+  }
 
  private:
   mutable std::mutex mu_;
@@ -87,6 +92,7 @@ class ScriptedRater : public UsageRater {
   int64_t closed_ = 0;
   uint64_t mark_ = 0;
   bool failing_ = false;
+  int calls_ = 0;
 };
 
 MicroCredits Sum(const std::vector<Entry>& entries, std::initializer_list<EntryKind> kinds) {
@@ -150,8 +156,11 @@ TEST(BillingClock, ALateRevisionIsOneAdjustmentOfTheDifference) {
   rater.SetClosedBefore(kNov + 6 * kH);
   ASSERT_EQ(clock.CloseDue().value(), 6);
   EXPECT_EQ(f.ledger().Balance("bolt")->balance, -10 * kCredit);  // 5 hours
-  // Late data: it ran in hour 3 after all.
+  // Late data: it ran in hour 3 after all. The adjustment is booked at once, with the last
+  // hour booked, before any new hour closes.
   rater.Revise("bolt", kNov + 3 * kH, 1);
+  ASSERT_EQ(clock.CloseDue().value(), 0);
+  EXPECT_EQ(f.ledger().Balance("bolt")->balance, -12 * kCredit);  // 6 hours
   rater.SetClosedBefore(kNov + 7 * kH);
   ASSERT_EQ(clock.CloseDue().value(), 1);
   const auto entries = f.ledger().Entries("bolt", kNov, kDec).value();
@@ -160,11 +169,33 @@ TEST(BillingClock, ALateRevisionIsOneAdjustmentOfTheDifference) {
     if (e.kind != EntryKind::kAdjustment) continue;
     ++adjustments;
     EXPECT_EQ(e.amount, -2 * kCredit);
-    EXPECT_EQ(*e.hour, kNov + 6 * kH);
+    EXPECT_EQ(*e.hour, kNov + 5 * kH);
     EXPECT_EQ(*e.month, kNov);
   }
   EXPECT_EQ(adjustments, 1);
   EXPECT_EQ(f.ledger().Balance("bolt")->balance, -14 * kCredit);  // 7 hours
+}
+
+// Without a revision since the last booking the month-to-date before the hour is what was
+// billed: one rating an hour (the hour's), plus the month-to-date again once a revision lands.
+TEST(BillingClock, RatesTheMonthToDateOnlyAfterARevision) {
+  meterd::testing::TempDir dir;
+  LedgerFixture f(dir.path());
+  ScriptedRater rater;
+  for (int64_t h = kNov; h < kNov + 20 * kH; h += kH) rater.SetUsage("bolt", h, 1);
+  ClockOptions o;
+  o.start = kNov;
+  BillingClock clock(&f.ledger(), &rater, o);
+  rater.SetClosedBefore(kNov + 10 * kH);
+  ASSERT_EQ(clock.CloseDue().value(), 10);
+  // The first hour has no month-to-date before it, and no revision comes after: one rating an
+  // hour.
+  EXPECT_EQ(rater.calls(), 10);
+  rater.Revise("bolt", kNov + 2 * kH, 0);
+  rater.SetClosedBefore(kNov + 12 * kH);
+  ASSERT_EQ(clock.CloseDue().value(), 2);
+  EXPECT_EQ(rater.calls(), 10 + 2 + 1);  // the month-to-date once, with the next hour
+  EXPECT_EQ(f.ledger().Balance("bolt")->balance, -22 * kCredit);  // 11 of 12 hours ran
 }
 
 TEST(BillingClock, LastMonthsRevisionIsBookedToLastMonth) {
