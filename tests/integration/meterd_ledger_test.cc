@@ -161,6 +161,56 @@ TEST_F(MeterdLedgerTest, PerSecondSamplesToACheckedBalance) {
   EXPECT_NE(refused.out.find("refused"), std::string::npos) << refused.out;
 }
 
+// The whole path with the real agent: meter-agent streams two hours of per-second samples of
+// three simulated VMs (a backlog it catches up on), two of which the catalog attributes to
+// bu1user1; the clock debits the closed hours (the backlog reaches hours it already booked as
+// late data, booked as adjustments within a second), and the balance ends exactly minus the
+// charges rating reports for the period, whatever the simulator made the VMs do.
+TEST_F(MeterdLedgerTest, MeterAgentSamplesToACheckedBalance) {
+  const int64_t start = ThisHour() - 2 * 3600;
+  server_.Stop();
+  StartServer({"--grace", "0", "--billing-start", std::to_string(start)});
+  ApplyCatalog();
+  std::string doc = "resources:\n";
+  for (const char* vm : {"vm-000000", "vm-000001"}) {
+    doc += std::string("  - id: ") + vm +
+           "\n    versions:\n      - effective_from: " + std::to_string(start - 3600) +
+           "\n        type: vm\n        project: bu1user1-web\n        location: lon1\n"
+           "        plan: copper\n";
+  }
+  ASSERT_EQ(Meterctl("apply " + WriteFile("fleet.yaml", doc)).exit_code, 0);
+  ASSERT_EQ(Meterctl("topup --account bu1user1 --amount 50 --reference agent-e2e").exit_code, 0);
+  const std::string agent_key = CreateKey(wire::Role::Agent, "hv-e2e");
+  const int64_t backlog = UnixNow() - start;
+  const std::string agent = std::string(METER_AGENT_BIN) +
+                            " --server 127.0.0.1:" + std::to_string(server_.port()) + " --key " +
+                            agent_key + " --simulate 3 --backlog " + std::to_string(backlog) +
+                            " --duration 1 --quiet > " + tmp_.path() + "/agent.out 2>&1";
+  ASSERT_EQ(std::system(agent.c_str()), 0) << "see " << tmp_.path() << "/agent.out";
+  ASSERT_TRUE(WaitBilledThrough(ThisHour()));
+  const std::string window =
+      " --from " + std::to_string(start) + " --to " + std::to_string(ThisHour());
+  // Late samples of booked hours settle as adjustments: wait until nothing moves any more.
+  int64_t balance = 0, charged = -1;
+  auto settle = [&] {
+    for (int i = 0; i < 100; ++i) {
+      auto c = Json("charges --account bu1user1" + window);
+      charged = std::llround(c["totals"].back()["credits"].get<double>() * 1e6);
+      balance = Json("balance --account bu1user1 --no-provisional")["balances"][0]["balance_micro"]
+                    .get<int64_t>();
+      if (balance == 50'000'000 - charged) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  settle();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // and it stays so
+  settle();
+  EXPECT_GT(charged, 0);
+  EXPECT_EQ(balance, 50'000'000 - charged);
+  auto rec = Json("reconcile --account bu1user1" + window);
+  for (const auto& l : rec["lines"]) EXPECT_EQ(l["explained"], "yes") << rec.dump(2);
+}
+
 // Hours already debited change twice: a late sample extends a VM's run into an hour the clock
 // has booked, then a resource that ran unattributed is attributed to the account from the
 // start. Each change is one adjustment, booked within seconds (not at the next hour), and
