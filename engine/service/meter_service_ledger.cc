@@ -384,9 +384,15 @@ void MeterService::StartEvents(Session* s, const wire::EventsRequest& q, const R
   const bool follow = q.follow();
   const size_t limit = q.limit() == 0 ? SIZE_MAX : q.limit();
   asio::post(queries_, [this, f, follow, limit] {
-    // The backlog, page by page; then, when following, register for pushes.
-    size_t sent = 0;
+    // A follower registers before it reads its backlog, so an event committed in between is
+    // pushed rather than missed; the pushes wait for f->mu and read after f->after, so nothing
+    // is sent twice either.
     std::lock_guard lock(f->mu);
+    if (follow) {
+      std::lock_guard fl(followers_mu_);
+      followers_.push_back(f);
+    }
+    size_t sent = 0;
     for (;;) {
       auto page =
           parts_.events->ReadAfter(f->after, std::min(kEventsPage, limit - sent), f->account);
@@ -402,10 +408,8 @@ void MeterService::StartEvents(Session* s, const wire::EventsRequest& q, const R
     }
     if (!follow) {
       f->closed = true;
-      return Reply(f->responder, EventsFrame(f->request_id, {}, true));
+      Reply(f->responder, EventsFrame(f->request_id, {}, true));
     }
-    std::lock_guard fl(followers_mu_);
-    followers_.push_back(f);
   });
 }
 
