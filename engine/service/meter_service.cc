@@ -107,6 +107,7 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::EventsRequest:
     case wire::Message::WebhookRequest:
     case wire::Message::ReconcileRequest:
+    case wire::Message::ListCatalog:
       return true;
     default:
       return false;
@@ -137,6 +138,7 @@ bool Allowed(Role role, wire::Message type) {
     case wire::Message::CanCreateRequest:
     case wire::Message::EventsRequest:
     case wire::Message::ReconcileRequest:
+    case wire::Message::ListCatalog:
       return role == Role::kBilling;
     default:
       return false;  // keys, custom metrics, ledger entries, settings, webhooks: admin only
@@ -332,6 +334,13 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
                         q->at(),
                         std::string(View(q->currency()))};
       asio::post(queries_, [this, args = std::move(args), r] { RunEstimate(args, r); });
+      return;
+    }
+    case wire::Message::ListCatalog: {
+      const auto* q = env.message_as_ListCatalog();
+      asio::post(queries_,
+                 [this, id = q->request_id(), section = std::string(View(q->section())),
+                  cid = std::string(View(q->id())), r] { RunListCatalog(id, section, cid, r); });
       return;
     }
     case wire::Message::RollupRebuild: {

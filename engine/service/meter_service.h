@@ -7,9 +7,10 @@
 // Roles (checked per request):
 //   agent    DefineSeries, RegisterResources, IngestBatch (its own hypervisor only), ListMetrics
 //   billing  ExportRequest, StatsRequest, UsageRequest, EstimateRequest, ChargesRequest,
-//            ReRateRequest, ListMetrics
-//   admin    everything, including keys, custom metrics, RollupRebuild, BackfillRequest and
-//            ApplyCatalog
+//            ReRateRequest (not booked), ListCatalog, ListMetrics, BalanceRequest, LedgerRequest,
+//            ListBillingSettings, CanCreateRequest, EventsRequest, ReconcileRequest
+//   admin    everything, including keys, custom metrics, RollupRebuild, BackfillRequest,
+//            ApplyCatalog, PostEntry, SetBillingSettings, WebhookRequest, a booked ReRateRequest
 // A revoked key stops working on open connections at their next request.
 //
 // Ingest is validated and appended on the io thread (appends are short and serialised by the
@@ -140,6 +141,9 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   void RunApplyCatalog(uint64_t request_id, const std::string& document, wire::DocFormat format,
                        bool dry_run, const net::ResponderPtr& r);
   void RunEstimate(const EstimateArgs& args, const net::ResponderPtr& r);
+  // ListCatalog: the catalog document, or a section or entity of it (meter_service_catalog.cc).
+  void RunListCatalog(uint64_t request_id, const std::string& section, const std::string& id,
+                      const net::ResponderPtr& r);
   struct ChargesArgs {
     uint64_t request_id;
     int64_t from, to;

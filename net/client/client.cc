@@ -82,6 +82,7 @@ uint64_t ReplyIdOf(const wire::Envelope& env) {
     METERD_REPLY(EventsChunk)
     METERD_REPLY(WebhookReply)
     METERD_REPLY(ReconcileReply)
+    METERD_REPLY(CatalogDocument)
 #undef METERD_REPLY
     default:
       return 0;

@@ -23,6 +23,7 @@
 #include "engine/catalog.h"
 #include "net/client/client.h"
 #include "net/meterctl/billing_cmd.h"
+#include "net/meterctl/catalog_cmd.h"
 #include "net/meterctl/cli_conventions.h"
 #include "net/meterctl/common.h"
 #include "net/meterctl/csv_backfill.h"
@@ -615,6 +616,7 @@ int main(int argc, char** argv) {
 
   // The ledger and prepaid billing: topup, balance, ledger, settings, events, webhooks, ...
   cli::RegisterLedgerCommands(app, c);
+  cli::RegisterCatalogCommands(app, c);
 
   // Global options, unknown commands, help and `completion` for every command above.
   return cli::RunCommandLine(app, c, argc, argv);

@@ -97,6 +97,7 @@ uint64_t RequestIdOf(const wire::Envelope& env) {
     METERD_REQ(EventsRequest)
     METERD_REQ(WebhookRequest)
     METERD_REQ(ReconcileRequest)
+    METERD_REQ(ListCatalog)
 #undef METERD_REQ
     default:
       return 0;

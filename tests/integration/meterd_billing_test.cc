@@ -331,5 +331,119 @@ TEST_F(MeterdBillingTest, ReRateReportsTheDifferencePerLineUnderAnotherVersion) 
   EXPECT_EQ(totals3.back()["credits"], 11.7) << after.out;
 }
 
+// The catalog read back (ListCatalog): lists, one entity as the catalog document, a
+// resource's effective-dated versions, the price book, and `catalog export`, whose document
+// `apply` takes back without changing anything. A billing key may read it; unknown ids and
+// sections are refused by name.
+TEST_F(MeterdBillingTest, CatalogReadsBackAndItsExportReappliesUnchanged) {
+  const std::string catalog = std::string(METERD_SOURCE_DIR) + "/docs/examples/catalog.yaml";
+  ASSERT_EQ(Meterctl("apply " + catalog).exit_code, 0);
+
+  CommandResult plans = Meterctl("plans list");
+  ASSERT_EQ(plans.exit_code, 0) << plans.err;
+  EXPECT_NE(plans.out.find("copper"), std::string::npos) << plans.out;
+  EXPECT_NE(plans.out.find("Copper - 1CPU @ 2.4GHz - 512MB RAM"), std::string::npos) << plans.out;
+  EXPECT_NE(plans.out.find("512 MiB"), std::string::npos) << plans.out;
+  CommandResult csv = Meterctl("plans list --format csv");
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("id,name,group,vcpus,memory_bytes,disk_bytes\n", 0), 0u) << csv.out;
+  EXPECT_NE(csv.out.find("\ncopper,Copper - 1CPU @ 2.4GHz - 512MB RAM,standard,1,536870912,"
+                         "10737418240\n"),
+            std::string::npos)
+      << csv.out;
+
+  CommandResult account = Meterctl("accounts show bu1user1 --format json");
+  ASSERT_EQ(account.exit_code, 0) << account.err;
+  const nlohmann::json acct = nlohmann::json::parse(account.out, nullptr, false);
+  ASSERT_TRUE(acct.is_object()) << account.out;
+  EXPECT_EQ(acct["schema"], "meterd/v1");
+  ASSERT_EQ(acct["accounts"].size(), 1u) << account.out;
+  EXPECT_EQ(acct["accounts"][0]["id"], "bu1user1");
+  EXPECT_EQ(acct["accounts"][0]["domain"], "bu1.corporate.com");
+  EXPECT_EQ(acct["accounts"][0]["currency"], "GBP");
+  CommandResult account_table = Meterctl("accounts show bu1user1");
+  ASSERT_EQ(account_table.exit_code, 0) << account_table.err;
+  EXPECT_NE(account_table.out.find("bu1user1-batch"), std::string::npos) << account_table.out;
+  EXPECT_NE(account_table.out.find("sub-bu1user1-ddos"), std::string::npos) << account_table.out;
+
+  // The resize from Copper to Silver at 14:00 on the 10th: two versions.
+  CommandResult vm = Meterctl("resources show vm-1001");
+  ASSERT_EQ(vm.exit_code, 0) << vm.err;
+  EXPECT_NE(vm.out.find("resource vm-1001 (web-1): 2 versions"), std::string::npos) << vm.out;
+  const size_t v1 = vm.out.find("2017-02-01T00:00:00Z");
+  const size_t v2 = vm.out.find("2017-02-10T14:00:00Z");
+  ASSERT_NE(v1, std::string::npos) << vm.out;
+  ASSERT_NE(v2, std::string::npos) << vm.out;
+  EXPECT_LT(v1, v2) << vm.out;  // oldest first
+  EXPECT_NE(vm.out.find("copper", v1), std::string::npos) << vm.out;
+  EXPECT_NE(vm.out.find("silver", v2), std::string::npos) << vm.out;
+  CommandResult vm_json = Meterctl("--format json resources show vm-1001");
+  ASSERT_EQ(vm_json.exit_code, 0) << vm_json.err;
+  EXPECT_EQ(nlohmann::json::parse(vm_json.out)["resources"][0]["versions"].size(), 2u);
+
+  CommandResult book = Meterctl("pricebook list");
+  ASSERT_EQ(book.exit_code, 0) << book.err;
+  EXPECT_NE(book.out.find("      1  2017-02-01T00:00:00Z  half_even"), std::string::npos)
+      << book.out;
+  CommandResult book_json = Meterctl("pricebook list --format json");
+  ASSERT_EQ(book_json.exit_code, 0) << book_json.err;
+  const nlohmann::json versions = nlohmann::json::parse(book_json.out)["price_books"];
+  ASSERT_EQ(versions.size(), 1u) << book_json.out;
+  EXPECT_EQ(versions[0]["version"], 1);
+  EXPECT_EQ(versions[0]["products"], 17);
+  EXPECT_EQ(versions[0]["currencies"], "EUR GBP");
+  CommandResult products = Meterctl("pricebook show 1");
+  ASSERT_EQ(products.exit_code, 0) << products.err;
+  EXPECT_NE(products.out.find("running.copper"), std::string::npos) << products.out;
+  EXPECT_NE(products.out.find("cap 672 h a month"), std::string::npos) << products.out;
+
+  // Everything, applied back: nothing changes.
+  CommandResult exported = Meterctl("catalog export --format json");
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const nlohmann::json doc = nlohmann::json::parse(exported.out, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << exported.out;
+  EXPECT_EQ(doc["resources"].size(), 6u);
+  CommandResult reapplied =
+      Meterctl("--format json apply " + WriteFile("export.json", exported.out));
+  ASSERT_EQ(reapplied.exit_code, 0) << reapplied.out << reapplied.err;
+  const nlohmann::json rep = nlohmann::json::parse(reapplied.out);
+  EXPECT_FALSE(rep["applied"].get<bool>()) << reapplied.out;
+  EXPECT_EQ(rep["created"], 0) << reapplied.out;
+  EXPECT_EQ(rep["updated"], 0) << reapplied.out;
+  EXPECT_EQ(rep["unchanged"], 26) << reapplied.out;
+  EXPECT_TRUE(rep["changes"].empty()) << reapplied.out;
+
+  // Unknown ids and sections, by name.
+  CommandResult gold = Meterctl("plans show gold");
+  EXPECT_EQ(gold.exit_code, 1);
+  EXPECT_NE(gold.err.find("plan \"gold\" is not in the catalog"), std::string::npos) << gold.err;
+  CommandResult missing_vm = Meterctl("resources show vm-9999");
+  EXPECT_NE(missing_vm.exit_code, 0);
+  EXPECT_NE(missing_vm.err.find("vm-9999"), std::string::npos) << missing_vm.err;
+  CommandResult missing_version = Meterctl("pricebook show 9");
+  EXPECT_NE(missing_version.exit_code, 0);
+  EXPECT_NE(missing_version.err.find("price book version \"9\""), std::string::npos)
+      << missing_version.err;
+  CommandResult section = Meterctl("catalog export --section planz");
+  EXPECT_EQ(section.exit_code, 1);
+  EXPECT_NE(section.err.find("\"planz\" is not a section"), std::string::npos) << section.err;
+  EXPECT_NE(section.err.find("price_books"), std::string::npos) << section.err;
+
+  // A billing key reads the catalog; an agent key may not.
+  auto key_of = [&](const std::string& args) {
+    const nlohmann::json k =
+        nlohmann::json::parse(Meterctl("--format json keys create " + args).out, nullptr, false);
+    return k.is_object() ? k["key"].get<std::string>() : std::string();
+  };
+  const std::string server = "--server 127.0.0.1:" + std::to_string(server_.port()) + " --key ";
+  CommandResult billing = RunMeterctl(server + key_of("--role billing") + " accounts list");
+  ASSERT_EQ(billing.exit_code, 0) << billing.err;
+  EXPECT_NE(billing.out.find("bu1user2"), std::string::npos) << billing.out;
+  CommandResult agent =
+      RunMeterctl(server + key_of("--role agent --hypervisor hv-1") + " plans list");
+  EXPECT_EQ(agent.exit_code, 1);
+  EXPECT_NE(agent.err.find("PermissionDenied"), std::string::npos) << agent.err;
+}
+
 }  // namespace
 }  // namespace meterd::testing
