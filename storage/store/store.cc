@@ -144,9 +144,25 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options_in) {
   }
   if (!s.head->empty()) s.head_started = s.Now();
 
+  // WAL files that hold no record at all (a process stopped by a crash before it logged
+  // anything) are needed by nothing: move the low-water mark past them and delete them, so
+  // that repeated crashes of an idle server do not pile up preallocated files and lengthen
+  // every recovery. The manifest is switched first (atomically); a crash before the deletions
+  // leaves files below the mark, which the next open deletes above.
+  if (replay->records == 0 && replay->damage.empty() && !replay->file_numbers.empty()) {
+    s.manifest.wal_min_number = replay->file_numbers.back() + 1;
+    METERD_RETURN_IF_ERROR(WriteManifest(dir, s.manifest));
+    for (uint64_t n : replay->file_numbers) {
+      METERD_RETURN_IF_ERROR(RemoveFile(WalFileName(WalDir(dir), n)));
+    }
+    replay->file_numbers.clear();
+  }
+
   // 4. A new WAL file after every existing one.
   uint64_t next_wal = s.manifest.wal_min_number;
   if (!replay->file_numbers.empty()) next_wal = replay->file_numbers.back() + 1;
+  // (After the clean-up above, wal_min_number is already past every removed file, so file
+  // numbers keep increasing across restarts.)
   WalOptions wal_options;
   wal_options.dir = WalDir(dir);
   wal_options.file_size = options.wal_file_size;

@@ -1,5 +1,6 @@
 // meterd — tests/storage/store/store_test.cc
 #include "storage/store.h"
+#include "storage/wal.h"
 
 #include <gtest/gtest.h>
 
@@ -181,6 +182,39 @@ TEST(StoreTest, UnflushedHeadIsReplayedFromTheWal) {
   auto store = Store::Open(o);
   ASSERT_TRUE(store.ok());
   EXPECT_EQ((*store)->recovery_report().wal_samples, 5000u);
+  EXPECT_EQ(ScanAll(store->get()), expected);
+}
+
+// A store closed without a flush (as by a crash) with nothing logged leaves no WAL file behind
+// at its next open: repeated crashes of an idle server do not pile up preallocated files. A
+// store with logged samples keeps its files until they are flushed.
+TEST(StoreTest, EmptyWalFilesDoNotPileUpAcrossCrashes) {
+  testing::TempDir dir;
+  StoreOptions o = TestOptions(dir.path());
+  o.flush_on_close = false;
+  for (int i = 0; i < 5; ++i) {
+    auto store = Store::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+  }
+  auto files = ListWalFiles(dir.path() + "/wal");
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(files->size(), 1u);  // the open store's own
+  {
+    auto store = Store::Open(o);
+    ASSERT_TRUE(store.ok());
+    SampleBatch b;
+    b.AddInt(7, kNow - 10, 42);
+    ASSERT_TRUE((*store)->AppendDurable(b).ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto store = Store::Open(o);
+    ASSERT_TRUE(store.ok());
+    EXPECT_EQ((*store)->recovery_report().wal_samples, 1u);
+  }
+  auto store = Store::Open(o);
+  ASSERT_TRUE(store.ok());
+  Contents expected;
+  expected[7][kNow - 10] = 42;
   EXPECT_EQ(ScanAll(store->get()), expected);
 }
 
