@@ -65,7 +65,10 @@ class Writer {
     METERD_ASSIGN_OR_RETURN(Statement state, txn.Prepare(R"sql(
       INSERT INTO account_states (account, state, balance, entry_id, at)
       VALUES (?1, ?2, ?3, ?4, ?5))sql"));
-    return Writer(&txn, std::move(insert), std::move(snapshot), std::move(state));
+    METERD_ASSIGN_OR_RETURN(Statement account, txn.Prepare(R"sql(
+      INSERT OR IGNORE INTO ledger_accounts (account, first_entry) VALUES (?1, ?2))sql"));
+    return Writer(&txn, std::move(insert), std::move(snapshot), std::move(state),
+                  std::move(account));
   }
 
   // Inserts `e` (its id is set) and applies it to `book`.
@@ -94,6 +97,11 @@ class Writer {
     if (!row) return Status::Corruption("no id returned by a ledger insert");
     e->id = st.Int(0);
     METERD_RETURN_IF_ERROR(st.Reset());
+    if (book->last_entry == 0) {  // the account's first entry: list the account (Load reads it)
+      account_.Bind(1, e->account).Bind(2, e->id);
+      METERD_RETURN_IF_ERROR(account_.Run());
+      METERD_RETURN_IF_ERROR(account_.Reset());
+    }
     book->balance += e->amount;
     book->last_entry = e->id;
     ++book->since_snapshot;
@@ -147,13 +155,14 @@ class Writer {
   size_t events() const { return events_; }
 
  private:
-  Writer(Transaction* txn, Statement insert, Statement snapshot, Statement state)
+  Writer(Transaction* txn, Statement insert, Statement snapshot, Statement state, Statement account)
       : txn_(txn),
         insert_(std::move(insert)),
         snapshot_(std::move(snapshot)),
-        state_(std::move(state)) {}
+        state_(std::move(state)),
+        account_(std::move(account)) {}
   Transaction* txn_;
-  Statement insert_, snapshot_, state_;
+  Statement insert_, snapshot_, state_, account_;
   size_t entries_ = 0, events_ = 0;
 };
 

@@ -67,7 +67,7 @@ Status Ledger::Impl::Load() {
       base AS (
         SELECT s.account, s.entry_id, b.balance FROM snap s
         JOIN balance_snapshots b ON b.account = s.account AND b.entry_id = s.entry_id),
-      accounts AS (SELECT DISTINCT account FROM ledger_entries)
+      accounts AS (SELECT account FROM ledger_accounts)
       SELECT a.account,
              COALESCE(base.balance, 0) +
                COALESCE((SELECT SUM(e.amount) FROM ledger_entries e WHERE e.account = a.account
@@ -91,7 +91,8 @@ Status Ledger::Impl::Load() {
       SELECT g.account, g.id, g.amount + COALESCE(
                (SELECT SUM(c.amount) FROM ledger_entries c WHERE c.grant_id = g.id), 0),
              g.expires_at
-      FROM ledger_entries g WHERE g.kind = 'grant' ORDER BY g.expires_at, g.id)sql"));
+      FROM ledger_entries g INDEXED BY ledger_entries_grants WHERE g.kind = 'grant'
+      ORDER BY g.expires_at, g.id)sql"));
     for (;;) {
       METERD_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;

@@ -1,7 +1,9 @@
 // meterd — engine/ledger/ledger_schema.h
 //
 // The ledger's tables in billing.db (module "ledger", schema version 1; docs/ledger.md has
-// every column). Every table is append-only: triggers refuse UPDATE and DELETE.
+// every column). Every table is append-only: triggers refuse UPDATE and DELETE. CHECKs list
+// their values with OR, not IN: an IN list makes SQLite build a temporary index on every
+// insert.
 //
 // Thread-safety: a constant.
 #pragma once
@@ -18,8 +20,9 @@ constexpr std::string_view kLedgerSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ledger_entries (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   account TEXT NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('topup', 'payment', 'usage', 'fee', 'adjustment',
-                                     'refund', 'credit', 'grant', 'grant_expiry')),
+  kind TEXT NOT NULL CHECK (kind = 'topup' OR kind = 'payment' OR kind = 'usage' OR
+                            kind = 'fee' OR kind = 'adjustment' OR kind = 'refund' OR
+                            kind = 'credit' OR kind = 'grant' OR kind = 'grant_expiry'),
   amount INTEGER NOT NULL,
   at INTEGER NOT NULL,
   hour INTEGER,
@@ -34,7 +37,7 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
   created_at INTEGER NOT NULL,
   CHECK ((kind = 'grant') = (expires_at IS NOT NULL)),
   CHECK ((hour IS NULL) = (month IS NULL)),
-  CHECK (kind NOT IN ('usage', 'fee') OR hour IS NOT NULL));
+  CHECK ((kind <> 'usage' AND kind <> 'fee') OR hour IS NOT NULL));
 CREATE UNIQUE INDEX IF NOT EXISTS ledger_entries_reference ON ledger_entries(reference)
   WHERE reference IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ledger_entries_account ON ledger_entries(account, id);
@@ -42,6 +45,11 @@ CREATE INDEX IF NOT EXISTS ledger_entries_month ON ledger_entries(month, account
   WHERE month IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ledger_entries_grant ON ledger_entries(grant_id)
   WHERE grant_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ledger_entries_grants ON ledger_entries(expires_at, id)
+  WHERE kind = 'grant';
+CREATE TABLE IF NOT EXISTS ledger_accounts (
+  account TEXT PRIMARY KEY,
+  first_entry INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS balance_snapshots (
   account TEXT NOT NULL,
   entry_id INTEGER NOT NULL,
@@ -51,7 +59,8 @@ CREATE TABLE IF NOT EXISTS balance_snapshots (
 CREATE TABLE IF NOT EXISTS account_states (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   account TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('ok', 'low', 'negative', 'suspended')),
+  state TEXT NOT NULL CHECK (state = 'ok' OR state = 'low' OR state = 'negative' OR
+                             state = 'suspended'),
   balance INTEGER NOT NULL,
   entry_id INTEGER NOT NULL,
   at INTEGER NOT NULL);
@@ -66,7 +75,7 @@ CREATE TABLE IF NOT EXISTS billing_hours (
 CREATE TABLE IF NOT EXISTS billing_settings (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   scope TEXT NOT NULL,
-  mode TEXT CHECK (mode IS NULL OR mode IN ('prepaid', 'postpaid')),
+  mode TEXT CHECK (mode IS NULL OR mode = 'prepaid' OR mode = 'postpaid'),
   low_balance INTEGER,
   credit_limit INTEGER CHECK (credit_limit IS NULL OR credit_limit >= 0),
   hysteresis INTEGER CHECK (hysteresis IS NULL OR hysteresis >= 0),
