@@ -11,11 +11,17 @@
 //                     [--accounts 500] [--usage 500] [--runs 3] [--breakdown 100] [--json]
 //                                            the same month's charges and usage queried through
 //                                            the binary protocol at a real meterd
+//   meter-bench billing [--phase book|clock|balance|all] [--accounts 100000] [--vms 10000]
+//                       [--runs 3] [--data-dir DIR] [--hours 24] [--connections 4]
+//                       [--seconds 10] [--json]
+//                                            the prepaid billing workload: ledger writes, the
+//                                            billing clock with real rating, balance queries
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
+#include "bench/meter_bench/billing_workload.h"
 #include "bench/meter_bench/connections_workload.h"
 #include "bench/meter_bench/ingest_workload.h"
 #include "bench/meter_bench/query_workload.h"
@@ -277,7 +283,99 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   query_cmd->add_flag("--json", query_json,
                       "print only the JSON line on stdout (the table on stderr)");
+  meterd::bench::BillingWorkloadOptions billing_options;
+  billing_options.meterd_path = ingest_options.meterd_path;
+  bool billing_json = false;
+  CLI::App* billing_cmd = app.add_subcommand(
+      "billing", "the prepaid billing workload: ledger writes, the billing clock, balance queries");
+  billing_cmd
+      ->add_option("--phase", billing_options.phase,
+                   "book (Ledger::BookHour), clock (BillingClock with real rating), balance "
+                   "(BalanceRequest at a real meterd) or all")
+      ->check(CLI::IsMember({"book", "clock", "balance", "all"}))
+      ->capture_default_str();
+  billing_cmd
+      ->add_option("--data-dir", billing_options.dir,
+                   "data directory (phases recreate "
+                   "their subdirectories)")
+      ->capture_default_str();
+  billing_cmd->add_option("--accounts", billing_options.accounts, "accounts (book, balance)")
+      ->capture_default_str();
+  billing_cmd->add_option("--vms", billing_options.vms, "VMs of the clock's month (20 per account)")
+      ->capture_default_str();
+  billing_cmd->add_option("--runs", billing_options.runs, "runs (medians are shown)")
+      ->capture_default_str();
+  billing_cmd->add_option("--seed", billing_options.seed, "generator seed")->capture_default_str();
+  billing_cmd->add_option("--month", billing_options.month, "the month billed, YYYY-MM (UTC)")
+      ->capture_default_str();
+  billing_cmd->add_option("--hours", billing_options.hours, "book: hours booked per run")
+      ->capture_default_str();
+  billing_cmd
+      ->add_option(
+          "--post-topups", billing_options.post_topups,
+          "book: top-ups through Ledger::Post (timed), the rest seeded in one transaction (0: all)")
+      ->capture_default_str();
+  billing_cmd->add_flag("--reuse", billing_options.reuse,
+                        "clock: keep rollups sealed by an earlier run with the same --vms, --seed "
+                        "and --month");
+  billing_cmd->add_option("--threads", billing_options.threads, "clock: rating threads")
+      ->capture_default_str();
+  billing_cmd->add_option("--meterd", billing_options.meterd_path, "balance: the meterd binary")
+      ->capture_default_str();
+  billing_cmd->add_option("--meterd-arg", billing_options.meterd_args,
+                          "balance: a flag for the meterd it starts (repeatable)");
+  billing_cmd->add_option("--connections", billing_options.connections, "balance: connections")
+      ->capture_default_str();
+  billing_cmd->add_option("--seconds", billing_options.seconds, "balance: seconds per run")
+      ->capture_default_str();
+  billing_cmd
+      ->add_option("--balance-topups", billing_options.balance_topups,
+                   "balance: accounts topped up through PostEntry (0: all)")
+      ->capture_default_str();
+  billing_cmd->add_flag("--json", billing_json,
+                        "print only the JSON lines on stdout (the tables on stderr)");
   CLI11_PARSE(app, argc, argv);
+
+  if (billing_cmd->parsed()) {
+    const std::string& phase = billing_options.phase;
+    std::FILE* table = billing_json ? stderr : stdout;
+    bool ok = true;
+    auto fail = [](const meterd::Status& st) {
+      std::fprintf(stderr, "meter-bench: %s\n", st.ToString().c_str());
+      return 1;
+    };
+    if (phase == "book" || phase == "all") {
+      meterd::bench::BookPhaseResult r;
+      meterd::Status st = meterd::bench::RunBookPhase(billing_options, &r);
+      if (!st.ok()) return fail(st);
+      meterd::bench::PrintBookTable(table, billing_options, r);
+      std::fflush(table);
+      if (billing_json) meterd::bench::PrintBookJson(billing_options, r);
+      std::fflush(stdout);
+      ok = ok && r.check;
+    }
+    if (phase == "clock" || phase == "all") {
+      meterd::bench::ClockPhaseResult r;
+      meterd::Status st = meterd::bench::RunClockPhase(billing_options, &r);
+      if (!st.ok()) return fail(st);
+      meterd::bench::PrintClockTable(table, billing_options, r);
+      std::fflush(table);
+      if (billing_json) meterd::bench::PrintClockJson(billing_options, r);
+      std::fflush(stdout);
+      ok = ok && r.check;
+    }
+    if (phase == "balance" || phase == "all") {
+      meterd::bench::BalancePhaseResult r;
+      meterd::Status st = meterd::bench::RunBalancePhase(billing_options, &r);
+      if (!st.ok()) return fail(st);
+      meterd::bench::PrintBalanceTable(table, billing_options, r);
+      std::fflush(table);
+      if (billing_json) meterd::bench::PrintBalanceJson(billing_options, r);
+      std::fflush(stdout);
+      ok = ok && r.check;
+    }
+    return ok ? 0 : 2;
+  }
 
   if (query_cmd->parsed()) {
     meterd::bench::QueryWorkloadResult r;
