@@ -22,8 +22,10 @@
 #include <unordered_map>
 #include <utility>
 
+#include "bench/meter_bench/bench_stats.h"
 #include "bench/meter_bench/rate_month.h"
 #include "bench/meter_bench/server_process.h"
+#include "engine/billing/account_charges.h"
 #include "engine/billing/billing_clock.h"
 #include "engine/billing/usage_rater.h"
 #include "engine/events/event_log.h"
@@ -53,24 +55,6 @@ constexpr int64_t kHour = 3600;
 constexpr size_t kDomainCount = 5;
 // Written into <dir>/clock once its month is sealed; --reuse keeps a directory that says the same.
 constexpr const char* kClockSetupFile = "meter-bench-billing.json";
-
-double MsSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-// The q-quantile of sorted values, nearest rank (as the other workloads).
-double Quantile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 Spread SpreadOf(std::vector<double> v) {
   Spread s;
@@ -144,13 +128,6 @@ uint64_t WrittenBytes() {
     if (key == "wchar:") return value;
   }
   return 0;
-}
-
-// CPU time of the whole process (every thread), ms.
-double ProcessCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 // "acct-000042": six digits, so 100,000 accounts sort as they are numbered.
@@ -445,27 +422,17 @@ class BenchRater final : public billing::UsageRater {
                                          std::string_view account) override {
     billing::ChargesByAccount out;
     if (from >= to) return out;
-    rating::RatingRequest req;
-    req.from = from;
-    req.to = to;
-    req.scope = account.empty() ? rating::ScopeKind::kAll : rating::ScopeKind::kAccount;
-    req.scope_id = std::string(account);
-    req.group_by = rating::GroupBy::kAccount;
     const double cpu0 = ProcessCpuMs();
     const auto t0 = Clock::now();
-    Result<rating::RatingResult> rated = engine_->Rate(*view_, req);
+    Result<rating::RatingResult> rated =
+        engine_->Rate(*view_, billing::AccountsRequest(from, to, account));
     wall_ms_ += MsSince(t0);
     cpu_ms_ += ProcessCpuMs() - cpu0;
     METERD_ASSIGN_OR_RETURN(rating::RatingResult res, std::move(rated));
     if (!res.stats.damaged.empty()) {
       return Status::Corruption("damaged rollup block: " + res.stats.damaged[0]);
     }
-    for (const rating::ChargeLine& l : res.lines) {
-      billing::AccountCharges& c = out[std::string(l.account)];
-      (l.subscription ? c.fees : c.usage) += l.amount;
-      c.provisional = c.provisional || l.provisional;
-    }
-    return out;
+    return billing::SumByAccount(res);
   }
   int64_t ClosedBefore() override { return closed_before_.load(); }
   uint64_t RevisionMark() override { return 0; }

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "bench/meter_bench/bench_stats.h"
 #include "bench/meter_bench/catalog_document.h"
 #include "bench/meter_bench/rate_month.h"
 #include "bench/meter_bench/server_process.h"
@@ -36,24 +37,6 @@ using u128 = unsigned __int128;
 // Written into the data directory once it is set up; --reuse keeps a directory whose file says
 // the same.
 constexpr const char* kSetupFile = "meter-bench-query.json";
-
-double MsSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-// The q-quantile of sorted values, nearest rank (as `meter-bench rate`).
-double Quantile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 LatencySummary Summarize(std::vector<double> ms, double server_cpu_s) {
   LatencySummary s;

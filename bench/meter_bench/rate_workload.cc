@@ -10,6 +10,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "bench/meter_bench/bench_stats.h"
 #include "bench/meter_bench/rate_month.h"
 #include "bench/meter_bench/server_process.h"
 #include "engine/rating/rating_engine.h"
@@ -42,34 +43,12 @@ bool SetupMatches(const RateWorkloadOptions& o) {
 
 double MsSince(int64_t t0) { return static_cast<double>(base::MonotonicNanos() - t0) / 1e6; }
 
-// CPU time of the whole process (every thread), in ms: less sensitive than wall time to other
-// work on a shared machine.
-double ProcessCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
 // Minor page faults of the process so far (fresh memory touched: a large allocation that the
 // allocator returned to the kernel faults again when the next run allocates it).
 double MinorFaults() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_minflt);
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-// The q-quantile of sorted values, nearest rank.
-double Quantile(const std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
 }
 
 double Cv(const std::vector<double>& v) {

@@ -79,6 +79,24 @@ uint64_t ResidentBytes() {
   return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
+// The requests meter_service_ledger.cc answers (MeterService::OnLedgerRequest).
+bool IsLedgerRequest(wire::Message type) {
+  switch (type) {
+    case wire::Message::PostEntry:
+    case wire::Message::BalanceRequest:
+    case wire::Message::LedgerRequest:
+    case wire::Message::SetBillingSettings:
+    case wire::Message::ListBillingSettings:
+    case wire::Message::CanCreateRequest:
+    case wire::Message::EventsRequest:
+    case wire::Message::WebhookRequest:
+    case wire::Message::ReconcileRequest:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool IsClientRequest(wire::Message type) {
   switch (type) {
     case wire::Message::DefineSeries:
@@ -98,19 +116,10 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::EstimateRequest:
     case wire::Message::ChargesRequest:
     case wire::Message::ReRateRequest:
-    case wire::Message::PostEntry:
-    case wire::Message::BalanceRequest:
-    case wire::Message::LedgerRequest:
-    case wire::Message::SetBillingSettings:
-    case wire::Message::ListBillingSettings:
-    case wire::Message::CanCreateRequest:
-    case wire::Message::EventsRequest:
-    case wire::Message::WebhookRequest:
-    case wire::Message::ReconcileRequest:
     case wire::Message::ListCatalog:
       return true;
     default:
-      return false;
+      return IsLedgerRequest(type);
   }
 }
 
@@ -314,16 +323,6 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
                             r] { RunReRate(args, r, reason, reference, actor); });
       return;
     }
-    case wire::Message::PostEntry:
-    case wire::Message::BalanceRequest:
-    case wire::Message::LedgerRequest:
-    case wire::Message::SetBillingSettings:
-    case wire::Message::ListBillingSettings:
-    case wire::Message::CanCreateRequest:
-    case wire::Message::EventsRequest:
-    case wire::Message::WebhookRequest:
-    case wire::Message::ReconcileRequest:
-      return OnLedgerRequest(s, env, r);
     case wire::Message::EstimateRequest: {
       const auto* q = env.message_as_EstimateRequest();
       EstimateArgs args{q->request_id(),
@@ -351,7 +350,9 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
                   r] { RunRebuild(id, from, to, res, met, r); });
       return;
     }
-    default:  // unreachable: IsClientRequest holds
+    default:
+      if (IsLedgerRequest(type)) return OnLedgerRequest(s, env, r);
+      // unreachable: IsClientRequest holds
       r->Fail(wire::ErrorCode::Internal, "request type without a handler");
       return;
   }

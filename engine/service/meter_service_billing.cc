@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 
+#include "engine/billing/account_charges.h"
 #include "engine/pricebook/money.h"
 #include "engine/rating/rating_engine.h"
 #include "engine/service/meter_service.h"
@@ -435,27 +436,17 @@ Result<billing::ChargesByAccount> MeterService::Rate(int64_t from, int64_t to,
   if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
     return Status::NotSupported("this server rates no usage");
   }
-  billing::ChargesByAccount out;
-  if (from >= to) return out;
+  if (from >= to) return billing::ChargesByAccount{};
   const pricebook::BillingSnapshot snap = parts_.billing->Current();
   if (snap.price_book == nullptr || snap.price_book->empty()) {
     return Status::NotFound("no price book has been applied yet (meterctl apply)");
   }
-  rating::RatingRequest req;
-  req.from = from;
-  req.to = to;
-  req.scope = account.empty() ? rating::ScopeKind::kAll : rating::ScopeKind::kAccount;
-  req.scope_id = std::string(account);
-  req.group_by = rating::GroupBy::kAccount;
   METERD_ASSIGN_OR_RETURN(auto engine, CurrentRatingEngine());
   ScopedViews views(parts_.downsampler, from, to);
-  METERD_ASSIGN_OR_RETURN(rating::RatingResult res, engine->Rate(views.Source(), req));
-  for (const rating::ChargeLine& l : res.lines) {
-    billing::AccountCharges& c = out[std::string(l.account)];
-    (l.subscription ? c.fees : c.usage) += l.amount;
-    c.provisional = c.provisional || l.provisional;
-  }
-  return out;
+  METERD_ASSIGN_OR_RETURN(
+      rating::RatingResult res,
+      engine->Rate(views.Source(), billing::AccountsRequest(from, to, account)));
+  return billing::SumByAccount(res);
 }
 
 int64_t MeterService::ClosedBefore() {
