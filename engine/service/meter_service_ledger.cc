@@ -93,6 +93,35 @@ flatbuffers::Offset<wire::LedgerEntryInfo> BuildEntry(flatbuffers::FlatBufferBui
 
 std::string CreditsText(MicroCredits v) { return pricebook::FormatCredits(v); }
 
+// An account's BalanceInfo: `pending` is what is not debited yet (0 when not rated); amounts
+// shown in the account's display currency, else the latest price book's default, rounded once.
+flatbuffers::Offset<wire::BalanceInfo> BuildBalance(flatbuffers::FlatBufferBuilder& fbb,
+                                                    const ledger::AccountBalance& b,
+                                                    const ledger::ResolvedSettings& s,
+                                                    MicroCredits pending, int64_t billed_through,
+                                                    const pricebook::BillingSnapshot& snap) {
+  const pricebook::PriceBookVersion* latest = snap.price_book ? snap.price_book->Latest() : nullptr;
+  const pricebook::Currency* cur = nullptr;
+  if (latest != nullptr) {
+    const tenancy::Account* a = snap.tenancy ? snap.tenancy->FindAccount(b.account) : nullptr;
+    if (a != nullptr && !a->currency.empty()) cur = latest->FindCurrency(a->currency);
+    if (cur == nullptr) cur = latest->FindCurrency(latest->default_currency);
+  }
+  auto display = [&](MicroCredits v) {
+    if (cur == nullptr) return CreditsText(v) + " credits";
+    auto minor = pricebook::ToMinorUnits(v, *cur, latest->rounding);
+    return minor.ok() ? pricebook::FormatMinor(minor.value(), *cur) : std::string("(overflow)");
+  };
+  const MicroCredits running = b.balance - pending;
+  return wire::CreateBalanceInfo(
+      fbb, fbb.CreateString(b.account), b.balance, b.grants,
+      fbb.CreateString(ledger::AccountStateName(b.state)),
+      fbb.CreateString(ledger::BillingModeName(s.mode)), pending, running, billed_through,
+      fbb.CreateString(cur ? cur->code : ""), fbb.CreateString(display(b.balance)),
+      fbb.CreateString(display(running)), b.last_entry, s.low_balance.value_or(0),
+      s.low_balance.has_value(), s.credit_limit);
+}
+
 }  // namespace
 
 // ---- balances -----------------------------------------------------------------------------
@@ -149,35 +178,15 @@ void MeterService::RunBalance(uint64_t request_id, const std::string& account, b
   }
   const pricebook::BillingSnapshot snap =
       parts_.billing ? parts_.billing->Current() : pricebook::BillingSnapshot{};
-  const pricebook::PriceBookVersion* latest = snap.price_book ? snap.price_book->Latest() : nullptr;
   const int64_t billed_through = parts_.ledger->NextHour().value_or(0);
   flatbuffers::FlatBufferBuilder fbb(256 + 160 * balances.size());
   std::vector<flatbuffers::Offset<wire::BalanceInfo>> out;
   out.reserve(balances.size());
   for (const ledger::AccountBalance& b : balances) {
-    const ledger::ResolvedSettings s = parts_.ledger->Resolve(b.account);
     MicroCredits pending = 0;
     if (auto it = open.find(b.account); it != open.end()) pending = it->second.total();
-    const MicroCredits running = b.balance - pending;
-    // Display in the account's currency, else the book's default.
-    const pricebook::Currency* cur = nullptr;
-    if (latest != nullptr) {
-      const tenancy::Account* a = snap.tenancy ? snap.tenancy->FindAccount(b.account) : nullptr;
-      if (a != nullptr && !a->currency.empty()) cur = latest->FindCurrency(a->currency);
-      if (cur == nullptr) cur = latest->FindCurrency(latest->default_currency);
-    }
-    auto display = [&](MicroCredits v) {
-      if (cur == nullptr) return CreditsText(v) + " credits";
-      auto minor = pricebook::ToMinorUnits(v, *cur, latest->rounding);
-      return minor.ok() ? pricebook::FormatMinor(minor.value(), *cur) : std::string("(overflow)");
-    };
-    out.push_back(wire::CreateBalanceInfo(
-        fbb, fbb.CreateString(b.account), b.balance, b.grants,
-        fbb.CreateString(ledger::AccountStateName(b.state)),
-        fbb.CreateString(ledger::BillingModeName(s.mode)), pending, running, billed_through,
-        fbb.CreateString(cur ? cur->code : ""), fbb.CreateString(display(b.balance)),
-        fbb.CreateString(display(running)), b.last_entry, s.low_balance.value_or(0),
-        s.low_balance.has_value(), s.credit_limit));
+    out.push_back(
+        BuildBalance(fbb, b, parts_.ledger->Resolve(b.account), pending, billed_through, snap));
   }
   Reply(r, net::FinishFrame(fbb, wire::CreateBalanceReply(fbb, request_id, fbb.CreateVector(out))));
 }
@@ -209,15 +218,9 @@ void MeterService::RunPostEntry(const wire::PostEntry& q, const std::string& act
                net::LogSafe(m.account), ledger::EntryKindName(m.kind),
                CreditsText(res->entry.amount), res->duplicate, actor);
   flatbuffers::FlatBufferBuilder fbb(1024);
-  const ledger::ResolvedSettings s = parts_.ledger->Resolve(m.account);
-  const ledger::AccountBalance& b = res->balance;
   auto entry = BuildEntry(fbb, res->entry);
-  auto balance =
-      wire::CreateBalanceInfo(fbb, fbb.CreateString(b.account), b.balance, b.grants,
-                              fbb.CreateString(ledger::AccountStateName(b.state)),
-                              fbb.CreateString(ledger::BillingModeName(s.mode)), 0, b.balance,
-                              parts_.ledger->NextHour().value_or(0), 0, 0, 0, b.last_entry,
-                              s.low_balance.value_or(0), s.low_balance.has_value(), s.credit_limit);
+  auto balance = BuildBalance(fbb, res->balance, parts_.ledger->Resolve(m.account), 0,
+                              parts_.ledger->NextHour().value_or(0), snap);
   std::vector<flatbuffers::Offset<flatbuffers::String>> events;
   for (const std::string& e : res->events) events.push_back(fbb.CreateString(e));
   Reply(r, net::FinishFrame(fbb, wire::CreatePostEntryReply(fbb, id, entry, res->duplicate, balance,
@@ -579,7 +582,6 @@ void MeterService::OnLedgerRequest(Session* s, const wire::Envelope& env, const 
                             reason = std::string(View(q->reason())), r] {
         Status st = parts_.ledger->SetSettings(scope, c, actor, reason, NowSeconds());
         if (!st.ok()) return SendError(r, request_id, st);
-        flatbuffers::FlatBufferBuilder fbb(64);
         Reply(r, net::OkFrame(request_id));
       });
       return;
