@@ -13,14 +13,19 @@
 //            Each run starts from a fresh billing.db. Checked: every balance (in memory, and
 //            after a reopen) is its top-up minus what was booked; the month totals in billing.db.
 //   clock    the whole billing clock with real rating. The month of `meter-bench rate`
-//            (rate_month.h) for `vms` VMs sealed into <dir>/clock/rollup; a UsageRater over
-//            RatingEngine + the data directory's RollupView; BillingClock::CloseDue driven hour
-//            by hour through the whole month on a Ledger in <dir>/clock/billing.db (a top-up per
-//            account first). The hours at day 1, 15 and 30 are re-timed `runs` - 1 more times on
+//            (rate_month.h) for `vms` VMs sealed into <dir>/clock/rollup and merged into the
+//            month file (with `days`: its first days only, left as hour parts); a UsageRater over
+//            RatingEngine + the data directory's RollupView, each hour rated incrementally from
+//            the clock's month-to-date state (RatingEngine::RateMonthToDate; `month_to_date`
+//            false: every hour rated with the month so far scanned); BillingClock::CloseDue
+//            driven hour by hour through the month (or `days`) on a Ledger in
+//            <dir>/clock/billing.db (a top-up per account first). The hours at day 1, 15 and 30
+//            (with `days`: the first, middle and last) are re-timed `runs` - 1 more times on
 //            copies of billing.db taken just before them (reopened, then warmed by an untimed
 //            read, write and CloseDue with nothing due, which re-rates the month so far as a
-//            restarted clock does). Checked: each account's debits for the month add up exactly
-//            to RatingEngine::Rate of the whole month for that account.
+//            restarted clock does, rebuilding its state). Checked: each account's debits for the
+//            month (or `days`) add up exactly to RatingEngine::Rate of it for that account (and,
+//            for a whole month, to the generator's answer).
 //   balance  the protocol. A real meterd (server_process.h) with a catalog document of
 //            `accounts` accounts, a top-up per account of a seeded sample through PostEntry, then
 //            BalanceRequest (provisional=false, one random account) in a closed loop on
@@ -58,6 +63,13 @@ struct BillingWorkloadOptions {
   // clock
   bool reuse = false;  // keep a <dir>/clock whose month was sealed with the same vms/seed/month
   int threads = 2;     // RatingOptions::threads
+  // The clock's rater rates each hour incrementally (RatingEngine::RateMonthToDate); false:
+  // NotSupported, so every hour is rated with the month so far scanned (the old path).
+  bool month_to_date = true;
+  // The clock through the month's first `days` days only (0: the whole month), sealed as
+  // hour parts (unmerged, as a server holds the current day); checked against the rating of
+  // those days (the generator's answer is for whole months).
+  size_t days = 0;
 
   // balance
   std::string meterd_path;

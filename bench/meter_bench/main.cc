@@ -12,8 +12,8 @@
 //                                            the same month's charges and usage queried through
 //                                            the binary protocol at a real meterd
 //   meter-bench billing [--phase book|clock|balance|all] [--accounts 100000] [--vms 10000]
-//                       [--runs 3] [--data-dir DIR] [--hours 24] [--connections 4]
-//                       [--seconds 10] [--json]
+//                       [--runs 3] [--data-dir DIR] [--hours 24] [--days N]
+//                       [--no-month-to-date] [--connections 4] [--seconds 10] [--json]
 //                                            the prepaid billing workload: ledger writes, the
 //                                            billing clock with real rating, balance queries
 #include <CLI/CLI.hpp>
@@ -320,6 +320,14 @@ int main(int argc, char** argv) {
                         "and --month");
   billing_cmd->add_option("--threads", billing_options.threads, "clock: rating threads")
       ->capture_default_str();
+  billing_cmd
+      ->add_option("--days", billing_options.days,
+                   "clock: run through the month's first N days only (0: the whole month)")
+      ->capture_default_str();
+  bool billing_full_rate = false;
+  billing_cmd->add_flag("--no-month-to-date", billing_full_rate,
+                        "clock: rate every hour with the month so far scanned (no month-to-date "
+                        "state)");
   billing_cmd->add_option("--meterd", billing_options.meterd_path, "balance: the meterd binary")
       ->capture_default_str();
   billing_cmd->add_option("--meterd-arg", billing_options.meterd_args,
@@ -337,6 +345,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (billing_cmd->parsed()) {
+    billing_options.month_to_date = !billing_full_rate;
     const std::string& phase = billing_options.phase;
     std::FILE* table = billing_json ? stderr : stdout;
     bool ok = true;

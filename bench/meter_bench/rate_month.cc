@@ -139,7 +139,9 @@ Result<int64_t> ParseMonth(const std::string& text) {
 }
 
 Result<SealedMonth> SealMonth(RateMonth* month, const std::string& dir, CsvExport* csv,
-                              bool progress) {
+                              bool progress, size_t hours) {
+  const bool whole = hours == 0 || hours >= month->hours();
+  if (whole) hours = month->hours();
   auto seconds_since = [](int64_t t0) {
     return static_cast<double>(base::MonotonicNanos() - t0) / 1e9;
   };
@@ -150,16 +152,29 @@ Result<SealedMonth> SealMonth(RateMonth* month, const std::string& dir, CsvExpor
     return Status::Corruption("damaged rollup file in " + dir + ": " + damage[0]);
   std::vector<RollupRow> rows;
   const int64_t t0 = base::MonotonicNanos();
-  for (size_t h = 0; h < month->hours(); ++h) {
+  uint64_t sealed_rows = 0;
+  for (size_t h = 0; h < hours; ++h) {
     month->NextHour(&rows);
     if (csv != nullptr) METERD_RETURN_IF_ERROR(csv->AddHour(*month, rows));
     METERD_RETURN_IF_ERROR(store->SealHour(rows.front().hour, rows));
-    if (progress && ((h + 1) % 24 == 0 || h + 1 == month->hours())) {
-      std::fprintf(stderr, "\r  sealed hour %zu of %zu (%.1f s)   ", h + 1, month->hours(),
+    sealed_rows += rows.size();
+    if (progress && ((h + 1) % 24 == 0 || h + 1 == hours)) {
+      std::fprintf(stderr, "\r  sealed hour %zu of %zu (%.1f s)   ", h + 1, hours,
                    seconds_since(t0));
     }
   }
   out.generate_seconds = seconds_since(t0);
+  out.rows = sealed_rows;
+  if (!whole) {
+    const storage::RollupStoreStats st = store->stats();
+    if (st.rows != sealed_rows) {
+      return Status::InvalidArgument("the store holds " + std::to_string(st.rows) +
+                                     " rows, sealed " + std::to_string(sealed_rows));
+    }
+    out.rollup_bytes = st.bytes;
+    if (progress) std::fprintf(stderr, "\r%70s\r", "");
+    return out;
+  }
   if (progress) {
     std::fprintf(stderr, "\r  merging %zu hour parts into the month file   ", month->hours());
   }

@@ -201,6 +201,7 @@ struct SealedMonth {
   double generate_seconds = 0;  // generating and sealing the hours (and the CSV, if asked)
   double merge_seconds = 0;     // merging the hour parts into the month file
   uint64_t rollup_bytes = 0;    // of the rollup files
+  uint64_t rows = 0;            // rollup rows sealed
 };
 
 // Writes every hour of `month` through the real rollup store of the data directory `dir`
@@ -208,7 +209,9 @@ struct SealedMonth {
 // the month file, exactly as meterd's rollup clock seals and merges. `csv` (optional) receives
 // every hour as well; progress goes to stderr. Checks that one month file with month->rows()
 // rows is left. REQUIRES: month->next_hour() == 0, and no hour of the month sealed in `dir`.
+// `hours` (0: the whole month) seals only the month's first `hours` hours and leaves them as
+// hour parts, unmerged (as a server holds the current day), checking their row count.
 Result<SealedMonth> SealMonth(RateMonth* month, const std::string& dir, CsvExport* csv,
-                              bool progress);
+                              bool progress, size_t hours = 0);
 
 }  // namespace meterd::bench::rate

@@ -62,10 +62,8 @@ Result<int> BillingClock::CloseDue() {
   return booked;
 }
 
-Status BillingClock::AddAdjustments(int64_t month, int64_t from, int64_t to,
-                                    std::vector<ledger::HourCharge>* out) {
-  if (from >= to) return Status::OK();
-  METERD_ASSIGN_OR_RETURN(ChargesByAccount rated, rater_->Rate(from, to, ""));
+void BillingClock::AdjustmentsFrom(int64_t month, const ChargesByAccount& rated,
+                                   std::vector<ledger::HourCharge>* out) {
   std::set<std::string> accounts;
   for (const auto& [a, c] : rated) accounts.insert(a);
   for (std::string& a : ledger_->BilledAccounts(month)) accounts.insert(std::move(a));
@@ -80,13 +78,49 @@ Status BillingClock::AddAdjustments(int64_t month, int64_t from, int64_t to,
     c.adjustment = diff;
     out->push_back(std::move(c));
   }
+}
+
+Status BillingClock::AddAdjustments(int64_t month, int64_t from, int64_t to,
+                                    std::vector<ledger::HourCharge>* out) {
+  if (from >= to) return Status::OK();
+  METERD_ASSIGN_OR_RETURN(ChargesByAccount rated, rater_->Rate(from, to, ""));
+  AdjustmentsFrom(month, rated, out);
   return Status::OK();
+}
+
+Result<ChargesByAccount> BillingClock::RateState(int64_t from, int64_t to) {
+  if (!state_supported_) return Status::NotSupported("no month-to-date rating");
+  Result<ChargesByAccount> r = rater_->RateMonthToDate(from, to, &state_);
+  if (!r.ok()) {
+    state_.Clear();
+    if (r.status().code() == Status::Code::kNotSupported) state_supported_ = false;
+  }
+  return r;
+}
+
+Result<ChargesByAccount> BillingClock::RebuildState(int64_t month, int64_t from, int64_t until) {
+  state_.Reset(month);
+  if (month < from) METERD_RETURN_IF_ERROR(RateState(month, from).status());
+  if (from < until) return RateState(from, until);
+  return ChargesByAccount{};
 }
 
 Status BillingClock::AddMonthAdjustments(int64_t until, int64_t start,
                                          std::vector<ledger::HourCharge>* out) {
   const int64_t month = pricebook::MonthStart(until - 1);
-  METERD_RETURN_IF_ERROR(AddAdjustments(month, std::max(month, start), until, out));
+  const int64_t from = std::max(month, start);
+  bool done = false;
+  // Within the month: the re-rating of the month so far also rebuilds the state (one scan).
+  if (state_supported_ && pricebook::MonthStart(until) == month && from < until) {
+    Result<ChargesByAccount> rated = RebuildState(month, from, until);
+    if (rated.ok()) {
+      AdjustmentsFrom(month, *rated, out);
+      done = true;
+    } else if (rated.status().code() != Status::Code::kNotSupported) {
+      return rated.status();
+    }
+  }
+  if (!done) METERD_RETURN_IF_ERROR(AddAdjustments(month, from, until, out));
   if (start < month) {
     const int64_t prev = pricebook::MonthStart(month - 1);
     METERD_RETURN_IF_ERROR(AddAdjustments(prev, std::max(prev, start), month, out));
@@ -130,7 +164,35 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
   if (!checked_revisions_ || *checked_revisions_ != mark) {
     METERD_RETURN_IF_ERROR(AddMonthAdjustments(hour, start, &booking.charges));
   }
-  METERD_ASSIGN_OR_RETURN(ChargesByAccount now_hour, rater_->Rate(hour, hour + kHour, ""));
+  ChargesByAccount now_hour;
+  bool rated = false;
+  if (state_supported_) {
+    // The state must hold exactly the month's hours before this one; else (a new month, a
+    // failure, a catalog the state does not belong to) it is rebuilt first.
+    for (int attempt = 0; attempt < 2 && !rated; ++attempt) {
+      if (!state_.valid() || state_.month() != month || state_.through() != hour) {
+        if (hour == month) {
+          state_.Reset(month);
+        } else {
+          Result<ChargesByAccount> r = RebuildState(month, std::max(month, start), hour);
+          if (!r.ok() && r.status().code() == Status::Code::kNotSupported) break;
+          METERD_RETURN_IF_ERROR(r.status());
+        }
+      }
+      Result<ChargesByAccount> r = RateState(hour, hour + kHour);
+      if (r.ok()) {
+        now_hour = std::move(*r);
+        rated = true;
+      } else if (r.status().code() == Status::Code::kNotSupported) {
+        break;
+      } else if (r.status().code() != Status::Code::kInvalidArgument || attempt == 1) {
+        return r.status();  // (InvalidArgument: a state of another catalog, rebuilt once)
+      }
+    }
+  }
+  if (!rated) {
+    METERD_ASSIGN_OR_RETURN(now_hour, rater_->Rate(hour, hour + kHour, ""));
+  }
   for (const auto& [a, c] : now_hour) {
     if (c.usage == 0 && c.fees == 0) continue;
     ledger::HourCharge charge;
@@ -141,7 +203,12 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
     booking.charges.push_back(std::move(charge));
   }
   const auto t1 = std::chrono::steady_clock::now();
-  METERD_ASSIGN_OR_RETURN(ledger::BookReport rep, ledger_->BookHour(booking));
+  Result<ledger::BookReport> booked = ledger_->BookHour(booking);
+  if (!booked.ok()) {
+    state_.Clear();  // it holds an hour the ledger did not book
+    return booked.status();
+  }
+  const ledger::BookReport& rep = *booked;
   checked_revisions_ = mark;
   const auto t2 = std::chrono::steady_clock::now();
   std::lock_guard s(stats_mu_);

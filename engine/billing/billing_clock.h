@@ -19,6 +19,16 @@
 // each account's difference is one adjustment of its month, within a second of the revision
 // rather than at the next hour.
 //
+// Month-to-date state. hour(a) is rated incrementally when the rater supports it
+// (UsageRater::RateMonthToDate): the clock keeps the month's rating::MonthToDate (per line:
+// usage runs and accrued amount), which holds exactly the hours booked of the month (from the
+// month's start, even when the clock started later), so an hour costs its own rows plus the
+// pricing groups it touches. The state is rebuilt by one scan of the month so far whenever the
+// month-to-date is re-rated (a moved revision mark, a start: the scan that gives prior(a) also
+// rebuilds it) and after any failure (a rating or a booking that failed may have left it ahead
+// of the ledger: it is dropped, never trusted). It lives in memory only: a restart re-rates
+// the month once anyway (the revision mark does not survive it), and that scan rebuilds it.
+//
 // The first hour billed is options.start when set, else the start of the month of the first
 // closed hour the clock sees; it is recorded by the first booking and kept across restarts.
 // Until a price book exists the rater fails and the clock waits (nothing is booked).
@@ -93,6 +103,15 @@ class BillingClock {
   // AddAdjustments for the month of the hours before `until` (from max(month, start)) and, when
   // the clock started before that month, the previous month.
   Status AddMonthAdjustments(int64_t until, int64_t start, std::vector<ledger::HourCharge>* out);
+  // Rate([from, until)) per account from a rebuilt state of `month`: the state is Reset,
+  // fed [month, from) (discarded) and [from, until). REQUIRES: month <= from <= until, all in
+  // one month. NotSupported when the rater has no month-to-date rating.
+  Result<ChargesByAccount> RebuildState(int64_t month, int64_t from, int64_t until);
+  // rater_->RateMonthToDate on state_, remembering NotSupported.
+  Result<ChargesByAccount> RateState(int64_t from, int64_t to);
+  // The adjustments of `month` given its rating `rated` of the hours billed.
+  void AdjustmentsFrom(int64_t month, const ChargesByAccount& rated,
+                       std::vector<ledger::HourCharge>* out);
   int64_t Now() const;
 
   ledger::Ledger* ledger_;
@@ -100,6 +119,8 @@ class BillingClock {
   ClockOptions options_;
   std::mutex close_mu_;                        // serialises CloseDue
   std::optional<uint64_t> checked_revisions_;  // GUARDED_BY(close_mu_)
+  rating::MonthToDate state_;                  // GUARDED_BY(close_mu_)
+  bool state_supported_ = true;                // GUARDED_BY(close_mu_)
   mutable std::mutex stats_mu_;
   ClockStats stats_;  // GUARDED_BY(stats_mu_)
   std::mutex run_mu_;

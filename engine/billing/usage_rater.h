@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "engine/pricebook/money.h"
+#include "engine/rating/month_to_date.h"
 #include "storage/base/result.h"
 
 namespace meterd::engine::billing {
@@ -35,6 +36,17 @@ class UsageRater {
   // account's month-to-date rated amount from `from` to `to` (engine/rating/rating_engine.h,
   // "Lines"). `account` empty: every account; else that account only (NotFound if unknown).
   virtual Result<ChargesByAccount> Rate(int64_t from, int64_t to, std::string_view account) = 0;
+  // Rate of [from, to) for every account, incrementally: `state` holds the month's hours
+  // before `from` (rating::MonthToDate, RatingEngine::RateMonthToDate) and absorbs [from, to),
+  // so that the cost is that of the window's rows. Same answer as Rate(from, to, "").
+  // NotSupported (the default): the clock uses Rate. On any error the state is Clear()ed.
+  virtual Result<ChargesByAccount> RateMonthToDate(int64_t from, int64_t to,
+                                                   rating::MonthToDate* state) {
+    (void)from;
+    (void)to;
+    state->Clear();
+    return Status::NotSupported("this rater has no month-to-date rating");
+  }
   // Hours before this second are closed (the rollup grace period has passed): their usage
   // changes only by revisions.
   virtual int64_t ClosedBefore() = 0;

@@ -361,6 +361,8 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   std::lock_guard write(impl_->write_mu);
   std::unordered_map<std::string, Book> staged;
   std::unordered_map<std::string, ResolvedSettings> settings;
+  staged.reserve(booking.charges.size());
+  settings.reserve(booking.charges.size());
   {
     std::shared_lock lock(impl_->mu);
     if (!close_hour) {
@@ -376,10 +378,11 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
                                      std::to_string(*impl_->next_hour) + ")");
     }
     for (const HourCharge& c : booking.charges) {
-      if (staged.count(c.account)) continue;
+      auto [slot, fresh] = staged.try_emplace(c.account);
+      if (!fresh) continue;
       auto it = impl_->books.find(c.account);
-      staged[c.account] = it == impl_->books.end() ? Book{} : it->second;
-      settings[c.account] = impl_->ResolveLocked(c.account, t.get());
+      if (it != impl_->books.end()) slot->second = it->second;
+      settings.emplace(c.account, impl_->ResolveLocked(c.account, t.get()));
     }
   }
   METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());

@@ -25,6 +25,12 @@ namespace meterd::engine::ledger {
 // entries per account on top of its latest snapshot (a year of hourly debits is ~9,000).
 constexpr uint32_t kSnapshotEvery = 256;
 
+// billing.db's page cache while the ledger is open (PRAGMA cache_size, KiB): an hour of
+// 100,000 accounts dirties ~60,000 index pages (4 KiB) of ledger_entries_account and
+// ledger_entries_month; they must fit, or SQLite spills them to the WAL again and again
+// within the transaction. 512 MiB is a cap, filled only as pages are read.
+constexpr int64_t kPageCacheKiB = 512 * 1024;
+
 struct Grant {
   int64_t id = 0;
   MicroCredits remaining = 0;

@@ -139,6 +139,47 @@ Status SplitUnrated(const query::RollupView& view, Work* w) {
   return Status::OK();
 }
 
+// The usage and fee lines of a month-to-date rating (RateMonthToDate): the usage change per
+// account from AccrueMonth, the fees (and unrated usage) from Price over no usage lines.
+Status PriceMonthToDate(Work* w, RatingResult* out) {
+  const tenancy::Tenancy& t = w->engine->tenancy();
+  std::vector<__int128> delta(t.accounts().size(), 0);
+  METERD_RETURN_IF_ERROR(internal::AccrueMonth(*w, &delta));
+  w->lines.clear();
+  w->groups.clear();
+  METERD_RETURN_IF_ERROR(internal::Price(*w, out));
+  out->groups.clear();
+  __int128 total = out->total;
+  for (uint32_t a = 0; a < delta.size(); ++a) {
+    if (delta[a] == 0) continue;
+    if (delta[a] > INT64_MAX || delta[a] < INT64_MIN) {
+      return Status::OutOfRange("month-to-date rating: an account's change exceeds int64");
+    }
+    ChargeLine& cl = out->lines.emplace_back();
+    cl.domain = t.accounts()[a].domain;
+    cl.account = t.accounts()[a].id;
+    cl.period_start = w->from;
+    cl.period_end = w->to;
+    cl.month_start = w->months[0];
+    cl.amount = static_cast<MicroCredits>(delta[a]);
+    cl.currency = out->currency;
+    total += delta[a];
+  }
+  if (total > INT64_MAX || total < INT64_MIN) return Status::OutOfRange("total exceeds int64");
+  out->total = static_cast<MicroCredits>(total);
+  return Status::OK();
+}
+
+RatingRequest AccountsRequest(int64_t from, int64_t to) {
+  RatingRequest req;
+  req.from = from;
+  req.to = to;
+  req.scope = ScopeKind::kAll;
+  req.group_by = GroupBy::kAccount;
+  req.report_unpriced_metrics = false;
+  return req;
+}
+
 }  // namespace
 
 namespace internal {
@@ -328,6 +369,48 @@ Result<RatingResult> RatingEngine::Rate(const query::RollupView& view,
 
 Result<RatingResult> RatingEngine::Rate(const ViewSource& source,
                                         const RatingRequest& request) const {
+  return RateImpl(source, request, nullptr);
+}
+
+Result<RatingResult> RatingEngine::RateMonthToDate(const query::RollupView& view, int64_t from,
+                                                   int64_t to, MonthToDate* state) const {
+  return RateMonthToDate(
+      [&view](const std::vector<uint64_t>&, bool) -> const query::RollupView& { return view; },
+      from, to, state);
+}
+
+Result<RatingResult> RatingEngine::RateMonthToDate(const ViewSource& source, int64_t from,
+                                                   int64_t to, MonthToDate* state) const {
+  internal::MonthState& st = *state->state();
+  const EngineData& d = impl_->data;
+  const int64_t month = pricebook::MonthStart(from);
+  if (from % kH != 0 || to % kH != 0 || from >= to || to > pricebook::NextMonthStart(month)) {
+    state->Clear();
+    return Status::InvalidArgument("month-to-date rating: not whole hours of one month");
+  }
+  if (!st.valid || st.month != month || st.through != from) {
+    state->Clear();
+    return Status::InvalidArgument("month-to-date rating: the state does not end at the window");
+  }
+  if (st.tenancy == nullptr) {
+    st.tenancy = d.catalog->tenancy;
+    st.book = d.catalog->price_book;
+  } else if (st.tenancy != d.catalog->tenancy || st.book != d.catalog->price_book) {
+    state->Clear();
+    return Status::InvalidArgument("month-to-date rating: the state is of another catalog");
+  }
+  RatingRequest req = AccountsRequest(from, to);
+  Result<RatingResult> r = RateImpl(source, req, &st);
+  if (!r.ok()) {
+    state->Clear();
+    return r;
+  }
+  st.through = to;
+  return r;
+}
+
+Result<RatingResult> RatingEngine::RateImpl(const ViewSource& source, const RatingRequest& request,
+                                            internal::MonthState* month_state) const {
   const auto t0 = std::chrono::steady_clock::now();
   const double cpu0 = ThreadCpuMs();
   const EngineData& d = impl_->data;
@@ -371,8 +454,10 @@ Result<RatingResult> RatingEngine::Rate(const ViewSource& source,
   w.from = FloorHour(request.from);
   w.to = CeilHour(request.to);
   if (w.from >= w.to) return Status::InvalidArgument("rating: the period is empty");
-  w.scan_from = pricebook::MonthStart(w.from);
-  for (int64_t m = w.scan_from; m < w.to; m = pricebook::NextMonthStart(m)) {
+  w.month_state = month_state;
+  // Month-to-date: the state holds the month's hours before `from`: only the window is scanned.
+  w.scan_from = month_state != nullptr ? w.from : pricebook::MonthStart(w.from);
+  for (int64_t m = pricebook::MonthStart(w.from); m < w.to; m = pricebook::NextMonthStart(m)) {
     w.months.push_back(m);
     w.month_ends.push_back(pricebook::NextMonthStart(m));
   }
@@ -435,7 +520,11 @@ Result<RatingResult> RatingEngine::Rate(const ViewSource& source,
   result.series = d.series;
   result.from = w.from;
   result.to = w.to;
-  METERD_RETURN_IF_ERROR(internal::Price(w, &result));
+  if (month_state != nullptr) {
+    METERD_RETURN_IF_ERROR(PriceMonthToDate(&w, &result));
+  } else {
+    METERD_RETURN_IF_ERROR(internal::Price(w, &result));
+  }
   stats.price_ms = MsSince(t2);
   stats.price_cpu_ms = ThreadCpuMs() - price_cpu0;
   stats.series = w.series_in_plan;

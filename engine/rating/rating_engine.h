@@ -42,12 +42,16 @@
 // rounding mode; totals are in the request's currency (else the default), each line converted
 // and rounded once and then summed, so a printed invoice adds up.
 //
-// Thread-safety: a RatingEngine is immutable after Create; Rate and ReRate are const and may
-// run concurrently (each call uses up to options.threads threads of its own). The engine
-// keeps the catalog snapshot (shared_ptrs) and its own copy of the series list, and, behind a
-// mutex, one spare set of a finished call's scratch arrays (about 0.5 KB per series of the
-// largest rating: plan, accumulators, pricing), which the next call reuses instead of
-// faulting in fresh memory.
+// Month to date. RateMonthToDate rates a window from a MonthToDate state (month_to_date.h)
+// that holds the month's earlier usage per line, scanning the window's rows only: the billing
+// clock's hour costs its own rows, whatever the day of the month (docs/rating.md §4).
+//
+// Thread-safety: a RatingEngine is immutable after Create; Rate, ReRate and RateMonthToDate
+// (each on its own state) are const and may run concurrently (each call uses up to
+// options.threads threads of its own). The engine keeps the catalog snapshot (shared_ptrs) and
+// its own copy of the series list, and, behind a mutex, one spare set of a finished call's
+// scratch arrays (about 0.5 KB per series of the largest rating: plan, accumulators, pricing),
+// which the next call reuses instead of faulting in fresh memory.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +65,7 @@
 #include "engine/pricebook/money.h"
 #include "engine/pricebook/price_book.h"
 #include "engine/pricebook/pricing.h"
+#include "engine/rating/month_to_date.h"
 #include "engine/registry/series_registry.h"
 #include "engine/tenancy/tenancy.h"
 #include "query/usage.h"
@@ -275,6 +280,22 @@ class RatingEngine {
       std::function<const query::RollupView&(const std::vector<uint64_t>& series, bool all)>;
   Result<RatingResult> Rate(const ViewSource& source, const RatingRequest& request) const;
 
+  // Month-to-date rating (the billing clock's): rates the whole hours [from, to) of every
+  // account, which must lie in one calendar month, scanning only those hours: their usage is
+  // added to `state` (month_to_date.h), which must hold exactly the hours before `from` of
+  // that month (through() == from; a state Reset to the month start when from is the month's
+  // start), and holds [month, to) after. The result's lines are one usage line per account
+  // whose month-to-date usage amount changed (resource and product empty; amount = the
+  // change, which is what Rate of [from, to) with group_by account gives for its usage lines)
+  // and the fee lines due in the window; total is their sum; groups are left empty.
+  // InvalidArgument when the window or the state does not fit, or the state belongs to
+  // another catalog snapshot (rebuild it from an empty state); on any error the state is
+  // Clear()ed. Not reentrant for one state.
+  Result<RatingResult> RateMonthToDate(const ViewSource& source, int64_t from, int64_t to,
+                                       MonthToDate* state) const;
+  Result<RatingResult> RateMonthToDate(const query::RollupView& view, int64_t from, int64_t to,
+                                       MonthToDate* state) const;
+
   // Rates `request` twice: under the versions in force and under `version` for every hour,
   // and reports the difference per line (matched by account, project, resource, product id
   // and period). The ViewSource overload asks `source` once per rating (both plans read the
@@ -289,6 +310,8 @@ class RatingEngine {
 
  private:
   struct Impl;
+  Result<RatingResult> RateImpl(const ViewSource& source, const RatingRequest& request,
+                                internal::MonthState* state) const;
   explicit RatingEngine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -1,11 +1,12 @@
 // meterd — engine/rating/rating_internal.h
 //
-// Internals of the RatingEngine (engine/rating/rating_engine.h), shared by its three files:
+// Internals of the RatingEngine (engine/rating/rating_engine.h), shared by its four files:
 //   rating_engine.cc  Create, Rate / ReRate orchestration, threads, text helpers;
 //   rating_plan.cc    BuildPlan: series x resource versions x price versions -> meters,
 //                     routes and slots (query/rating/rating_scan.h), lines and groups;
 //   rating_price.cc   Price: slots -> pricebook::PriceMonth per (account, product, month),
-//                     accrual of parts, fees, unrated usage, groups and totals.
+//                     accrual of parts, fees, unrated usage, groups and totals;
+//   rating_month.cc   MonthToDate and AccrueMonth, the pricing of RateMonthToDate.
 //
 // Identifiers: tenancy indices (positions in the Tenancy's sorted vectors) for resources,
 // projects and accounts; `product_key` a dense number per product id (stable across price
@@ -21,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/rating/month_to_date.h"
 #include "engine/rating/rating_engine.h"
 #include "query/rating/rating_scan.h"
 
@@ -187,6 +189,45 @@ struct Work {
 
   // Scratch arrays of the plan and the pricing (never null during a call; see Buffers).
   Buffers* scratch = nullptr;
+
+  // RateMonthToDate: the state the window's usage is added to (scan_from == from; the
+  // output is one usage line per account, its month-to-date change, plus its fees).
+  MonthState* month_state = nullptr;
+};
+
+// MonthToDate's state (month_to_date.h: the invariants). A line's runs: `last` (the latest
+// version's) plus, when its version changed within the month, the earlier ones as a list in
+// MonthGroup::earlier (latest first), so that the common one-version line holds no vector.
+struct MonthRun {
+  const pricebook::PriceBookVersion* version = nullptr;
+  const pricebook::Product* product = nullptr;
+  unsigned __int128 quantity = 0;
+};
+struct MonthLine {
+  uint32_t resource = kNone;
+  uint32_t earlier = kNone;  // head of the earlier runs in MonthGroup::earlier, or kNone
+  MicroCredits amount = 0;   // accrued at MonthState::through
+  MonthRun last;
+};
+struct EarlierRun {
+  MonthRun run;
+  uint32_t prev = kNone;  // the run before it, or kNone
+};
+struct MonthGroup {
+  uint32_t account = kNone;
+  std::vector<MonthLine> lines;  // ascending resource index
+  std::vector<EarlierRun> earlier;
+};
+struct MonthState {
+  bool valid = false;
+  int64_t month = 0, through = 0;
+  // The catalog snapshot the pointers and indices below belong to (null while empty).
+  std::shared_ptr<const tenancy::Tenancy> tenancy;
+  std::shared_ptr<const pricebook::PriceBook> book;
+  std::unordered_map<std::string_view, uint32_t> product_ord;  // product id -> ordinal
+  std::unordered_map<uint64_t, uint32_t> group_of;  // account << 32 | ordinal -> groups index
+  std::vector<MonthGroup> groups;
+  size_t lines = 0;
 };
 
 // Builds the plan, slots, lines and groups of `work` (request, window and scope set).
@@ -194,6 +235,11 @@ Status BuildPlan(Work* work);
 
 // Prices the scanned totals into *out (lines, fees, groups, totals, unrated usage).
 Status Price(const Work& work, RatingResult* out);
+
+// RateMonthToDate's pricing: adds each group's scanned totals to work.month_state's lines,
+// re-prices the groups touched and adds their change per account to (*delta)[account index]
+// (sized to the tenancy's accounts by the caller).
+Status AccrueMonth(const Work& work, std::vector<__int128>* delta);
 
 // Scans work->plan over `view` into work->totals with up to `threads` threads.
 Status RunScan(const query::RollupView& view, int threads, Work* work, RatingStats* stats);

@@ -449,6 +449,34 @@ Result<billing::ChargesByAccount> MeterService::Rate(int64_t from, int64_t to,
   return billing::SumByAccount(res);
 }
 
+// The clock's incremental path: the window's hours only, added to the clock's state (which
+// the engine refuses, and the clock rebuilds, when it belongs to another catalog snapshot).
+Result<billing::ChargesByAccount> MeterService::RateMonthToDate(int64_t from, int64_t to,
+                                                                rating::MonthToDate* state) {
+  if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
+    state->Clear();
+    return Status::NotSupported("this server rates no usage");
+  }
+  const pricebook::BillingSnapshot snap = parts_.billing->Current();
+  if (snap.price_book == nullptr || snap.price_book->empty()) {
+    state->Clear();
+    return Status::NotFound("no price book has been applied yet (meterctl apply)");
+  }
+  Result<std::shared_ptr<const rating::RatingEngine>> engine = CurrentRatingEngine();
+  if (!engine.ok()) {
+    state->Clear();
+    return engine.status();
+  }
+  ScopedViews views(parts_.downsampler, from, to, /*month_to_date=*/true);
+  METERD_ASSIGN_OR_RETURN(rating::RatingResult res,
+                          (*engine)->RateMonthToDate(views.Source(), from, to, state));
+  if (!res.stats.damaged.empty()) {
+    state->Clear();
+    return Status::Corruption("damaged rollup block: " + res.stats.damaged[0]);
+  }
+  return billing::SumByAccount(res);
+}
+
 int64_t MeterService::ClosedBefore() {
   return parts_.downsampler ? parts_.downsampler->sealed_before() : 0;
 }

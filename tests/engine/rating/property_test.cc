@@ -18,6 +18,10 @@
 // (PriceBook::VersionAt + Resolve), one slice per (line, hour), PriceMonth per account,
 // product and month; parts by accrual at the same cuts. Lines, totals and unrated usage must
 // be equal to the micro-credit.
+// Month-to-date (RateMonthToDate): on the same random catalogs, January and February rated in
+// random steps (1 to 72 hours) from a state, each step's per-account usage and fees equal to
+// a full Rate of the step (the month's earlier usage scanned), with random rebuilds of the
+// state from the month's start (what the billing clock does after a revision or a start).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -919,6 +923,81 @@ TEST(RatingPropertyTest, VectorisedEqualsRowAtATimeReference) {
   EXPECT_GT(compared_lines, 60 * kSeeds);
   EXPECT_GT(nonzero, 30 * kSeeds);
   EXPECT_GT(compared_unrated, 6 * kSeeds);
+}
+
+// Per account: (usage, fees) of a rating's lines.
+std::map<std::string, std::pair<MicroCredits, MicroCredits>> ByAccount(const RatingResult& r) {
+  std::map<std::string, std::pair<MicroCredits, MicroCredits>> out;
+  for (const ChargeLine& l : r.lines) {
+    auto& v = out[std::string(l.account)];
+    (l.subscription ? v.second : v.first) += l.amount;
+  }
+  for (auto it = out.begin(); it != out.end();) {
+    it = it->second == std::pair<MicroCredits, MicroCredits>{0, 0} ? out.erase(it) : std::next(it);
+  }
+  return out;
+}
+
+TEST(RatingPropertyTest, MonthToDateEqualsFullRating) {
+  ::meterd::testing::TempDir dir;
+  size_t steps = 0, nonzero = 0, rebuilds = 0;
+#ifdef NDEBUG
+  constexpr uint64_t kSeeds = 40;
+#else
+  constexpr uint64_t kSeeds = 10;
+#endif
+  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
+    std::mt19937_64 rng(seed * 7919 + 17);
+    const Catalog cat = RandomCatalog(rng);
+    const std::string sub = dir.path() + "/m" + std::to_string(seed);
+    ASSERT_TRUE(storage::CreateDirIfMissing(sub).ok());
+    Usage usage = RandomUsage(rng, cat, sub);
+    RatingOptions options;
+    options.threads = 1 + static_cast<int>(seed % 2);
+    auto engine = Engine(cat.tenancy, cat.book, cat.series, cat.subs, options);
+    ASSERT_NE(engine, nullptr);
+    for (const int64_t month : {kJan1, kFeb1}) {
+      const int64_t end = pricebook::NextMonthStart(month);
+      MonthToDate state;
+      state.Reset(month);
+      for (int64_t t = month; t < end;) {
+        const int64_t span = rng() % 4 == 0 ? 1 + static_cast<int64_t>(rng() % 72) : 1;
+        const int64_t to = std::min(end, t + span * kH);
+        auto got = engine->RateMonthToDate(usage.view, t, to, &state);
+        ASSERT_TRUE(got.ok()) << got.status().ToString() << " seed " << seed;
+        ASSERT_EQ(state.through(), to);
+        RatingRequest req;
+        req.from = t;
+        req.to = to;
+        req.group_by = GroupBy::kAccount;
+        auto want = engine->Rate(usage.view, req);
+        ASSERT_TRUE(want.ok()) << want.status().ToString();
+        const auto g = ByAccount(*got), w = ByAccount(*want);
+        ASSERT_EQ(g, w) << "seed " << seed << " window [" << t << ", " << to << ")";
+        EXPECT_EQ(got->total, want->total);
+        ++steps;
+        nonzero += !w.empty();
+        t = to;
+        if (t < end && rng() % 10 == 0) {  // rebuilt from the month's start in one window
+          MonthToDate fresh;
+          fresh.Reset(month);
+          ASSERT_TRUE(engine->RateMonthToDate(usage.view, month, t, &fresh).ok());
+          state = std::move(fresh);
+          ++rebuilds;
+        }
+      }
+      // A state that does not end at the window is refused, and cleared.
+      MonthToDate stale;
+      stale.Reset(month);
+      EXPECT_TRUE(engine->RateMonthToDate(usage.view, month + kH, month + 2 * kH, &stale)
+                      .status()
+                      .IsInvalidArgument());
+      EXPECT_FALSE(stale.valid());
+    }
+  }
+  EXPECT_GT(steps, 100 * kSeeds);
+  EXPECT_GT(nonzero, 80 * kSeeds);
+  EXPECT_GT(rebuilds, 8 * kSeeds);
 }
 
 }  // namespace

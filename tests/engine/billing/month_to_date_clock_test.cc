@@ -1,0 +1,271 @@
+// meterd — tests/engine/billing/month_to_date_clock_test.cc: the billing clock over the real
+// rating engine, its hours rated incrementally (UsageRater::RateMonthToDate), against a full
+// re-rate. Random catalogs (two accounts, VMs changing plan and one moving between the
+// accounts, a price book version taking effect mid-month, a per-line cap, a minimum, graduated
+// and volume tiers on the account scale, a monthly fee) and random usage; the clock is driven
+// in random batches of closed hours through November into December, with random revisions of
+// booked hours (this month's and last month's) and random restarts (a new clock, the ledger
+// reopened). Property: after every CloseDue, each account's debits and adjustments of the month
+// equal RatingEngine::Rate of the month's hours booked, to the micro-credit (and at the end
+// for November and December in billing.db too), and most hours went the incremental way.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+#include <random>
+
+#include "engine/billing/account_charges.h"
+#include "engine/billing/billing_clock.h"
+#include "engine/pricebook/pricing.h"
+#include "tests/engine/ledger/ledger_test_util.h"
+#include "tests/engine/rating/rating_fixture.h"
+#include "tests/testing/temp_dir.h"
+
+namespace meterd::engine::billing {
+namespace {
+
+namespace rt = rating::testing;
+using ledger::testing::LedgerFixture;
+using storage::RollupRow;
+
+constexpr int64_t kH = 3600;
+constexpr int64_t kNov = 1'793'491'200;  // 2026-11-01T00:00:00Z
+constexpr int64_t kDec = kNov + 30 * 24 * kH;
+
+// The server's rater in miniature: a RatingEngine over sealed files plus revised rows.
+class EngineRater : public UsageRater {
+ public:
+  EngineRater(std::unique_ptr<rating::RatingEngine> engine, query::RollupView view)
+      : engine_(std::move(engine)), view_(std::move(view)) {}
+
+  Result<ChargesByAccount> Rate(int64_t from, int64_t to, std::string_view account) override {
+    std::lock_guard l(mu_);
+    ++full_;
+    METERD_ASSIGN_OR_RETURN(rating::RatingResult r,
+                            engine_->Rate(view_, AccountsRequest(from, to, account)));
+    return SumByAccount(r);
+  }
+  Result<ChargesByAccount> RateMonthToDate(int64_t from, int64_t to,
+                                           rating::MonthToDate* state) override {
+    std::lock_guard l(mu_);
+    ++incremental_;
+    METERD_ASSIGN_OR_RETURN(rating::RatingResult r,
+                            engine_->RateMonthToDate(view_, from, to, state));
+    return SumByAccount(r);
+  }
+  int64_t ClosedBefore() override {
+    std::lock_guard l(mu_);
+    return closed_;
+  }
+  uint64_t RevisionMark() override {
+    std::lock_guard l(mu_);
+    return mark_;
+  }
+  void SetClosedBefore(int64_t t) {
+    std::lock_guard l(mu_);
+    closed_ = t;
+  }
+  void Revise(const RollupRow& row) {
+    std::lock_guard l(mu_);
+    revised_[{row.series_id, row.hour}] = row;
+    view_.revised.clear();
+    for (const auto& [k, r] : revised_) view_.revised.push_back(r);
+    ++mark_;
+  }
+  // The month's hours [from, to) rated at once, per account (usage + fees).
+  std::map<std::string, MicroCredits> Whole(int64_t from, int64_t to) {
+    std::lock_guard l(mu_);
+    std::map<std::string, MicroCredits> out;
+    auto r = engine_->Rate(view_, AccountsRequest(from, to, ""));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (r.ok()) {
+      for (const auto& [a, c] : SumByAccount(*r)) out[a] = c.total();
+    }
+    return out;
+  }
+  int full() const { return full_; }
+  int incremental() const { return incremental_; }
+
+ private:
+  mutable std::mutex mu_;
+  std::unique_ptr<rating::RatingEngine> engine_;
+  query::RollupView view_;
+  std::map<std::pair<uint64_t, int64_t>, RollupRow> revised_;
+  int64_t closed_ = 0;
+  uint64_t mark_ = 0;
+  int full_ = 0, incremental_ = 0;
+};
+
+struct World {
+  std::shared_ptr<const tenancy::Tenancy> tenancy;
+  std::shared_ptr<const pricebook::PriceBook> book;
+  std::vector<pricebook::Subscription> subs;
+  std::vector<SeriesInfo> series;
+  std::vector<RollupRow> rows;
+};
+
+RollupRow RandomRow(std::mt19937_64& rng, const SeriesInfo& s, int64_t hour) {
+  if (s.kind == MetricKind::kState) {
+    const uint64_t running = rng() % 4 == 0 ? rng() % 3601 : 3600;
+    return rt::StateRow(s.id, hour, running, 3600 - running);
+  }
+  if (s.kind == MetricKind::kGauge) return rt::GaugeRow(s.id, hour, 1 + rng() % 8);
+  return rt::CounterRow(s.id, hour, rng() % (300 * rt::kGB));
+}
+
+World RandomWorld(std::mt19937_64& rng) {
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  World w;
+  tenancy::TenancyData td = rt::BaseTenancy();
+  td.accounts = {{"acme", "d1", "Acme", "", false}, {"bolt", "d2", "Bolt", "EUR", false}};
+  td.projects = {{"pa", "acme", "A"}, {"pb", "bolt", "B"}};
+  const char* plans[] = {"copper", "silver", "gold"};
+  const size_t vms = 3 + pick(5);
+  for (size_t i = 0; i < vms; ++i) {
+    tenancy::Resource r;
+    r.id = "vm-" + std::to_string(i);
+    std::string project = i % 2 ? "pb" : "pa";
+    int64_t t = kNov - 5 * rt::kDay + static_cast<int64_t>(pick(20 * 24)) * kH;
+    for (size_t v = 0, n = 1 + pick(3); v < n; ++v) {
+      r.versions.push_back(rt::V(t, project, plans[pick(3)]));
+      t += static_cast<int64_t>(1 + pick(15 * 24)) * kH + static_cast<int64_t>(pick(3600));
+      if (i == 0 && v == 0) project = "pb";  // vm-0 moves from acme to bolt
+    }
+    td.resources.push_back(r);
+    w.series.push_back(rt::Series(r.id, "vm.state", MetricKind::kState));
+    w.series.push_back(rt::Series(r.id, "vm.vcpus", MetricKind::kGauge));
+    w.series.push_back(rt::Series(r.id, "net.tx_bytes", MetricKind::kCounter));
+    w.series.push_back(rt::Series(r.id, "net.rx_bytes", MetricKind::kCounter));
+  }
+  w.tenancy = rt::BuildTenancy(td);
+  auto version = [&](uint32_t number, int64_t from) {
+    std::vector<rt::Product> ps;
+    rt::Product run = rt::StateHours("running", 1 << 1, 100'000 + rng() % 3'000'000);
+    rt::SetCap(&run, std::to_string(50 + pick(500)));
+    if (pick(2)) run.minimum = 1 + rng() % 90'000'000;
+    ps.push_back(run);
+    rt::Product gold = rt::StateHours("running.gold", 1 << 1, 1'000'000 + rng() % 5'000'000);
+    gold.match.plan = "gold";
+    ps.push_back(gold);
+    ps.push_back(rt::StateHours("stopped", 1 << 2, rng() % 600'000));
+    ps.push_back(rt::PerUnit("vcpu", "vm.vcpus", MetricKind::kGauge, "h", 3600, rng() % 900'000));
+    rt::Product eg =
+        rt::UsageProduct("egress", "net.tx_bytes", MetricKind::kCounter, "GB", rt::kGB);
+    eg.model = pricebook::PriceModel::kGraduated;
+    eg.tiers = rt::Tiers({{std::to_string(1000 + pick(20000)), 90'000 + rng() % 10'000},
+                          {std::to_string(30000 + pick(60000)), 40'000 + rng() % 10'000},
+                          {"", 10'000 + rng() % 10'000}},
+                         rt::kGB);
+    rt::SetFree(&eg, std::to_string(pick(500)));
+    ps.push_back(eg);
+    rt::Product in =
+        rt::UsageProduct("ingress", "net.rx_bytes", MetricKind::kCounter, "GB", rt::kGB);
+    in.model = pricebook::PriceModel::kVolume;
+    in.tiers = rt::Tiers({{std::to_string(5000 + pick(20000)), 30'000 + rng() % 10'000},
+                          {"", 5'000 + rng() % 10'000}},
+                         rt::kGB);
+    ps.push_back(in);
+    ps.push_back(rt::Subscription("support", 0, rng() % 50'000'000));
+    const pricebook::RoundingMode modes[] = {pricebook::RoundingMode::kHalfEven,
+                                             pricebook::RoundingMode::kUp,
+                                             pricebook::RoundingMode::kDown};
+    return rt::Version(number, from, ps, modes[pick(3)]);
+  };
+  w.book = rt::Book({version(1, kNov - 40 * rt::kDay),
+                     version(2, kNov + static_cast<int64_t>(1 + pick(25 * 24)) * kH)});
+  pricebook::Subscription sub;
+  sub.id = "sub-1";
+  sub.account = "acme";
+  sub.product = "support";
+  sub.start = kNov - rt::kDay;
+  w.subs.push_back(sub);
+  for (const SeriesInfo& s : w.series) {
+    for (int64_t h = kNov; h < kDec + 4 * rt::kDay; h += kH) {
+      if (rng() % 10 != 0) w.rows.push_back(RandomRow(rng, s, h));
+    }
+  }
+  return w;
+}
+
+TEST(MonthToDateClock, DebitsEqualAFullReRateThroughRevisionsAndRestarts) {
+  int incremental = 0, full = 0, checks = 0;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    std::mt19937_64 rng(seed * 104729);
+    meterd::testing::TempDir dir;
+    World w = RandomWorld(rng);
+    EngineRater rater(rt::Engine(w.tenancy, w.book, w.series, w.subs),
+                      rt::ViewOf(dir.path(), std::move(w.rows)));
+    LedgerFixture f(dir.path());
+    ClockOptions o;
+    o.start = kNov + (seed % 2 ? 0 : static_cast<int64_t>(rng() % 48) * kH);  // maybe mid-month
+    o.max_hours_per_call = 24;
+    auto clock = std::make_unique<BillingClock>(&f.ledger(), &rater, o);
+    int64_t closed = o.start;
+    const int64_t end = kDec + 3 * rt::kDay;
+    while (closed < end) {
+      closed = std::min(end, closed + static_cast<int64_t>(1 + rng() % 30) * kH);
+      rater.SetClosedBefore(closed);
+      while (true) {
+        auto booked = clock->CloseDue();
+        ASSERT_TRUE(booked.ok()) << booked.status().ToString();
+        if (*booked == 0) break;
+      }
+      const int64_t next = *f.ledger().NextHour();
+      ASSERT_EQ(next, closed);
+      // After every CloseDue: what was billed for the month so far is its rating, so far.
+      const int64_t month = pricebook::MonthStart(next - kH);
+      const auto want = rater.Whole(std::max(month, o.start), next);
+      for (const std::string a : {"acme", "bolt"}) {
+        const MicroCredits rated = want.count(a) ? want.at(a) : 0;
+        ASSERT_EQ(f.ledger().Billed(a, month), rated)
+            << "seed " << seed << " account " << a << " booked until " << next;
+      }
+      ++checks;
+      if (rng() % 2 == 0) {  // revisions of booked hours of this month or the last
+        const int64_t lo =
+            std::max(o.start, pricebook::MonthStart(pricebook::MonthStart(next - kH) - 1));
+        const int64_t hours = (next - lo) / kH;
+        for (uint64_t k = 0, n = 1 + rng() % 3; k < n && hours > 0; ++k) {
+          const int64_t h = lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hours)) * kH;
+          // Half of them a VM's state (a whole hour more or less towards its cap).
+          const SeriesInfo& s = rng() % 2 ? w.series[4 * (rng() % (w.series.size() / 4))]
+                                          : w.series[rng() % w.series.size()];
+          RollupRow r = s.kind == MetricKind::kState
+                            ? rt::StateRow(s.id, h, rng() % 2 ? 0 : 3600, 0)
+                            : RandomRow(rng, s, h);
+          r.col[storage::kColRevision] = 1 + rng() % 5;
+          rater.Revise(r);
+        }
+      }
+      if (rng() % 8 == 0) {  // a restart
+        clock.reset();
+        f.Reopen();
+        clock = std::make_unique<BillingClock>(&f.ledger(), &rater, o);
+      }
+    }
+    // Revisions after the last hour are booked by the next CloseDue (nothing due).
+    ASSERT_TRUE(clock->CloseDue().ok());
+    for (const auto& [month, from, to] :
+         {std::tuple{kNov, o.start, kDec}, std::tuple{kDec, kDec, end}}) {
+      const auto want = rater.Whole(from, to);
+      for (const std::string a : {"acme", "bolt"}) {
+        const MicroCredits rated = want.count(a) ? want.at(a) : 0;
+        EXPECT_EQ(f.ledger().Billed(a, month), rated)
+            << "seed " << seed << " account " << a << " month " << month;
+        auto db = f.ledger().BilledByAccount(month);
+        ASSERT_TRUE(db.ok());
+        EXPECT_EQ(db->count(a) ? db->at(a) : 0, rated) << "billing.db, seed " << seed;
+      }
+      EXPECT_NE(want.size(), 0u);
+    }
+    incremental += rater.incremental();
+    full += rater.full();
+  }
+  // Most hours went the incremental way; full ratings only for the previous month's revisions.
+  EXPECT_GT(checks, 4 * 30);
+  EXPECT_GT(incremental, 4 * 500);
+  EXPECT_LT(full, incremental / 4);
+}
+
+}  // namespace
+}  // namespace meterd::engine::billing
