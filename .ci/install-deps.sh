@@ -16,6 +16,8 @@ PACKAGES=(
   libfmt-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libsqlite3-dev libzstd-dev libssl-dev
   libyaml-cpp-dev                           # price book and tenancy documents (line numbers)
+  libcurl4-openssl-dev                      # SMTP client for email notices (engine/events)
+  python3-aiosmtpd                          # real SMTP relay in the email integration test
 )
 
 missing=()

@@ -2,8 +2,6 @@
 #include "engine/events/webhook_dispatcher.h"
 
 #include <algorithm>
-#include <deque>
-#include <random>
 #include <set>
 #include <vector>
 
@@ -53,154 +51,56 @@ std::string DeliveryBody(const Event& e) {
 }
 
 milliseconds BackoffDelay(const DispatcherOptions& options, int64_t attempt) {
-  const milliseconds cap = std::max(options.max_backoff, milliseconds(0));
-  milliseconds delay = std::max(options.initial_backoff, milliseconds(0));
-  for (int64_t i = 1; i < attempt && delay < cap; ++i) delay *= 2;
-  return std::min(delay, cap);
+  return BackoffDelay(RetryPolicy{options.initial_backoff, options.max_backoff, options.jitter},
+                      attempt);
 }
 
-// ---- Worker: one webhook's queue, on its own thread ----
+// ---- Worker: one webhook's queue, on its own thread (an OutboxFollower) ----
 
-class WebhookDispatcher::Worker {
+class WebhookDispatcher::Worker final : public OutboxChannel {
  public:
   Worker(WebhookDispatcher* dispatcher, Webhook webhook)
       : d_(dispatcher),
         webhook_(std::move(webhook)),
         client_(HttpClientOptions{dispatcher->options_.ca_file}),
-        rng_(std::random_device{}()) {}
+        follower_(dispatcher->log_, this,
+                  FollowOptions{
+                      RetryPolicy{dispatcher->options_.initial_backoff,
+                                  dispatcher->options_.max_backoff, dispatcher->options_.jitter},
+                      dispatcher->options_.page_size, dispatcher->options_.poll_interval}) {}
 
-  void Start() {
-    thread_ = std::thread([this] { Run(); });
-  }
-
+  void Start() { follower_.Start(); }
   // Ends the worker soon: aborts the attempt in flight and any wait.
-  void RequestStop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    client_.Cancel();
-  }
-
-  void Join() {
-    if (thread_.joinable()) thread_.join();
-  }
-
+  void RequestStop() { follower_.RequestStop(); }
+  void Join() { follower_.Join(); }
   // New events may exist (EventLog::Notify).
-  void Wake() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      woken_ = true;
-    }
-    cv_.notify_all();
+  void Wake() { follower_.Wake(); }
+
+  // OutboxChannel:
+  Result<int64_t> RecoverPosition() override { return d_->store_->DeliveredThrough(webhook_.id); }
+  std::string AccountFilter() const override { return webhook_.account; }
+  Result<std::vector<std::string>> Targets(const Event& e) override {
+    if (!webhook_.Matches(e)) return std::vector<std::string>{};
+    return std::vector<std::string>{webhook_.id};
+  }
+  Result<int64_t> LoggedAttempts(const Event& e, const std::string&) override {
+    return d_->store_->AttemptCount(webhook_.id, e.id);
+  }
+  bool Attempt(const Event& e, const std::string& target, int64_t attempt) override;
+  void Cancel() override { client_.Cancel(); }
+  void StorageError() override {
+    d_->counters_.storage_errors.fetch_add(1, std::memory_order_relaxed);
   }
 
  private:
-  void Run();
-  // One attempt at `e`, logged. Returns whether it was delivered.
-  bool Attempt(const Event& e, const std::string& body, int64_t attempt);
-
-  // Waits `delay`, or less when stopped (returns false) or, with wake_on_event, when woken.
-  bool Sleep(milliseconds delay, bool wake_on_event) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, delay, [&] { return stop_ || (wake_on_event && woken_); });
-    return !stop_;
-  }
-
-  bool stopping() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return stop_;
-  }
-
-  milliseconds Jittered(milliseconds delay) {
-    const double jitter = std::clamp(d_->options_.jitter, 0.0, 1.0);
-    std::uniform_real_distribution<double> u(0.0, jitter);
-    return milliseconds(static_cast<int64_t>(static_cast<double>(delay.count()) * (1.0 - u(rng_))));
-  }
-
-  void StorageError() { d_->counters_.storage_errors.fetch_add(1, std::memory_order_relaxed); }
-
   WebhookDispatcher* const d_;
   const Webhook webhook_;
   HttpClient client_;
-  std::mt19937_64 rng_;  // only the worker thread
-  std::thread thread_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;   // GUARDED_BY(mu_)
-  bool woken_ = false;  // GUARDED_BY(mu_)
+  OutboxFollower follower_;  // last: its thread uses the members above
 };
 
-void WebhookDispatcher::Worker::Run() {
-  const DispatcherOptions& options = d_->options_;
-  const size_t page_size = std::max<size_t>(options.page_size, 1);
-  // `scanned`: the last event id read from the log. `queue`: matching events read but not yet
-  // delivered, in id order; everything up to `scanned` that is not in it has been handled.
-  int64_t scanned = -1;  // unknown until recovered
-  std::deque<Event> queue;
-  int64_t attempts = 0;               // attempts made at queue.front()
-  bool count_logged_attempts = true;  // queue.front() may have attempts from an earlier run
-  int64_t storage_failures = 0;       // consecutive, for the storage retry delay
-
-  while (!stopping()) {
-    if (scanned < 0) {
-      Result<int64_t> position = d_->store_->DeliveredThrough(webhook_.id);
-      if (!position.ok()) {
-        StorageError();
-        if (!Sleep(Jittered(BackoffDelay(options, ++storage_failures)), false)) break;
-        continue;
-      }
-      scanned = *position;
-      storage_failures = 0;
-    }
-
-    if (queue.empty()) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        woken_ = false;  // a Notify from here on wakes the wait below
-      }
-      Result<std::vector<Event>> page = d_->log_->ReadAfter(scanned, page_size, webhook_.account);
-      if (!page.ok()) {
-        StorageError();
-        if (!Sleep(Jittered(BackoffDelay(options, ++storage_failures)), false)) break;
-        continue;
-      }
-      storage_failures = 0;
-      if (page->empty()) {
-        Sleep(options.poll_interval, /*wake_on_event=*/true);
-        continue;
-      }
-      for (Event& e : *page) {
-        if (webhook_.Matches(e)) queue.push_back(std::move(e));
-      }
-      scanned = page->back().id;
-      continue;  // back to the top: checks for stop, then delivers
-    }
-
-    const Event& e = queue.front();
-    if (count_logged_attempts) {
-      Result<int64_t> logged = d_->store_->AttemptCount(webhook_.id, e.id);
-      if (logged.ok()) {
-        attempts = *logged;
-      } else {
-        StorageError();  // attempt numbers restart at 1; delivery is unaffected
-      }
-      count_logged_attempts = false;
-    }
-    const std::string body = DeliveryBody(e);
-    ++attempts;
-    if (Attempt(e, body, attempts)) {
-      queue.pop_front();
-      attempts = 0;
-      continue;
-    }
-    if (!Sleep(Jittered(BackoffDelay(options, attempts)), /*wake_on_event=*/false)) break;
-  }
-}
-
-bool WebhookDispatcher::Worker::Attempt(const Event& e, const std::string& body, int64_t attempt) {
+bool WebhookDispatcher::Worker::Attempt(const Event& e, const std::string&, int64_t attempt) {
+  const std::string body = DeliveryBody(e);
   Delivery d;
   d.event_id = e.id;
   d.webhook_id = webhook_.id;

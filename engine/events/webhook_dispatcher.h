@@ -15,9 +15,9 @@
 //      last event with a delivered attempt), so a stop, a crash or kill -9 between the
 //      receiver's 2xx and the log write redelivers that event; nothing is skipped. Receivers
 //      de-duplicate on X-Meterd-Event-Id.
-//   4. Isolated: one worker thread per active webhook, each with its own HTTP client; a
-//      receiver that is down, slow or failing delays only its own webhook's queue. Memory per
-//      worker is bounded by page_size events.
+//   4. Isolated: one worker thread (an OutboxFollower, engine/events/outbox_follower.h) per
+//      active webhook, each with its own HTTP client; a receiver that is down, slow or failing
+//      delays only its own webhook's queue. Memory per worker is bounded by page_size events.
 //
 // Thread-safety: Start, Stop and the destructor from one thread at a time; Refresh and
 // Stats from any thread. The dispatcher never holds the BillingDb mutex during network I/O
@@ -37,6 +37,7 @@
 #include <thread>
 
 #include "engine/events/event_log.h"
+#include "engine/events/outbox_follower.h"
 #include "engine/events/webhook_store.h"
 #include "storage/base/result.h"
 
@@ -76,7 +77,8 @@ struct DispatcherStats {
 // (payload verbatim, surrounding whitespace trimmed; {} if it is not a JSON object).
 std::string DeliveryBody(const Event& e);
 
-// The retry delay after failed attempt `attempt` (1-based), before jitter.
+// The retry delay after failed attempt `attempt` (1-based), before jitter (the RetryPolicy of
+// the options' backoff fields).
 std::chrono::milliseconds BackoffDelay(const DispatcherOptions& options, int64_t attempt);
 
 class WebhookDispatcher {

@@ -112,6 +112,9 @@ struct SettingsChange {
   std::optional<MicroCredits> low_balance;  // kNoLowBalance: explicitly none
   std::optional<MicroCredits> credit_limit;
   std::optional<MicroCredits> hysteresis;
+  // Who gets email notices (engine/events/email_notifier.h): comma-separated addresses,
+  // stored normalised ("a@x.org,b@y.org"); "" = explicitly nobody (stops inheritance).
+  std::optional<std::string> notify_email;
 };
 constexpr MicroCredits kNoLowBalance = INT64_MIN;
 struct ScopeSettings {
@@ -167,6 +170,9 @@ class Ledger {
                      std::string_view reason, int64_t now);
   std::vector<ScopeSettings> ListSettings() const;  // the current row of each scope
   ResolvedSettings Resolve(std::string_view account) const;
+  // The account's notify_email addresses, resolved like the other settings (the first scope
+  // of account -> domains -> '*' that sets it); empty when none does or it is set to "".
+  std::vector<std::string> NotifyEmails(std::string_view account) const;
 
   // --- the billing clock ---
   // The next hour to close (the last booked hour + 1 h); nullopt before the first booking.

@@ -47,10 +47,22 @@ std::string LedgerDdl() {
   return ddl;
 }
 
+// Creates version 1 on a new file, then runs the migrations the file lacks, in one
+// transaction: a crash leaves the old version or the new one, never half of a migration.
 Status CreateSchema(tenancy::BillingDb* db) {
   METERD_ASSIGN_OR_RETURN(Transaction txn, db->Begin());
+  METERD_ASSIGN_OR_RETURN(int64_t stored, tenancy::BillingDb::SchemaVersion(txn, kLedgerModule));
+  if (stored == kLedgerSchemaVersion) return Status::OK();  // read only: rolls back
+  if (stored > kLedgerSchemaVersion) {
+    // EnsureSchema words the refusal the way every module does.
+    return tenancy::BillingDb::EnsureSchema(txn, kLedgerModule, kLedgerSchemaVersion, "");
+  }
+  if (stored < 1) METERD_RETURN_IF_ERROR(txn.Exec(LedgerDdl()));
+  for (int64_t v = std::max<int64_t>(stored, 1) + 1; v <= kLedgerSchemaVersion; ++v) {
+    METERD_RETURN_IF_ERROR(txn.Exec(kLedgerMigrations[v - 2]));
+  }
   METERD_RETURN_IF_ERROR(
-      tenancy::BillingDb::EnsureSchema(txn, kLedgerModule, kLedgerSchemaVersion, LedgerDdl()));
+      tenancy::BillingDb::SetSchemaVersion(txn, kLedgerModule, kLedgerSchemaVersion));
   return txn.Commit();
 }
 
@@ -139,7 +151,8 @@ Status Ledger::Impl::Load() {
   // Settings: the latest row of each scope.
   {
     METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
-      SELECT scope, mode, low_balance, credit_limit, hysteresis, actor, reason, created_at
+      SELECT scope, mode, low_balance, credit_limit, hysteresis, actor, reason, created_at,
+        notify_email
       FROM billing_settings WHERE id IN (SELECT MAX(id) FROM billing_settings GROUP BY scope))sql"));
     for (;;) {
       METERD_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -153,6 +166,7 @@ Status Ledger::Impl::Load() {
       s.actor = st.Text(5);
       s.reason = st.Text(6);
       s.created_at = st.Int(7);
+      if (!st.IsNull(8)) s.values.notify_email = st.Text(8);
       settings[s.scope] = std::move(s);
     }
   }

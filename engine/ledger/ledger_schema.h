@@ -1,20 +1,25 @@
 // meterd — engine/ledger/ledger_schema.h
 //
-// The ledger's tables in billing.db (module "ledger", schema version 1; docs/ledger.md has
+// The ledger's tables in billing.db (module "ledger", schema version 2; docs/ledger.md has
 // every column). Every table is append-only: triggers refuse UPDATE and DELETE. CHECKs list
 // their values with OR, not IN: an IN list makes SQLite build a temporary index on every
 // insert.
+//
+// Versions: kLedgerSchema is version 1's DDL, run on a new billing.db; each migration then
+// runs in order in the same transaction, on new and old files alike (so there is one way to
+// reach a version): kLedgerMigrations[v - 2] takes version v - 1 to v.
 //
 // Thread-safety: a constant.
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <string_view>
 
 namespace meterd::engine::ledger {
 
 constexpr std::string_view kLedgerModule = "ledger";
-constexpr int64_t kLedgerSchemaVersion = 1;
+constexpr int64_t kLedgerSchemaVersion = 2;
 
 constexpr std::string_view kLedgerSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ledger_entries (
@@ -83,6 +88,14 @@ CREATE TABLE IF NOT EXISTS billing_settings (
   reason TEXT NOT NULL,
   created_at INTEGER NOT NULL);
 )sql";
+
+// Version 2: billing_settings.notify_email (NULL = inherit, '' = nobody, else normalised
+// comma-separated addresses). ADD COLUMN rewrites nothing: old rows read NULL.
+constexpr std::string_view kLedgerMigrations[] = {
+    "ALTER TABLE billing_settings ADD COLUMN notify_email TEXT;",
+};
+static_assert(std::size(kLedgerMigrations) == kLedgerSchemaVersion - 1,
+              "one migration per schema version after the first");
 
 // Tables that refuse UPDATE and DELETE (a trigger pair each, created by the ledger).
 constexpr std::string_view kAppendOnlyTables[] = {

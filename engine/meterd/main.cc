@@ -20,6 +20,9 @@
 #include "engine/billing/billing_clock.h"
 #include "engine/catalog.h"
 #include "engine/downsample/downsampler.h"
+#include "engine/events/email_address.h"
+#include "engine/events/email_notifier.h"
+#include "engine/events/email_store.h"
 #include "engine/events/event_log.h"
 #include "engine/events/webhook_dispatcher.h"
 #include "engine/events/webhook_store.h"
@@ -58,6 +61,12 @@ struct Flags {
   bool billing_clock = true;
   int64_t billing_start = 0;
   bool webhooks = true;
+  // Email notices (docs/events.md, "Email notices"): on when --smtp-url is given.
+  bool email = true;
+  std::string smtp_url, smtp_from, smtp_user, smtp_password_file, smtp_ca_file;
+  std::string smtp_starttls = "required";
+  std::string email_kinds = "low_balance,negative";
+  int64_t smtp_timeout_s = 30;
   std::string io_backend = "auto";
   std::string log_level = "info";
 };
@@ -75,6 +84,59 @@ bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
     return false;
   }
   return !host->empty();
+}
+
+// The email notifier's options from the flags; nullopt when email is off (no --smtp-url, or
+// --no-email). Exits 2 on a bad flag.
+std::optional<engine::events::EmailOptions> EmailFlags(const Flags& f) {
+  namespace ev = engine::events;
+  if (!f.email || f.smtp_url.empty()) return std::nullopt;
+  auto bad = [](const char* flag, const std::string& why) {
+    spdlog::critical("event=bad_flag flag={} error=\"{}\"", flag, why);
+    std::exit(2);
+  };
+  ev::EmailOptions o;
+  o.smtp.url = f.smtp_url;
+  if (Status st = ev::ValidateSmtpUrl(f.smtp_url); !st.ok()) bad("--smtp-url", st.ToString());
+  Result<ev::StartTls> tls = ev::ParseStartTls(f.smtp_starttls);
+  if (!tls.ok()) bad("--smtp-starttls", tls.status().ToString());
+  o.smtp.starttls = *tls;
+  if (!ev::ValidAddress(f.smtp_from)) bad("--smtp-from", "an address (local@domain) is required");
+  o.from = f.smtp_from;
+  o.smtp.user = f.smtp_user;
+  o.smtp.ca_file = f.smtp_ca_file;
+  if (f.smtp_timeout_s < 1) bad("--smtp-timeout", "at least 1 second");
+  o.smtp.timeout = std::chrono::seconds(f.smtp_timeout_s);
+  if (!f.smtp_password_file.empty()) {
+    if (f.smtp_user.empty()) bad("--smtp-password-file", "needs --smtp-user");
+    std::ifstream in(f.smtp_password_file);
+    if (!in) bad("--smtp-password-file", "cannot read " + f.smtp_password_file);
+    std::getline(in, o.smtp.password);  // the first line; a trailing CR is dropped too
+    if (!o.smtp.password.empty() && o.smtp.password.back() == '\r') o.smtp.password.pop_back();
+    std::error_code ec;
+    const auto perms = std::filesystem::status(f.smtp_password_file, ec).permissions();
+    using std::filesystem::perms;
+    if (!ec && (perms & (perms::group_all | perms::others_all)) != perms::none) {
+      spdlog::warn("event=smtp_password_file_open file={} note=\"readable by others: chmod 600\"",
+                   f.smtp_password_file);
+    }
+  }
+  o.kinds.clear();
+  for (size_t pos = 0; pos <= f.email_kinds.size();) {
+    const size_t comma = std::min(f.email_kinds.find(',', pos), f.email_kinds.size());
+    std::string kind = f.email_kinds.substr(pos, comma - pos);
+    std::erase(kind, ' ');
+    if (!engine::events::EventLog::ValidKind(kind)) bad("--email-kinds", "'" + kind + "'");
+    o.kinds.push_back(kind);
+    pos = comma + 1;
+  }
+  if (o.smtp.starttls == ev::StartTls::kOff && f.smtp_url.starts_with("smtp://") &&
+      !o.smtp.user.empty()) {
+    spdlog::warn(
+        "event=smtp_plaintext_auth note=\"--smtp-starttls off sends the password in the "
+        "clear\"");
+  }
+  return o;
 }
 
 template <typename T>
@@ -99,6 +161,8 @@ int Run(const Flags& f) {
     spdlog::critical("event=bad_flag flag=--listen value=\"{}\" expected=HOST:PORT", f.listen);
     return 2;
   }
+  // Checked before anything is opened: a bad email flag stops the start (exit 2).
+  std::optional<engine::events::EmailOptions> email_options = EmailFlags(f);
   so.io_threads = f.io_threads;
   so.max_connections = f.max_connections;
   so.max_in_flight = f.max_in_flight;
@@ -190,6 +254,17 @@ int Run(const Flags& f) {
                                    [billing_store] { return billing_store->Current().tenancy; }),
       "ledger");
   engine::events::WebhookDispatcher dispatcher(events.get(), webhooks.get());
+  // Email notices: the delivery log always exists (meterctl emails deliveries); the notifier
+  // runs only with a relay. Recipients resolve through the ledger's notify_email setting.
+  auto email_store = OrDie(engine::events::EmailStore::Open(billing->db()), "emails");
+  std::optional<engine::events::EmailNotifier> email;
+  if (email_options) {
+    engine::ledger::Ledger* l = ledger.get();
+    email.emplace(
+        events.get(), email_store.get(),
+        [l](std::string_view account) { return l->NotifyEmails(account); },
+        std::move(*email_options));
+  }
 
   engine::IngestPipeline ingest(store.get(), series.get(), downsampler.get());
   std::optional<engine::RollupClock> rollup_clock;
@@ -218,6 +293,14 @@ int Run(const Flags& f) {
       spdlog::error("event=webhooks_failed error=\"{}\"", st.ToString());
     }
   }
+  if (email) {
+    if (Status st = email->Start(); !st.ok()) {
+      spdlog::error("event=email_failed error=\"{}\"", st.ToString());
+    } else {
+      // The URL was validated: no credentials, no control characters.
+      spdlog::info("event=email_on relay=\"{}\" from={}", f.smtp_url, f.smtp_from);
+    }
+  }
   net::Server server(so, &service);
   service.set_server_stats([&server] { return server.stats(); });
   if (Status st = server.Start(); !st.ok()) {
@@ -240,6 +323,7 @@ int Run(const Flags& f) {
   server.Stop();
   billing_clock.Stop();  // an hour being booked commits or rolls back as a whole
   dispatcher.Stop();
+  if (email) email->Stop();
   service.Stop();  // running exports finish before the store closes
   events->Stop();
   if (rollup_clock) {
@@ -308,6 +392,26 @@ int main(int argc, char** argv) {
                  "of the first closed hour)")
       ->capture_default_str();
   app.add_flag("--webhooks,!--no-webhooks", f.webhooks, "deliver events to webhooks")
+      ->capture_default_str();
+  app.add_flag("--email,!--no-email", f.email,
+               "send email notices when --smtp-url is set (--no-email: never)")
+      ->capture_default_str();
+  app.add_option("--smtp-url", f.smtp_url,
+                 "SMTP relay for email notices: smtp://HOST[:PORT] (STARTTLS) or "
+                 "smtps://HOST[:PORT] (TLS); no email when empty");
+  app.add_option("--smtp-from", f.smtp_from, "sender address of email notices");
+  app.add_option("--smtp-user", f.smtp_user, "SMTP AUTH user name");
+  app.add_option("--smtp-password-file", f.smtp_password_file,
+                 "file whose first line is the SMTP AUTH password (mode 0600)");
+  app.add_option("--smtp-starttls", f.smtp_starttls,
+                 "smtp:// only: required (refuse a relay without it), try, or off")
+      ->check(CLI::IsMember({"required", "try", "off"}))
+      ->capture_default_str();
+  app.add_option("--smtp-ca-file", f.smtp_ca_file,
+                 "PEM CA bundle for the relay's certificate instead of the system store");
+  app.add_option("--smtp-timeout", f.smtp_timeout_s, "seconds one email attempt may take")
+      ->capture_default_str();
+  app.add_option("--email-kinds", f.email_kinds, "comma-separated event kinds to email")
       ->capture_default_str();
   app.add_option("--io", f.io_backend, "WAL I/O: auto, io_uring or posix")
       ->check(CLI::IsMember({"auto", "io_uring", "posix"}))

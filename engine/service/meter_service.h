@@ -32,6 +32,7 @@
 #include "engine/billing/usage_rater.h"
 #include "engine/catalog.h"
 #include "engine/downsample/downsampler.h"
+#include "engine/events/email_store.h"
 #include "engine/events/event_log.h"
 #include "engine/events/webhook_dispatcher.h"
 #include "engine/events/webhook_store.h"
@@ -178,6 +179,7 @@ class MeterService final : public net::Handler, public billing::UsageRater {
                     const net::ResponderPtr& r);
   void StartEvents(Session* s, const wire::EventsRequest& q, const net::ResponderPtr& r);
   void RunWebhook(const wire::WebhookRequest& q, const net::ResponderPtr& r);
+  void RunEmailDeliveries(const wire::WebhookRequest& q, const net::ResponderPtr& r);
   // Charges not yet debited for `account` (empty: all): the hours from the clock's next hour to
   // the end of the current hour, rated per month.
   Result<billing::ChargesByAccount> Undebited(const std::string& account);

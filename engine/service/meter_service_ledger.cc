@@ -459,6 +459,7 @@ void MeterService::SessionClosed(net::SessionState* state) {
 
 void MeterService::RunWebhook(const wire::WebhookRequest& q, const ResponderPtr& r) {
   const uint64_t id = q.request_id();
+  if (q.op() == wire::WebhookOp::EmailDeliveries) return RunEmailDeliveries(q, r);
   if (parts_.webhooks == nullptr) {
     return SendError(r, id, Status::NotSupported("this server delivers no webhooks"));
   }
@@ -511,6 +512,27 @@ void MeterService::RunWebhook(const wire::WebhookRequest& q, const ResponderPtr&
   }
   Reply(r, net::FinishFrame(fbb, wire::CreateWebhookReply(fbb, id, fbb.CreateVector(hooks),
                                                           fbb.CreateVector(deliveries))));
+}
+
+// The email notices' delivery log (WebhookOp::EmailDeliveries), newest first. Readable with
+// or without a relay configured: the log is empty until email is turned on.
+void MeterService::RunEmailDeliveries(const wire::WebhookRequest& q, const ResponderPtr& r) {
+  const uint64_t id = q.request_id();
+  if (parts_.emails == nullptr) {
+    return SendError(r, id, Status::NotSupported("this server keeps no email delivery log"));
+  }
+  std::optional<int64_t> event;
+  if (q.event_id() > 0) event = q.event_id();
+  auto list = parts_.emails->Deliveries(event, q.limit() ? q.limit() : 100);
+  if (!list.ok()) return SendError(r, id, list.status());
+  flatbuffers::FlatBufferBuilder fbb(1024);
+  std::vector<flatbuffers::Offset<wire::EmailDeliveryInfo>> out;
+  for (const events::EmailDelivery& d : list.value()) {
+    out.push_back(wire::CreateEmailDeliveryInfo(
+        fbb, d.event_id, fbb.CreateString(d.recipient), static_cast<uint32_t>(d.attempt),
+        d.started_at, d.duration_ms, d.smtp_status, fbb.CreateString(d.error), d.delivered));
+  }
+  Reply(r, net::FinishFrame(fbb, wire::CreateWebhookReply(fbb, id, 0, 0, fbb.CreateVector(out))));
 }
 
 // ---- dispatch ---------------------------------------------------------------------------
@@ -577,6 +599,9 @@ void MeterService::OnLedgerRequest(Session* s, const wire::Envelope& env, const 
         c.mode = ledger::ParseBillingMode(View(q->mode()));
         if (!c.mode) st = Status::InvalidArgument("mode is prepaid or postpaid");
       }
+      if (const std::string_view emails = View(q->notify_email()); !emails.empty()) {
+        c.notify_email = emails == "none" ? "" : std::string(emails);  // checked by SetSettings
+      }
       if (!st.ok()) return SendError(r, request_id, st);
       asio::post(queries_, [this, request_id, scope = std::string(View(q->scope())), c, actor,
                             reason = std::string(View(q->reason())), r] {
@@ -600,7 +625,10 @@ void MeterService::OnLedgerRequest(Session* s, const wire::Envelope& env, const 
             fbb.CreateString(text(ss.values.low_balance)),
             fbb.CreateString(text(ss.values.credit_limit)),
             fbb.CreateString(text(ss.values.hysteresis)), fbb.CreateString(ss.actor),
-            fbb.CreateString(ss.reason), ss.created_at));
+            fbb.CreateString(ss.reason), ss.created_at,
+            fbb.CreateString(!ss.values.notify_email           ? ""
+                             : ss.values.notify_email->empty() ? "none"
+                                                               : *ss.values.notify_email)));
       }
       return Reply(r, net::FinishFrame(fbb, wire::CreateBillingSettingsReply(
                                                 fbb, request_id, fbb.CreateVector(out))));

@@ -272,7 +272,7 @@ int ShowLedger(const Common& c, const LedgerArgs& a) {
 // ---- settings ----
 
 struct SettingsArgs {
-  std::string scope = "*", mode, low_balance, credit_limit, hysteresis, reason;
+  std::string scope = "*", mode, low_balance, credit_limit, hysteresis, reason, notify_email;
 };
 
 int SetSettings(const Common& c, const SettingsArgs& a) {
@@ -281,7 +281,8 @@ int SetSettings(const Common& c, const SettingsArgs& a) {
                             wire::CreateSetBillingSettings(
                                 fbb, id, fbb.CreateString(a.scope), fbb.CreateString(a.mode),
                                 fbb.CreateString(a.low_balance), fbb.CreateString(a.credit_limit),
-                                fbb.CreateString(a.hysteresis), fbb.CreateString(a.reason)));
+                                fbb.CreateString(a.hysteresis), fbb.CreateString(a.reason),
+                                fbb.CreateString(a.notify_email)));
   });
   if (!reply.ok()) return Fail(reply.status());
   if (c.fmt() == Format::kJson) {
@@ -299,14 +300,14 @@ int ListSettings(const Common& c) {
   if (!reply.ok()) return Fail(reply.status());
   const auto* r = Env(reply.value())->message_as_BillingSettingsReply();
   if (r == nullptr) return Fail(Status::Corruption("unexpected reply to ListBillingSettings"));
-  Table t(
-      {"scope", "mode", "low_balance", "credit_limit", "hysteresis", "actor", "reason", "since"});
+  Table t({"scope", "mode", "low_balance", "credit_limit", "hysteresis", "notify_email", "actor",
+           "reason", "since"});
   if (r->settings()) {
     for (const auto* s : *r->settings()) {
       t.Add({std::string(View(s->scope())), std::string(View(s->mode())),
              std::string(View(s->low_balance())), std::string(View(s->credit_limit())),
-             std::string(View(s->hysteresis())), std::string(View(s->actor())),
-             std::string(View(s->reason())), Time(s->created_at())});
+             std::string(View(s->hysteresis())), std::string(View(s->notify_email())),
+             std::string(View(s->actor())), std::string(View(s->reason())), Time(s->created_at())});
     }
   }
   t.Print(c.fmt());
@@ -471,6 +472,40 @@ int Webhooks(const Common& c, wire::WebhookOp op, const WebhookArgs& a) {
   return 0;
 }
 
+// ---- email notices ----
+
+struct EmailArgs {
+  int64_t event = 0;
+  uint32_t limit = 100;
+};
+
+int EmailDeliveries(const Common& c, const EmailArgs& a) {
+  auto reply = Ask(c, [&](flatbuffers::FlatBufferBuilder& fbb, uint64_t id) {
+    return net::FinishFrame(
+        fbb, wire::CreateWebhookRequest(fbb, id, wire::WebhookOp::EmailDeliveries, 0, 0, 0, 0, 0,
+                                        a.event, a.limit));
+  });
+  if (!reply.ok()) return Fail(reply.status());
+  const auto* r = Env(reply.value())->message_as_WebhookReply();
+  if (r == nullptr) return Fail(Status::Corruption("unexpected reply to WebhookRequest"));
+  Table t({"event", "recipient", "attempt", "started", "ms", "smtp", "delivered", "error"});
+  for (size_t i : {0, 2, 4, 5}) t.SetNumeric(i);
+  if (r->email_deliveries()) {
+    for (const auto* d : *r->email_deliveries()) {
+      t.Add({std::to_string(d->event_id()), std::string(View(d->recipient())),
+             std::to_string(d->attempt()), Time(d->started_at()), std::to_string(d->duration_ms()),
+             std::to_string(d->smtp_status()), d->delivered() ? "yes" : "no",
+             std::string(View(d->error()))});
+    }
+  }
+  if (c.fmt() == Format::kJson) {
+    std::printf("%s\n", nlohmann::json{{"deliveries", t.Json()}}.dump(2).c_str());
+  } else {
+    t.Print(c.fmt());
+  }
+  return 0;
+}
+
 // ---- reconcile ----
 
 struct ReconcileArgs {
@@ -562,6 +597,8 @@ void RegisterLedgerCommands(CLI::App& app, Common& common) {
                   "credits the account may owe before it is suspended");
   set->add_option("--hysteresis", s->hysteresis,
                   "credits a balance must clear a threshold by to leave its state");
+  set->add_option("--notify-email", s->notify_email,
+                  "comma-separated addresses for email notices (\"none\": nobody)");
   set->add_option("--reason", s->reason, "why (recorded)");
   common.OnRun(set, [&common, s] { return SetSettings(common, *s); });
   CLI::App* list = settings->add_subcommand("list", "the settings of every scope");
@@ -603,6 +640,14 @@ void RegisterLedgerCommands(CLI::App& app, Common& common) {
   wd->add_option("--event", w->event, "one event's deliveries");
   wd->add_option("--limit", w->limit, "at most this many")->capture_default_str();
   common.OnRun(wd, [&common, w] { return Webhooks(common, wire::WebhookOp::Deliveries, *w); });
+
+  CLI::App* emails =
+      app.add_subcommand("emails", "email notices of events to notify_email addresses (admin)");
+  auto em = std::make_shared<EmailArgs>();
+  CLI::App* ed = emails->add_subcommand("deliveries", "the email delivery log, newest first");
+  ed->add_option("--event", em->event, "one event's deliveries");
+  ed->add_option("--limit", em->limit, "at most this many")->capture_default_str();
+  common.OnRun(ed, [&common, em] { return EmailDeliveries(common, *em); });
 
   auto r = std::make_shared<ReconcileArgs>();
   CLI::App* rec =

@@ -8,6 +8,7 @@
 //   can-create --account A --plan P                 may the account create a VM of this plan?
 //   events [--account A] [--after N] [--follow]     threshold events (low_balance, suspend, ...)
 //   webhooks list|add|remove|deliveries             event delivery by HTTP POST
+//   emails deliveries [--event N] [--limit N]       email notices sent to the SMTP relay
 //   reconcile --from --to [--account A]             rated against debited, per account and month
 //
 // Thread-safety: not synchronised (one command per process).
