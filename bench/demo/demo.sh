@@ -86,6 +86,13 @@ echo "   the account's totals by product (with its subscriptions):"
 echo "   the whole fleet: the usage of the 995 VMs no account owns yet is reported, not dropped:"
 "$BIN/meterctl" charges --from "$MONTH_START" --to $((NOW + 1)) --group-by account 2>&1 \
   >/dev/null | sed 's/^/   /'
+echo "   the VMs the agent reported that nobody attributed (first lines):"
+"$BIN/meterctl" resources hosts --unattributed | head -4 || true
+echo "   a control plane creates one of them, from the start of the month (its past hours bill):"
+"$BIN/meterctl" resources create vm-000005 --type vm --project bu1user1-web --location lon1 \
+  --plan copper --storage-tier sata --name demo-5 --at "$MONTH_START"
+"$BIN/meterctl" resources hosts --resource vm-000005
+"$BIN/meterctl" charges --from "$MONTH_START" --to $((NOW + 1)) --resource vm-000005 2>/dev/null
 
 say "8. prepaid billing: the clock debits closed hours; thresholds, a top-up, the ledger"
 # The billing clock books every closed hour of this month once (here: the subscriptions' fees,

@@ -31,7 +31,6 @@
 #include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
-#include "engine/registry/resource_registry.h"
 #include "engine/registry/series_registry.h"
 #include "engine/service/meter_service.h"
 #include "net/server/server.h"
@@ -148,6 +147,13 @@ T OrDie(Result<T> r, const char* what) {
   return std::move(r).value();
 }
 
+void OrDie(const Status& s, const char* what) {
+  if (!s.ok()) {
+    spdlog::critical("event=open_failed part={} error=\"{}\"", what, s.ToString());
+    std::exit(1);
+  }
+}
+
 int Run(const Flags& f) {
   std::error_code ec;
   std::filesystem::create_directories(f.data_dir, ec);
@@ -195,11 +201,10 @@ int Run(const Flags& f) {
   engine::MetricCatalog catalog;
   auto metrics = OrDie(engine::MetricStore::Open(f.data_dir, &catalog), "metrics");
   auto series = OrDie(engine::SeriesRegistry::Open(f.data_dir, &catalog), "series");
-  auto resources = OrDie(engine::ResourceRegistry::Open(f.data_dir), "resources");
   std::string bootstrap;
   auto keys = OrDie(engine::KeyStore::Open(f.data_dir, &bootstrap), "keys");
   for (const std::string* damage :
-       {&metrics->load_damage(), &series->load_damage(), &resources->load_damage()}) {
+       {&metrics->load_damage(), &series->load_damage()}) {
     if (!damage->empty()) spdlog::warn("event=registry_damage detail=\"{}\"", *damage);
   }
   if (!bootstrap.empty()) {
@@ -219,9 +224,9 @@ int Run(const Flags& f) {
   auto store = OrDie(storage::Store::Open(sto), "store");
   const storage::RecoveryReport& rec = store->recovery_report();
   spdlog::info(
-      "event=opened dir={} series={} resources={} wal_files={} wal_samples={} "
+      "event=opened dir={} series={} wal_files={} wal_samples={} "
       "orphans_removed={} recovery_s={:.3f} open_s={:.3f} io={}",
-      f.data_dir, series->size(), resources->size(), rec.wal_files, rec.wal_samples,
+      f.data_dir, series->size(), rec.wal_files, rec.wal_samples,
       rec.orphan_files_removed, rec.seconds,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
       store->stats().io_backend);
@@ -244,6 +249,10 @@ int Run(const Flags& f) {
 
   // The billing catalog (tenancy, price book, subscriptions) in DATA/billing.db.
   auto billing = OrDie(engine::pricebook::BillingStore::Open(f.data_dir, &catalog), "billing");
+  // The agents' side of the registry of record, next to the tenancy; series follow their hosts.
+  auto hosts = OrDie(engine::tenancy::ResourceHosts::Open(billing->db()), "resources");
+  OrDie(engine::AdoptResourceHosts(f.data_dir, hosts.get(), series.get()), "resources");
+  spdlog::info("event=resources_opened reported={}", hosts->size());
 
   // The ledger, its event outbox and webhook deliveries share billing.db.
   auto events = OrDie(engine::events::EventLog::Open(billing->db()), "events");
@@ -275,9 +284,9 @@ int Run(const Flags& f) {
     rollup_clock->Start();
   }
   engine::MeterService service(
-      engine::ServiceParts{store.get(), &catalog, metrics.get(), series.get(), resources.get(),
+      engine::ServiceParts{store.get(), &catalog, metrics.get(), series.get(), hosts.get(),
                            keys.get(), &ingest, downsampler.get(), billing.get(), ledger.get(),
-                           events.get(), webhooks.get(), &dispatcher},
+                           events.get(), webhooks.get(), &dispatcher, email_store.get()},
       f.query_threads);
   engine::billing::ClockOptions clock_options;
   clock_options.start = f.billing_start;

@@ -185,9 +185,16 @@ Result<Estimate> BillingStore::EstimateCost(const EstimateRequest& request) cons
 
 Result<ApplyReport> BillingStore::Apply(std::string_view text, tenancy::DocFormat format,
                                         std::vector<tenancy::DocError>* errors_out, bool dry_run) {
-  std::lock_guard<std::mutex> apply_lock(apply_mu_);
   METERD_ASSIGN_OR_RETURN(DocNode root, tenancy::ParseDocument(text, format));
+  return ApplyDocument(root, errors_out, dry_run);
+}
+
+Result<ApplyReport> BillingStore::ApplyDocument(const DocNode& root,
+                                                std::vector<tenancy::DocError>* errors_out,
+                                                bool dry_run, const Precondition& precondition) {
+  std::lock_guard<std::mutex> apply_lock(apply_mu_);
   const BillingSnapshot base = Current();
+  if (precondition) METERD_RETURN_IF_ERROR(precondition(base));
   DocErrors errors;
   ApplyReport report;
   tenancy::CheckSchema(root, &errors);

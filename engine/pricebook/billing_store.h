@@ -21,6 +21,7 @@
 // and subscriptions of one apply) from any thread; applies are serialised.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -67,6 +68,15 @@ class BillingStore {
   Result<tenancy::ApplyReport> Apply(std::string_view text, tenancy::DocFormat format,
                                      std::vector<tenancy::DocError>* errors = nullptr,
                                      bool dry_run = false);
+
+  // Apply of a document already parsed (or built in code: one resource's change). When
+  // `precondition` is set it is checked against the snapshot the document is validated
+  // against, under the apply lock, and its error refuses the apply (nothing changes).
+  using Precondition = std::function<Status(const BillingSnapshot&)>;
+  Result<tenancy::ApplyReport> ApplyDocument(const tenancy::DocNode& root,
+                                             std::vector<tenancy::DocError>* errors = nullptr,
+                                             bool dry_run = false,
+                                             const Precondition& precondition = nullptr);
 
   // EstimatePlan over the current snapshot.
   Result<Estimate> EstimateCost(const EstimateRequest& request) const;

@@ -65,6 +65,11 @@ Json ProjectJson(const tenancy::Project& p) {
 Json ResourceJson(const tenancy::Resource& r) {
   Json versions = Json::array();
   for (const tenancy::ResourceVersion& v : r.versions) {
+    if (v.deleted) {  // a deletion carries no attributes (it inherits them)
+      versions.push_back(
+          Json{{"effective_from", tenancy::FormatTime(v.effective_from)}, {"deleted", true}});
+      continue;
+    }
     versions.push_back(Json{{"effective_from", tenancy::FormatTime(v.effective_from)},
                             {"type", v.type},
                             {"project", v.project},
@@ -72,7 +77,10 @@ Json ResourceJson(const tenancy::Resource& r) {
                             {"plan", v.plan},
                             {"storage_tier", v.storage_tier}});
   }
-  return Json{{"id", r.id}, {"name", r.name}, {"versions", std::move(versions)}};
+  Json j{{"id", r.id}, {"name", r.name}};
+  SetIfNotEmpty(j, "agent_id", r.agent_id);
+  j["versions"] = std::move(versions);
+  return j;
 }
 
 // ---- price book ----

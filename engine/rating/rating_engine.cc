@@ -290,7 +290,7 @@ Result<std::unique_ptr<RatingEngine>> RatingEngine::Create(RatingCatalog catalog
   std::vector<SeriesHot> hot(n);
   for (size_t i = 0; i < n; ++i) {
     const SeriesInfo& s = series[i];
-    const uint32_t r = t.ResourceIndex(s.resource);
+    const uint32_t r = t.ResourceForSeries(s.resource);  // its id, or its agent id
     hot[i] = SeriesHot{
         s.id,
         static_cast<uint32_t>(std::lower_bound(d.metrics.begin(), d.metrics.end(), s.metric) -
@@ -659,6 +659,8 @@ const char* ReasonName(UnratedUsage::Reason r) {
       return "no_price_book";
     case UnratedUsage::Reason::kKindMismatch:
       return "kind_mismatch";
+    case UnratedUsage::Reason::kAfterDeletion:
+      return "after_deletion";
   }
   return "?";
 }

@@ -187,6 +187,7 @@ struct UnratedUsage {
     kNoProduct = 3,           // attributed, but no product of the metric matches
     kNoPriceBook = 4,         // hours before the first price book version
     kKindMismatch = 5,        // the resolved product's kind is not the series' kind
+    kAfterDeletion = 6,       // hours of a version that deletes the resource (tenancy.h)
   };
   Reason reason = Reason::kNoProduct;
   std::string_view resource, metric;  // views into RatingResult::series
@@ -229,7 +230,7 @@ struct RatingResult {
   const pricebook::Currency* currency = nullptr;  // of the totals (null: empty price book)
   int64_t total_minor = 0;  // sum of the lines' amounts in `currency`, each rounded once
   std::string total_display;
-  std::vector<UnratedUsage> unattributed;  // reasons kUnknownResource, kBeforeFirstVersion
+  std::vector<UnratedUsage> unattributed;  // kUnknownResource, kBeforeFirstVersion, kAfterDeletion
   std::vector<UnratedUsage> unpriced;      // the other reasons
   RatingStats stats;
 };

@@ -4,6 +4,7 @@
 // series in (metric) order, so that lines and slots are created nearly in output order (the
 // pricing then walks memory in order). For every series:
 //   hours of an unknown resource, or before its first version    -> an unattributed slot;
+//   hours of a version that deletes the resource                 -> an unattributed slot;
 //   each resource version whose account is in scope, cut by the price book's segments
 //   (hours before the first version -> an unpriced slot), by months, by the window's start
 //   and by the account's project changes (rating_engine.h, "Lines"): one *piece* per cut;
@@ -204,7 +205,8 @@ void PlanBuilder::CollectCuts(const std::vector<uint32_t>& resources) {
     const ResourceVersion* prev = nullptr;
     for (const ResourceVersion& v : t_.resources()[r].versions) {
       if (v.first_hour >= v.end_hour) continue;
-      if (prev != nullptr && prev->account_index == v.account_index &&
+      if (prev != nullptr && v.account_index != tenancy::kNone &&
+          prev->account_index == v.account_index &&
           prev->project_index != v.project_index && v.first_hour > w_.scan_from &&
           v.first_hour < w_.to && w_.account_in_scope[v.account_index]) {
         cuts.emplace_back(v.account_index, v.first_hour);
@@ -515,6 +517,14 @@ Status PlanBuilder::PlanSeries(uint32_t series) {
     const uint32_t* classes = e_.ver_class.data() + e_.ver_begin[r];
     for (size_t vi = 0; vi < versions.size(); ++vi) {
       const ResourceVersion& v = versions[vi];
+      if (v.deleted) {  // the resource is gone: what still arrives is nobody's
+        const int64_t da = std::max(v.first_hour, w_.from), db = std::min(v.end_hour, w_.to);
+        if (da < db) {
+          AddUnratedRoute(series, UnratedUsage::Reason::kAfterDeletion, state ? kAllStates : 0,
+                          kNone, kNone, da, db);
+        }
+        continue;
+      }
       const int64_t va = std::max(v.first_hour, w_.scan_from), vb = std::min(v.end_hour, w_.to);
       if (va >= vb || v.account_index == tenancy::kNone || !w_.account_in_scope[v.account_index]) {
         continue;

@@ -540,7 +540,8 @@ void Pricer::EmitUnrated() {
     base.first_hour = x.first_hour;
     base.last_hour = x.last_hour;
     std::vector<UnratedUsage>& dst = (u.reason == UnratedUsage::Reason::kUnknownResource ||
-                                      u.reason == UnratedUsage::Reason::kBeforeFirstVersion)
+                                      u.reason == UnratedUsage::Reason::kBeforeFirstVersion ||
+                                      u.reason == UnratedUsage::Reason::kAfterDeletion)
                                          ? out_.unattributed
                                          : out_.unpriced;
     if (s.kind == MetricKind::kState && __builtin_popcount(u.states) == 1) {

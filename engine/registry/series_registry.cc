@@ -80,6 +80,9 @@ uint32_t SeriesRegistry::InternOwner(std::string_view hypervisor) {
 }
 
 void SeriesRegistry::Insert(SeriesInfo info) {
+  if (auto host = resource_owner_.find(info.resource); host != resource_owner_.end()) {
+    info.owner = host->second;  // replayed before its resource moved
+  }
   const uint32_t index = static_cast<uint32_t>(infos_.size());
   slots_.push_back(SeriesSlot{info.type, info.kind, InternOwner(info.owner), index});
   by_id_.emplace(info.id, index);
@@ -134,12 +137,19 @@ Result<DefineOutcome> SeriesRegistry::Define(std::span<const SeriesDefinition> d
           refuse(i, Status::AlreadyExists("series id collision: \"" + key + "\" and \"" +
                                           CanonicalKey(known->resource, known->metric) +
                                           "\" hash alike"));
-        } else if (!is_admin && known->owner != owner) {
+        } else if (!is_admin && known->owner != owner) {  // (it follows the resource)
           refuse(i, Status::PermissionDenied("series \"" + key + "\" belongs to hypervisor \"" +
                                              known->owner + "\""));
         } else {
           ++out.existing;
         }
+        continue;
+      }
+      if (auto host = resource_owner_.find(std::string(d.resource));
+          !is_admin && host != resource_owner_.end() && host->second != owner) {
+        refuse(i, Status::PermissionDenied("resource \"" + std::string(d.resource) +
+                                           "\" runs on hypervisor \"" + host->second +
+                                           "\"; a hypervisor it moved to registers it first"));
         continue;
       }
       SeriesInfo info{d.id,         std::string(d.resource), std::string(d.metric), metric->type,
@@ -165,6 +175,23 @@ Result<DefineOutcome> SeriesRegistry::Define(std::span<const SeriesDefinition> d
   }
   out.defined = static_cast<uint32_t>(fresh.size());
   return out;
+}
+
+void SeriesRegistry::SetResourceOwner(std::string_view resource, std::string_view hypervisor) {
+  if (hypervisor.empty()) return;
+  std::lock_guard define_lock(define_mu_);
+  std::unique_lock lock(mu_);
+  std::string& host = resource_owner_[std::string(resource)];
+  if (host == hypervisor) return;
+  host = std::string(hypervisor);
+  const uint32_t owner = InternOwner(hypervisor);
+  if (auto it = by_resource_.find(std::string(resource)); it != by_resource_.end()) {
+    for (uint32_t index : it->second) {
+      infos_[index].owner = host;
+      slots_[index].owner = owner;
+    }
+  }
+  generation_.fetch_add(1, std::memory_order_acq_rel);  // ingest caches look again
 }
 
 void SeriesRegistry::LookupMany(std::span<const uint64_t> ids, SeriesSlot* out) const {

@@ -4,6 +4,10 @@
 // canonical key "resource|metric", so agents compute ids without a round trip and the server
 // checks them. The directory maps every id to its key, value type, metric kind and owner (the
 // hypervisor whose agent defined it; agents may ingest only for series their hypervisor owns).
+// The owner follows the resource: SetResourceOwner (called when an agent reports a resource,
+// engine/tenancy/resource_hosts.h) moves every series of that resource to the hypervisor that
+// now runs it, so a live-migrated VM keeps its series and its counters, and series.log keeps
+// only who defined a series first.
 //
 // Invariants: ids are unique and each id's key never changes; a definition whose id collides
 // with another key, or whose id is not the hash of its key, is refused. Definitions are
@@ -74,6 +78,10 @@ class SeriesRegistry {
   // an agent only when its hypervisor owns it (else PermissionDenied).
   Result<DefineOutcome> Define(std::span<const SeriesDefinition> defs, std::string_view owner,
                                bool is_admin);
+  // `hypervisor` (non-empty) now runs `resource`: it owns the resource's series, present and
+  // future, and no other agent may define or ingest them. Not logged (the caller's directory
+  // is durable and calls this again at start-up).
+  void SetResourceOwner(std::string_view resource, std::string_view hypervisor);
 
   // Looks ids up under one shared lock; out[i].index is UINT32_MAX for an undefined id.
   void LookupMany(std::span<const uint64_t> ids, SeriesSlot* out) const;
@@ -102,7 +110,8 @@ class SeriesRegistry {
   std::unordered_map<std::string, std::vector<uint32_t>> by_resource_;  // GUARDED_BY(mu_)
   std::vector<SeriesInfo> infos_;                                       // GUARDED_BY(mu_)
   std::vector<SeriesSlot> slots_;                                       // GUARDED_BY(mu_)
-  std::unordered_map<std::string, uint32_t> owners_;  // GUARDED_BY(mu_) hypervisor -> id
+  std::unordered_map<std::string, uint32_t> owners_;             // GUARDED_BY(mu_) hypervisor -> id
+  std::unordered_map<std::string, std::string> resource_owner_;  // GUARDED_BY(mu_) resource -> host
   std::atomic<uint64_t> generation_{0};
   std::string load_damage_;
 };

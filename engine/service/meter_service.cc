@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 
+#include "engine/service/service_replies.h"
 #include "net/protocol/messages.h"
 
 namespace meterd::engine {
@@ -41,26 +42,6 @@ std::optional<Role> FromWire(wire::Role role) {
     default:
       return std::nullopt;
   }
-}
-
-void Reply(const ResponderPtr& r, std::vector<uint8_t> frame) {
-  r->Send(std::move(frame));
-  r->Done();
-}
-
-void ReplyError(const ResponderPtr& r, uint64_t request_id, const Status& status) {
-  Reply(r, net::ErrorFrame(request_id, net::ToWireCode(status), status.message()));
-}
-
-template <typename Pair>
-flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<wire::Refusal>>> Refusals(
-    flatbuffers::FlatBufferBuilder& fbb, const std::vector<Pair>& list) {
-  std::vector<flatbuffers::Offset<wire::Refusal>> out;
-  for (const auto& [index, status] : list) {
-    out.push_back(wire::CreateRefusal(fbb, index, net::ToWireCode(status),
-                                      fbb.CreateString(status.message())));
-  }
-  return fbb.CreateVector(out);
 }
 
 flatbuffers::Offset<wire::KeyInfo> BuildKeyInfo(flatbuffers::FlatBufferBuilder& fbb,
@@ -117,6 +98,8 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::ChargesRequest:
     case wire::Message::ReRateRequest:
     case wire::Message::ListCatalog:
+    case wire::Message::ResourceChange:
+    case wire::Message::ListResourceHosts:
       return true;
     default:
       return IsLedgerRequest(type);
@@ -148,9 +131,10 @@ bool Allowed(Role role, wire::Message type) {
     case wire::Message::EventsRequest:
     case wire::Message::ReconcileRequest:
     case wire::Message::ListCatalog:
+    case wire::Message::ListResourceHosts:
       return role == Role::kBilling;
     default:
-      return false;  // keys, custom metrics, ledger entries, settings, webhooks: admin only
+      return false;  // keys, metrics, ledger entries, settings, webhooks, resources: admin only
   }
 }
 
@@ -335,6 +319,30 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
       asio::post(queries_, [this, args = std::move(args), r] { RunEstimate(args, r); });
       return;
     }
+    case wire::Message::ResourceChange: {
+      const auto* q = env.message_as_ResourceChange();
+      ResourceChangeArgs a{q->request_id(),
+                           q->op(),
+                           std::string(View(q->id())),
+                           std::string(View(q->type())),
+                           std::string(View(q->project())),
+                           std::string(View(q->location())),
+                           std::string(View(q->plan())),
+                           std::string(View(q->storage_tier())),
+                           std::string(View(q->name())),
+                           std::string(View(q->agent_id())),
+                           q->effective_from(),
+                           q->dry_run()};
+      asio::post(queries_, [this, a = std::move(a), r] { RunResourceChange(a, r); });
+      return;
+    }
+    case wire::Message::ListResourceHosts: {
+      const auto* q = env.message_as_ListResourceHosts();
+      asio::post(queries_, [this, id = q->request_id(), only = q->unattributed_only(),
+                            res = std::string(View(q->resource())),
+                            r] { RunListResourceHosts(id, only, res, r); });
+      return;
+    }
     case wire::Message::ListCatalog: {
       const auto* q = env.message_as_ListCatalog();
       asio::post(queries_,
@@ -426,31 +434,6 @@ void MeterService::OnDefineSeries(Session* s, const wire::DefineSeries& req,
   Reply(r, net::FinishFrame(
                fbb, wire::CreateDefineSeriesOk(fbb, req.request_id(), o.defined, o.existing,
                                                o.refused, Refusals(fbb, o.first_refusals))));
-}
-
-void MeterService::OnRegisterResources(Session* s, const wire::RegisterResources& req,
-                                       const ResponderPtr& r) {
-  std::vector<ResourceInfo> list;
-  if (req.resources()) {
-    for (const wire::Resource* x : *req.resources()) {
-      list.push_back(ResourceInfo{std::string(View(x->id())),
-                                  std::string(View(x->type())),
-                                  std::string(View(x->account())),
-                                  std::string(View(x->project())),
-                                  std::string(View(x->location())),
-                                  std::string(View(x->plan())),
-                                  {}});
-    }
-  }
-  const bool admin = s->who.is_admin();
-  auto outcome =
-      parts_.resources->Register(list, admin ? std::string_view() : s->who.key.hypervisor, admin);
-  if (!outcome.ok()) return ReplyError(r, req.request_id(), outcome.status());
-  const RegisterOutcome& o = outcome.value();
-  flatbuffers::FlatBufferBuilder fbb(256);
-  Reply(r, net::FinishFrame(fbb, wire::CreateRegisterResourcesOk(
-                                     fbb, req.request_id(), o.registered, o.updated, o.unchanged,
-                                     o.refused, Refusals(fbb, o.first_refusals))));
 }
 
 void MeterService::OnDefineMetric(const wire::DefineMetric& req, const ResponderPtr& r) {
@@ -625,7 +608,7 @@ void MeterService::RunStats(uint64_t request_id, const ResponderPtr& r) {
   wire::StatsReplyBuilder b(fbb);
   b.add_request_id(request_id);
   b.add_series(parts_.series->size());
-  b.add_resources(parts_.resources->size());
+  b.add_resources(parts_.hosts ? parts_.hosts->size() : 0);
   b.add_samples_stored(st.segment_samples + st.head_samples);
   b.add_segments(st.segments);
   b.add_segment_bytes(st.segment_bytes);

@@ -40,8 +40,8 @@
 #include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
-#include "engine/registry/resource_registry.h"
 #include "engine/registry/series_registry.h"
+#include "engine/tenancy/resource_hosts.h"
 #include "net/asio.h"
 #include "net/server/handler.h"
 #include "net/server/server.h"
@@ -58,7 +58,7 @@ struct ServiceParts {
   MetricCatalog* catalog = nullptr;
   MetricStore* metrics = nullptr;
   SeriesRegistry* series = nullptr;
-  ResourceRegistry* resources = nullptr;
+  tenancy::ResourceHosts* hosts = nullptr;  // what agents report (the tenancy attributes)
   KeyStore* keys = nullptr;
   IngestPipeline* ingest = nullptr;
   Downsampler* downsampler = nullptr;               // hourly rollups: usage queries and rebuilds
@@ -67,8 +67,24 @@ struct ServiceParts {
   events::EventLog* events = nullptr;               // the event outbox: followers
   events::WebhookStore* webhooks = nullptr;         // webhook subscriptions and their deliveries
   events::WebhookDispatcher* dispatcher = nullptr;  // told when webhooks change
+  events::EmailStore* emails = nullptr;             // the email notices' delivery log
   billing::BillingClock* clock = nullptr;           // its stats; set after construction (set_clock)
 };
+
+// A ResourceChange request, copied off its frame for the query pool.
+struct ResourceChangeArgs {
+  uint64_t request_id = 0;
+  wire::ResourceOp op = wire::ResourceOp::Create;
+  std::string id, type, project, location, plan, storage_tier, name, agent_id;
+  int64_t effective_from = 0;
+  bool dry_run = false;
+};
+
+// Imports a resources.log left by an older meterd into `hosts` (then renames it
+// resources.log.imported), and gives every hosted resource's series to its hypervisor. Call at
+// start-up, before serving.
+Status AdoptResourceHosts(const std::string& data_dir, tenancy::ResourceHosts* hosts,
+                          SeriesRegistry* series);
 
 class MeterService final : public net::Handler, public billing::UsageRater {
  public:
@@ -109,8 +125,13 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   struct Session;
   void OnIngest(Session* s, const wire::IngestBatch& batch, const net::ResponderPtr& r);
   void OnDefineSeries(Session* s, const wire::DefineSeries& req, const net::ResponderPtr& r);
+  // The registry of record's two sides (meter_service_resources.cc): agents' reports and the
+  // control plane's one-resource changes.
   void OnRegisterResources(Session* s, const wire::RegisterResources& req,
                            const net::ResponderPtr& r);
+  void RunResourceChange(const ResourceChangeArgs& q, const net::ResponderPtr& r);
+  void RunListResourceHosts(uint64_t request_id, bool unattributed_only,
+                            const std::string& resource, const net::ResponderPtr& r);
   void OnDefineMetric(const wire::DefineMetric& req, const net::ResponderPtr& r);
   void OnListMetrics(const wire::ListMetrics& req, const net::ResponderPtr& r);
   void OnCreateKey(const wire::CreateKey& req, const net::ResponderPtr& r);
@@ -143,6 +164,10 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   };
   void RunApplyCatalog(uint64_t request_id, const std::string& document, wire::DocFormat format,
                        bool dry_run, const net::ResponderPtr& r);
+  // The ApplyCatalogReply of an apply's outcome (a document's or a ResourceChange's).
+  void SendApplyReply(uint64_t request_id, const Result<tenancy::ApplyReport>& rep,
+                      const std::vector<tenancy::DocError>& errors, bool dry_run,
+                      const net::ResponderPtr& r);
   void RunEstimate(const EstimateArgs& args, const net::ResponderPtr& r);
   // ListCatalog: the catalog document, or a section or entity of it (meter_service_catalog.cc).
   void RunListCatalog(uint64_t request_id, const std::string& section, const std::string& id,
@@ -198,9 +223,15 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   // (series are append-only: a new size means new series). Shared by concurrent requests
   // (RatingEngine is immutable).
   Result<std::shared_ptr<const rating::RatingEngine>> CurrentRatingEngine();
-  // The series matching the filters (empty = any), sorted by resource, metric.
+  // The series matching the filters (empty = any), sorted by resource, metric. With a project
+  // or account, the series of the resources the tenancy attributes to it during some hour of
+  // [from, to), each with the hours it is attributed there (*windows, parallel to the result;
+  // left empty without a project or account: every hour).
+  using HourWindows = std::vector<std::pair<int64_t, int64_t>>;
   std::vector<SeriesInfo> MatchSeries(const std::string& resource, const std::string& project,
-                                      const std::string& account, const std::string& metric) const;
+                                      const std::string& account, const std::string& metric,
+                                      int64_t from, int64_t to,
+                                      std::vector<HourWindows>* windows) const;
   void SampleRate();
 
   ServiceParts parts_;

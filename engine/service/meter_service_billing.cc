@@ -22,6 +22,9 @@ namespace {
 
 using net::ResponderPtr;
 
+// Unrated usage entries a ChargesChunk lists (about 150 bytes each: well inside a frame).
+constexpr size_t kMaxUnratedShown = 4096;
+
 void SendError(const ResponderPtr& r, uint64_t request_id, const Status& status) {
   r->Send(net::ErrorFrame(request_id, net::ToWireCode(status), status.message()));
   r->Done();
@@ -55,6 +58,12 @@ void MeterService::RunApplyCatalog(uint64_t request_id, const std::string& docum
   std::vector<tenancy::DocError> errors;
   Result<tenancy::ApplyReport> rep =
       parts_.billing->Apply(document, FromWire(format), &errors, dry_run);
+  SendApplyReply(request_id, rep, errors, dry_run, r);
+}
+
+void MeterService::SendApplyReply(uint64_t request_id, const Result<tenancy::ApplyReport>& rep,
+                                  const std::vector<tenancy::DocError>& errors, bool dry_run,
+                                  const ResponderPtr& r) {
   flatbuffers::FlatBufferBuilder fbb(4096);
   std::vector<flatbuffers::Offset<flatbuffers::String>> error_list;
   std::vector<flatbuffers::Offset<wire::CatalogChange>> changes;
@@ -185,11 +194,12 @@ Result<rating::RatingRequest> RatingRequestOf(const char* what, int64_t from, in
 // it is given (all of them when given none): a one-account request copies its ~160 series'
 // rows, not the fleet's. A second call (a re-rate's other rating) reuses the first view when
 // it covers the series asked for, so both ratings see the same usage.
+// A month-to-date rating (month_to_date) reads the window's hours only.
 class ScopedViews {
  public:
-  ScopedViews(const Downsampler* downsampler, int64_t from, int64_t to)
+  ScopedViews(const Downsampler* downsampler, int64_t from, int64_t to, bool month_to_date = false)
       : downsampler_(downsampler),
-        from_(pricebook::MonthStart(storage::HourOf(from))),
+        from_(month_to_date ? storage::HourOf(from) : pricebook::MonthStart(storage::HourOf(from))),
         to_(storage::HourOf(to - 1) + storage::kSecondsPerHour) {}
 
   const query::RollupView& Get(const std::vector<uint64_t>& series, bool all) {
@@ -282,10 +292,23 @@ void MeterService::RunCharges(const ChargesArgs& a, const ResponderPtr& r) {
                                                  str(g.display), g.provisional));
       }
     }
+    std::vector<flatbuffers::Offset<wire::UnratedInfo>> unrated;
+    if (last) {
+      for (const auto* list : {&res->unattributed, &res->unpriced}) {
+        for (const rating::UnratedUsage& u : *list) {
+          if (unrated.size() == kMaxUnratedShown) break;
+          unrated.push_back(wire::CreateUnratedInfo(
+              fbb, str(u.resource), str(u.metric), str(rating::ReasonName(u.reason)), u.state,
+              str(u.account), str(u.project), str(pricebook::ToString128(u.raw_quantity)),
+              u.hours, u.first_hour, u.last_hour));
+        }
+      }
+    }
     auto chunk = wire::CreateChargesChunk(
         fbb, a.request_id, fbb.CreateVector(lines), last, fbb.CreateVector(totals),
         last ? res->total : 0, str(last ? res->total_display : ""), res->provisional,
-        res->unattributed.size(), res->unpriced.size(), last ? res->stats.rows_scanned : 0);
+        res->unattributed.size(), res->unpriced.size(), last ? res->stats.rows_scanned : 0,
+        fbb.CreateVector(unrated));
     r->Send(net::FinishFrame(fbb, chunk));
     fbb.Clear();
     lines.clear();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <unordered_map>
 
 #include "engine/service/meter_service.h"
@@ -43,26 +44,51 @@ void RoundOutToHours(int64_t* from, int64_t* to) {
 
 }  // namespace
 
-std::vector<SeriesInfo> MeterService::MatchSeries(const std::string& resource,
-                                                  const std::string& project,
-                                                  const std::string& account,
-                                                  const std::string& metric) const {
+std::vector<SeriesInfo> MeterService::MatchSeries(
+    const std::string& resource, const std::string& project, const std::string& account,
+    const std::string& metric, int64_t from, int64_t to, std::vector<HourWindows>* windows) const {
   std::vector<SeriesInfo> series = parts_.series->Matching(resource, metric);
+  windows->clear();
   if (project.empty() && account.empty()) return series;
-  // Series of one resource are adjacent (sorted by resource): one registry lookup each.
+  if (parts_.billing == nullptr) return {};
+  // Attribution is the tenancy's, hour by hour (as rating sees it): a resource's series belong
+  // to the scope for the hours of its versions in the project / account.
+  const std::shared_ptr<const tenancy::Tenancy> t = parts_.billing->Current().tenancy;
+  const uint32_t project_index = project.empty() ? tenancy::kNone : t->ProjectIndex(project);
+  const uint32_t account_index = account.empty() ? tenancy::kNone : t->AccountIndex(account);
+  if ((!project.empty() && project_index == tenancy::kNone) ||
+      (!account.empty() && account_index == tenancy::kNone)) {
+    return {};
+  }
+  std::vector<SeriesInfo> out;
   std::string last_resource;
-  bool last_match = false;
-  std::erase_if(series, [&](const SeriesInfo& s) {
+  HourWindows last_windows;
+  for (SeriesInfo& s : series) {
     if (s.resource != last_resource || last_resource.empty()) {
       last_resource = s.resource;
-      ResourceInfo info;
-      last_match = parts_.resources->Find(s.resource, &info) &&
-                   (project.empty() || info.project == project) &&
-                   (account.empty() || info.account == account);
+      last_windows.clear();
+      const uint32_t ri = t->ResourceForSeries(s.resource);
+      if (ri != tenancy::kNone) {
+        for (const tenancy::ResourceVersion& v : t->resources()[ri].versions) {
+          const int64_t a = std::max(v.first_hour, from), b = std::min(v.end_hour, to);
+          if (a >= b || v.deleted) continue;
+          if ((project_index != tenancy::kNone && v.project_index != project_index) ||
+              (account_index != tenancy::kNone && v.account_index != account_index)) {
+            continue;
+          }
+          if (!last_windows.empty() && last_windows.back().second == a) {
+            last_windows.back().second = b;  // consecutive versions in scope: one stretch
+          } else {
+            last_windows.emplace_back(a, b);
+          }
+        }
+      }
     }
-    return !last_match;
-  });
-  return series;
+    if (last_windows.empty()) continue;
+    out.push_back(std::move(s));
+    windows->push_back(last_windows);
+  }
+  return out;
 }
 
 void MeterService::RunUsage(const UsageArgs& a, const ResponderPtr& r) {
@@ -74,33 +100,46 @@ void MeterService::RunUsage(const UsageArgs& a, const ResponderPtr& r) {
   }
   int64_t from = a.from, to = a.to;
   RoundOutToHours(&from, &to);
-  const std::vector<SeriesInfo> series = MatchSeries(a.resource, a.project, a.account, a.metric);
+  std::vector<HourWindows> windows;
+  const std::vector<SeriesInfo> series =
+      MatchSeries(a.resource, a.project, a.account, a.metric, from, to, &windows);
 
-  query::UsageRequest req;
-  req.from = from;
-  req.to = to;
-  req.granularity = FromWire(a.granularity);
-  req.series.reserve(series.size());
+  // Series grouped by the hours they are read over: the whole window, or (with a project or
+  // account) the stretches the tenancy attributes them there. A stretch is its own bucket: a
+  // resource that leaves and re-enters the scope within one period gives a line per stretch.
+  std::map<HourWindows, std::vector<query::UsageSeries>> groups;
   std::unordered_map<uint64_t, uint32_t> order;  // series id -> index in `series`
   order.reserve(series.size());
+  const HourWindows whole{{from, to}};
   for (uint32_t i = 0; i < series.size(); ++i) {
-    req.series.push_back(query::UsageSeries{
+    groups[windows.empty() ? whole : windows[i]].push_back(query::UsageSeries{
         series[i].id, static_cast<query::SeriesKind>(series[i].kind), series[i].type});
     order.emplace(series[i].id, i);
   }
-  std::sort(req.series.begin(), req.series.end(),
-            [](const query::UsageSeries& x, const query::UsageSeries& y) { return x.id < y.id; });
   std::vector<uint64_t> ids;
-  ids.reserve(req.series.size());
-  for (const auto& s : req.series) ids.push_back(s.id);
+  ids.reserve(series.size());
+  for (const SeriesInfo& s : series) ids.push_back(s.id);
+  std::sort(ids.begin(), ids.end());
 
   std::vector<query::UsageBucket> buckets;
   query::UsageStats stats;
   query::RollupView view;
   if (!ids.empty()) {
     view = parts_.downsampler->View(ids, from, to);
-    if (Status st = query::ScanUsage(view, req, &buckets, &stats); !st.ok()) {
-      return SendError(r, a.request_id, st);
+    for (auto& [hours, list] : groups) {
+      query::UsageRequest req;
+      req.granularity = FromWire(a.granularity);
+      req.series = std::move(list);
+      std::sort(
+          req.series.begin(), req.series.end(),
+          [](const query::UsageSeries& x, const query::UsageSeries& y) { return x.id < y.id; });
+      for (const auto& [wa, wb] : hours) {
+        req.from = wa;
+        req.to = wb;
+        if (Status st = query::ScanUsage(view, req, &buckets, &stats); !st.ok()) {
+          return SendError(r, a.request_id, st);
+        }
+      }
     }
   } else {
     view.sealed_before = parts_.downsampler->sealed_before();

@@ -361,6 +361,14 @@ bool IsValidId(std::string_view id) {
   return true;
 }
 
+bool IsValidAgentId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c <= ' ' || c > '~' || c == '|') return false;
+  }
+  return true;
+}
+
 std::optional<int64_t> ParseTime(std::string_view s) {
   if (s.empty()) return std::nullopt;
   bool all_digits = true;

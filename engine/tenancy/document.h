@@ -83,6 +83,9 @@ void CheckSchema(const DocNode& root, DocErrors* errors);
 // Identifiers (ids of domains, accounts, plans, products, ...): 1-128 characters of
 // [A-Za-z0-9 _ . : @ -], starting with a letter or a digit.
 bool IsValidId(std::string_view id);
+// An agent's name for a resource (a libvirt UUID, a hostname): what agents may send as a series'
+// resource, 1-128 bytes of printable ASCII without spaces or '|'.
+bool IsValidAgentId(std::string_view id);
 
 // Unix seconds ("1486425600") or RFC 3339 ("2017-02-01T00:00:00Z", "...+01:00"; a fraction of
 // a second only when it is zero).

@@ -120,6 +120,11 @@ Result<std::shared_ptr<const Tenancy>> Tenancy::Build(TenancyData data) {
         return Status::InvalidArgument("resource " + r.id + " has two versions from " +
                                        std::to_string(v.effective_from));
       }
+      if (v.deleted && (i == 0 || r.versions[i - 1].deleted)) {
+        return Status::InvalidArgument("resource " + r.id + ": a deletion from " +
+                                       std::to_string(v.effective_from) +
+                                       (i == 0 ? " is its first version" : " follows a deletion"));
+      }
       v.first_hour = FirstHourOf(v.effective_from, i == 0);
       v.project_index = IndexOf(d.projects, v.project);
       if (v.project_index == kNone) {
@@ -147,6 +152,10 @@ Result<std::shared_ptr<const Tenancy>> Tenancy::Build(TenancyData data) {
         const std::string& group = d.plans[v.plan_index].group;
         if (!group.empty()) v.plan_group_index = IndexOf(d.plan_groups, group);
       }
+      if (v.deleted) {  // validated like any version, but rates nothing
+        v.project_index = v.account_index = v.domain_index = kNone;
+        v.location_index = v.plan_index = v.plan_group_index = kNone;
+      }
     }
     for (size_t i = 0; i < r.versions.size(); ++i) {
       ResourceVersion& v = r.versions[i];
@@ -157,6 +166,24 @@ Result<std::shared_ptr<const Tenancy>> Tenancy::Build(TenancyData data) {
       if (i + 1 < r.versions.size() && r.versions[i + 1].first_hour < v.first_hour) {
         r.versions[i + 1].first_hour = v.first_hour;
       }
+    }
+  }
+  for (uint32_t ri = 0; ri < d.resources.size(); ++ri) {
+    const std::string& agent = d.resources[ri].agent_id;
+    if (agent.empty()) continue;
+    if (IndexOf(d.resources, agent) != kNone) {
+      return Status::InvalidArgument("resource " + d.resources[ri].id + ": agent id " + agent +
+                                     " is the id of another resource");
+    }
+    t->agent_ids_.emplace_back(agent, ri);
+  }
+  std::sort(t->agent_ids_.begin(), t->agent_ids_.end());
+  for (size_t i = 1; i < t->agent_ids_.size(); ++i) {
+    if (t->agent_ids_[i].first == t->agent_ids_[i - 1].first) {
+      return Status::InvalidArgument(
+          "agent id " + std::string(t->agent_ids_[i].first) +
+          " names two resources: " + d.resources[t->agent_ids_[i - 1].second].id + " and " +
+          d.resources[t->agent_ids_[i].second].id);
     }
   }
   return std::shared_ptr<const Tenancy>(std::move(t));
@@ -171,6 +198,14 @@ uint32_t Tenancy::PlanGroupIndex(std::string_view id) const {
 }
 uint32_t Tenancy::PlanIndex(std::string_view id) const { return IndexOf(data_.plans, id); }
 uint32_t Tenancy::ResourceIndex(std::string_view id) const { return IndexOf(data_.resources, id); }
+uint32_t Tenancy::ResourceForSeries(std::string_view name) const {
+  const uint32_t r = IndexOf(data_.resources, name);
+  if (r != kNone) return r;
+  auto it = std::lower_bound(agent_ids_.begin(), agent_ids_.end(), name,
+                             [](const std::pair<std::string_view, uint32_t>& e,
+                                std::string_view k) { return e.first < k; });
+  return it != agent_ids_.end() && it->first == name ? it->second : kNone;
+}
 
 const Domain* Tenancy::FindDomain(std::string_view id) const { return FindIn(data_.domains, id); }
 const Account* Tenancy::FindAccount(std::string_view id) const {
@@ -198,7 +233,7 @@ const ResourceVersion* Tenancy::VersionAt(uint32_t resource_index, int64_t hour)
                              [](int64_t x, const ResourceVersion& v) { return x < v.first_hour; });
   while (it != vs.begin()) {
     --it;
-    if (it->first_hour <= h && h < it->end_hour) return &*it;
+    if (it->first_hour <= h && h < it->end_hour) return it->deleted ? nullptr : &*it;
     if (it->first_hour < it->end_hour) break;  // a non-empty range ending before h
   }
   return nullptr;
@@ -221,14 +256,15 @@ Attributes Tenancy::AttributesOf(uint32_t resource_index, const ResourceVersion&
 }
 
 Result<Attributes> Tenancy::AttributesAt(std::string_view resource, int64_t hour) const {
-  const uint32_t ri = ResourceIndex(resource);
+  const uint32_t ri = ResourceForSeries(resource);
   if (ri == kNone) {
     return Status::NotFound("resource " + std::string(resource) +
                             " is not registered: its usage is unattributed");
   }
   const ResourceVersion* v = VersionAt(ri, hour);
   if (v == nullptr) {
-    return Status::NotFound("resource " + std::string(resource) + " has no version in force at " +
+    return Status::NotFound("resource " + std::string(resource) +
+                            " has no version (or was deleted) in force at " +
                             std::to_string(FloorHour(hour)) + ": its usage is unattributed");
   }
   return AttributesOf(ri, *v);
@@ -268,6 +304,7 @@ std::vector<uint32_t> Tenancy::ResourcesIn(ScopeKind kind, std::string_view id, 
   if (target == kNone) return out;
   for (uint32_t ri = 0; ri < data_.resources.size(); ++ri) {
     for (const ResourceVersion& v : data_.resources[ri].versions) {
+      if (v.deleted) continue;
       // Some hour h (a multiple of 3600) with from <= h < to rated by this version.
       const int64_t first = CeilHour(std::max(v.first_hour, from));
       if (first >= std::min(v.end_hour, to)) continue;

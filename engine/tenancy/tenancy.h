@@ -13,6 +13,18 @@
 // attributed from 10:00; nothing else could claim that hour). Hours before the first version's
 // hour, and every hour of an unknown resource, are *unattributed*: AttributesAt returns
 // NotFound and the rating layer reports their usage as unattributed, never drops it.
+//
+// Deletion. A version with `deleted` set ends the resource at its hour (the hour rule above:
+// a VM deleted at 10:30 is still attributed for 10:00-11:00). It keeps the attributes it
+// inherited (so the row stays valid) but rates nothing: VersionAt returns nullptr for its
+// hours, its indices are kNone, ResourcesIn skips it, and the rating layer reports usage in
+// its hours as unattributed (reason "after_deletion"). A later version that is not deleted
+// re-creates the resource. A first version is never a deletion, nor is a deletion's successor.
+//
+// Agent identity. A resource may carry an `agent_id`: the identity an agent knows it by (a
+// libvirt domain UUID, say) when that differs from the provider's resource id. Series that an
+// agent sends under the agent id are the resource's series: ResourceForSeries resolves either
+// name. Agent ids are unique and never equal another resource's id.
 // Each version's hours are precomputed as [first_hour, end_hour) (possibly empty when two
 // versions start within one hour).
 //
@@ -90,6 +102,7 @@ struct ResourceVersion {
   std::string location;      // may be empty
   std::string plan;          // may be empty (an IP has no plan)
   std::string storage_tier;  // may be empty ("sata", "ssd", ...)
+  bool deleted = false;      // the resource ends here (see "Deletion" above)
 
   // Derived by Tenancy::Build (ignored on input): the hours this version rates, and indices.
   int64_t first_hour = 0;  // multiple of 3600
@@ -100,7 +113,8 @@ struct ResourceVersion {
   // The declared attributes (not the derived fields) are equal.
   bool SameAttributes(const ResourceVersion& o) const {
     return effective_from == o.effective_from && type == o.type && project == o.project &&
-           location == o.location && plan == o.plan && storage_tier == o.storage_tier;
+           location == o.location && plan == o.plan && storage_tier == o.storage_tier &&
+           deleted == o.deleted;
   }
 };
 
@@ -108,6 +122,7 @@ struct Resource {
   std::string id;
   std::string name;                       // optional display name
   std::vector<ResourceVersion> versions;  // sorted by effective_from, unique, at least one
+  std::string agent_id;                   // optional: the agent's name for it (see above)
 };
 
 // Everything Build needs; the order of the vectors does not matter.
@@ -157,6 +172,8 @@ class Tenancy {
   uint32_t PlanGroupIndex(std::string_view id) const;
   uint32_t PlanIndex(std::string_view id) const;
   uint32_t ResourceIndex(std::string_view id) const;
+  // The resource a series' resource name denotes: a resource id, else an agent id; kNone.
+  uint32_t ResourceForSeries(std::string_view name) const;
 
   // Lookups by id; nullptr when unknown.
   const Domain* FindDomain(std::string_view id) const;
@@ -196,6 +213,7 @@ class Tenancy {
   std::vector<uint32_t> domain_parent_;   // index of each domain's parent, kNone at the top
   std::vector<uint32_t> account_domain_;  // domain index of each account
   std::vector<uint32_t> project_account_;
+  std::vector<std::pair<std::string_view, uint32_t>> agent_ids_;  // sorted: agent id -> resource
 };
 
 // The first hour a version rates (the hour rule): the hour containing effective_from for a

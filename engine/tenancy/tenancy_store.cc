@@ -9,7 +9,14 @@ namespace meterd::engine::tenancy {
 namespace {
 
 constexpr std::string_view kModule = "tenancy";
-constexpr int64_t kSchemaVersion = 1;
+// Version 2 added resources.agent_id, resource_versions.deleted and the agents' tables
+// (resource_hosts, resource_moves; engine/tenancy/resource_hosts.h). kMigrateFrom1 brings a
+// version-1 database there in the same transaction that records version 2.
+constexpr int64_t kSchemaVersion = 2;
+constexpr std::string_view kMigrateFrom1 = R"sql(
+ALTER TABLE resources ADD COLUMN agent_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE resource_versions ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+)sql";
 
 // Every reference is checked at commit (DEFERRABLE INITIALLY DEFERRED), so one apply may
 // create a child before its parent. Resource versions are append-only, enforced by triggers.
@@ -35,7 +42,7 @@ CREATE TABLE IF NOT EXISTS projects (
   account TEXT NOT NULL REFERENCES accounts(id) DEFERRABLE INITIALLY DEFERRED,
   name TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS resources (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL);
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, agent_id TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS resource_versions (
   resource TEXT NOT NULL REFERENCES resources(id) DEFERRABLE INITIALLY DEFERRED,
   effective_from INTEGER NOT NULL,
@@ -44,11 +51,22 @@ CREATE TABLE IF NOT EXISTS resource_versions (
   location TEXT REFERENCES locations(id) DEFERRABLE INITIALLY DEFERRED,
   plan TEXT REFERENCES plans(id) DEFERRABLE INITIALLY DEFERRED,
   storage_tier TEXT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (resource, effective_from)) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS resource_versions_no_update BEFORE UPDATE ON resource_versions
 BEGIN SELECT RAISE(ABORT, 'resource versions are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS resource_versions_no_delete BEFORE DELETE ON resource_versions
 BEGIN SELECT RAISE(ABORT, 'resource versions are append-only'); END;
+CREATE TABLE IF NOT EXISTS resource_hosts (
+  resource TEXT PRIMARY KEY, type TEXT NOT NULL, hypervisor TEXT NOT NULL,
+  first_seen INTEGER NOT NULL, moved_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS resource_moves (
+  id INTEGER PRIMARY KEY, resource TEXT NOT NULL, from_hypervisor TEXT NOT NULL,
+  to_hypervisor TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS resource_moves_no_update BEFORE UPDATE ON resource_moves
+BEGIN SELECT RAISE(ABORT, 'resource moves are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS resource_moves_no_delete BEFORE DELETE ON resource_moves
+BEGIN SELECT RAISE(ABORT, 'resource moves are append-only'); END;
 )sql";
 
 constexpr std::array<std::string_view, 7> kSections = {
@@ -328,10 +346,19 @@ struct Decoder {
   void Resources(const DocNode& root) {
     Section(root, "resources", [&](FieldReader& r, const std::optional<std::string>& id) {
       auto name = r.String("name", false);
-      const DocNode* versions = r.Sequence("versions", true);
+      auto agent_id = r.String("agent_id", false);
+      if (agent_id && !agent_id->empty() && !IsValidAgentId(*agent_id)) {
+        r.Error("agent_id", "\"" + *agent_id +
+                                "\" is not a valid agent id (1-128 printable ASCII bytes, no "
+                                "spaces or '|')");
+        agent_id.reset();
+      }
+      const Resource* old = id ? base.FindResource(*id) : nullptr;
+      // A new resource needs its first version; an existing one may change only its name or
+      // agent id.
+      const DocNode* versions = r.Sequence("versions", old == nullptr);
       if (versions && versions->items.empty())
         r.Error("versions", "must list at least one version");
-      const Resource* old = id ? base.FindResource(*id) : nullptr;
       // Stored versions plus the document's, by effective_from, for inheritance and checks.
       std::map<int64_t, ResourceVersion> merged;
       if (old) {
@@ -352,7 +379,13 @@ struct Decoder {
         auto location = vr.String("location", false);
         auto plan = vr.String("plan", false);
         auto tier = vr.String("storage_tier", false);
+        auto deleted = vr.Bool("deleted", false);
         vr.Finish();
+        if (deleted.value_or(false) && (type || project || location || plan || tier)) {
+          vr.Error("deleted", "a deletion takes no attributes: it ends the resource");
+          ok = false;
+          continue;
+        }
         if (!from) {
           ok = false;
           continue;
@@ -380,7 +413,15 @@ struct Decoder {
         if (location) v.location = *location;
         if (plan) v.plan = *plan;
         if (tier) v.storage_tier = *tier;
+        v.deleted = deleted.value_or(false);
         bool vok = true;
+        if (v.deleted && !has_prev) {
+          vr.Error("deleted", "a resource's first version cannot be a deletion");
+          vok = false;
+        } else if (v.deleted && std::prev(before)->second.deleted) {
+          vr.Error("deleted", "the resource is already deleted at " + FormatTime(*from));
+          vok = false;
+        }
         if (v.type.empty()) {
           vr.Error("type", "is required for a resource's first version (vm, volume, ip, ...)");
           vok = false;
@@ -426,6 +467,7 @@ struct Decoder {
       Resource now;
       now.id = *id;
       now.name = name.value_or(old ? old->name : std::string());
+      now.agent_id = agent_id.value_or(old ? old->agent_id : std::string());
       for (auto& [t, v] : merged) now.versions.push_back(v);
       std::string detail;
       if (!added.empty()) {
@@ -437,9 +479,13 @@ struct Decoder {
         }
       }
       if (old && old->name != now.name) detail += detail.empty() ? "name" : ", name";
+      if (old && old->agent_id != now.agent_id) {
+        detail += detail.empty() ? "agent_id" : ", agent_id";
+      }
       Resource row;
       row.id = now.id;
       row.name = now.name;
+      row.agent_id = now.agent_id;
       row.versions = added;
       if (old == nullptr) {
         report->Add("resource", now.id, ChangeKind::kCreated, detail);
@@ -541,14 +587,16 @@ Status Upsert(Transaction& txn, const TenancyData& u) {
   }
   {
     METERD_ASSIGN_OR_RETURN(Statement res,
-                            txn.Prepare("INSERT INTO resources(id, name) VALUES(?1, ?2) "
-                                        "ON CONFLICT(id) DO UPDATE SET name = excluded.name"));
+                            txn.Prepare("INSERT INTO resources(id, name, agent_id) "
+                                        "VALUES(?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
+                                        "name = excluded.name, agent_id = excluded.agent_id"));
     METERD_ASSIGN_OR_RETURN(
         Statement ver,
         txn.Prepare("INSERT INTO resource_versions(resource, effective_from, type, project, "
-                    "location, plan, storage_tier) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+                    "location, plan, storage_tier, deleted) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
     for (const Resource& e : u.resources) {
-      res.Bind(1, e.id).Bind(2, e.name);
+      res.Bind(1, e.id).Bind(2, e.name).Bind(3, e.agent_id);
       METERD_RETURN_IF_ERROR(res.Run());
       METERD_RETURN_IF_ERROR(res.Reset());
       for (const ResourceVersion& v : e.versions) {
@@ -563,7 +611,7 @@ Status Upsert(Transaction& txn, const TenancyData& u) {
         } else {
           ver.Bind(6, v.plan);
         }
-        ver.Bind(7, v.storage_tier);
+        ver.Bind(7, v.storage_tier).Bind(8, int64_t{v.deleted ? 1 : 0});
         METERD_RETURN_IF_ERROR(ver.Run());
         METERD_RETURN_IF_ERROR(ver.Reset());
       }
@@ -636,19 +684,20 @@ Result<TenancyData> ReadAll(Transaction& txn) {
   }
   {
     METERD_ASSIGN_OR_RETURN(Statement st,
-                            txn.Prepare("SELECT id, name FROM resources ORDER BY id"));
+                            txn.Prepare("SELECT id, name, agent_id FROM resources ORDER BY id"));
     for (;;) {
       METERD_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
       Resource r;
       r.id = st.Text(0);
       r.name = st.Text(1);
+      r.agent_id = st.Text(2);
       d.resources.push_back(std::move(r));
     }
     METERD_ASSIGN_OR_RETURN(
-        Statement vs,
-        txn.Prepare("SELECT resource, effective_from, type, project, location, plan, "
-                    "storage_tier FROM resource_versions ORDER BY resource, effective_from"));
+        Statement vs, txn.Prepare("SELECT resource, effective_from, type, project, location, plan, "
+                                  "storage_tier, deleted FROM resource_versions ORDER BY resource, "
+                                  "effective_from"));
     size_t ri = 0;
     for (;;) {
       METERD_ASSIGN_OR_RETURN(bool row, vs.Step());
@@ -666,6 +715,7 @@ Result<TenancyData> ReadAll(Transaction& txn) {
       v.location = vs.Text(4);
       v.plan = vs.Text(5);
       v.storage_tier = vs.Text(6);
+      v.deleted = vs.Int(7) != 0;
       d.resources[ri].versions.push_back(std::move(v));
     }
   }
@@ -680,6 +730,8 @@ Result<std::unique_ptr<TenancyStore>> TenancyStore::Open(BillingDb* db) {
   std::unique_ptr<TenancyStore> store(new TenancyStore(db));
   {
     METERD_ASSIGN_OR_RETURN(Transaction txn, db->Begin());
+    METERD_ASSIGN_OR_RETURN(int64_t stored, BillingDb::SchemaVersion(txn, kModule));
+    if (stored == 1) METERD_RETURN_IF_ERROR(txn.Exec(kMigrateFrom1));
     METERD_RETURN_IF_ERROR(BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, kSchema));
     METERD_RETURN_IF_ERROR(txn.Commit());
   }

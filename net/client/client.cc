@@ -83,6 +83,7 @@ uint64_t ReplyIdOf(const wire::Envelope& env) {
     METERD_REPLY(WebhookReply)
     METERD_REPLY(ReconcileReply)
     METERD_REPLY(CatalogDocument)
+    METERD_REPLY(ResourceHostList)
 #undef METERD_REPLY
     default:
       return 0;

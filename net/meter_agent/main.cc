@@ -105,7 +105,15 @@ int main(int argc, char** argv) {
     const std::string key0 = sim::SeriesKey(first_vm + v, 0);
     const std::string vm = key0.substr(0, key0.find('|'));
     for (size_t m = 0; m < sim::kMetricsPerVm; ++m) keys.push_back({vm, sim::kVmMetrics[m].name});
-    resources.push_back({vm, "vm", "acct-sim", "proj-sim", "sim-1", "standard"});
+    // Existence only: attribution is the control plane's (meterctl resources create).
+    resources.push_back({vm, "vm", "", "", "", ""});
+  }
+  // Registered before the series are defined: on a hypervisor a VM migrated to, this report
+  // moves the VM (and the right to send its series) here first.
+  if (auto r = client.RegisterResources(resources); !r.ok() || r.value().refused > 0) {
+    std::fprintf(stderr, "meter-agent: registering VMs failed: %s\n",
+                 r.ok() ? r.value().refusals.at(0).message.c_str() : r.status().ToString().c_str());
+    return 1;
   }
   for (size_t i = 0; i < keys.size(); i += 4096) {
     std::vector<net::SeriesKey> chunk(keys.begin() + i,
@@ -118,12 +126,6 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (auto r = client.RegisterResources(resources); !r.ok() || r.value().refused > 0) {
-    std::fprintf(stderr, "meter-agent: registering VMs failed: %s\n",
-                 r.ok() ? r.value().refusals.at(0).message.c_str() : r.status().ToString().c_str());
-    return 1;
-  }
-
   Totals totals;
   client.set_ack_callback([&](const net::IngestAckInfo& ack) {
     totals.accepted += ack.accepted;

@@ -23,6 +23,12 @@ void NoteUnrated(uint64_t unattributed, uint64_t unpriced) {
                static_cast<unsigned long long>(unpriced));
 }
 
+// The reasons rating gives usage that no account is billed for (docs/rating.md §1).
+bool IsUnattributedReason(std::string_view reason) {
+  return reason == "unknown_resource" || reason == "before_first_version" ||
+         reason == "after_deletion";
+}
+
 std::string Credits(int64_t micro) {
   // Exact: micro-credits as credits with six decimals.
   const bool neg = micro < 0;
@@ -49,13 +55,18 @@ int RunApply(net::Client* client, const std::string& path, bool dry_run, Format 
   auto req = wire::CreateApplyCatalog(fbb, id, fbb.CreateString(text.str()), doc_format, dry_run);
   auto bytes = client->Call(net::FinishFrame(fbb, req), id);
   if (!bytes.ok()) return Fail(bytes.status());
-  const auto* rep = wire::GetEnvelope(bytes.value().data())->message_as_ApplyCatalogReply();
-  if (!rep) return Fail(Status::Corruption("unexpected answer to ApplyCatalog"));
+  return PrintApplyReply(bytes.value(), path, dry_run, format);
+}
+
+int PrintApplyReply(const std::vector<uint8_t>& bytes, const std::string& label, bool dry_run,
+                    Format format) {
+  const auto* rep = wire::GetEnvelope(bytes.data())->message_as_ApplyCatalogReply();
+  if (!rep) return Fail(Status::Corruption("unexpected answer to an apply"));
   if (rep->errors() && rep->errors()->size() > 0) {
-    std::fprintf(stderr, "meterctl: %s: refused, nothing changed:\n", path.c_str());
+    std::fprintf(stderr, "meterctl: %s: refused, nothing changed:\n", label.c_str());
     nlohmann::json errors = nlohmann::json::array();
     for (const auto* e : *rep->errors()) {
-      std::fprintf(stderr, "  %s: %s\n", path.c_str(), std::string(net::View(e)).c_str());
+      std::fprintf(stderr, "  %s: %s\n", label.c_str(), std::string(net::View(e)).c_str());
       errors.push_back(net::View(e));
     }
     if (format == Format::kJson) {
@@ -143,6 +154,14 @@ int RunCharges(net::Client* client, const ChargesOptions& o, Format format) {
   int64_t total = 0;
   uint64_t unattributed = 0, unpriced = 0;
   bool provisional = false;
+  // Usage rated to no line: every entry in JSON; in a table the unattributed ones (usage nobody
+  // is billed for yet), the unpriced ones (metrics the price book does not sell) by count.
+  const std::vector<std::string> unrated_columns = {
+      "resource", "metric", "reason",       "state",      "account",
+      "project",  "hours",  "raw_quantity", "first_hour", "last_hour"};
+  Table unrated(unrated_columns), unattributed_rows(unrated_columns);
+  unrated.SetNumeric(6);
+  unattributed_rows.SetNumeric(6);
   Status st = client->Stream(
       net::FinishFrame(fbb, req), id, [&](const wire::Envelope& env, bool* last) -> Status {
         const auto* chunk = env.message_as_ChargesChunk();
@@ -172,6 +191,22 @@ int RunCharges(net::Client* client, const ChargesOptions& o, Format format) {
           unattributed = chunk->unattributed();
           unpriced = chunk->unpriced();
           provisional = chunk->provisional();
+          if (chunk->unrated()) {
+            for (const wire::UnratedInfo* u : *chunk->unrated()) {
+              std::vector<std::string> row = {std::string(net::View(u->resource())),
+                                              std::string(net::View(u->metric())),
+                                              std::string(net::View(u->reason())),
+                                              std::to_string(u->state()),
+                                              std::string(net::View(u->account())),
+                                              std::string(net::View(u->project())),
+                                              std::to_string(u->hours()),
+                                              std::string(net::View(u->raw_quantity())),
+                                              FormatRfc3339(u->first_hour()),
+                                              FormatRfc3339(u->last_hour())};
+              if (IsUnattributedReason(row[2])) unattributed_rows.Add(row);
+              unrated.Add(std::move(row));
+            }
+          }
         }
         return Status::OK();
       });

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "net/client/client.h"
 #include "net/meterctl/table.h"
@@ -17,6 +18,9 @@ namespace meterd::cli {
 // Exit code: 0 applied or unchanged, 1 refused (errors printed with their lines; JSON: an
 // object with "applied": false and "errors") or failure.
 int RunApply(net::Client* client, const std::string& path, bool dry_run, Format format);
+// Prints an ApplyCatalogReply frame as RunApply does (`label` prefixes its errors); the exit code.
+int PrintApplyReply(const std::vector<uint8_t>& frame, const std::string& label, bool dry_run,
+                    Format format);
 
 struct EstimateOptions {
   std::string plan, location, storage_tier, currency;
@@ -32,12 +36,14 @@ struct ChargesOptions {
   wire::ChargeGroupBy group_by = wire::ChargeGroupBy::Product;
   std::string currency;
 };
-// Lines with product, quantity, unit, unit price and cost, then the totals per group. JSON: one
-// object, {"lines": [...], "totals": [...], "provisional", "unattributed", "unpriced"}.
+// Lines with product, quantity, unit, unit price and cost, then the totals per group and the
+// unattributed usage. CSV: the lines only (one CSV document). JSON: one object, {"lines": [...],
+// "totals": [...], "provisional", "unattributed", "unpriced", "unrated": [...]}.
 int RunCharges(net::Client* client, const ChargesOptions& options, Format format);
 
 // Lines with product, quantity and the actual (versions in force), re-rated (`query.version`)
-// and difference amounts in credits, then the same per group and in all. JSON: one object,
+// and difference amounts in credits, then the same per group and in all. CSV: the lines only
+// (a booked re-rate's bookings go to stderr). JSON: one object,
 // {"version", "lines": [...], "totals": [...], "actual_display", "rerated_display", ...}.
 int RunReRate(net::Client* client, const net::ReRateQuery& query, Format format);
 

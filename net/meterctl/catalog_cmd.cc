@@ -149,17 +149,27 @@ Table ProjectRows(const Json& items, Format) {
   return t;
 }
 
-// Each resource with its latest version's attributes.
+// A deletion version carries no attributes: shown as "deleted" in the type column.
+std::string TypeOf(const Json& version) {
+  return Text(version, "deleted") == "true" ? "deleted" : Text(version, "type");
+}
+
+// Each resource with its latest version's attributes (a deleted one: "deleted" and the
+// attributes it had before).
 Table ResourceRows(const Json& items, Format) {
-  Table t({"id", "name", "versions", "latest_from", "type", "project", "location", "plan",
-           "storage_tier"});
-  t.SetNumeric(2);
+  Table t({"id", "name", "agent_id", "versions", "latest_from", "type", "project", "location",
+           "plan", "storage_tier"});
+  t.SetNumeric(3);
   for (const Json& r : items) {
     const Json& versions = Items(r, "versions");
     const Json latest = versions.empty() ? Json::object() : versions.back();
-    t.Add({Text(r, "id"), Text(r, "name"), std::to_string(versions.size()),
-           Text(latest, "effective_from"), Text(latest, "type"), Text(latest, "project"),
-           Text(latest, "location"), Text(latest, "plan"), Text(latest, "storage_tier")});
+    Json attrs = latest;
+    for (size_t i = versions.size(); i-- > 0 && Text(attrs, "deleted") == "true";) {
+      attrs = versions[i];
+    }
+    t.Add({Text(r, "id"), Text(r, "name"), Text(r, "agent_id"), std::to_string(versions.size()),
+           Text(latest, "effective_from"), TypeOf(latest), Text(attrs, "project"),
+           Text(attrs, "location"), Text(attrs, "plan"), Text(attrs, "storage_tier")});
   }
   return t;
 }
@@ -367,8 +377,10 @@ int MoreResource(const Common& c, net::Client*, const Json& resource) {
   const Json& versions = Items(resource, "versions");
   if (c.fmt() == Format::kTable) {
     const std::string name = Text(resource, "name");
-    std::printf("resource %s%s: %zu version%s\n", Text(resource, "id").c_str(),
-                name.empty() ? "" : (" (" + name + ")").c_str(), versions.size(),
+    const std::string agent = Text(resource, "agent_id");
+    std::printf("resource %s%s%s: %zu version%s\n", Text(resource, "id").c_str(),
+                name.empty() ? "" : (" (" + name + ")").c_str(),
+                agent.empty() ? "" : (", agent id " + agent).c_str(), versions.size(),
                 versions.size() == 1 ? "" : "s");
   }
   Table t({"effective_from", "rates_from", "type", "project", "location", "plan", "storage_tier"});
@@ -379,7 +391,7 @@ int MoreResource(const Common& c, net::Client*, const Json& resource) {
       const int64_t floor = *from / kHour * kHour;
       rates_from = FormatRfc3339(i == 0 || floor == *from ? floor : floor + kHour);
     }
-    t.Add({Text(v, "effective_from"), rates_from, Text(v, "type"), Text(v, "project"),
+    t.Add({Text(v, "effective_from"), rates_from, TypeOf(v), Text(v, "project"),
            Text(v, "location"), Text(v, "plan"), Text(v, "storage_tier")});
   }
   t.Print(c.fmt());

@@ -98,6 +98,8 @@ uint64_t RequestIdOf(const wire::Envelope& env) {
     METERD_REQ(WebhookRequest)
     METERD_REQ(ReconcileRequest)
     METERD_REQ(ListCatalog)
+    METERD_REQ(ResourceChange)
+    METERD_REQ(ListResourceHosts)
 #undef METERD_REQ
     default:
       return 0;

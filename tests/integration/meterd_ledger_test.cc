@@ -215,7 +215,7 @@ TEST_F(MeterdLedgerTest, MeterAgentSamplesToACheckedBalance) {
 // has booked, then a resource that ran unattributed is attributed to the account from the
 // start. Each change is one adjustment, booked within seconds (not at the next hour), and
 // after each the balance is exactly minus the account's charges of the period.
-TEST_F(MeterdLedgerTest, LateSamplesAndLateAttributionAreOneAdjustmentEach) {
+TEST_F(MeterdLedgerTest, LateSamplesLateAttributionAndALateResizeAreOneAdjustmentEach) {
   const int64_t h = ThisHour() - 3 * 3600;
   const std::string window = " --from " + std::to_string(h) + " --to " + std::to_string(ThisHour());
   server_.Stop();
@@ -269,20 +269,13 @@ TEST_F(MeterdLedgerTest, LateSamplesAndLateAttributionAreOneAdjustmentEach) {
   ASSERT_EQ(adjustments(), (std::vector<int64_t>{-(after_late - before)}));
   EXPECT_EQ(balance(), -after_late);
 
-  // 2. vm-7777 ran two hours unattributed; attributed to bu1user1 from h, its whole usage is
-  // billed once, as one adjustment.
-  const std::string doc =
-      "resources:\n"
-      "  - id: vm-7777\n"
-      "    versions:\n"
-      "      - effective_from: " +
-      std::to_string(h) +
-      "\n"
-      "        type: vm\n"
-      "        project: bu1user1-web\n"
-      "        location: lon1\n"
-      "        plan: silver\n";
-  ASSERT_EQ(Meterctl("apply " + WriteFile("attribute.yaml", doc)).exit_code, 0);
+  // 2. vm-7777 ran two hours unattributed; a control plane creates it in bu1user1 from h (a
+  // Silver VM): its whole usage is billed once, as one adjustment.
+  ASSERT_EQ(Meterctl("resources create vm-7777 --type vm --project bu1user1-web --location lon1 "
+                     "--plan silver --at " +
+                     std::to_string(h))
+                .exit_code,
+            0);
   for (int i = 0; i < 100 && adjustments().size() < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -291,8 +284,24 @@ TEST_F(MeterdLedgerTest, LateSamplesAndLateAttributionAreOneAdjustmentEach) {
   ASSERT_EQ(adjustments(),
             (std::vector<int64_t>{-(after_late - before), -(after_attribution - after_late)}));
   EXPECT_EQ(balance(), -after_attribution);
+
+  // 3. A resize booked late: vm-7777 was Copper (2.2 credits an hour, not 0.6) from its second
+  // hour. That hour is re-rated and the difference is one more adjustment.
+  ASSERT_EQ(
+      Meterctl("resources update vm-7777 --plan copper --at " + std::to_string(h + 3600)).exit_code,
+      0);
+  for (int i = 0; i < 100 && adjustments().size() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const int64_t after_resize = charged();
+  // At least one hour at 2.2 - 0.6 credits (the last sample's hold reaches into the next hour).
+  EXPECT_GE(after_resize - after_attribution, 1'600'000);
+  ASSERT_EQ(adjustments(),
+            (std::vector<int64_t>{-(after_late - before), -(after_attribution - after_late),
+                                  -(after_resize - after_attribution)}));
+  EXPECT_EQ(balance(), -after_resize);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  EXPECT_EQ(adjustments().size(), 2u);  // nothing booked twice
+  EXPECT_EQ(adjustments().size(), 3u);  // nothing booked twice
 }
 
 // kill -9 of meterd while its billing clock books a backlog of hours: after every restart the

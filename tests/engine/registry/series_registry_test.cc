@@ -146,5 +146,45 @@ TEST_F(SeriesRegistryTest, PropertyDefinitionsSurviveReopenExactly) {
   }
 }
 
+TEST_F(SeriesRegistryTest, OwnershipFollowsTheResourceAcrossAMove) {
+  std::vector<SeriesDefinition> defs = {Def("vm-m", "net.rx_bytes"), Def("vm-m", "vm.vcpus")};
+  {
+    auto reg = Open();
+    ASSERT_EQ(reg->Define(defs, "hv-a", false)->defined, 2u);
+    const uint64_t gen = reg->generation();
+    reg->SetResourceOwner("vm-m", "hv-b");
+    EXPECT_GT(reg->generation(), gen);  // ingest caches look again
+    SeriesInfo info;
+    ASSERT_TRUE(reg->Lookup(defs[0].id, &info));
+    EXPECT_EQ(info.owner, "hv-b");
+    std::vector<SeriesSlot> slots(2);
+    std::vector<uint64_t> ids = {defs[0].id, defs[1].id};
+    reg->LookupMany(ids, slots.data());
+    EXPECT_EQ(slots[0].owner, reg->OwnerId("hv-b"));
+    EXPECT_EQ(slots[1].owner, reg->OwnerId("hv-b"));
+    // hv-a may no longer define the resource's series, old or new; hv-b may.
+    EXPECT_EQ(reg->Define(defs, "hv-a", false)->refused, 2u);
+    EXPECT_EQ(reg->Define(std::vector<SeriesDefinition>{Def("vm-m", "net.tx_bytes")}, "hv-a", false)
+                  ->refused,
+              1u);
+    EXPECT_EQ(reg->Define(defs, "hv-b", false)->existing, 2u);
+    auto fresh =
+        reg->Define(std::vector<SeriesDefinition>{Def("vm-m", "net.tx_bytes")}, "hv-b", false);
+    EXPECT_EQ(fresh->defined, 1u);
+  }
+  // series.log keeps the first definer; the owner a restart sees is whatever the resource's
+  // directory says again.
+  auto reg = Open();
+  SeriesInfo info;
+  ASSERT_TRUE(reg->Lookup(defs[0].id, &info));
+  EXPECT_EQ(info.owner, "hv-a");
+  reg->SetResourceOwner("vm-m", "hv-b");
+  ASSERT_TRUE(reg->Lookup(defs[0].id, &info));
+  EXPECT_EQ(info.owner, "hv-b");
+  reg->SetResourceOwner("vm-m", "");  // an admin's report never takes a resource away
+  ASSERT_TRUE(reg->Lookup(defs[0].id, &info));
+  EXPECT_EQ(info.owner, "hv-b");
+}
+
 }  // namespace
 }  // namespace meterd::engine

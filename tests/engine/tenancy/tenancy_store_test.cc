@@ -303,5 +303,115 @@ TEST_F(TenancyStoreTest, BackdatedVersionIsAllowedAndSaysSo) {
   EXPECT_EQ(store_->Current()->Versions("vm-1").size(), 3u);
 }
 
+TEST_F(TenancyStoreTest, DeletionsAndAgentIdsApplyAndSurviveReopen) {
+  ASSERT_TRUE(store_->Apply(kModel, DocFormat::kYaml).ok());
+  auto r = store_->Apply(R"(resources:
+  - id: vm-1
+    agent_id: 6f1c0e2a-8d4b-4b0e-9a51-2c7d9e3f1a77
+    versions:
+      - effective_from: 2017-02-20T10:30:00Z
+        deleted: true
+)",
+                         DocFormat::kYaml);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->changes.back().detail, "+1 version 2017-02-20T10:30:00Z, agent_id");
+  const int64_t feb20 = kFeb1 + 19 * 86400;
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    auto t = store_->Current();
+    EXPECT_TRUE(t->AttributesAt("vm-1", feb20 + 10 * 3600).ok());
+    EXPECT_FALSE(t->AttributesAt("vm-1", feb20 + 11 * 3600).ok());
+    EXPECT_EQ(t->ResourceForSeries("6f1c0e2a-8d4b-4b0e-9a51-2c7d9e3f1a77"), 0u);
+    Open();
+  }
+  // Only the name or agent id of an existing resource may change without a version.
+  auto rename = store_->Apply("resources:\n  - id: vm-1\n    name: web-1\n", DocFormat::kYaml);
+  ASSERT_TRUE(rename.ok()) << rename.status().ToString();
+  EXPECT_EQ(store_->Current()->FindResource("vm-1")->name, "web-1");
+  EXPECT_FALSE(store_->Apply("resources:\n  - id: vm-new\n    name: x\n", DocFormat::kYaml).ok());
+}
+
+TEST_F(TenancyStoreTest, BadDeletionsAreRefusedWithTheirLine) {
+  ASSERT_TRUE(store_->Apply(kModel, DocFormat::kYaml).ok());
+  std::vector<DocError> errors;
+  auto attrs = store_->Apply(R"(resources:
+  - id: vm-1
+    versions:
+      - effective_from: 2017-02-20T00:00:00Z
+        deleted: true
+        plan: copper
+)",
+                             DocFormat::kYaml, &errors);
+  ASSERT_FALSE(attrs.ok());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("takes no attributes"), std::string::npos);
+  errors.clear();
+  auto first = store_->Apply(R"(resources:
+  - id: vm-9
+    versions:
+      - effective_from: 2017-02-20T00:00:00Z
+        deleted: true
+)",
+                             DocFormat::kYaml, &errors);
+  ASSERT_FALSE(first.ok());
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors[0].message.find("first version cannot be a deletion"), std::string::npos)
+      << errors[0].message;
+  ASSERT_TRUE(store_
+                  ->Apply("resources:\n  - id: vm-1\n    versions:\n      - effective_from: "
+                          "2017-02-20T00:00:00Z\n        deleted: true\n",
+                          DocFormat::kYaml)
+                  .ok());
+  errors.clear();
+  auto again = store_->Apply(
+      "resources:\n  - id: vm-1\n    versions:\n      - effective_from: "
+      "2017-02-21T00:00:00Z\n        deleted: true\n",
+      DocFormat::kYaml, &errors);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(errors.at(0).message.find("already deleted"), std::string::npos);
+}
+
+TEST_F(TenancyStoreTest, SchemaVersionOneIsMigrated) {
+  // A billing.db written by the previous meterd: its resources tables without agent_id and
+  // deleted, and the tenancy module at version 1.
+  store_.reset();
+  db_.reset();
+  testing::TempDir old_dir;
+  {
+    auto db = BillingDb::Open(BillingDb::PathIn(old_dir.path()));
+    ASSERT_TRUE(db.ok());
+    auto txn = (*db)->Begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(txn->Exec(R"sql(
+CREATE TABLE projects (id TEXT PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL);
+CREATE TABLE resources (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE resource_versions (resource TEXT NOT NULL, effective_from INTEGER NOT NULL,
+  type TEXT NOT NULL, project TEXT NOT NULL, location TEXT, plan TEXT,
+  storage_tier TEXT NOT NULL, PRIMARY KEY (resource, effective_from)) WITHOUT ROWID;
+CREATE TABLE domains (id TEXT PRIMARY KEY, name TEXT NOT NULL, parent TEXT);
+CREATE TABLE accounts (id TEXT PRIMARY KEY, domain TEXT NOT NULL, name TEXT NOT NULL,
+  currency TEXT NOT NULL, allow_negative_balance INTEGER NOT NULL);
+INSERT INTO domains VALUES('d', 'D', NULL);
+INSERT INTO accounts VALUES('a', 'd', 'A', '', 0);
+INSERT INTO projects VALUES('p', 'a', 'P');
+INSERT INTO resources VALUES('vm-old', 'old');
+INSERT INTO resource_versions VALUES('vm-old', 1485907200, 'vm', 'p', NULL, NULL, '');
+)sql")
+                    .ok());
+    ASSERT_TRUE(BillingDb::SetSchemaVersion(*txn, "tenancy", 1).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto db = BillingDb::Open(BillingDb::PathIn(old_dir.path()));
+  ASSERT_TRUE(db.ok());
+  auto store = TenancyStore::Open(db->get());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto t = (*store)->Current();
+  ASSERT_NE(t->FindResource("vm-old"), nullptr);
+  EXPECT_EQ(t->FindResource("vm-old")->agent_id, "");
+  EXPECT_FALSE(t->FindResource("vm-old")->versions[0].deleted);
+  auto txn = (*db)->Begin();
+  ASSERT_TRUE(txn.ok());
+  EXPECT_EQ(BillingDb::SchemaVersion(*txn, "tenancy").value(), 2);
+}
+
 }  // namespace
 }  // namespace meterd::engine::tenancy

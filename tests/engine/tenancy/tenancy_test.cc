@@ -161,5 +161,74 @@ TEST(TenancyTest, BuildRefusesBrokenReferences) {
   EXPECT_FALSE(Tenancy::Build(d).ok());
 }
 
+TEST(TenancyTest, DeletionEndsAttributionAtItsHourAndARecreationResumesIt) {
+  TenancyData d = Model();
+  const int64_t deleted_at = kFeb1 + 10 * kH + 30 * 60;  // 10:30: the 10:00 hour is still billed
+  const int64_t recreated = kFeb1 + 2 * kDay;
+  ResourceVersion del;
+  del.effective_from = deleted_at;
+  del.deleted = true;
+  del.type = "vm";
+  del.project = "web";  // a deletion keeps the attributes it inherited
+  d.resources = {
+      {"vm-1", "", {Version(kFeb1, "web", "copper"), del, Version(recreated, "batch", "silver")}}};
+  auto t = Tenancy::Build(d);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  const Tenancy& ten = *t.value();
+  EXPECT_TRUE(ten.AttributesAt("vm-1", kFeb1 + 10 * kH).ok());
+  EXPECT_FALSE(ten.AttributesAt("vm-1", kFeb1 + 11 * kH).ok());
+  EXPECT_FALSE(ten.AttributesAt("vm-1", recreated - kH).ok());
+  EXPECT_EQ(ten.AttributesAt("vm-1", recreated)->project, "batch");
+  const ResourceVersion& v = ten.resources()[0].versions[1];
+  EXPECT_EQ(v.account_index, kNone);  // rates nothing
+  EXPECT_EQ(v.first_hour, kFeb1 + 11 * kH);
+  // Scopes see the resource only in the hours it is attributed.
+  EXPECT_EQ(ten.ResourcesIn(ScopeKind::kProject, "web", kFeb1 + 11 * kH, recreated).size(), 0u);
+  EXPECT_EQ(ten.ResourcesIn(ScopeKind::kProject, "web", kFeb1, recreated).size(), 1u);
+}
+
+TEST(TenancyTest, DeletionMustFollowALiveVersion) {
+  ResourceVersion del;
+  del.effective_from = kFeb1 + kDay;
+  del.deleted = true;
+  del.type = "vm";
+  del.project = "web";
+  TenancyData first = Model();
+  ResourceVersion first_del = del;
+  first_del.effective_from = kFeb1;
+  first.resources = {{"vm-1", "", {first_del}}};
+  EXPECT_FALSE(Tenancy::Build(first).ok());
+  TenancyData twice = Model();
+  ResourceVersion again = del;
+  again.effective_from = kFeb1 + 2 * kDay;
+  twice.resources = {{"vm-1", "", {Version(kFeb1, "web", "copper"), del, again}}};
+  auto t = Tenancy::Build(twice);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("follows a deletion"), std::string::npos);
+}
+
+TEST(TenancyTest, AgentIdsResolveSeriesAndAreUnique) {
+  TenancyData d = Model();
+  d.resources = {{"vm-1", "", {Version(kFeb1, "web", "copper")}, "6f1c-uuid"},
+                 {"vm-2", "", {Version(kFeb1, "web", "copper")}}};
+  auto t = Tenancy::Build(d);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ((*t)->ResourceForSeries("vm-1"), 0u);
+  EXPECT_EQ((*t)->ResourceForSeries("6f1c-uuid"), 0u);
+  EXPECT_EQ((*t)->ResourceForSeries("vm-2"), 1u);
+  EXPECT_EQ((*t)->ResourceForSeries("nobody"), kNone);
+  EXPECT_EQ((*t)->ResourceIndex("6f1c-uuid"), kNone);  // ids are ids: no aliasing there
+  EXPECT_EQ((*t)->AttributesAt("6f1c-uuid", kFeb1)->resource->id, "vm-1");
+
+  TenancyData dup = Model();
+  dup.resources = {{"vm-1", "", {Version(kFeb1, "web", "copper")}, "same"},
+                   {"vm-2", "", {Version(kFeb1, "web", "copper")}, "same"}};
+  EXPECT_FALSE(Tenancy::Build(dup).ok());
+  TenancyData clash = Model();
+  clash.resources = {{"vm-1", "", {Version(kFeb1, "web", "copper")}, "vm-2"},
+                     {"vm-2", "", {Version(kFeb1, "web", "copper")}}};
+  EXPECT_FALSE(Tenancy::Build(clash).ok());
+}
+
 }  // namespace
 }  // namespace meterd::engine::tenancy
