@@ -386,15 +386,17 @@ void MeterService::StartEvents(Session* s, const wire::EventsRequest& q, const R
   f->responder = r;
   const bool follow = q.follow();
   const size_t limit = q.limit() == 0 ? SIZE_MAX : q.limit();
+  // A follower registers here, on the session's thread, before its backlog is read: an event
+  // committed in between is pushed rather than missed (pushes wait for f->mu and read after
+  // f->after, so nothing is sent twice), and a connection that closes before the query pool
+  // gets to the backlog finds it in SessionClosed, which ends it.
+  if (follow) {
+    std::lock_guard fl(followers_mu_);
+    followers_.push_back(f);
+  }
   asio::post(queries_, [this, f, follow, limit] {
-    // A follower registers before it reads its backlog, so an event committed in between is
-    // pushed rather than missed; the pushes wait for f->mu and read after f->after, so nothing
-    // is sent twice either.
     std::lock_guard lock(f->mu);
-    if (follow) {
-      std::lock_guard fl(followers_mu_);
-      followers_.push_back(f);
-    }
+    if (f->closed) return;  // its connection closed first
     size_t sent = 0;
     for (;;) {
       auto page =
