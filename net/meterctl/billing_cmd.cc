@@ -214,17 +214,20 @@ int RunCharges(net::Client* client, const ChargesOptions& o, Format format) {
   totals.Add({"total", "", total_display, Credits(total), provisional ? "provisional" : "final"});
   NoteUnrated(unattributed, unpriced);
   if (format == Format::kJson) {
-    nlohmann::json j = {{"lines", lines.Json()},
-                        {"totals", totals.Json()},
-                        {"provisional", provisional},
-                        {"unattributed", unattributed},
-                        {"unpriced", unpriced}};
+    nlohmann::json j = {{"lines", lines.Json()},      {"totals", totals.Json()},
+                        {"provisional", provisional}, {"unattributed", unattributed},
+                        {"unpriced", unpriced},       {"unrated", unrated.Json()}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
   lines.Print(format);
+  if (format == Format::kCsv) return 0;  // one CSV: the lines (the totals are their sums)
   std::printf("\ntotals:\n");
   totals.Print(format);
+  if (unattributed > 0) {
+    std::printf("\nunattributed usage (not charged until the resource is attributed):\n");
+    unattributed_rows.Print(format);
+  }
   return 0;
 }
 
@@ -297,13 +300,20 @@ int RunReRate(net::Client* client, const net::ReRateQuery& q, Format format) {
                   version);
     }
     lines.Print(format);
-    std::printf("\ntotals:\n");
-    totals.Print(format);
-    if (q.book) {
-      std::printf(
-          "\nbooked as ledger adjustments (an account already booked under this "
-          "reference is not booked again):\n");
-      booked.Print(format);
+    if (format == Format::kCsv) {  // one CSV document: the lines (the totals are their sums)
+      if (q.book) {
+        std::fprintf(stderr, "meterctl: booked as ledger adjustments:\n");
+        booked.Print(Format::kTable, stderr);
+      }
+    } else {
+      std::printf("\ntotals:\n");
+      totals.Print(format);
+      if (q.book) {
+        std::printf(
+            "\nbooked as ledger adjustments (an account already booked under this "
+            "reference is not booked again):\n");
+        booked.Print(format);
+      }
     }
   }
   if (format == Format::kTable && !actual_display.empty()) {

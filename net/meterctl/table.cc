@@ -6,6 +6,18 @@
 #include "net/meterctl/csv_time.h"
 
 namespace meterd::cli {
+namespace {
+
+// Columns a UTF-8 string takes on a terminal: one per code point (every byte that is not a
+// continuation byte), so "GiB·h" is five wide, not six. East Asian wide characters are not in
+// our output.
+size_t DisplayWidth(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
 
 nlohmann::json Table::Json() const {
   nlohmann::json arr = nlohmann::json::array();
@@ -44,17 +56,17 @@ void Table::Print(Format format, FILE* out) const {
       return;
     case Format::kTable: {
       std::vector<size_t> width(columns_.size());
-      for (size_t c = 0; c < columns_.size(); ++c) width[c] = columns_[c].size();
+      for (size_t c = 0; c < columns_.size(); ++c) width[c] = DisplayWidth(columns_[c]);
       for (const auto& row : rows_) {
         for (size_t c = 0; c < row.size() && c < width.size(); ++c) {
-          width[c] = std::max(width[c], row[c].size());
+          width[c] = std::max(width[c], DisplayWidth(row[c]));
         }
       }
       auto line = [&](const std::vector<std::string>& row) {
         std::string s;
         for (size_t c = 0; c < width.size(); ++c) {
           const std::string& v = c < row.size() ? row[c] : std::string();
-          const std::string pad(width[c] - std::min(width[c], v.size()), ' ');
+          const std::string pad(width[c] - std::min(width[c], DisplayWidth(v)), ' ');
           if (c) s += "  ";
           s += numeric(c) ? pad + v : v + (c + 1 < width.size() ? pad : "");
         }
