@@ -469,6 +469,13 @@ Result<billing::ChargesByAccount> MeterService::Rate(int64_t from, int64_t to,
   METERD_ASSIGN_OR_RETURN(
       rating::RatingResult res,
       engine->Rate(views.Source(), billing::AccountsRequest(from, to, account)));
+  // Charges of a damaged block's hours would be missing, not wrong-looking: never debit or
+  // show a balance from them. The clock waits (stats: its last error) until the hours are
+  // rebuilt from raw samples (`meterctl rollup rebuild`).
+  if (!res.stats.damaged.empty()) {
+    return Status::Corruption("damaged rollup block: " + res.stats.damaged[0] +
+                              " (rebuild its hours: meterctl rollup rebuild)");
+  }
   return billing::SumByAccount(res);
 }
 
@@ -495,7 +502,8 @@ Result<billing::ChargesByAccount> MeterService::RateMonthToDate(int64_t from, in
                           (*engine)->RateMonthToDate(views.Source(), from, to, state));
   if (!res.stats.damaged.empty()) {
     state->Clear();
-    return Status::Corruption("damaged rollup block: " + res.stats.damaged[0]);
+    return Status::Corruption("damaged rollup block: " + res.stats.damaged[0] +
+                              " (rebuild its hours: meterctl rollup rebuild)");
   }
   return billing::SumByAccount(res);
 }

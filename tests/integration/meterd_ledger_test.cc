@@ -14,7 +14,11 @@
 #include <random>
 #include <thread>
 
+#include <filesystem>
+#include <fstream>
+
 #include "engine/tenancy/billing_db.h"
+#include "storage/rollup.h"
 #include "tests/integration/meterd_fixture.h"
 
 namespace meterd::testing {
@@ -302,6 +306,67 @@ TEST_F(MeterdLedgerTest, LateSamplesLateAttributionAndALateResizeAreOneAdjustmen
   EXPECT_EQ(balance(), -after_resize);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(adjustments().size(), 3u);  // nothing booked twice
+}
+
+// A rollup block whose checksum fails is never billed from: the clock books nothing (it would
+// debit less, silently) and says why in its stats.
+TEST_F(MeterdLedgerTest, DamagedRollupBlocksAreNeverDebited) {
+  const int64_t h = ThisHour() - 2 * 3600;
+  server_.Stop();
+  // A 3-hour grace keeps the hour open while its samples arrive; the restart with no grace
+  // below seals it into a rollup file.
+  StartServer({"--grace", "10800", "--no-billing-clock"});
+  ApplyCatalog();
+  std::string csv = "resource,metric,timestamp,value\n";
+  for (int64_t t = h; t < h + 3600; ++t) {
+    csv += "vm-1001,vm.state," + std::to_string(t) + ",running\n";
+  }
+  ASSERT_EQ(Meterctl("ingest " + WriteFile("run.csv", csv)).exit_code, 0);
+  const std::string window = " --from " + std::to_string(h) + " --to " + std::to_string(h + 3600);
+  auto charged = [&]() -> int64_t {
+    auto c = Json("charges --account bu1user1" + window);
+    if (!c.is_object() || c["totals"].empty()) return -1;
+    return std::llround(c["totals"].back()["credits"].get<double>() * 1e6);
+  };
+  for (int i = 0; i < 100 && charged() <= 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GT(charged(), 0);
+  server_.Stop();
+  StartServer({"--grace", "0", "--no-billing-clock"}, /*fresh=*/false);
+  const int64_t expected = charged();  // sealed: the last sample's hold is counted in full
+  ASSERT_GT(expected, 0);
+  server_.Stop();
+  // Flip a byte inside the first block of every rollup file: each hour's rows fail their checksum.
+  int damaged = 0;
+  for (const auto& e : std::filesystem::directory_iterator(data_dir() + "/rollup")) {
+    const std::string name = e.path().filename().string();
+    if (!name.ends_with(".mrp") && !name.ends_with(".mru")) continue;
+    auto reader = storage::RollupFileReader::Open(e.path().string());
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    if ((*reader)->blocks().empty()) continue;
+    const storage::RollupBlockInfo b = (*reader)->blocks()[0];
+    reader->reset();
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(b.offset + b.size / 2));
+    char c = 0;
+    f.read(&c, 1);
+    c ^= 0x10;
+    f.seekp(static_cast<std::streamoff>(b.offset + b.size / 2));
+    f.write(&c, 1);
+    ++damaged;
+  }
+  ASSERT_GT(damaged, 0);
+  StartServer({"--grace", "0", "--billing-start", std::to_string(h)}, /*fresh=*/false);
+  EXPECT_FALSE(WaitBilledThrough(h + 3600, 3));
+  nlohmann::json st = Json("stats");
+  EXPECT_EQ(st["billing_hours_booked"], 0);
+  EXPECT_NE(st["billing_error"].get<std::string>().find("damaged rollup block"), std::string::npos)
+      << st.dump();
+  // Nothing was debited from the damaged hour: the balance is untouched.
+  EXPECT_EQ(Json("balance --account bu1user1 --no-provisional")["balances"][0]["balance_micro"]
+                .get<int64_t>(),
+            0);
 }
 
 // kill -9 of meterd while its billing clock books a backlog of hours: after every restart the
