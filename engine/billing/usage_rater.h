@@ -51,8 +51,8 @@ class UsageRater {
   // changes only by revisions.
   virtual int64_t ClosedBefore() = 0;
   // A number that changes whenever what a closed hour rates to may have changed: a revision of
-  // its usage (late data, backfill, rebuild) or of the catalog (an apply). The clock re-rates
-  // the month-to-date only when it moved.
+  // its usage (late data, backfill, rebuild) or of the catalog (an apply reaching back to a
+  // closed hour). The clock re-rates the month-to-date only when it moved.
   virtual uint64_t RevisionMark() = 0;
 };
 

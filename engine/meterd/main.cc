@@ -203,8 +203,7 @@ int Run(const Flags& f) {
   auto series = OrDie(engine::SeriesRegistry::Open(f.data_dir, &catalog), "series");
   std::string bootstrap;
   auto keys = OrDie(engine::KeyStore::Open(f.data_dir, &bootstrap), "keys");
-  for (const std::string* damage :
-       {&metrics->load_damage(), &series->load_damage()}) {
+  for (const std::string* damage : {&metrics->load_damage(), &series->load_damage()}) {
     if (!damage->empty()) spdlog::warn("event=registry_damage detail=\"{}\"", *damage);
   }
   if (!bootstrap.empty()) {
@@ -226,9 +225,8 @@ int Run(const Flags& f) {
   spdlog::info(
       "event=opened dir={} series={} wal_files={} wal_samples={} "
       "orphans_removed={} recovery_s={:.3f} open_s={:.3f} io={}",
-      f.data_dir, series->size(), rec.wal_files, rec.wal_samples,
-      rec.orphan_files_removed, rec.seconds,
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+      f.data_dir, series->size(), rec.wal_files, rec.wal_samples, rec.orphan_files_removed,
+      rec.seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
       store->stats().io_backend);
   for (const auto& d : rec.wal_damage) spdlog::warn("event=wal_damage detail=\"{}\"", d);
   for (const auto& d : rec.segment_damage) spdlog::warn("event=segment_damage detail=\"{}\"", d);
@@ -249,6 +247,9 @@ int Run(const Flags& f) {
 
   // The billing catalog (tenancy, price book, subscriptions) in DATA/billing.db.
   auto billing = OrDie(engine::pricebook::BillingStore::Open(f.data_dir, &catalog), "billing");
+  if (downsampler) {  // applies that change only open hours do not re-rate booked ones
+    billing->SetClosedBefore([ds = downsampler.get()] { return ds->sealed_before(); });
+  }
   // The agents' side of the registry of record, next to the tenancy; series follow their hosts.
   auto hosts = OrDie(engine::tenancy::ResourceHosts::Open(billing->db()), "resources");
   OrDie(engine::AdoptResourceHosts(f.data_dir, hosts.get(), series.get()), "resources");

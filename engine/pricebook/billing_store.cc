@@ -175,7 +175,7 @@ Status BillingStore::Load() {
 
 BillingSnapshot BillingStore::Current() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return BillingSnapshot{tenancy_snapshot_, price_book_, subscriptions_};
+  return BillingSnapshot{tenancy_snapshot_, price_book_, subscriptions_, retro_changes_};
 }
 
 Result<Estimate> BillingStore::EstimateCost(const EstimateRequest& request) const {
@@ -277,6 +277,10 @@ Result<ApplyReport> BillingStore::ApplyDocument(const DocNode& root,
     }
   }
 
+  // The earliest hour the change may re-rate (see SetClosedBefore).
+  int64_t changed_from = tplan.changed_from;
+  for (const PriceBookVersion& v : added) changed_from = std::min(changed_from, v.effective_from);
+
   // 3. Subscriptions, by id.
   auto next_subs = std::make_shared<SubscriptionSet>(*base.subscriptions);
   std::vector<Subscription> sub_rows;
@@ -295,6 +299,7 @@ Result<ApplyReport> BillingStore::ApplyDocument(const DocNode& root,
       const Subscription* old = base.subscriptions->Find(s->id);
       if (old == nullptr) {
         report.Add("subscription", s->id, ChangeKind::kCreated);
+        changed_from = std::min(changed_from, s->start - s->start % 3600);  // fees from then
       } else if (old->account != s->account || old->product != s->product) {
         errors.Add(subs->items[i].line, path,
                    "subscription " + s->id + " is of account " + old->account + " to " +
@@ -307,6 +312,7 @@ Result<ApplyReport> BillingStore::ApplyDocument(const DocNode& root,
         continue;
       } else {
         report.Add("subscription", s->id, ChangeKind::kUpdated, SubscriptionDiff(*old, *s));
+        changed_from = INT64_MIN;  // its fees may move in any hour since it started
       }
       sub_rows.push_back(*s);
       auto& list = next_subs->subscriptions;
@@ -368,6 +374,12 @@ Result<ApplyReport> BillingStore::ApplyDocument(const DocNode& root,
     tenancy_snapshot_ = tplan.next ? tplan.next : base.tenancy;
     price_book_ = next_book;
     subscriptions_ = std::move(next_subs);
+  }
+  // Asked after the snapshot is published: an hour that closes from now on is rated with it, so
+  // only hours already closed can have been rated without the change.
+  if (!closed_before_ || changed_from < closed_before_()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++retro_changes_;
   }
   report.applied = true;
   return report;

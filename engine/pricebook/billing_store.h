@@ -50,6 +50,10 @@ struct BillingSnapshot {
   std::shared_ptr<const tenancy::Tenancy> tenancy;
   std::shared_ptr<const PriceBook> price_book;
   std::shared_ptr<const SubscriptionSet> subscriptions;
+  // How many applies so far may have changed what a *closed* hour rates to (see
+  // SetClosedBefore): the billing clock re-rates booked hours only when this moves, so a
+  // control plane creating resources effective now does not make it re-rate the month.
+  uint64_t retro_changes = 0;
 };
 
 class BillingStore {
@@ -84,6 +88,14 @@ class BillingStore {
   // The database, shared with the ledger and invoices.
   tenancy::BillingDb* db() { return db_.get(); }
 
+  // Hours before closed_before() are closed (the rollups' sealed watermark). An apply whose
+  // earliest affected hour is not before it changes only open hours and leaves
+  // retro_changes alone; every other apply (and every apply while this is unset) counts.
+  // Call before applies run; `closed_before` must outlive the store.
+  void SetClosedBefore(std::function<int64_t()> closed_before) {
+    closed_before_ = std::move(closed_before);
+  }
+
  private:
   BillingStore() = default;
   Status Load();
@@ -97,6 +109,8 @@ class BillingStore {
   std::shared_ptr<const tenancy::Tenancy> tenancy_snapshot_;  // GUARDED_BY(mu_)
   std::shared_ptr<const PriceBook> price_book_;               // GUARDED_BY(mu_)
   std::shared_ptr<const SubscriptionSet> subscriptions_;      // GUARDED_BY(mu_)
+  uint64_t retro_changes_ = 0;                                // GUARDED_BY(mu_)
+  std::function<int64_t()> closed_before_;
 };
 
 }  // namespace meterd::engine::pricebook

@@ -208,10 +208,6 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   // Charges not yet debited for `account` (empty: all): the hours from the clock's next hour to
   // the end of the current hour, rated per month.
   Result<billing::ChargesByAccount> Undebited(const std::string& account);
-  // RevisionMark's catalog part: the snapshot last seen and how many were seen.
-  std::mutex mark_mu_;
-  pricebook::BillingSnapshot mark_snapshot_;  // GUARDED_BY(mark_mu_)
-  uint64_t catalog_generation_ = 0;           // GUARDED_BY(mark_mu_)
   // Event followers (EventsRequest with follow): pushed to from the event log's listener.
   struct Follower;
   void PushEvents();

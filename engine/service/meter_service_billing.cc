@@ -299,8 +299,8 @@ void MeterService::RunCharges(const ChargesArgs& a, const ResponderPtr& r) {
           if (unrated.size() == kMaxUnratedShown) break;
           unrated.push_back(wire::CreateUnratedInfo(
               fbb, str(u.resource), str(u.metric), str(rating::ReasonName(u.reason)), u.state,
-              str(u.account), str(u.project), str(pricebook::ToString128(u.raw_quantity)),
-              u.hours, u.first_hour, u.last_hour));
+              str(u.account), str(u.project), str(pricebook::ToString128(u.raw_quantity)), u.hours,
+              u.first_hour, u.last_hour));
         }
       }
     }
@@ -514,17 +514,11 @@ int64_t MeterService::ClosedBefore() {
 
 uint64_t MeterService::RevisionMark() {
   const uint64_t revisions = parts_.downsampler ? parts_.downsampler->stats().revisions : 0;
-  // A catalog apply (a resource attributed late, a subscription back-dated) changes what closed
-  // hours rate to, as a revision does: each new snapshot counts as one.
+  // A catalog apply that may change what a closed hour rates to (a resource attributed late, a
+  // resize booked late, a subscription back-dated) counts as a revision; one that changes only
+  // open hours (a VM created now) does not (BillingSnapshot::retro_changes).
   if (parts_.billing != nullptr) {
-    pricebook::BillingSnapshot snap = parts_.billing->Current();
-    std::lock_guard lock(mark_mu_);
-    if (snap.tenancy != mark_snapshot_.tenancy || snap.price_book != mark_snapshot_.price_book ||
-        snap.subscriptions != mark_snapshot_.subscriptions) {
-      mark_snapshot_ = std::move(snap);
-      ++catalog_generation_;
-    }
-    return revisions + (catalog_generation_ << 40);
+    return revisions + (parts_.billing->Current().retro_changes << 40);
   }
   return revisions;
 }

@@ -122,6 +122,7 @@ struct Decoder {
   std::map<std::string, Resource, std::less<>> resources;
   std::map<std::string, int, std::less<>> domain_lines;  // domains of the document, for cycles
   TenancyData upserts;
+  int64_t changed_from = kForever;  // TenancyPlan::changed_from
 
   // Iterates the items of a section; returns false when absent.
   template <typename F>
@@ -159,6 +160,7 @@ struct Decoder {
     } else if (!diff.empty()) {
       report->Add(entity, now.id, ChangeKind::kUpdated, diff.text());
       rows->push_back(now);
+      changed_from = INT64_MIN;  // what references it may rate differently in any hour
     } else {
       report->Add(entity, now.id, ChangeKind::kUnchanged);
     }
@@ -481,6 +483,10 @@ struct Decoder {
       if (old && old->name != now.name) detail += detail.empty() ? "name" : ", name";
       if (old && old->agent_id != now.agent_id) {
         detail += detail.empty() ? "agent_id" : ", agent_id";
+        changed_from = INT64_MIN;  // series under either name re-attribute in every hour
+      }
+      for (const ResourceVersion& v : added) {  // effective_from >= 0: floor to its hour
+        changed_from = std::min(changed_from, v.effective_from - v.effective_from % kHour);
       }
       Resource row;
       row.id = now.id;
@@ -777,6 +783,7 @@ TenancyPlan TenancyStore::Prepare(const DocNode& root, DocErrors* errors,
   d.Projects(root);
   d.Resources(root);
   plan.upserts = std::move(d.upserts);
+  plan.changed_from = d.changed_from;
   if (errors->size() != errors_before) return plan;
   TenancyData next;
   next.locations = Values(d.locations);

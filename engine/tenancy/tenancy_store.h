@@ -49,6 +49,10 @@ struct TenancyPlan {
   // Rows to insert or update: new or changed entities; for resources, the resource row (id,
   // name) and only its new versions.
   TenancyData upserts;
+  // The earliest hour whose rating the change may alter: the hour of the earliest new resource
+  // version; INT64_MIN when an update of another entity (a plan's group, an account, ...) or of
+  // a resource's agent id may alter any hour; kForever when it alters none (creates only).
+  int64_t changed_from = kForever;
 };
 
 class TenancyStore {

@@ -368,5 +368,47 @@ TEST_F(BillingStoreTest, JsonDocument) {
   EXPECT_EQ(store_->Current().price_book->Latest()->FindProduct("ip")->unit_price, 1'200);
 }
 
+// Only applies that reach back to a closed hour count as changes of closed hours: a VM created
+// or resized effective now does not make the billing clock re-rate the month.
+TEST_F(BillingStoreTest, RetroChangesCountOnlyAppliesThatReachAClosedHour) {
+  int64_t closed_before = kFeb15;
+  ApplySample();
+  const uint64_t before = store_->Current().retro_changes;
+  EXPECT_EQ(before, 1u);  // unset: every apply counts
+  store_->SetClosedBefore([&closed_before] { return closed_before; });
+  auto apply = [&](const std::string& doc) {
+    auto r = store_->Apply(doc, DocFormat::kYaml);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE(r->applied);
+  };
+  auto vm = [](const std::string& id, const std::string& from, const std::string& plan) {
+    return "resources:\n  - id: " + id + "\n    versions:\n      - effective_from: " + from +
+           "\n        type: vm\n        project: bu1user1-web\n        location: lon1\n"
+           "        plan: " +
+           plan + "\n";
+  };
+  apply(vm("vm-now", "2017-02-15T00:30:00Z", "copper"));  // in the open hour
+  EXPECT_EQ(store_->Current().retro_changes, before);
+  apply(vm("vm-later", "2017-02-16T00:00:00Z", "copper"));
+  EXPECT_EQ(store_->Current().retro_changes, before);
+  apply(vm("vm-past", "2017-02-14T23:59:59Z", "copper"));  // its hour 23:00 is closed
+  EXPECT_EQ(store_->Current().retro_changes, before + 1);
+  // A resize effective in the open hour does not count; one back-dated into a closed hour does.
+  apply(
+      "resources:\n  - id: vm-now\n    versions:\n      - effective_from: "
+      "2017-02-15T01:00:00Z\n        plan: silver\n");
+  EXPECT_EQ(store_->Current().retro_changes, before + 1);
+  closed_before = kFeb15 + 3 * 3600;
+  apply(
+      "resources:\n  - id: vm-now\n    versions:\n      - effective_from: "
+      "2017-02-15T02:00:00Z\n        plan: bronze\n");
+  EXPECT_EQ(store_->Current().retro_changes, before + 2);
+  // An update of another entity may change any hour; a new one changes none.
+  apply("accounts:\n  - id: bu1user1\n    domain: bu1.corporate.com\n    name: renamed\n");
+  EXPECT_EQ(store_->Current().retro_changes, before + 3);
+  apply("locations:\n  - id: ams9\n    name: Amsterdam 9\n");
+  EXPECT_EQ(store_->Current().retro_changes, before + 3);
+}
+
 }  // namespace
 }  // namespace meterd::engine::pricebook
