@@ -47,6 +47,19 @@ class MeterdLedgerTest : public MeterdTest {
     }
     return false;
   }
+  // A CSV file of `vm` running every second of [from, to), for `meterctl ingest`.
+  std::string RunningSamples(const std::string& vm, int64_t from, int64_t to) {
+    std::string csv = "resource,metric,timestamp,value\n";
+    for (int64_t t = from; t < to; ++t) csv += vm + ",vm.state," + std::to_string(t) + ",running\n";
+    return WriteFile(vm + "-" + std::to_string(from) + "-" + std::to_string(to) + ".csv", csv);
+  }
+  // bu1user1's charges over [from, to) in micro-credits; -1 before any.
+  int64_t Charged(int64_t from, int64_t to) {
+    auto c = Json("charges --account bu1user1 --from " + std::to_string(from) + " --to " +
+                  std::to_string(to));
+    if (!c.is_object() || c["totals"].empty()) return -1;
+    return std::llround(c["totals"].back()["credits"].get<double>() * 1e6);
+  }
   // The current hour's start.
   static int64_t ThisHour() {
     const int64_t now = UnixNow();
@@ -111,11 +124,7 @@ TEST_F(MeterdLedgerTest, PerSecondSamplesToACheckedBalance) {
   server_.Stop();
   StartServer({"--grace", "0", "--no-billing-clock"});
   ApplyCatalog();
-  std::string csv = "resource,metric,timestamp,value\n";
-  for (int64_t t = h; t < h + 5400; ++t) {
-    csv += "vm-1001,vm.state," + std::to_string(t) + ",running\n";
-  }
-  CommandResult ingest = Meterctl("ingest " + WriteFile("samples.csv", csv));
+  CommandResult ingest = Meterctl("ingest " + RunningSamples("vm-1001", h, h + 5400));
   ASSERT_EQ(ingest.exit_code, 0) << ingest.out << ingest.err;
   ASSERT_EQ(Meterctl("topup --account bu1user1 --amount 10 --reference card-1").exit_code, 0);
   ASSERT_EQ(
@@ -215,31 +224,23 @@ TEST_F(MeterdLedgerTest, MeterAgentSamplesToACheckedBalance) {
   for (const auto& l : rec["lines"]) EXPECT_EQ(l["explained"], "yes") << rec.dump(2);
 }
 
-// Hours already debited change twice: a late sample extends a VM's run into an hour the clock
-// has booked, then a resource that ran unattributed is attributed to the account from the
-// start. Each change is one adjustment, booked within seconds (not at the next hour), and
-// after each the balance is exactly minus the account's charges of the period.
+// Hours already debited change three times: a late sample extends a VM's run into an hour the
+// clock has booked, a resource that ran unattributed is created in the account from the start,
+// then it is resized as of its second hour. Each change is one adjustment, booked within
+// seconds (not at the next hour), and after each the balance is exactly minus the account's
+// charges of the period.
 TEST_F(MeterdLedgerTest, LateSamplesLateAttributionAndALateResizeAreOneAdjustmentEach) {
   const int64_t h = ThisHour() - 3 * 3600;
-  const std::string window = " --from " + std::to_string(h) + " --to " + std::to_string(ThisHour());
   server_.Stop();
   StartServer({"--grace", "0", "--no-billing-clock"});
   ApplyCatalog();
   auto samples = [&](const std::string& vm, int64_t from, int64_t to) {
-    std::string csv = "resource,metric,timestamp,value\n";
-    for (int64_t t = from; t < to; ++t) {
-      csv += vm + ",vm.state," + std::to_string(t) + ",running\n";
-    }
-    return WriteFile(vm + std::to_string(from) + ".csv", csv);
+    return RunningSamples(vm, from, to);
   };
   ASSERT_EQ(Meterctl("ingest " + samples("vm-1001", h, h + 3600)).exit_code, 0);
   ASSERT_EQ(Meterctl("ingest " + samples("vm-7777", h, h + 7200)).exit_code, 0);
   // The charges of the period, in micro-credits, once the late samples are rolled up.
-  auto charged = [&]() -> int64_t {
-    auto c = Json("charges --account bu1user1" + window);
-    if (!c.is_object() || c["totals"].empty()) return -1;
-    return std::llround(c["totals"].back()["credits"].get<double>() * 1e6);
-  };
+  auto charged = [&, end = ThisHour()] { return Charged(h, end); };
   for (int i = 0; i < 100 && charged() <= 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -317,17 +318,8 @@ TEST_F(MeterdLedgerTest, DamagedRollupBlocksAreNeverDebited) {
   // below seals it into a rollup file.
   StartServer({"--grace", "10800", "--no-billing-clock"});
   ApplyCatalog();
-  std::string csv = "resource,metric,timestamp,value\n";
-  for (int64_t t = h; t < h + 3600; ++t) {
-    csv += "vm-1001,vm.state," + std::to_string(t) + ",running\n";
-  }
-  ASSERT_EQ(Meterctl("ingest " + WriteFile("run.csv", csv)).exit_code, 0);
-  const std::string window = " --from " + std::to_string(h) + " --to " + std::to_string(h + 3600);
-  auto charged = [&]() -> int64_t {
-    auto c = Json("charges --account bu1user1" + window);
-    if (!c.is_object() || c["totals"].empty()) return -1;
-    return std::llround(c["totals"].back()["credits"].get<double>() * 1e6);
-  };
+  ASSERT_EQ(Meterctl("ingest " + RunningSamples("vm-1001", h, h + 3600)).exit_code, 0);
+  auto charged = [&] { return Charged(h, h + 3600); };
   for (int i = 0; i < 100 && charged() <= 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
