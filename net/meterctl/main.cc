@@ -232,7 +232,7 @@ int CmdStats(const Common& c) {
   Table t({"stat", "value"});
   auto n = [](uint64_t v) { return std::to_string(v); };
   t.Add({"series", n(s->series())});
-  t.Add({"resources", n(s->resources())});
+  t.Add({"resources reported (agents, admins)", n(s->resources())});
   t.Add({"samples stored", n(s->samples_stored())});
   t.Add({"  in segments", n(s->samples_stored() - s->head_samples())});
   t.Add({"  in the head (memory)", n(s->head_samples())});
@@ -404,8 +404,10 @@ int main(int argc, char** argv) {
       ->required();
   usage->add_option("--to", to, "end, exclusive (rounded up to the hour)")->required();
   usage->add_option("--resource", resource, "only this resource");
-  usage->add_option("--project", project, "only resources of this project");
-  usage->add_option("--account", account, "only resources of this account");
+  usage->add_option("--project", project,
+                    "only this project's resources, in the hours the tenancy puts them there");
+  usage->add_option("--account", account,
+                    "only this account's resources, in the hours the tenancy puts them there");
   usage->add_option("--metric", metric, "only this metric");
   usage->add_option("--granularity", granularity, "period of each line")
       ->check(CLI::IsMember({"hour", "day", "month"}))
