@@ -28,6 +28,9 @@ using tenancy::DocNode;
 
 namespace {
 
+// Hosts one ResourceHostList lists (about 150 bytes each: well inside a frame).
+constexpr uint64_t kMaxHostsListed = 50'000;
+
 int64_t WallSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -172,11 +175,13 @@ void MeterService::RunListResourceHosts(uint64_t request_id, bool unattributed_o
   const int64_t now = WallSeconds();
   flatbuffers::FlatBufferBuilder fbb(4096);
   std::vector<flatbuffers::Offset<wire::ResourceHost>> out;
+  uint64_t total = 0;
   for (const tenancy::HostedResource& h : parts_.hosts->List()) {
     if (!resource.empty() && h.resource != resource) continue;
     const uint32_t ri = t->ResourceForSeries(h.resource);
     const tenancy::ResourceVersion* v = ri == tenancy::kNone ? nullptr : t->VersionAt(ri, now);
     if (unattributed_only && v != nullptr) continue;
+    if (++total > kMaxHostsListed) continue;  // counted, not listed
     std::string_view attributed, account;
     if (v != nullptr) {
       attributed = t->resources()[ri].id;
@@ -187,7 +192,7 @@ void MeterService::RunListResourceHosts(uint64_t request_id, bool unattributed_o
         h.first_seen, h.moved_at, fbb.CreateString(attributed), fbb.CreateString(account)));
   }
   auto hosts = fbb.CreateVector(out);
-  Reply(r, net::FinishFrame(fbb, wire::CreateResourceHostList(fbb, request_id, hosts)));
+  Reply(r, net::FinishFrame(fbb, wire::CreateResourceHostList(fbb, request_id, hosts, total)));
 }
 
 Status AdoptResourceHosts(const std::string& data_dir, tenancy::ResourceHosts* hosts,

@@ -79,9 +79,15 @@ int RunHosts(const Common& c, const HostsArgs& a) {
     }
   }
   if (c.fmt() == Format::kJson) {
-    std::printf("%s\n", nlohmann::ordered_json{{"hosts", rows}}.dump(2).c_str());
+    std::printf("%s\n",
+                nlohmann::ordered_json{{"hosts", rows}, {"total", rep->total()}}.dump(2).c_str());
   } else {
     t.Print(c.fmt());
+  }
+  if (rep->total() > rows.size()) {
+    std::fprintf(stderr,
+                 "meterctl: %zu of %llu resources listed (use --resource or --unattributed)\n",
+                 rows.size(), static_cast<unsigned long long>(rep->total()));
   }
   return 0;
 }
