@@ -293,6 +293,7 @@ int Run(const Flags& f) {
   clock_options.start = f.billing_start;
   engine::billing::BillingClock billing_clock(ledger.get(), &service, clock_options);
   service.set_clock(&billing_clock);
+  if (email) service.set_email(&*email);
   if (downsampler && f.billing_clock) {
     billing_clock.Start();
   } else {

@@ -638,6 +638,12 @@ void MeterService::RunStats(uint64_t request_id, const ResponderPtr& r) {
   b.add_billing_hours_booked(clock.hours_booked);
   b.add_billing_error(billing_error);
   b.add_events_last_id(parts_.events ? parts_.events->LastId() : 0);
+  if (email_ != nullptr) {
+    const events::EmailStats es = email_->Stats();
+    b.add_email_on(true);
+    b.add_email_delivered(es.delivered);
+    b.add_email_failed_attempts(es.failed_attempts);
+  }
   Reply(r, net::FinishFrame(fbb, b.Finish()));
 }
 

@@ -32,6 +32,7 @@
 #include "engine/billing/usage_rater.h"
 #include "engine/catalog.h"
 #include "engine/downsample/downsampler.h"
+#include "engine/events/email_notifier.h"
 #include "engine/events/email_store.h"
 #include "engine/events/event_log.h"
 #include "engine/events/webhook_dispatcher.h"
@@ -118,6 +119,9 @@ class MeterService final : public net::Handler, public billing::UsageRater {
 
   // The billing clock whose stats StatsReply reports (set once, before serving).
   void set_clock(billing::BillingClock* clock) { parts_.clock = clock; }
+  // The email notifier whose counters StatsReply reports (set once, before serving; none
+  // without a relay).
+  void set_email(const events::EmailNotifier* email) { email_ = email; }
 
   void SessionClosed(net::SessionState* state) override;
 
@@ -231,6 +235,7 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   void SampleRate();
 
   ServiceParts parts_;
+  const events::EmailNotifier* email_ = nullptr;
   std::function<net::ServerStats()> server_stats_;
   // The cached rating engine and what it was built from (CurrentRatingEngine). Holding the
   // snapshot keeps its objects alive, so a pointer compare cannot mistake a new one for it.

@@ -225,7 +225,10 @@ int CmdStats(const Common& c) {
                         {"billing_next_hour", s->billing_next_hour()},
                         {"billing_hours_booked", s->billing_hours_booked()},
                         {"billing_error", net::View(s->billing_error())},
-                        {"events_last_id", s->events_last_id()}};
+                        {"events_last_id", s->events_last_id()},
+                        {"email_on", s->email_on()},
+                        {"email_delivered", s->email_delivered()},
+                        {"email_failed_attempts", s->email_failed_attempts()}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
@@ -269,6 +272,12 @@ int CmdStats(const Common& c) {
     t.Add({"billing clock: waiting", std::string(net::View(s->billing_error()))});
   }
   t.Add({"billing events (last id)", std::to_string(s->events_last_id())});
+  if (s->email_on()) {
+    t.Add({"email notices delivered (since start)", n(s->email_delivered())});
+    t.Add({"email sends failed, retried (since start)", n(s->email_failed_attempts())});
+  } else {
+    t.Add({"email notices", "off (no --smtp-url)"});
+  }
   t.Print(c.fmt());
   return 0;
 }

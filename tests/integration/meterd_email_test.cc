@@ -138,6 +138,11 @@ TEST_F(MeterdEmailTest, EveryRecipientGetsEachNoticeOnceAfterTheRelayComesUp) {
   }
   EXPECT_EQ(delivered, 4u);
   EXPECT_GE(failed, 1u);
+  // Stats count the same: the four accepted sends and the failed attempts before them.
+  const nlohmann::json stats = Json("stats");
+  EXPECT_TRUE(stats["email_on"].get<bool>()) << stats.dump();
+  EXPECT_EQ(stats["email_delivered"], 4) << stats.dump();
+  EXPECT_EQ(stats["email_failed_attempts"].get<uint64_t>(), failed) << stats.dump();
 }
 
 TEST_F(MeterdEmailTest, WithoutARelayNothingIsAttemptedAndBadFlagsStopTheStart) {
@@ -153,6 +158,7 @@ TEST_F(MeterdEmailTest, WithoutARelayNothingIsAttemptedAndBadFlagsStopTheStart) 
   auto log = Json("emails deliveries");
   ASSERT_TRUE(log.is_object()) << "emails deliveries failed";
   EXPECT_TRUE(log["deliveries"].empty()) << log.dump(2);
+  EXPECT_FALSE(Json("stats")["email_on"].get<bool>());
 
   for (const std::string& flags :
        {std::string("--smtp-url http://relay.example --smtp-from a@b.example"),
