@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "bench/meter_bench/bench_stats.h"
+#include "bench/meter_bench/catalog_apply.h"
 #include "bench/meter_bench/rate_month.h"
 #include "bench/meter_bench/server_process.h"
 #include "engine/billing/account_charges.h"
@@ -783,27 +784,6 @@ net::ClientOptions AdminClient(const ServerProcess& server, const char* name) {
   return co;
 }
 
-Status ApplyAccountDocuments(net::Client* client, const std::vector<std::string>& docs,
-                             BalancePhaseResult* r) {
-  for (size_t i = 0; i < docs.size(); ++i) {
-    flatbuffers::FlatBufferBuilder fbb(docs[i].size() + 256);
-    const uint64_t id = client->NextRequestId();
-    auto req =
-        wire::CreateApplyCatalog(fbb, id, fbb.CreateString(docs[i]), wire::DocFormat::Json, false);
-    METERD_ASSIGN_OR_RETURN(auto bytes, client->Call(net::FinishFrame(fbb, req), id));
-    const auto* rep = wire::GetEnvelope(bytes.data())->message_as_ApplyCatalogReply();
-    if (rep == nullptr) return Status::Corruption("ApplyCatalog was not answered with its reply");
-    if (rep->errors() != nullptr && rep->errors()->size() > 0) {
-      return Status::InvalidArgument("ApplyCatalog refused document " + std::to_string(i) + ": " +
-                                     std::string(net::View(rep->errors()->Get(0))));
-    }
-    r->created += rep->created();
-    r->document_bytes += docs[i].size();
-  }
-  r->documents = docs.size();
-  return Status::OK();
-}
-
 // What one connection's thread saw.
 struct ConnectionTally {
   std::vector<double> with_entries_ms, without_ms;
@@ -877,7 +857,11 @@ Status RunBalancePhase(const BillingWorkloadOptions& o, BalancePhaseResult* r) {
                    docs.size(), n);
     }
     t = Clock::now();
-    METERD_RETURN_IF_ERROR(ApplyAccountDocuments(&admin, docs, r));
+    CatalogApplyTotals applied;
+    METERD_RETURN_IF_ERROR(ApplyCatalogDocuments(&admin, docs, &applied));
+    r->documents = applied.documents;
+    r->document_bytes = applied.document_bytes;
+    r->created = applied.created;
     r->apply_seconds = MsSince(t) / 1e3;
     expect(r->created == n + kDomainCount, "the catalog created " + std::to_string(r->created) +
                                                " entities, expected " +

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "bench/meter_bench/bench_stats.h"
+#include "bench/meter_bench/catalog_apply.h"
 #include "bench/meter_bench/catalog_document.h"
 #include "bench/meter_bench/rate_month.h"
 #include "bench/meter_bench/server_process.h"
@@ -111,32 +112,6 @@ Status DefineSeries(const std::string& dir, const RateMonth& month) {
                                      " has another kind or type than the generator's");
     }
   }
-  return Status::OK();
-}
-
-Status ApplyDocuments(net::Client* client, const std::vector<std::string>& docs,
-                      QueryWorkloadResult* r) {
-  for (size_t i = 0; i < docs.size(); ++i) {
-    flatbuffers::FlatBufferBuilder fbb(docs[i].size() + 256);
-    const uint64_t id = client->NextRequestId();
-    auto req =
-        wire::CreateApplyCatalog(fbb, id, fbb.CreateString(docs[i]), wire::DocFormat::Json, false);
-    METERD_ASSIGN_OR_RETURN(auto bytes, client->Call(net::FinishFrame(fbb, req), id));
-    const auto* rep = wire::GetEnvelope(bytes.data())->message_as_ApplyCatalogReply();
-    if (rep == nullptr) return Status::Corruption("ApplyCatalog was not answered with its reply");
-    if (rep->errors() != nullptr && rep->errors()->size() > 0) {
-      std::string what = "ApplyCatalog refused catalog document " + std::to_string(i) + ":";
-      for (uint32_t e = 0; e < std::min<uint32_t>(5, rep->errors()->size()); ++e) {
-        what += "\n  " + std::string(net::View(rep->errors()->Get(e)));
-      }
-      return Status::InvalidArgument(what);
-    }
-    r->created += rep->created();
-    r->updated += rep->updated();
-    r->unchanged += rep->unchanged();
-    r->document_bytes += docs[i].size();
-  }
-  r->documents = docs.size();
   return Status::OK();
 }
 
@@ -310,7 +285,13 @@ Status QueryServer(const QueryWorkloadOptions& o, const RateMonth& month,
   // The catalog.
   if (o.progress) std::fprintf(stderr, "  query: applying %zu catalog documents\n", docs.size());
   auto t = Clock::now();
-  METERD_RETURN_IF_ERROR(ApplyDocuments(&client, docs, r));
+  CatalogApplyTotals applied;
+  METERD_RETURN_IF_ERROR(ApplyCatalogDocuments(&client, docs, &applied));
+  r->documents = applied.documents;
+  r->document_bytes = applied.document_bytes;
+  r->created = applied.created;
+  r->updated = applied.updated;
+  r->unchanged = applied.unchanged;
   r->apply_seconds = MsSince(t) / 1e3;
   if (r->reused) {
     Expect(r->created == 0 && r->updated == 0,

@@ -402,32 +402,7 @@ nlohmann::json EncodeProduct(const Product& p) {
   if (!p.match.storage_tier.empty()) match["storage_tier"] = p.match.storage_tier;
   if (!p.match.resource_type.empty()) match["resource_type"] = p.match.resource_type;
   j["match"] = match;
-  switch (p.model) {
-    case PriceModel::kPerUnit:
-      j["price"] = FormatCredits(p.unit_price);
-      break;
-    case PriceModel::kGraduated:
-    case PriceModel::kVolume: {
-      nlohmann::json tiers = nlohmann::json::array();
-      for (const Tier& t : p.tiers) {
-        nlohmann::json tj;
-        tj["price"] = FormatCredits(t.unit_price);
-        if (t.up_to_raw != kUnbounded) tj["up_to"] = t.up_to.ToString();
-        tiers.push_back(tj);
-      }
-      j["tiers"] = tiers;
-      break;
-    }
-    case PriceModel::kPackage:
-      j["package"] = {{"size", p.package_size.ToString()},
-                      {"price", FormatCredits(p.package_price)}};
-      break;
-    case PriceModel::kSubscription:
-      break;
-  }
-  if (p.free_raw != 0) j["free"] = p.free.ToString();
-  if (p.cap_raw != 0) j["cap"] = p.cap.ToString();
-  if (p.minimum != 0) j["minimum"] = FormatCredits(p.minimum);
+  PutPriceFields(p, &j);
   return j;
 }
 

@@ -39,6 +39,39 @@ std::optional<PriceBookVersion> DecodeVersion(const tenancy::DocNode& node, cons
 // The canonical stored form of a version (keys sorted, money as exact decimal text).
 nlohmann::json EncodeVersion(const PriceBookVersion& version);
 
+// A product's price-model fields (price, tiers, package) and its free, cap and minimum, as
+// both the document form (catalog_export.cc, ordered keys) and the stored form (EncodeVersion)
+// write them: money as exact decimal credits, quantities in the product's unit.
+template <typename Json>
+void PutPriceFields(const Product& p, Json* j) {
+  switch (p.model) {
+    case PriceModel::kPerUnit:
+      (*j)["price"] = FormatCredits(p.unit_price);
+      break;
+    case PriceModel::kGraduated:
+    case PriceModel::kVolume: {
+      Json tiers = Json::array();
+      for (const Tier& t : p.tiers) {
+        Json tj = Json::object();
+        if (t.up_to_raw != kUnbounded) tj["up_to"] = t.up_to.ToString();
+        tj["price"] = FormatCredits(t.unit_price);
+        tiers.push_back(std::move(tj));
+      }
+      (*j)["tiers"] = std::move(tiers);
+      break;
+    }
+    case PriceModel::kPackage:
+      (*j)["package"] =
+          Json{{"size", p.package_size.ToString()}, {"price", FormatCredits(p.package_price)}};
+      break;
+    case PriceModel::kSubscription:
+      break;
+  }
+  if (p.free_raw != 0) (*j)["free"] = p.free.ToString();
+  if (p.cap_raw != 0) (*j)["cap"] = p.cap.ToString();
+  if (p.minimum != 0) (*j)["minimum"] = FormatCredits(p.minimum);
+}
+
 // Decodes one subscription. `book` holds every version (stored and new) to check the product.
 std::optional<Subscription> DecodeSubscription(const tenancy::DocNode& node,
                                                const std::string& path,

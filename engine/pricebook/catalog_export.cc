@@ -3,6 +3,7 @@
 
 #include <charconv>
 
+#include "engine/pricebook/book_document.h"
 #include "engine/pricebook/units.h"
 
 namespace meterd::engine::pricebook {
@@ -132,32 +133,7 @@ Json ProductJson(const Product& p, const MetricCatalog* metrics) {
     }
   }
   if (!implied) j["divisor"] = p.divisor;
-  switch (p.model) {
-    case PriceModel::kPerUnit:
-      j["price"] = FormatCredits(p.unit_price);
-      break;
-    case PriceModel::kGraduated:
-    case PriceModel::kVolume: {
-      Json tiers = Json::array();
-      for (const Tier& t : p.tiers) {
-        Json tj = Json::object();
-        if (t.up_to_raw != kUnbounded) tj["up_to"] = t.up_to.ToString();
-        tj["price"] = FormatCredits(t.unit_price);
-        tiers.push_back(std::move(tj));
-      }
-      j["tiers"] = std::move(tiers);
-      break;
-    }
-    case PriceModel::kPackage:
-      j["package"] =
-          Json{{"size", p.package_size.ToString()}, {"price", FormatCredits(p.package_price)}};
-      break;
-    case PriceModel::kSubscription:
-      break;
-  }
-  if (p.free_raw != 0) j["free"] = p.free.ToString();
-  if (p.cap_raw != 0) j["cap"] = p.cap.ToString();
-  if (p.minimum != 0) j["minimum"] = FormatCredits(p.minimum);
+  PutPriceFields(p, &j);
   return j;
 }
 

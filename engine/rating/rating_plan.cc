@@ -206,9 +206,9 @@ void PlanBuilder::CollectCuts(const std::vector<uint32_t>& resources) {
     for (const ResourceVersion& v : t_.resources()[r].versions) {
       if (v.first_hour >= v.end_hour) continue;
       if (prev != nullptr && v.account_index != tenancy::kNone &&
-          prev->account_index == v.account_index &&
-          prev->project_index != v.project_index && v.first_hour > w_.scan_from &&
-          v.first_hour < w_.to && w_.account_in_scope[v.account_index]) {
+          prev->account_index == v.account_index && prev->project_index != v.project_index &&
+          v.first_hour > w_.scan_from && v.first_hour < w_.to &&
+          w_.account_in_scope[v.account_index]) {
         cuts.emplace_back(v.account_index, v.first_hour);
       }
       prev = &v;
