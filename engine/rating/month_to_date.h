@@ -16,6 +16,10 @@
 // Hence the change of a group's amounts over an hour is exactly what a full rating of the hour
 // (the month's earlier usage counted) gives, caps, tiers, minimums and rounding included.
 //
+// The state also keeps the plan of its last window (PlanCache, rating_internal.h), which the
+// next window of the same length reuses, shifted, when no version boundary lies between them
+// (docs/rating.md, "Month to date"); it is never part of the answer, only of its cost.
+//
 // The state points into one catalog snapshot (tenancy indices, price book versions and
 // products), which it keeps alive; a rating with another snapshot refuses it
 // (FailedPrecondition) and the owner rebuilds it. Empty() states are accepted by any engine.

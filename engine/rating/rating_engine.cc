@@ -144,10 +144,17 @@ Status SplitUnrated(const query::RollupView& view, Work* w) {
 Status PriceMonthToDate(Work* w, RatingResult* out) {
   const tenancy::Tenancy& t = w->engine->tenancy();
   std::vector<__int128> delta(t.accounts().size(), 0);
-  METERD_RETURN_IF_ERROR(internal::AccrueMonth(*w, &delta));
+  METERD_RETURN_IF_ERROR(internal::AccrueMonth(*w, &delta, w->month_state->plan.get()));
+  // Price without usage lines (their change is the delta): the fees and the unrated usage. The
+  // lines and groups stay the plan's (kept for the next hour).
+  std::vector<internal::LineInfo> lines = std::move(w->lines);
+  std::vector<internal::GroupInfo> groups = std::move(w->groups);
   w->lines.clear();
   w->groups.clear();
-  METERD_RETURN_IF_ERROR(internal::Price(*w, out));
+  const Status priced = internal::Price(*w, out);
+  w->lines = std::move(lines);
+  w->groups = std::move(groups);
+  METERD_RETURN_IF_ERROR(priced);
   out->groups.clear();
   __int128 total = out->total;
   for (uint32_t a = 0; a < delta.size(); ++a) {
@@ -329,6 +336,17 @@ Result<std::unique_ptr<RatingEngine>> RatingEngine::Create(RatingCatalog catalog
     }
     d.classes = static_cast<uint32_t>(classes.size());
   }
+  for (const tenancy::Resource& r : t.resources()) {
+    for (const tenancy::ResourceVersion& v : r.versions) {
+      d.boundaries.push_back(v.first_hour);
+      d.boundaries.push_back(v.end_hour);
+    }
+  }
+  for (const pricebook::PriceBookVersion& v : catalog.price_book->versions()) {
+    d.boundaries.push_back(v.effective_from);
+  }
+  std::sort(d.boundaries.begin(), d.boundaries.end());
+  d.boundaries.erase(std::unique(d.boundaries.begin(), d.boundaries.end()), d.boundaries.end());
   d.multi_account.assign(nres, 0);
   d.res_begin.assign(nres + 1, 0);
   for (const SeriesHot& h : d.hot) {
@@ -493,7 +511,22 @@ Result<RatingResult> RatingEngine::RateImpl(const ViewSource& source, const Rati
       w.display_version->FindCurrency(request.currency) == nullptr) {
     return Status::InvalidArgument("rating: unknown currency " + request.currency);
   }
-  METERD_RETURN_IF_ERROR(internal::BuildPlan(&w));
+  // Month-to-date: the plan of the state's last window, shifted, when nothing changed since
+  // (PlanCache); a plan built here is kept for the next window.
+  bool reused = false;
+  if (month_state != nullptr) {
+    if (month_state->plan != nullptr &&
+        internal::PlanReusable(*month_state->plan, d, w.from, w.to)) {
+      internal::TakePlan(month_state->plan.get(), &w);
+      reused = true;
+    } else {
+      month_state->plan = std::make_unique<internal::PlanCache>();
+    }
+  }
+  if (!reused) {
+    METERD_RETURN_IF_ERROR(internal::BuildPlan(&w));
+    if (month_state != nullptr) internal::OrderSlotsForScan(&w);
+  }
   RatingResult result;
   RatingStats& stats = result.stats;
   stats.plan_ms = MsSince(t0);
@@ -532,6 +565,8 @@ Result<RatingResult> RatingEngine::RateImpl(const ViewSource& source, const Rati
   stats.meters = w.plan.meters.size();
   stats.slots = w.slots.size();
   stats.priced_lines = w.lines.size();
+  stats.plan_reused = reused;
+  if (month_state != nullptr) internal::KeepPlan(&w, month_state->plan.get());
   return result;
 }
 

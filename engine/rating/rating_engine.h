@@ -90,6 +90,9 @@ struct RatingOptions {
   // Refuse requests needing more kernel slots than this (group_by hour over a whole fleet):
   // 16 M slots = ~1 GB of accumulators.
   size_t max_slots = size_t{16} << 20;
+  // A month-to-date rating prices its pricing groups on `threads` threads once each has at
+  // least this many (fewer: a thread costs more than it saves). Tests lower it.
+  size_t min_groups_per_thread = 4096;
 };
 
 enum class ScopeKind : uint8_t { kAll, kDomain, kAccount, kProject, kResource };
@@ -213,6 +216,8 @@ struct RatingStats {
   double plan_ms = 0, scan_ms = 0, price_ms = 0;
   // CPU time of each phase (every scan thread's; thread CPU clocks), ms.
   double plan_cpu_ms = 0, scan_cpu_ms = 0, price_cpu_ms = 0;
+  // Month-to-date: the plan was the state's last window's, shifted (no planning).
+  bool plan_reused = false;
   std::vector<std::string> damaged;  // rollup blocks that failed verification (not served)
 };
 

@@ -1,12 +1,13 @@
 // meterd — engine/rating/rating_internal.h
 //
-// Internals of the RatingEngine (engine/rating/rating_engine.h), shared by its four files:
+// Internals of the RatingEngine (engine/rating/rating_engine.h), shared by its five files:
 //   rating_engine.cc  Create, Rate / ReRate orchestration, threads, text helpers;
 //   rating_plan.cc    BuildPlan: series x resource versions x price versions -> meters,
 //                     routes and slots (query/rating/rating_scan.h), lines and groups;
 //   rating_price.cc   Price: slots -> pricebook::PriceMonth per (account, product, month),
 //                     accrual of parts, fees, unrated usage, groups and totals;
-//   rating_month.cc   MonthToDate and AccrueMonth, the pricing of RateMonthToDate.
+//   rating_month.cc   MonthToDate and AccrueMonth, the pricing of RateMonthToDate;
+//   rating_plan_cache.cc  the plan a month-to-date state keeps for its next window.
 //
 // Identifiers: tenancy indices (positions in the Tenancy's sorted vectors) for resources,
 // projects and accounts; `product_key` a dense number per product id (stable across price
@@ -64,6 +65,10 @@ struct EngineData {
   std::vector<uint32_t> acct_begin, acct_resources;
   // Subscriptions by account index (CSR; indices into catalog->subscriptions).
   std::vector<uint32_t> sub_begin, sub_index;
+  // Every hour at which what a plan holds can change (a resource version's first or end hour,
+  // a price book version's effective_from), sorted, unique: a plan of [f, t) is the plan of
+  // [f + d, t + d), shifted, when none lies in (f, t + d] (PlanReusable).
+  std::vector<int64_t> boundaries;
 
   const tenancy::Tenancy& tenancy() const { return *catalog->tenancy; }
   const pricebook::PriceBook& book() const { return *catalog->price_book; }
@@ -218,6 +223,31 @@ struct MonthGroup {
   std::vector<MonthLine> lines;  // ascending resource index
   std::vector<EarlierRun> earlier;
 };
+
+// The plan of the month state's last window, kept for the next (RateMonthToDate rates one hour
+// after another, and consecutive hours of a month nearly always have the same plan, shifted):
+// the Work fields BuildPlan sets, for the window [from, to) of the engine whose series list is
+// `series`, its slots numbered in scan order (OrderSlotsForScan). `state_group` and
+// `state_line` map each plan group and line to its place in MonthState::groups once
+// AccrueMonth has put them there (empty until then; the plan adds no state lines after that).
+struct PlanCache {
+  std::shared_ptr<const std::vector<SeriesInfo>> series;
+  int64_t from = 0, to = 0;
+  query::rating::RatingPlan plan;
+  std::vector<SlotInfo> slots;
+  std::vector<LineInfo> lines;
+  std::vector<GroupInfo> groups;
+  std::vector<UnratedInfo> unrated;
+  std::vector<UnratedRange> unrated_ranges;
+  std::vector<std::string_view> product_ids;
+  std::vector<std::pair<uint32_t, std::vector<int64_t>>> account_cuts;
+  std::vector<uint8_t> account_in_scope;
+  std::vector<uint32_t> scope_accounts;
+  size_t series_in_plan = 0, skipped_series = 0;
+  std::vector<uint32_t> state_group;  // per plan group: index into MonthState::groups
+  std::vector<uint32_t> state_line;   // per plan line: index into its state group's lines
+};
+
 struct MonthState {
   bool valid = false;
   int64_t month = 0, through = 0;
@@ -228,18 +258,37 @@ struct MonthState {
   std::unordered_map<uint64_t, uint32_t> group_of;  // account << 32 | ordinal -> groups index
   std::vector<MonthGroup> groups;
   size_t lines = 0;
+  std::unique_ptr<PlanCache> plan;  // null: none kept
 };
 
 // Builds the plan, slots, lines and groups of `work` (request, window and scope set).
 Status BuildPlan(Work* work);
+
+// Renumbers work's slots in the order the scan reaches them (meters by series id, each meter's
+// routes in order), so that the scan's writes to the totals walk memory forwards instead of
+// missing the cache on each of a fleet's rows. Worth its cost only for a plan used many times
+// (PlanCache): a pass over the slots, lines and unrated entries.
+void OrderSlotsForScan(Work* work);
+
+// Whether `cache` holds the plan of [from, to) for engine `d`, shifted: same series list and
+// window length, from >= cache->from, and no boundary in (cache->from, to].
+bool PlanReusable(const PlanCache& cache, const EngineData& d, int64_t from, int64_t to);
+// Moves the cached plan into `work` (its window set to [from, to)), shifted by from - cache.from.
+// REQUIRES: PlanReusable.
+void TakePlan(PlanCache* cache, Work* work);
+// Moves work's plan into `cache` (its state_group and state_line untouched: a new plan gets a
+// new PlanCache).
+void KeepPlan(Work* work, PlanCache* cache);
 
 // Prices the scanned totals into *out (lines, fees, groups, totals, unrated usage).
 Status Price(const Work& work, RatingResult* out);
 
 // RateMonthToDate's pricing: adds each group's scanned totals to work.month_state's lines,
 // re-prices the groups touched and adds their change per account to (*delta)[account index]
-// (sized to the tenancy's accounts by the caller).
-Status AccrueMonth(const Work& work, std::vector<__int128>* delta);
+// (sized to the tenancy's accounts by the caller). With `places` (a PlanCache's state_group
+// and state_line, empty or filled by an earlier call with the same plan) the lookups of the
+// state groups and lines are done once per plan: filled when empty, used when not.
+Status AccrueMonth(const Work& work, std::vector<__int128>* delta, PlanCache* places);
 
 // Scans work->plan over `view` into work->totals with up to `threads` threads.
 Status RunScan(const query::RollupView& view, int threads, Work* work, RatingStats* stats);

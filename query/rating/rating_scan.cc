@@ -75,22 +75,23 @@ ColumnMask MeterMask(const Meter& m) {
   return mask;
 }
 
-// The raw quantity of one row for a meter (the overlay path; mirrors the kernels).
-unsigned __int128 RowQuantity(const Meter& m, const RollupRow& row) {
-  const auto& c = row.col;
+// The raw quantity of one row for a meter, c(column) giving the row's value of a column (the
+// overlay path and one-row runs; mirrors the kernels).
+template <typename ColumnAt>
+unsigned __int128 RowQuantity(const Meter& m, ColumnAt c) {
   switch (m.quantity) {
     case Quantity::kStateSeconds: {
       unsigned __int128 q = 0;
       for (size_t s = 0; s < kStateSlots; ++s) {
-        if ((m.state_mask >> s) & 1) q += c[kColState0 + s];
+        if ((m.state_mask >> s) & 1) q += c(kColState0 + s);
       }
       return q;
     }
     case Quantity::kGaugeIntegral:
-      if (m.type == ValueType::kFloat) return RoundedUnsigned(c[kColIntegralLo]);
-      return (static_cast<unsigned __int128>(c[kColIntegralHi]) << 64) | c[kColIntegralLo];
+      if (m.type == ValueType::kFloat) return RoundedUnsigned(c(kColIntegralLo));
+      return (static_cast<unsigned __int128>(c(kColIntegralHi)) << 64) | c(kColIntegralLo);
     case Quantity::kCounterIncrease:
-      return c[kColIncrease];
+      return c(kColIncrease);
   }
   return 0;
 }
@@ -143,8 +144,12 @@ class RatingScanner {
   Status ScanFile(const RollupFileReader& file);
   Status ScanBlock(const RollupFileReader& file, size_t index, size_t ser_begin, size_t ser_end);
   void ScanRun(size_t k, uint32_t begin, uint32_t end);
+  // Prefetches the totals of series entry k's first meters' first slots.
+  void PrefetchTotals(size_t k) const;
   template <typename HourAt>
   void AccumulateMeter(const Meter& m, const RowSet& rows, HourAt hour_at);
+  // AccumulateMeter of one block row (the same totals, without the per-run grouping).
+  void AccumulateRow(const Meter& m, uint32_t row, int64_t hour);
   template <typename HourAt>
   void BuildGroups(const Meter& m, uint32_t count, HourAt hour_at);
   void ScanOverlay();
@@ -244,15 +249,7 @@ Status RatingScanner::ScanBlock(const RollupFileReader& file, size_t index, size
   for (size_t k = ser_begin; k < ser_end; ++k) mask |= x_.series[k].mask;
   // The caller's slots are in its own order, not the series': the next series' totals are
   // likely cold. Prefetch them now, ReadBlock takes long enough to hide the miss.
-  if (ser_end < x_.series.size()) {
-    const SeriesEntry& next = x_.series[ser_end];
-    for (uint32_t m = next.meter_begin; m < std::min(next.meter_end, next.meter_begin + 4); ++m) {
-      const Meter& meter = plan_.meters[m];
-      if (meter.route_count != 0) {
-        __builtin_prefetch(totals_ + plan_.routes[meter.first_route].slot, 1);
-      }
-    }
-  }
+  if (ser_end < x_.series.size()) PrefetchTotals(ser_end);
   Status st = file.ReadBlock(index, mask, &x_.block);
   if (!st.ok()) {
     if (!st.IsCorruption()) return st;
@@ -270,7 +267,16 @@ Status RatingScanner::ScanBlock(const RollupFileReader& file, size_t index, size
   }
   const uint64_t* s = series.data;
   uint32_t pos = 0;
+  // Blocks of many series with few rows each (hour parts: one row a series) spend their time
+  // waiting for the slots' totals, which are in the plan's order, not the series': fetch a few
+  // series ahead.
+  const bool few_rows = rows < 4 * (ser_end - ser_begin);
+  constexpr size_t kAhead = 8;
+  if (few_rows) {
+    for (size_t k = ser_begin; k < std::min(ser_end, ser_begin + kAhead); ++k) PrefetchTotals(k);
+  }
   for (size_t k = ser_begin; k < ser_end && pos < rows; ++k) {
+    if (few_rows && k + kAhead < ser_end) PrefetchTotals(k + kAhead);
     const uint64_t id = x_.ids[k];
     const uint32_t b =
         static_cast<uint32_t>(Gallop(s + pos, s + rows, id, std::less<uint64_t>()) - s);
@@ -282,6 +288,16 @@ Status RatingScanner::ScanBlock(const RollupFileReader& file, size_t index, size
     pos = e;
   }
   return Status::OK();
+}
+
+void RatingScanner::PrefetchTotals(size_t k) const {
+  const SeriesEntry& e = x_.series[k];
+  for (uint32_t m = e.meter_begin; m < std::min(e.meter_end, e.meter_begin + 4); ++m) {
+    const Meter& meter = plan_.meters[m];
+    if (meter.route_count != 0) {
+      __builtin_prefetch(totals_ + plan_.routes[meter.first_route].slot, 1);
+    }
+  }
 }
 
 void RatingScanner::ScanRun(size_t k, uint32_t begin, uint32_t end) {
@@ -298,6 +314,13 @@ void RatingScanner::ScanRun(size_t k, uint32_t begin, uint32_t end) {
   // Rows overridden by a revision or an open bucket of the same hour: usually none.
   RowSet rows;
   if (!query::VisibleRows(view_, id, begin, end, hours, &cursors_, &x_.sel, block.rows, &rows)) {
+    return;
+  }
+  if (rows.count == 1) {  // one hour of the series (an hour part): no groups to build
+    const uint32_t row = rows.row(0);
+    for (uint32_t mi = e.meter_begin; mi < e.meter_end; ++mi) {
+      AccumulateRow(plan_.meters[mi], row, hours(row));
+    }
     return;
   }
 
@@ -440,13 +463,36 @@ void RatingScanner::AddOverlayRow(const Meter& m, const RollupRow& row, bool ope
       std::upper_bound(routes, end, row.hour, [](int64_t t, const Route& x) { return t < x.to; });
   if (r == end || row.hour < r->from) return;
   SlotTotals& acc = totals_[RouteSlot(*r, row.hour)];
-  acc.quantity += RowQuantity(m, row);
+  acc.quantity += RowQuantity(m, [&row](size_t c) { return row.col[c]; });
   acc.hours += 1;
   if (open) acc.provisional_hours += 1;
   if (!open || row.col[kColRevision] != 0) acc.revised_hours += 1;
   acc.max_revision = std::max(acc.max_revision, row.col[kColRevision]);
   acc.first_hour = std::min(acc.first_hour, row.hour);
   acc.last_hour = std::max(acc.last_hour, row.hour);
+}
+
+void RatingScanner::AccumulateRow(const Meter& m, uint32_t row, int64_t hour) {
+  const Route* routes = plan_.routes.data() + m.first_route;
+  const Route* end = routes + m.route_count;
+  const Route* r = routes;
+  if (m.route_count > 4) {
+    r = std::upper_bound(routes, end, hour, [](int64_t t, const Route& x) { return t < x.to; });
+  } else {
+    while (r != end && r->to <= hour) ++r;
+  }
+  if (r == end || hour < r->from) return;
+  SlotTotals& acc = totals_[RouteSlot(*r, hour)];
+  const auto& col = x_.block.col;
+  acc.quantity += RowQuantity(m, [&](size_t c) { return col[c].at(row); });
+  acc.hours += 1;
+  const uint64_t revision = col[kColRevision].at(row);
+  if (revision != 0) {
+    acc.revised_hours += 1;
+    acc.max_revision = std::max(acc.max_revision, revision);
+  }
+  acc.first_hour = std::min(acc.first_hour, hour);
+  acc.last_hour = std::max(acc.last_hour, hour);
 }
 
 void RatingScanner::ScanOverlay() {
