@@ -2,14 +2,21 @@
 #   make demo   install missing packages, build (release), run meterd with an agent and meterctl
 #   make test   install, build release + ASan/UBSan, run every test through CTest
 #   make check-long   the kill -9 loops at full length (CI runs a bounded slice)
+#   make fuzz   build the libFuzzer targets with clang and run each for FUZZ_SECONDS (60) on a
+#               scratch copy of its corpus (tests/README.md, "Fuzzing")
 # Binaries land in build/bin/.
 
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 CTEST_FLAGS ?= --output-on-failure --timeout 600 -j $(JOBS)
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+# Targets run FUZZ_PARALLEL at a time (each is one process on one core).
+FUZZ_PARALLEL ?= 1
+FUZZ_TARGETS ?= frame wal segment rollup manifest record_log csv catalog
 
-.PHONY: all deps build build-asan demo test test-release test-asan check-long bench format clean
+.PHONY: all deps build build-asan demo test test-release test-asan check-long fuzz bench format clean
 
 all: build
 
@@ -43,6 +50,16 @@ check-long: build
 	@METERD_CRASH_ITERATIONS=200 $(BUILD)/bin/crash_test
 	@METERD_SERVER_CRASH_ITERATIONS=200 $(BUILD)/bin/meterd_crash_test
 	@METERD_BILLING_CRASH_ITERATIONS=200 $(BUILD)/bin/meterd_ledger_test --gtest_filter='*Kill*'
+
+# libFuzzer needs clang; every library is built with coverage, ASan and UBSan (METERD_FUZZ).
+# New corpus entries and any crash artifacts stay under $(FUZZ_BUILD)/fuzz-out.
+fuzz:
+	@bash .ci/install-deps.sh --fuzz
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DMETERD_FUZZ=ON -DMETERD_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+	@bash tests/fuzz/run_fuzz.sh $(FUZZ_BUILD)/bin $(FUZZ_SECONDS) $(FUZZ_BUILD)/fuzz-out \
+	  $(FUZZ_PARALLEL) $(FUZZ_TARGETS)
 
 bench: build
 	@for b in $(BUILD)/bin/*_bench; do $$b --benchmark_repetitions=3 \

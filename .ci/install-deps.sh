@@ -19,6 +19,10 @@ PACKAGES=(
   libcurl4-openssl-dev                      # SMTP client for email notices (engine/events)
   python3-aiosmtpd                          # real SMTP relay in the email integration test
 )
+# `install-deps.sh --fuzz` (make fuzz) adds clang and its libFuzzer/sanitizer runtimes.
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

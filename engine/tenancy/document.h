@@ -46,7 +46,23 @@ struct DocNode {
   bool is_scalar() const { return kind == Kind::kScalar; }
   // The value of `key` in a map, or nullptr (also for a non-map).
   const DocNode* Find(std::string_view key) const;
+
+  // Declared here and defaulted after the class: clang (14, with libstdc++ 12) otherwise
+  // instantiates the destructor of `entries`, a vector of pairs holding a DocNode, while
+  // DocNode is still incomplete, and refuses to compile.
+  DocNode();
+  DocNode(const DocNode&);
+  DocNode(DocNode&&) noexcept;
+  DocNode& operator=(const DocNode&);
+  DocNode& operator=(DocNode&&) noexcept;
+  ~DocNode();
 };
+inline DocNode::DocNode() = default;
+inline DocNode::DocNode(const DocNode&) = default;
+inline DocNode::DocNode(DocNode&&) noexcept = default;
+inline DocNode& DocNode::operator=(const DocNode&) = default;
+inline DocNode& DocNode::operator=(DocNode&&) noexcept = default;
+inline DocNode::~DocNode() = default;
 
 // Parses a whole document. An empty document is an empty map. Syntax errors, duplicate keys
 // and a top level that is not a map are InvalidArgument "line N: ...".

@@ -34,9 +34,7 @@ Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path)
   if (!in) return Status::NotFound("cannot open " + path);
   METERD_ASSIGN_OR_RETURN(auto types, ListMetricTypes(client));
   std::string line;
-  std::vector<std::string> f;
-  if (!std::getline(in, line) || !SplitCsvLine(line, &f) || f.size() != 4 || f[0] != "resource" ||
-      f[1] != "metric" || f[2] != "hour" || f[3] != "value") {
+  if (!std::getline(in, line) || !IsBackfillCsvHeader(line)) {
     return Status::InvalidArgument(path +
                                    ": the first line must be the header "
                                    "\"resource,metric,hour,value\"");
@@ -50,63 +48,19 @@ Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path)
   std::vector<Row> rows;
   std::map<uint64_t, net::SeriesKey> keys;
   uint64_t lineno = 1;
+  BackfillCsvRow row;
+  std::string why;
   while (std::getline(in, line)) {
     ++lineno;
     if (line.empty() || line == "\r") continue;
     ++report.rows;
-    if (!SplitCsvLine(line, &f) || f.size() != 4) {
-      refuse(lineno, "expected 4 comma-separated fields");
+    if (!ParseBackfillCsvRow(line, types, &row, &why)) {
+      refuse(lineno, why);
       continue;
     }
-    std::string metric = f[1];
-    std::string state_text;
-    if (auto colon = metric.find(':'); colon != std::string::npos) {
-      state_text = metric.substr(colon + 1);
-      metric.resize(colon);
-    }
-    auto type = types.find(metric);
-    if (type == types.end()) {
-      refuse(lineno, "metric \"" + metric + "\" is not in the catalog");
-      continue;
-    }
-    uint8_t state = 0;
-    if (metric == "vm.state") {
-      auto code = ParseStateName(state_text);
-      if (!code) {
-        refuse(lineno, "a vm.state row names its state: vm.state:running, vm.state:stopped, ...");
-        continue;
-      }
-      state = static_cast<uint8_t>(*code);
-    } else if (!state_text.empty()) {
-      refuse(lineno, "only state metrics take \":state\"");
-      continue;
-    }
-    auto hour = ParseTimestamp(f[2]);
-    if (!hour || *hour % 3600 != 0) {
-      refuse(lineno, "hour \"" + f[2] + "\" is not a whole hour (unix seconds or RFC 3339)");
-      continue;
-    }
-    uint64_t bits = 0;
-    const std::string& v = f[3];
-    if (type->second == wire::ValueType::Float) {
-      double d = 0;
-      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
-      if (ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d) || d < 0) {
-        refuse(lineno, "value \"" + v + "\" is not a finite non-negative number");
-        continue;
-      }
-      bits = storage::DoubleToBits(d);
-    } else {
-      std::string why;
-      auto n = ParseIntegralValue(v, &why);
-      if (!n) {
-        refuse(lineno, "value \"" + v + "\" " + why + ": " + metric + " takes unsigned integers");
-        continue;
-      }
-      bits = *n;
-    }
-    keys.try_emplace(net::SeriesIdOf(f[0], metric), net::SeriesKey{f[0], metric});
-    rows.push_back(Row{lineno, f[0], metric, *hour, state, bits});
+    keys.try_emplace(net::SeriesIdOf(row.resource, row.metric),
+                     net::SeriesKey{row.resource, row.metric});
+    rows.push_back(Row{lineno, row.resource, row.metric, row.hour, row.state, row.value});
   }
   METERD_ASSIGN_OR_RETURN(auto refused, DefineAllSeries(client, keys));
 

@@ -49,13 +49,6 @@ Result<std::unordered_map<std::string, wire::ValueType>> ListMetricTypes(net::Cl
   return out;
 }
 
-std::optional<uint64_t> ParseStateName(std::string_view v) {
-  for (uint64_t s = 1; s <= 6; ++s) {
-    if (v == engine::VmStateName(s)) return s;
-  }
-  return std::nullopt;
-}
-
 Result<std::unordered_map<uint64_t, std::string>> DefineAllSeries(
     net::Client* client, const std::map<uint64_t, net::SeriesKey>& keys) {
   std::unordered_map<uint64_t, std::string> refused;
@@ -95,9 +88,7 @@ Result<CsvIngestReport> IngestCsv(net::Client* client, const std::string& path,
   METERD_ASSIGN_OR_RETURN(auto types, ListMetricTypes(client));
 
   std::string line;
-  std::vector<std::string> f;
-  if (!std::getline(in, line) || !SplitCsvLine(line, &f) || f.size() != 4 || f[0] != "resource" ||
-      f[1] != "metric" || f[2] != "timestamp" || f[3] != "value") {
+  if (!std::getline(in, line) || !IsIngestCsvHeader(line)) {
     return Status::InvalidArgument(path +
                                    ": the first line must be the header "
                                    "\"resource,metric,timestamp,value\"");
@@ -105,53 +96,20 @@ Result<CsvIngestReport> IngestCsv(net::Client* client, const std::string& path,
   std::vector<Row> rows;
   std::map<uint64_t, net::SeriesKey> keys;
   uint64_t lineno = 1;
+  IngestCsvRow row;
+  std::string reason, detail;
   while (std::getline(in, line)) {
     ++lineno;
     if (line.empty() || line == "\r") continue;
     ++report.rows;
-    auto bad = [&](const std::string& reason, const std::string& detail) {
+    if (!ParseIngestCsvRow(line, types, &row, &reason, &detail)) {
       ++report.rejected;
       Note(&report, reason, "line " + std::to_string(lineno) + ": " + detail);
-    };
-    if (!SplitCsvLine(line, &f) || f.size() != 4) {
-      bad("malformed row", "expected 4 comma-separated fields");
       continue;
     }
-    auto type = types.find(f[1]);
-    if (type == types.end()) {
-      bad("unknown metric", "metric \"" + f[1] + "\" is not in the catalog");
-      continue;
-    }
-    auto ts = ParseTimestamp(f[2]);
-    if (!ts) {
-      bad("bad timestamp", "\"" + f[2] + "\" is neither unix seconds nor RFC 3339");
-      continue;
-    }
-    uint64_t bits = 0;
-    const std::string& v = f[3];
-    if (type->second == wire::ValueType::Float) {
-      double d = 0;
-      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
-      if (ec != std::errc() || p != v.data() + v.size()) {
-        bad("bad value", "\"" + v + "\" is not a number");
-        continue;
-      }
-      bits = storage::DoubleToBits(d);
-    } else {
-      std::string why;
-      if (auto n = ParseIntegralValue(v, &why)) {
-        bits = *n;
-      } else if (auto state = f[1] == "vm.state" ? ParseStateName(v) : std::nullopt) {
-        bits = *state;
-      } else {
-        bad("bad value", "\"" + v + "\" " + why + ": " + f[1] + " takes unsigned integers" +
-                             (f[1] == "vm.state" ? " or VM state names" : ""));
-        continue;
-      }
-    }
-    const uint64_t id = net::SeriesIdOf(f[0], f[1]);
-    keys.try_emplace(id, net::SeriesKey{f[0], f[1]});
-    rows.push_back(Row{lineno, id, *ts, bits});
+    const uint64_t id = net::SeriesIdOf(row.resource, row.metric);
+    keys.try_emplace(id, net::SeriesKey{row.resource, row.metric});
+    rows.push_back(Row{lineno, id, row.ts, row.value});
   }
 
   // Define every series met (idempotent); rows of refused series are rejected here.

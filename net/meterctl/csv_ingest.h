@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "net/client/client.h"
+#include "net/meterctl/csv_rows.h"
 
 namespace meterd::cli {
 
@@ -38,9 +39,6 @@ Result<std::unordered_map<std::string, wire::ValueType>> ListMetricTypes(net::Cl
 // Defines every series in `keys` (idempotent); returns the refused ones with their reasons.
 Result<std::unordered_map<uint64_t, std::string>> DefineAllSeries(
     net::Client* client, const std::map<uint64_t, net::SeriesKey>& keys);
-// A vm.state name ("running") as its code; nullopt for other text.
-std::optional<uint64_t> ParseStateName(std::string_view name);
-
 // `batch_samples` caps a batch; `agent` names the dedup identity of admin clients.
 Result<CsvIngestReport> IngestCsv(net::Client* client, const std::string& path,
                                   size_t batch_samples, const std::string& agent);

@@ -4,6 +4,52 @@
 #include <cstring>
 
 namespace meterd::net {
+namespace {
+
+// Whether vector `v` (absent is fine) starts at a multiple of its element's alignment from the
+// start of the payload. FlatBuffers 2's verifier checks only that a vector's length field is
+// 4-aligned, so a hostile frame can place a vector of 8-byte scalars at 4 mod 8 and every read
+// of it is a misaligned load: undefined behaviour, and a crash wherever the compiler uses an
+// aligned vector load (found by tests/fuzz/frame_fuzz; corpus/frame/regress-misaligned-u64).
+template <typename T>
+bool Aligned(const flatbuffers::Vector<T>* v, const uint8_t* payload) {
+  return v == nullptr ||
+         (reinterpret_cast<uintptr_t>(v->data()) - reinterpret_cast<uintptr_t>(payload)) %
+                 alignof(T) ==
+             0;
+}
+
+// Every vector of 8-byte scalars in the schema (net/schema/meterd.fbs) is checked here.
+bool EightByteVectorsAligned(const wire::Envelope& env, const uint8_t* payload) {
+  switch (env.message_type()) {
+    case wire::Message::IngestBatch: {
+      const auto* m = env.message_as_IngestBatch();
+      return Aligned(m->series(), payload) && Aligned(m->values(), payload);
+    }
+    case wire::Message::ExportChunk: {
+      const auto* m = env.message_as_ExportChunk();
+      if (m->series()) {
+        for (const wire::ExportSeries* s : *m->series()) {
+          if (!Aligned(s->timestamps(), payload) || !Aligned(s->values(), payload)) return false;
+        }
+      }
+      return true;
+    }
+    case wire::Message::UsageChunk: {
+      const auto* m = env.message_as_UsageChunk();
+      if (m->lines()) {
+        for (const wire::UsageLine* l : *m->lines()) {
+          if (!Aligned(l->state_seconds(), payload)) return false;
+        }
+      }
+      return true;
+    }
+    default:
+      return true;
+  }
+}
+
+}  // namespace
 
 Status VerifyFrame(std::span<const uint8_t> payload, uint32_t max_frame_bytes,
                    const wire::Envelope** envelope) {
@@ -23,6 +69,9 @@ Status VerifyFrame(std::span<const uint8_t> payload, uint32_t max_frame_bytes,
   const wire::Envelope* env = wire::GetEnvelope(payload.data());
   if (env->message_type() == wire::Message::NONE || env->message() == nullptr) {
     return Status::Corruption("frame carries no message");
+  }
+  if (!EightByteVectorsAligned(*env, payload.data())) {
+    return Status::Corruption("frame holds a misaligned vector of 64-bit values");
   }
   (void)max_frame_bytes;
   *envelope = env;

@@ -111,7 +111,13 @@ Status SegmentReader::Impl::ReadFooterAndIndex() {
                      v[7],
                      v[8],
                      file_size};
-  if (index_offset + index_size != file_size - fmt::kFooterSize ||
+  // Checked without wrapping: the index must lie between the data and the footer, and a block
+  // count that the index could not hold is rejected before it is multiplied (a wrapped sum or
+  // product would pass the equalities and size a multi-exabyte read buffer: found by review of
+  // tests/fuzz/segment_fuzz; corpus/segment/regress-index-size-overflow.seg).
+  const uint64_t footer_offset = file_size - fmt::kFooterSize;
+  if (index_offset > footer_offset || index_size != footer_offset - index_offset ||
+      info.blocks > index_size / fmt::kIndexEntrySize ||
       index_size != fmt::kIndexHeaderSize + info.blocks * fmt::kIndexEntrySize + 8) {
     return Status::Corruption("index handle out of range");
   }

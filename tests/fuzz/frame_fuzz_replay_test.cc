@@ -5,6 +5,10 @@
 // bytes flipped, truncated and concatenated, and plain random bytes.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "net/client/client.h"
@@ -43,9 +47,34 @@ std::vector<std::vector<uint8_t>> ValidFrames() {
 TEST(FrameFuzzReplay, SeededCorpusNeverCrashesTheDecoder) {
   std::mt19937_64 rng(20261125);
   const auto valid = ValidFrames();
+  // METERD_FUZZ_WRITE_CORPUS=<dir>: write the frames as the fuzzer's seed corpus, <dir>/frame/
+  // (tests/fuzz/corpus/frame is made this way; tests/README.md).
+  if (const char* out = std::getenv("METERD_FUZZ_WRITE_CORPUS"); out != nullptr && *out != '\0') {
+    const std::filesystem::path dir = std::filesystem::path(out) / "frame";
+    std::filesystem::create_directories(dir);
+    for (size_t i = 0; i < valid.size(); ++i) {
+      std::ofstream(dir / ("frame-" + std::to_string(i) + ".bin"), std::ios::binary)
+          .write(reinterpret_cast<const char*>(valid[i].data()),
+                 static_cast<std::streamsize>(valid[i].size()));
+    }
+  }
   std::vector<uint8_t> stream;
   for (const auto& f : valid) stream.insert(stream.end(), f.begin(), f.end());
   ASSERT_EQ(LLVMFuzzerTestOneInput(stream.data(), stream.size()), 0);
+  // The committed corpus, regression inputs included (regress-misaligned-u64: an IngestBatch
+  // whose values vector sat at 4 mod 8, a misaligned load before VerifyFrame refused it).
+  for (const auto& e : std::filesystem::directory_iterator(METERD_FUZZ_CORPUS_DIR "/frame")) {
+    std::ifstream in(e.path(), std::ios::binary);
+    const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                     std::istreambuf_iterator<char>());
+    ASSERT_EQ(LLVMFuzzerTestOneInput(bytes.data(), bytes.size()), 0) << e.path();
+    if (e.path().filename().string().rfind("regress-", 0) == 0) {
+      FrameDecoder decoder(1u << 20);
+      decoder.Append(bytes);
+      const wire::Envelope* env = nullptr;
+      EXPECT_FALSE(decoder.Next(&env)) << e.path() << " decoded";
+    }
+  }
   for (int i = 0; i < 20000; ++i) {
     std::vector<uint8_t> input;
     switch (i % 4) {
