@@ -515,18 +515,21 @@ Result<RatingResult> RatingEngine::RateImpl(const ViewSource& source, const Rati
   // (PlanCache); a plan built here is kept for the next window.
   bool reused = false;
   if (month_state != nullptr) {
-    if (month_state->plan != nullptr &&
-        internal::PlanReusable(*month_state->plan, d, w.from, w.to)) {
-      internal::TakePlan(month_state->plan.get(), &w);
+    internal::PlanCache* kept = month_state->plan.get();
+    if (kept != nullptr && internal::PlanReusable(*kept, d, w.from, w.to)) {
+      internal::TakePlan(kept, &w);
       reused = true;
+      // Renumbered at its first reuse, not when built: a plan used once (the first hour after
+      // a start or a revision) does not pay for it.
+      if (!kept->scan_ordered) {
+        internal::OrderSlotsForScan(&w);
+        kept->scan_ordered = true;
+      }
     } else {
       month_state->plan = std::make_unique<internal::PlanCache>();
     }
   }
-  if (!reused) {
-    METERD_RETURN_IF_ERROR(internal::BuildPlan(&w));
-    if (month_state != nullptr) internal::OrderSlotsForScan(&w);
-  }
+  if (!reused) METERD_RETURN_IF_ERROR(internal::BuildPlan(&w));
   RatingResult result;
   RatingStats& stats = result.stats;
   stats.plan_ms = MsSince(t0);

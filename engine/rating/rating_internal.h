@@ -227,7 +227,8 @@ struct MonthGroup {
 // The plan of the month state's last window, kept for the next (RateMonthToDate rates one hour
 // after another, and consecutive hours of a month nearly always have the same plan, shifted):
 // the Work fields BuildPlan sets, for the window [from, to) of the engine whose series list is
-// `series`, its slots numbered in scan order (OrderSlotsForScan). `state_group` and
+// `series`, its slots numbered in scan order (OrderSlotsForScan) once `scan_ordered` (from its
+// first reuse on: a plan used once does not pay for the renumbering). `state_group` and
 // `state_line` map each plan group and line to its place in MonthState::groups once
 // AccrueMonth has put them there (empty until then; the plan adds no state lines after that).
 struct PlanCache {
@@ -244,6 +245,7 @@ struct PlanCache {
   std::vector<uint8_t> account_in_scope;
   std::vector<uint32_t> scope_accounts;
   size_t series_in_plan = 0, skipped_series = 0;
+  bool scan_ordered = false;
   std::vector<uint32_t> state_group;  // per plan group: index into MonthState::groups
   std::vector<uint32_t> state_line;   // per plan line: index into its state group's lines
 };
@@ -267,7 +269,7 @@ Status BuildPlan(Work* work);
 // Renumbers work's slots in the order the scan reaches them (meters by series id, each meter's
 // routes in order), so that the scan's writes to the totals walk memory forwards instead of
 // missing the cache on each of a fleet's rows. Worth its cost only for a plan used many times
-// (PlanCache): a pass over the slots, lines and unrated entries.
+// (PlanCache, from its first reuse): a pass over the slots, lines and unrated entries.
 void OrderSlotsForScan(Work* work);
 
 // Whether `cache` holds the plan of [from, to) for engine `d`, shifted: same series list and
