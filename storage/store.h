@@ -12,7 +12,16 @@
 //
 // Durability: Append returns an LSN; the samples are durable once WaitDurable(lsn) returns OK
 // (or OnDurable fires). Reads may see samples whose WAL group is still syncing; a crash before
-// the sync loses them, and they were never acknowledged.
+// the sync (or a failed sync) loses them, and they were never acknowledged.
+//
+// Order of a write: (1) Append queues the batch's record in the WAL, then (2) inserts its
+// samples into the head, both under one mutex; (3) the WAL's group commit writes and
+// fdatasyncs the record; (4) the caller acknowledges from OnDurable (the ingest path,
+// engine/service, sends the IngestAck only then). A batch the WAL does not take never reaches
+// the head: once the WAL has failed, every later Append fails with IOError ("WAL failed
+// earlier: ...") until the store is reopened, so reads never serve a sample a restart would
+// not have beyond the group whose sync failed. A closed store answers Unavailable (retry later,
+// elsewhere), never InvalidArgument (which the ingest path treats as a final refusal).
 //
 // Thread-safety: every method is thread-safe. Appends are serialised by one mutex (WAL order ==
 // head order); scans run concurrently with appends and flushes.
@@ -55,9 +64,9 @@ struct ScanRequest {
 // Called for consecutive runs of one series' samples: runs of a series arrive together, in
 // ascending time, without duplicates; series arrive in ascending id order. The spans are valid
 // only during the call.
-using ScanVisitor = std::function<void(uint64_t series_id, ValueType type,
-                                       std::span<const int64_t> ts,
-                                       std::span<const uint64_t> values)>;
+using ScanVisitor =
+    std::function<void(uint64_t series_id, ValueType type, std::span<const int64_t> ts,
+                       std::span<const uint64_t> values)>;
 
 struct ScanStats {
   uint64_t samples = 0;
@@ -104,8 +113,10 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Validates, logs and buffers a batch. Bad samples are refused and counted; good ones kept.
-  // May block while the head is over budget and a flush is running (backpressure).
+  // Validates, logs and buffers a batch (logged first; see "Order of a write"). Bad samples are
+  // refused and counted; good ones kept. May block while the head is over budget and a flush is
+  // running (backpressure). Errors store nothing: Unavailable (closed), IOError (the WAL failed,
+  // now or earlier), Busy (the head is full and flushing fails).
   Result<AppendResult> Append(const SampleBatch& batch);
   Status WaitDurable(uint64_t lsn);
   void OnDurable(uint64_t lsn, std::function<void(const Status&)> done);

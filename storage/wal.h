@@ -16,7 +16,9 @@
 //   2. durable_lsn() never decreases; every record with lsn <= durable_lsn() has been fdatasync'ed.
 //   3. Pending (appended, not yet written) bytes never exceed max_pending_bytes + one record:
 //      Append blocks until the sync thread catches up (backpressure).
-//   4. After an I/O error the writer is failed: every later Append/WaitDurable returns the error.
+//   4. After an I/O error the writer is failed for good: WaitDurable on a record not yet durable
+//      returns the error; every later Append and Rotate returns IOError "WAL failed earlier:
+//      ..." naming it. A closed writer's Append and Rotate return Unavailable.
 #pragma once
 
 #include <cstdint>

@@ -18,6 +18,11 @@ void Reject(IngestOutcome* out, uint32_t index, Status reason) {
 
 }  // namespace
 
+bool IsFinalIngestRefusal(const Status& status) {
+  return status.code() == Status::Code::kPermissionDenied ||
+         status.code() == Status::Code::kInvalidArgument;
+}
+
 void IngestPipeline::RefreshCache(const Principal& who, const IngestRequest& request,
                                   IngestSessionCache* cache) {
   const uint64_t generation = registry_->generation();

@@ -25,6 +25,14 @@
 // causes survives a crash; CloseDue moves the closing watermark under this mutex, so no sample
 // is classified against a stale watermark.
 //
+// Order of an ingest (and where an acknowledgement comes from): validate; MarkLate (durable)
+// for samples of closed hours; Store::Append (the WAL queues the record, then the head takes
+// the samples: readable from here); roll up; remember (agent, sequence). The service
+// (engine/service) then sends the IngestAck from Store::OnDurable, after the fdatasync covering
+// the record; if the sync fails it fails the connection instead, and the client resends. When
+// Store::Append fails nothing was stored and the batch is not remembered for deduplication, so
+// its resend is stored; IsFinalIngestRefusal says which errors the client must not resend.
+//
 // Thread-safety: thread-safe. Batches are validated and appended under one mutex, which keeps
 // per-series counter state exact and costs little: the store serialises appends anyway.
 #pragma once
@@ -78,6 +86,13 @@ struct IngestCounters {
   uint64_t duplicate_batches = 0;
   uint64_t batches = 0;
 };
+
+// True when an Ingest error refuses the batch for good: a bad request, or a key that may not
+// send it. The client learns why in the batch's acknowledgement and does not resend it. Any
+// other error stored nothing and is retryable (Unavailable: the store is closed or closing;
+// IOError: the disk failed; Busy): the connection is failed, and the client reconnects and
+// resends every unacknowledged batch.
+bool IsFinalIngestRefusal(const Status& status);
 
 class IngestPipeline {
  public:

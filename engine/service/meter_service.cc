@@ -383,8 +383,7 @@ void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const Respon
   flatbuffers::FlatBufferBuilder fbb(256);
   if (!result.ok()) {
     const Status& st = result.status();
-    if (st.code() == Status::Code::kPermissionDenied ||
-        st.code() == Status::Code::kInvalidArgument) {
+    if (IsFinalIngestRefusal(st)) {
       // The whole batch is refused, and the client learns why in its acknowledgement.
       std::vector<std::pair<uint32_t, Status>> why{{0, st}};
       Reply(r, net::FinishFrame(fbb, wire::CreateIngestAck(fbb, req.sequence, 0,
@@ -392,8 +391,14 @@ void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const Respon
                                                            false, Refusals(fbb, why))));
       return;
     }
-    // The store failed: nothing was stored; the client must resend elsewhere or later.
-    spdlog::error("event=ingest_failed key={} error=\"{}\"", s->who.key.id, st.ToString());
+    // Nothing was stored. The connection is failed with the store's code (Unavailable while
+    // the store closes, IOError after a WAL failure), so the client reconnects and resends the
+    // batch later or elsewhere: never an acknowledgement, which it would take as final.
+    if (st.code() == Status::Code::kUnavailable) {
+      spdlog::info("event=ingest_unavailable key={} error=\"{}\"", s->who.key.id, st.ToString());
+    } else {
+      spdlog::error("event=ingest_failed key={} error=\"{}\"", s->who.key.id, st.ToString());
+    }
     r->Fail(net::ToWireCode(st), "ingest failed: " + std::string(st.message()));
     return;
   }

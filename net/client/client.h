@@ -10,7 +10,10 @@
 //     `max_in_flight` unacknowledged batches; acknowledgements are collected as they arrive
 //     (and by Drain()). Every batch is kept until acknowledged. When the connection breaks,
 //     the client reconnects with backoff and resends the unacknowledged batches in sequence
-//     order; the server acknowledges a resent batch without storing it twice.
+//     order; the server acknowledges a resent batch without storing it twice. A connection-level
+//     Error (request id 0) counts as a break: ShuttingDown and Unavailable (a server or store
+//     shutting down) and IOError (its WAL failed) are resent, never dropped; only an
+//     IngestAck (which may refuse samples or the whole batch for good) ends a batch.
 //
 // Thread-safety: not thread-safe; one Client per thread.
 #pragma once

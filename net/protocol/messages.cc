@@ -16,9 +16,11 @@ std::vector<uint8_t> OkFrame(uint64_t request_id) {
 }
 
 wire::ErrorCode ToWireCode(const Status& status) {
-  // Status codes 0-10 are the wire codes 0-10 (static_asserts keep them in step).
+  // Status codes 0-11 are the wire codes 0-11 (static_asserts keep them in step).
   static_assert(static_cast<int>(Status::Code::kAlreadyExists) ==
                 static_cast<int>(wire::ErrorCode::AlreadyExists));
+  static_assert(static_cast<int>(Status::Code::kUnavailable) ==
+                static_cast<int>(wire::ErrorCode::Unavailable));
   static_assert(static_cast<int>(Status::Code::kBusy) == static_cast<int>(wire::ErrorCode::Busy));
   return static_cast<wire::ErrorCode>(static_cast<uint16_t>(status.code()));
 }
@@ -39,9 +41,12 @@ Status FromWire(wire::ErrorCode code, std::string_view message) {
     case wire::ErrorCode::IOError:
       return Status::IOError(message);
     case wire::ErrorCode::Busy:
-    case wire::ErrorCode::ShuttingDown:
     case wire::ErrorCode::TooManyConnections:
       return Status::Busy(msg);
+    case wire::ErrorCode::Unavailable:
+      return Status::Unavailable(message);
+    case wire::ErrorCode::ShuttingDown:  // the connection-level form of Unavailable
+      return Status::Unavailable(msg);
     case wire::ErrorCode::Unauthenticated:
       return Status::Unauthenticated(message);
     case wire::ErrorCode::PermissionDenied:

@@ -30,6 +30,8 @@ const char* Status::CodeName(Code code) {
       return "OutOfRange";
     case Code::kAlreadyExists:
       return "AlreadyExists";
+    case Code::kUnavailable:
+      return "Unavailable";
   }
   return "Unknown";
 }

@@ -29,6 +29,9 @@ class [[nodiscard]] Status {
     kPermissionDenied = 8,
     kOutOfRange = 9,  // e.g. a far-future sample
     kAlreadyExists = 10,
+    // The store or server is closed or shutting down: nothing was done, and the same request
+    // may succeed later or elsewhere (unlike InvalidArgument, which refuses it for good).
+    kUnavailable = 11,
   };
   enum class SubCode : uint8_t { kNone = 0, kNoSpace = 1 };
 
@@ -60,6 +63,7 @@ class [[nodiscard]] Status {
   }
   static Status OutOfRange(std::string_view msg) { return Status(Code::kOutOfRange, msg); }
   static Status AlreadyExists(std::string_view msg) { return Status(Code::kAlreadyExists, msg); }
+  static Status Unavailable(std::string_view msg) { return Status(Code::kUnavailable, msg); }
 
   bool ok() const { return state_ == nullptr; }
   Code code() const { return state_ ? state_->code : Code::kOk; }
@@ -70,6 +74,7 @@ class [[nodiscard]] Status {
   bool IsIOError() const { return code() == Code::kIOError; }
   bool IsBusy() const { return code() == Code::kBusy; }
   bool IsOutOfRange() const { return code() == Code::kOutOfRange; }
+  bool IsUnavailable() const { return code() == Code::kUnavailable; }
   bool IsNoSpace() const { return subcode() == SubCode::kNoSpace; }
 
   std::string_view message() const {

@@ -6,7 +6,8 @@
 // Locking: `mu` guards the live head, the flushing head, the segment set, the manifest copy and
 // the quarantine set. `flush_mu` serialises flushes and retention (the two manifest writers);
 // it is always taken before `mu`, never while holding it. The WAL has its own lock and is
-// appended to under `mu`, so WAL order equals head order.
+// appended to under `mu`, before the head insert, so WAL order equals head order and the head
+// holds only samples the WAL took.
 #pragma once
 
 #include <atomic>
@@ -43,16 +44,16 @@ struct Store::Impl {
   mutable std::mutex mu;
   std::condition_variable state_cv;  // signalled when a flush ends (backpressure waiters)
   std::condition_variable flusher_cv;
-  std::unique_ptr<Head> head;            // GUARDED_BY(mu)
-  std::shared_ptr<const Head> imm;       // GUARDED_BY(mu): frozen, being flushed
-  int64_t head_started = 0;              // GUARDED_BY(mu): clock when head got its first sample
-  Manifest manifest;                     // GUARDED_BY(mu); written with flush_mu held too
+  std::unique_ptr<Head> head;       // GUARDED_BY(mu)
+  std::shared_ptr<const Head> imm;  // GUARDED_BY(mu): frozen, being flushed
+  int64_t head_started = 0;         // GUARDED_BY(mu): clock when head got its first sample
+  Manifest manifest;                // GUARDED_BY(mu); written with flush_mu held too
   std::shared_ptr<const std::vector<LiveSegment>> segments;  // GUARDED_BY(mu); copy-on-write
   std::set<std::pair<uint64_t, uint64_t>> quarantined;       // GUARDED_BY(mu): (segment, offset)
-  bool flush_requested = false;          // GUARDED_BY(mu)
-  bool stopping = false;                 // GUARDED_BY(mu)
-  bool closed = false;                   // GUARDED_BY(mu)
-  Status background_error;               // GUARDED_BY(mu): last background flush failure
+  bool flush_requested = false;                              // GUARDED_BY(mu)
+  bool stopping = false;                                     // GUARDED_BY(mu)
+  bool closed = false;                                       // GUARDED_BY(mu)
+  Status background_error;  // GUARDED_BY(mu): last background flush failure
 
   std::thread flusher;
 
@@ -68,7 +69,7 @@ struct Store::Impl {
   }
 
   // store_write.cc
-  Status FlushLocked();  // REQUIRES: flush_mu held
+  Status FlushLocked();      // REQUIRES: flush_mu held
   Status RetentionLocked();  // REQUIRES: flush_mu held
   void FlusherLoop();
   // store_scan.cc

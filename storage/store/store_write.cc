@@ -2,7 +2,9 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <unordered_map>
 
+#include "storage/base/check.h"
 #include "storage/base/clock.h"
 #include "storage/store/batch_record.h"
 #include "storage/store/store_impl.h"
@@ -15,6 +17,36 @@ void Reject(AppendResult* result, uint32_t index, Status reason) {
   if (result->first_rejections.size() < kMaxReportedRejections) {
     result->first_rejections.push_back(SampleRejection{index, std::move(reason)});
   }
+}
+
+// Removes from *rows (and rejects) the samples Head::Insert would refuse: a series that holds
+// another value type in `head`, or, for a series new to the head, in an earlier row of this
+// batch. Checking before the WAL append lets the head take the batch only once it is logged.
+void RejectTypeChanges(const Head& head, const SampleBatch& batch, std::vector<uint32_t>* rows,
+                       AppendResult* result) {
+  const std::vector<uint64_t>& ids = batch.series();
+  const std::vector<ValueType>& types = batch.types();
+  std::unordered_map<uint64_t, ValueType> new_series;  // allocates only for series new to head
+  uint64_t last_id = 0;
+  ValueType last_type{};
+  bool have_last = false;
+  size_t kept = 0;
+  for (uint32_t row : *rows) {
+    const uint64_t id = ids[row];
+    if (!have_last || id != last_id) {  // agents send a series' rows together: look up once
+      ValueType type;
+      if (!head.LookupType(id, &type)) type = new_series.try_emplace(id, types[row]).first->second;
+      last_id = id;
+      last_type = type;
+      have_last = true;
+    }
+    if (types[row] == last_type) {
+      (*rows)[kept++] = row;
+    } else {
+      Reject(result, row, Status::InvalidArgument("series changes value type"));
+    }
+  }
+  rows->resize(kept);
 }
 
 }  // namespace
@@ -68,29 +100,31 @@ Result<AppendResult> Store::Append(const SampleBatch& batch) {
                           s.background_error.ToString());
     }
   }
-  if (s.closed) return Status::InvalidArgument("store is closed");
-  // Insert into the head first (it refuses a sample whose type differs from its series'),
-  // then log exactly what was accepted; both under `mu`, so WAL order == head order.
+  // Unavailable, not InvalidArgument: the batch is fine, and the ingest path has the client
+  // resend it (to the restarted server) instead of refusing it for good.
+  if (s.closed) return Status::Unavailable("store is closed");
+  // Log first, then insert: the head (which scans and exports read) only ever holds samples
+  // whose record the WAL took. A failed WAL refuses every later append (WalWriter invariant 4),
+  // so nothing reaches the head unlogged. Both happen under `mu`, so WAL order == head order.
+  // The type check the head would do runs first, so the record holds exactly what the head
+  // accepts and replay rebuilds the same head.
   const size_t before_type_check = rows.size();
-  size_t kept = 0;
-  for (uint32_t row : rows) {
-    const Sample x = batch.at(row);
-    if (s.head->Insert(x.series_id, x.ts, x.value_bits, x.type)) {
-      rows[kept++] = row;
-    } else {
-      Reject(&result, row, Status::InvalidArgument("series changes value type"));
-    }
-  }
-  rows.resize(kept);
-  if (kept != before_type_check) {  // rare: re-encode what the head accepted
+  RejectTypeChanges(*s.head, batch, &rows, &result);
+  const size_t kept = rows.size();
+  if (kept != before_type_check) {  // rare: re-encode what the head will accept
     record.clear();
     if (kept > 0) EncodeBatchRecord(batch, &rows, &record);
   }
   if (kept > 0) {
-    if (s.head_started == 0) s.head_started = now;
     auto lsn = s.wal->Append(record);
     if (!lsn.ok()) return lsn.status();
     result.lsn = *lsn;
+    if (s.head_started == 0) s.head_started = now;
+    for (uint32_t row : rows) {
+      const Sample x = batch.at(row);
+      METERD_CHECK(s.head->Insert(x.series_id, x.ts, x.value_bits, x.type),
+                   "a logged sample was refused by the head (RejectTypeChanges missed it)");
+    }
   }
   result.accepted = static_cast<uint32_t>(kept);
   const bool over_budget = s.head->memory_bytes() >= s.options.head_memory_budget;

@@ -39,6 +39,13 @@ uint64_t EffectiveFileSize(uint64_t requested) {
   return blocks * kBlockSize;
 }
 
+// What Append and Rotate answer once the writer has failed: an IOError whatever the first
+// error was (the caller must not retry on this writer), naming that error.
+Status FailedEarlier(const Status& failed) {
+  return Status::IOError("WAL failed earlier: " + failed.ToString() +
+                         "; nothing is logged until a restart");
+}
+
 }  // namespace
 
 struct WalWriter::Impl {
@@ -246,8 +253,8 @@ Result<uint64_t> WalWriter::Append(std::string_view record) {
     while (s.pending_bytes > s.options.max_pending_bytes && s.failed.ok() && !s.stopping) {
       s.space_cv.wait(lock);
     }
-    if (!s.failed.ok()) return s.failed;
-    if (s.stopping) return Status::InvalidArgument("WAL writer is closed");
+    if (!s.failed.ok()) return FailedEarlier(s.failed);
+    if (s.stopping) return Status::Unavailable("WAL writer is closed");
     s.pending.append(record);
     s.items.push_back(Item{record.size(), 0});
     s.pending_bytes += record.size();
@@ -294,8 +301,8 @@ uint64_t WalWriter::last_lsn() const { return impl_->last_lsn.load(std::memory_o
 Result<uint64_t> WalWriter::Rotate() {
   Impl& s = *impl_;
   std::unique_lock<std::mutex> lock(s.mu);
-  if (!s.failed.ok()) return s.failed;
-  if (s.stopping) return Status::InvalidArgument("WAL writer is closed");
+  if (!s.failed.ok()) return FailedEarlier(s.failed);
+  if (s.stopping) return Status::Unavailable("WAL writer is closed");
   const uint64_t ticket = ++s.rotate_tickets;
   s.items.push_back(Item{0, ticket});
   s.work_cv.notify_one();

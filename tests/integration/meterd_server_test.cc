@@ -263,6 +263,65 @@ TEST_F(MeterdServerTest, TheClientReconnectsAndResendsWhatWasNotAcknowledged) {
   }
 }
 
+// Issue 17: a graceful shutdown (SIGTERM) racing a stream of batches. Batches the draining
+// server did not acknowledge (cut off by ShuttingDown, or meeting a store already closing:
+// Unavailable) are resent by the client once the restarted server is up; none is dropped as
+// refused, and every sample is stored once.
+TEST_F(MeterdServerTest, BatchesSentDuringAGracefulShutdownAreResentNotLost) {
+  const uint16_t port = server_.port();
+  server_.Stop();
+  server_.set_listen("127.0.0.1:" + std::to_string(port));
+  StartServer(extra_, /*fresh=*/false);
+  net::ClientOptions o = Options(server_.admin_key());
+  o.port = port;
+  o.max_in_flight = 16;
+  net::Client client(o);
+  Status connected = client.Connect();
+  ASSERT_TRUE(connected.ok()) << connected.ToString() << " server on " << server_.port();
+  ASSERT_TRUE(client.DefineSeries({{"vm-gs", "vm.cpu_time_ns"}}).ok());
+  const uint64_t id = net::SeriesIdOf("vm-gs", "vm.cpu_time_ns");
+  constexpr uint64_t kMaxBatches = 4000;  // 5 samples, 5 s apart: all within the past 20,000 s
+  const int64_t t = UnixNow() - static_cast<int64_t>(kMaxBatches) * 5;
+  std::set<uint64_t> acked;
+  uint64_t refused = 0;
+  client.set_ack_callback([&](const IngestAckInfo& a) {
+    acked.insert(a.sequence);
+    refused += a.rejected;
+  });
+  std::atomic<bool> restarted{false};
+  std::thread restart;
+  uint64_t sent = 0;
+  // Batches keep coming, paced, until the restarted server is up: some are sent while the
+  // server drains, closes its store and is down.
+  for (uint64_t seq = 1; seq <= 150 || !restarted.load(); ++seq) {
+    ASSERT_LE(seq, kMaxBatches) << "the restart took too long";
+    if (seq == 150) {
+      restart = std::thread([&] {
+        server_.Stop();  // SIGTERM: drain, close the store
+        StartServer(extra_, /*fresh=*/false);
+        restarted.store(true);
+      });
+    }
+    if (seq > 150) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    IngestBatchData b =
+        Batch(seq, t + static_cast<int64_t>(seq - 1) * 5, {id, id, id, id, id}, {0, 1, 2, 3, 4},
+              {seq * 10, seq * 10 + 1, seq * 10 + 2, seq * 10 + 3, seq * 10 + 4}, "gs");
+    ASSERT_TRUE(client.SendBatch(seq, net::BuildIngestFrame(b)).ok()) << "batch " << seq;
+    sent = seq;
+  }
+  restart.join();
+  ASSERT_TRUE(client.Drain().ok());
+  EXPECT_EQ(acked.size(), sent);
+  EXPECT_EQ(refused, 0u) << "a batch caught by the shutdown was refused, not resent";
+  EXPECT_GE(client.reconnects(), 1u);
+  auto rows = ExportAll(Admin().get(), t, t + static_cast<int64_t>(sent) * 5);
+  ASSERT_EQ(rows.size(), sent * 5);  // every sample once
+  for (size_t i = 0; i < rows.size(); ++i) {
+    ASSERT_EQ(rows[i].ts, t + static_cast<int64_t>(i));
+    ASSERT_EQ(rows[i].value, (i / 5 + 1) * 10 + i % 5);
+  }
+}
+
 TEST_F(MeterdServerTest, MalformedFramesCloseOnlyTheirConnection) {
   auto healthy = Admin();
   struct Case {

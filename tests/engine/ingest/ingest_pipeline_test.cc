@@ -159,5 +159,44 @@ TEST_F(IngestPipelineTest, TheSessionCacheSeesSeriesDefinedLater) {
   EXPECT_EQ(out->accepted, 2u);
 }
 
+// Issue 17: a shutdown racing an ingest. The store closed under the batch used to answer
+// InvalidArgument, which the service turns into a final refusal in the acknowledgement, and the
+// client dropped the batch. Unavailable is retried: the client reconnects and resends, and the
+// restarted server stores the batch.
+TEST_F(IngestPipelineTest, ABatchMeetingAClosedStoreIsRetriedNotLost) {
+  const uint64_t c = Id("vm-1", "vm.cpu_time_ns");
+  ASSERT_TRUE(store_->Close().ok());  // shutdown: the store closes while the batch comes in
+  auto refused = Send(Agent("hv-1"), 1, kNow - 10, {c, c}, {0, 1}, {100, 200});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kUnavailable) << refused.status().ToString();
+  EXPECT_FALSE(IsFinalIngestRefusal(refused.status())) << "the client would drop the batch";
+
+  // The restart: same directory, new store and pipeline; the client resends sequence 1.
+  pipeline_.reset();
+  store_.reset();
+  storage::StoreOptions o;
+  o.dir = dir_.path() + "/store";
+  o.now = [] { return kNow; };
+  o.background_flush = false;
+  auto reopened = storage::Store::Open(o);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  store_ = std::move(reopened).value();
+  pipeline_ = std::make_unique<IngestPipeline>(store_.get(), registry_.get());
+  cache_ = IngestSessionCache{};
+  auto resent = Send(Agent("hv-1"), 1, kNow - 10, {c, c}, {0, 1}, {100, 200});
+  ASSERT_TRUE(resent.ok()) << resent.status().ToString();
+  EXPECT_FALSE(resent->duplicate);
+  EXPECT_EQ(resent->accepted, 2u);
+  EXPECT_EQ(Scan(c), (std::map<int64_t, uint64_t>{{kNow - 10, 100}, {kNow - 9, 200}}));
+}
+
+TEST(IngestRefusalTest, OnlyBadRequestsAreFinal) {
+  EXPECT_TRUE(IsFinalIngestRefusal(Status::InvalidArgument("columns differ")));
+  EXPECT_TRUE(IsFinalIngestRefusal(Status::PermissionDenied("billing key")));
+  EXPECT_FALSE(IsFinalIngestRefusal(Status::Unavailable("store is closed")));
+  EXPECT_FALSE(IsFinalIngestRefusal(Status::IOError("WAL failed earlier")));
+  EXPECT_FALSE(IsFinalIngestRefusal(Status::Busy("head is full")));
+}
+
 }  // namespace
 }  // namespace meterd::engine

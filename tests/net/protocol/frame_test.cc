@@ -146,10 +146,14 @@ TEST(FrameTest, PropertyMutatedFramesYieldVerifiedEnvelopesOrAnError) {
 TEST(MessagesTest, StatusCodesMapToWireCodesAndBack) {
   for (const Status& s :
        {Status::NotFound("x"), Status::InvalidArgument("y"), Status::PermissionDenied("z"),
-        Status::OutOfRange("w"), Status::AlreadyExists("v"), Status::Unauthenticated("u")}) {
+        Status::OutOfRange("w"), Status::AlreadyExists("v"), Status::Unauthenticated("u"),
+        Status::Unavailable("t")}) {
     EXPECT_EQ(FromWire(ToWireCode(s), s.message()).code(), s.code());
   }
-  EXPECT_EQ(FromWire(wire::ErrorCode::ShuttingDown, "").code(), Status::Code::kBusy);
+  // A closed store travels as code 11 (docs/protocol.md); a draining server's connection-level
+  // ShuttingDown means the same to a client: resend later.
+  EXPECT_EQ(static_cast<int>(ToWireCode(Status::Unavailable("store is closed"))), 11);
+  EXPECT_EQ(FromWire(wire::ErrorCode::ShuttingDown, "").code(), Status::Code::kUnavailable);
   EXPECT_EQ(FromWire(wire::ErrorCode::FrameTooLarge, "").code(), Status::Code::kOutOfRange);
 }
 
