@@ -252,7 +252,10 @@ std::vector<std::string> ScopesOf(std::string_view account, const tenancy::Tenan
 
 ResolvedSettings Ledger::Impl::ResolveLocked(std::string_view account,
                                              const tenancy::Tenancy* t) const {
-  const std::vector<std::string> scopes = ScopesOf(account, t);
+  // Nothing set below the global scope (the common case): no scope list to build.
+  const bool global_only = settings.empty() || (settings.size() == 1 && settings.count("*") == 1);
+  const std::vector<std::string> scopes =
+      global_only ? std::vector<std::string>{"*"} : ScopesOf(account, t);
   ResolvedSettings r;
   bool mode = false, low = false, limit = false, hyst = false;
   for (const std::string& scope : scopes) {
@@ -393,10 +396,35 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   }
   auto t = impl_->tenancy ? impl_->tenancy() : nullptr;
   std::lock_guard write(impl_->write_mu);
-  std::unordered_map<std::string, Book> staged;
-  std::unordered_map<std::string, ResolvedSettings> settings;
+  // Every account the booking touches, once: a copy of its book to change, the live book it
+  // replaces on commit (books are only changed under write_mu, which is held, and a map node
+  // never moves), its settings. One hash lookup per account (an hour books 100,000 of them).
+  struct Staged {
+    std::string_view account;  // into booking.charges or `expired`
+    Book book;
+    Book* live = nullptr;  // null: the account's first entry
+    ResolvedSettings settings;
+    std::vector<const HourCharge*> charges;  // by month
+  };
+  std::vector<Staged> staged;
   staged.reserve(booking.charges.size());
-  settings.reserve(booking.charges.size());
+  std::unordered_map<std::string_view, uint32_t> index;
+  index.reserve(booking.charges.size());
+  // REQUIRES: impl_->mu held (shared).
+  auto stage = [&](std::string_view account) -> uint32_t {
+    auto [it, fresh] = index.try_emplace(account, static_cast<uint32_t>(staged.size()));
+    if (fresh) {
+      Staged& st = staged.emplace_back();
+      st.account = account;
+      if (auto b = impl_->books.find(account); b != impl_->books.end()) {
+        st.book = b->second;
+        st.live = &b->second;
+      }
+      st.settings = impl_->ResolveLocked(account, t.get());
+    }
+    return it->second;
+  };
+  std::vector<std::pair<std::string, Grant>> expired;  // grants that expired before this hour
   {
     std::shared_lock lock(impl_->mu);
     if (!close_hour) {
@@ -412,53 +440,42 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
                                      std::to_string(*impl_->next_hour) + ")");
     }
     for (const HourCharge& c : booking.charges) {
-      auto [slot, fresh] = staged.try_emplace(c.account);
-      if (!fresh) continue;
-      auto it = impl_->books.find(c.account);
-      if (it != impl_->books.end()) slot->second = it->second;
-      settings.emplace(c.account, impl_->ResolveLocked(c.account, t.get()));
+      const uint32_t i = stage(c.account);  // may grow `staged`: index it after
+      staged[i].charges.push_back(&c);
+    }
+    // Grants that expired before this hour, across every account (not only those charged).
+    if (close_hour) {
+      for (const auto& [account, book] : impl_->books) {
+        for (const Grant& g : book.grants) {
+          if (g.expires_at <= booking.hour) expired.emplace_back(account, g);
+        }
+      }
+      std::sort(expired.begin(), expired.end(),
+                [](const auto& a, const auto& b) { return a.second.id < b.second.id; });
+      for (const auto& [account, g] : expired) stage(account);
     }
   }
   METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
   METERD_ASSIGN_OR_RETURN(Writer w, Writer::Make(txn));
   BookReport report;
 
-  // Grants that expired before this hour, across every account (not only those charged).
-  if (close_hour) {
-    std::vector<std::pair<std::string, Grant>> expired;
-    {
-      std::shared_lock lock(impl_->mu);
-      for (const auto& [account, book] : impl_->books) {
-        for (const Grant& g : book.grants) {
-          if (g.expires_at <= booking.hour) expired.emplace_back(account, g);
-        }
-      }
-    }
-    std::sort(expired.begin(), expired.end(),
-              [](const auto& a, const auto& b) { return a.second.id < b.second.id; });
-    for (const auto& [account, g] : expired) {
-      if (!staged.count(account)) {
-        std::shared_lock lock(impl_->mu);
-        staged[account] = impl_->books.at(account);
-        settings[account] = impl_->ResolveLocked(account, t.get());
-      }
-      Book& book = staged[account];
-      auto it = std::find_if(book.grants.begin(), book.grants.end(),
-                             [&](const Grant& x) { return x.id == g.id; });
-      if (it == book.grants.end()) continue;
-      Entry e;
-      e.account = account;
-      e.kind = EntryKind::kGrantExpiry;
-      e.amount = -it->remaining;
-      e.at = g.expires_at;
-      e.grant_id = g.id;
-      e.actor = std::string(kClockActor);
-      e.reason = "grant " + std::to_string(g.id) + " expired";
-      e.created_at = booking.now;
-      METERD_RETURN_IF_ERROR(w.Add(&e, &book));
-      report.expired += it->remaining;
-      book.grants.erase(it);
-    }
+  for (const auto& [account, g] : expired) {
+    Book& book = staged[index.at(account)].book;
+    auto it = std::find_if(book.grants.begin(), book.grants.end(),
+                           [&](const Grant& x) { return x.id == g.id; });
+    if (it == book.grants.end()) continue;
+    Entry e;
+    e.account = account;
+    e.kind = EntryKind::kGrantExpiry;
+    e.amount = -it->remaining;
+    e.at = g.expires_at;
+    e.grant_id = g.id;
+    e.actor = std::string(kClockActor);
+    e.reason = "grant " + std::to_string(g.id) + " expired";
+    e.created_at = booking.now;
+    METERD_RETURN_IF_ERROR(w.Add(&e, &book));
+    report.expired += it->remaining;
+    book.grants.erase(it);
   }
 
   // Charges: an amount owed draws on grants first (the one expiring first), then paid credit.
@@ -497,38 +514,34 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
     return Status::OK();
   };
 
-  std::map<int64_t, std::unordered_map<std::string, MicroCredits>> billed_delta;
-  std::vector<const HourCharge*> order;
-  order.reserve(booking.charges.size());
-  for (const HourCharge& c : booking.charges) order.push_back(&c);
-  std::sort(order.begin(), order.end(), [](const HourCharge* a, const HourCharge* b) {
-    return std::tie(a->account, a->month) < std::tie(b->account, b->month);
-  });
-  for (const HourCharge* c : order) {
-    Book& book = staged[c->account];
-    METERD_RETURN_IF_ERROR(charge(c->account, &book, EntryKind::kAdjustment, c->adjustment,
-                                  c->month, "usage revised after it was billed"));
+  // Accounts in order (entries and events in a deterministic order), each account's charges
+  // by month; then its thresholds and snapshot.
+  std::vector<uint32_t> order(staged.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return staged[a].account < staged[b].account; });
+  for (const uint32_t i : order) {
+    Staged& st = staged[i];
+    std::sort(st.charges.begin(), st.charges.end(),
+              [](const HourCharge* a, const HourCharge* b) { return a->month < b->month; });
+    const std::string account(st.account);
+    Book& book = st.book;
+    for (const HourCharge* c : st.charges) {
+      METERD_RETURN_IF_ERROR(charge(account, &book, EntryKind::kAdjustment, c->adjustment, c->month,
+                                    "usage revised after it was billed"));
+      METERD_RETURN_IF_ERROR(
+          charge(account, &book, EntryKind::kUsage, c->usage, c->month, "hourly usage"));
+      METERD_RETURN_IF_ERROR(
+          charge(account, &book, EntryKind::kFee, c->fees, c->month, "subscription fees"));
+      report.usage += c->usage;
+      report.fees += c->fees;
+      report.adjustments += c->adjustment;
+    }
     METERD_RETURN_IF_ERROR(
-        charge(c->account, &book, EntryKind::kUsage, c->usage, c->month, "hourly usage"));
-    METERD_RETURN_IF_ERROR(
-        charge(c->account, &book, EntryKind::kFee, c->fees, c->month, "subscription fees"));
-    billed_delta[c->month][c->account] += c->adjustment + c->usage + c->fees;
-    report.usage += c->usage;
-    report.fees += c->fees;
-    report.adjustments += c->adjustment;
-  }
-  // Thresholds and snapshots of every account whose balance moved.
-  std::vector<std::string> accounts;
-  accounts.reserve(staged.size());
-  for (const auto& [account, book] : staged) accounts.push_back(account);
-  std::sort(accounts.begin(), accounts.end());
-  for (const std::string& account : accounts) {
-    Book& book = staged[account];
-    METERD_RETURN_IF_ERROR(
-        w.Thresholds(account, &book, settings[account], booking.hour + tenancy::kHour, nullptr));
+        w.Thresholds(account, &book, st.settings, booking.hour + tenancy::kHour, nullptr));
     METERD_RETURN_IF_ERROR(w.MaybeSnapshot(account, &book, booking.now));
   }
-  report.accounts = accounts.size();
+  report.accounts = staged.size();
   report.entries = w.entries();
   report.events = w.events();
   if (close_hour) {
@@ -543,10 +556,21 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   METERD_RETURN_IF_ERROR(txn.Commit());
   {
     std::unique_lock lock(impl_->mu);
-    for (auto& [account, book] : staged) impl_->books[account] = std::move(book);
-    for (const auto& [month, deltas] : billed_delta) {
-      auto& m = impl_->billed[month];
-      for (const auto& [account, d] : deltas) m[account] += d;
+    for (Staged& st : staged) {
+      if (st.live != nullptr) {
+        *st.live = std::move(st.book);
+      } else {
+        impl_->books.emplace(std::string(st.account), std::move(st.book));
+      }
+      for (const HourCharge* c : st.charges) {
+        const MicroCredits d = c->adjustment + c->usage + c->fees;
+        auto& m = impl_->billed[c->month];
+        if (auto it = m.find(st.account); it != m.end()) {
+          it->second += d;
+        } else {
+          m.emplace(std::string(st.account), d);
+        }
+      }
     }
     if (close_hour) {
       if (!impl_->clock_start) impl_->clock_start = booking.hour;

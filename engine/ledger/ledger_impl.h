@@ -37,6 +37,14 @@ struct Grant {
   int64_t expires_at = 0;
 };
 
+// Maps keyed by account id that a string_view looks up without a copy.
+struct AccountHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using AccountMap = std::unordered_map<std::string, V, AccountHash, std::equal_to<>>;
+
 // One account's in-memory book.
 struct Book {
   MicroCredits balance = 0;
@@ -59,10 +67,10 @@ struct Ledger::Impl {
 
   std::mutex write_mu;  // serialises changes
   mutable std::shared_mutex mu;
-  std::unordered_map<std::string, Book> books;                              // GUARDED_BY(mu)
-  std::map<int64_t, std::unordered_map<std::string, MicroCredits>> billed;  // GUARDED_BY(mu)
-  std::map<std::string, ScopeSettings, std::less<>> settings;               // GUARDED_BY(mu)
-  std::optional<int64_t> next_hour, clock_start;                            // GUARDED_BY(mu)
+  AccountMap<Book> books;                                      // GUARDED_BY(mu)
+  std::map<int64_t, AccountMap<MicroCredits>> billed;          // GUARDED_BY(mu)
+  std::map<std::string, ScopeSettings, std::less<>> settings;  // GUARDED_BY(mu)
+  std::optional<int64_t> next_hour, clock_start;               // GUARDED_BY(mu)
 
   Status Load();
   ResolvedSettings ResolveLocked(std::string_view account, const tenancy::Tenancy* tenancy) const;
