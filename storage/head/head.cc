@@ -28,11 +28,21 @@ void Head::GrowTable() {
   memory_bytes_ += (table_.capacity() - old.capacity()) * sizeof(Slot);
 }
 
-bool Head::LookupType(uint64_t series_id, ValueType* type) const {
+bool Head::LookupType(uint64_t series_id, ValueType* type, uint32_t* chunk) const {
   const Slot& slot = table_[Probe(series_id)];
   if (slot.index == kEmpty) return false;
   *type = chunks_[slot.index].type();
+  if (chunk != nullptr) *chunk = slot.index;
   return true;
+}
+
+void Head::InsertInto(uint32_t chunk, int64_t ts, uint64_t value_bits) {
+  SeriesChunk& c = chunks_[chunk];
+  memory_bytes_ =
+      static_cast<size_t>(static_cast<int64_t>(memory_bytes_) + c.Append(ts, value_bits));
+  ++samples_;
+  min_ts_ = std::min(min_ts_, ts);
+  max_ts_ = std::max(max_ts_, ts);
 }
 
 const SeriesChunk* Head::Find(uint64_t series_id) const {
@@ -54,13 +64,8 @@ bool Head::Insert(uint64_t series_id, int64_t ts, uint64_t value_bits, ValueType
     memory_bytes_ += (chunks_.capacity() - chunks_cap) * sizeof(SeriesChunk) +
                      (ids_.capacity() - ids_cap) * sizeof(uint64_t);
   }
-  SeriesChunk& chunk = chunks_[table_[i].index];
-  if (chunk.type() != type) return false;
-  memory_bytes_ =
-      static_cast<size_t>(static_cast<int64_t>(memory_bytes_) + chunk.Append(ts, value_bits));
-  ++samples_;
-  min_ts_ = std::min(min_ts_, ts);
-  max_ts_ = std::max(max_ts_, ts);
+  if (chunks_[table_[i].index].type() != type) return false;
+  InsertInto(table_[i].index, ts, value_bits);
   return true;
 }
 

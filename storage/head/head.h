@@ -25,10 +25,14 @@ class Head {
  public:
   Head();
 
-  // Type of `series_id` if present; false if the head has no such series.
-  bool LookupType(uint64_t series_id, ValueType* type) const;
+  // Type of `series_id` if present; false if the head has no such series. With `chunk`, also
+  // the series' chunk number, which stays valid until the head is destroyed (for InsertInto).
+  bool LookupType(uint64_t series_id, ValueType* type, uint32_t* chunk = nullptr) const;
   // Adds a sample. Returns false (and stores nothing) if the series holds another value type.
   bool Insert(uint64_t series_id, int64_t ts, uint64_t value_bits, ValueType type);
+  // Adds a sample to the series whose chunk number LookupType gave, without looking it up
+  // again. REQUIRES: the sample is of the chunk's type.
+  void InsertInto(uint32_t chunk, int64_t ts, uint64_t value_bits);
 
   size_t memory_bytes() const { return memory_bytes_; }
   uint64_t samples() const { return samples_; }

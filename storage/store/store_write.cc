@@ -19,29 +19,39 @@ void Reject(AppendResult* result, uint32_t index, Status reason) {
   }
 }
 
+constexpr uint32_t kNewSeries = UINT32_MAX;
+
 // Removes from *rows (and rejects) the samples Head::Insert would refuse: a series that holds
 // another value type in `head`, or, for a series new to the head, in an earlier row of this
 // batch. Checking before the WAL append lets the head take the batch only once it is logged.
+// (*chunks)[k] is kept row k's head chunk (Head::InsertInto), or kNewSeries: the head is
+// probed once per row here, not again when inserting.
 void RejectTypeChanges(const Head& head, const SampleBatch& batch, std::vector<uint32_t>* rows,
-                       AppendResult* result) {
+                       std::vector<uint32_t>* chunks, AppendResult* result) {
   const std::vector<uint64_t>& ids = batch.series();
   const std::vector<ValueType>& types = batch.types();
   std::unordered_map<uint64_t, ValueType> new_series;  // allocates only for series new to head
   uint64_t last_id = 0;
   ValueType last_type{};
+  uint32_t last_chunk = kNewSeries;
   bool have_last = false;
   size_t kept = 0;
+  chunks->clear();
   for (uint32_t row : *rows) {
     const uint64_t id = ids[row];
     if (!have_last || id != last_id) {  // agents send a series' rows together: look up once
       ValueType type;
-      if (!head.LookupType(id, &type)) type = new_series.try_emplace(id, types[row]).first->second;
+      last_chunk = kNewSeries;
+      if (!head.LookupType(id, &type, &last_chunk)) {
+        type = new_series.try_emplace(id, types[row]).first->second;
+      }
       last_id = id;
       last_type = type;
       have_last = true;
     }
     if (types[row] == last_type) {
       (*rows)[kept++] = row;
+      chunks->push_back(last_chunk);
     } else {
       Reject(result, row, Status::InvalidArgument("series changes value type"));
     }
@@ -109,7 +119,8 @@ Result<AppendResult> Store::Append(const SampleBatch& batch) {
   // The type check the head would do runs first, so the record holds exactly what the head
   // accepts and replay rebuilds the same head.
   const size_t before_type_check = rows.size();
-  RejectTypeChanges(*s.head, batch, &rows, &result);
+  std::vector<uint32_t> chunks;
+  RejectTypeChanges(*s.head, batch, &rows, &chunks, &result);
   const size_t kept = rows.size();
   if (kept != before_type_check) {  // rare: re-encode what the head will accept
     record.clear();
@@ -120,10 +131,14 @@ Result<AppendResult> Store::Append(const SampleBatch& batch) {
     if (!lsn.ok()) return lsn.status();
     result.lsn = *lsn;
     if (s.head_started == 0) s.head_started = now;
-    for (uint32_t row : rows) {
-      const Sample x = batch.at(row);
-      METERD_CHECK(s.head->Insert(x.series_id, x.ts, x.value_bits, x.type),
-                   "a logged sample was refused by the head (RejectTypeChanges missed it)");
+    for (size_t k = 0; k < rows.size(); ++k) {
+      const Sample x = batch.at(rows[k]);
+      if (chunks[k] != kNewSeries) {  // chunk numbers stay valid while the head takes series
+        s.head->InsertInto(chunks[k], x.ts, x.value_bits);
+      } else {
+        METERD_CHECK(s.head->Insert(x.series_id, x.ts, x.value_bits, x.type),
+                     "a logged sample was refused by the head (RejectTypeChanges missed it)");
+      }
     }
   }
   result.accepted = static_cast<uint32_t>(kept);
