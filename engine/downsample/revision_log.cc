@@ -36,13 +36,23 @@ void CoalesceLate(std::vector<LateSample>* samples) {
 Result<std::unique_ptr<RevisionLog>> RevisionLog::Open(const std::string& path,
                                                        std::string* damage) {
   std::unique_ptr<RevisionLog> log(new RevisionLog());
-  METERD_ASSIGN_OR_RETURN(
-      log->log_, RecordLog::Open(
-                     path, [&](std::string_view record) { return log->Replay(record); }, damage));
+  RecordLogReport report;
+  auto opened = RecordLog::Open(
+      path, [&](std::string_view record) { return log->Replay(record, report.damaged_ranges > 0); },
+      &report);
+  *damage = report.detail;
+  METERD_ASSIGN_OR_RETURN(log->log_, std::move(opened));
   return log;
 }
 
-Status RevisionLog::Replay(std::string_view record) {
+Status RevisionLog::Replay(std::string_view record, bool after_damage) {
+  // A resolution after damaged bytes is not believed: the damage may be the torn first part of
+  // the very append that carried it (the records of one append can reach the disk out of
+  // order), whose revision rows are then lost. Its pending samples stay unresolved and are
+  // recomputed at start, which writes only what changed.
+  const auto resolve = [&](uint64_t id) {
+    if (!after_damage) pending_.erase(id);
+  };
   base::ByteReader in(record);
   uint8_t type = 0;
   if (!in.GetFixed8(&type)) return Status::Corruption("revision log: empty record");
@@ -51,10 +61,11 @@ Status RevisionLog::Replay(std::string_view record) {
     if (!in.GetFixed64(&id)) return Status::Corruption("revision log: short id");
     next_id_ = std::max(next_id_, id + 1);
     if (type == kResolved) {
-      pending_.erase(id);
+      resolve(id);
       return Status::OK();
     }
-    std::vector<LateSample>& list = pending_[id];
+    // Decoded whole before anything is applied: a refused record (Corruption) changes nothing.
+    std::vector<LateSample> list;
     while (!in.empty()) {
       uint64_t series = 0, ts = 0;
       if (!in.GetFixed64(&series) || !in.GetFixed64(&ts)) {
@@ -62,11 +73,14 @@ Status RevisionLog::Replay(std::string_view record) {
       }
       list.push_back(LateSample{series, static_cast<int64_t>(ts)});
     }
+    std::vector<LateSample>& pending = pending_[id];
+    pending.insert(pending.end(), list.begin(), list.end());
     return Status::OK();
   }
   if (type != kRevision) return Status::Corruption("revision log: unknown record type");
   uint64_t resolved = 0;
   if (!in.GetFixed64(&resolved)) return Status::Corruption("revision log: short record");
+  std::vector<storage::RollupRow> rows;
   while (!in.empty()) {
     storage::RollupRow row;
     uint64_t hour = 0;
@@ -77,10 +91,13 @@ Status RevisionLog::Replay(std::string_view record) {
     for (uint64_t& v : row.col) {
       if (!in.GetVarint64(&v)) return Status::Corruption("revision log: short row");
     }
+    rows.push_back(row);
+  }
+  for (const storage::RollupRow& row : rows) {
     revisions_[{row.series_id, row.hour}].push_back(row);
     ++revision_count_;
   }
-  if (resolved != 0) pending_.erase(resolved);
+  if (resolved != 0) resolve(resolved);
   return Status::OK();
 }
 

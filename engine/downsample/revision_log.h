@@ -7,7 +7,9 @@
 //   kResolved  id: the pending samples with that id have been rolled into revisions
 // A pending record is synced before its samples reach the WAL, so after a crash at any point
 // the engine knows which sealed hours may be stale and recomputes them from raw data; since a
-// recomputation that changes nothing writes nothing, doing it twice is harmless.
+// recomputation that changes nothing writes nothing, doing it twice is harmless. After damage
+// in the middle of the log (RecordLog keeps the intact records after it), resolutions that
+// follow the damage are ignored once, so their pending samples are recomputed.
 //
 // Thread-safety: not synchronised; the Downsampler serialises calls.
 #pragma once
@@ -56,7 +58,7 @@ class RevisionLog {
 
  private:
   RevisionLog() = default;
-  Status Replay(std::string_view record);
+  Status Replay(std::string_view record, bool after_damage);
 
   std::unique_ptr<RecordLog> log_;
   uint64_t next_id_ = 1;

@@ -203,8 +203,13 @@ int Run(const Flags& f) {
   auto series = OrDie(engine::SeriesRegistry::Open(f.data_dir, &catalog), "series");
   std::string bootstrap;
   auto keys = OrDie(engine::KeyStore::Open(f.data_dir, &bootstrap), "keys");
-  for (const std::string* damage : {&metrics->load_damage(), &series->load_damage()}) {
-    if (!damage->empty()) spdlog::warn("event=registry_damage detail=\"{}\"", *damage);
+  for (const engine::RecordLogReport* r : {&metrics->load_report(), &series->load_report()}) {
+    if (r->clean()) continue;
+    spdlog::warn(
+        "event=registry_damage records={} refused={} damaged_ranges={} damaged_bytes={} "
+        "cut_bytes={} quarantine=\"{}\" detail=\"{}\"",
+        r->records, r->refused_records, r->damaged_ranges, r->damaged_bytes, r->torn_tail_bytes,
+        r->quarantine, r->detail);
   }
   if (!bootstrap.empty()) {
     // Printed once, on the terminal that created the directory; also in admin.key (0600).

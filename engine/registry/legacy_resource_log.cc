@@ -19,7 +19,7 @@ bool Decode(std::string_view rec, LegacyResource* r) {
        {&r->id, &r->type, &r->account, &r->project, &r->location, &r->plan, &r->owner}) {
     if (!in.GetLengthPrefixed(f)) return false;
   }
-  return true;
+  return in.empty();
 }
 
 }  // namespace

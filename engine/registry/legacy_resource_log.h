@@ -21,8 +21,9 @@ struct LegacyResource {
   std::string owner;  // hypervisor that registered it; empty when an admin did
 };
 
-// The resources of the log at `path`, the last record of an id winning, sorted by id. A
-// damaged tail is cut off and described in *damage.
+// The resources of the log at `path`, the last record of an id winning, sorted by id. Damage
+// and malformed records are skipped (RecordLog's recovery rules) and described in *damage; a
+// damaged record of an id leaves its previous intact record the last one.
 Result<std::vector<LegacyResource>> ReadLegacyResourceLog(const std::string& path,
                                                           std::string* damage);
 

@@ -25,12 +25,18 @@ bool Decode(std::string_view rec, MetricDef* d) {
       !in.GetFixed8(&type)) {
     return false;
   }
+  if (kind < static_cast<uint8_t>(MetricKind::kGauge) ||
+      kind > static_cast<uint8_t>(MetricKind::kState) ||
+      (type != static_cast<uint8_t>(storage::ValueType::kInt) &&
+       type != static_cast<uint8_t>(storage::ValueType::kFloat))) {
+    return false;
+  }
   d->kind = static_cast<MetricKind>(kind);
   d->type = static_cast<storage::ValueType>(type);
   for (std::string* f : {&d->name, &d->unit, &d->description}) {
     if (!in.GetLengthPrefixed(f)) return false;
   }
-  return true;
+  return in.empty();
 }
 
 }  // namespace
@@ -47,9 +53,15 @@ Result<std::unique_ptr<MetricStore>> MetricStore::Open(const std::string& dir,
                                 if (!Decode(rec, &d)) {
                                   return Status::Corruption("metrics.log: malformed metric record");
                                 }
-                                return catalog->Define(d);
+                                // Define wrote only valid definitions: an intact record that
+                                // is not one is refused like a damaged one (skipped, counted).
+                                Status s = catalog->Define(d);
+                                if (s.code() == Status::Code::kInvalidArgument) {
+                                  return Status::Corruption("metrics.log: " + s.ToString());
+                                }
+                                return s;
                               },
-                              &ms->load_damage_));
+                              &ms->load_report_));
   return ms;
 }
 

@@ -1,7 +1,8 @@
 // meterd — engine/registry/metric_store.h
 //
 // Makes the metric catalog's custom metrics durable: each definition is a record of
-// metrics.log (docs/format-registry.md), replayed into the catalog at start.
+// metrics.log (docs/format-registry.md), replayed into the catalog at start. A damaged or
+// malformed record is skipped and counted in load_report(); the intact ones after it are kept.
 //
 // Thread-safety: thread-safe (Define is serialised; the catalog is itself thread-safe).
 #pragma once
@@ -20,14 +21,16 @@ class MetricStore {
   static Result<std::unique_ptr<MetricStore>> Open(const std::string& dir, MetricCatalog* catalog);
   // Defines a custom metric durably (see MetricCatalog::Define for the rules).
   Status Define(const MetricDef& def);
-  const std::string& load_damage() const { return load_damage_; }
+  // What Open found damaged or refused in metrics.log (detail empty = clean).
+  const RecordLogReport& load_report() const { return load_report_; }
+  const std::string& load_damage() const { return load_report_.detail; }
 
  private:
   explicit MetricStore(MetricCatalog* catalog) : catalog_(catalog) {}
   MetricCatalog* catalog_;
   std::mutex mu_;
   std::unique_ptr<RecordLog> log_;
-  std::string load_damage_;
+  RecordLogReport load_report_;
 };
 
 }  // namespace meterd::engine

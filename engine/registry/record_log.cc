@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "storage/base/checksum.h"
+#include "storage/base/clock.h"
 #include "storage/base/coding.h"
 
 namespace meterd::engine {
@@ -12,50 +13,137 @@ namespace {
 constexpr std::string_view kMagic = "MTRLOG01";
 constexpr size_t kRecordHeader = 12;
 constexpr uint32_t kMaxRecord = 1u << 20;
+// Findings described one by one in a report's detail; the rest are only counted (a file
+// damaged all over must not make a log line of megabytes).
+constexpr uint64_t kMaxDescribed = 8;
+
+enum class Frame { kIntact, kTornHeader, kTooLong, kTorn, kChecksum };
+
+// Whether an intact record starts at `pos`; its payload length in *len.
+Frame FrameAt(std::string_view data, size_t pos, uint32_t* len) {
+  if (data.size() - pos < kRecordHeader) return Frame::kTornHeader;
+  *len = base::DecodeFixed32(data.data() + pos);
+  if (*len > kMaxRecord) return Frame::kTooLong;
+  if (data.size() - pos - kRecordHeader < *len) return Frame::kTorn;
+  const uint64_t sum = base::DecodeFixed64(data.data() + pos + 4);
+  if (base::Checksum64(data.substr(pos + kRecordHeader, *len), *len) != sum) {
+    return Frame::kChecksum;
+  }
+  return Frame::kIntact;
+}
+
+std::string Describe(Frame f, uint32_t len) {
+  switch (f) {
+    case Frame::kTornHeader:
+      return "torn record header";
+    case Frame::kTooLong:
+      return "record length " + std::to_string(len) + " over 1 MiB";
+    case Frame::kTorn:
+      return "torn record of " + std::to_string(len) + " bytes";
+    case Frame::kChecksum:
+      return "checksum mismatch";
+    case Frame::kIntact:
+      break;
+  }
+  return "intact";
+}
 
 }  // namespace
 
 Result<std::unique_ptr<RecordLog>> RecordLog::Open(
     const std::string& path, const std::function<Status(std::string_view)>& replay,
-    std::string* damage) {
-  damage->clear();
+    RecordLogReport* report) {
+  *report = RecordLogReport{};
   if (!storage::FileExists(path)) {
     METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(path, kMagic));
   }
-  std::string data;
-  METERD_RETURN_IF_ERROR(storage::ReadWholeFile(path, &data));
-  if (data.size() < kMagic.size() || std::string_view(data).substr(0, kMagic.size()) != kMagic) {
+  std::string file_data;
+  METERD_RETURN_IF_ERROR(storage::ReadWholeFile(path, &file_data));
+  const std::string_view data(file_data);
+  if (data.size() < kMagic.size() || data.substr(0, kMagic.size()) != kMagic) {
     return Status::Corruption(path + ": not a meterd record log (bad magic)");
   }
+  uint64_t described = 0;
+  auto note = [&](const std::string& what) {
+    if (described++ < kMaxDescribed) {
+      report->detail += (report->detail.empty() ? "" : "; ") + what;
+    }
+  };
+  // The intact byte ranges, in order: what the file keeps.
+  std::vector<std::pair<size_t, size_t>> kept;
   size_t pos = kMagic.size();
   while (pos < data.size()) {
-    if (data.size() - pos < kRecordHeader) {
-      *damage = "torn record header";
-      break;
+    uint32_t len = 0;
+    const Frame frame = FrameAt(data, pos, &len);
+    if (frame != Frame::kIntact) {
+      size_t next = pos + 1;
+      uint32_t next_len = 0;
+      while (next < data.size() && FrameAt(data, next, &next_len) != Frame::kIntact) ++next;
+      if (next >= data.size()) {
+        report->torn_tail_bytes = data.size() - pos;
+        note(path + " at offset " + std::to_string(pos) + ": " + Describe(frame, len) + "; cut " +
+             std::to_string(data.size() - pos) + " bytes");
+        break;
+      }
+      // Counted before the records after it are replayed (see RecordLogReport).
+      ++report->damaged_ranges;
+      report->damaged_bytes += next - pos;
+      note(path + " at offset " + std::to_string(pos) + ": " + Describe(frame, len) + "; skipped " +
+           std::to_string(next - pos) + " damaged bytes to the intact record at " +
+           std::to_string(next));
+      pos = next;
+      continue;
     }
-    const uint32_t len = base::DecodeFixed32(data.data() + pos);
-    const uint64_t sum = base::DecodeFixed64(data.data() + pos + 4);
-    if (len > kMaxRecord || data.size() - pos - kRecordHeader < len) {
-      *damage = "torn record of " + std::to_string(len) + " bytes";
-      break;
+    const std::string_view payload = data.substr(pos + kRecordHeader, len);
+    Status s = replay(payload);
+    if (s.IsCorruption()) {
+      ++report->refused_records;
+      note(path + " at offset " + std::to_string(pos) + ": record refused: " + s.ToString());
+    } else if (!s.ok()) {
+      return s;
+    } else {
+      ++report->records;
     }
-    std::string_view payload(data.data() + pos + kRecordHeader, len);
-    if (base::Checksum64(payload, len) != sum) {
-      *damage = "checksum mismatch";
-      break;
+    const size_t end = pos + kRecordHeader + len;
+    if (!kept.empty() && kept.back().second == pos) {
+      kept.back().second = end;
+    } else {
+      kept.emplace_back(pos, end);
     }
-    METERD_RETURN_IF_ERROR(replay(payload));
-    pos += kRecordHeader + len;
+    pos = end;
+  }
+  if (described > kMaxDescribed) {
+    report->detail += "; and " + std::to_string(described - kMaxDescribed) + " more";
+  }
+  uint64_t size = kept.empty() ? kMagic.size() : kept.back().second;
+  if (report->damaged_ranges > 0) {
+    // Keep the evidence, then rewrite the log without the damage: the next start finds it
+    // clean, and a replay that treated records after damage with suspicion (RevisionLog) does
+    // so once. A crash in between leaves the original, and the next start does this again.
+    report->quarantine = path + ".damaged-" + std::to_string(base::UnixSecondsNow());
+    METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(report->quarantine, data));
+    std::string clean(kMagic);
+    for (const auto& [from, to] : kept) clean.append(data.substr(from, to - from));
+    METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(path, clean));
+    size = clean.size();
+    report->detail += "; the file as found is kept in " + report->quarantine;
   }
   METERD_ASSIGN_OR_RETURN(auto file, storage::OpenFile(path, storage::OpenMode::kReadWrite,
                                                        storage::IoBackend::kPosix));
-  if (!damage->empty()) {
-    *damage = path + " at offset " + std::to_string(pos) + ": " + *damage + "; cut " +
-              std::to_string(data.size() - pos) + " bytes";
-    METERD_RETURN_IF_ERROR(file->Truncate(pos));
+  if (report->damaged_ranges == 0 && report->torn_tail_bytes > 0) {
+    METERD_RETURN_IF_ERROR(file->Truncate(size));
     METERD_RETURN_IF_ERROR(file->Sync());
   }
-  return std::unique_ptr<RecordLog>(new RecordLog(std::move(file), pos));
+  return std::unique_ptr<RecordLog>(new RecordLog(std::move(file), size));
+}
+
+Result<std::unique_ptr<RecordLog>> RecordLog::Open(
+    const std::string& path, const std::function<Status(std::string_view)>& replay,
+    std::string* damage) {
+  RecordLogReport report;
+  auto log = Open(path, replay, &report);
+  *damage = std::move(report.detail);
+  return log;
 }
 
 Status RecordLog::Append(const std::vector<std::string>& records) {

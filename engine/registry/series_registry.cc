@@ -47,7 +47,7 @@ Result<std::unique_ptr<SeriesRegistry>> SeriesRegistry::Open(const std::string& 
   METERD_ASSIGN_OR_RETURN(
       reg->log_, RecordLog::Open(
                      dir + "/series.log", [&](std::string_view rec) { return reg->Replay(rec); },
-                     &reg->load_damage_));
+                     &reg->load_report_));
   return reg;
 }
 
@@ -57,8 +57,20 @@ Status SeriesRegistry::Replay(std::string_view record) {
   SeriesInfo info;
   if (!r.GetFixed8(&version) || version != kSeriesRecordVersion || !r.GetFixed64(&info.id) ||
       !r.GetFixed8(&type) || !r.GetFixed8(&kind) || !r.GetLengthPrefixed(&info.resource) ||
-      !r.GetLengthPrefixed(&info.metric) || !r.GetLengthPrefixed(&info.owner)) {
+      !r.GetLengthPrefixed(&info.metric) || !r.GetLengthPrefixed(&info.owner) || !r.empty()) {
     return Status::Corruption("series.log: malformed series record");
+  }
+  // A record whose checksum holds but whose fields do not (an unknown value type or metric
+  // kind) is refused like a damaged one: RecordLog skips and counts it, and the series stays
+  // undefined until its agent defines it again, rather than being served with a kind that
+  // rollups and rating do not know.
+  if (type != static_cast<uint8_t>(storage::ValueType::kInt) &&
+      type != static_cast<uint8_t>(storage::ValueType::kFloat)) {
+    return Status::Corruption("series.log: unknown value type " + std::to_string(type));
+  }
+  if (kind < static_cast<uint8_t>(MetricKind::kGauge) ||
+      kind > static_cast<uint8_t>(MetricKind::kState)) {
+    return Status::Corruption("series.log: unknown metric kind " + std::to_string(kind));
   }
   if (IdOf(info.resource, info.metric) != info.id) {
     return Status::Corruption("series.log: record for \"" +

@@ -11,7 +11,10 @@
 //
 // Invariants: ids are unique and each id's key never changes; a definition whose id collides
 // with another key, or whose id is not the hash of its key, is refused. Definitions are
-// durable (series.log, docs/format-registry.md) before Define returns.
+// durable (series.log, docs/format-registry.md) before Define returns. At Open the first
+// intact record of an id wins; a damaged record, or an intact one that is malformed (unknown
+// version, type or kind, trailing bytes, an id that is not its key's hash), is skipped and
+// counted in load_report(), and every intact definition after it is kept.
 //
 // Thread-safety: thread-safe. Lookups take a shared lock and may run concurrently with each
 // other; Define takes the exclusive lock only to publish, after its records are on disk.
@@ -94,7 +97,9 @@ class SeriesRegistry {
   size_t size() const;
   // Bumped whenever a definition is added; callers caching lookups compare it.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-  const std::string& load_damage() const { return load_damage_; }
+  // What Open found damaged or refused in series.log (RecordLogReport; detail empty = clean).
+  const RecordLogReport& load_report() const { return load_report_; }
+  const std::string& load_damage() const { return load_report_.detail; }
 
  private:
   SeriesRegistry(const MetricCatalog* catalog) : catalog_(catalog) {}
@@ -113,7 +118,7 @@ class SeriesRegistry {
   std::unordered_map<std::string, uint32_t> owners_;             // GUARDED_BY(mu_) hypervisor -> id
   std::unordered_map<std::string, std::string> resource_owner_;  // GUARDED_BY(mu_) resource -> host
   std::atomic<uint64_t> generation_{0};
-  std::string load_damage_;
+  RecordLogReport load_report_;
 };
 
 }  // namespace meterd::engine

@@ -2,7 +2,8 @@
 //
 // The input is a registry's series.log (docs/format-registry.md), written to a scratch
 // directory and opened with SeriesRegistry::Open: RecordLog's framing (magic, length, checksum,
-// the torn-tail cut) and then every series record's fields. The same bytes are also opened as
+// the torn-tail cut, the scan past damage to the next intact record and the rewrite without
+// it) and then every series record's fields. The same bytes are also opened as
 // metrics.log with MetricStore::Open (crash checks only). A second pass opens the input with
 // every record's checksum recomputed, so that the record decoders see arbitrary payloads.
 #include <cstdint>

@@ -3,8 +3,8 @@
 // The record-log fuzz target (record_log_fuzz.cc) over its corpus (tests/fuzz/corpus/record_log)
 // and 2,000 seeded mutations in every build. The seeds are series.log files written by
 // SeriesRegistry::Define through RecordLog::Append, and a metrics.log written by MetricStore.
-// Every record is checksummed: a damaged log loses its tail but never yields a series the
-// intact log does not define.
+// Every record is checksummed: a damaged log loses the damaged records (and keeps the intact
+// ones after them) but never yields a series the intact log does not define.
 #include <gtest/gtest.h>
 
 #include <string>

@@ -84,7 +84,7 @@ TEST(RecordLogTest, ATornTailIsCutAndAppendsContinueAfterIt) {
   EXPECT_TRUE(damage.empty());
 }
 
-TEST(RecordLogTest, AFlippedByteIsDetectedAndNothingFromItOnIsReplayed) {
+TEST(RecordLogTest, AFlippedByteLosesOnlyItsRecordAndIsCountedAndQuarantined) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/x.log";
   std::string damage;
@@ -96,9 +96,57 @@ TEST(RecordLogTest, AFlippedByteIsDetectedAndNothingFromItOnIsReplayed) {
   std::string data = ReadAll(path);
   data[8 + 16 + 12 + 1] ^= 0x40;  // inside "bbbb"
   WriteAll(path, data);
-  auto got = Replay(path, &damage);
-  EXPECT_EQ(got, std::vector<std::string>{"aaaa"});
-  EXPECT_NE(damage.find("checksum mismatch"), std::string::npos) << damage;
+  std::vector<std::string> got;
+  RecordLogReport report;
+  auto log = RecordLog::Open(
+      path,
+      [&](std::string_view r) {
+        got.emplace_back(r);
+        return Status::OK();
+      },
+      &report);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(got, (std::vector<std::string>{"aaaa", "cccc"}));
+  EXPECT_EQ(report.records, 2u);
+  EXPECT_EQ(report.damaged_ranges, 1u);
+  EXPECT_EQ(report.damaged_bytes, 16u);
+  EXPECT_EQ(report.torn_tail_bytes, 0u);
+  EXPECT_EQ(report.refused_records, 0u);
+  EXPECT_FALSE(report.clean());
+  EXPECT_NE(report.detail.find("checksum mismatch"), std::string::npos) << report.detail;
+  EXPECT_NE(report.detail.find(report.quarantine), std::string::npos) << report.detail;
+  EXPECT_EQ(ReadAll(report.quarantine), data);   // the file as found
+  EXPECT_EQ(ReadAll(path).size(), 8 + 2 * 16u);  // rewritten without the damage
+  EXPECT_EQ(log.value()->size(), 8 + 2 * 16u);
+}
+
+TEST(RecordLogTest, ARecordTheReplayRefusesIsSkippedCountedAndKept) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/x.log";
+  std::string damage;
+  {
+    auto log = RecordLog::Open(
+        path, [](std::string_view) { return Status::OK(); }, &damage);
+    ASSERT_TRUE(log.value()->Append({"good", "bad!", "good"}).ok());
+  }
+  const std::string before = ReadAll(path);
+  auto replay = [](std::string_view r) {
+    return r == "bad!" ? Status::Corruption("not readable") : Status::OK();
+  };
+  RecordLogReport report;
+  auto log = RecordLog::Open(path, replay, &report);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(report.records, 2u);
+  EXPECT_EQ(report.refused_records, 1u);
+  EXPECT_EQ(report.damaged_ranges, 0u);
+  EXPECT_NE(report.detail.find("at offset 24: record refused: Corruption: not readable"),
+            std::string::npos)
+      << report.detail;
+  EXPECT_EQ(ReadAll(path), before);  // a newer reader may know it: the bytes stay
+  // Any other error still fails Open.
+  auto failed = RecordLog::Open(
+      path, [](std::string_view) { return Status::IOError("disk"); }, &report);
+  EXPECT_EQ(failed.status().code(), Status::Code::kIOError);
 }
 
 TEST(RecordLogTest, AFileWithoutTheMagicIsRefused) {
