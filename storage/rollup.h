@@ -79,10 +79,18 @@ enum RollupColumn : uint8_t {
   kColStateLast = kColState0 + kStateSlots - 1,
   kColRevision,   // 0 for the sealed bucket, n for its n-th revision
   kColRevisedAt,  // unix second the revision was made (0 for revision 0)
-  kColFlags,      // kRowImported, ...
+  kColFlags,      // origin: kRowImported, kRowRebuilt; kRowIncreaseSaturated (format-rollup.md)
   kRollupColumns
 };
+// Origin flags. A row with neither is live (revision 0) or revised by late data (revision >=
+// 1). Readers ignore bits they do not know.
 constexpr uint64_t kRowImported = 1;  // backfilled from another system, not computed here
+constexpr uint64_t kRowRebuilt = 2;   // a revision written by `meterctl rollup rebuild`
+constexpr uint64_t kRowOrigin = kRowImported | kRowRebuilt;
+// Not an origin: a counter's increase in the hour reached 2^64 (only absurd data gets there:
+// 2^64 bytes is 16 EiB in an hour), so the increase column holds 2^64 - 1, a lower bound,
+// instead of wrapping silently (docs/rollup.md, "Counters").
+constexpr uint64_t kRowIncreaseSaturated = 4;
 
 struct RollupRow {
   uint64_t series_id = 0;

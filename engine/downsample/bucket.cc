@@ -95,7 +95,12 @@ void CreditHold(const SeriesShape& shape, uint64_t value, int64_t seconds, Rollu
 
 void AddCounterDelta(uint64_t prev, uint64_t cur, RollupRow* row) {
   bool reset = false;
-  row->col[kColIncrease] += CounterDelta(prev, cur, &reset);
+  const uint64_t delta = CounterDelta(prev, cur, &reset);
+  uint64_t& increase = row->col[kColIncrease];
+  if (__builtin_add_overflow(increase, delta, &increase)) {
+    increase = ~uint64_t{0};
+    row->col[kColFlags] |= kRowIncreaseSaturated;
+  }
   row->col[kColResets] += reset ? 1 : 0;
 }
 
@@ -107,6 +112,10 @@ bool SameBucket(const RollupRow& a, const RollupRow& b) {
   if (a.series_id != b.series_id || a.hour != b.hour) return false;
   for (size_t c = 0; c < kRollupColumns; ++c) {
     if (c == kColRevision || c == kColRevisedAt) continue;
+    if (c == kColFlags) {
+      if ((a.col[c] & ~kRowRebuilt) != (b.col[c] & ~kRowRebuilt)) return false;
+      continue;
+    }
     if (a.col[c] != b.col[c]) return false;
   }
   return true;

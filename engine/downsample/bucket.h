@@ -8,8 +8,9 @@
 //   * a gauge or state sample holds its value from its second until the next sample, for at
 //     most `staleness` seconds; the held seconds are split at hour boundaries and credited to
 //     each hour (gauge: integral += value x seconds; state: seconds of that state);
-//   * a counter's delta between consecutive samples (a decrease is a reset: the new value is
-//     the increase since the reset) belongs to the hour of the later sample.
+//   * a counter's delta between consecutive samples (any decrease is a reset: the new value is
+//     the increase since the reset) belongs to the hour of the later sample; an hour's increase
+//     saturates at 2^64 - 1 and flags the row kRowIncreaseSaturated, never wrapping.
 // A hold is credited piecewise, one piece per hour, in ascending time, in both paths, so float
 // sums and integrals add in the same order and compare bit for bit.
 //
@@ -43,16 +44,20 @@ void AddSampleStats(const SeriesShape& shape, int64_t ts, uint64_t value, storag
 // Credits `value` held for `seconds` (inside row->hour's hour) to `row`.
 void CreditHold(const SeriesShape& shape, uint64_t value, int64_t seconds, storage::RollupRow* row);
 
-// A counter's increase from `prev` to `cur`; a decrease is a reset (the increase is `cur`).
+// A counter's increase from `prev` to `cur`; any decrease is a reset (the increase is `cur`).
+// With 64-bit values a wrap past 2^64 cannot be told from a reset, so it is one.
 inline uint64_t CounterDelta(uint64_t prev, uint64_t cur, bool* reset) {
   *reset = cur < prev;
   return *reset ? cur : cur - prev;
 }
+// Adds the delta to row's increase (saturating at 2^64 - 1 with kRowIncreaseSaturated set in
+// its flags) and counts a reset.
 void AddCounterDelta(uint64_t prev, uint64_t cur, storage::RollupRow* row);
 
 // True when the row carries nothing (no sample, no held second): such rows are never stored.
 bool RowIsEmpty(const storage::RollupRow& row);
-// Equal buckets, ignoring the revision columns.
+// Equal buckets, ignoring the revision columns and the kRowRebuilt flag (which says only who
+// computed the bucket: a rebuild equal to a late-data revision changes nothing).
 bool SameBucket(const storage::RollupRow& a, const storage::RollupRow& b);
 
 // The buckets of hours [from_hour, to_hour] of one series recomputed from its raw samples.

@@ -6,6 +6,9 @@
 #include <chrono>
 #include <ctime>
 
+#include "storage/base/check.h"
+#include "storage/base/clock.h"
+
 namespace meterd::engine {
 
 using storage::HourOf;
@@ -233,6 +236,8 @@ Status Downsampler::Apply(const storage::SampleBatch& batch, std::span<const Ser
   LateBatch late{lsn, late_id, {}};
   const int64_t stale = options_.staleness_seconds;
   const int64_t closing = closing_;  // a local: the stores below cannot alias it
+  // The agents' clocks, for the closing clock (only rows the store surely took).
+  if (!suspect && n > 0) closing_clock_.NoteSample(*std::max_element(times, times + n));
   // Pass 1, the common case: in order, in the hour of the series' newest sample, one cache
   // line per sample. Every other row goes to pass 2, and its series is marked deferred so that
   // its later rows follow it there in batch order.
@@ -302,8 +307,13 @@ Status Downsampler::Apply(const storage::SampleBatch& batch, std::span<const Ser
 
 int64_t Downsampler::CloseDue() {
   std::lock_guard lock(mu_);
-  // Hour h closes at h + 1h + grace: the first hour still open is the one holding now - grace.
-  closing_ = std::max(closing_, HourOf(Now() - options_.grace_seconds));
+  // Hour h closes at h + 1h + grace: the first hour still open is the one holding now - grace,
+  // `now` read from the closing clock, which a step of the wall clock does not fool.
+  const int64_t monotonic = options_.monotonic_nanos ? options_.monotonic_nanos()
+                            : options_.now           ? Now() * 1'000'000'000
+                                                     : base::MonotonicNanos();
+  const int64_t now = closing_clock_.Advance(Now(), monotonic);
+  closing_ = std::max(closing_, HourOf(now - options_.grace_seconds));
   return closing_;
 }
 
@@ -401,22 +411,45 @@ Status Downsampler::RecomputeHours(SeriesState* st, std::span<const RawSample> s
                      st->has_last ? st->last_ts : INT64_MIN, from_hour, to_hour);
   stats_.recomputed_hours += static_cast<uint64_t>((to_hour - from_hour) / kSecondsPerHour + 1);
   const int64_t now = Now();
+  // Whether raw samples are left to recompute `hour` from (a rebuild asks only when its
+  // recomputation differs from the sealed bucket): one in the hour, or in the hour before,
+  // whose hold may be all the bucket held (a staleness change recomputes that). Retention
+  // drops the oldest raw partitions first, so when both hours are empty the samples that made
+  // the bucket are gone. `samples` covers the hour itself (Rebuild loads to_hour + 1 h).
+  auto has_raw = [&](int64_t hour) -> Result<bool> {
+    auto it = std::lower_bound(samples.begin(), samples.end(), hour,
+                               [](const RawSample& s, int64_t t) { return s.ts < t; });
+    if (it != samples.end() && it->ts < hour + kSecondsPerHour) return true;
+    METERD_ASSIGN_OR_RETURN(std::vector<RawSample> before,
+                            LoadRaw(st->id, hour - kSecondsPerHour, hour));
+    return !before.empty();
+  };
   auto next_row = rows.begin();
   for (int64_t hour = from_hour; hour <= to_hour; hour += kSecondsPerHour) {
     RollupRow fresh;
     fresh.series_id = st->id;
     fresh.hour = hour;
     if (next_row != rows.end() && next_row->hour == hour) fresh = *next_row++;
-    if (report) ++report->hours;
+    RebuildHourCounts* counts = nullptr;
+    if (report) {
+      ++report->hours;
+      const size_t i = static_cast<size_t>((hour - report->by_hour.front().hour) / kSecondsPerHour);
+      METERD_CHECK(i < report->by_hour.size(), "rebuild: hour outside the report's range");
+      counts = &report->by_hour[i];
+    }
     if (hour >= watermark_) {
       auto it = std::lower_bound(st->open.begin(), st->open.end(), hour, HourLess);
       const bool present = it != st->open.end() && it->hour == hour;
       if ((present && SameBucket(*it, fresh)) || (!present && RowIsEmpty(fresh))) {
-        if (report) ++report->unchanged;
+        if (report) {
+          ++report->unchanged;
+          ++counts->unchanged;
+        }
         continue;
       }
       if (report) {
         ++report->open_replaced;
+        ++counts->rebuilt;
         if (report->first_changes.size() < 32) report->first_changes.push_back(fresh);
       }
       if (!present) {
@@ -429,18 +462,42 @@ Status Downsampler::RecomputeHours(SeriesState* st, std::span<const RawSample> s
       continue;
     }
     METERD_ASSIGN_OR_RETURN(RollupRow current, SealedRow(st->id, hour));
-    if (SameBucket(current, fresh)) {
-      if (report) ++report->unchanged;
+    if (report && (current.col[kColFlags] & kRowImported) != 0) {
+      // Imported usage has no raw samples behind it: a rebuild would replace it with nothing
+      // (issue 18). Late data still replaces it (ProcessLate passes no report).
+      ++report->kept_imported;
+      ++counts->kept_imported;
       continue;
+    }
+    if (SameBucket(current, fresh)) {
+      if (report) {
+        ++report->unchanged;
+        ++counts->unchanged;
+      }
+      continue;
+    }
+    if (report) {
+      METERD_ASSIGN_OR_RETURN(const bool raw, has_raw(hour));
+      if (!raw) {
+        // The raw samples that made this bucket are gone (raw retention): recomputing it from
+        // what is left would erase usage that was measured.
+        ++report->kept_without_raw;
+        ++counts->kept_without_raw;
+        continue;
+      }
     }
     fresh.col[kColRevision] = current.col[kColRevision] + 1;
     fresh.col[kColRevisedAt] = static_cast<uint64_t>(now);
-    // An imported bucket recomputed from raw samples is no longer an import.
-    fresh.col[kColFlags] = current.col[kColFlags] & ~kRowImported;
+    // The origin: recomputed from raw by a rebuild, or by late data (an imported bucket
+    // recomputed from raw samples is no longer an import).
+    // kRowIncreaseSaturated is the recomputation's own (ComputeBuckets sets it).
+    fresh.col[kColFlags] = (current.col[kColFlags] & ~(kRowOrigin | kRowIncreaseSaturated)) |
+                           fresh.col[kColFlags] | (report ? kRowRebuilt : 0);
     new_revisions->push_back(fresh);
     pending_revisions_[{st->id, hour}] = fresh;
     if (report) {
       ++report->revisions;
+      ++counts->rebuilt;
       if (report->first_changes.size() < 32) report->first_changes.push_back(fresh);
     }
   }
@@ -546,6 +603,9 @@ Result<RebuildReport> Downsampler::Rebuild(int64_t from, int64_t to,
     for (const SeriesInfo& info : registry_->Matching("", "")) ids.push_back(info.id);
   }
   RebuildReport report;
+  for (int64_t hour = from_hour; hour <= to_hour; hour += kSecondsPerHour) {
+    report.by_hour.push_back(RebuildHourCounts{.hour = hour});
+  }
   std::vector<RollupRow> new_revisions;
   for (uint64_t id : ids) {
     // One series at a time under the lock, so ingest goes on between series.

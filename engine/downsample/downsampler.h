@@ -19,7 +19,9 @@
 //     is written to the revision log with its time, and the pending record is resolved. After
 //     a crash, unresolved pending samples are recomputed at start. A revision is only ever
 //     computed from durable raw data (a later sync failure cannot leave a phantom revision).
-//   * Closing and sealing: an hour h closes when now >= h + 3600 + grace. CloseDue (called with
+//   * Closing and sealing: an hour h closes when now >= h + 3600 + grace, `now` being the
+//     closing clock (engine/downsample/closing_clock.h: the wall clock, never moving back and
+//     never running ahead of real time or of accepted samples). CloseDue (called with
 //     the ingest pipeline's lock held) moves the closing watermark, so every sample the
 //     pipeline classifies afterwards as late gets a pending record; SealDue then credits the
 //     pending tails of holds into h, waits until everything applied to h is durable, and
@@ -47,6 +49,7 @@
 #include <vector>
 
 #include "engine/downsample/bucket.h"
+#include "engine/downsample/closing_clock.h"
 #include "engine/downsample/hot_hour.h"
 #include "engine/downsample/revision_log.h"
 #include "engine/registry/series_registry.h"
@@ -69,6 +72,10 @@ struct DownsampleOptions {
   // can be rolled up with `meterctl rollup rebuild`.
   int64_t initial_lookback_seconds = 86400;
   std::function<int64_t()> now;  // unix seconds; tests inject a clock
+  // Nanoseconds of a clock that never steps, for the closing clock's guard against wall-clock
+  // steps (engine/downsample/closing_clock.h). Null: the steady clock, or, when `now` is
+  // injected, `now` itself (a simulated clock has no other time: the guard then trusts it).
+  std::function<int64_t()> monotonic_nanos;
 };
 
 struct DownsampleStats {
@@ -87,12 +94,25 @@ struct DownsampleStats {
   storage::RollupStoreStats files;
 };
 
+// What a rebuild did in one hour of its range, over the series it covered. Every (series, hour)
+// bucket compared lands in exactly one of the four counts.
+struct RebuildHourCounts {
+  int64_t hour = 0;
+  uint32_t rebuilt = 0;           // replaced (open) or revised (sealed) from raw samples
+  uint32_t unchanged = 0;         // the raw samples give the bucket it already has
+  uint32_t kept_imported = 0;     // imported by backfill: never recomputed by a rebuild
+  uint32_t kept_without_raw = 0;  // no raw sample left for the hour (retention): kept as it is
+};
+
 struct RebuildReport {
   uint64_t series = 0;
   uint64_t hours = 0;  // (series, hour) buckets compared
   uint64_t unchanged = 0;
-  uint64_t open_replaced = 0;                     // open buckets that differed and were replaced
-  uint64_t revisions = 0;                         // sealed buckets that differed: a revision each
+  uint64_t open_replaced = 0;     // open buckets that differed and were replaced
+  uint64_t revisions = 0;         // sealed buckets that differed: a revision each
+  uint64_t kept_imported = 0;     // sealed buckets flagged kRowImported, left as they are
+  uint64_t kept_without_raw = 0;  // sealed buckets with no raw sample to recompute them from
+  std::vector<RebuildHourCounts> by_hour;         // every hour of the range, ascending
   std::vector<storage::RollupRow> first_changes;  // the new rows, at most 32
 };
 
@@ -149,7 +169,10 @@ class Downsampler {
   // Merges hour parts into month files when enough have accumulated (storage/rollup.h).
   Status MergeParts();
   // Recomputes hours [from, to) from raw for the given series (empty = all) and reports what
-  // changed: open buckets are replaced, sealed ones revised.
+  // changed, per hour: open buckets are replaced, sealed ones revised (flagged kRowRebuilt).
+  // A rebuild never replaces usage it cannot recompute: a sealed bucket flagged kRowImported
+  // is kept (its usage came from another system; the raw store has nothing to replace it
+  // with), and so is a sealed bucket whose hour has no raw sample left (past raw retention).
   Result<RebuildReport> Rebuild(int64_t from, int64_t to, const std::vector<uint64_t>& series);
 
   // Imports hourly buckets for sealed hours as revisions flagged imported: idempotent (a bucket
@@ -224,6 +247,7 @@ class Downsampler {
   std::unique_ptr<RevisionLog> revisions_;  // GUARDED_BY(mu_)
   int64_t watermark_ = 0;                   // GUARDED_BY(mu_) sealed_before
   int64_t closing_ = 0;                     // GUARDED_BY(mu_) closing_before
+  ClosingClock closing_clock_;              // GUARDED_BY(mu_) what CloseDue closes by
   uint32_t startup_series_ = 0;  // series defined before Open: only they may have older raw data
   uint64_t last_lsn_ = 0;        // GUARDED_BY(mu_) newest LSN applied
   // Per-series tables by registry index, in chunks of kStateChunk: an element's address stays

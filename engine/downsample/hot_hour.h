@@ -53,6 +53,7 @@ struct alignas(64) HotHour {
     struct {
       uint64_t increase;
       uint16_t resets;
+      bool saturated;  // the increase reached 2^64 - 1 while armed (kRowIncreaseSaturated)
     } counter;
     uint16_t state[storage::kStateSlots];
   } u{};
@@ -104,6 +105,7 @@ inline bool HotHour::Arm(MetricKind k, storage::ValueType type, const storage::R
       if (c[kColResets] > kMax) return false;
       u.counter.increase = c[kColIncrease];
       u.counter.resets = static_cast<uint16_t>(c[kColResets]);
+      u.counter.saturated = false;  // a flag already in the row stays there (WriteBack ORs)
       break;
     case MetricKind::kGauge:
       u.gauge.integral_lo = c[kColIntegralLo];
@@ -126,8 +128,13 @@ inline void HotHour::Apply(uint16_t offset, uint64_t v, int64_t staleness) {
   const bool is_float = flags & kFloat;
   switch (kind) {
     case MetricKind::kCounter: {
+      // As AddCounterDelta (bucket.h): saturate, never wrap.
       const bool reset = v < last_value;
-      u.counter.increase += reset ? v : v - last_value;
+      if (__builtin_add_overflow(u.counter.increase, reset ? v : v - last_value,
+                                 &u.counter.increase)) {
+        u.counter.increase = ~uint64_t{0};
+        u.counter.saturated = true;
+      }
       u.counter.resets += reset ? 1 : 0;
       break;
     }
@@ -182,6 +189,7 @@ inline void HotHour::WriteBack(storage::RollupRow* row) const {
     case MetricKind::kCounter:
       c[kColIncrease] = u.counter.increase;
       c[kColResets] = u.counter.resets;
+      if (u.counter.saturated) c[kColFlags] |= kRowIncreaseSaturated;
       break;
     case MetricKind::kGauge:
       c[kColIntegralLo] = u.gauge.integral_lo;

@@ -1,8 +1,10 @@
 // meterd — engine/ingest/ingest_pipeline.cc
 #include "engine/ingest/ingest_pipeline.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <utility>
 
 #include "storage/base/checksum.h"
 
@@ -84,6 +86,7 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
   batch_.Clear();
   batch_.Reserve(n);
   batch_rows_.clear();
+  counter_checks_.clear();
   for (uint32_t i = 0; i < n; ++i) {
     const SeriesSlot& slot = cache->slots[i];
     const int64_t ts = req.base_time + static_cast<int64_t>(req.offsets[i]);
@@ -118,23 +121,20 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
       continue;
     }
     if (slot.kind == MetricKind::kCounter) {
+      // Any value may follow any other (a decrease is a reset); only a second that may already
+      // hold a value is looked up (rule 5, CheckCounterSeconds).
       if (slot.index >= counters_state_.size()) counters_state_.resize(slot.index + 1024);
       CounterState& st = counters_state_[slot.index];
-      if (ts > st.ts) {
-        if (v < st.value && v > st.value / 2) {
-          Reject(&out, i,
-                 Status::InvalidArgument("counter decreased from " + std::to_string(st.value) +
-                                         " to " + std::to_string(v) +
-                                         " (a reset drops to half or less)"));
-          continue;
-        }
-        st.ts = ts;
-        st.value = v;
+      if (st.known && ts > st.newest) {
+        st.newest = ts;
+      } else {
+        counter_checks_.push_back(static_cast<uint32_t>(batch_.size()));
       }
     }
     batch_.Add(req.series[i], ts, v, slot.type);
     batch_rows_.push_back(i);
   }
+  if (!counter_checks_.empty()) METERD_RETURN_IF_ERROR(CheckCounterSeconds(*cache, &out));
   if (!batch_.empty()) {
     uint64_t late_id = 0;
     if (downsampler_ != nullptr) {
@@ -180,6 +180,82 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
   accepted_.fetch_add(out.accepted, std::memory_order_relaxed);
   rejected_.fetch_add(out.rejected, std::memory_order_relaxed);
   return out;
+}
+
+Status IngestPipeline::CheckCounterSeconds(const IngestSessionCache& cache, IngestOutcome* out) {
+  using Key = std::pair<uint64_t, int64_t>;  // (series, second)
+  const std::vector<uint64_t>& ids = batch_.series();
+  const std::vector<int64_t>& times = batch_.timestamps();
+  const std::vector<uint64_t>& values = batch_.values();
+  // The seconds to look up, and their series.
+  std::vector<Key> wanted;
+  wanted.reserve(counter_checks_.size());
+  for (const uint32_t j : counter_checks_) wanted.emplace_back(ids[j], times[j]);
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  std::vector<uint64_t> series;
+  int64_t from = INT64_MAX;
+  for (const Key& k : wanted) {
+    if (series.empty() || series.back() != k.first) series.push_back(k.first);
+    from = std::min(from, k.second);
+  }
+  // One scan to the end of time: it finds the stored values of the wanted seconds and each
+  // series' newest stored second (a series not yet known since the start may have newer ones).
+  std::map<Key, uint64_t> first;  // a second's first value: the store's, else the batch's
+  std::map<uint64_t, int64_t> stored_newest;
+  storage::ScanRequest scan;
+  scan.series = series;
+  scan.from = from;
+  // A damaged block is reported and quarantined by the scan and never served: its seconds are
+  // as good as empty here too.
+  METERD_RETURN_IF_ERROR(
+      store_->Scan(scan, [&](uint64_t id, storage::ValueType, std::span<const int64_t> ts,
+                             std::span<const uint64_t> v) {
+        if (ts.empty()) return;
+        int64_t& newest = stored_newest.try_emplace(id, INT64_MIN).first->second;
+        newest = std::max(newest, ts.back());
+        auto it = std::lower_bound(wanted.begin(), wanted.end(), Key{id, ts.front()});
+        for (; it != wanted.end() && it->first == id && it->second <= ts.back(); ++it) {
+          const auto at = std::lower_bound(ts.begin(), ts.end(), it->second);
+          if (at != ts.end() && *at == it->second) first.emplace(*it, v[at - ts.begin()]);
+        }
+      }));
+  // Every row of those series in batch order: the first value of a second stays.
+  std::vector<uint32_t> refused;
+  for (uint32_t j = 0; j < batch_.size(); ++j) {
+    if (!std::binary_search(series.begin(), series.end(), ids[j])) continue;
+    CounterState& st = counters_state_[cache.slots[batch_rows_[j]].index];
+    if (!st.known) {
+      st.known = true;
+      if (auto s = stored_newest.find(ids[j]); s != stored_newest.end()) st.newest = s->second;
+    }
+    st.newest = std::max(st.newest, times[j]);
+    const auto [it, inserted] = first.emplace(Key{ids[j], times[j]}, values[j]);
+    if (inserted || it->second == values[j]) continue;
+    Reject(
+        out, batch_rows_[j],
+        Status::InvalidArgument("counter second " + std::to_string(times[j]) + " already holds " +
+                                std::to_string(it->second) + ", not " + std::to_string(values[j]) +
+                                " (a counter's stored sample is never replaced)"));
+    refused.push_back(j);
+  }
+  if (refused.empty()) return Status::OK();
+  storage::SampleBatch kept;
+  std::vector<uint32_t> kept_rows;
+  kept.Reserve(batch_.size() - refused.size());
+  kept_rows.reserve(batch_.size() - refused.size());
+  size_t r = 0;
+  for (uint32_t j = 0; j < batch_.size(); ++j) {
+    if (r < refused.size() && refused[r] == j) {
+      ++r;
+      continue;
+    }
+    kept.Add(batch_.at(j));
+    kept_rows.push_back(batch_rows_[j]);
+  }
+  batch_ = std::move(kept);
+  batch_rows_ = std::move(kept_rows);
+  return Status::OK();
 }
 
 int64_t IngestPipeline::CloseDue() {

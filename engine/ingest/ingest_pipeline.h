@@ -8,9 +8,12 @@
 //      older than the raw retention                            OutOfRange
 //   4. a float gauge's value is finite (no NaN, no ±inf), a state
 //      code is 0..7 (what rollups keep seconds for)            InvalidArgument
-//   5. a counter does not decrease by noise: a counter that drops to more than half its
-//      previous value is refused (a genuine reset, such as a VM restart, drops to near
-//      zero); a drop to half or less is accepted as a reset  InvalidArgument
+//   5. a counter sample does not replace a stored one: a second
+//      of a counter that already holds another value (in the
+//      store, or earlier in the batch) is refused; the same value
+//      again (a resend) is taken and changes nothing           InvalidArgument
+//      Any counter value is otherwise taken: a decrease, however small, is a reset
+//      (docs/metrics.md, "Counters"), so no decrease is refused as noise.
 // Bad samples are counted and the first few reasons kept; the batch's good samples are stored.
 //
 // Resends: (agent, sequence) identifies a batch. The outcome of the last kDedupWindow batches
@@ -32,6 +35,15 @@
 // the record; if the sync fails it fails the connection instead, and the client resends. When
 // Store::Append fails nothing was stored and the batch is not remembered for deduplication, so
 // its resend is stored; IsFinalIngestRefusal says which errors the client must not resend.
+//
+// Counter seconds: why rule 5. The store keeps the last value written for a second, and a
+// counter's increase is made of its samples' deltas: replacing a value can erase an increase
+// already counted (0, 1000, 5 is an increase of 1005; rewriting 1000 as 0 leaves 5), while
+// adding a sample never lowers a counter's total increase. So a counter second, once stored,
+// keeps its first value. The check costs nothing in order: per series the pipeline knows the
+// newest stored second, and only a sample at or before it (a resend, a backlog, late data) or
+// the first sample of a series since the start is looked up in the store, with one Scan per
+// batch over those series from the oldest such second on.
 //
 // Thread-safety: thread-safe. Batches are validated and appended under one mutex, which keeps
 // per-series counter state exact and costs little: the store serialises appends anyway.
@@ -116,8 +128,8 @@ class IngestPipeline {
 
  private:
   struct CounterState {
-    int64_t ts = INT64_MIN;
-    uint64_t value = 0;
+    int64_t newest = INT64_MIN;  // the series' newest stored second, once known
+    bool known = false;          // newest has been looked up in the store since the start
   };
   struct DedupEntry {
     uint64_t lsn;
@@ -126,6 +138,10 @@ class IngestPipeline {
   };
 
   void RefreshCache(const Principal& who, const IngestRequest& request, IngestSessionCache* cache);
+  // Rule 5 for the batch_ rows in counter_checks_: refuses (into `out`) and removes from batch_
+  // every counter sample whose second already holds another value, and learns the newest
+  // stored second of their series. REQUIRES: mu_ held.
+  Status CheckCounterSeconds(const IngestSessionCache& cache, IngestOutcome* out);
 
   storage::Store* store_;
   const SeriesRegistry* registry_;
@@ -133,10 +149,11 @@ class IngestPipeline {
   std::mutex mu_;
   std::vector<CounterState> counters_state_;  // GUARDED_BY(mu_) by series index
   std::unordered_map<std::string, std::map<uint64_t, DedupEntry>> dedup_;  // GUARDED_BY(mu_)
-  storage::SampleBatch batch_;           // GUARDED_BY(mu_) reused buffer
-  std::vector<uint32_t> batch_rows_;     // GUARDED_BY(mu_) batch_ row -> request index
-  std::vector<SeriesSlot> batch_slots_;  // GUARDED_BY(mu_) batch_ row -> its series' slot
-  std::vector<LateSample> late_;         // GUARDED_BY(mu_) reused buffer
+  storage::SampleBatch batch_;            // GUARDED_BY(mu_) reused buffer
+  std::vector<uint32_t> batch_rows_;      // GUARDED_BY(mu_) batch_ row -> request index
+  std::vector<SeriesSlot> batch_slots_;   // GUARDED_BY(mu_) batch_ row -> its series' slot
+  std::vector<LateSample> late_;          // GUARDED_BY(mu_) reused buffer
+  std::vector<uint32_t> counter_checks_;  // GUARDED_BY(mu_) batch_ rows rule 5 must look up
   std::atomic<uint64_t> accepted_{0}, rejected_{0}, duplicates_{0}, batches_{0};
 };
 

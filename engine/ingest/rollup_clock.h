@@ -1,8 +1,10 @@
 // meterd — engine/ingest/rollup_clock.h
 //
 // RollupClock: the background thread that keeps rollups moving. Once per tick it closes the
-// hours whose grace has passed (under the ingest lock), resolves late batches whose WAL group
-// is durable into revisions, seals closed hours into parts, and merges parts into month files.
+// hours whose grace has passed (under the ingest lock; "passed" by the downsampler's closing
+// clock, which a step of the wall clock does not fool: engine/downsample/closing_clock.h),
+// resolves late batches whose WAL group is durable into revisions, seals closed hours into
+// parts, and merges parts into month files.
 // A failed step is logged through `on_error` and retried at the next tick; nothing is lost,
 // since raw data and pending records stay on disk until a step succeeds.
 //

@@ -243,9 +243,9 @@ void MeterService::RunRebuild(uint64_t request_id, int64_t from, int64_t to,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   spdlog::info(
       "event=rollup_rebuild from={} to={} series={} hours={} unchanged={} open_replaced={} "
-      "revisions={} seconds={:.3f}",
+      "revisions={} kept_imported={} kept_without_raw={} seconds={:.3f}",
       from, to, rep->series, rep->hours, rep->unchanged, rep->open_replaced, rep->revisions,
-      seconds);
+      rep->kept_imported, rep->kept_without_raw, seconds);
   flatbuffers::FlatBufferBuilder fbb(4096);
   std::vector<flatbuffers::Offset<wire::RebuiltBucket>> changes;
   for (const storage::RollupRow& row : rep->first_changes) {
@@ -254,9 +254,19 @@ void MeterService::RunRebuild(uint64_t request_id, int64_t from, int64_t to,
                                                 fbb.CreateString(info->metric), row.hour,
                                                 row.col[storage::kColRevision]));
   }
-  auto reply = wire::CreateRollupRebuildReply(fbb, request_id, rep->series, rep->hours,
-                                              rep->unchanged, rep->open_replaced, rep->revisions,
-                                              fbb.CreateVector(changes), seconds);
+  // Hours where every bucket was unchanged are left out; the cap keeps the reply far below the
+  // frame limit (65,536 x 24 bytes = 1.5 MiB, seven years of hours) whatever the range.
+  constexpr size_t kMaxReplyHours = 65536;
+  std::vector<wire::RebuildHour> by_hour;
+  for (const RebuildHourCounts& h : rep->by_hour) {
+    if (h.rebuilt == 0 && h.kept_imported == 0 && h.kept_without_raw == 0) continue;
+    if (by_hour.size() == kMaxReplyHours) break;
+    by_hour.emplace_back(h.hour, h.rebuilt, h.unchanged, h.kept_imported, h.kept_without_raw);
+  }
+  auto reply = wire::CreateRollupRebuildReply(
+      fbb, request_id, rep->series, rep->hours, rep->unchanged, rep->open_replaced, rep->revisions,
+      fbb.CreateVector(changes), seconds, rep->kept_imported, rep->kept_without_raw,
+      fbb.CreateVectorOfStructs(by_hour));
   r->Send(net::FinishFrame(fbb, reply));
   r->Done();
 }

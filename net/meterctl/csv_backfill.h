@@ -10,12 +10,21 @@
 //     as an exactly integral decimal, "2.0" or "1e3").
 // The series are defined as needed. Importing the same file again changes nothing (the server
 // compares each bucket with its latest revision). A bad line is reported with its number and
-// the good ones are imported.
+// the good ones are imported. An hour without a time zone ("2026-11-01 00:00:00") is refused
+// as such: it is a different hour in every zone.
+//
+// The file is streamed: rows are read and parsed 65,536 at a time (BackfillReader,
+// backfill_reader.h), their new series defined, and sent in requests of at most 16,384 rows,
+// each acknowledged before the next rows are read, so memory is one such batch whatever the
+// size of the file (plus the ids of the series met). An import that
+// takes longer than two seconds reports its progress every two seconds on `progress` (stderr;
+// never stdout, which holds the report).
 //
 // Thread-safety: not synchronised (one call per process).
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +41,8 @@ struct BackfillReport {
   std::vector<std::string> examples;  // first refusals, "line N: reason"
 };
 
-Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path);
+// `progress`: where progress lines go (nullptr: nowhere).
+Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path,
+                                   FILE* progress = stderr);
 
 }  // namespace meterd::cli

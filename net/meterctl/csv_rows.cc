@@ -103,7 +103,14 @@ bool ParseBackfillCsvRow(std::string_view line, const MetricTypes& types, Backfi
     return refuse("only state metrics take \":state\"");
   }
   auto hour = ParseTimestamp(f[2]);
-  if (!hour || *hour % 3600 != 0) {
+  if (!hour && LacksTimeZone(f[2])) {
+    std::string utc = f[2];
+    utc[10] = 'T';
+    return refuse("hour \"" + f[2] + "\" has no time zone: write \"" + utc +
+                  "Z\" for UTC, or give its offset (\"+01:00\")");
+  }
+  if (!hour) return refuse("hour \"" + f[2] + "\" is neither unix seconds nor RFC 3339");
+  if (*hour % 3600 != 0) {
     return refuse("hour \"" + f[2] + "\" is not a whole hour (unix seconds or RFC 3339)");
   }
   uint64_t bits = 0;

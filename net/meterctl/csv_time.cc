@@ -75,6 +75,10 @@ std::optional<int64_t> ParseTimestamp(std::string_view t) {
   return DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - offset;
 }
 
+bool LacksTimeZone(std::string_view text) {
+  return !ParseTimestamp(text) && ParseTimestamp(std::string(text) + "Z").has_value();
+}
+
 std::string FormatRfc3339(int64_t t) {
   int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
   int64_t secs = t - days * 86400;

@@ -199,26 +199,83 @@ int RunRollupRebuild(net::Client* client, int64_t from, int64_t to, const std::s
     }
   }
   if (format == Format::kJson) {
-    // One document: the counts, and the first changed buckets the server itemised.
-    nlohmann::json j = {{"series", rep->series()},       {"buckets", rep->hours()},
-                        {"unchanged", rep->unchanged()}, {"open_replaced", rep->open_replaced()},
-                        {"revisions", rep->revisions()}, {"seconds", rep->seconds()},
+    // One document: the counts, what happened in each hour where something was rebuilt or
+    // kept, and the first changed buckets the server itemised.
+    nlohmann::json hours = nlohmann::json::array();
+    if (rep->by_hour()) {
+      for (const wire::RebuildHour* h : *rep->by_hour()) {
+        hours.push_back({{"hour", FormatRfc3339(h->hour())},
+                         {"rebuilt", h->rebuilt()},
+                         {"unchanged", h->unchanged()},
+                         {"kept_imported", h->kept_imported()},
+                         {"kept_without_raw", h->kept_without_raw()}});
+      }
+    }
+    nlohmann::json j = {{"series", rep->series()},
+                        {"buckets", rep->hours()},
+                        {"unchanged", rep->unchanged()},
+                        {"open_replaced", rep->open_replaced()},
+                        {"revisions", rep->revisions()},
+                        {"kept_imported", rep->kept_imported()},
+                        {"kept_without_raw", rep->kept_without_raw()},
+                        {"seconds", rep->seconds()},
+                        {"by_hour", std::move(hours)},
                         {"first_changes", c.Json()}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  Table t({"series", "buckets", "unchanged", "open_replaced", "revisions", "seconds"});
-  for (size_t col = 0; col < 6; ++col) t.SetNumeric(col);
+  Table t({"series", "buckets", "unchanged", "open_replaced", "revisions", "kept_imported",
+           "kept_without_raw", "seconds"});
+  for (size_t col = 0; col < 8; ++col) t.SetNumeric(col);
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.3f", rep->seconds());
   t.Add({std::to_string(rep->series()), std::to_string(rep->hours()),
          std::to_string(rep->unchanged()), std::to_string(rep->open_replaced()),
-         std::to_string(rep->revisions()), secs});
+         std::to_string(rep->revisions()), std::to_string(rep->kept_imported()),
+         std::to_string(rep->kept_without_raw()), secs});
   t.Print(format);
+  if (rep->by_hour() && rep->by_hour()->size() > 0) {
+    // Consecutive hours with the same counts share a line: a month imported for a fleet is one
+    // line, not 744.
+    Table h({"from", "to", "hours", "rebuilt", "unchanged", "kept_imported", "kept_without_raw"});
+    for (size_t col = 2; col < 7; ++col) h.SetNumeric(col);
+    const auto& list = *rep->by_hour();
+    auto same = [](const wire::RebuildHour* a, const wire::RebuildHour* b) {
+      return a->rebuilt() == b->rebuilt() && a->unchanged() == b->unchanged() &&
+             a->kept_imported() == b->kept_imported() &&
+             a->kept_without_raw() == b->kept_without_raw();
+    };
+    for (uint32_t i = 0; i < list.size();) {
+      uint32_t j = i + 1;
+      while (j < list.size() && list.Get(j)->hour() == list.Get(j - 1)->hour() + 3600 &&
+             same(list.Get(i), list.Get(j))) {
+        ++j;
+      }
+      const wire::RebuildHour* r = list.Get(i);
+      h.Add({FormatRfc3339(r->hour()), FormatRfc3339(list.Get(j - 1)->hour() + 3600),
+             std::to_string(j - i), std::to_string(r->rebuilt()), std::to_string(r->unchanged()),
+             std::to_string(r->kept_imported()), std::to_string(r->kept_without_raw())});
+      i = j;
+    }
+    std::printf("\nhours where buckets were rebuilt or kept (counts per hour):\n");
+    h.Print(format);
+  }
   if (rep->first_changes() && rep->first_changes()->size() > 0) {
     std::printf("\nchanged buckets (first %zu):\n",
                 static_cast<size_t>(rep->first_changes()->size()));
     c.Print(format);
+  }
+  if (rep->kept_imported() > 0) {
+    std::fprintf(stderr,
+                 "meterctl: %llu imported buckets kept: a rebuild never recomputes usage "
+                 "imported by backfill\n",
+                 static_cast<unsigned long long>(rep->kept_imported()));
+  }
+  if (rep->kept_without_raw() > 0) {
+    std::fprintf(stderr,
+                 "meterctl: %llu sealed buckets kept: their raw samples are gone (raw "
+                 "retention)\n",
+                 static_cast<unsigned long long>(rep->kept_without_raw()));
   }
   return 0;
 }

@@ -142,6 +142,89 @@ TEST_F(MeterdBillingTest, ChargesRateBackfilledHoursOfTheCatalogsVm) {
   EXPECT_NE(all.err.find("1 usage entries of unknown resources"), std::string::npos) << all.err;
 }
 
+// Issue 18: `meterctl rollup rebuild` over a backfilled month recomputed it from raw samples that
+// do not exist and turned the imported buckets into empty ones (a month's running hours went
+// 720 -> 718 with only "16 revisions" reported). A whole calendar month imported for three of
+// the catalog's VMs (running every hour; vm-1001 also sends a network counter), then rebuilt:
+// usage and charges are exactly what they were, and the report says that every bucket was
+// kept as imported, hour by hour.
+TEST_F(MeterdBillingTest, RollupRebuildKeepsABackfilledMonth) {
+  server_.Stop();
+  StartServer({"--grace", "0"});  // a fresh server seals everything older than a day
+  const std::string catalog = std::string(METERD_SOURCE_DIR) + "/docs/examples/catalog.yaml";
+  ASSERT_EQ(Meterctl("apply " + catalog).exit_code, 0);
+  // The calendar month 40 days ago: sealed, beyond raw retention's reach for no raw sample.
+  const time_t then = static_cast<time_t>(UnixNow() - 40 * 86400);
+  std::tm tm{};
+  gmtime_r(&then, &tm);
+  tm.tm_mday = 1;
+  tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+  const int64_t from = static_cast<int64_t>(timegm(&tm));
+  tm.tm_mon += 1;
+  const int64_t to = static_cast<int64_t>(timegm(&tm));
+  const int64_t hours = (to - from) / 3600;
+  ASSERT_GE(hours, 672);
+  std::string csv = "resource,metric,hour,value\n";
+  for (int64_t h = from; h < to; h += 3600) {
+    for (const char* vm : {"vm-1001", "vm-1002", "vm-1003"}) {
+      csv += std::string(vm) + ",vm.state:running," + std::to_string(h) + ",3600\n";
+    }
+    csv += "vm-1001,net.tx_bytes," + std::to_string(h) + "," + std::to_string(1000 + h % 7) + "\n";
+  }
+  CommandResult bf = Meterctl("--format json backfill " + WriteFile("month.csv", csv));
+  ASSERT_EQ(bf.exit_code, 0) << bf.out << bf.err;
+  ASSERT_EQ(nlohmann::json::parse(bf.out)[0]["imported buckets"], 4 * hours) << bf.out;
+
+  const std::string range = "--from " + std::to_string(from) + " --to " + std::to_string(to);
+  auto usage = [&] {
+    CommandResult u = Meterctl("--format json usage --granularity month " + range);
+    EXPECT_EQ(u.exit_code, 0) << u.out << u.err;
+    return nlohmann::json::parse(u.out, nullptr, false);
+  };
+  auto charges = [&] {
+    CommandResult c = Meterctl("--format json charges " + range);
+    EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
+    auto [lines, totals] = LinesAndTotals(c.out);
+    return std::make_pair(lines, totals);
+  };
+  const nlohmann::json usage_before = usage();
+  const auto charges_before = charges();
+  ASSERT_EQ(usage_before.size(), 4u) << usage_before.dump(1);
+  for (const auto& l : usage_before) {
+    if (l["metric"] == "vm.state") {
+      EXPECT_EQ(l["state_seconds"]["running"], 3600 * hours) << l.dump();
+    }
+  }
+  ASSERT_FALSE(charges_before.first.empty());
+  ASSERT_FALSE(charges_before.second.empty());
+
+  CommandResult rebuild = Meterctl("--format json rollup rebuild " + range);
+  ASSERT_EQ(rebuild.exit_code, 0) << rebuild.out << rebuild.err;
+  const nlohmann::json rep = nlohmann::json::parse(rebuild.out, nullptr, false);
+  ASSERT_TRUE(rep.is_object()) << rebuild.out;
+  EXPECT_EQ(rep.value("kept_imported", uint64_t{0}), static_cast<uint64_t>(4 * hours))
+      << rebuild.out;
+  EXPECT_EQ(rep["revisions"], 0) << rebuild.out;
+  EXPECT_EQ(rep["open_replaced"], 0) << rebuild.out;
+  EXPECT_EQ(rep.value("kept_without_raw", uint64_t{1}), 0u) << rebuild.out;
+  EXPECT_TRUE(rep["first_changes"].empty()) << rebuild.out;
+  // Hour by hour: the three VMs' states and vm-1001's counter kept, nothing rebuilt.
+  ASSERT_TRUE(rep.contains("by_hour")) << rebuild.out;
+  ASSERT_EQ(rep["by_hour"].size(), static_cast<size_t>(hours));
+  for (const auto& h : rep["by_hour"]) {
+    EXPECT_EQ(h["kept_imported"], 4) << h.dump();
+    EXPECT_EQ(h["rebuilt"], 0) << h.dump();
+  }
+  EXPECT_EQ(usage(), usage_before);
+  EXPECT_EQ(charges(), charges_before);
+  // The text report says the same on one line per run of equal hours, and why on stderr.
+  CommandResult text = Meterctl("rollup rebuild " + range);
+  ASSERT_EQ(text.exit_code, 0) << text.out << text.err;
+  EXPECT_NE(text.out.find("kept_imported"), std::string::npos) << text.out;
+  EXPECT_NE(text.err.find(std::to_string(4 * hours) + " imported buckets kept"), std::string::npos)
+      << text.err;
+}
+
 // The 10th, 00:00 UTC, of the month 40 days ago: a sealed hour (backfill imports sealed hours
 // only; a fresh server seals everything older than a day) well inside its month, so that the
 // four hours from there on are one calendar month's.

@@ -95,7 +95,7 @@ TEST_F(MeterdServerTest, BadSamplesAreRejectedWithReasonsAndTheRestKept) {
   auto ack = SendAndWait(
       admin.get(),
       Batch(1, t, {c, undefined, g, c, c, g},
-            {0, 0, 0, 1, 2, 100000},  // the last is far in the future
+            {0, 0, 0, 0, 2, 100000},  // the last is far in the future
             {1000, 1, storage::DoubleToBits(std::nan("")), 900, 1100, storage::DoubleToBits(1.0)},
             "agent-x"));
   EXPECT_EQ(ack.accepted, 2u);  // c@t and c@t+2
@@ -106,7 +106,7 @@ TEST_F(MeterdServerTest, BadSamplesAreRejectedWithReasonsAndTheRestKept) {
   const std::map<uint32_t, wire::ErrorCode> expected = {
       {1, wire::ErrorCode::NotFound},
       {2, wire::ErrorCode::InvalidArgument},  // NaN
-      {3, wire::ErrorCode::InvalidArgument},  // counter noise
+      {3, wire::ErrorCode::InvalidArgument},  // c@t again with another value
       {5, wire::ErrorCode::OutOfRange},       // future
   };
   for (const auto& r : ack.rejections) EXPECT_EQ(r.code, expected.at(r.index)) << r.index;

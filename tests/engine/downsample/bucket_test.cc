@@ -148,6 +148,45 @@ TEST(BucketTest, CounterResetCountsTheNewValueAsIncrease) {
   EXPECT_EQ(row.col[kColResets], 1u);
 }
 
+// Issue 17: an hour's increase of 2^64 or more used to wrap silently in the u64 column. It
+// saturates at 2^64 - 1 and flags the row instead, in the recomputation and row by row alike.
+TEST(BucketTest, CounterIncreaseSaturatesWithAFlagInsteadOfWrapping) {
+  const uint64_t kMax = ~uint64_t{0};
+  const int64_t t = At(10, 20, 0);
+  // 0, 2^64 - 1 (+2^64 - 1), 5 (a reset: +5): 2^64 + 4 in the hour, which wrapped to 4.
+  std::vector<RawSample> samples = {{t, 0}, {t + 1, kMax}, {t + 2, 5}};
+  auto rows = Compute(kCounter, samples, kH11, kH10, kH10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].col[kColIncrease], kMax);
+  EXPECT_EQ(rows[0].col[kColFlags] & kRowIncreaseSaturated, kRowIncreaseSaturated);
+  EXPECT_EQ(rows[0].col[kColResets], 1u);
+  // Saturated stays saturated: more increase in the same hour changes nothing.
+  samples.push_back({t + 3, 100});
+  rows = Compute(kCounter, samples, kH11, kH10, kH10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].col[kColIncrease], kMax);
+  EXPECT_NE(rows[0].col[kColFlags] & kRowIncreaseSaturated, 0u);
+
+  // Exactly 2^64 - 1 fits: no flag. The next hour starts afresh.
+  samples = {{t, 0}, {t + 1, kMax}, {At(11, 0, 1), 0}, {At(11, 0, 2), 7}};
+  rows = Compute(kCounter, samples, kH12, kH10, kH11);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].col[kColIncrease], kMax);
+  EXPECT_EQ(rows[0].col[kColFlags], 0u);
+  EXPECT_EQ(rows[1].col[kColIncrease], 7u);  // the reset to 0 adds 0, then +7
+  EXPECT_EQ(rows[1].col[kColFlags], 0u);
+
+  RollupRow row;
+  AddCounterDelta(0, kMax - 1, &row);
+  AddCounterDelta(kMax - 1, kMax, &row);
+  EXPECT_EQ(row.col[kColIncrease], kMax);
+  EXPECT_EQ(row.col[kColFlags], 0u);
+  AddCounterDelta(kMax, 1, &row);  // a reset to 1
+  EXPECT_EQ(row.col[kColIncrease], kMax);
+  EXPECT_EQ(row.col[kColFlags], kRowIncreaseSaturated);
+  EXPECT_EQ(row.col[kColResets], 1u);
+}
+
 TEST(BucketTest, GaugeBeforeAGapHoldsOnlyForTheStalenessLimit) {
   // 4 at 10:00:00, then silence until 6 at 10:10:00 (newest); hour 10 sealed.
   const std::vector<RawSample> samples = {{At(10, 0, 0), 4}, {At(10, 10, 0), 6}};

@@ -371,14 +371,19 @@ inline std::string DiffBucket(const SeriesShape& shape, const RollupRow& row, co
     check("last", row.col[kColLast], ref.last);
   }
   switch (shape.kind) {
-    case MetricKind::kCounter:
-      if (static_cast<unsigned __int128>(row.col[kColIncrease]) != ref.increase) {
-        out += " increase: got " + std::to_string(row.col[kColIncrease]) + " want " +
-               U128(ref.increase) + ";";
+    case MetricKind::kCounter: {
+      // An hour's increase saturates at 2^64 - 1, flagged (docs/rollup.md, "Counters").
+      const bool over = ref.increase > ~uint64_t{0};
+      if (static_cast<unsigned __int128>(row.col[kColIncrease]) !=
+              (over ? ~uint64_t{0} : ref.increase) ||
+          ((row.col[kColFlags] & kRowIncreaseSaturated) != 0) != over) {
+        out += " increase: got " + std::to_string(row.col[kColIncrease]) + " flags " +
+               std::to_string(row.col[kColFlags]) + " want " + U128(ref.increase) + ";";
       }
       check("resets", row.col[kColResets], ref.resets);
       check("held", row.col[kColHeld], 0);
       break;
+    }
     case MetricKind::kGauge:
       check("held", row.col[kColHeld], ref.held);
       check_double("sum", Dbl(row.col[kColSum]), ref.sum);

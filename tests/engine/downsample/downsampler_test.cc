@@ -691,6 +691,104 @@ TEST_F(DownsamplerTest, RebuildReportsUnchangedThenRevisesAfterAStalenessChange)
   EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), INT64_MIN, INT64_MAX), 0);
 }
 
+// Issue 18: a rebuild over imported hours recomputed them from raw samples that do not exist and
+// turned them into empty buckets. Imported buckets are kept; hours with raw samples are rebuilt
+// (flagged kRowRebuilt), and the report says so per hour.
+TEST_F(DownsamplerTest, RebuildKeepsImportedBucketsAndRebuildsHoursWithRawSamples) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");  // live in hours 1-3, imported in hour 0
+  const uint64_t s = h_.Define("vm-2", "vm.state");  // imported only
+  // A sample every 45 s from hour 1 on: between the new staleness (30 s) and the old (60 s).
+  Stream(&h_, H(0), H(3) + 1800, [&](int64_t t, SampleBatch* b) {
+    if (t >= H(1) && (t - H(1)) % 45 == 0) b->AddInt(g, t, 4);
+  });
+  h_.Tick();
+  ASSERT_EQ(h_.ds()->sealed_before(), H(3));
+  std::vector<ImportedQuantity> q;
+  q.push_back(ImportedQuantity{.index = 0, .series_id = g, .hour = H(0), .value_bits = 2});
+  for (int hour = 0; hour < 3; ++hour) {
+    q.push_back(ImportedQuantity{.index = static_cast<uint32_t>(q.size()),
+                                 .series_id = s,
+                                 .hour = H(hour),
+                                 .state = kRunning,
+                                 .value_bits = 3600});
+  }
+  auto imported = h_.ds()->Import(q);
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  ASSERT_EQ(imported->imported, 4u);
+  const RowMap before = h_.Rows();
+  EXPECT_EQ(RowAt(before, s, H(1)).col[kColState0 + kRunning], 3600u);
+  EXPECT_EQ(RowAt(before, g, H(1)).col[kColHeld], 3600u);  // 80 samples x 45 s
+
+  h_.ds_options().staleness_seconds = 30;
+  ASSERT_TRUE(h_.Reopen());
+  auto report = h_.ds()->Rebuild(H(0), H(3), {});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->series, 2u);
+  EXPECT_EQ(report->hours, 6u);
+  EXPECT_EQ(report->kept_imported, 4u);  // g's hour 0, s's hours 0-2
+  EXPECT_EQ(report->revisions, 2u);      // g's hours 1 and 2: 80 samples x 30 s now
+  EXPECT_EQ(report->unchanged, 0u);
+  EXPECT_EQ(report->kept_without_raw, 0u);
+  ASSERT_EQ(report->by_hour.size(), 3u);
+  EXPECT_EQ(report->by_hour[0].hour, H(0));
+  EXPECT_EQ(report->by_hour[0].kept_imported, 2u);
+  EXPECT_EQ(report->by_hour[0].rebuilt, 0u);
+  for (int hour = 1; hour < 3; ++hour) {
+    EXPECT_EQ(report->by_hour[hour].hour, H(hour));
+    EXPECT_EQ(report->by_hour[hour].kept_imported, 1u) << hour;
+    EXPECT_EQ(report->by_hour[hour].rebuilt, 1u) << hour;
+    EXPECT_EQ(report->by_hour[hour].unchanged, 0u) << hour;
+  }
+  const RowMap rows = h_.Rows();
+  for (int hour = 0; hour < 3; ++hour) {
+    EXPECT_EQ(RowAt(rows, s, H(hour)), RowAt(before, s, H(hour))) << hour;
+    EXPECT_EQ(RowAt(rows, s, H(hour)).col[kColFlags], kRowImported) << hour;
+  }
+  EXPECT_EQ(RowAt(rows, g, H(0)), RowAt(before, g, H(0)));
+  for (int hour = 1; hour < 3; ++hour) {
+    EXPECT_EQ(RowAt(rows, g, H(hour)).col[kColHeld], 2400u) << hour;
+    EXPECT_EQ(RowAt(rows, g, H(hour)).col[kColFlags], kRowRebuilt) << hour;
+    EXPECT_EQ(RowAt(rows, g, H(hour)).col[kColRevision], 1u) << hour;
+  }
+
+  // Again: the rebuilt hours agree with raw now (the origin flag aside), nothing is written.
+  report = h_.ds()->Rebuild(H(0), H(3), {});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->unchanged, 2u);
+  EXPECT_EQ(report->kept_imported, 4u);
+  EXPECT_EQ(report->revisions, 0u);
+  EXPECT_EQ(h_.Rows(), rows);
+  EXPECT_EQ(h_.ds()->Revisions(g, H(1)).size(), 1u);
+}
+
+// Sealed buckets whose raw samples retention has dropped are kept by a rebuild (it used to
+// revise them to empty buckets: measured usage erased).
+TEST_F(DownsamplerTest, RebuildKeepsSealedBucketsWhoseRawSamplesAreGone) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  Stream(&h_, H(0), H(3) + 1800, [&](int64_t t, SampleBatch* b) {
+    if ((t - H(0)) % 45 == 0) b->AddInt(g, t, 4);
+  });
+  h_.Tick();
+  ASSERT_EQ(h_.ds()->sealed_before(), H(3));
+  const RowMap before = h_.Rows(H(0), H(3));
+  ASSERT_EQ(RowAt(before, g, H(1)).col[kColHeld], 3600u);
+  // 37 days on, the raw partition of those hours (one day, starting at kH0) is past the 35-day
+  // retention and dropped.
+  ASSERT_TRUE(h_.store()->Flush().ok());
+  h_.set_now(kH0 + 37 * kDay);
+  ASSERT_TRUE(h_.store()->EnforceRetention().ok());
+  ASSERT_TRUE(h_.ScanRaw().empty());
+
+  auto report = h_.ds()->Rebuild(H(0), H(3), {});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->hours, 3u);
+  EXPECT_EQ(report->kept_without_raw, 3u);
+  EXPECT_EQ(report->revisions, 0u);
+  ASSERT_EQ(report->by_hour.size(), 3u);
+  for (const RebuildHourCounts& c : report->by_hour) EXPECT_EQ(c.kept_without_raw, 1u);
+  EXPECT_EQ(h_.Rows(H(0), H(3)), before);
+}
+
 TEST_F(DownsamplerTest, FarFutureSamplesAreRefusedAndNotRolledUp) {
   const uint64_t g = h_.Define("vm-1", "vm.vcpus");
   h_.set_now(H(0) + 100);

@@ -88,6 +88,48 @@ TEST(HotHourTest, MatchesTheRecomputationFromRawBitForBit) {
   }
 }
 
+// Issue 17: the in-order path saturates a counter's increase at 2^64 - 1 and flags the row, as
+// the recomputation does (BucketTest.CounterIncreaseSaturatesWithAFlagInsteadOfWrapping).
+TEST(HotHourTest, CounterIncreaseSaturatesLikeTheRecomputation) {
+  const SeriesShape counter{MetricKind::kCounter, ValueType::kInt};
+  const uint64_t kMax = ~uint64_t{0};
+  const std::vector<RawSample> samples = {
+      {kHour + 1, 10}, {kHour + 2, kMax - 5}, {kHour + 3, 3}, {kHour + 4, kMax}, {kHour + 5, 9}};
+  for (size_t n = 2; n <= samples.size(); ++n) {
+    const std::vector<RawSample> prefix(samples.begin(), samples.begin() + n);
+    const std::vector<RollupRow> expected =
+        ComputeBuckets(7, counter, prefix, kStale, kHour, prefix.back().ts, kHour, kHour);
+    ASSERT_EQ(expected.size(), 1u);
+    RollupRow row;
+    row.series_id = 7;
+    row.hour = kHour;
+    AddSampleStats(counter, prefix[0].ts, prefix[0].value, &row);
+    HotHour hot;
+    ASSERT_TRUE(hot.Arm(counter.kind, counter.type, row, prefix[0].ts, prefix[0].value));
+    for (size_t i = 1; i < n; ++i) {
+      hot.Apply(static_cast<uint16_t>(prefix[i].ts - kHour), prefix[i].value, kStale);
+    }
+    hot.WriteBack(&row);
+    EXPECT_EQ(row, expected[0]) << n << " samples";
+    // (2^64 - 16) + 3 (a reset) still fits; the fourth sample's 2^64 - 4 does not.
+    EXPECT_EQ(row.col[kColIncrease], n >= 4 ? kMax : n == 3 ? kMax - 12 : kMax - 15) << n;
+    EXPECT_EQ(row.col[kColFlags], n >= 4 ? kRowIncreaseSaturated : 0) << n << " samples";
+  }
+  // A row already saturated keeps its flag through Arm and WriteBack.
+  RollupRow row;
+  row.series_id = 7;
+  row.hour = kHour;
+  AddSampleStats(counter, kHour + 1, 10, &row);
+  row.col[kColIncrease] = kMax;
+  row.col[kColFlags] = kRowIncreaseSaturated;
+  HotHour hot;
+  ASSERT_TRUE(hot.Arm(counter.kind, counter.type, row, kHour + 1, 10));
+  hot.Apply(2, 20, kStale);
+  hot.WriteBack(&row);
+  EXPECT_EQ(row.col[kColIncrease], kMax);
+  EXPECT_EQ(row.col[kColFlags], kRowIncreaseSaturated);
+}
+
 TEST(HotHourTest, ArmThenWriteBackLeavesTheRowUnchanged) {
   RollupRow row;
   row.series_id = 3;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "engine/downsample/bucket.h"
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine {
@@ -97,9 +98,9 @@ TEST_F(IngestPipelineTest, EachBadSampleIsRejectedWithItsReasonAndTheRestKept) {
   const uint64_t undefined = Id("vm-9", "vm.vcpus");
   const int64_t base = kNow - 100;
   auto out = Send(Agent("hv-1"), 1, base, {c, undefined, foreign, c, g, g, c, c, c},
-                  {0, 0, 0, 1, 1, 2, 2, 3, 100 + 700},
+                  {0, 0, 0, 1, 1, 2, 1, 3, 100 + 700},
                   {1000, 1, 1, 1200, storage::DoubleToBits(NAN), storage::DoubleToBits(INFINITY),
-                   900 /* noise */, 500 /* reset */, 600});
+                   900 /* c@1 again, another value */, 500 /* reset */, 600});
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->accepted, 3u);  // c@0, c@1, c@3 (the reset)
   EXPECT_EQ(out->rejected, 6u);
@@ -113,6 +114,100 @@ TEST_F(IngestPipelineTest, EachBadSampleIsRejectedWithItsReasonAndTheRestKept) {
   EXPECT_EQ(why[8], Status::Code::kOutOfRange);  // 700 s ahead of the clock
   EXPECT_EQ(Scan(c),
             (std::map<int64_t, uint64_t>{{base, 1000}, {base + 1, 1200}, {base + 3, 500}}));
+}
+
+// The hourly increase of one counter as the rollups compute it (engine/downsample/bucket.h)
+// from what the store holds.
+uint64_t HourIncrease(const std::map<int64_t, uint64_t>& raw) {
+  std::vector<RawSample> samples;
+  for (const auto& [ts, v] : raw) samples.push_back(RawSample{ts, v});
+  const int64_t hour = storage::HourOf(samples.front().ts);
+  const auto rows = ComputeBuckets(1, SeriesShape{MetricKind::kCounter, storage::ValueType::kInt},
+                                   samples, 60, hour, samples.back().ts, hour, hour);
+  return rows.empty() ? 0 : rows[0].col[storage::kColIncrease];
+}
+
+// Issue 17: one rule for counters (docs/metrics.md): any decrease is a reset, also a small one;
+// ingest used to refuse a drop to above half of the previous value as "noise".
+TEST_F(IngestPipelineTest, AnyCounterDecreaseIsAResetNeverRefused) {
+  const uint64_t c = Id("vm-1", "vm.cpu_time_ns");
+  const int64_t base = kNow - 100;
+  auto out = Send(Agent("hv-1"), 1, base, {c, c, c, c}, {0, 1, 2, 3}, {1000, 900, 1100, 1099});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->accepted, 4u);
+  EXPECT_EQ(out->rejected, 0u);
+  EXPECT_EQ(Scan(c), (std::map<int64_t, uint64_t>{
+                         {base, 1000}, {base + 1, 900}, {base + 2, 1100}, {base + 3, 1099}}));
+  // Two resets: 900 + 200 + 1099.
+  EXPECT_EQ(HourIncrease(Scan(c)), 900u + 200u + 1099u);
+}
+
+// Issue 17: a counter's stored second is never replaced by another value. Last write wins in
+// the store, so a resend at the same second with a lower value used to replace the sample that
+// carried an increase (0, 1000, then 5 at 1000's second: the hour's 1000 was lost). The check
+// used to compare only with the newest sample (so an older second could be rewritten) and to
+// skip a resend at the newest second altogether.
+TEST_F(IngestPipelineTest, ACounterSecondIsNeverRewrittenWithAnotherValue) {
+  const uint64_t c = Id("vm-1", "vm.cpu_time_ns");
+  const int64_t base = kNow - 100;
+  ASSERT_TRUE(Send(Agent("hv-1"), 1, base, {c, c}, {0, 1}, {0, 1000}).ok());
+  // The newest second again, with another value: refused; with its own value: accepted.
+  auto out = Send(Agent("hv-1"), 2, base, {c, c}, {1, 1}, {5, 1000});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->accepted, 1u);
+  EXPECT_EQ(out->rejected, 1u);
+  ASSERT_EQ(out->first_rejections.size(), 1u);
+  EXPECT_EQ(out->first_rejections[0].index, 0u);
+  EXPECT_EQ(out->first_rejections[0].reason.code(), Status::Code::kInvalidArgument);
+  // An older second, with another value: refused too.
+  out = Send(Agent("hv-1"), 3, base, {c, c}, {0, 2}, {7, 1010});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->accepted, 1u);
+  EXPECT_EQ(out->rejected, 1u);
+  EXPECT_EQ(Scan(c), (std::map<int64_t, uint64_t>{{base, 0}, {base + 1, 1000}, {base + 2, 1010}}));
+  EXPECT_EQ(HourIncrease(Scan(c)), 1010u);
+  EXPECT_EQ(pipeline_->counters().rejected, 2u);
+}
+
+// The same within one batch: the first value of a second stays.
+TEST_F(IngestPipelineTest, ACounterSecondTwiceInOneBatchKeepsTheFirstValue) {
+  const uint64_t c = Id("vm-1", "vm.cpu_time_ns");
+  const int64_t base = kNow - 100;
+  auto out =
+      Send(Agent("hv-1"), 1, base, {c, c, c, c, c}, {0, 1, 1, 1, 2}, {0, 1000, 5, 1000, 1200});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->accepted, 4u);
+  EXPECT_EQ(out->rejected, 1u);
+  ASSERT_EQ(out->first_rejections.size(), 1u);
+  EXPECT_EQ(out->first_rejections[0].index, 2u);
+  EXPECT_EQ(Scan(c), (std::map<int64_t, uint64_t>{{base, 0}, {base + 1, 1000}, {base + 2, 1200}}));
+}
+
+// What decides is the store, not what this process has seen: after a restart (a new pipeline
+// on the same store) a rewrite is refused just the same, and a sample older than the newest
+// stored one is checked against the store too.
+TEST_F(IngestPipelineTest, ACounterSecondIsNeverRewrittenAfterARestart) {
+  const uint64_t c = Id("vm-1", "vm.cpu_time_ns");
+  const int64_t base = kNow - 100;
+  ASSERT_TRUE(Send(Agent("hv-1"), 1, base, {c, c, c}, {0, 1, 5}, {0, 1000, 1500}).ok());
+  pipeline_ = std::make_unique<IngestPipeline>(store_.get(), registry_.get());
+  cache_ = IngestSessionCache{};
+  auto out = Send(Agent("hv-1"), 1, base, {c, c, c, c}, {1, 0, 3, 5}, {5, 0, 1200, 1500});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->accepted, 3u);  // 0@0 and 1500@5 (their own values), 1200@3 (new)
+  EXPECT_EQ(out->rejected, 1u);
+  ASSERT_EQ(out->first_rejections.size(), 1u);
+  EXPECT_EQ(out->first_rejections[0].index, 0u);
+  // The newest stored second (5) is known now: 1400 there is refused, 1600 later is taken.
+  out = Send(Agent("hv-1"), 2, base, {c, c}, {5, 6}, {1400, 1600});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->accepted, 1u);
+  EXPECT_EQ(out->rejected, 1u);
+  EXPECT_EQ(
+      Scan(c),
+      (std::map<int64_t, uint64_t>{
+          {base, 0}, {base + 1, 1000}, {base + 3, 1200}, {base + 5, 1500}, {base + 6, 1600}}));
+  EXPECT_EQ(HourIncrease(Scan(c)), 1600u);
 }
 
 TEST_F(IngestPipelineTest, SamplesOlderThanRetentionAreRejected) {

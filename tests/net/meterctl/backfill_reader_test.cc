@@ -1,0 +1,165 @@
+// meterd — tests/net/meterctl/backfill_reader_test.cc: `meterctl backfill` reads its file in
+// bounded batches (issue 18: it used to hold the whole file, 808 MB for 5.76 M rows), and a
+// backfill hour without a time zone is refused as such.
+#include "net/meterctl/backfill_reader.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <streambuf>
+
+#include "engine/catalog.h"
+#include "net/meterctl/csv_rows.h"
+#include "net/meterctl/csv_time.h"
+
+namespace meterd::cli {
+namespace {
+
+const MetricTypes& Types() {
+  static const MetricTypes types = [] {
+    MetricTypes t;
+    for (const engine::MetricDef& d : engine::MetricCatalog::Builtins()) {
+      t[d.name] =
+          d.type == storage::ValueType::kFloat ? wire::ValueType::Float : wire::ValueType::Int;
+    }
+    return t;
+  }();
+  return types;
+}
+
+std::string RowText(uint64_t i) {
+  return "vm-" + std::to_string(i % 1000) + ",vm.state:running," +
+         std::to_string(1767225600 + static_cast<int64_t>(i / 1000) * 3600) + ",3600\n";
+}
+
+// A backfill file of `rows` rows made up as it is read, which counts the bytes handed out: what
+// the reader has pulled from the file at any moment.
+class GeneratedFile : public std::streambuf {
+ public:
+  explicit GeneratedFile(uint64_t rows) : rows_(rows) { Fill("resource,metric,hour,value\n"); }
+  uint64_t handed_out() const { return handed_out_; }
+
+ protected:
+  int_type underflow() override {
+    if (next_ >= rows_) return traits_type::eof();
+    Fill(RowText(next_++));
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  void Fill(std::string text) {
+    buf_ = std::move(text);
+    handed_out_ += buf_.size();
+    setg(buf_.data(), buf_.data(), buf_.data() + buf_.size());
+  }
+  const uint64_t rows_;
+  uint64_t next_ = 0;
+  uint64_t handed_out_ = 0;
+  std::string buf_;
+};
+
+TEST(BackfillReaderTest, HoldsAtMostOneBatchWhateverTheFileSize) {
+  constexpr uint64_t kRows = 200000;
+  constexpr size_t kBatch = 512;
+  GeneratedFile file(kRows);
+  std::istream in(&file);
+  BackfillReader reader(&in, &Types(), kBatch);
+  ASSERT_TRUE(reader.ReadHeader().ok());
+  std::vector<BackfillLine> batch;
+  uint64_t seen = 0, batches = 0, refused = 0;
+  const uint64_t row_bytes = RowText(0).size() + 8;  // longest row text, generously
+  while (reader.Next(&batch, [&](uint64_t, const std::string&) { ++refused; })) {
+    ++batches;
+    ASSERT_LE(batch.size(), kBatch);
+    // The rows parsed so far and at most one more line: the reader never reads ahead.
+    ASSERT_LE(file.handed_out(), (seen + batch.size() + 2) * row_bytes);
+    EXPECT_EQ(batch.front().line, seen + 2);  // line 1 is the header
+    EXPECT_EQ(batch.front().row.resource, "vm-" + std::to_string(seen % 1000));
+    seen += batch.size();
+  }
+  EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(seen, kRows);
+  EXPECT_EQ(refused, 0u);
+  EXPECT_EQ(batches, (kRows + kBatch - 1) / kBatch);
+  EXPECT_EQ(reader.rows(), kRows);
+  EXPECT_EQ(reader.largest_batch(), kBatch);
+  EXPECT_EQ(reader.bytes_read(), file.handed_out());
+}
+
+TEST(BackfillReaderTest, RefusedAndBlankLinesTakeNoRoomAndKeepTheirNumbers) {
+  std::istringstream in(
+      "resource,metric,hour,value\n"
+      "vm-1,vm.state:running,1767225600,3600\n"           // line 2
+      "\n"                                                // line 3: blank, skipped
+      "vm-1,vm.state:running,2026-11-01 00:00:00,3600\n"  // line 4: no time zone
+      "vm-1,no.such,1767225600,1\n"                       // line 5
+      "vm-2,vm.state:running,1767225600,3600\r\n"         // line 6
+      "vm-3,vm.state:running,1767225600,3600\n");         // line 7
+  BackfillReader reader(&in, &Types(), 2);
+  ASSERT_TRUE(reader.ReadHeader().ok());
+  std::vector<std::pair<uint64_t, std::string>> refusals;
+  auto refused = [&](uint64_t line, const std::string& why) { refusals.emplace_back(line, why); };
+  std::vector<BackfillLine> batch;
+  ASSERT_TRUE(reader.Next(&batch, refused));
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].line, 2u);
+  EXPECT_EQ(batch[1].line, 6u);
+  EXPECT_EQ(batch[1].row.resource, "vm-2");
+  ASSERT_TRUE(reader.Next(&batch, refused));
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].line, 7u);
+  EXPECT_FALSE(reader.Next(&batch, refused));
+  EXPECT_TRUE(batch.empty());
+  ASSERT_EQ(refusals.size(), 2u);
+  EXPECT_EQ(refusals[0].first, 4u);
+  EXPECT_NE(refusals[0].second.find("no time zone"), std::string::npos) << refusals[0].second;
+  EXPECT_EQ(refusals[1].first, 5u);
+  EXPECT_EQ(reader.rows(), 5u);  // the blank line is not a row
+}
+
+TEST(BackfillReaderTest, AFileWithoutTheHeaderIsRefused) {
+  std::istringstream in("vm-1,vm.state:running,1767225600,3600\n");
+  BackfillReader reader(&in, &Types(), 16);
+  Status s = reader.ReadHeader();
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+}
+
+// The issue's `2026-11-01 00:00:00` was refused as "not a whole hour".
+TEST(BackfillCsvRowTest, AnHourWithoutATimeZoneIsRefusedAsSuch) {
+  BackfillCsvRow row;
+  std::string why;
+  EXPECT_FALSE(
+      ParseBackfillCsvRow("vm-1,vm.state:running,2026-11-01 00:00:00,3600", Types(), &row, &why));
+  EXPECT_EQ(why,
+            "hour \"2026-11-01 00:00:00\" has no time zone: write \"2026-11-01T00:00:00Z\" for "
+            "UTC, or give its offset (\"+01:00\")");
+  EXPECT_FALSE(
+      ParseBackfillCsvRow("vm-1,vm.state:running,2026-11-01T00:00:00,3600", Types(), &row, &why));
+  EXPECT_NE(why.find("has no time zone"), std::string::npos) << why;
+  // With a zone it is a whole hour; a zone does not excuse a time inside an hour.
+  EXPECT_TRUE(
+      ParseBackfillCsvRow("vm-1,vm.state:running,2026-11-01 00:00:00Z,3600", Types(), &row, &why))
+      << why;
+  EXPECT_EQ(row.hour, 1793491200);
+  EXPECT_FALSE(ParseBackfillCsvRow("vm-1,vm.state:running,2026-11-01T00:30:00+01:00,3600", Types(),
+                                   &row, &why));
+  EXPECT_NE(why.find("is not a whole hour"), std::string::npos) << why;
+  EXPECT_FALSE(
+      ParseBackfillCsvRow("vm-1,vm.state:running,1 November 2026,3600", Types(), &row, &why));
+  EXPECT_EQ(why, "hour \"1 November 2026\" is neither unix seconds nor RFC 3339");
+}
+
+TEST(CsvTimeTest, LacksTimeZoneOnlyForADateTimeWithoutOne) {
+  EXPECT_TRUE(LacksTimeZone("2026-11-01 00:00:00"));
+  EXPECT_TRUE(LacksTimeZone("2026-11-01T00:00:00"));
+  EXPECT_TRUE(LacksTimeZone("2026-11-01T00:00:00.000"));
+  EXPECT_FALSE(LacksTimeZone("2026-11-01T00:00:00Z"));
+  EXPECT_FALSE(LacksTimeZone("2026-11-01T00:00:00+01:00"));
+  EXPECT_FALSE(LacksTimeZone("2026-11-01"));
+  EXPECT_FALSE(LacksTimeZone("1793491200"));
+  EXPECT_FALSE(LacksTimeZone("2026-13-01 00:00:00"));
+  EXPECT_FALSE(LacksTimeZone(""));
+}
+
+}  // namespace
+}  // namespace meterd::cli
