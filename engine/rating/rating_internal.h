@@ -150,25 +150,14 @@ struct Buffers {
   std::vector<std::pair<uint64_t, uint32_t>> keys;
 };
 
-// One Rate call's working state.
-struct Work {
-  const EngineData* engine = nullptr;
-  RatingRequest request;
-  int64_t from = 0, to = 0;         // the window, whole hours
-  int64_t scan_from = 0;            // MonthStart(from): earlier usage of the month counts
-  uint32_t stride = 0;              // 3600 / 86400 for group_by hour / day, else 0
-  std::vector<int64_t> months;      // month starts covering [scan_from, to)
-  std::vector<int64_t> month_ends;  // the next month's start of each
-  std::vector<pricebook::PriceSegment> segments;  // versions pricing [scan_from, to)
+// What BuildPlan makes of a request (and a month-to-date state keeps for its next window,
+// PlanCache).
+struct PlanOutput {
   // Project changes inside an account (hours), for the accounts that have any: sorted by
   // account, each list sorted and unique (few accounts have any: no per-account array).
   std::vector<std::pair<uint32_t, std::vector<int64_t>>> account_cuts;
-  const std::vector<int64_t>& CutsOf(uint32_t account) const;
   std::vector<uint8_t> account_in_scope;  // per account index
   std::vector<uint32_t> scope_accounts;   // the accounts in scope, ascending
-  // Output filter for project / resource scopes (kNone: none).
-  uint32_t filter_project = kNone, filter_resource = kNone;
-  const pricebook::PriceBookVersion* display_version = nullptr;
 
   query::rating::RatingPlan plan;
   std::vector<SlotInfo> slots;
@@ -178,6 +167,22 @@ struct Work {
   std::vector<UnratedRange> unrated_ranges;
   std::vector<std::string_view> product_ids;  // by product_key
   size_t series_in_plan = 0, skipped_series = 0;
+};
+
+// One Rate call's working state.
+struct Work : PlanOutput {
+  const EngineData* engine = nullptr;
+  RatingRequest request;
+  int64_t from = 0, to = 0;         // the window, whole hours
+  int64_t scan_from = 0;            // MonthStart(from): earlier usage of the month counts
+  uint32_t stride = 0;              // 3600 / 86400 for group_by hour / day, else 0
+  std::vector<int64_t> months;      // month starts covering [scan_from, to)
+  std::vector<int64_t> month_ends;  // the next month's start of each
+  std::vector<pricebook::PriceSegment> segments;  // versions pricing [scan_from, to)
+  const std::vector<int64_t>& CutsOf(uint32_t account) const;
+  // Output filter for project / resource scopes (kNone: none).
+  uint32_t filter_project = kNone, filter_resource = kNone;
+  const pricebook::PriceBookVersion* display_version = nullptr;
 
   // The book subscription fees are priced with: the catalog's, or (request.price_version)
   // a one-version book holding that version only.
@@ -226,7 +231,7 @@ struct MonthGroup {
 
 // The plan of the month state's last window, kept for the next (RateMonthToDate rates one hour
 // after another, and consecutive hours of a month nearly always have the same plan, shifted):
-// the Work fields BuildPlan sets, for the window [from, to) of the engine whose series list is
+// what BuildPlan made (PlanOutput), for the window [from, to) of the engine whose series list is
 // `series`, its slots numbered in scan order (OrderSlotsForScan) once `scan_ordered` (from its
 // first reuse on: a plan used once does not pay for the renumbering). `state_group` and
 // `state_line` map each plan group and line to its place in MonthState::groups once
@@ -234,17 +239,7 @@ struct MonthGroup {
 struct PlanCache {
   std::shared_ptr<const std::vector<SeriesInfo>> series;
   int64_t from = 0, to = 0;
-  query::rating::RatingPlan plan;
-  std::vector<SlotInfo> slots;
-  std::vector<LineInfo> lines;
-  std::vector<GroupInfo> groups;
-  std::vector<UnratedInfo> unrated;
-  std::vector<UnratedRange> unrated_ranges;
-  std::vector<std::string_view> product_ids;
-  std::vector<std::pair<uint32_t, std::vector<int64_t>>> account_cuts;
-  std::vector<uint8_t> account_in_scope;
-  std::vector<uint32_t> scope_accounts;
-  size_t series_in_plan = 0, skipped_series = 0;
+  PlanOutput planned;
   bool scan_ordered = false;
   std::vector<uint32_t> state_group;  // per plan group: index into MonthState::groups
   std::vector<uint32_t> state_line;   // per plan line: index into its state group's lines

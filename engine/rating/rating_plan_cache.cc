@@ -56,19 +56,8 @@ bool PlanReusable(const PlanCache& cache, const EngineData& d, int64_t from, int
 }
 
 void TakePlan(PlanCache* c, Work* w) {
+  static_cast<PlanOutput&>(*w) = std::move(c->planned);
   const int64_t d = w->from - c->from;
-  w->plan = std::move(c->plan);
-  w->slots = std::move(c->slots);
-  w->lines = std::move(c->lines);
-  w->groups = std::move(c->groups);
-  w->unrated = std::move(c->unrated);
-  w->unrated_ranges = std::move(c->unrated_ranges);
-  w->product_ids = std::move(c->product_ids);
-  w->account_cuts = std::move(c->account_cuts);
-  w->account_in_scope = std::move(c->account_in_scope);
-  w->scope_accounts = std::move(c->scope_accounts);
-  w->series_in_plan = c->series_in_plan;
-  w->skipped_series = c->skipped_series;
   if (d != 0) {
     for (query::rating::Route& r : w->plan.routes) {
       r.from += d;
@@ -91,18 +80,7 @@ void KeepPlan(Work* w, PlanCache* c) {
   c->series = w->engine->series;
   c->from = w->from;
   c->to = w->to;
-  c->plan = std::move(w->plan);
-  c->slots = std::move(w->slots);
-  c->lines = std::move(w->lines);
-  c->groups = std::move(w->groups);
-  c->unrated = std::move(w->unrated);
-  c->unrated_ranges = std::move(w->unrated_ranges);
-  c->product_ids = std::move(w->product_ids);
-  c->account_cuts = std::move(w->account_cuts);
-  c->account_in_scope = std::move(w->account_in_scope);
-  c->scope_accounts = std::move(w->scope_accounts);
-  c->series_in_plan = w->series_in_plan;
-  c->skipped_series = w->skipped_series;
+  c->planned = std::move(static_cast<PlanOutput&>(*w));
 }
 
 }  // namespace meterd::engine::rating::internal
