@@ -205,8 +205,8 @@ Status AccrueMonth(const Work& work, std::vector<__int128>* delta, PlanCache* pl
   const size_t n = work.groups.size();
   const size_t parts = std::clamp<size_t>(n / std::max<size_t>(1, options.min_groups_per_thread), 1,
                                           static_cast<size_t>(std::max(1, options.threads)));
-  // Each part its own deltas (a resource that moved between accounts puts groups of one
-  // account in several parts), added up after.
+  // Each part its own deltas (an account's groups may fall on both sides of a cut), added up
+  // after. The parts touch disjoint state groups and only read the state's maps.
   std::vector<std::vector<__int128>> deltas(parts - 1, std::vector<__int128>(delta->size(), 0));
   std::vector<Status> status(parts);
   std::vector<std::thread> pool;

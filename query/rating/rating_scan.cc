@@ -267,16 +267,7 @@ Status RatingScanner::ScanBlock(const RollupFileReader& file, size_t index, size
   }
   const uint64_t* s = series.data;
   uint32_t pos = 0;
-  // Blocks of many series with few rows each (hour parts: one row a series) spend their time
-  // waiting for the slots' totals, which are in the plan's order, not the series': fetch a few
-  // series ahead.
-  const bool few_rows = rows < 4 * (ser_end - ser_begin);
-  constexpr size_t kAhead = 8;
-  if (few_rows) {
-    for (size_t k = ser_begin; k < std::min(ser_end, ser_begin + kAhead); ++k) PrefetchTotals(k);
-  }
   for (size_t k = ser_begin; k < ser_end && pos < rows; ++k) {
-    if (few_rows && k + kAhead < ser_end) PrefetchTotals(k + kAhead);
     const uint64_t id = x_.ids[k];
     const uint32_t b =
         static_cast<uint32_t>(Gallop(s + pos, s + rows, id, std::less<uint64_t>()) - s);
