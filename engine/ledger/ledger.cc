@@ -1,5 +1,5 @@
 // meterd — engine/ledger/ledger.cc: posting manual entries, booking closed hours, settings
-// and reads. Every change is one transaction: entries, snapshots, states and events are
+// and reads. Every change is one transaction: entries, states and events are
 // written, committed (synchronous=FULL), and only then published to the in-memory books.
 #include "engine/ledger/ledger.h"
 
@@ -60,16 +60,12 @@ class Writer {
       INSERT INTO ledger_entries (account, kind, amount, at, hour, month, grant_id, reference,
         expires_at, currency, currency_amount, actor, reason, created_at)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id)sql"));
-    METERD_ASSIGN_OR_RETURN(Statement snapshot, txn.Prepare(R"sql(
-      INSERT INTO balance_snapshots (account, entry_id, balance, created_at)
-      VALUES (?1, ?2, ?3, ?4))sql"));
     METERD_ASSIGN_OR_RETURN(Statement state, txn.Prepare(R"sql(
       INSERT INTO account_states (account, state, balance, entry_id, at)
       VALUES (?1, ?2, ?3, ?4, ?5))sql"));
     METERD_ASSIGN_OR_RETURN(Statement account, txn.Prepare(R"sql(
       INSERT OR IGNORE INTO ledger_accounts (account, first_entry) VALUES (?1, ?2))sql"));
-    return Writer(&txn, std::move(insert), std::move(snapshot), std::move(state),
-                  std::move(account));
+    return Writer(&txn, std::move(insert), std::move(state), std::move(account));
   }
 
   // Inserts `e` (its id is set) and applies it to `book`.
@@ -105,17 +101,7 @@ class Writer {
     }
     book->balance += e->amount;
     book->last_entry = e->id;
-    ++book->since_snapshot;
     ++entries_;
-    return Status::OK();
-  }
-
-  Status MaybeSnapshot(const std::string& account, Book* book, int64_t now) {
-    if (book->since_snapshot < kSnapshotEvery) return Status::OK();
-    snapshot_.Bind(1, account).Bind(2, book->last_entry).Bind(3, book->balance).Bind(4, now);
-    METERD_RETURN_IF_ERROR(snapshot_.Run());
-    METERD_RETURN_IF_ERROR(snapshot_.Reset());
-    book->since_snapshot = 0;
     return Status::OK();
   }
 
@@ -156,14 +142,13 @@ class Writer {
   size_t events() const { return events_; }
 
  private:
-  Writer(Transaction* txn, Statement insert, Statement snapshot, Statement state, Statement account)
+  Writer(Transaction* txn, Statement insert, Statement state, Statement account)
       : txn_(txn),
         insert_(std::move(insert)),
-        snapshot_(std::move(snapshot)),
         state_(std::move(state)),
         account_(std::move(account)) {}
   Transaction* txn_;
-  Statement insert_, snapshot_, state_, account_;
+  Statement insert_, state_, account_;
   size_t entries_ = 0, events_ = 0;
 };
 
@@ -364,12 +349,13 @@ Result<PostResult> Ledger::Post(const ManualEntry& m_in, int64_t now) {
     });
   }
   METERD_RETURN_IF_ERROR(w.Thresholds(m.account, &book, settings, m.at, &out.events));
-  METERD_RETURN_IF_ERROR(w.MaybeSnapshot(m.account, &book, now));
   METERD_RETURN_IF_ERROR(txn.Commit());
   {
     std::unique_lock lock(impl_->mu);
     impl_->books[m.account] = book;
   }
+  impl_->entries_since_checkpoint += w.entries();
+  impl_->CheckpointAfterCommit(now);
   if (impl_->events && w.events() > 0) impl_->events->Notify();
   out.entry = std::move(e);
   out.balance =
@@ -539,7 +525,6 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
     }
     METERD_RETURN_IF_ERROR(
         w.Thresholds(account, &book, st.settings, booking.hour + tenancy::kHour, nullptr));
-    METERD_RETURN_IF_ERROR(w.MaybeSnapshot(account, &book, booking.now));
   }
   report.accounts = staged.size();
   report.entries = w.entries();
@@ -580,6 +565,8 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
     const int64_t keep = pricebook::MonthStart(pricebook::MonthStart(booking.hour) - 1);
     impl_->billed.erase(impl_->billed.begin(), impl_->billed.lower_bound(keep));
   }
+  impl_->entries_since_checkpoint += w.entries();
+  impl_->CheckpointAfterCommit(booking.now);
   if (impl_->events && report.events > 0) impl_->events->Notify();
   return report;
 }
@@ -614,14 +601,37 @@ std::vector<AccountBalance> Ledger::Balances() const {
 
 Result<std::vector<Entry>> Ledger::Entries(std::string_view account, int64_t from, int64_t to,
                                            size_t limit) const {
+  // Manual entries (hour IS NULL) by (account, id); the clock's by (hour, account), one seek
+  // per hour the clock booked within [from, to) (a clock entry's `at` is its hour).
+  int64_t first_hour = 0, end_hour = 0;
+  {
+    std::shared_lock lock(impl_->mu);
+    if (impl_->clock_start && impl_->next_hour) {
+      first_hour = std::max(*impl_->clock_start, from);
+      if (first_hour % tenancy::kHour != 0) {
+        first_hour +=
+            tenancy::kHour - ((first_hour % tenancy::kHour) + tenancy::kHour) % tenancy::kHour;
+      }
+      end_hour = std::min(*impl_->next_hour, to);
+    }
+  }
   METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  const std::string columns(kEntryColumns);
   METERD_ASSIGN_OR_RETURN(
-      Statement st,
-      txn.Prepare("SELECT " + std::string(kEntryColumns) +
-                  " FROM ledger_entries WHERE account = ?1 AND at >= ?2 AND at < ?3 ORDER BY id"
-                  " LIMIT ?4"));
+      Statement st, txn.Prepare("WITH RECURSIVE hours(h) AS (SELECT ?5 WHERE ?5 < ?6 UNION ALL "
+                                "SELECT h + 3600 FROM hours WHERE h + 3600 < ?6) "
+                                "SELECT " +
+                                columns +
+                                " FROM ledger_entries WHERE account = ?1 AND hour IS NULL"
+                                " AND at >= ?2 AND at < ?3 "
+                                "UNION ALL SELECT " +
+                                columns +
+                                " FROM hours JOIN ledger_entries"
+                                " ON hour = hours.h AND account = ?1 "
+                                "ORDER BY id LIMIT ?4"));
   st.Bind(1, account).Bind(2, from).Bind(3, to);
   st.Bind(4, limit == 0 ? INT64_MAX : static_cast<int64_t>(limit));
+  st.Bind(5, first_hour).Bind(6, end_hour);
   std::vector<Entry> out;
   for (;;) {
     METERD_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -730,9 +740,13 @@ MicroCredits Ledger::Billed(std::string_view account, int64_t month) const {
 
 Result<std::unordered_map<std::string, MicroCredits>> Ledger::BilledByAccount(int64_t month) const {
   METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  // A month's clock entries are booked in its hours and, as adjustments, in the next month's
+  // (docs/ledger.md): a range of the (hour, account) index.
   METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
-    SELECT account, -SUM(amount) FROM ledger_entries WHERE month = ?1 GROUP BY account)sql"));
-  st.Bind(1, month);
+    SELECT account, -SUM(amount) FROM ledger_entries
+    WHERE hour >= ?1 AND hour < ?2 AND month = ?1 GROUP BY account)sql"));
+  const int64_t next = pricebook::MonthStart(month + 32 * 86400);
+  st.Bind(1, month).Bind(2, pricebook::MonthStart(next + 32 * 86400));
   std::unordered_map<std::string, MicroCredits> out;
   for (;;) {
     METERD_ASSIGN_OR_RETURN(bool row, st.Step());

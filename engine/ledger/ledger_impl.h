@@ -21,14 +21,17 @@
 
 namespace meterd::engine::ledger {
 
-// Snapshot an account's balance every this many entries, so that Open sums at most this many
-// entries per account on top of its latest snapshot (a year of hourly debits is ~9,000).
-constexpr uint32_t kSnapshotEvery = 256;
+// A checkpoint of every account's balance is written once the entries since the last one
+// reach this many per account (and at least kCheckpointMinEntries): about every 16 closed
+// hours. Open then reads one checkpoint and at most that many entries per account after it;
+// a checkpoint costs one row per account, appended in key order.
+constexpr uint64_t kCheckpointEntriesPerAccount = 16;
+constexpr uint64_t kCheckpointMinEntries = 256;
 
-// billing.db's page cache while the ledger is open (PRAGMA cache_size, KiB): an hour of
-// 100,000 accounts dirties ~60,000 index pages (4 KiB) of ledger_entries_account and
-// ledger_entries_month; they must fit, or SQLite spills them to the WAL again and again
-// within the transaction. 512 MiB is a cap, filled only as pages are read.
+// billing.db's page cache while the ledger is open (PRAGMA cache_size, KiB). A closed hour
+// appends to the right edge of its B-trees, so it needs few pages; the cap matters for the
+// one-off migration to schema version 3 (indexes rebuilt over every entry) and for large
+// reads. A cap, filled only as pages are read.
 constexpr int64_t kPageCacheKiB = 512 * 1024;
 
 struct Grant {
@@ -51,7 +54,6 @@ struct Book {
   int64_t last_entry = 0;
   AccountState state = AccountState::kOk;
   std::vector<Grant> grants;  // unused rest > 0, by (expires_at, id)
-  uint32_t since_snapshot = 0;
 
   MicroCredits GrantTotal() const {
     MicroCredits t = 0;
@@ -71,8 +73,16 @@ struct Ledger::Impl {
   std::map<int64_t, AccountMap<MicroCredits>> billed;          // GUARDED_BY(mu)
   std::map<std::string, ScopeSettings, std::less<>> settings;  // GUARDED_BY(mu)
   std::optional<int64_t> next_hour, clock_start;               // GUARDED_BY(mu)
+  uint64_t entries_since_checkpoint = 0;                       // GUARDED_BY(write_mu)
 
   Status Load();
+  // Writes a checkpoint (docs/ledger.md, "Checkpoints") when enough entries were written since
+  // the last, in its own transaction: it is derived data, so a crash before it only makes the
+  // next Open read more entries. REQUIRES: write_mu held; mu not held.
+  Status MaybeCheckpoint(int64_t now);
+  // MaybeCheckpoint after a change was committed: a failure is logged, not returned, since
+  // the change itself stands (its caller must not retry it).
+  void CheckpointAfterCommit(int64_t now);
   ResolvedSettings ResolveLocked(std::string_view account, const tenancy::Tenancy* tenancy) const;
 };
 

@@ -1,6 +1,9 @@
-// meterd — engine/ledger/ledger_load.cc: the ledger's schema and the in-memory state rebuilt
-// from its tables at Open.
+// meterd — engine/ledger/ledger_load.cc: the ledger's schema, the in-memory state rebuilt
+// from its tables at Open, and the checkpoints that keep that rebuild short.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
 #include <string>
 
 #include "engine/ledger/ledger_impl.h"
@@ -37,7 +40,7 @@ namespace {
 // The ledger's DDL: the tables, and a trigger pair refusing UPDATE and DELETE on each.
 std::string LedgerDdl() {
   std::string ddl(kLedgerSchema);
-  for (std::string_view table : kAppendOnlyTables) {
+  for (std::string_view table : kAppendOnlyTablesV1) {
     const std::string t(table);
     for (const char* op : {"UPDATE", "DELETE"}) {
       ddl += "CREATE TRIGGER IF NOT EXISTS " + t + "_no_" + op + " BEFORE " + op + " ON " + t +
@@ -71,30 +74,58 @@ Status CreateSchema(tenancy::BillingDb* db) {
 Status Ledger::Impl::Load() {
   METERD_RETURN_IF_ERROR(CreateSchema(db));
   METERD_ASSIGN_OR_RETURN(Transaction txn, db->Begin());
-  // Balances: each account's latest snapshot plus the entries after it.
+  // Balances and billed amounts: the latest checkpoint, then every entry after it in id order
+  // (a rowid range: the entries of the last few hours, read sequentially).
+  int64_t checkpoint = 0;
+  std::optional<int64_t> checkpoint_month;
   {
+    METERD_ASSIGN_OR_RETURN(Statement st,
+                            txn.Prepare("SELECT entry_id, month FROM ledger_checkpoints "
+                                        "ORDER BY entry_id DESC LIMIT 1"));
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) {
+      checkpoint = st.Int(0);
+      if (!st.IsNull(1)) checkpoint_month = st.Int(1);
+    }
+  }
+  if (checkpoint > 0) {
     METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
-      WITH snap AS (
-        SELECT account, MAX(entry_id) AS entry_id FROM balance_snapshots GROUP BY account),
-      base AS (
-        SELECT s.account, s.entry_id, b.balance FROM snap s
-        JOIN balance_snapshots b ON b.account = s.account AND b.entry_id = s.entry_id),
-      accounts AS (SELECT account FROM ledger_accounts)
-      SELECT a.account,
-             COALESCE(base.balance, 0) +
-               COALESCE((SELECT SUM(e.amount) FROM ledger_entries e WHERE e.account = a.account
-                           AND e.id > COALESCE(base.entry_id, 0)), 0),
-             (SELECT MAX(e.id) FROM ledger_entries e WHERE e.account = a.account),
-             (SELECT COUNT(*) FROM ledger_entries e WHERE e.account = a.account
-                AND e.id > COALESCE(base.entry_id, 0))
-      FROM accounts a LEFT JOIN base ON base.account = a.account)sql"));
+      SELECT account, balance, last_entry, billed, billed_prev FROM checkpoint_balances
+      WHERE entry_id = ?1)sql"));
+    st.Bind(1, checkpoint);
     for (;;) {
       METERD_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      Book& b = books[st.Text(0)];
+      std::string account = st.Text(0);
+      if (checkpoint_month && !st.IsNull(3)) billed[*checkpoint_month][account] = st.Int(3);
+      if (checkpoint_month && !st.IsNull(4)) {
+        billed[pricebook::MonthStart(*checkpoint_month - 1)][account] = st.Int(4);
+      }
+      Book& b = books[std::move(account)];
       b.balance = st.Int(1);
       b.last_entry = st.Int(2);
-      b.since_snapshot = static_cast<uint32_t>(st.Int(3));
+    }
+  }
+  {
+    METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare("SELECT id, account, amount, month FROM "
+                                                      "ledger_entries WHERE id > ?1 ORDER BY id"));
+    st.Bind(1, checkpoint);
+    for (;;) {
+      METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      std::string account = st.Text(1);
+      if (!st.IsNull(3)) {
+        AccountMap<MicroCredits>& month = billed[st.Int(3)];
+        if (auto it = month.find(account); it != month.end()) {
+          it->second -= st.Int(2);
+        } else {
+          month.emplace(account, -st.Int(2));
+        }
+      }
+      Book& b = books[std::move(account)];
+      b.balance += st.Int(2);
+      b.last_entry = st.Int(0);
+      ++entries_since_checkpoint;
     }
   }
   // Grants with an unused rest.
@@ -133,20 +164,14 @@ Status Ledger::Impl::Load() {
       next_hour = st.Int(1) + tenancy::kHour;
     }
   }
-  // What the clock billed per account for the months it may still adjust: the month of its
-  // next hour and the one before.
+  // The clock adjusts only the month of its next hour and the one before: forget older
+  // months' billed amounts (a checkpoint and the entries after it may name them).
   if (next_hour) {
-    const int64_t month = pricebook::MonthStart(*next_hour - tenancy::kHour);
-    const int64_t since = pricebook::MonthStart(month - 1);
-    METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
-      SELECT month, account, -SUM(amount) FROM ledger_entries
-      WHERE month >= ?1 GROUP BY month, account)sql"));
-    st.Bind(1, since);
-    for (;;) {
-      METERD_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      billed[st.Int(0)][st.Text(1)] = st.Int(2);
-    }
+    const int64_t keep =
+        pricebook::MonthStart(pricebook::MonthStart(*next_hour - tenancy::kHour) - 1);
+    billed.erase(billed.begin(), billed.lower_bound(keep));
+  } else {
+    billed.clear();
   }
   // Settings: the latest row of each scope.
   {
@@ -171,7 +196,83 @@ Status Ledger::Impl::Load() {
     }
   }
   txn.Rollback();  // read only
+  // A ledger that has none yet (new to version 3) or whose last one is far behind gets one
+  // now, so the next start reads little. Open runs before any other thread sees the ledger.
+  std::lock_guard write(write_mu);
+  CheckpointAfterCommit(/*now=*/0);
   return Status::OK();
+}
+
+Status Ledger::Impl::MaybeCheckpoint(int64_t now) {
+  std::shared_lock lock(mu);  // books change only under write_mu, which the caller holds
+  const uint64_t due =
+      std::max<uint64_t>(kCheckpointMinEntries, kCheckpointEntriesPerAccount * books.size());
+  if (entries_since_checkpoint < due) return Status::OK();
+  if (now == 0) {
+    now = std::chrono::duration_cast<std::chrono::seconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+  }
+  METERD_ASSIGN_OR_RETURN(Transaction txn, db->Begin());
+  int64_t last = 0;
+  {
+    METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare("SELECT MAX(id) FROM ledger_entries"));
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row && !st.IsNull(0)) last = st.Int(0);
+  }
+  if (last == 0) return Status::OK();
+  // The months the clock may still adjust, as BookCharges keeps them in `billed`.
+  std::optional<int64_t> month;
+  const AccountMap<MicroCredits>*current = nullptr, *previous = nullptr;
+  if (next_hour) {
+    month = pricebook::MonthStart(*next_hour - tenancy::kHour);
+    if (auto it = billed.find(*month); it != billed.end()) current = &it->second;
+    if (auto it = billed.find(pricebook::MonthStart(*month - 1)); it != billed.end()) {
+      previous = &it->second;
+    }
+  }
+  {
+    METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+      INSERT INTO ledger_checkpoints (entry_id, accounts, month, created_at)
+      VALUES (?1, ?2, ?3, ?4))sql"));
+    st.Bind(1, last).Bind(2, static_cast<int64_t>(books.size())).BindOptional(3, month);
+    st.Bind(4, now);
+    METERD_RETURN_IF_ERROR(st.Run());
+  }
+  // In key order, so the rows append at the table's right edge.
+  std::vector<const std::pair<const std::string, Book>*> order;
+  order.reserve(books.size());
+  for (const auto& entry : books) order.push_back(&entry);
+  std::sort(order.begin(), order.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    INSERT INTO checkpoint_balances (entry_id, account, balance, last_entry, billed, billed_prev)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6))sql"));
+  auto bind_billed = [&](int i, const AccountMap<MicroCredits>* m, const std::string& account) {
+    auto it = m ? m->find(account) : AccountMap<MicroCredits>::const_iterator{};
+    if (m && it != m->end()) {
+      st.Bind(i, it->second);
+    } else {
+      st.BindNull(i);
+    }
+  };
+  for (const auto* entry : order) {
+    st.Bind(1, last).Bind(2, entry->first).Bind(3, entry->second.balance);
+    st.Bind(4, entry->second.last_entry);
+    bind_billed(5, current, entry->first);
+    bind_billed(6, previous, entry->first);
+    METERD_RETURN_IF_ERROR(st.Run());
+    METERD_RETURN_IF_ERROR(st.Reset());
+  }
+  METERD_RETURN_IF_ERROR(txn.Commit());
+  entries_since_checkpoint = 0;
+  return Status::OK();
+}
+
+void Ledger::Impl::CheckpointAfterCommit(int64_t now) {
+  if (Status s = MaybeCheckpoint(now); !s.ok()) {
+    spdlog::warn("event=ledger_checkpoint_failed error=\"{}\"", s.ToString());
+  }
 }
 
 }  // namespace meterd::engine::ledger

@@ -1,9 +1,14 @@
 // meterd — engine/ledger/ledger_schema.h
 //
-// The ledger's tables in billing.db (module "ledger", schema version 2; docs/ledger.md has
+// The ledger's tables in billing.db (module "ledger", schema version 3; docs/ledger.md has
 // every column). Every table is append-only: triggers refuse UPDATE and DELETE. CHECKs list
 // their values with OR, not IN: an IN list makes SQLite build a temporary index on every
 // insert.
+//
+// Invariant of version 3: nothing the billing clock writes once per account per hour goes
+// into an index keyed by account first. A closed hour appends its entries in (hour, account)
+// order, so each of its B-trees grows at its right edge and an hour writes pages in proportion
+// to its entries, not to the accounts times the ledger's age.
 //
 // Versions: kLedgerSchema is version 1's DDL, run on a new billing.db; each migration then
 // runs in order in the same transaction, on new and old files alike (so there is one way to
@@ -19,7 +24,7 @@
 namespace meterd::engine::ledger {
 
 constexpr std::string_view kLedgerModule = "ledger";
-constexpr int64_t kLedgerSchemaVersion = 2;
+constexpr int64_t kLedgerSchemaVersion = 3;
 
 constexpr std::string_view kLedgerSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ledger_entries (
@@ -91,14 +96,51 @@ CREATE TABLE IF NOT EXISTS billing_settings (
 
 // Version 2: billing_settings.notify_email (NULL = inherit, '' = nobody, else normalised
 // comma-separated addresses). ADD COLUMN rewrites nothing: old rows read NULL.
+//
+// Version 3: the clock's entries leave the per-account indexes. `ledger_entries_account`
+// covers manual entries only (hour IS NULL); clock entries are found by (hour, account),
+// which a closed hour appends to in key order. Per-account balance snapshots (written at
+// random places of an (account, entry_id) key) give way to checkpoints of every account's
+// balance and billed amounts at one entry id, written in key order (docs/ledger.md,
+// "Checkpoints"); Open reads the latest checkpoint and the entries after it. The dropped
+// snapshots are derived data: the entries they summed are all kept.
 constexpr std::string_view kLedgerMigrations[] = {
     "ALTER TABLE billing_settings ADD COLUMN notify_email TEXT;",
+    R"sql(
+DROP INDEX IF EXISTS ledger_entries_account;
+DROP INDEX IF EXISTS ledger_entries_month;
+CREATE INDEX ledger_entries_account ON ledger_entries(account, id) WHERE hour IS NULL;
+CREATE INDEX ledger_entries_hour ON ledger_entries(hour, account) WHERE hour IS NOT NULL;
+DROP TABLE IF EXISTS balance_snapshots;
+CREATE TABLE ledger_checkpoints (
+  entry_id INTEGER PRIMARY KEY,
+  accounts INTEGER NOT NULL,
+  month INTEGER,
+  created_at INTEGER NOT NULL);
+CREATE TABLE checkpoint_balances (
+  entry_id INTEGER NOT NULL REFERENCES ledger_checkpoints(entry_id),
+  account TEXT NOT NULL,
+  balance INTEGER NOT NULL,
+  last_entry INTEGER NOT NULL,
+  billed INTEGER,
+  billed_prev INTEGER,
+  PRIMARY KEY (entry_id, account)) WITHOUT ROWID;
+CREATE TRIGGER ledger_checkpoints_no_UPDATE BEFORE UPDATE ON ledger_checkpoints
+  BEGIN SELECT RAISE(ABORT, 'ledger_checkpoints is append-only'); END;
+CREATE TRIGGER ledger_checkpoints_no_DELETE BEFORE DELETE ON ledger_checkpoints
+  BEGIN SELECT RAISE(ABORT, 'ledger_checkpoints is append-only'); END;
+CREATE TRIGGER checkpoint_balances_no_UPDATE BEFORE UPDATE ON checkpoint_balances
+  BEGIN SELECT RAISE(ABORT, 'checkpoint_balances is append-only'); END;
+CREATE TRIGGER checkpoint_balances_no_DELETE BEFORE DELETE ON checkpoint_balances
+  BEGIN SELECT RAISE(ABORT, 'checkpoint_balances is append-only'); END;
+)sql",
 };
 static_assert(std::size(kLedgerMigrations) == kLedgerSchemaVersion - 1,
               "one migration per schema version after the first");
 
-// Tables that refuse UPDATE and DELETE (a trigger pair each, created by the ledger).
-constexpr std::string_view kAppendOnlyTables[] = {
+// Version 1's tables that refuse UPDATE and DELETE (a trigger pair each, created with
+// kLedgerSchema; later versions create their own triggers in their migration).
+constexpr std::string_view kAppendOnlyTablesV1[] = {
     "ledger_entries", "balance_snapshots", "account_states", "billing_hours", "billing_settings"};
 
 }  // namespace meterd::engine::ledger

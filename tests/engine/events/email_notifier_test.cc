@@ -216,14 +216,14 @@ TEST(EmailRecipientsTest, AVersionOneBillingDbIsMigratedInPlace) {
   {
     auto txn = f.db().Begin();
     ASSERT_TRUE(txn.ok());
-    EXPECT_EQ(*BillingDb::SchemaVersion(*txn, ledger::kLedgerModule), 2);
+    EXPECT_EQ(*BillingDb::SchemaVersion(*txn, ledger::kLedgerModule), ledger::kLedgerSchemaVersion);
   }
   EXPECT_EQ(f.ledger().Resolve("acme").low_balance, 3 * ledger::testing::kCredit);
   EXPECT_TRUE(f.ledger().NotifyEmails("acme").empty());
   ledger::SettingsChange c;
   c.notify_email = "ops@acme.example";
   ASSERT_TRUE(f.ledger().SetSettings("*", c, "test", "", 2).ok());
-  f.Reopen();  // version 2 now: opens without migrating again
+  f.Reopen();  // the latest version now: opens without migrating again
   EXPECT_EQ(f.ledger().NotifyEmails("acme"), std::vector<std::string>{"ops@acme.example"});
   EXPECT_EQ(f.ledger().Resolve("acme").low_balance, 3 * ledger::testing::kCredit);
 }

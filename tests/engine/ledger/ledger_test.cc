@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+
+#include "engine/ledger/ledger_schema.h"
+#include "engine/pricebook/pricing.h"
 #include "tests/engine/ledger/ledger_test_util.h"
 
 namespace meterd::engine::ledger {
@@ -164,24 +169,217 @@ TEST(Ledger, BalanceCrossesThresholdsWithOneEventEach) {
   EXPECT_EQ(f.EventKinds("acme").size(), 4u);
 }
 
-TEST(Ledger, SnapshotsKeepReopenExact) {
+// Entries written after the latest checkpoint: what the next Open reads besides it.
+int64_t EntriesAfterCheckpoint(tenancy::BillingDb& db) {
+  auto txn = db.Begin();
+  auto st = txn->Prepare(
+      "SELECT COUNT(*) FROM ledger_entries WHERE id > "
+      "(SELECT COALESCE(MAX(entry_id), 0) FROM ledger_checkpoints)");
+  EXPECT_TRUE(st->Step().value());
+  return st->Int(0);
+}
+
+int64_t Count(tenancy::BillingDb& db, const std::string& sql) {
+  auto txn = db.Begin();
+  auto st = txn->Prepare(sql);
+  EXPECT_TRUE(st.ok()) << sql;
+  EXPECT_TRUE(st->Step().value());
+  return st->Int(0);
+}
+
+// Property: whatever mix of top-ups, grants, hourly usage, fees and late adjustments of the
+// previous month is booked over two month boundaries, a reopen (from the latest checkpoint and
+// the entries after it) gives every balance, every billed amount the clock may still adjust
+// and the accounts billed exactly as they were in memory; the database's per-month totals
+// (BilledByAccount) and per-account entries (Entries) agree with an independent tally.
+TEST(Ledger, ReopenFromCheckpointsIsExact) {
+  const std::vector<std::string> accounts = {"acme", "bolt", "cash"};
+  for (uint32_t seed : {1u, 2u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    meterd::testing::TempDir dir;
+    LedgerFixture f(dir.path());
+    std::mt19937_64 rng(seed);
+    auto pick = [&](int64_t lo, int64_t hi) {
+      return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+    };
+    std::map<std::string, MicroCredits> balance;
+    std::map<int64_t, std::map<std::string, MicroCredits>> billed;  // month -> account
+    auto check = [&](int64_t next_hour) {
+      for (const std::string& a : accounts) {
+        EXPECT_EQ(f.ledger().Balance(a)->balance, balance[a]) << a;
+        MicroCredits listed = 0;
+        const std::vector<Entry> entries = f.ledger().Entries(a, 0, INT64_MAX).value();
+        for (const Entry& e : entries) listed += e.amount;
+        EXPECT_EQ(listed, balance[a]) << a;
+      }
+      const int64_t month = pricebook::MonthStart(next_hour - kH);
+      for (int64_t m : {month, pricebook::MonthStart(month - 1)}) {
+        std::vector<std::string> expect_accounts;
+        for (const auto& [a, amount] : billed[m]) {
+          EXPECT_EQ(f.ledger().Billed(a, m), amount) << a << " month " << m;
+          expect_accounts.push_back(a);
+        }
+        EXPECT_EQ(f.ledger().BilledAccounts(m), expect_accounts) << "month " << m;
+      }
+      for (const auto& [m, by_account] : billed) {
+        auto db = f.ledger().BilledByAccount(m);
+        ASSERT_TRUE(db.ok());
+        EXPECT_EQ(db->size(), by_account.size()) << "month " << m;
+        for (const auto& [a, amount] : by_account) EXPECT_EQ((*db)[a], amount) << a;
+      }
+    };
+    // Unused grants per account by (expires_at, order): charges draw on them first and their
+    // rest expires at the first hour booked at or after the expiry (docs/ledger.md).
+    struct ModelGrant {
+      int64_t expires_at, order;
+      MicroCredits remaining;
+    };
+    std::map<std::string, std::vector<ModelGrant>> grants;
+    int64_t order = 0;
+    const int64_t hours = 1500;  // November, December and a day of January
+    for (int64_t i = 0; i < hours; ++i) {
+      const int64_t hour = kNow + i * kH;
+      const int64_t month = pricebook::MonthStart(hour);
+      if (pick(0, 20) == 0) {
+        const std::string& a = accounts[pick(0, 2)];
+        const MicroCredits amount = pick(1, 50) * kCredit + pick(0, 999'999);
+        ASSERT_TRUE(f.ledger().Post(TopUp(a, amount, "p" + std::to_string(i)), hour).ok());
+        balance[a] += amount;
+      }
+      if (pick(0, 60) == 0) {
+        ManualEntry g = TopUp(accounts[pick(0, 2)], pick(1, 5) * kCredit, "");
+        g.kind = EntryKind::kGrant;
+        g.expires_at = hour + pick(1, 200) * kH;
+        g.reason = "promo " + std::to_string(++order);
+        ASSERT_TRUE(f.ledger().Post(g, hour).ok());
+        balance[g.account] += g.amount;
+        auto& list = grants[g.account];
+        list.push_back({g.expires_at, order, g.amount});
+        std::sort(list.begin(), list.end(), [](const ModelGrant& x, const ModelGrant& y) {
+          return std::tie(x.expires_at, x.order) < std::tie(y.expires_at, y.order);
+        });
+      }
+      HourBooking booking{hour, {}, hour};
+      for (const std::string& a : accounts) {
+        if (pick(0, 3) == 0) continue;  // no usage this hour
+        // Late data revising last month, booked in this month's hours.
+        if (month != kNow && pick(0, 30) == 0) {
+          booking.charges.push_back(
+              {a, pricebook::MonthStart(month - 1), pick(-500'000, 500'000), 0, 0});
+        }
+        booking.charges.push_back(
+            {a, month, 0, pick(1, 3'000'000), pick(0, 9) == 0 ? pick(1, 2'000'000) : 0});
+      }
+      auto r = f.ledger().BookHour(booking);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      for (auto& [a, list] : grants) {
+        for (const ModelGrant& g : list) {
+          if (g.expires_at <= hour) balance[a] -= g.remaining;
+        }
+        std::erase_if(list, [&](const ModelGrant& g) { return g.expires_at <= hour; });
+      }
+      for (const HourCharge& c : booking.charges) {  // by account, then month: as booked
+        for (MicroCredits owed : {c.adjustment, c.usage, c.fees}) {
+          balance[c.account] -= owed;
+          for (ModelGrant& g : grants[c.account]) {
+            const MicroCredits take = std::clamp<MicroCredits>(owed, 0, g.remaining);
+            g.remaining -= take;
+            owed -= take;
+          }
+          std::erase_if(grants[c.account], [](const ModelGrant& g) { return g.remaining == 0; });
+        }
+        billed[c.month][c.account] += c.adjustment + c.usage + c.fees;
+      }
+      for (const std::string& a : accounts) {
+        ASSERT_EQ(f.ledger().Balance(a)->balance, balance[a]) << a << " hour " << i;
+      }
+      if (pick(0, 150) == 0 || i == hours - 1) {
+        f.Reopen();
+        check(hour + kH);
+      }
+    }
+    EXPECT_GE(Count(f.db(), "SELECT COUNT(*) FROM ledger_checkpoints"), 3);
+    EXPECT_LE(EntriesAfterCheckpoint(f.db()), 256);
+  }
+}
+
+// The clock's hourly entries are kept out of every index keyed by account first: each hour
+// appends to the (hour, account) index; manual entries keep their (account, id) index.
+TEST(Ledger, ClockEntriesAreIndexedByHourNotByAccount) {
   meterd::testing::TempDir dir;
   LedgerFixture f(dir.path());
-  ASSERT_TRUE(f.ledger().Post(TopUp("acme", 1000 * kCredit, "p"), kNow).ok());
-  MicroCredits spent = 0;
-  for (int i = 0; i < 700; ++i) {  // past two snapshot intervals
-    const MicroCredits c = 1'234'567 + i;
-    ASSERT_TRUE(f.ledger().BookHour({kNow + i * kH, {{"acme", kNow, 0, c, 0}}, kNow}).ok());
-    spent += c;
+  ASSERT_TRUE(f.ledger().Post(TopUp("acme", 5 * kCredit, "p"), kNow).ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(f.ledger()
+                    .BookHour({kNow + i * kH,
+                               {{"bolt", kNow, 0, kCredit, 0}, {"acme", kNow, 0, kCredit, 0}},
+                               kNow})
+                    .ok());
   }
-  const MicroCredits expect = 1000 * kCredit - spent;
-  EXPECT_EQ(f.ledger().Balance("acme")->balance, expect);
-  f.Reopen();
-  EXPECT_EQ(f.ledger().Balance("acme")->balance, expect);
   auto txn = f.db().Begin();
-  auto st = txn->Prepare("SELECT COUNT(*) FROM balance_snapshots");
-  ASSERT_TRUE(st->Step().value());
-  EXPECT_GE(st->Int(0), 2);
+  auto st = txn->Prepare(
+      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ledger_entries'"
+      " AND sql IS NOT NULL");
+  std::map<std::string, std::string> indexes;
+  while (st->Step().value()) indexes[st->Text(0)] = st->Text(1);
+  ASSERT_TRUE(indexes.count("ledger_entries_hour"));
+  EXPECT_NE(indexes["ledger_entries_account"].find("WHERE hour IS NULL"), std::string::npos);
+  EXPECT_EQ(indexes.count("ledger_entries_month"), 0u);
+  txn->Rollback();
+  // Reads by account see both kinds, in id order, within [from, to).
+  const auto acme = f.ledger().Entries("acme", 0, INT64_MAX).value();
+  ASSERT_EQ(acme.size(), 4u);
+  EXPECT_EQ(acme[0].kind, EntryKind::kTopUp);
+  for (size_t i = 1; i < acme.size(); ++i) {
+    EXPECT_GT(acme[i].id, acme[i - 1].id);
+    EXPECT_EQ(acme[i].hour, kNow + static_cast<int64_t>(i - 1) * kH);
+  }
+  const auto middle = f.ledger().Entries("acme", kNow + 1, kNow + 2 * kH + 1).value();
+  ASSERT_EQ(middle.size(), 2u);
+  EXPECT_EQ(middle[0].hour, kNow + kH);
+  EXPECT_EQ(f.ledger().Entries("acme", 0, INT64_MAX, 2).value().size(), 2u);
+  EXPECT_EQ(f.ledger().Entries("bolt", kNow + kH, kNow + 2 * kH).value().size(), 1u);
+}
+
+// A ledger written by schema version 2 (per-account snapshots, per-account indexes on every
+// entry) opens as version 3 with the same balances, billed amounts and watermark.
+TEST(Ledger, AVersionTwoLedgerIsMigratedInPlace) {
+  meterd::testing::TempDir dir;
+  {
+    auto db = tenancy::BillingDb::Open(dir.path() + "/billing.db");
+    ASSERT_TRUE(db.ok());
+    auto txn = (*db)->Begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(tenancy::BillingDb::EnsureSchema(*txn, kLedgerModule, 1, kLedgerSchema).ok());
+    ASSERT_TRUE(txn->Exec(std::string(kLedgerMigrations[0])).ok());
+    ASSERT_TRUE(tenancy::BillingDb::SetSchemaVersion(*txn, kLedgerModule, 2).ok());
+    ASSERT_TRUE(txn->Exec(R"sql(
+      INSERT INTO ledger_entries (account, kind, amount, at, hour, month, reference, currency,
+        currency_amount, actor, reason, created_at) VALUES
+        ('acme', 'topup', 9000000, 1793491200, NULL, NULL, 'p1', '', '', 'k', '', 1),
+        ('acme', 'usage', -1000000, 1793491200, 1793491200, 1793491200, NULL, '', '', 'c', '', 1),
+        ('bolt', 'usage', -250000, 1793491200, 1793491200, 1793491200, NULL, '', '', 'c', '', 1),
+        ('acme', 'usage', -2000000, 1793494800, 1793494800, 1793491200, NULL, '', '', 'c', '', 1);
+      INSERT INTO ledger_accounts VALUES ('acme', 1), ('bolt', 3);
+      INSERT INTO balance_snapshots VALUES ('acme', 2, 8000000, 1);
+      INSERT INTO billing_hours VALUES (1793491200, 2, 1250000, 0, 0, 1),
+                                       (1793494800, 1, 2000000, 0, 0, 1);)sql")
+                    .ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  LedgerFixture f(dir.path());  // opens and migrates
+  EXPECT_EQ(Count(f.db(), "SELECT schema_version FROM meta WHERE module = 'ledger'"), 3);
+  EXPECT_EQ(Count(f.db(), "SELECT COUNT(*) FROM sqlite_master WHERE name = 'balance_snapshots'"),
+            0);
+  EXPECT_EQ(f.ledger().Balance("acme")->balance, 6 * kCredit);
+  EXPECT_EQ(f.ledger().Balance("bolt")->balance, -kCredit / 4);
+  EXPECT_EQ(f.ledger().Billed("acme", kNow), 3 * kCredit);
+  EXPECT_EQ(*f.ledger().NextHour(), kNow + 2 * kH);
+  EXPECT_EQ(f.ledger().Entries("acme", 0, INT64_MAX).value().size(), 3u);
+  ASSERT_TRUE(f.ledger().BookHour({kNow + 2 * kH, {{"acme", kNow, 0, kCredit, 0}}, kNow}).ok());
+  f.Reopen();  // version 3 now: opens without migrating again
+  EXPECT_EQ(f.ledger().Balance("acme")->balance, 5 * kCredit);
+  EXPECT_EQ(f.ledger().Billed("acme", kNow), 4 * kCredit);
 }
 
 }  // namespace
