@@ -261,6 +261,46 @@ Status Replay(const QueryWorkloadOptions& o, const RateMonth& month, const tn::T
     rate_ms.push_back(ms(t2, t3));
     sum_ms.push_back(ms(t0, t3));
   }
+  // The fleet grown by its last 1,000 VMs: the engine of the series defined before them,
+  // extended with theirs (the server's path when agents define new series), then one account.
+  {
+    std::vector<engine::SeriesInfo> all = registry->Since(0);  // definition order
+    const size_t grown = std::min(all.size() / 2, size_t{1000} * rate::kRateMetrics);
+    std::vector<engine::SeriesInfo> added(all.end() - static_cast<std::ptrdiff_t>(grown),
+                                          all.end());
+    all.resize(all.size() - grown);
+    rating::RatingCatalog catalog{
+        snap.tenancy, snap.price_book,
+        snap.subscriptions ? snap.subscriptions->subscriptions : std::vector<pb::Subscription>{}};
+    METERD_ASSIGN_OR_RETURN(auto base,
+                            rating::RatingEngine::Create(std::move(catalog), std::move(all)));
+    std::vector<double> extend_ms, extend_sum_ms;
+    for (size_t i = 0; i < accounts.size(); ++i) {
+      const size_t a = accounts[i];
+      const auto t0 = Clock::now();
+      METERD_ASSIGN_OR_RETURN(auto grown_engine, base->Extend(added));
+      const auto t1 = Clock::now();
+      rating::RatingRequest req;
+      req.from = month.month_start();
+      req.to = month.month_end();
+      req.scope = rating::ScopeKind::kAccount;
+      req.scope_id = RateMonth::AccountId(a);
+      req.group_by = rating::GroupBy::kAccount;
+      METERD_ASSIGN_OR_RETURN(const rating::RatingResult res, grown_engine->Rate(view, req));
+      const auto t2 = Clock::now();
+      Expect(res.total == expected.account_total[a],
+             "replay (extended engine): account " + req.scope_id + " total " +
+                 std::to_string(res.total) + ", expected " +
+                 std::to_string(expected.account_total[a]),
+             r);
+      if (i < warmup) continue;
+      extend_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      extend_sum_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t0).count());
+    }
+    r->grown_series = grown;
+    r->step_extend = Summarize(extend_ms, 0);
+    r->step_extend_sum = Summarize(extend_sum_ms, 0);
+  }
   r->breakdown_n = sum_ms.size();
   r->step_series = Summarize(series_ms, 0);
   r->step_create = Summarize(create_ms, 0);
@@ -613,6 +653,10 @@ void PrintQueryTable(std::FILE* out, const QueryWorkloadOptions& o, const QueryW
     step("RatingEngine::Create (every series)", r.step_create);
     step("RatingEngine::Rate (one account)", r.step_rate);
     step("sum", r.step_sum);
+    const std::string grown =
+        "RatingEngine::Extend (+" + std::to_string(r.grown_series) + " series)";
+    step(grown.c_str(), r.step_extend);
+    step("  + RatingEngine::Rate (one account)", r.step_extend_sum);
     std::fprintf(out, "    applied catalog        %s\n",
                  r.catalog_equal ? "equal to the in-code one (every entity and product)"
                                  : ("DIFFERS: " + r.catalog_detail).c_str());
@@ -651,7 +695,8 @@ void PrintQueryJson(const QueryWorkloadOptions& o, const QueryWorkloadResult& r)
       "\"full_month_ms\":%.3f,\"full_month_runs_ms\":[%s],\"full_month_server_cpu_ms\":%.3f,"
       "\"rows_per_s\":%.0f,\"full_lines\":%zu,\"grand_total_micro\":%lld,"
       "\"expected_total_micro\":%lld,\"breakdown\":{\"n\":%zu,\"series\":%s,\"create\":%s,"
-      "\"rate\":%s,\"sum\":%s},\"catalog_equal\":%s,\"server_rss_bytes\":%llu,"
+      "\"rate\":%s,\"sum\":%s,\"grown_series\":%zu,\"extend\":%s,\"extend_sum\":%s},\"catalog_"
+      "equal\":%s,\"server_rss_bytes\":%llu,"
       "\"server_peak_rss_bytes\":%llu,\"rollup_bytes\":%llu,\"check\":%s}\n",
       o.vms, r.accounts, static_cast<unsigned long long>(o.seed), o.month.c_str(),
       static_cast<unsigned long long>(r.rows), r.reused ? "true" : "false", r.start_seconds,
@@ -661,7 +706,8 @@ void PrintQueryJson(const QueryWorkloadOptions& o, const QueryWorkloadResult& r)
       r.full_server_cpu_ms, static_cast<double>(r.rows) / (r.full_median_ms / 1e3), r.full_lines,
       static_cast<long long>(r.total), static_cast<long long>(r.expected_total), r.breakdown_n,
       lat(r.step_series).c_str(), lat(r.step_create).c_str(), lat(r.step_rate).c_str(),
-      lat(r.step_sum).c_str(),
+      lat(r.step_sum).c_str(), r.grown_series, lat(r.step_extend).c_str(),
+      lat(r.step_extend_sum).c_str(),
       r.breakdown_n == 0 ? "null" : (r.catalog_equal ? "true" : "false"),  // null: not compared
       static_cast<unsigned long long>(r.server_rss_bytes),
       static_cast<unsigned long long>(r.server_peak_rss_bytes),

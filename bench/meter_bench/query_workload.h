@@ -116,6 +116,11 @@ struct QueryWorkloadResult {
   // (4) In-process replay of RunCharges, ms per step.
   size_t breakdown_n = 0;
   LatencySummary step_series, step_create, step_rate, step_sum;
+  // The fleet grown by its last 1,000 VMs (their series defined last): the engine of the rest
+  // extended with them (RatingEngine::Extend, what the server does when series are added), then
+  // one account rated; grown_series is how many were added.
+  LatencySummary step_extend, step_extend_sum;
+  size_t grown_series = 0;
   size_t registry_series = 0;
   bool catalog_equal = false;
   std::string catalog_detail;

@@ -177,6 +177,32 @@ Status PriceMonthToDate(Work* w, RatingResult* out) {
   return Status::OK();
 }
 
+// What planning reads of `s`: its metric's index in `metrics` (sorted, holding it) and its
+// resource's index in `t` (its id, or its agent id; kNone when unknown).
+SeriesHot HotOf(const SeriesInfo& s, const std::vector<std::string>& metrics,
+                const tenancy::Tenancy& t) {
+  const uint32_t r = t.ResourceForSeries(s.resource);
+  return SeriesHot{
+      s.id,
+      static_cast<uint32_t>(std::lower_bound(metrics.begin(), metrics.end(), s.metric) -
+                            metrics.begin()),
+      r == tenancy::kNone ? kNone : r, s.kind, s.type};
+}
+
+// EngineData's series order: (resource index, metric, id), unknown resources last.
+bool SeriesOrder(const SeriesHot& a, const SeriesHot& b) {
+  return std::tie(a.resource, a.metric, a.id) < std::tie(b.resource, b.metric, b.id);
+}
+
+// res_begin from hot (in SeriesOrder).
+void CountSeriesPerResource(uint32_t nres, EngineData* d) {
+  d->res_begin.assign(nres + 1, 0);
+  for (const SeriesHot& h : d->hot) {
+    if (h.resource != kNone) ++d->res_begin[h.resource + 1];
+  }
+  for (uint32_t r = 0; r < nres; ++r) d->res_begin[r + 1] += d->res_begin[r];
+}
+
 RatingRequest AccountsRequest(int64_t from, int64_t to) {
   RatingRequest req;
   req.from = from;
@@ -295,21 +321,11 @@ Result<std::unique_ptr<RatingEngine>> RatingEngine::Create(RatingCatalog catalog
   d.metrics.erase(std::unique(d.metrics.begin(), d.metrics.end()), d.metrics.end());
   const uint32_t nres = static_cast<uint32_t>(t.resources().size());
   std::vector<SeriesHot> hot(n);
-  for (size_t i = 0; i < n; ++i) {
-    const SeriesInfo& s = series[i];
-    const uint32_t r = t.ResourceForSeries(s.resource);  // its id, or its agent id
-    hot[i] = SeriesHot{
-        s.id,
-        static_cast<uint32_t>(std::lower_bound(d.metrics.begin(), d.metrics.end(), s.metric) -
-                              d.metrics.begin()),
-        r == tenancy::kNone ? kNone : r, s.kind, s.type};
-  }
+  for (size_t i = 0; i < n; ++i) hot[i] = HotOf(series[i], d.metrics, t);
   std::vector<uint32_t> order(n);
   for (uint32_t i = 0; i < n; ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return std::tie(hot[a].resource, hot[a].metric, hot[a].id) <
-           std::tie(hot[b].resource, hot[b].metric, hot[b].id);
-  });
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return SeriesOrder(hot[a], hot[b]); });
   auto sorted = std::make_shared<std::vector<SeriesInfo>>();
   sorted->reserve(n);
   d.hot.reserve(n);
@@ -348,11 +364,7 @@ Result<std::unique_ptr<RatingEngine>> RatingEngine::Create(RatingCatalog catalog
   std::sort(d.boundaries.begin(), d.boundaries.end());
   d.boundaries.erase(std::unique(d.boundaries.begin(), d.boundaries.end()), d.boundaries.end());
   d.multi_account.assign(nres, 0);
-  d.res_begin.assign(nres + 1, 0);
-  for (const SeriesHot& h : d.hot) {
-    if (h.resource != kNone) ++d.res_begin[h.resource + 1];
-  }
-  for (uint32_t r = 0; r < nres; ++r) d.res_begin[r + 1] += d.res_begin[r];
+  CountSeriesPerResource(nres, &d);
   std::vector<std::pair<uint32_t, uint32_t>> pairs;
   pairs.clear();
   for (uint32_t r = 0; r < t.resources().size(); ++r) {
@@ -375,6 +387,95 @@ Result<std::unique_ptr<RatingEngine>> RatingEngine::Create(RatingCatalog catalog
   }
   BuildCsr(t.accounts().size(), pairs, &d.sub_begin, &d.sub_index);
   d.catalog = std::make_shared<const RatingCatalog>(std::move(catalog));
+  return std::unique_ptr<RatingEngine>(new RatingEngine(std::move(impl)));
+}
+
+Result<std::unique_ptr<RatingEngine>> RatingEngine::Extend(std::vector<SeriesInfo> added) const {
+  const EngineData& old = impl_->data;
+  const tenancy::Tenancy& t = old.tenancy();
+  const size_t n = old.hot.size(), m = added.size();
+  if (n + m >= UINT32_MAX) return Status::InvalidArgument("rating engine: too many series");
+  // The added series by id, each new.
+  std::vector<uint32_t> add_by_id(m);
+  for (uint32_t j = 0; j < m; ++j) add_by_id[j] = j;
+  std::sort(add_by_id.begin(), add_by_id.end(),
+            [&](uint32_t a, uint32_t b) { return added[a].id < added[b].id; });
+  for (size_t k = 0; k < m; ++k) {
+    const uint64_t id = added[add_by_id[k]].id;
+    const bool twice = k > 0 && added[add_by_id[k - 1]].id == id;
+    const auto known =
+        std::lower_bound(old.by_id.begin(), old.by_id.end(), id,
+                         [&](uint32_t i, uint64_t want) { return old.hot[i].id < want; });
+    if (twice || (known != old.by_id.end() && old.hot[*known].id == id)) {
+      return Status::InvalidArgument("rating engine: series " + std::to_string(id) +
+                                     " is listed twice");
+    }
+  }
+  auto impl = std::make_unique<Impl>();
+  EngineData& d = impl->data;
+  d.catalog = old.catalog;
+  d.options = old.options;
+  d.ver_begin = old.ver_begin;
+  d.ver_class = old.ver_class;
+  d.classes = old.classes;
+  d.multi_account = old.multi_account;
+  d.acct_begin = old.acct_begin;
+  d.acct_resources = old.acct_resources;
+  d.sub_begin = old.sub_begin;
+  d.sub_index = old.sub_index;
+  d.boundaries = old.boundaries;
+  // Metric names: a new one shifts the indices after it.
+  d.metrics = old.metrics;
+  for (const SeriesInfo& s : added) d.metrics.push_back(s.metric);
+  std::sort(d.metrics.begin(), d.metrics.end());
+  d.metrics.erase(std::unique(d.metrics.begin(), d.metrics.end()), d.metrics.end());
+  std::vector<uint32_t> metric_of(old.metrics.size());
+  for (uint32_t i = 0; i < old.metrics.size(); ++i) {
+    metric_of[i] = static_cast<uint32_t>(
+        std::lower_bound(d.metrics.begin(), d.metrics.end(), old.metrics[i]) - d.metrics.begin());
+  }
+  std::vector<SeriesHot> add_hot(m);
+  for (size_t j = 0; j < m; ++j) add_hot[j] = HotOf(added[j], d.metrics, t);
+  std::vector<uint32_t> add_order(m);
+  for (uint32_t j = 0; j < m; ++j) add_order[j] = j;
+  std::sort(add_order.begin(), add_order.end(),
+            [&](uint32_t a, uint32_t b) { return SeriesOrder(add_hot[a], add_hot[b]); });
+  // Merge the two orders; remember where each series went, for by_id.
+  auto series = std::make_shared<std::vector<SeriesInfo>>();
+  series->reserve(n + m);
+  d.hot.reserve(n + m);
+  std::vector<uint32_t> old_at(n), add_at(m);
+  size_t i = 0, k = 0;
+  while (i < n || k < m) {
+    SeriesHot from_old;
+    if (i < n) {
+      from_old = old.hot[i];
+      from_old.metric = metric_of[from_old.metric];
+    }
+    if (k == m || (i < n && SeriesOrder(from_old, add_hot[add_order[k]]))) {
+      old_at[i] = static_cast<uint32_t>(d.hot.size());
+      d.hot.push_back(from_old);
+      series->push_back((*old.series)[i]);
+      ++i;
+    } else {
+      const uint32_t j = add_order[k++];
+      add_at[j] = static_cast<uint32_t>(d.hot.size());
+      d.hot.push_back(add_hot[j]);
+      series->push_back(std::move(added[j]));
+    }
+  }
+  d.series = std::move(series);
+  // by_id: both lists are in id order; merge them.
+  d.by_id.reserve(n + m);
+  size_t a = 0, b = 0;
+  while (a < n || b < m) {
+    if (b == m || (a < n && old.hot[old.by_id[a]].id < add_hot[add_by_id[b]].id)) {
+      d.by_id.push_back(old_at[old.by_id[a++]]);
+    } else {
+      d.by_id.push_back(add_at[add_by_id[b++]]);
+    }
+  }
+  CountSeriesPerResource(static_cast<uint32_t>(t.resources().size()), &d);
   return std::unique_ptr<RatingEngine>(new RatingEngine(std::move(impl)));
 }
 

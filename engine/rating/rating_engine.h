@@ -270,6 +270,13 @@ class RatingEngine {
                                                       RatingOptions options = {});
   ~RatingEngine();
 
+  // This engine with `added` series too (new series defined since it was built; same catalog):
+  // exactly what Create would build from all of them, in time linear in the series with no
+  // catalog work (the resources' version classes, accounts and boundaries are shared). So a
+  // fleet that gains VMs does not wait for a full rebuild. InvalidArgument for an id already
+  // known or listed twice. Thread-safe: this engine is only read.
+  Result<std::unique_ptr<RatingEngine>> Extend(std::vector<SeriesInfo> added) const;
+
   // Rates `request` over `view`. InvalidArgument for an empty or inverted period, an unknown
   // scope id, currency or price version; Busy when the plan would need more than
   // options.max_slots slots (narrow the scope or the group-by). Damaged rollup blocks are reported

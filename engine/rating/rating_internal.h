@@ -51,8 +51,8 @@ struct EngineData {
   std::vector<SeriesHot> hot;                             // parallel to *series
   std::vector<std::string> metrics;                       // distinct metric names, sorted
   std::vector<uint32_t> res_begin;
-  // The series in id order (indices into *series): the scan's order, so that a fleet-wide plan
-  // gathers its meters in it instead of sorting them.
+  // The series in id order (indices into *series): finds a series by id (Extend refuses one
+  // the engine has).
   std::vector<uint32_t> by_id;
   // The attribute class (the ClassKey a product match reads: plan, plan group, location, type,
   // tier) of every resource version: ver_class[ver_begin[r] + i] for version i of resource r.

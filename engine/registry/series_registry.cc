@@ -249,6 +249,12 @@ std::vector<SeriesInfo> SeriesRegistry::Matching(std::string_view resource,
   return out;
 }
 
+std::vector<SeriesInfo> SeriesRegistry::Since(size_t first) const {
+  std::shared_lock lock(mu_);
+  if (first >= infos_.size()) return {};
+  return std::vector<SeriesInfo>(infos_.begin() + static_cast<std::ptrdiff_t>(first), infos_.end());
+}
+
 size_t SeriesRegistry::size() const {
   std::shared_lock lock(mu_);
   return infos_.size();

@@ -95,6 +95,9 @@ class SeriesRegistry {
   std::vector<SeriesInfo> Matching(std::string_view resource, std::string_view metric) const;
 
   size_t size() const;
+  // The series defined after the first `first`, in definition order (definitions are only ever
+  // appended, so Since(k) is exactly what a caller that has seen k series lacks).
+  std::vector<SeriesInfo> Since(size_t first) const;
   // Bumped whenever a definition is added; callers caching lookups compare it.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   // What Open found damaged or refused in series.log (RecordLogReport; detail empty = clean).

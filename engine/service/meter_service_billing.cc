@@ -140,27 +140,37 @@ void MeterService::RunEstimate(const EstimateArgs& a, const ResponderPtr& r) {
 
 Result<std::shared_ptr<const rating::RatingEngine>> MeterService::CurrentRatingEngine() {
   const pricebook::BillingSnapshot snap = parts_.billing->Current();
-  // Read the size before listing the series: a series defined in between makes the engine
-  // hold more than the key says, and the next request merely rebuilds.
   const size_t series = parts_.series->size();
   std::lock_guard lock(rating_mu_);
-  if (rating_engine_ != nullptr && rating_series_ == series &&
-      rating_snapshot_.tenancy == snap.tenancy && rating_snapshot_.price_book == snap.price_book &&
-      rating_snapshot_.subscriptions == snap.subscriptions) {
-    return rating_engine_;
-  }
+  const bool same_catalog = rating_engine_ != nullptr && rating_snapshot_.tenancy == snap.tenancy &&
+                            rating_snapshot_.price_book == snap.price_book &&
+                            rating_snapshot_.subscriptions == snap.subscriptions;
+  if (same_catalog && rating_series_ >= series) return rating_engine_;
   const auto t0 = std::chrono::steady_clock::now();
-  rating::RatingCatalog catalog{snap.tenancy, snap.price_book,
-                                snap.subscriptions ? snap.subscriptions->subscriptions
-                                                   : std::vector<pricebook::Subscription>{}};
-  METERD_ASSIGN_OR_RETURN(
-      std::unique_ptr<rating::RatingEngine> engine,
-      rating::RatingEngine::Create(std::move(catalog), parts_.series->Matching("", "")));
-  rating_engine_ = std::move(engine);
-  rating_snapshot_ = snap;
-  rating_series_ = series;
+  const char* how = "built";
+  if (same_catalog) {
+    // Only series were defined since: the engine is extended with them, not rebuilt. The
+    // registry only appends, so the engine's count is exactly where the new ones start.
+    std::vector<SeriesInfo> added = parts_.series->Since(rating_series_);
+    const size_t count = added.size();
+    METERD_ASSIGN_OR_RETURN(std::unique_ptr<rating::RatingEngine> engine,
+                            rating_engine_->Extend(std::move(added)));
+    rating_engine_ = std::move(engine);
+    rating_series_ += count;
+    how = "extended";
+  } else {
+    rating::RatingCatalog catalog{snap.tenancy, snap.price_book,
+                                  snap.subscriptions ? snap.subscriptions->subscriptions
+                                                     : std::vector<pricebook::Subscription>{}};
+    METERD_ASSIGN_OR_RETURN(
+        std::unique_ptr<rating::RatingEngine> engine,
+        rating::RatingEngine::Create(std::move(catalog), parts_.series->Matching("", "")));
+    rating_engine_ = std::move(engine);
+    rating_snapshot_ = snap;
+    rating_series_ = rating_engine_->series();  // every series listed, however many since
+  }
   spdlog::info(
-      "event=rating_engine_built series={} ms={:.1f}", rating_engine_->series(),
+      "event=rating_engine_{} series={} ms={:.1f}", how, rating_engine_->series(),
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   return rating_engine_;
 }

@@ -8,6 +8,8 @@
 // arithmetic of docs/rating.md written out in each case.
 #include <time.h>
 
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -140,6 +142,27 @@ TEST_F(MeterdBillingTest, ChargesRateBackfilledHoursOfTheCatalogsVm) {
   CommandResult all =
       Meterctl("charges --from " + std::to_string(h) + " --to " + std::to_string(now));
   EXPECT_NE(all.err.find("1 usage entries of unknown resources"), std::string::npos) << all.err;
+
+  // Series defined after the server built its rating engine (a VM's first import): the engine
+  // is extended with them, not rebuilt, and the next charges include them.
+  ASSERT_EQ(Meterctl("backfill " + WriteFile("bf2.csv",
+                                             "resource,metric,hour,value\n"
+                                             "vm-1002,vm.state:running," +
+                                                 std::to_string(h) + ",3600\n"))
+                .exit_code,
+            0);
+  CommandResult grown = Meterctl("--format json charges --from " + std::to_string(h) + " --to " +
+                                 std::to_string(now) + " --account bu1user1");
+  ASSERT_EQ(grown.exit_code, 0) << grown.err;
+  auto [grown_lines, grown_totals] = LinesAndTotals(grown.out);
+  ASSERT_EQ(grown_lines.size(), 2u) << grown.out;
+  const nlohmann::json worker = Find(grown_lines, "resource", "vm-1002");
+  ASSERT_FALSE(worker.is_null()) << grown.out;
+  EXPECT_EQ(worker["quantity"], 1) << grown.out;
+  EXPECT_GT(worker["credits"].get<double>(), 0) << grown.out;
+  std::ifstream log(data_dir() + ".log");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("event=rating_engine_extended"), std::string::npos);
 }
 
 // Issue 18: `meterctl rollup rebuild` over a backfilled month recomputed it from raw samples that

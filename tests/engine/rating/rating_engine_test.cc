@@ -79,6 +79,12 @@ TEST(RatingEngineTest, ArgumentErrors) {
   EXPECT_FALSE(RatingEngine::Create(RatingCatalog{f.tenancy, f.book, {}}, twice).ok());
   EXPECT_FALSE(RatingEngine::Create(RatingCatalog{nullptr, f.book, {}}, f.series).ok());
   auto e = Engine(f.tenancy, f.book, f.series);
+  // Extend refuses a series the engine has, or one listed twice.
+  EXPECT_EQ(e->Extend({f.series[1]}).status().code(), Status::Code::kInvalidArgument);
+  SeriesInfo fresh = f.series[0];
+  fresh.id = 1'000'000;
+  EXPECT_EQ(e->Extend({fresh, fresh}).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(e->Extend({fresh}).value()->series(), f.series.size() + 1);
   const query::RollupView view;
   RatingRequest empty = Month(kJan1, kJan1);
   EXPECT_FALSE(e->Rate(view, empty).ok());
