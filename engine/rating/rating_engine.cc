@@ -326,14 +326,16 @@ Result<std::unique_ptr<RatingEngine>> RatingEngine::Create(RatingCatalog catalog
   for (uint32_t i = 0; i < n; ++i) order[i] = i;
   std::sort(order.begin(), order.end(),
             [&](uint32_t a, uint32_t b) { return SeriesOrder(hot[a], hot[b]); });
-  auto sorted = std::make_shared<std::vector<SeriesInfo>>();
-  sorted->reserve(n);
+  auto block = std::make_shared<const std::vector<SeriesInfo>>(std::move(series));
+  auto list = std::make_shared<SeriesList>();
+  list->at.reserve(n);
   d.hot.reserve(n);
   for (uint32_t i : order) {
-    sorted->push_back(std::move(series[i]));
+    list->at.push_back(&(*block)[i]);
     d.hot.push_back(hot[i]);
   }
-  d.series = std::move(sorted);
+  list->blocks.push_back(std::move(block));
+  d.series = std::move(list);
   d.by_id.resize(n);
   for (uint32_t i = 0; i < n; ++i) d.by_id[i] = i;
   std::sort(d.by_id.begin(), d.by_id.end(),
@@ -440,9 +442,13 @@ Result<std::unique_ptr<RatingEngine>> RatingEngine::Extend(std::vector<SeriesInf
   for (uint32_t j = 0; j < m; ++j) add_order[j] = j;
   std::sort(add_order.begin(), add_order.end(),
             [&](uint32_t a, uint32_t b) { return SeriesOrder(add_hot[a], add_hot[b]); });
-  // Merge the two orders; remember where each series went, for by_id.
-  auto series = std::make_shared<std::vector<SeriesInfo>>();
-  series->reserve(n + m);
+  // Merge the two orders; remember where each series went, for by_id. The strings stay where
+  // they are: the new list points into the old blocks and one new block.
+  auto block = std::make_shared<const std::vector<SeriesInfo>>(std::move(added));
+  auto series = std::make_shared<SeriesList>();
+  series->blocks = old.series->blocks;
+  series->blocks.push_back(block);
+  series->at.reserve(n + m);
   d.hot.reserve(n + m);
   std::vector<uint32_t> old_at(n), add_at(m);
   size_t i = 0, k = 0;
@@ -455,13 +461,13 @@ Result<std::unique_ptr<RatingEngine>> RatingEngine::Extend(std::vector<SeriesInf
     if (k == m || (i < n && SeriesOrder(from_old, add_hot[add_order[k]]))) {
       old_at[i] = static_cast<uint32_t>(d.hot.size());
       d.hot.push_back(from_old);
-      series->push_back((*old.series)[i]);
+      series->at.push_back(old.series->at[i]);
       ++i;
     } else {
       const uint32_t j = add_order[k++];
       add_at[j] = static_cast<uint32_t>(d.hot.size());
       d.hot.push_back(add_hot[j]);
-      series->push_back(std::move(added[j]));
+      series->at.push_back(&(*block)[j]);
     }
   }
   d.series = std::move(series);

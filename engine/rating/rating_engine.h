@@ -221,11 +221,21 @@ struct RatingStats {
   std::vector<std::string> damaged;  // rollup blocks that failed verification (not served)
 };
 
+// The series an engine rates, in its order: pointers into blocks of SeriesInfo that an engine
+// shares with the engines it was extended from (Extend copies pointers, never the strings).
+// Immutable once built.
+struct SeriesList {
+  std::vector<std::shared_ptr<const std::vector<SeriesInfo>>> blocks;
+  std::vector<const SeriesInfo*> at;  // into blocks
+  const SeriesInfo& operator[](size_t i) const { return *at[i]; }
+  size_t size() const { return at.size(); }
+};
+
 struct RatingResult {
   // Keep the views of lines and unrated usage alive (the catalog snapshot, the series list),
   // however long the result outlives the engine.
   std::shared_ptr<const RatingCatalog> catalog;
-  std::shared_ptr<const std::vector<SeriesInfo>> series;
+  std::shared_ptr<const SeriesList> series;
   int64_t from = 0, to = 0;        // after rounding to hours
   std::vector<ChargeLine> lines;   // by (account, resource, product, period_start); fees last
                                    // per account

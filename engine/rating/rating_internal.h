@@ -47,9 +47,9 @@ struct EngineData {
   // Series ordered by (resource index, metric), the resources the tenancy does not know last:
   // a resource's series are contiguous, [res_begin[r], res_begin[r + 1]); the unknown ones
   // are [res_begin[resources], size).
-  std::shared_ptr<const std::vector<SeriesInfo>> series;  // shared with results (their views)
-  std::vector<SeriesHot> hot;                             // parallel to *series
-  std::vector<std::string> metrics;                       // distinct metric names, sorted
+  std::shared_ptr<const SeriesList> series;  // shared with results (their views)
+  std::vector<SeriesHot> hot;                // parallel to *series
+  std::vector<std::string> metrics;          // distinct metric names, sorted
   std::vector<uint32_t> res_begin;
   // The series in id order (indices into *series): finds a series by id (Extend refuses one
   // the engine has).
@@ -237,7 +237,7 @@ struct MonthGroup {
 // `state_line` map each plan group and line to its place in MonthState::groups once
 // AccrueMonth has put them there (empty until then; the plan adds no state lines after that).
 struct PlanCache {
-  std::shared_ptr<const std::vector<SeriesInfo>> series;
+  std::shared_ptr<const SeriesList> series;
   int64_t from = 0, to = 0;
   PlanOutput planned;
   bool scan_ordered = false;
