@@ -71,10 +71,12 @@ Result<std::unique_ptr<Downsampler>> Downsampler::Open(const std::string& dir,
       for (const RollupRow& r : rows) d->buffered_.Add(r);
       if (d->buffered_.rows() < d->options_.revision_buffer_rows) return Status::OK();
       std::vector<RollupRow> latest;
+      std::map<int64_t, bool> can_fold;
       for (const auto& [key, list] : d->buffered_.map()) {
-        if (!d->rollups_->CanFold(storage::rollup::MonthStart(key.second))) {
-          return Status::OK();  // a damaged month: keep buffering (reported by the store)
-        }
+        const int64_t month = storage::rollup::MonthStart(key.second);
+        auto [it, fresh] = can_fold.try_emplace(month, false);
+        if (fresh) it->second = d->rollups_->CanFold(month);
+        if (!it->second) return Status::OK();  // a damaged month: keep buffering (reported)
         latest.push_back(list.back());
       }
       METERD_RETURN_IF_ERROR(d->rollups_->FoldRevisions(latest, first, d->watermark_));
@@ -690,6 +692,8 @@ Result<RebuildReport> Downsampler::RebuildSeries(int64_t from, int64_t to,
   }
   std::vector<RollupRow> new_revisions;
   for (uint64_t id : ids) {
+    // The buffer stays bounded however many series a rebuild revises (not under the lock).
+    METERD_RETURN_IF_ERROR(FoldRevisions(false));
     // One series at a time under the lock, so ingest goes on between series.
     std::lock_guard lock(mu_);
     SeriesState* st = StateById(id);

@@ -10,6 +10,9 @@
 
 #include <functional>
 
+#include "storage/base/checksum.h"
+#include "storage/base/coding.h"
+#include "storage/io/file.h"
 #include "tests/engine/downsample/downsample_harness.h"
 
 namespace meterd::engine {
@@ -980,6 +983,59 @@ TEST_F(DownsamplerTest, BufferedRevisionsSurviveARestartAndFoldLater) {
     EXPECT_EQ(RowAt(after, tx, kH0 - (h + 1) * kSecondsPerHour).col[kColIncrease],
               5u + static_cast<uint64_t>(h));
   }
+}
+
+// A store written before issue 18: a version 1 ROLLUP (no revision_log) and every revision in
+// revisions.log. The start replays that log, folding whenever the buffer fills (the manifest
+// keeps revision_log 0 meanwhile, so a crash would replay and fold the same rows again), and
+// the first fold after the start drops it. Nothing read changes on the way.
+TEST_F(DownsamplerTest, AVersion1StoreMigratesItsRevisionLog) {
+  h_.ds_options().revision_buffer_rows = 1000;  // nothing folds while the old store is written
+  ASSERT_TRUE(h_.Reopen());
+  const uint64_t tx = h_.Define("vm-2", "net.tx_bytes");
+  // Seven imports, seven records in the log: 5 rows each, then 3.
+  for (int first = 0; first < 33; first += 5) {
+    std::vector<ImportedQuantity> q;
+    for (int h = first; h < std::min(first + 5, 33); ++h) {
+      q.push_back(ImportedQuantity{.index = static_cast<uint32_t>(h),
+                                   .series_id = tx,
+                                   .hour = kH0 - (h + 1) * kSecondsPerHour,
+                                   .value_bits = 100 + static_cast<uint64_t>(h)});
+    }
+    auto rep = h_.ds()->Import(q);
+    ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+    ASSERT_EQ(rep->imported, q.size());
+  }
+  const RowMap before = h_.Rows();
+  h_.Close();
+  // Turn the store into what a version 1 meterd left: revisions.log, ROLLUP version 1.
+  const std::string rollup = h_.dir() + "/rollup";
+  ASSERT_TRUE(storage::RenameFile(rollup + "/revisions-1.log", rollup + "/revisions.log").ok());
+  std::string m;
+  ASSERT_TRUE(storage::ReadWholeFile(rollup + "/ROLLUP", &m).ok());
+  ASSERT_EQ(m[7], '\x02');
+  std::string v1 = m.substr(0, 40) + m.substr(48, m.size() - 48 - 8);
+  v1[7] = '\x01';
+  base::PutFixed64(&v1, base::Checksum64(v1));
+  ASSERT_TRUE(storage::WriteFileAtomic(rollup + "/ROLLUP", v1).ok());
+
+  h_.ds_options().revision_buffer_rows = 8;
+  ASSERT_TRUE(h_.Open());
+  EXPECT_EQ(h_.Rows(), before);
+  DownsampleStats stats = h_.ds()->stats();
+  EXPECT_EQ(stats.files.folds, 3u);  // after records 2, 4 and 6: 30 rows folded in the replay
+  EXPECT_EQ(stats.revision_buffer_rows, 3u);
+  EXPECT_EQ(stats.files.folded_rows, 30u);
+  EXPECT_TRUE(storage::FileExists(rollup + "/revisions.log"));  // still the log to replay
+  ASSERT_TRUE(h_.ds()->FoldRevisions(true).ok());
+  EXPECT_FALSE(storage::FileExists(rollup + "/revisions.log"));
+  EXPECT_EQ(h_.ds()->stats().revision_buffer_rows, 0u);
+  EXPECT_EQ(h_.Rows(), before);
+  ASSERT_TRUE(h_.Reopen());
+  EXPECT_EQ(h_.ds()->stats().revision_buffer_rows, 0u);
+  EXPECT_EQ(h_.Rows(), before);
+  ASSERT_TRUE(storage::ReadWholeFile(rollup + "/ROLLUP", &m).ok());
+  EXPECT_EQ(m[7], '\x02');
 }
 
 }  // namespace
