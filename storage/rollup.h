@@ -40,6 +40,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -230,6 +231,8 @@ struct RollupStoreStats {
   uint64_t rows = 0;
   uint64_t bytes = 0;
   uint64_t merges = 0;
+  uint64_t folds = 0;        // FoldRevisions calls that published
+  uint64_t folded_rows = 0;  // revision rows they folded into month files
   uint64_t damaged_blocks = 0;
 };
 
@@ -250,6 +253,22 @@ class RollupStore {
   // Merges the parts of every month that has at least `min_parts` of them (or whose month is
   // fully sealed) into that month's file; the replaced files are deleted.
   Status MergeParts(size_t min_parts);
+  // Folds revised and imported buckets into the month files: for each month among `rows`
+  // (sorted by (series, hour), unique, all of hours < max(sealed_before(), `sealed_before`)),
+  // its month file and hour parts are merged with the rows, a row replacing the bucket of its
+  // key (MergeParts' merge), into the month's next file generation; then one manifest lists
+  // every new file, records `revision_log` (>= revision_log()): the revision logs below it are
+  // folded, and moves the watermark to `sealed_before` if that is later (the hours between are
+  // sealed empty, as SealHour does: a new store's engine counts hours before its first sealed
+  // hour as sealed). Nothing is published unless every month was written. Corruption if a
+  // month has a damaged file (see CanFold).
+  Status FoldRevisions(std::span<const RollupRow> rows, uint64_t revision_log,
+                       int64_t sealed_before = 0);
+  // The revision_log of the manifest (0 for a version 1 manifest or a new store).
+  uint64_t revision_log() const;
+  // Whether revisions of `month` (a month start) can be folded: no file of it is damaged and
+  // the store accepts changes.
+  bool CanFold(int64_t month) const;
   RollupSnapshot Snapshot() const;
   RollupStoreStats stats() const;
   void CountDamagedBlock();

@@ -8,6 +8,7 @@
 
 #include "storage/base/check.h"
 #include "storage/base/clock.h"
+#include "storage/rollup/rollup_manifest.h"
 
 namespace meterd::engine {
 
@@ -47,22 +48,58 @@ Result<std::unique_ptr<Downsampler>> Downsampler::Open(const std::string& dir,
     return Status::InvalidArgument("staleness must be 1..3600 seconds");
   }
   if (options.grace_seconds < 0) return Status::InvalidArgument("grace must be >= 0 seconds");
+  if (options.revision_buffer_rows < 1) {
+    return Status::InvalidArgument("the revision buffer must hold at least one row");
+  }
   std::unique_ptr<Downsampler> d(new Downsampler(std::move(options), store, registry));
   const auto started = std::chrono::steady_clock::now();
-  std::lock_guard lock(d->mu_);
-  METERD_ASSIGN_OR_RETURN(d->rollups_, storage::RollupStore::Open(dir, report));
-  std::string damage;
-  METERD_ASSIGN_OR_RETURN(d->revisions_, RevisionLog::Open(dir + "/rollup/revisions.log", &damage));
-  if (!damage.empty()) report->push_back("revision log: " + damage);
-  d->watermark_ = d->rollups_->sealed_before();
-  if (d->watermark_ == 0) {
-    d->watermark_ = HourOf(d->Now() - d->options_.initial_lookback_seconds);
+  {
+    std::lock_guard lock(d->mu_);
+    METERD_ASSIGN_OR_RETURN(d->rollups_, storage::RollupStore::Open(dir, report));
+    d->watermark_ = d->rollups_->sealed_before();
+    if (d->watermark_ == 0) {
+      d->watermark_ = HourOf(d->Now() - d->options_.initial_lookback_seconds);
+    }
+    // Replays the revision logs the month files do not hold yet: at most about one buffer's
+    // worth, unless the store was written before revisions were folded (a version 1 manifest:
+    // its one log holds every revision). Then the rows are folded as the replay goes, whenever
+    // a buffer's worth has gathered, without moving the manifest's revision_log (a crash makes
+    // the next start fold the same rows again, which changes nothing), so memory stays bounded.
+    const uint64_t first = d->rollups_->revision_log();
+    uint64_t folded_at_open = 0;
+    auto sink = [&d, first, &folded_at_open](std::vector<RollupRow>&& rows) -> Status {
+      for (const RollupRow& r : rows) d->buffered_.Add(r);
+      if (d->buffered_.rows() < d->options_.revision_buffer_rows) return Status::OK();
+      std::vector<RollupRow> latest;
+      std::map<int64_t, bool> can_fold;
+      for (const auto& [key, list] : d->buffered_.map()) {
+        const int64_t month = storage::rollup::MonthStart(key.second);
+        auto [it, fresh] = can_fold.try_emplace(month, false);
+        if (fresh) it->second = d->rollups_->CanFold(month);
+        if (!it->second) return Status::OK();  // a damaged month: keep buffering (reported)
+        latest.push_back(list.back());
+      }
+      METERD_RETURN_IF_ERROR(d->rollups_->FoldRevisions(latest, first, d->watermark_));
+      folded_at_open += latest.size();
+      d->buffered_.Clear();
+      return Status::OK();
+    };
+    std::string damage;
+    METERD_ASSIGN_OR_RETURN(d->revisions_,
+                            RevisionLog::Open(dir + "/rollup", first, sink, &damage));
+    if (!damage.empty()) report->push_back("revision log: " + damage);
+    if (d->revisions_->replayed_rows() > 0) {
+      report->push_back("rollup: " + std::to_string(d->revisions_->replayed_rows()) +
+                        " revision rows replayed from the revision log (" +
+                        std::to_string(folded_at_open) + " folded into month files on the way)");
+    }
+    d->closing_ = d->watermark_;
+    d->startup_series_ = static_cast<uint32_t>(registry->size());
+    METERD_RETURN_IF_ERROR(d->RebuildOpen(report));
+    METERD_RETURN_IF_ERROR(d->ResolvePending(report));
+    d->stats_.revisions = d->revisions_->replayed_rows();
   }
-  d->closing_ = d->watermark_;
-  d->startup_series_ = static_cast<uint32_t>(registry->size());
-  METERD_RETURN_IF_ERROR(d->RebuildOpen(report));
-  METERD_RETURN_IF_ERROR(d->ResolvePending(report));
-  d->stats_.revisions = d->revisions_->revision_count();
+  METERD_RETURN_IF_ERROR(d->FoldRevisions(false));
   report->push_back(
       "rollup: open hours rebuilt from raw in " +
       std::to_string(
@@ -318,6 +355,11 @@ int64_t Downsampler::CloseDue() {
 }
 
 Status Downsampler::ProcessLate() {
+  METERD_RETURN_IF_ERROR(ProcessLateBatches());
+  return FoldRevisions(false);
+}
+
+Status Downsampler::ProcessLateBatches() {
   std::deque<LateBatch> ready;
   {
     std::lock_guard lock(mu_);
@@ -361,6 +403,7 @@ Status Downsampler::WriteRevisions(std::vector<RollupRow>* rows, uint64_t resolv
   pending_revisions_.clear();
   if (rows->empty() && resolved_id == 0) return Status::OK();
   METERD_RETURN_IF_ERROR(revisions_->AddRevisions(*rows, resolved_id));
+  for (const RollupRow& r : *rows) buffered_.Add(r);
   stats_.revisions += rows->size();
   rows->clear();
   return Status::OK();
@@ -504,41 +547,75 @@ Status Downsampler::RecomputeHours(SeriesState* st, std::span<const RawSample> s
   return Status::OK();
 }
 
+const RollupRow* Downsampler::BufferedRow(const std::pair<uint64_t, int64_t>& key) const {
+  const RollupRow* row = buffered_.Latest(key);
+  return row != nullptr ? row : folding_.Latest(key);
+}
+
 Result<RollupRow> Downsampler::SealedRow(uint64_t series_id, int64_t hour) const {
-  RollupRow row;
-  row.series_id = series_id;
-  row.hour = hour;
-  if (auto it = pending_revisions_.find({series_id, hour}); it != pending_revisions_.end()) {
-    return it->second;
+  METERD_ASSIGN_OR_RETURN(std::vector<RollupRow> rows, SealedRows({{series_id, hour}}));
+  return rows[0];
+}
+
+Result<std::vector<RollupRow>> Downsampler::SealedRows(
+    const std::vector<std::pair<uint64_t, int64_t>>& keys) const {
+  std::vector<RollupRow> out(keys.size());
+  std::vector<uint32_t> in_files;  // indexes of the keys the files must answer
+  for (size_t i = 0; i < keys.size(); ++i) {
+    out[i].series_id = keys[i].first;
+    out[i].hour = keys[i].second;
+    if (auto it = pending_revisions_.find(keys[i]); it != pending_revisions_.end()) {
+      out[i] = it->second;
+    } else if (const RollupRow* row = BufferedRow(keys[i])) {
+      out[i] = *row;
+    } else {
+      in_files.push_back(static_cast<uint32_t>(i));
+    }
   }
-  const auto& revs = revisions_->revisions();
-  if (auto it = revs.find({series_id, hour}); it != revs.end() && !it->second.empty()) {
-    return it->second.back();
-  }
+  if (in_files.empty()) return out;
+  // File by file (their hours do not overlap), the keys in order: each block is decoded at most
+  // once per file however many keys it answers.
   const storage::RollupSnapshot snap = rollups_->Snapshot();
   storage::RollupBlock block;
   for (const auto& file : snap.files) {
     const storage::RollupFileInfo& info = file->info();
-    if (hour < info.min_hour || hour > info.max_hour) continue;
     const auto& blocks = file->blocks();
-    for (size_t b = file->LowerBound(series_id); b < blocks.size(); ++b) {
-      if (blocks[b].first_series > series_id) break;
-      if (hour < blocks[b].min_hour || hour > blocks[b].max_hour) continue;
-      Status s = file->ReadBlock(b, storage::kAllColumns, &block);
-      if (!s.ok()) {
-        rollups_->CountDamagedBlock();
-        return s;
-      }
-      for (size_t i = 0; i < block.rows; ++i) {
-        if (block.series.at(i) != series_id || static_cast<int64_t>(block.hour.at(i)) != hour) {
-          continue;
+    size_t loaded = SIZE_MAX;
+    for (const uint32_t i : in_files) {
+      const auto [series_id, hour] = keys[i];
+      if (hour < info.min_hour || hour > info.max_hour) continue;
+      for (size_t b = file->LowerBound(series_id); b < blocks.size(); ++b) {
+        if (blocks[b].first_series > series_id) break;
+        if (hour < blocks[b].min_hour || hour > blocks[b].max_hour) continue;
+        if (b != loaded) {
+          Status s = file->ReadBlock(b, storage::kAllColumns, &block);
+          if (!s.ok()) {
+            rollups_->CountDamagedBlock();
+            return s;
+          }
+          loaded = b;
         }
-        for (size_t c = 0; c < kRollupColumns; ++c) row.col[c] = block.col[c].at(i);
-        return row;
+        // Rows are sorted by (series, hour): a binary search.
+        size_t lo = 0, hi = block.rows;
+        while (lo < hi) {
+          const size_t m = lo + (hi - lo) / 2;
+          const uint64_t ms = block.series.at(m);
+          const int64_t mh = static_cast<int64_t>(block.hour.at(m));
+          if (ms < series_id || (ms == series_id && mh < hour)) {
+            lo = m + 1;
+          } else {
+            hi = m;
+          }
+        }
+        if (lo < block.rows && block.series.at(lo) == series_id &&
+            static_cast<int64_t>(block.hour.at(lo)) == hour) {
+          for (size_t c = 0; c < kRollupColumns; ++c) out[i].col[c] = block.col[c].at(lo);
+          break;
+        }
       }
     }
   }
-  return row;
+  return out;
 }
 
 Result<int> Downsampler::SealDue() {
@@ -594,6 +671,13 @@ Status Downsampler::MergeParts() { return rollups_->MergeParts(options_.merge_mi
 
 Result<RebuildReport> Downsampler::Rebuild(int64_t from, int64_t to,
                                            const std::vector<uint64_t>& series) {
+  METERD_ASSIGN_OR_RETURN(RebuildReport report, RebuildSeries(from, to, series));
+  METERD_RETURN_IF_ERROR(FoldRevisions(false));
+  return report;
+}
+
+Result<RebuildReport> Downsampler::RebuildSeries(int64_t from, int64_t to,
+                                                 const std::vector<uint64_t>& series) {
   if (to <= from) return Status::InvalidArgument("rebuild: --to must be after --from");
   const int64_t from_hour = HourOf(from);
   const int64_t to_hour = HourOf(to - 1);
@@ -608,6 +692,8 @@ Result<RebuildReport> Downsampler::Rebuild(int64_t from, int64_t to,
   }
   std::vector<RollupRow> new_revisions;
   for (uint64_t id : ids) {
+    // The buffer stays bounded however many series a rebuild revises (not under the lock).
+    METERD_RETURN_IF_ERROR(FoldRevisions(false));
     // One series at a time under the lock, so ingest goes on between series.
     std::lock_guard lock(mu_);
     SeriesState* st = StateById(id);
@@ -640,6 +726,14 @@ Result<RebuildReport> Downsampler::Rebuild(int64_t from, int64_t to,
 }
 
 Result<ImportReport> Downsampler::Import(const std::vector<ImportedQuantity>& quantities) {
+  METERD_ASSIGN_OR_RETURN(ImportReport report, ImportLocked(quantities));
+  // The buffer may be full: fold it before acknowledging, so that an import of any size
+  // waits for its folds (backpressure) instead of growing the buffer.
+  METERD_RETURN_IF_ERROR(FoldRevisions(false));
+  return report;
+}
+
+Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantity>& quantities) {
   ImportReport report;
   auto refuse = [&report](uint32_t index, Status why) {
     ++report.refused;
@@ -653,6 +747,10 @@ Result<ImportReport> Downsampler::Import(const std::vector<ImportedQuantity>& qu
     SeriesShape shape;
     uint32_t filled = 0;  // bit 31: the value; bits 0..7: state codes
   };
+  if (!fold_failed_.ok() && buffered_.rows() >= options_.revision_buffer_rows) {
+    // The buffer cannot be folded into the month files, and is full: refuse rather than grow.
+    return fold_failed_.WithContext("backfill: the revision buffer is full and cannot be folded");
+  }
   std::map<std::pair<uint64_t, int64_t>, Pending> buckets;
   for (const ImportedQuantity& q : quantities) {
     SeriesSlot slot;
@@ -721,9 +819,16 @@ Result<ImportReport> Downsampler::Import(const std::vector<ImportedQuantity>& qu
   }
   std::vector<RollupRow> new_revisions;
   const int64_t now = Now();
+  std::vector<std::pair<uint64_t, int64_t>> keys;
+  keys.reserve(buckets.size());
+  for (const auto& [key, p] : buckets) {
+    if (p.filled != 0) keys.push_back(key);
+  }
+  METERD_ASSIGN_OR_RETURN(const std::vector<RollupRow> currents, SealedRows(keys));
+  size_t k = 0;
   for (auto& [key, p] : buckets) {
     if (p.filled == 0) continue;
-    METERD_ASSIGN_OR_RETURN(RollupRow current, SealedRow(key.first, key.second));
+    const RollupRow& current = currents[k++];
     if (SameBucket(current, p.row)) {
       ++report.unchanged;
       continue;
@@ -731,7 +836,6 @@ Result<ImportReport> Downsampler::Import(const std::vector<ImportedQuantity>& qu
     p.row.col[kColRevision] = current.col[kColRevision] + 1;
     p.row.col[kColRevisedAt] = static_cast<uint64_t>(now);
     new_revisions.push_back(p.row);
-    pending_revisions_[key] = p.row;
     ++report.imported;
   }
   METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, 0));
@@ -744,7 +848,6 @@ query::RollupView Downsampler::View(const std::vector<uint64_t>& series, int64_t
   std::lock_guard lock(mu_);
   view.files = rollups_->Snapshot();
   view.sealed_before = watermark_;
-  const auto& revs = revisions_->revisions();
   auto add_open = [&](const SeriesState& st) {
     for (const RollupRow& row : st.open) {
       if (row.hour < from || row.hour >= to || RowIsEmpty(row)) continue;
@@ -753,10 +856,31 @@ query::RollupView Downsampler::View(const std::vector<uint64_t>& series, int64_t
       if (&row == &st.open.back() && hot.armed()) hot.WriteBack(&view.open.back());
     }
   };
-  if (series.empty()) {
-    for (const auto& [key, list] : revs) {
-      if (key.second >= from && key.second < to) view.revised.push_back(list.back());
+  // The latest buffered revision of each key in [lo, hi) (keys), the active buffer's over the
+  // one being folded, in key order: a merge of the two maps.
+  using Key = RevisionBuffer::Key;
+  auto add_revised = [&](const Key& lo, const Key& hi) {
+    const auto& a = buffered_.map();
+    const auto& f = folding_.map();
+    auto ai = a.lower_bound(lo), fi = f.lower_bound(lo);
+    const auto ae = a.lower_bound(hi), fe = f.lower_bound(hi);
+    while (ai != ae || fi != fe) {
+      if (fi == fe || (ai != ae && ai->first <= fi->first)) {
+        if (fi != fe && fi->first == ai->first) ++fi;
+        if (ai->first.second >= from && ai->first.second < to) {
+          view.revised.push_back(ai->second.back());
+        }
+        ++ai;
+      } else {
+        if (fi->first.second >= from && fi->first.second < to) {
+          view.revised.push_back(fi->second.back());
+        }
+        ++fi;
+      }
     }
+  };
+  if (series.empty()) {
+    add_revised(Key{0, INT64_MIN}, Key{UINT64_MAX, INT64_MAX});
     states_.ForEachUsed(add_open);
     std::sort(view.open.begin(), view.open.end(), [](const RollupRow& a, const RollupRow& b) {
       return a.series_id != b.series_id ? a.series_id < b.series_id : a.hour < b.hour;
@@ -766,10 +890,7 @@ query::RollupView Downsampler::View(const std::vector<uint64_t>& series, int64_t
   std::vector<SeriesSlot> slots(series.size());
   registry_->LookupMany(series, slots.data());
   for (size_t i = 0; i < series.size(); ++i) {
-    for (auto it = revs.lower_bound({series[i], from});
-         it != revs.end() && it->first.first == series[i] && it->first.second < to; ++it) {
-      view.revised.push_back(it->second.back());
-    }
+    add_revised(Key{series[i], from}, Key{series[i], to});
     if (slots[i].index < states_.size() && states_[slots[i].index].used) {
       add_open(states_[slots[i].index]);
     }
@@ -779,9 +900,76 @@ query::RollupView Downsampler::View(const std::vector<uint64_t>& series, int64_t
 
 std::vector<RollupRow> Downsampler::Revisions(uint64_t series, int64_t hour) const {
   std::lock_guard lock(mu_);
-  const auto& revs = revisions_->revisions();
-  auto it = revs.find({series, hour});
-  return it == revs.end() ? std::vector<RollupRow>{} : it->second;
+  const RevisionBuffer::Key key{series, hour};
+  std::vector<RollupRow> out;
+  for (const RevisionBuffer* b : {&folding_, &buffered_}) {
+    auto it = b->map().find(key);
+    if (it != b->map().end()) out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  if (!out.empty()) {
+    // A key both being folded and revised again since: each revision once, in order.
+    std::stable_sort(out.begin(), out.end(), [](const RollupRow& a, const RollupRow& b) {
+      return a.col[kColRevision] < b.col[kColRevision];
+    });
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+  // Folded: the month file keeps the latest revision only.
+  Result<std::vector<RollupRow>> row = SealedRows({key});
+  if (row.ok() && (*row)[0].col[kColRevision] != 0) out.push_back((*row)[0]);
+  return out;
+}
+
+Status Downsampler::FoldRevisions(bool force) {
+  std::lock_guard fold(fold_mu_);
+  std::vector<RollupRow> rows;
+  uint64_t seq = 0;
+  int64_t watermark = 0;
+  {
+    std::lock_guard lock(mu_);
+    watermark = watermark_;
+    if (buffered_.empty()) return Status::OK();
+    if (!force && buffered_.rows() < options_.revision_buffer_rows) return Status::OK();
+    if (!fold_failed_.ok()) return Status::OK();  // reported when it failed; Import refuses
+    // Appends go to a new log from here on; the rows buffered so far are all in the older ones.
+    METERD_ASSIGN_OR_RETURN(seq, revisions_->Rotate());
+    folding_ = std::move(buffered_);
+    buffered_.Clear();
+    // A month with a damaged file cannot take its revisions: they move to the new log and stay
+    // buffered (the damage was reported at Open).
+    std::vector<RollupRow> carried;
+    std::map<int64_t, bool> can_fold;
+    for (const auto& [key, list] : folding_.map()) {
+      const int64_t month = storage::rollup::MonthStart(key.second);
+      auto [it, fresh] = can_fold.try_emplace(month, false);
+      if (fresh) it->second = rollups_->CanFold(month);
+      if (it->second) {
+        rows.push_back(list.back());
+      } else {
+        carried.push_back(list.back());
+      }
+    }
+    if (!carried.empty()) {
+      METERD_RETURN_IF_ERROR(revisions_->AddRevisions(carried, 0));
+      for (const RollupRow& r : carried) buffered_.Add(r);
+    }
+  }
+  const auto started = std::chrono::steady_clock::now();
+  // (With every row carried, this only records that the older logs need no replay.) The
+  // watermark: every revision is of an hour below it.
+  Status st = rollups_->FoldRevisions(rows, seq, watermark);
+  std::lock_guard lock(mu_);
+  if (!st.ok()) {
+    // The rows stay readable (folding_) and the logs stay: the manifest still names the old
+    // one, so a restart replays them and folds again.
+    fold_failed_ = st;
+    return st;
+  }
+  folding_.Clear();
+  ++stats_.folds;
+  stats_.last_fold_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return revisions_->DropBefore(seq);
 }
 
 DownsampleStats Downsampler::stats() const {
@@ -795,6 +983,8 @@ DownsampleStats Downsampler::stats() const {
     s.open_buckets += st.open.size();
   });
   s.files = rollups_->stats();
+  s.revision_buffer_rows = buffered_.rows() + folding_.rows();
+  s.revision_log_bytes = revisions_->bytes();
   return s;
 }
 

@@ -71,6 +71,12 @@ struct DownsampleOptions {
   // On a fresh rollup directory, raw data this far back is rolled up at start; older raw data
   // can be rolled up with `meterctl rollup rebuild`.
   int64_t initial_lookback_seconds = 86400;
+  // Revised and imported buckets are buffered in memory (and logged durably) until this many
+  // have gathered, then folded into the month files (RollupStore::FoldRevisions). It bounds
+  // the buffer's memory: about 300 bytes a row, twice over while a fold runs (the rows being
+  // folded stay readable), so the default of 262,144 rows costs at most ~160 MB. Each fold
+  // rewrites the months it touches, so a larger buffer folds a big import in fewer rewrites.
+  size_t revision_buffer_rows = size_t{1} << 18;
   std::function<int64_t()> now;  // unix seconds; tests inject a clock
   // Nanoseconds of a clock that never steps, for the closing clock's guard against wall-clock
   // steps (engine/downsample/closing_clock.h). Null: the steady clock, or, when `now` is
@@ -89,6 +95,10 @@ struct DownsampleStats {
   uint64_t late_queued = 0;  // late batches waiting for their WAL sync
   uint64_t recomputed_hours = 0;
   uint64_t revisions = 0;
+  uint64_t revision_buffer_rows = 0;  // revision rows buffered, not yet in month files
+  uint64_t revision_log_bytes = 0;    // bytes of revision log a restart replays
+  uint64_t folds = 0;                 // folds of the buffer into month files
+  double last_fold_seconds = 0;
   uint64_t hours_sealed = 0;
   double last_seal_seconds = 0;
   storage::RollupStoreStats files;
@@ -184,8 +194,15 @@ class Downsampler {
 
   // series: sorted ids, or empty for every series. Hours in [from, to).
   query::RollupView View(const std::vector<uint64_t>& series, int64_t from, int64_t to) const;
-  // Every revision of (series, hour), oldest first (billing applies the differences).
+  // The revisions of (series, hour), oldest first: every one still buffered; once folded into
+  // the month file only the latest is kept (its revision column numbers it). Empty when the
+  // bucket was never revised.
   std::vector<storage::RollupRow> Revisions(uint64_t series, int64_t hour) const;
+  // Folds the buffered revisions into the month files when at least
+  // options().revision_buffer_rows have gathered, or whenever any are buffered with `force`.
+  // Called by the writers of revisions after they released the lock; a fold runs without it
+  // (readers see the rows being folded until the new month files are published).
+  Status FoldRevisions(bool force);
   DownsampleStats stats() const;
 
  private:
@@ -206,6 +223,31 @@ class Downsampler {
     uint64_t last_value = 0;
     int64_t held_until = 0;  // its hold has been credited over [last_ts, held_until)
     boost::container::small_vector<storage::RollupRow, 2> open;  // ascending hour >= watermark_
+  };
+  // Revision rows not yet in month files, by (series, hour), each key's revisions oldest first.
+  class RevisionBuffer {
+   public:
+    using Key = std::pair<uint64_t, int64_t>;
+    void Add(const storage::RollupRow& row) {
+      map_[{row.series_id, row.hour}].push_back(row);
+      ++rows_;
+    }
+    const storage::RollupRow* Latest(const Key& key) const {
+      auto it = map_.find(key);
+      return it == map_.end() ? nullptr : &it->second.back();
+    }
+    size_t rows() const { return rows_; }
+    bool empty() const { return map_.empty(); }
+    void Clear() {
+      map_.clear();
+      rows_ = 0;
+    }
+    using Map = std::map<Key, boost::container::small_vector<storage::RollupRow, 1>>;
+    const Map& map() const { return map_; }
+
+   private:
+    Map map_;
+    size_t rows_ = 0;
   };
   struct LateBatch {
     uint64_t lsn;
@@ -234,10 +276,20 @@ class Downsampler {
   Status RecomputeHours(SeriesState* st, std::span<const RawSample> samples, int64_t from_hour,
                         int64_t to_hour, std::vector<storage::RollupRow>* new_revisions,
                         RebuildReport* report);
+  // The current bucket of each sealed (series, hour) in `keys` (sorted, unique): a revision
+  // being written, a buffered one, or the files' row (all columns 0 where there is none).
+  Result<std::vector<storage::RollupRow>> SealedRows(
+      const std::vector<std::pair<uint64_t, int64_t>>& keys) const;
   Result<storage::RollupRow> SealedRow(uint64_t series_id, int64_t hour) const;
+  // The latest buffered revision of a key: the active buffer's, else the one being folded.
+  const storage::RollupRow* BufferedRow(const std::pair<uint64_t, int64_t>& key) const;
   Status RebuildOpen(std::vector<std::string>* report);
   Status ResolvePending(std::vector<std::string>* report);
   Status WriteRevisions(std::vector<storage::RollupRow>* rows, uint64_t resolved_id);
+  Result<ImportReport> ImportLocked(const std::vector<ImportedQuantity>& quantities);
+  Status ProcessLateBatches();
+  Result<RebuildReport> RebuildSeries(int64_t from, int64_t to,
+                                      const std::vector<uint64_t>& series);
 
   const DownsampleOptions options_;
   storage::Store* const store_;
@@ -245,6 +297,10 @@ class Downsampler {
   mutable std::mutex mu_;
   std::unique_ptr<storage::RollupStore> rollups_;
   std::unique_ptr<RevisionLog> revisions_;  // GUARDED_BY(mu_)
+  RevisionBuffer buffered_;                 // GUARDED_BY(mu_) revisions logged, not folded
+  RevisionBuffer folding_;                  // GUARDED_BY(mu_) the rows a fold is writing
+  std::mutex fold_mu_;                      // one fold at a time; taken before mu_
+  Status fold_failed_;                      // GUARDED_BY(mu_) a failed fold: no more until restart
   int64_t watermark_ = 0;                   // GUARDED_BY(mu_) sealed_before
   int64_t closing_ = 0;                     // GUARDED_BY(mu_) closing_before
   ClosingClock closing_clock_;              // GUARDED_BY(mu_) what CloseDue closes by

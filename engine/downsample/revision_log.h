@@ -1,7 +1,8 @@
 // meterd — engine/downsample/revision_log.h
 //
-// RevisionLog: the durable record of late data (docs/format-rollup.md, "Revision log"), a
-// RecordLog (engine/registry/record_log.h) at <dir>/rollup/revisions.log with three records:
+// RevisionLog: the durable record of late data and imported buckets (docs/format-rollup.md,
+// "Revision log"), a sequence of RecordLogs (engine/registry/record_log.h) in <dir>/rollup,
+// revisions-<seq>.log, with three records:
 //   kPending   id, then (series, second) pairs: late samples about to be appended to the store
 //   kRevision  a whole bucket row whose revision column is n >= 1: it replaces revision n-1
 //   kResolved  id: the pending samples with that id have been rolled into revisions
@@ -11,10 +12,18 @@
 // in the middle of the log (RecordLog keeps the intact records after it), resolutions that
 // follow the damage are ignored once, so their pending samples are recomputed.
 //
+// The log is a write-ahead log for revision rows, not their home: it keeps no row in memory.
+// The Downsampler buffers the rows and folds them into the month files (RollupStore::
+// FoldRevisions) once enough have gathered: it rotates to a new log first (Rotate), folds the
+// rows of the older logs, whose manifest then names the new log as the first to replay, and
+// drops the older logs (DropBefore). A restart replays only the logs from the manifest's
+// revision_log on: at most one buffer's worth of rows.
+//
 // Thread-safety: not synchronised; the Downsampler serialises calls.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,9 +45,21 @@ struct LateSample {
 // batches stay at most two entries per series however many samples arrive late.
 void CoalesceLate(std::vector<LateSample>* samples);
 
+// The name of revision log `seq` in the rollup directory: "revisions.log" for 0 (the one log of
+// a store written before issue 18), "revisions-<seq>.log" from 1 on.
+std::string RevisionLogName(uint64_t seq);
+
 class RevisionLog {
  public:
-  static Result<std::unique_ptr<RevisionLog>> Open(const std::string& path, std::string* damage);
+  // Called at Open with the rows of each revision record, in log order (oldest log first).
+  using RowSink = std::function<Status(std::vector<storage::RollupRow>&& rows)>;
+
+  // Opens the revision logs of `rollup_dir` from sequence `first` on (the manifest's
+  // revision_log: the older ones are folded into month files, and are deleted here), replaying
+  // them oldest first: revision rows go to `sink`, pending records are kept. Appends go to the
+  // newest log (a new one, max(first, 1), if none exists). Damage is described in *damage.
+  static Result<std::unique_ptr<RevisionLog>> Open(const std::string& rollup_dir, uint64_t first,
+                                                   const RowSink& sink, std::string* damage);
 
   // Durably records late samples; returns the id to resolve later.
   Result<uint64_t> AddPending(const std::vector<LateSample>& samples);
@@ -47,24 +68,33 @@ class RevisionLog {
   // Durably records that the pending ids are resolved (one synced append).
   Status Resolve(const std::vector<uint64_t>& ids);
 
+  // Starts log seq() + 1 (created and its name synced) holding every unresolved pending
+  // record, and appends there from now on. Returns the new sequence number. The rows of the
+  // older logs are the caller's to fold (RollupStore::FoldRevisions) before DropBefore.
+  Result<uint64_t> Rotate();
+  // Deletes the logs below `seq` (folded: the manifest says so). REQUIRES: seq <= seq().
+  Status DropBefore(uint64_t seq);
+  uint64_t seq() const { return seq_; }
+  // Bytes in the logs not yet dropped.
+  uint64_t bytes() const;
+
   // Pending samples not yet resolved (after a crash), by id.
   const std::map<uint64_t, std::vector<LateSample>>& unresolved() const { return pending_; }
   void ForgetResolved(uint64_t id) { pending_.erase(id); }
-
-  // Every revision of (series, hour), oldest first.
-  using Key = std::pair<uint64_t, int64_t>;
-  const std::map<Key, std::vector<storage::RollupRow>>& revisions() const { return revisions_; }
-  uint64_t revision_count() const { return revision_count_; }
+  // Revision rows replayed at Open.
+  uint64_t replayed_rows() const { return replayed_rows_; }
 
  private:
   RevisionLog() = default;
-  Status Replay(std::string_view record, bool after_damage);
+  Status Replay(std::string_view record, bool after_damage, const RowSink& sink);
 
+  std::string dir_;
+  uint64_t seq_ = 0;                          // the log appended to
+  std::map<uint64_t, uint64_t> older_bytes_;  // logs below seq_ not dropped yet: their sizes
   std::unique_ptr<RecordLog> log_;
   uint64_t next_id_ = 1;
-  uint64_t revision_count_ = 0;
+  uint64_t replayed_rows_ = 0;
   std::map<uint64_t, std::vector<LateSample>> pending_;
-  std::map<Key, std::vector<storage::RollupRow>> revisions_;
 };
 
 }  // namespace meterd::engine

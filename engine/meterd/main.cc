@@ -56,6 +56,7 @@ struct Flags {
   int64_t max_future_s = 600;
   int64_t staleness_s = 60;
   int64_t grace_s = 600;
+  size_t revision_buffer_rows = size_t{1} << 18;
   bool rollups = true;
   bool billing_clock = true;
   int64_t billing_start = 0;
@@ -239,6 +240,7 @@ int Run(const Flags& f) {
   engine::DownsampleOptions dso;
   dso.staleness_seconds = f.staleness_s;
   dso.grace_seconds = f.grace_s;
+  dso.revision_buffer_rows = f.revision_buffer_rows;
   std::vector<std::string> rollup_report;
   std::unique_ptr<engine::Downsampler> downsampler;
   if (f.rollups) {
@@ -396,6 +398,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--grace", f.grace_s,
                  "seconds an hour stays open after it ends; later samples make revisions")
+      ->capture_default_str();
+  app.add_option("--revision-buffer-rows", f.revision_buffer_rows,
+                 "revised and imported buckets buffered (~300 bytes each) before they are folded "
+                 "into the month files")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 26))
       ->capture_default_str();
   app.add_option("--rollups", f.rollups,
                  "keep hourly rollups (false only to measure their cost: usage is refused)")

@@ -20,8 +20,8 @@
 //   |                              |  magic "MTRDRLP" + version byte
 //   +------------------------------+ file_size
 //
-// ROLLUP manifest: "MTRDRLM" + version | generation | next_file_id | sealed_before | count |
-// count x 40-byte entries | XXH3 (seed 0).
+// ROLLUP manifest (version 2): "MTRDRLM" + version | generation | next_file_id | sealed_before |
+// count | reserved | revision_log | count x 40-byte entries | XXH3 (seed 0).
 #pragma once
 
 #include <cstddef>
@@ -67,9 +67,13 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr size_t kWriteChunk = 1 << 20;
 
 // ---- ROLLUP manifest ----
-constexpr char kManifestMagic[8] = {'M', 'T', 'R', 'D', 'R', 'L', 'M', '\x01'};
-constexpr uint8_t kManifestVersion = 1;
-constexpr size_t kManifestHeaderSize = 40;
+// Version 2 (issue 18) adds revision_log (u64) after the reserved word; version 1 is still read
+// (as revision_log 0), never written.
+constexpr char kManifestMagic[8] = {'M', 'T', 'R', 'D', 'R', 'L', 'M', '\x02'};
+constexpr uint8_t kManifestVersion = 2;
+constexpr uint8_t kManifestMinReadVersion = 1;
+constexpr size_t kManifestHeaderSizeV1 = 40;
+constexpr size_t kManifestHeaderSize = 48;
 constexpr size_t kManifestEntrySize = 40;
 constexpr size_t kManifestTrailerSize = 8;
 constexpr uint8_t kKindMonth = 1;
@@ -83,7 +87,9 @@ static_assert(kMinBlockSize == 183, "docs/format-rollup.md gives the smallest bl
 static_assert(8 + 8 + 8 + 8 + 8 + 4 + 4 == kIndexEntrySize);
 static_assert(8 * 8 + 1 + 3 + 4 == kFooterChecksumOffset);
 static_assert(kFooterChecksumOffset + 8 + sizeof(kMagic) == kFooterSize);
-static_assert(8 + 8 + 8 + 8 + 4 + 4 == kManifestHeaderSize);
+static_assert(8 + 8 + 8 + 8 + 4 + 4 == kManifestHeaderSizeV1);
+static_assert(kManifestHeaderSizeV1 + 8 == kManifestHeaderSize);
+static_assert(kManifestMagic[7] == kManifestVersion);
 static_assert(8 + 8 + 4 + 1 + 3 + 8 + 8 == kManifestEntrySize);
 // A block of kRollupBlockRows rows of 64-bit values cannot overflow a u32 column size.
 static_assert(kRollupBlockRows * 8 * 2 < UINT32_MAX);

@@ -83,6 +83,7 @@ std::string EncodeRollupManifest(const Manifest& m) {
   base::PutFixed64(&out, static_cast<uint64_t>(m.sealed_before));
   base::PutFixed32(&out, static_cast<uint32_t>(m.files.size()));
   base::PutFixed32(&out, 0);
+  base::PutFixed64(&out, m.revision_log);
   for (const ManifestFile& f : m.files) {
     base::PutFixed64(&out, f.file_id);
     base::PutFixed64(&out, static_cast<uint64_t>(f.key));
@@ -97,16 +98,22 @@ std::string EncodeRollupManifest(const Manifest& m) {
 }
 
 Result<Manifest> DecodeRollupManifest(std::string_view data) {
-  if (data.size() < fmt::kManifestHeaderSize + fmt::kManifestTrailerSize) {
+  if (data.size() < 8) {
     return Status::Corruption("ROLLUP: too short (" + std::to_string(data.size()) + " bytes)");
   }
   if (std::memcmp(data.data(), fmt::kManifestMagic, 7) != 0) {
     return Status::Corruption("ROLLUP: bad magic");
   }
-  if (static_cast<uint8_t>(data[7]) != fmt::kManifestVersion) {
-    return Status::NotSupported("ROLLUP: format version " +
-                                std::to_string(static_cast<uint8_t>(data[7])) +
-                                " (this build reads version 1)");
+  // Version 1 (before issue 18) lacks the revision_log field: every revision is still in the
+  // legacy log, revision log 0 (docs/format-rollup.md, "Versions").
+  const uint8_t version = static_cast<uint8_t>(data[7]);
+  if (version < fmt::kManifestMinReadVersion || version > fmt::kManifestVersion) {
+    return Status::NotSupported("ROLLUP: format version " + std::to_string(version) +
+                                " (this build reads versions 1 and 2)");
+  }
+  const size_t header = version == 1 ? fmt::kManifestHeaderSizeV1 : fmt::kManifestHeaderSize;
+  if (data.size() < header + fmt::kManifestTrailerSize) {
+    return Status::Corruption("ROLLUP: too short (" + std::to_string(data.size()) + " bytes)");
   }
   const size_t body = data.size() - fmt::kManifestTrailerSize;
   if (base::Checksum64(data.data(), body) != base::DecodeFixed64(data.data() + body)) {
@@ -121,6 +128,7 @@ Result<Manifest> DecodeRollupManifest(std::string_view data) {
   r.GetFixed64(&sealed);
   r.GetFixed32(&count);
   r.GetFixed32(&reserved);
+  if (version >= 2) r.GetFixed64(&m.revision_log);
   m.sealed_before = static_cast<int64_t>(sealed);
   if (reserved != 0 || r.remaining() != static_cast<size_t>(count) * fmt::kManifestEntrySize) {
     return Status::Corruption("ROLLUP: file count does not match its length");

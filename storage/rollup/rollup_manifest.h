@@ -36,6 +36,11 @@ struct Manifest {
   uint64_t generation = 0;  // +1 on every write; diagnostics
   uint64_t next_file_id = 1;
   int64_t sealed_before = 0;
+  // Version 2: the sequence number of the oldest revision log whose rows are not all in the
+  // listed files (engine/downsample/revision_log.h). Logs below it are folded and may be
+  // deleted; a restart replays only the logs from it on. A version 1 manifest reads as 0 (the
+  // legacy log, revisions.log, holds every revision).
+  uint64_t revision_log = 0;
   std::vector<ManifestFile> files;
 
   bool operator==(const Manifest&) const = default;

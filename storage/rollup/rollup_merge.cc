@@ -45,7 +45,7 @@ class Cursor {
 }  // namespace
 
 Status MergeInto(const std::vector<std::shared_ptr<const RollupFileReader>>& inputs,
-                 RollupFileWriter* writer) {
+                 std::span<const RollupRow> overrides, RollupFileWriter* writer) {
   std::vector<Cursor> cursors;
   cursors.reserve(inputs.size());
   for (const auto& in : inputs) {
@@ -53,6 +53,9 @@ Status MergeInto(const std::vector<std::shared_ptr<const RollupFileReader>>& inp
     METERD_RETURN_IF_ERROR(cursors.back().Start());
   }
   std::vector<RollupRow> run;  // one series' rows from every input
+  std::vector<RollupRow> merged;
+  size_t next_override = 0;  // overrides[next_override..] are of series not yet written
+  const auto by_hour = [](const RollupRow& a, const RollupRow& b) { return a.hour < b.hour; };
   // A linear scan for the smallest series costs O(inputs) a series, well under the cost of
   // decoding and re-encoding the series' rows for the input counts a month has (<= 745).
   for (;;) {
@@ -64,6 +67,11 @@ Status MergeInto(const std::vector<std::shared_ptr<const RollupFileReader>>& inp
         any = true;
       }
     }
+    // A series only the overrides have comes first when it sorts before every input's.
+    if (next_override < overrides.size() && (!any || overrides[next_override].series_id < s)) {
+      s = overrides[next_override].series_id;
+      any = true;
+    }
     if (!any) break;
     run.clear();
     for (Cursor& c : cursors) {
@@ -72,9 +80,23 @@ Status MergeInto(const std::vector<std::shared_ptr<const RollupFileReader>>& inp
         METERD_RETURN_IF_ERROR(c.Advance());
       }
     }
-    const auto by_hour = [](const RollupRow& a, const RollupRow& b) { return a.hour < b.hour; };
     if (!std::is_sorted(run.begin(), run.end(), by_hour)) {
       std::sort(run.begin(), run.end(), by_hour);
+    }
+    size_t o_end = next_override;
+    while (o_end < overrides.size() && overrides[o_end].series_id == s) ++o_end;
+    if (o_end > next_override) {
+      // Two sorted runs of hours: an override replaces the input row of its hour.
+      merged.clear();
+      size_t i = 0;
+      for (size_t o = next_override; o < o_end; ++o) {
+        while (i < run.size() && run[i].hour < overrides[o].hour) merged.push_back(run[i++]);
+        if (i < run.size() && run[i].hour == overrides[o].hour) ++i;
+        merged.push_back(overrides[o]);
+      }
+      merged.insert(merged.end(), run.begin() + static_cast<ptrdiff_t>(i), run.end());
+      run.swap(merged);
+      next_override = o_end;
     }
     // The writer rejects a duplicate (series, hour), so overlapping inputs fail the merge.
     METERD_RETURN_IF_ERROR(writer->Add(run.data(), run.size()));

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "storage/rollup.h"
@@ -18,7 +19,10 @@ namespace meterd::storage::rollup {
 // REQUIRES: no two inputs share a (series, hour) key. Inputs should be in ascending hour order
 // (the month file first, then the parts): each series' rows then come out already sorted; they
 // are sorted anyway if not. A block failing verification stops the merge with its Corruption.
+// `overrides` (sorted by (series, hour), unique keys; may be empty) are rows that replace the
+// inputs' row of the same key, or are added where the inputs have none: the revisions folded
+// into a month (RollupStore::FoldRevisions).
 Status MergeInto(const std::vector<std::shared_ptr<const RollupFileReader>>& inputs,
-                 RollupFileWriter* writer);
+                 std::span<const RollupRow> overrides, RollupFileWriter* writer);
 
 }  // namespace meterd::storage::rollup

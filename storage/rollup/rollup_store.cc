@@ -84,11 +84,14 @@ struct RollupStore::Impl {
   uint64_t next_file_id = 1;    // GUARDED_BY(mu): >= manifest.next_file_id
   std::vector<LiveFile> files;  // GUARDED_BY(mu): sorted by FileOrder
   std::vector<std::shared_ptr<const RollupFileReader>> served;  // GUARDED_BY(mu)
-  Status sticky;        // GUARDED_BY(mu): a failed manifest write; the disk state is unknown
-  uint64_t merges = 0;  // GUARDED_BY(mu)
+  Status sticky;             // GUARDED_BY(mu): a failed manifest write; the disk state is unknown
+  uint64_t merges = 0;       // GUARDED_BY(mu)
+  uint64_t folds = 0;        // GUARDED_BY(mu)
+  uint64_t folded_rows = 0;  // GUARDED_BY(mu)
   std::atomic<uint64_t> damaged_blocks{0};
 
   std::string PathOf(const ManifestFile& f) const { return dir + "/" + rollup::FileName(f); }
+  uint64_t revision_log = 0;  // GUARDED_BY(mu): written with every manifest
   // REQUIRES: mu held. Writes ROLLUP listing `next` and installs it.
   Status Publish(std::vector<LiveFile> next, int64_t sealed_before);
   // Writes a new file (to .tmp, synced, renamed, directory synced) and opens it.
@@ -103,6 +106,7 @@ Status RollupStore::Impl::Publish(std::vector<LiveFile> next, int64_t sealed_bef
   m.generation = manifest.generation + 1;
   m.next_file_id = next_file_id;
   m.sealed_before = sealed_before;
+  m.revision_log = revision_log;
   for (const LiveFile& f : next) m.files.push_back(f.entry);
   Status st = WriteFileAtomic(dir + "/" + fmt::kManifestName, rollup::EncodeRollupManifest(m));
   if (!st.ok()) {
@@ -180,6 +184,7 @@ Result<std::unique_ptr<RollupStore>> RollupStore::Open(const std::string& dir,
     impl->manifest = std::move(m).value();
   }
   impl->next_file_id = impl->manifest.next_file_id;
+  impl->revision_log = impl->manifest.revision_log;
   std::set<std::string> listed;
   for (const ManifestFile& f : impl->manifest.files) {
     const std::string path = impl->PathOf(f);
@@ -294,9 +299,9 @@ Status RollupStore::MergeParts(size_t min_parts) {
   for (Plan& plan : plans) {
     std::vector<std::shared_ptr<const RollupFileReader>> readers;
     for (const LiveFile& f : plan.inputs) readers.push_back(f.reader);
-    auto merged =
-        s.WriteNewFile(plan.out, RollupLayout::kPerSeries,
-                       [&readers](RollupFileWriter* w) { return rollup::MergeInto(readers, w); });
+    auto merged = s.WriteNewFile(
+        plan.out, RollupLayout::kPerSeries,
+        [&readers](RollupFileWriter* w) { return rollup::MergeInto(readers, {}, w); });
     if (!merged.ok()) {
       if (merged.status().IsCorruption()) CountDamagedBlock();
       return merged.status().WithContext("rollup: merging month " +
@@ -318,6 +323,126 @@ Status RollupStore::MergeParts(size_t min_parts) {
   return Status::OK();
 }
 
+uint64_t RollupStore::revision_log() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->manifest.revision_log;
+}
+
+bool RollupStore::CanFold(int64_t month) const {
+  std::lock_guard lock(impl_->mu);
+  for (const LiveFile& f : impl_->files) {
+    if (f.reader == nullptr && rollup::MonthStart(f.entry.key) == month) return false;
+  }
+  return impl_->sticky.ok();
+}
+
+Status RollupStore::FoldRevisions(std::span<const RollupRow> rows, uint64_t revision_log,
+                                  int64_t sealed_before) {
+  Impl& s = *impl_;
+  std::lock_guard merge(s.merge_mu);  // no MergeParts (or other fold) picks the same inputs
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].hour % kSecondsPerHour != 0 || rows[i].hour < 0 ||
+        (i > 0 &&
+         (rows[i - 1].series_id > rows[i].series_id ||
+          (rows[i - 1].series_id == rows[i].series_id && rows[i - 1].hour >= rows[i].hour)))) {
+      return Status::InvalidArgument(
+          "rollup: FoldRevisions needs unique rows sorted by (series, hour) on the hour");
+    }
+  }
+  // The rows of each month, in (series, hour) order.
+  std::map<int64_t, std::vector<RollupRow>> by_month;
+  for (const RollupRow& r : rows) by_month[rollup::MonthStart(r.hour)].push_back(r);
+  struct Plan {
+    std::vector<LiveFile> inputs;  // the month file (if any), then the parts by hour
+    ManifestFile out;
+    const std::vector<RollupRow>* rows;
+  };
+  std::vector<Plan> plans;
+  int64_t new_sealed = 0;
+  {
+    std::lock_guard lock(s.mu);
+    METERD_RETURN_IF_ERROR(s.sticky);
+    if (sealed_before < 0 || sealed_before % kSecondsPerHour != 0) {
+      return Status::InvalidArgument("rollup: FoldRevisions: sealed_before " +
+                                     std::to_string(sealed_before) + " is not on the hour");
+    }
+    new_sealed = std::max(sealed_before, s.manifest.sealed_before);
+    if (revision_log < s.revision_log) {
+      return Status::InvalidArgument("rollup: revision log " + std::to_string(revision_log) +
+                                     " is older than the folded " + std::to_string(s.revision_log));
+    }
+    for (const auto& [month, month_rows] : by_month) {
+      if (month_rows.back().hour >= new_sealed) {
+        return Status::InvalidArgument("rollup: a revision of hour " +
+                                       std::to_string(month_rows.back().hour) +
+                                       ", which is not sealed");
+      }
+      Plan plan;
+      plan.rows = &month_rows;
+      uint32_t generation = 0;
+      for (const LiveFile& f : s.files) {  // months first, then parts by hour
+        if (rollup::MonthStart(f.entry.key) != month) continue;
+        if (f.reader == nullptr) {
+          return Status::Corruption("rollup: month " + std::to_string(rollup::MonthNumber(month)) +
+                                    " has a damaged file (" + s.PathOf(f.entry) +
+                                    "): revisions cannot be folded into it");
+        }
+        if (f.entry.kind == fmt::kKindMonth) generation = f.entry.generation;
+        plan.inputs.push_back(f);
+      }
+      plan.out.file_id = s.next_file_id++;
+      plan.out.kind = fmt::kKindMonth;
+      plan.out.key = month;
+      plan.out.generation = generation + 1;
+      plans.push_back(std::move(plan));
+    }
+  }
+  // Every month's file is written before one manifest lists them all with the new
+  // revision_log: a crash before it leaves only unlisted files (removed at Open) and the
+  // revision logs from the old revision_log on, which are replayed.
+  std::vector<LiveFile> written;
+  for (Plan& plan : plans) {
+    std::vector<std::shared_ptr<const RollupFileReader>> readers;
+    for (const LiveFile& f : plan.inputs) readers.push_back(f.reader);
+    auto merged = s.WriteNewFile(plan.out, RollupLayout::kPerSeries, [&](RollupFileWriter* w) {
+      return rollup::MergeInto(readers, *plan.rows, w);
+    });
+    if (!merged.ok()) {
+      if (merged.status().IsCorruption()) CountDamagedBlock();
+      for (const LiveFile& f : written) {
+        f.obsolete->store(true);  // never listed: removed when its reader dies
+      }
+      return merged.status().WithContext("rollup: folding revisions into month " +
+                                         std::to_string(rollup::MonthNumber(plan.out.key)));
+    }
+    written.push_back(std::move(merged).value());
+  }
+  std::lock_guard lock(s.mu);
+  std::set<uint64_t> replaced;
+  for (const Plan& plan : plans) {
+    for (const LiveFile& f : plan.inputs) replaced.insert(f.entry.file_id);
+  }
+  std::vector<LiveFile> next;
+  for (const LiveFile& f : s.files) {
+    if (replaced.count(f.entry.file_id) == 0) next.push_back(f);
+  }
+  for (LiveFile& f : written) next.push_back(std::move(f));
+  const uint64_t old_log = s.revision_log;
+  s.revision_log = revision_log;
+  // A seal since the plan may have moved the watermark further.
+  Status st = s.Publish(std::move(next), std::max(new_sealed, s.manifest.sealed_before));
+  if (!st.ok()) {
+    s.revision_log = old_log;
+    return st;
+  }
+  ++s.folds;
+  s.folded_rows += rows.size();
+  for (const Plan& plan : plans) {
+    for (const LiveFile& f : plan.inputs) f.obsolete->store(true);
+  }
+  return Status::OK();
+}
+
 RollupSnapshot RollupStore::Snapshot() const {
   std::lock_guard lock(impl_->mu);
   return RollupSnapshot{impl_->manifest.sealed_before, impl_->served};
@@ -333,6 +458,8 @@ RollupStoreStats RollupStore::stats() const {
     st.bytes += f.entry.file_bytes;
   }
   st.merges = impl_->merges;
+  st.folds = impl_->folds;
+  st.folded_rows = impl_->folded_rows;
   st.damaged_blocks = impl_->damaged_blocks.load(std::memory_order_relaxed);
   return st;
 }

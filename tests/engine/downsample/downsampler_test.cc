@@ -10,6 +10,9 @@
 
 #include <functional>
 
+#include "storage/base/checksum.h"
+#include "storage/base/coding.h"
+#include "storage/io/file.h"
 #include "tests/engine/downsample/downsample_harness.h"
 
 namespace meterd::engine {
@@ -835,6 +838,204 @@ TEST_F(DownsamplerTest, MergedMonthFileServesTheSameRowsAndTakesRevisions) {
   EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), INT64_MIN, INT64_MAX), 0);
   ASSERT_TRUE(h_.Reopen());
   EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), INT64_MIN, INT64_MAX), 0);
+}
+
+// Issue 18: imported and revised buckets become columnar data. With a buffer of 10 rows, each
+// import of more rows is folded into the month files before it returns: the buffer never holds
+// more than its bound after a call, the rows read the same before and after, the month files
+// carry each bucket's origin (imported, revised), a restart replays nothing folded, and a
+// re-import compares against the folded rows (unchanged).
+TEST_F(DownsamplerTest, ImportedAndRevisedBucketsAreFoldedIntoMonthFiles) {
+  h_.ds_options().revision_buffer_rows = 10;
+  ASSERT_TRUE(h_.Reopen());
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");
+  const uint64_t c = h_.Define("vm-1", "vm.cpu_time_ns");
+  const uint64_t st = h_.Define("vm-2", "vm.state");
+  const uint64_t tx = h_.Define("vm-2", "net.tx_bytes");
+  Stream(&h_, H(0), H(3), [&](int64_t t, SampleBatch* b) {
+    if (t % 2 == 0) b->AddInt(g, t, 1 + static_cast<uint64_t>(t / 600 % 3));
+    b->AddInt(c, t, 4 * static_cast<uint64_t>(t - H(0)));
+  });
+  h_.AdvanceAndTick(H(3) + 600);
+  ASSERT_EQ(h_.ds()->sealed_before(), H(3));
+  // December 2025's last 48 hours (sealed: before the first hour rolled up) for vm-2, in
+  // imports of 24 quantities.
+  const int64_t dec = kH0 - 48 * kSecondsPerHour;
+  std::vector<ImportedQuantity> all;
+  for (int h = 0; h < 48; ++h) {
+    const int64_t hour = dec + h * kSecondsPerHour;
+    all.push_back(ImportedQuantity{.index = static_cast<uint32_t>(all.size()),
+                                   .series_id = st,
+                                   .hour = hour,
+                                   .state = kRunning,
+                                   .value_bits = 3600});
+    all.push_back(ImportedQuantity{.index = static_cast<uint32_t>(all.size()),
+                                   .series_id = tx,
+                                   .hour = hour,
+                                   .value_bits = 1000 + static_cast<uint64_t>(h)});
+  }
+  for (size_t i = 0; i < all.size(); i += 24) {
+    std::vector<ImportedQuantity> chunk(all.begin() + i, all.begin() + i + 24);
+    auto rep = h_.ds()->Import(chunk);
+    ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+    EXPECT_EQ(rep->imported, 24u);
+    EXPECT_LE(h_.ds()->stats().revision_buffer_rows, 10u) << i;
+  }
+  DownsampleStats stats = h_.ds()->stats();
+  EXPECT_EQ(stats.folds, 4u);
+  EXPECT_EQ(stats.revision_buffer_rows, 0u);
+  EXPECT_EQ(stats.files.folded_rows, 96u);
+  // A late sample revises hour 1 (in a part): buffered (1 row), then folded on demand.
+  h_.set_now(H(3) + 700);
+  h_.Ingest(One(g, H(1) + 1, 7));
+  h_.Tick();
+  EXPECT_EQ(h_.ds()->stats().revision_buffer_rows, 1u);
+  const RowMap before = h_.Rows();
+  ASSERT_TRUE(h_.ds()->FoldRevisions(true).ok());
+  EXPECT_EQ(h_.ds()->stats().revision_buffer_rows, 0u);
+  // Everything is in the files now: no revised row is held in memory, the rows are the same.
+  query::RollupView view = h_.ds()->View({}, INT64_MIN, INT64_MAX);
+  EXPECT_TRUE(view.revised.empty());
+  EXPECT_EQ(h_.Rows(), before);
+  const RowMap in_files = Harness::RowsOf(view, INT64_MIN, H(3));
+  for (int h = 0; h < 48; ++h) {
+    const int64_t hour = dec + h * kSecondsPerHour;
+    const RollupRow& srow = RowAt(in_files, st, hour);
+    EXPECT_EQ(srow.col[kColFlags], kRowImported);
+    EXPECT_EQ(srow.col[kColRevision], 1u);
+    EXPECT_EQ(srow.col[kColState0 + kRunning], 3600u);
+    EXPECT_EQ(RowAt(in_files, tx, hour).col[kColIncrease], 1000u + static_cast<uint64_t>(h));
+  }
+  const RollupRow& late = RowAt(in_files, g, H(1));
+  EXPECT_EQ(late.col[kColRevision], 1u);  // revised by late data
+  EXPECT_EQ(late.col[kColFlags] & kRowOrigin, 0u);
+  EXPECT_EQ(late.col[kColMax], 7u);
+  EXPECT_EQ(RowAt(in_files, g, H(0)).col[kColRevision], 0u);  // live
+  EXPECT_EQ(h_.ds()->Revisions(g, H(1)).size(), 1u);          // the latest, from the file
+  EXPECT_EQ(h_.ds()->Revisions(g, H(0)).size(), 0u);
+  // The usage scan counts the origins from the columns.
+  std::vector<query::UsageBucket> usage;
+  query::UsageRequest req;
+  req.series = {{st, query::SeriesKind::kState, storage::ValueType::kInt}};
+  req.from = dec;
+  req.to = kH0;
+  req.granularity = query::Granularity::kMonth;
+  ASSERT_TRUE(query::ScanUsage(view, req, &usage).ok());
+  ASSERT_EQ(usage.size(), 1u);
+  EXPECT_EQ(usage[0].hours, 48u);
+  EXPECT_EQ(usage[0].imported_hours, 48u);
+  EXPECT_EQ(usage[0].state_seconds[kRunning], 48u * 3600);
+
+  // A restart replays no folded row, and serves the same.
+  const uint64_t log_bytes = h_.ds()->stats().revision_log_bytes;
+  EXPECT_LT(log_bytes, 64u);  // the log's header and little else
+  ASSERT_TRUE(h_.Reopen());
+  for (const std::string& line : h_.open_report()) {
+    EXPECT_EQ(line.find("revision rows replayed"), std::string::npos) << line;
+  }
+  EXPECT_EQ(h_.Rows(), before);
+  // Importing the same quantities again changes nothing: they are compared with the files.
+  auto again = h_.ds()->Import(all);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->imported, 0u);
+  EXPECT_EQ(again->unchanged, 96u);
+  const Shapes shapes = {{g, kIntGauge}, {c, kCounter}};
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), H(0), H(3)), 0);
+}
+
+// Revisions buffered when the process dies are replayed at the next start (the log is their
+// write-ahead log) and folded there once the buffer is full again; a store whose revisions were
+// all folded replays nothing.
+TEST_F(DownsamplerTest, BufferedRevisionsSurviveARestartAndFoldLater) {
+  h_.ds_options().revision_buffer_rows = 8;
+  ASSERT_TRUE(h_.Reopen());
+  const uint64_t tx = h_.Define("vm-2", "net.tx_bytes");
+  Stream(&h_, H(0), H(0) + 60, [&](int64_t, SampleBatch*) {});
+  auto import = [&](int first, int n) {
+    std::vector<ImportedQuantity> q;
+    for (int h = first; h < first + n; ++h) {
+      q.push_back(ImportedQuantity{.index = static_cast<uint32_t>(q.size()),
+                                   .series_id = tx,
+                                   .hour = kH0 - (h + 1) * kSecondsPerHour,
+                                   .value_bits = 5 + static_cast<uint64_t>(h)});
+    }
+    auto rep = h_.ds()->Import(q);
+    ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+    EXPECT_EQ(rep->imported, static_cast<uint64_t>(n));
+  };
+  import(0, 5);  // buffered: 5 < 8
+  EXPECT_EQ(h_.ds()->stats().revision_buffer_rows, 5u);
+  EXPECT_EQ(h_.ds()->stats().folds, 0u);
+  const RowMap before = h_.Rows();
+  h_.set_flush_on_close(false);
+  ASSERT_TRUE(h_.Reopen());
+  EXPECT_EQ(h_.Rows(), before);
+  EXPECT_EQ(h_.ds()->stats().revision_buffer_rows, 5u);
+  import(5, 4);  // 9 >= 8: folded
+  EXPECT_EQ(h_.ds()->stats().revision_buffer_rows, 0u);
+  EXPECT_EQ(h_.ds()->stats().folds, 1u);
+  const RowMap after = h_.Rows();
+  EXPECT_EQ(after.size(), 9u);
+  ASSERT_TRUE(h_.Reopen());
+  EXPECT_EQ(h_.ds()->stats().revision_buffer_rows, 0u);
+  EXPECT_EQ(h_.Rows(), after);
+  for (int h = 0; h < 9; ++h) {
+    EXPECT_EQ(RowAt(after, tx, kH0 - (h + 1) * kSecondsPerHour).col[kColIncrease],
+              5u + static_cast<uint64_t>(h));
+  }
+}
+
+// A store written before issue 18: a version 1 ROLLUP (no revision_log) and every revision in
+// revisions.log. The start replays that log, folding whenever the buffer fills (the manifest
+// keeps revision_log 0 meanwhile, so a crash would replay and fold the same rows again), and
+// the first fold after the start drops it. Nothing read changes on the way.
+TEST_F(DownsamplerTest, AVersion1StoreMigratesItsRevisionLog) {
+  h_.ds_options().revision_buffer_rows = 1000;  // nothing folds while the old store is written
+  ASSERT_TRUE(h_.Reopen());
+  const uint64_t tx = h_.Define("vm-2", "net.tx_bytes");
+  // Seven imports, seven records in the log: 5 rows each, then 3.
+  for (int first = 0; first < 33; first += 5) {
+    std::vector<ImportedQuantity> q;
+    for (int h = first; h < std::min(first + 5, 33); ++h) {
+      q.push_back(ImportedQuantity{.index = static_cast<uint32_t>(h),
+                                   .series_id = tx,
+                                   .hour = kH0 - (h + 1) * kSecondsPerHour,
+                                   .value_bits = 100 + static_cast<uint64_t>(h)});
+    }
+    auto rep = h_.ds()->Import(q);
+    ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+    ASSERT_EQ(rep->imported, q.size());
+  }
+  const RowMap before = h_.Rows();
+  h_.Close();
+  // Turn the store into what a version 1 meterd left: revisions.log, ROLLUP version 1.
+  const std::string rollup = h_.dir() + "/rollup";
+  ASSERT_TRUE(storage::RenameFile(rollup + "/revisions-1.log", rollup + "/revisions.log").ok());
+  std::string m;
+  ASSERT_TRUE(storage::ReadWholeFile(rollup + "/ROLLUP", &m).ok());
+  ASSERT_EQ(m[7], '\x02');
+  std::string v1 = m.substr(0, 40) + m.substr(48, m.size() - 48 - 8);
+  v1[7] = '\x01';
+  base::PutFixed64(&v1, base::Checksum64(v1));
+  ASSERT_TRUE(storage::WriteFileAtomic(rollup + "/ROLLUP", v1).ok());
+
+  h_.ds_options().revision_buffer_rows = 8;
+  ASSERT_TRUE(h_.Open());
+  EXPECT_EQ(h_.Rows(), before);
+  DownsampleStats stats = h_.ds()->stats();
+  EXPECT_EQ(stats.files.folds, 3u);  // after records 2, 4 and 6: 30 rows folded in the replay
+  EXPECT_EQ(stats.revision_buffer_rows, 3u);
+  EXPECT_EQ(stats.files.folded_rows, 30u);
+  EXPECT_TRUE(storage::FileExists(rollup + "/revisions.log"));  // still the log to replay
+  ASSERT_TRUE(h_.ds()->FoldRevisions(true).ok());
+  EXPECT_FALSE(storage::FileExists(rollup + "/revisions.log"));
+  EXPECT_EQ(h_.ds()->stats().revision_buffer_rows, 0u);
+  EXPECT_EQ(h_.Rows(), before);
+  ASSERT_TRUE(h_.Reopen());
+  EXPECT_EQ(h_.ds()->stats().revision_buffer_rows, 0u);
+  EXPECT_EQ(h_.Rows(), before);
+  ASSERT_TRUE(storage::ReadWholeFile(rollup + "/ROLLUP", &m).ok());
+  EXPECT_EQ(m[7], '\x02');
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "storage/base/checksum.h"
+#include "storage/base/coding.h"
 #include "storage/io/file.h"
 #include "storage/rollup.h"
 #include "storage/rollup/rollup_format.h"
@@ -136,6 +138,32 @@ TEST(RollupManifest, RoundTripAndValidation) {
   EXPECT_FALSE(rollup::DecodeRollupManifest(rollup::EncodeRollupManifest(bad)).ok());
 }
 
+// Issue 18: version 2 adds revision_log; a version 1 manifest (40-byte header, no such field)
+// still reads, as revision_log 0, and a version this build does not know is NotSupported.
+TEST(RollupManifest, Version1ReadsAsRevisionLogZero) {
+  rollup::Manifest m;
+  m.generation = 4;
+  m.next_file_id = 9;
+  m.sealed_before = kFeb2026 + 7200;
+  m.revision_log = 77;
+  m.files.push_back({3, fmt::kKindMonth, kJan2026, 2, 1000, 5000});
+  const std::string v2 = rollup::EncodeRollupManifest(m);
+  ASSERT_EQ(v2[7], '\x02');
+  EXPECT_EQ(base::DecodeFixed64(v2.data() + 40), 77u);  // revision_log at offset 40
+  // The same manifest as version 1 wrote it: magic byte 1, no revision_log, its checksum.
+  std::string v1 = v2.substr(0, 40) + v2.substr(48, v2.size() - 48 - 8);
+  v1[7] = '\x01';
+  base::PutFixed64(&v1, base::Checksum64(v1));
+  auto d = rollup::DecodeRollupManifest(v1);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  rollup::Manifest want = m;
+  want.revision_log = 0;
+  EXPECT_EQ(*d, want);
+  std::string v3 = v2;
+  v3[7] = '\x03';
+  EXPECT_EQ(rollup::DecodeRollupManifest(v3).status().code(), Status::Code::kNotSupported);
+}
+
 TEST(RollupStore, FreshStore) {
   ::meterd::testing::TempDir dir;
   auto store = OpenStore(dir.path() + "/a/b");  // parents created
@@ -253,6 +281,91 @@ TEST(RollupStore, MergePartsIntoMonthFile) {
   store = OpenStore(dir.path());
   EXPECT_EQ(SnapshotRows(store->Snapshot()), Sorted(all));
   EXPECT_EQ(store->sealed_before(), kJan2026 + 6 * 3600);
+}
+
+// Issue 18: revisions fold into the month file through the same merge as the parts: a row
+// replaces the bucket of its key or adds one, the month's parts are absorbed, months the rows
+// do not touch are left alone, and the manifest records the revision log from which on a
+// restart must replay.
+TEST(RollupStore, FoldRevisionsReplacesAndAddsBucketsInTheMonthFile) {
+  ::meterd::testing::TempDir dir;
+  auto store = OpenStore(dir.path());
+  std::vector<RollupRow> all;
+  for (int h = 0; h < 3; ++h) {
+    auto rows = HourRows(kJan2026 + h * 3600, 5);
+    ASSERT_TRUE(store->SealHour(kJan2026 + h * 3600, rows).ok());
+    all.insert(all.end(), rows.begin(), rows.end());
+  }
+  ASSERT_TRUE(store->MergeParts(3).ok());  // the month file: hours 0..2
+  for (int h = 3; h < 5; ++h) {            // and two parts
+    auto rows = HourRows(kJan2026 + h * 3600, 5);
+    ASSERT_TRUE(store->SealHour(kJan2026 + h * 3600, rows).ok());
+    all.insert(all.end(), rows.begin(), rows.end());
+  }
+  auto feb = HourRows(kFeb2026, 2);  // another month, untouched by the fold
+  ASSERT_TRUE(store->SealHour(kFeb2026, feb).ok());
+  all.insert(all.end(), feb.begin(), feb.end());
+  const RollupSnapshot before = store->Snapshot();
+  ASSERT_EQ(before.files.size(), 4u);
+
+  std::vector<RollupRow> revised;
+  RollupRow r = HourRows(kJan2026 + 3600, 5)[2];  // replaces series 30's hour 1 (month file)
+  r.col[kColIncrease] = 99;
+  r.col[kColRevision] = 1;
+  revised.push_back(r);
+  r = HourRows(kJan2026 + 4 * 3600, 5)[2];  // replaces series 30's hour 4 (a part)
+  r.col[kColRevision] = 1;
+  r.col[kColFlags] = kRowImported;
+  revised.push_back(r);
+  r = RollupRow{};  // a bucket no file has: series 35, hour 10 (imported)
+  r.series_id = 35;
+  r.hour = kJan2026 + 10 * 3600;
+  r.col[kColIncrease] = 7;
+  r.col[kColRevision] = 1;
+  r.col[kColFlags] = kRowImported;
+  revised.push_back(r);
+  revised = Sorted(revised);
+  // Refused: unsorted rows, and a row of an unsealed hour.
+  std::vector<RollupRow> unsorted = {revised[1], revised[0]};
+  EXPECT_EQ(store->FoldRevisions(unsorted, 1).code(), Status::Code::kInvalidArgument);
+  RollupRow unsealed = r;
+  unsealed.hour = kFeb2026 + 3600;
+  EXPECT_EQ(store->FoldRevisions(std::vector<RollupRow>{unsealed}, 1).code(),
+            Status::Code::kInvalidArgument);
+
+  ASSERT_TRUE(store->FoldRevisions(revised, 5).ok());
+  EXPECT_EQ(store->revision_log(), 5u);
+  EXPECT_EQ(store->stats().folds, 1u);
+  EXPECT_EQ(store->stats().folded_rows, 3u);
+  std::vector<RollupRow> want;
+  for (const RollupRow& row : all) {
+    const bool replaced = std::any_of(revised.begin(), revised.end(), [&](const RollupRow& x) {
+      return x.series_id == row.series_id && x.hour == row.hour;
+    });
+    if (!replaced) want.push_back(row);
+  }
+  want.insert(want.end(), revised.begin(), revised.end());
+  want = Sorted(want);
+  const RollupSnapshot after = store->Snapshot();
+  ASSERT_EQ(after.files.size(), 2u);  // January's generation 2, February's part
+  EXPECT_NE(after.files[0]->path().find("m202601-2.mru"), std::string::npos);
+  EXPECT_EQ(after.files[1]->path(), before.files[3]->path());
+  EXPECT_EQ(SnapshotRows(after), want);
+  EXPECT_EQ(SnapshotRows(before), Sorted(all));  // an older snapshot still reads as it was
+  // A restart finds the same, and the manifest's revision_log.
+  store.reset();
+  store = OpenStore(dir.path());
+  EXPECT_EQ(SnapshotRows(store->Snapshot()), want);
+  EXPECT_EQ(store->revision_log(), 5u);
+  // A fold of nothing only moves revision_log; going back is refused.
+  ASSERT_TRUE(store->FoldRevisions({}, 6).ok());
+  EXPECT_EQ(store->revision_log(), 6u);
+  EXPECT_EQ(store->FoldRevisions({}, 5).code(), Status::Code::kInvalidArgument);
+  // Seals keep the revision_log in the manifests they write.
+  ASSERT_TRUE(store->SealHour(kFeb2026 + 3600, HourRows(kFeb2026 + 3600, 1)).ok());
+  store.reset();
+  store = OpenStore(dir.path());
+  EXPECT_EQ(store->revision_log(), 6u);
 }
 
 TEST(RollupStore, SealedMonthMergesRegardlessOfPartCount) {
