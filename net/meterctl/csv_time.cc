@@ -78,7 +78,7 @@ std::string FormatRfc3339(int64_t t) {
   const base::CivilDate c = base::CivilFromDays(days);
   const int64_t y = c.year;
   const unsigned m = c.month, d = c.day;
-  char buf[40];
+  char buf[96];  // room for any int64 year, so the compiler sees no truncation
   std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
                 static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
