@@ -74,7 +74,16 @@ int Show(const Common& c, const std::string& account) {
   if (!account.empty() && items.size() == 1 && c.fmt() == Format::kTable) {
     Table t({"field", "value"});
     for (const char* key : kFields) {
-      if (items[0].contains(key)) t.Add({key, Field(items[0], key)});
+      if (!items[0].contains(key)) continue;
+      // An address of several lines: one row each, the field named on the first.
+      const std::string value = Field(items[0], key);
+      size_t begin = 0;
+      for (bool first = true;; first = false) {
+        const size_t end = value.find('\n', begin);
+        t.Add({first ? key : "", value.substr(begin, end - begin)});
+        if (end == std::string::npos) break;
+        begin = end + 1;
+      }
     }
     t.Print(c.fmt());
     return 0;
