@@ -17,6 +17,10 @@ PACKAGES=(
   libsqlite3-dev libzstd-dev libssl-dev
   libyaml-cpp-dev                           # price book and tenancy documents (line numbers)
   libcurl4-openssl-dev                      # SMTP client for email notices (engine/events)
+  libhowardhinnant-date-dev tzdata          # time zones of billing cycles (engine/cycles): libdate-tz
+                                            # reads the system's tz database, /usr/share/zoneinfo
+  iso-codes                                 # ISO 3166-1 countries and ISO 4217 currencies of
+                                            # billing profiles (engine/tenancy/billing_profile.h)
   python3-aiosmtpd                          # real SMTP relay in the email integration test
 )
 # `install-deps.sh --fuzz` (make fuzz) adds clang and its libFuzzer/sanitizer runtimes.

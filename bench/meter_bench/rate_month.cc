@@ -10,6 +10,7 @@
 #include "bench/sim/fleet_sim.h"
 #include "engine/pricebook/pricing.h"
 #include "engine/pricebook/units.h"
+#include "storage/base/calendar.h"
 #include "storage/base/clock.h"
 #include "storage/io/file.h"
 #include "storage/sample_batch.h"
@@ -60,15 +61,6 @@ uint64_t Mix(uint64_t a, uint64_t b) {
 
 // The quantity index of a metric's (first) quantity.
 size_t QuantityOf(size_t metric) { return metric == kState ? 0 : metric + 1; }
-
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 // The product ids of a VM's nine quantities.
 std::array<std::string, kQuantities> ProductIds(const PlanSpec& plan, const LocationSpec& loc) {
@@ -135,7 +127,7 @@ Result<int64_t> ParseMonth(const std::string& text) {
     return Status::InvalidArgument("--month: expected YYYY-MM (e.g. 2026-11), got \"" + text +
                                    "\"");
   }
-  return DaysFromCivil(year, static_cast<unsigned>(month), 1) * 86400;
+  return base::DaysFromCivil(year, static_cast<unsigned>(month), 1) * 86400;
 }
 
 Result<SealedMonth> SealMonth(RateMonth* month, const std::string& dir, CsvExport* csv,

@@ -202,7 +202,7 @@ Result<ApplyReport> BillingStore::ApplyDocument(const DocNode& root,
     if (!IsKnownSection(key)) {
       errors.Add(node.line, key,
                  "is not a section (locations, plan_groups, plans, domains, accounts, projects, "
-                 "resources, price_books, subscriptions)");
+                 "resources, billing_profiles, price_books, subscriptions)");
     }
   }
 

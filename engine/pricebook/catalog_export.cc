@@ -11,9 +11,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr std::string_view kSections[] = {"locations", "plan_groups", "plans",
-                                          "domains",   "accounts",    "projects",
-                                          "resources", "price_books", "subscriptions"};
+constexpr std::string_view kSections[] = {
+    "locations", "plan_groups",      "plans",       "domains",      "accounts", "projects",
+    "resources", "billing_profiles", "price_books", "subscriptions"};
 
 std::string SectionList() {
   std::string out;
@@ -81,6 +81,22 @@ Json ResourceJson(const tenancy::Resource& r) {
   Json j{{"id", r.id}, {"name", r.name}};
   SetIfNotEmpty(j, "agent_id", r.agent_id);
   j["versions"] = std::move(versions);
+  return j;
+}
+
+// Fields at their default are left out, but the zone and the cycle are always written.
+Json BillingProfileJson(const tenancy::BillingProfile& p) {
+  Json j{{"account", p.account}};
+  SetIfNotEmpty(j, "address", p.address);
+  SetIfNotEmpty(j, "country", p.country);
+  SetIfNotEmpty(j, "vat_number", p.vat_number);
+  j["time_zone"] = p.time_zone;
+  SetIfNotEmpty(j, "currency", p.currency);
+  j["cycle"] = std::string(cycles::CycleKindName(p.cycle.kind));
+  if (p.cycle.kind == cycles::CycleKind::kMonthlyAnchored) j["anchor_day"] = p.cycle.anchor_day;
+  if (p.cycle.kind == cycles::CycleKind::kWeekly) {
+    j["week_start"] = std::string(cycles::WeekdayName(p.cycle.week_start));
+  }
   return j;
 }
 
@@ -232,6 +248,23 @@ Result<Json> Section(const BillingSnapshot& snap, std::string_view section, cons
   if (section == "resources") {
     return Entities(t.resources(), t.FindResource(id), id, "resource", ResourceJson);
   }
+  if (section == "billing_profiles") {
+    Json out = Json::array();
+    if (!id.empty()) {
+      const tenancy::BillingProfile* p = t.FindBillingProfile(id);
+      if (p == nullptr) {
+        return Status::NotFound(
+            "account \"" + id + "\" has no billing profile" +
+            (t.FindAccount(id) == nullptr ? std::string(" (it is not an account)") : ""));
+      }
+      out.push_back(BillingProfileJson(*p));
+      return out;
+    }
+    for (const tenancy::BillingProfile& p : t.billing_profiles()) {
+      out.push_back(BillingProfileJson(p));
+    }
+    return out;
+  }
   if (section == "price_books") return PriceBooks(*snap.price_book, id, metrics);
   if (section == "subscriptions") {
     const SubscriptionSet& subs = *snap.subscriptions;
@@ -262,6 +295,8 @@ Result<nlohmann::ordered_json> ExportCatalog(const BillingSnapshot& snapshot,
     return doc;
   }
   for (std::string_view s : kSections) {
+    // A catalog without billing profiles exports as it did before profiles existed.
+    if (s == "billing_profiles" && snapshot.tenancy->billing_profiles().empty()) continue;
     METERD_ASSIGN_OR_RETURN(Json items, Section(snapshot, s, std::string(), metrics));
     doc[std::string(s)] = std::move(items);
   }

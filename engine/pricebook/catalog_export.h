@@ -7,11 +7,13 @@
 //
 //   { "schema": "meterd/v1",
 //     "locations": [...], "plan_groups": [...], "plans": [...], "domains": [...],
-//     "accounts": [...], "projects": [...], "resources": [...], "price_books": [...],
-//     "subscriptions": [...] }
+//     "accounts": [...], "projects": [...], "resources": [...], "billing_profiles": [...],
+//     "price_books": [...], "subscriptions": [...] }
 //
 // Sections and their entities are in id order (price book versions by number); keys are in
-// the order of docs/rating.md (id first). Money, rates and quantities are exact decimal strings
+// the order of docs/rating.md (id first; a billing profile's key is its account).
+// billing_profiles is left out of a whole export when there is none. Money, rates and quantities
+// are exact decimal strings
 // ("2.2", "1.1634", "672"); times RFC 3339 in UTC. Every resource version lists all six
 // attributes ("" = none), so no version depends on inheritance from the one before. Optional
 // fields at their default are left out (an empty description, a parent-less domain, a product
@@ -32,7 +34,7 @@
 namespace meterd::engine::pricebook {
 
 // The document's sections, in the order apply reads them: locations, plan_groups, plans,
-// domains, accounts, projects, resources, price_books, subscriptions.
+// domains, accounts, projects, resources, billing_profiles, price_books, subscriptions.
 std::span<const std::string_view> CatalogSections();
 
 struct ExportFilter {

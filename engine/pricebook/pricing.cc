@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "storage/base/calendar.h"
+
 namespace meterd::engine::pricebook {
 namespace {
 
@@ -44,28 +46,6 @@ int64_t FloorHour(int64_t t) {
 int64_t CeilHour(int64_t t) {
   const int64_t f = FloorHour(t);
   return f == t ? f : f + kHourSeconds;
-}
-
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t* year, unsigned* month) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  *year = y + (m <= 2 ? 1 : 0);
-  *month = m;
 }
 
 void AddPiece(std::vector<ChargePiece>* pieces, uint32_t line, uint32_t tier, u128 q,
@@ -237,20 +217,10 @@ std::string ExplainLine(const Product& product, const LineCharge& line,
 
 // ---- Subscriptions ----
 
-int64_t MonthStart(int64_t t) {
-  const int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-  int64_t y;
-  unsigned m;
-  CivilFromDays(day, &y, &m);
-  return DaysFromCivil(y, m, 1) * 86400;
-}
+// The UTC calendar months of fees are storage/base/calendar.h's.
+int64_t MonthStart(int64_t t) { return base::MonthStart(t); }
 
-int64_t NextMonthStart(int64_t month_start) {
-  int64_t y;
-  unsigned m;
-  CivilFromDays(month_start / 86400 - (month_start % 86400 < 0 ? 1 : 0), &y, &m);
-  return m == 12 ? DaysFromCivil(y + 1, 1, 1) * 86400 : DaysFromCivil(y, m + 1, 1) * 86400;
-}
+int64_t NextMonthStart(int64_t month_start) { return base::NextMonthStart(month_start); }
 
 Status PriceSubscriptionMonth(const PriceBook& book, const Subscription& sub, int64_t month_start,
                               std::vector<FeeCharge>* out) {

@@ -8,6 +8,8 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "storage/base/calendar.h"
+
 namespace meterd::engine::tenancy {
 namespace {
 
@@ -248,16 +250,6 @@ bool IsBlank(std::string_view text) {
   return true;
 }
 
-// Days since 1970-01-01 of y-m-d (Howard Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 bool ReadDigits(std::string_view s, size_t pos, size_t n, int64_t* out) {
   if (pos + n > s.size()) return false;
   int64_t v = 0;
@@ -268,12 +260,6 @@ bool ReadDigits(std::string_view s, size_t pos, size_t n, int64_t* out) {
   }
   *out = v;
   return true;
-}
-
-unsigned DaysInMonth(int64_t y, unsigned m) {
-  static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m == 2 && leap ? 29 : kDays[m - 1];
 }
 
 }  // namespace
@@ -384,10 +370,8 @@ std::optional<int64_t> ParseTime(std::string_view s) {
       s[7] != '-' || !ReadDigits(s, 8, 2, &d)) {
     return std::nullopt;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, static_cast<unsigned>(mo))) {
-    return std::nullopt;
-  }
-  const int64_t day = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  if (!base::IsValidCivil(y, mo, d)) return std::nullopt;
+  const int64_t day = base::DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   if (s.size() == 10) return day * 86400;  // a date alone: midnight UTC
   const char sep = s[10];
   if (sep != 'T' && sep != 't' && sep != ' ') return std::nullopt;
@@ -424,19 +408,11 @@ std::optional<int64_t> ParseTime(std::string_view s) {
 }
 
 std::string FormatTime(int64_t t) {
-  int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-  int64_t rem = t - days * 86400;
-  // civil_from_days
-  int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2 ? 1 : 0;
+  const int64_t days = base::DayOf(t);
+  const int64_t rem = t - days * 86400;
+  const base::CivilDate c = base::CivilFromDays(days);
+  const int64_t y = c.year;
+  const unsigned m = c.month, d = c.day;
   char buf[96];
   std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),

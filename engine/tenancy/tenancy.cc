@@ -92,6 +92,18 @@ Result<std::shared_ptr<const Tenancy>> Tenancy::Build(TenancyData data) {
                                      d.accounts[i].domain + " is not a domain");
     }
   }
+  // Billing profiles: one per account, of a known account.
+  std::sort(d.billing_profiles.begin(), d.billing_profiles.end(),
+            [](const BillingProfile& a, const BillingProfile& b) { return a.account < b.account; });
+  for (size_t i = 0; i < d.billing_profiles.size(); ++i) {
+    const BillingProfile& p = d.billing_profiles[i];
+    if (i > 0 && p.account == d.billing_profiles[i - 1].account) {
+      return Status::InvalidArgument("account " + p.account + " has two billing profiles");
+    }
+    if (IndexOf(d.accounts, p.account) == kNone) {
+      return Status::InvalidArgument("billing profile of " + p.account + ": not an account");
+    }
+  }
   t->project_account_.resize(d.projects.size());
   for (size_t i = 0; i < d.projects.size(); ++i) {
     t->project_account_[i] = IndexOf(d.accounts, d.projects[i].account);
@@ -223,6 +235,14 @@ const PlanGroup* Tenancy::FindPlanGroup(std::string_view id) const {
 const Plan* Tenancy::FindPlan(std::string_view id) const { return FindIn(data_.plans, id); }
 const Resource* Tenancy::FindResource(std::string_view id) const {
   return FindIn(data_.resources, id);
+}
+
+const BillingProfile* Tenancy::FindBillingProfile(std::string_view account) const {
+  const auto& v = data_.billing_profiles;
+  auto it =
+      std::lower_bound(v.begin(), v.end(), account,
+                       [](const BillingProfile& p, std::string_view k) { return p.account < k; });
+  return it == v.end() || it->account != account ? nullptr : &*it;
 }
 
 const ResourceVersion* Tenancy::VersionAt(uint32_t resource_index, int64_t hour) const {

@@ -46,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/tenancy/billing_profile.h"
 #include "storage/base/result.h"
 
 namespace meterd::engine::tenancy {
@@ -134,6 +135,7 @@ struct TenancyData {
   std::vector<PlanGroup> plan_groups;
   std::vector<Plan> plans;
   std::vector<Resource> resources;
+  std::vector<BillingProfile> billing_profiles;  // at most one per account
 };
 
 // What a resource is during one hour: its version and the tenancy chain above it. Empty
@@ -163,6 +165,8 @@ class Tenancy {
   const std::vector<PlanGroup>& plan_groups() const { return data_.plan_groups; }
   const std::vector<Plan>& plans() const { return data_.plans; }
   const std::vector<Resource>& resources() const { return data_.resources; }
+  // Sorted by account.
+  const std::vector<BillingProfile>& billing_profiles() const { return data_.billing_profiles; }
 
   // Indices by id (binary search); kNone when unknown.
   uint32_t DomainIndex(std::string_view id) const;
@@ -183,6 +187,8 @@ class Tenancy {
   const PlanGroup* FindPlanGroup(std::string_view id) const;
   const Plan* FindPlan(std::string_view id) const;
   const Resource* FindResource(std::string_view id) const;
+  // The account's billing profile; nullptr when it has none.
+  const BillingProfile* FindBillingProfile(std::string_view account) const;
 
   // The attributes that rate hour `hour` of `resource` (hour rule above; `hour` is rounded
   // down to its hour). NotFound when the resource is unknown or the hour is before its first

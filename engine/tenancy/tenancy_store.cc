@@ -12,7 +12,11 @@ constexpr std::string_view kModule = "tenancy";
 // Version 2 added resources.agent_id, resource_versions.deleted and the agents' tables
 // (resource_hosts, resource_moves; engine/tenancy/resource_hosts.h). kMigrateFrom1 brings a
 // version-1 database there in the same transaction that records version 2.
-constexpr int64_t kSchemaVersion = 2;
+// Version 3 added billing_profiles (engine/tenancy/billing_profile.h), a new table only:
+// kSchema's CREATE TABLE IF NOT EXISTS adds it to a version-1 or -2 database in the transaction
+// that records version 3, and no existing row changes (docs/ledger.md, "Resources and their
+// hosts", lists the migrations).
+constexpr int64_t kSchemaVersion = 3;
 constexpr std::string_view kMigrateFrom1 = R"sql(
 ALTER TABLE resources ADD COLUMN agent_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE resource_versions ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
@@ -67,10 +71,16 @@ CREATE TRIGGER IF NOT EXISTS resource_moves_no_update BEFORE UPDATE ON resource_
 BEGIN SELECT RAISE(ABORT, 'resource moves are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS resource_moves_no_delete BEFORE DELETE ON resource_moves
 BEGIN SELECT RAISE(ABORT, 'resource moves are append-only'); END;
+CREATE TABLE IF NOT EXISTS billing_profiles (
+  account TEXT PRIMARY KEY REFERENCES accounts(id) DEFERRABLE INITIALLY DEFERRED,
+  address TEXT NOT NULL, country TEXT NOT NULL, vat_number TEXT NOT NULL,
+  time_zone TEXT NOT NULL, currency TEXT NOT NULL,
+  cycle TEXT NOT NULL, anchor_day INTEGER NOT NULL, week_start INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<std::string_view, 7> kSections = {
-    "locations", "plan_groups", "plans", "domains", "accounts", "projects", "resources"};
+constexpr std::array<std::string_view, 8> kSections = {"locations", "plan_groups",     "plans",
+                                                       "domains",   "accounts",        "projects",
+                                                       "resources", "billing_profiles"};
 
 std::string Indexed(std::string_view key, size_t i) {
   return std::string(key) + "[" + std::to_string(i) + "]";
@@ -121,6 +131,7 @@ struct Decoder {
   std::map<std::string, Project, std::less<>> projects;
   std::map<std::string, Resource, std::less<>> resources;
   std::map<std::string, int, std::less<>> domain_lines;  // domains of the document, for cycles
+  std::map<std::string, BillingProfile, std::less<>> billing_profiles;  // by account
   TenancyData upserts;
   int64_t changed_from = kForever;  // TenancyPlan::changed_from
 
@@ -319,6 +330,126 @@ struct Decoder {
       Record("account", old, now, d, &upserts.accounts);
       accounts[*id] = now;
     });
+  }
+
+  // billing_profiles: one per account, keyed by `account`; declarative like the other
+  // sections (a field left out takes its default). Profiles do not change what any hour rates,
+  // so they leave changed_from alone.
+  void BillingProfiles(const DocNode& root) {
+    constexpr std::string_view kKey = "billing_profiles";
+    const DocNode* seq = root.Find(kKey);
+    if (seq == nullptr || seq->is_null()) return;
+    if (!seq->is_sequence()) {
+      errors->Add(seq->line, std::string(kKey), "must be a list");
+      return;
+    }
+    std::map<std::string, int, std::less<>> seen;
+    for (size_t i = 0; i < seq->items.size(); ++i) {
+      FieldReader r(seq->items[i], Indexed(kKey, i), errors);
+      if (!r.is_map()) continue;
+      std::optional<std::string> account = r.Id("account", true);
+      if (account && !accounts.contains(*account)) {
+        r.Error("account", "\"" + *account + "\" is not a known account");
+        account.reset();
+      }
+      if (account) {
+        auto [it, fresh] = seen.emplace(*account, seq->items[i].line);
+        if (!fresh) {
+          r.Error("account", "\"" + *account +
+                                 "\" has a second profile in billing_profiles (first "
+                                 "on line " +
+                                 std::to_string(it->second) + ")");
+          account.reset();
+        }
+      }
+      const auto address = r.String("address", false);
+      const auto country = r.String("country", false);
+      const auto vat = r.String("vat_number", false);
+      const auto zone = r.String("time_zone", false);
+      const auto currency = r.String("currency", false);
+      const auto cycle = r.String("cycle", false);
+      const auto anchor = r.Int("anchor_day", false, 1, 31);
+      const auto week_start = r.String("week_start", false);
+      r.Finish();
+      bool ok = account.has_value();
+      auto check = [&](std::string_view key, const Status& s) {
+        if (s.ok()) return;
+        r.Error(key, std::string(s.message()));
+        ok = false;
+      };
+      BillingProfile now;
+      now.account = account.value_or("");
+      now.address = address.value_or("");
+      now.country = country.value_or("");
+      now.vat_number = vat.value_or("");
+      now.time_zone = zone.value_or("UTC");
+      now.currency = currency.value_or("");
+      check("address", ValidateAddress(now.address));
+      check("country", ValidateCountry(now.country));
+      check("vat_number", ValidateVatNumber(now.vat_number));
+      check("time_zone", ValidateTimeZone(now.time_zone));
+      check("currency", ValidateCurrency(now.currency));
+      if (cycle) {
+        const std::optional<cycles::CycleKind> kind = cycles::ParseCycleKind(*cycle);
+        if (kind) {
+          now.cycle.kind = *kind;
+        } else {
+          r.Error("cycle", "\"" + *cycle +
+                               "\" is not a cycle (monthly, monthly_anchored, daily, "
+                               "weekly, quarterly, yearly)");
+          ok = false;
+        }
+      }
+      if (now.cycle.kind == cycles::CycleKind::kMonthlyAnchored) {
+        if (anchor) {
+          now.cycle.anchor_day = static_cast<unsigned>(*anchor);
+        } else {
+          // Absent: say so; present but bad: Int has said why.
+          if (seq->items[i].Find("anchor_day") == nullptr) {
+            r.Error("anchor_day",
+                    "is required for the monthly_anchored cycle (1-31: the day of "
+                    "the month the account started)");
+          }
+          ok = false;
+        }
+      } else if (anchor) {
+        r.Error("anchor_day", "is only for the monthly_anchored cycle");
+        ok = false;
+      }
+      if (week_start) {
+        const std::optional<unsigned> day = cycles::ParseWeekday(*week_start);
+        if (now.cycle.kind != cycles::CycleKind::kWeekly) {
+          r.Error("week_start", "is only for the weekly cycle");
+          ok = false;
+        } else if (!day) {
+          r.Error("week_start", "\"" + *week_start + "\" is not a weekday (monday ... sunday)");
+          ok = false;
+        } else {
+          now.cycle.week_start = *day;
+        }
+      }
+      if (!ok) continue;
+      const BillingProfile* old = base.FindBillingProfile(now.account);
+      Diff d;
+      if (old) {
+        d.Field("address", old->address, now.address);
+        d.Field("country", old->country, now.country);
+        d.Field("vat_number", old->vat_number, now.vat_number);
+        d.Field("time_zone", old->time_zone, now.time_zone);
+        d.Field("currency", old->currency, now.currency);
+        d.Field("cycle", old->cycle, now.cycle);
+      }
+      if (old == nullptr) {
+        report->Add("billing_profile", now.account, ChangeKind::kCreated);
+        upserts.billing_profiles.push_back(now);
+      } else if (!d.empty()) {
+        report->Add("billing_profile", now.account, ChangeKind::kUpdated, d.text());
+        upserts.billing_profiles.push_back(now);
+      } else {
+        report->Add("billing_profile", now.account, ChangeKind::kUnchanged);
+      }
+      billing_profiles[now.account] = std::move(now);
+    }
   }
 
   void Projects(const DocNode& root) {
@@ -623,6 +754,24 @@ Status Upsert(Transaction& txn, const TenancyData& u) {
       }
     }
   }
+  {
+    METERD_ASSIGN_OR_RETURN(
+        Statement st,
+        txn.Prepare("INSERT INTO billing_profiles(account, address, country, vat_number, "
+                    "time_zone, currency, cycle, anchor_day, week_start) VALUES(?1, ?2, ?3, ?4, "
+                    "?5, ?6, ?7, ?8, ?9) ON CONFLICT(account) DO UPDATE SET address = "
+                    "excluded.address, country = excluded.country, vat_number = "
+                    "excluded.vat_number, time_zone = excluded.time_zone, currency = "
+                    "excluded.currency, cycle = excluded.cycle, anchor_day = excluded.anchor_day, "
+                    "week_start = excluded.week_start"));
+    for (const BillingProfile& p : u.billing_profiles) {
+      st.Bind(1, p.account).Bind(2, p.address).Bind(3, p.country).Bind(4, p.vat_number);
+      st.Bind(5, p.time_zone).Bind(6, p.currency).Bind(7, cycles::CycleKindName(p.cycle.kind));
+      st.Bind(8, int64_t{p.cycle.anchor_day}).Bind(9, int64_t{p.cycle.week_start});
+      METERD_RETURN_IF_ERROR(st.Run());
+      METERD_RETURN_IF_ERROR(st.Reset());
+    }
+  }
   return Status::OK();
 }
 
@@ -725,6 +874,31 @@ Result<TenancyData> ReadAll(Transaction& txn) {
       d.resources[ri].versions.push_back(std::move(v));
     }
   }
+  {
+    METERD_ASSIGN_OR_RETURN(
+        Statement st, txn.Prepare("SELECT account, address, country, vat_number, time_zone, "
+                                  "currency, cycle, anchor_day, week_start FROM billing_profiles"));
+    for (;;) {
+      METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      BillingProfile p;
+      p.account = st.Text(0);
+      p.address = st.Text(1);
+      p.country = st.Text(2);
+      p.vat_number = st.Text(3);
+      p.time_zone = st.Text(4);
+      p.currency = st.Text(5);
+      const std::optional<cycles::CycleKind> kind = cycles::ParseCycleKind(st.Text(6));
+      if (!kind) {
+        return Status::Corruption("billing.db: billing profile of " + p.account +
+                                  " has an unknown cycle \"" + st.Text(6) + "\"");
+      }
+      p.cycle.kind = *kind;
+      p.cycle.anchor_day = static_cast<unsigned>(st.Int(7));
+      p.cycle.week_start = static_cast<unsigned>(st.Int(8));
+      d.billing_profiles.push_back(std::move(p));
+    }
+  }
   return d;
 }
 
@@ -766,7 +940,7 @@ TenancyPlan TenancyStore::Prepare(const DocNode& root, DocErrors* errors,
   TenancyPlan plan;
   plan.base = Current();
   const Tenancy& base = *plan.base;
-  Decoder d{base, errors, report, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  Decoder d{base, errors, report, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   d.locations = ById(base.locations());
   d.plan_groups = ById(base.plan_groups());
   d.plans = ById(base.plans());
@@ -774,6 +948,7 @@ TenancyPlan TenancyStore::Prepare(const DocNode& root, DocErrors* errors,
   d.accounts = ById(base.accounts());
   d.projects = ById(base.projects());
   d.resources = ById(base.resources());
+  for (const BillingProfile& p : base.billing_profiles()) d.billing_profiles[p.account] = p;
   const size_t errors_before = errors->size();
   d.Locations(root);
   d.PlanGroups(root);
@@ -782,6 +957,7 @@ TenancyPlan TenancyStore::Prepare(const DocNode& root, DocErrors* errors,
   d.Accounts(root);
   d.Projects(root);
   d.Resources(root);
+  d.BillingProfiles(root);
   plan.upserts = std::move(d.upserts);
   plan.changed_from = d.changed_from;
   if (errors->size() != errors_before) return plan;
@@ -793,6 +969,7 @@ TenancyPlan TenancyStore::Prepare(const DocNode& root, DocErrors* errors,
   next.accounts = Values(d.accounts);
   next.projects = Values(d.projects);
   next.resources = Values(d.resources);
+  next.billing_profiles = Values(d.billing_profiles);
   Result<std::shared_ptr<const Tenancy>> built = Tenancy::Build(std::move(next));
   if (!built.ok()) {
     errors->Add(root.line, "", std::string(built.status().message()));

@@ -479,7 +479,7 @@ void RegisterCatalogCommands(CLI::App& app, Common& common) {
       "export", "print the catalog document (JSON) that `meterctl apply` reads back unchanged");
   exp->add_option("--section", args->section,
                   "only locations, plan_groups, plans, domains, accounts, projects, resources, "
-                  "price_books or subscriptions (default: all)");
+                  "billing_profiles, price_books or subscriptions (default: all)");
   exp->add_option("--id", args->id, "with --section: only this entity (a price book version)");
   common.OnRun(exp, [&common, args] {
     return WithClient(common, [&](net::Client* client) {

@@ -30,6 +30,7 @@
 #include "net/meterctl/csv_ingest.h"
 #include "net/meterctl/csv_time.h"
 #include "net/meterctl/ledger_cmd.h"
+#include "net/meterctl/profiles_cmd.h"
 #include "net/meterctl/resources_cmd.h"
 #include "net/meterctl/table.h"
 #include "net/meterctl/usage_cmd.h"
@@ -630,6 +631,7 @@ int main(int argc, char** argv) {
   cli::RegisterLedgerCommands(app, c);
   cli::RegisterCatalogCommands(app, c);
   cli::RegisterResourceCommands(app, c);  // create|update|delete|hosts in `resources`
+  cli::RegisterProfileCommands(app, c);
 
   // Global options, unknown commands, help and `completion` for every command above.
   return cli::RunCommandLine(app, c, argc, argv);

@@ -5,8 +5,6 @@
 
 namespace meterd::query {
 
-using scan::CivilFromDays;
-using scan::DaysFromCivil;
 using scan::FloorDiv;
 using scan::kSecondsPerDay;
 
@@ -28,10 +26,8 @@ int64_t PeriodStart(Granularity g, int64_t ts) {
       return ScaleClamped(FloorDiv(ts, storage::kSecondsPerHour), storage::kSecondsPerHour);
     case Granularity::kDay:
       return ScaleClamped(FloorDiv(ts, kSecondsPerDay), kSecondsPerDay);
-    case Granularity::kMonth: {
-      const scan::CivilMonth cm = CivilFromDays(FloorDiv(ts, kSecondsPerDay));
-      return ScaleClamped(DaysFromCivil(cm.year, cm.month, 1), kSecondsPerDay);
-    }
+    case Granularity::kMonth:
+      return ScaleClamped(base::MonthStartDay(FloorDiv(ts, kSecondsPerDay)), kSecondsPerDay);
   }
   return ts;  // not reached: every Granularity is handled above
 }
@@ -45,12 +41,8 @@ int64_t NextPeriodStart(Granularity g, int64_t start) {
       return start > kMax - storage::kSecondsPerHour ? kMax : start + storage::kSecondsPerHour;
     case Granularity::kDay:
       return start > kMax - kSecondsPerDay ? kMax : start + kSecondsPerDay;
-    case Granularity::kMonth: {
-      const CivilMonth cm = CivilFromDays(FloorDiv(start, kSecondsPerDay));
-      const int64_t days = cm.month == 12 ? DaysFromCivil(cm.year + 1, 1, 1)
-                                          : DaysFromCivil(cm.year, cm.month + 1, 1);
-      return ScaleClamped(days, kSecondsPerDay);
-    }
+    case Granularity::kMonth:
+      return ScaleClamped(base::NextMonthStartDay(FloorDiv(start, kSecondsPerDay)), kSecondsPerDay);
   }
   return kMax;
 }

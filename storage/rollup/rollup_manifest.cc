@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "storage/base/calendar.h"
 #include "storage/base/checksum.h"
 #include "storage/base/coding.h"
 #include "storage/rollup/rollup_format.h"
@@ -14,53 +15,12 @@
 namespace meterd::storage::rollup {
 namespace fmt = rollup_format;
 
-namespace {
+// The UTC months of rollup files are storage/base/calendar.h's.
+int64_t MonthStart(int64_t ts) { return base::MonthStart(ts); }
 
-constexpr int64_t kSecondsPerDay = 86400;
+int64_t NextMonthStart(int64_t ts) { return base::NextMonthStart(ts); }
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
-// Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, day 0 = 1970-01-01).
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = FloorDiv(y, 400);
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t* y, int64_t* m) {
-  z += 719468;
-  const int64_t era = FloorDiv(z, 146097);
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = yoe + era * 400 + (*m <= 2);
-}
-
-}  // namespace
-
-int64_t MonthStart(int64_t ts) {
-  int64_t y, m;
-  CivilFromDays(FloorDiv(ts, kSecondsPerDay), &y, &m);
-  return DaysFromCivil(y, m, 1) * kSecondsPerDay;
-}
-
-int64_t NextMonthStart(int64_t ts) {
-  int64_t y, m;
-  CivilFromDays(FloorDiv(ts, kSecondsPerDay), &y, &m);
-  return m == 12 ? DaysFromCivil(y + 1, 1, 1) * kSecondsPerDay
-                 : DaysFromCivil(y, m + 1, 1) * kSecondsPerDay;
-}
-
-int64_t MonthNumber(int64_t ts) {
-  int64_t y, m;
-  CivilFromDays(FloorDiv(ts, kSecondsPerDay), &y, &m);
-  return y * 100 + m;
-}
+int64_t MonthNumber(int64_t ts) { return base::MonthNumber(ts); }
 
 std::string FileName(const ManifestFile& f) {
   char name[64];
