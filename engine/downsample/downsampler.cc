@@ -50,9 +50,10 @@ Result<std::unique_ptr<Downsampler>> Downsampler::Open(const std::string& dir,
   std::unique_ptr<Downsampler> d(new Downsampler(std::move(options), store, registry));
   const auto started = std::chrono::steady_clock::now();
   std::lock_guard lock(d->mu_);
-  METERD_ASSIGN_OR_RETURN(d->rollups_, storage::RollupStore::Open(dir, report));
+  METERD_ASSIGN_OR_RETURN(d->rollups_, storage::RollupStore::Open(dir, report, d->options_.env));
   std::string damage;
-  METERD_ASSIGN_OR_RETURN(d->revisions_, RevisionLog::Open(dir + "/rollup/revisions.log", &damage));
+  METERD_ASSIGN_OR_RETURN(
+      d->revisions_, RevisionLog::Open(dir + "/rollup/revisions.log", &damage, d->options_.env));
   if (!damage.empty()) report->push_back("revision log: " + damage);
   d->watermark_ = d->rollups_->sealed_before();
   if (d->watermark_ == 0) {

@@ -33,13 +33,13 @@ void CoalesceLate(std::vector<LateSample>* samples) {
   samples->resize(out);
 }
 
-Result<std::unique_ptr<RevisionLog>> RevisionLog::Open(const std::string& path,
-                                                       std::string* damage) {
+Result<std::unique_ptr<RevisionLog>> RevisionLog::Open(const std::string& path, std::string* damage,
+                                                       storage::Env* env) {
   std::unique_ptr<RevisionLog> log(new RevisionLog());
   RecordLogReport report;
   auto opened = RecordLog::Open(
       path, [&](std::string_view record) { return log->Replay(record, report.damaged_ranges > 0); },
-      &report);
+      &report, env);
   *damage = report.detail;
   METERD_ASSIGN_OR_RETURN(log->log_, std::move(opened));
   return log;

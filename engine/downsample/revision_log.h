@@ -38,7 +38,8 @@ void CoalesceLate(std::vector<LateSample>* samples);
 
 class RevisionLog {
  public:
-  static Result<std::unique_ptr<RevisionLog>> Open(const std::string& path, std::string* damage);
+  static Result<std::unique_ptr<RevisionLog>> Open(const std::string& path, std::string* damage,
+                                                   storage::Env* env = storage::Env::Default());
 
   // Durably records late samples; returns the id to resolve later.
   Result<uint64_t> AddPending(const std::vector<LateSample>& samples);

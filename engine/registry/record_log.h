@@ -63,11 +63,11 @@ class RecordLog {
   // (Corruption); I/O errors fail Open.
   static Result<std::unique_ptr<RecordLog>> Open(
       const std::string& path, const std::function<Status(std::string_view)>& replay,
-      RecordLogReport* report);
+      RecordLogReport* report, storage::Env* env = storage::Env::Default());
   // As above, with only the report's `detail` (empty when the file was clean).
   static Result<std::unique_ptr<RecordLog>> Open(
       const std::string& path, const std::function<Status(std::string_view)>& replay,
-      std::string* damage);
+      std::string* damage, storage::Env* env = storage::Env::Default());
 
   // Appends the records and syncs.
   Status Append(const std::vector<std::string>& records);

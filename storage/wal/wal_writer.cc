@@ -104,11 +104,12 @@ struct WalWriter::Impl {
 // and makes its directory entry durable before any record in it can be acknowledged.
 Status WalWriter::Impl::OpenNewFile(uint64_t number) {
   const std::string path = WalFileName(options.dir, number);
-  if (FileExists(path)) return Status::AlreadyExists("WAL file exists: " + path);
-  METERD_ASSIGN_OR_RETURN(auto f, OpenFile(path, OpenMode::kCreateTruncate, options.backend));
+  if (options.env->FileExists(path)) return Status::AlreadyExists("WAL file exists: " + path);
+  METERD_ASSIGN_OR_RETURN(auto f,
+                          options.env->OpenFile(path, OpenMode::kCreateTruncate, options.backend));
   METERD_RETURN_IF_ERROR(f->Preallocate(file_size));
   METERD_RETURN_IF_ERROR(f->Sync());
-  METERD_RETURN_IF_ERROR(SyncDir(options.dir));
+  METERD_RETURN_IF_ERROR(options.env->SyncDir(options.dir));
   group_syncs += 2;
   file = std::move(f);
   file_number = number;
