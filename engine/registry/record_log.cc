@@ -155,7 +155,22 @@ Status RecordLog::Append(const std::vector<std::string>& records) {
     base::PutFixed64(&buf, base::Checksum64(r, r.size()));
     buf += r;
   }
-  METERD_RETURN_IF_ERROR(file_->WriteAtAndSync(size_, buf));
+  if (!failed_.ok()) {
+    return Status::IOError("record log failed earlier: " + failed_.ToString() +
+                           "; nothing is appended until it is reopened");
+  }
+  if (dirty_) {  // a failed write may have left part of its records: cut them first
+    METERD_RETURN_IF_ERROR(file_->Truncate(size_));
+    dirty_ = false;
+  }
+  if (Status w = file_->WriteAt(size_, buf); !w.ok()) {
+    dirty_ = true;
+    return w;
+  }
+  if (Status s = file_->Sync(); !s.ok()) {
+    failed_ = s;
+    return s;
+  }
   size_ += buf.size();
   return Status::OK();
 }
