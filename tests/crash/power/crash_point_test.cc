@@ -18,10 +18,13 @@
 //   unset (ctest)            the first 120 operations (open, definitions, first batches), then
 //                            every 29th: a bounded slice
 //   METERD_CRASH_POINT=N     only cut point N (to debug one)
+//   METERD_CRASH_FROM=A METERD_CRASH_TO=B (with =all)  cut points A..B only (a long run split
+//                            across cores)
 // The scenario has over 2,000 operations.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -396,6 +399,7 @@ TEST(CrashPointTest, EveryCutPointRecoversEveryAcknowledgedSampleOnceAndExactRol
     std::printf("[ crash-point ] scenario: %llu file operations (%s), %llu samples acknowledged\n",
                 static_cast<unsigned long long>(total_ops), kinds.c_str(),
                 static_cast<unsigned long long>(scenario.acked_samples()));
+    std::fflush(stdout);
     ASSERT_GE(total_ops, 2000u) << "the scenario must offer at least 2,000 cut points";
   }
 
@@ -405,7 +409,13 @@ TEST(CrashPointTest, EveryCutPointRecoversEveryAcknowledgedSampleOnceAndExactRol
   if (one != nullptr) {
     cuts.push_back(std::strtoull(one, nullptr, 10));
   } else if (points != nullptr && std::string(points) == "all") {
-    for (uint64_t n = 1; n <= total_ops; ++n) cuts.push_back(n);
+    // METERD_CRASH_FROM / METERD_CRASH_TO: a range of them, to split a long run across cores.
+    const char* from = std::getenv("METERD_CRASH_FROM");
+    const char* to = std::getenv("METERD_CRASH_TO");
+    const uint64_t first = from ? std::strtoull(from, nullptr, 10) : 1;
+    const uint64_t last =
+        to ? std::min<uint64_t>(std::strtoull(to, nullptr, 10), total_ops) : total_ops;
+    for (uint64_t n = first; n <= last; ++n) cuts.push_back(n);
   } else {
     for (uint64_t n = 1; n <= total_ops; ++n) {
       if (n <= 120 || n % 29 == 0) cuts.push_back(n);
@@ -415,6 +425,10 @@ TEST(CrashPointTest, EveryCutPointRecoversEveryAcknowledgedSampleOnceAndExactRol
   int problems = 0;
   size_t runs = 0;
   for (uint64_t n : cuts) {
+    if (cuts.size() > 500 && n % 100 == 0) {  // progress of a long run
+      std::fprintf(stderr, "[ crash-point ] at cut point %llu of %llu\n",
+                   static_cast<unsigned long long>(n), static_cast<unsigned long long>(total_ops));
+    }
     for (PowerLossMode mode : {PowerLossMode::kDropUnsynced, PowerLossMode::kKeepUnsynced}) {
       const CutResult r = RunCut(n, mode);
       if (!r.reached) continue;
