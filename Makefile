@@ -1,7 +1,8 @@
 # meterd — the two quick-start commands, plus the pieces they are made of.
 #   make demo   install missing packages, build (release), run meterd with an agent and meterctl
 #   make test   install, build release + ASan/UBSan, run every test through CTest
-#   make check-long   the kill -9 loops at full length (CI runs a bounded slice)
+#   make check-long   the kill -9 loops and the crash-point test at full length (CI runs a
+#               bounded slice)
 #   make fuzz   build the libFuzzer targets with clang and run each for FUZZ_SECONDS (60) on a
 #               scratch copy of its corpus (tests/README.md, "Fuzzing")
 # Binaries land in build/bin/.
@@ -45,8 +46,10 @@ test-release: build
 test-asan: build-asan
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest $(CTEST_FLAGS) -LE crash
 
-# The long runs CI bounds to a slice: each kill -9 loop at 200 iterations.
+# The long runs CI bounds to a slice: each kill -9 loop at 200 iterations, and the crash-point
+# test at every one of its file operations (tests/README.md, "Faults").
 check-long: build
+	@METERD_CRASH_POINTS=all $(BUILD)/bin/crash_point_test
 	@METERD_CRASH_ITERATIONS=200 $(BUILD)/bin/crash_test
 	@METERD_SERVER_CRASH_ITERATIONS=200 $(BUILD)/bin/meterd_crash_test
 	@METERD_BILLING_CRASH_ITERATIONS=200 $(BUILD)/bin/meterd_ledger_test --gtest_filter='*Kill*'

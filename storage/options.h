@@ -40,6 +40,10 @@ struct StoreOptions {
   uint64_t wal_file_size = 64ull << 20;
   size_t wal_max_pending_bytes = 32u << 20;
   IoBackend io_backend = IoBackend::kAuto;
+  // Every file operation of the store (WAL, segments, manifest, quarantine log) goes through
+  // this Env; tests give a fault-injecting one (tests/testing/fault_env.h). Not owned; must
+  // outlive the store.
+  Env* env = Env::Default();
 
   // The clock used for the future and retention limits (unix seconds); tests inject one.
   std::function<int64_t()> now;

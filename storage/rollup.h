@@ -169,7 +169,8 @@ class RollupFileWriter {
  public:
   static Result<std::unique_ptr<RollupFileWriter>> Create(const std::string& path, uint64_t file_id,
                                                           RollupLayout layout,
-                                                          IoBackend backend = IoBackend::kAuto);
+                                                          IoBackend backend = IoBackend::kAuto,
+                                                          Env* env = Env::Default());
   ~RollupFileWriter();
   RollupFileWriter(const RollupFileWriter&) = delete;
   RollupFileWriter& operator=(const RollupFileWriter&) = delete;
@@ -189,7 +190,8 @@ class RollupFileReader {
  public:
   // Reads the file into memory and verifies the footer and index (Corruption if damaged) and
   // every block's checksum (a failing block is recorded as damaged: see ReadBlock).
-  static Result<std::unique_ptr<RollupFileReader>> Open(const std::string& path);
+  static Result<std::unique_ptr<RollupFileReader>> Open(const std::string& path,
+                                                        Env* env = Env::Default());
   ~RollupFileReader();
 
   const RollupFileInfo& info() const;
@@ -240,8 +242,11 @@ class RollupStore {
  public:
   // Opens or creates <dir>/rollup: reads ROLLUP, opens every listed file (a damaged one is
   // reported in *damage and left out), removes files no manifest lists.
+  // Every file operation goes through `env` (not owned; it must outlive the store and every
+  // snapshot taken from it).
   static Result<std::unique_ptr<RollupStore>> Open(const std::string& dir,
-                                                   std::vector<std::string>* damage);
+                                                   std::vector<std::string>* damage,
+                                                   Env* env = Env::Default());
   ~RollupStore();
 
   // The first hour not yet sealed (0 for a fresh store: nothing sealed).

@@ -59,7 +59,8 @@ class SegmentWriter {
   // Finish (the store does this, then publishes it in the manifest).
   static Result<std::unique_ptr<SegmentWriter>> Create(const std::string& path, uint64_t segment_id,
                                                        int64_t partition_start,
-                                                       IoBackend backend = IoBackend::kAuto);
+                                                       IoBackend backend = IoBackend::kAuto,
+                                                       Env* env = Env::Default());
   ~SegmentWriter();
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;
@@ -91,7 +92,8 @@ class SegmentReader {
   // salvages: it walks the data blocks from offset 0 using their self-describing headers and
   // keeps every block whose checksum verifies; `salvaged()` is then true and `damage()` says why.
   // Returns Corruption only when nothing at all can be read.
-  static Result<std::unique_ptr<SegmentReader>> Open(const std::string& path);
+  static Result<std::unique_ptr<SegmentReader>> Open(const std::string& path,
+                                                     Env* env = Env::Default());
   ~SegmentReader();
 
   const SegmentInfo& info() const;

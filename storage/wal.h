@@ -39,6 +39,7 @@ struct WalOptions {
   uint64_t file_size = 64ull << 20;      // preallocated size; a full file rotates to the next
   size_t max_pending_bytes = 32u << 20;  // bound on queued, unwritten bytes (backpressure)
   IoBackend backend = IoBackend::kAuto;
+  Env* env = Env::Default();  // every file operation goes through it
 };
 
 // Path of WAL file `number` in `dir`.
@@ -114,9 +115,10 @@ struct WalReplayResult {
 // damage and skipped (reading resumes at the next 32 KiB block). An error returned by fn stops
 // the replay and is returned.
 Result<WalReplayResult> ReplayWal(const std::string& dir, uint64_t min_number,
-                                  const std::function<Status(uint64_t, std::string_view)>& fn);
+                                  const std::function<Status(uint64_t, std::string_view)>& fn,
+                                  Env* env = Env::Default());
 
 // Numbers of the WAL files present in `dir`, ascending.
-Result<std::vector<uint64_t>> ListWalFiles(const std::string& dir);
+Result<std::vector<uint64_t>> ListWalFiles(const std::string& dir, Env* env = Env::Default());
 
 }  // namespace meterd::storage

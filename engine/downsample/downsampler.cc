@@ -55,7 +55,7 @@ Result<std::unique_ptr<Downsampler>> Downsampler::Open(const std::string& dir,
   const auto started = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(d->mu_);
-    METERD_ASSIGN_OR_RETURN(d->rollups_, storage::RollupStore::Open(dir, report));
+    METERD_ASSIGN_OR_RETURN(d->rollups_, storage::RollupStore::Open(dir, report, d->options_.env));
     d->watermark_ = d->rollups_->sealed_before();
     if (d->watermark_ == 0) {
       d->watermark_ = HourOf(d->Now() - d->options_.initial_lookback_seconds);
@@ -85,8 +85,8 @@ Result<std::unique_ptr<Downsampler>> Downsampler::Open(const std::string& dir,
       return Status::OK();
     };
     std::string damage;
-    METERD_ASSIGN_OR_RETURN(d->revisions_,
-                            RevisionLog::Open(dir + "/rollup", first, sink, &damage));
+    METERD_ASSIGN_OR_RETURN(
+        d->revisions_, RevisionLog::Open(dir + "/rollup", first, sink, &damage, d->options_.env));
     if (!damage.empty()) report->push_back("revision log: " + damage);
     if (d->revisions_->replayed_rows() > 0) {
       report->push_back("rollup: " + std::to_string(d->revisions_->replayed_rows()) +

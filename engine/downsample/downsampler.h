@@ -82,6 +82,9 @@ struct DownsampleOptions {
   // steps (engine/downsample/closing_clock.h). Null: the steady clock, or, when `now` is
   // injected, `now` itself (a simulated clock has no other time: the guard then trusts it).
   std::function<int64_t()> monotonic_nanos;
+  // The rollup files and the revision log go through this Env (not owned; must outlive the
+  // downsampler and every view taken from it).
+  storage::Env* env = storage::Env::Default();
 };
 
 struct DownsampleStats {

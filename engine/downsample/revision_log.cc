@@ -61,10 +61,11 @@ std::optional<uint64_t> SeqOfName(const std::string& name) {
 
 Result<std::unique_ptr<RevisionLog>> RevisionLog::Open(const std::string& rollup_dir,
                                                        uint64_t first, const RowSink& sink,
-                                                       std::string* damage) {
+                                                       std::string* damage, storage::Env* env) {
   std::unique_ptr<RevisionLog> log(new RevisionLog());
   log->dir_ = rollup_dir;
-  METERD_ASSIGN_OR_RETURN(std::vector<std::string> names, storage::ListDir(rollup_dir));
+  log->env_ = env;
+  METERD_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(rollup_dir));
   std::vector<uint64_t> seqs;
   bool removed = false;
   for (const std::string& name : names) {
@@ -73,13 +74,13 @@ Result<std::unique_ptr<RevisionLog>> RevisionLog::Open(const std::string& rollup
     if (*seq < first) {
       // Folded into month files (the manifest says so): a crash came between the manifest
       // write and the deletion.
-      METERD_RETURN_IF_ERROR(storage::RemoveFile(rollup_dir + "/" + name));
+      METERD_RETURN_IF_ERROR(env->RemoveFile(rollup_dir + "/" + name));
       removed = true;
       continue;
     }
     seqs.push_back(*seq);
   }
-  if (removed) METERD_RETURN_IF_ERROR(storage::SyncDir(rollup_dir));
+  if (removed) METERD_RETURN_IF_ERROR(env->SyncDir(rollup_dir));
   std::sort(seqs.begin(), seqs.end());
   if (seqs.empty()) seqs.push_back(std::max<uint64_t>(first, 1));  // created by RecordLog::Open
   damage->clear();
@@ -91,7 +92,7 @@ Result<std::unique_ptr<RevisionLog>> RevisionLog::Open(const std::string& rollup
         [&](std::string_view record) {
           return log->Replay(record, report.damaged_ranges > 0, sink);
         },
-        &report);
+        &report, env);
     if (!report.detail.empty()) *damage += (damage->empty() ? "" : "; ") + report.detail;
     METERD_ASSIGN_OR_RETURN(std::unique_ptr<RecordLog> opened_log, std::move(opened));
     if (i + 1 < seqs.size()) {
@@ -221,11 +222,11 @@ Result<uint64_t> RevisionLog::Rotate() {
   const std::string path = dir_ + "/" + RevisionLogName(next);
   // A leftover of a rotation a crash interrupted (never named by a manifest, so its pending
   // records are also in the older logs): started afresh.
-  if (storage::FileExists(path)) METERD_RETURN_IF_ERROR(storage::RemoveFile(path));
+  if (env_->FileExists(path)) METERD_RETURN_IF_ERROR(env_->RemoveFile(path));
   std::string damage;
   METERD_ASSIGN_OR_RETURN(std::unique_ptr<RecordLog> fresh,
                           RecordLog::Open(
-                              path, [](std::string_view) { return Status::OK(); }, &damage));
+                              path, [](std::string_view) { return Status::OK(); }, &damage, env_));
   // Unresolved pending records move with the appends: the older logs are about to be dropped.
   std::vector<std::string> records;
   for (const auto& [id, samples] : pending_) {
@@ -248,11 +249,11 @@ Result<uint64_t> RevisionLog::Rotate() {
 Status RevisionLog::DropBefore(uint64_t seq) {
   bool removed = false;
   for (auto it = older_bytes_.begin(); it != older_bytes_.end() && it->first < seq;) {
-    METERD_RETURN_IF_ERROR(storage::RemoveFile(dir_ + "/" + RevisionLogName(it->first)));
+    METERD_RETURN_IF_ERROR(env_->RemoveFile(dir_ + "/" + RevisionLogName(it->first)));
     removed = true;
     it = older_bytes_.erase(it);
   }
-  if (removed) METERD_RETURN_IF_ERROR(storage::SyncDir(dir_));
+  if (removed) METERD_RETURN_IF_ERROR(env_->SyncDir(dir_));
   return Status::OK();
 }
 

@@ -58,8 +58,10 @@ class RevisionLog {
   // revision_log: the older ones are folded into month files, and are deleted here), replaying
   // them oldest first: revision rows go to `sink`, pending records are kept. Appends go to the
   // newest log (a new one, max(first, 1), if none exists). Damage is described in *damage.
+  // Every file operation goes through `env`.
   static Result<std::unique_ptr<RevisionLog>> Open(const std::string& rollup_dir, uint64_t first,
-                                                   const RowSink& sink, std::string* damage);
+                                                   const RowSink& sink, std::string* damage,
+                                                   storage::Env* env = storage::Env::Default());
 
   // Durably records late samples; returns the id to resolve later.
   Result<uint64_t> AddPending(const std::vector<LateSample>& samples);
@@ -89,6 +91,7 @@ class RevisionLog {
   Status Replay(std::string_view record, bool after_damage, const RowSink& sink);
 
   std::string dir_;
+  storage::Env* env_ = nullptr;
   uint64_t seq_ = 0;                          // the log appended to
   std::map<uint64_t, uint64_t> older_bytes_;  // logs below seq_ not dropped yet: their sizes
   std::unique_ptr<RecordLog> log_;

@@ -42,9 +42,9 @@ bool Decode(std::string_view rec, MetricDef* d) {
 }  // namespace
 
 Result<std::unique_ptr<MetricStore>> MetricStore::Open(const std::string& dir,
-                                                       MetricCatalog* catalog) {
+                                                       MetricCatalog* catalog, storage::Env* env) {
   std::unique_ptr<MetricStore> ms(new MetricStore(catalog));
-  METERD_RETURN_IF_ERROR(storage::CreateDirIfMissing(dir));
+  METERD_RETURN_IF_ERROR(env->CreateDirIfMissing(dir));
   METERD_ASSIGN_OR_RETURN(ms->log_,
                           RecordLog::Open(
                               dir + "/metrics.log",
@@ -61,7 +61,7 @@ Result<std::unique_ptr<MetricStore>> MetricStore::Open(const std::string& dir,
                                 }
                                 return s;
                               },
-                              &ms->load_report_));
+                              &ms->load_report_, env));
   return ms;
 }
 

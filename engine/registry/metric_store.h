@@ -18,7 +18,9 @@ namespace meterd::engine {
 
 class MetricStore {
  public:
-  static Result<std::unique_ptr<MetricStore>> Open(const std::string& dir, MetricCatalog* catalog);
+  // File operations go through `env` (not owned; must outlive the store).
+  static Result<std::unique_ptr<MetricStore>> Open(const std::string& dir, MetricCatalog* catalog,
+                                                   storage::Env* env = storage::Env::Default());
   // Defines a custom metric durably (see MetricCatalog::Define for the rules).
   Status Define(const MetricDef& def);
   // What Open found damaged or refused in metrics.log (detail empty = clean).

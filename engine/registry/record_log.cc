@@ -52,13 +52,13 @@ std::string Describe(Frame f, uint32_t len) {
 
 Result<std::unique_ptr<RecordLog>> RecordLog::Open(
     const std::string& path, const std::function<Status(std::string_view)>& replay,
-    RecordLogReport* report) {
+    RecordLogReport* report, storage::Env* env) {
   *report = RecordLogReport{};
-  if (!storage::FileExists(path)) {
-    METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(path, kMagic));
+  if (!env->FileExists(path)) {
+    METERD_RETURN_IF_ERROR(env->WriteFileAtomic(path, kMagic));
   }
   std::string file_data;
-  METERD_RETURN_IF_ERROR(storage::ReadWholeFile(path, &file_data));
+  METERD_RETURN_IF_ERROR(env->ReadWholeFile(path, &file_data));
   const std::string_view data(file_data);
   if (data.size() < kMagic.size() || data.substr(0, kMagic.size()) != kMagic) {
     return Status::Corruption(path + ": not a meterd record log (bad magic)");
@@ -121,15 +121,15 @@ Result<std::unique_ptr<RecordLog>> RecordLog::Open(
     // clean, and a replay that treated records after damage with suspicion (RevisionLog) does
     // so once. A crash in between leaves the original, and the next start does this again.
     report->quarantine = path + ".damaged-" + std::to_string(base::UnixSecondsNow());
-    METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(report->quarantine, data));
+    METERD_RETURN_IF_ERROR(env->WriteFileAtomic(report->quarantine, data));
     std::string clean(kMagic);
     for (const auto& [from, to] : kept) clean.append(data.substr(from, to - from));
-    METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(path, clean));
+    METERD_RETURN_IF_ERROR(env->WriteFileAtomic(path, clean));
     size = clean.size();
     report->detail += "; the file as found is kept in " + report->quarantine;
   }
-  METERD_ASSIGN_OR_RETURN(auto file, storage::OpenFile(path, storage::OpenMode::kReadWrite,
-                                                       storage::IoBackend::kPosix));
+  METERD_ASSIGN_OR_RETURN(
+      auto file, env->OpenFile(path, storage::OpenMode::kReadWrite, storage::IoBackend::kPosix));
   if (report->damaged_ranges == 0 && report->torn_tail_bytes > 0) {
     METERD_RETURN_IF_ERROR(file->Truncate(size));
     METERD_RETURN_IF_ERROR(file->Sync());
@@ -139,9 +139,9 @@ Result<std::unique_ptr<RecordLog>> RecordLog::Open(
 
 Result<std::unique_ptr<RecordLog>> RecordLog::Open(
     const std::string& path, const std::function<Status(std::string_view)>& replay,
-    std::string* damage) {
+    std::string* damage, storage::Env* env) {
   RecordLogReport report;
-  auto log = Open(path, replay, &report);
+  auto log = Open(path, replay, &report, env);
   *damage = std::move(report.detail);
   return log;
 }
@@ -155,7 +155,22 @@ Status RecordLog::Append(const std::vector<std::string>& records) {
     base::PutFixed64(&buf, base::Checksum64(r, r.size()));
     buf += r;
   }
-  METERD_RETURN_IF_ERROR(file_->WriteAtAndSync(size_, buf));
+  if (!failed_.ok()) {
+    return Status::IOError("record log failed earlier: " + failed_.ToString() +
+                           "; nothing is appended until it is reopened");
+  }
+  if (dirty_) {  // a failed write may have left part of its records: cut them first
+    METERD_RETURN_IF_ERROR(file_->Truncate(size_));
+    dirty_ = false;
+  }
+  if (Status w = file_->WriteAt(size_, buf); !w.ok()) {
+    dirty_ = true;
+    return w;
+  }
+  if (Status s = file_->Sync(); !s.ok()) {
+    failed_ = s;
+    return s;
+  }
   size_ += buf.size();
   return Status::OK();
 }

@@ -8,7 +8,11 @@
 //   record   u32 payload length | u64 XXH3-64(payload, seed = length) | payload
 //
 // Append returns only after the records are on disk (one fdatasync per call, so a caller
-// appends a whole request's records at once).
+// appends a whole request's records at once). After a failed fdatasync the log refuses every
+// later Append (IOError "record log failed earlier") until it is reopened: the kernel may have
+// dropped the failed pages, and a later sync's success would say nothing about them (the WAL's
+// rule, docs/architecture.md "Files, faults and a full disk"). A failed write (a full disk)
+// is not sticky: the next Append first cuts whatever it may have left, then writes.
 //
 // Recovery (Open). Every intact record is replayed, in file order, and no other: a record is
 // intact when its length is at most 1 MiB, its payload lies inside the file and its checksum
@@ -63,11 +67,11 @@ class RecordLog {
   // (Corruption); I/O errors fail Open.
   static Result<std::unique_ptr<RecordLog>> Open(
       const std::string& path, const std::function<Status(std::string_view)>& replay,
-      RecordLogReport* report);
+      RecordLogReport* report, storage::Env* env = storage::Env::Default());
   // As above, with only the report's `detail` (empty when the file was clean).
   static Result<std::unique_ptr<RecordLog>> Open(
       const std::string& path, const std::function<Status(std::string_view)>& replay,
-      std::string* damage);
+      std::string* damage, storage::Env* env = storage::Env::Default());
 
   // Appends the records and syncs.
   Status Append(const std::vector<std::string>& records);
@@ -78,6 +82,8 @@ class RecordLog {
       : file_(std::move(file)), size_(size) {}
   std::unique_ptr<storage::File> file_;
   uint64_t size_;
+  Status failed_;       // a failed sync: every later Append refuses
+  bool dirty_ = false;  // a write failed: bytes past size_ may be partial records
 };
 
 }  // namespace meterd::engine

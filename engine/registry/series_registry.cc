@@ -41,13 +41,14 @@ Status SeriesRegistry::ValidateResourceId(std::string_view resource) {
 }
 
 Result<std::unique_ptr<SeriesRegistry>> SeriesRegistry::Open(const std::string& dir,
-                                                             const MetricCatalog* catalog) {
+                                                             const MetricCatalog* catalog,
+                                                             storage::Env* env) {
   std::unique_ptr<SeriesRegistry> reg(new SeriesRegistry(catalog));
-  METERD_RETURN_IF_ERROR(storage::CreateDirIfMissing(dir));
+  METERD_RETURN_IF_ERROR(env->CreateDirIfMissing(dir));
   METERD_ASSIGN_OR_RETURN(
       reg->log_, RecordLog::Open(
                      dir + "/series.log", [&](std::string_view rec) { return reg->Replay(rec); },
-                     &reg->load_report_));
+                     &reg->load_report_, env));
   return reg;
 }
 

@@ -68,8 +68,10 @@ struct DefineOutcome {
 
 class SeriesRegistry {
  public:
+  // File operations go through `env` (not owned; must outlive the registry).
   static Result<std::unique_ptr<SeriesRegistry>> Open(const std::string& dir,
-                                                      const MetricCatalog* catalog);
+                                                      const MetricCatalog* catalog,
+                                                      storage::Env* env = storage::Env::Default());
 
   static std::string CanonicalKey(std::string_view resource, std::string_view metric);
   static uint64_t IdOf(std::string_view resource, std::string_view metric);

@@ -396,6 +396,8 @@ void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const Respon
     // batch later or elsewhere: never an acknowledgement, which it would take as final.
     if (st.code() == Status::Code::kUnavailable) {
       spdlog::info("event=ingest_unavailable key={} error=\"{}\"", s->who.key.id, st.ToString());
+    } else if (st.IsResourceExhausted()) {
+      spdlog::warn("event=ingest_disk_full key={} error=\"{}\"", s->who.key.id, st.ToString());
     } else {
       spdlog::error("event=ingest_failed key={} error=\"{}\"", s->who.key.id, st.ToString());
     }
@@ -416,6 +418,12 @@ void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const Respon
     if (st.ok()) {
       Reply(r, std::move(ack));
     } else {
+      // Never acknowledged: the client resends the batch (docs/protocol.md, "Storage failure").
+      if (st.IsResourceExhausted()) {
+        spdlog::warn("event=ingest_not_durable error=\"{}\"", st.ToString());
+      } else {
+        spdlog::error("event=ingest_not_durable error=\"{}\"", st.ToString());
+      }
       r->Fail(net::ToWireCode(st), "the write-ahead log failed: " + std::string(st.message()));
     }
   });

@@ -12,8 +12,9 @@
 //     the client reconnects with backoff and resends the unacknowledged batches in sequence
 //     order; the server acknowledges a resent batch without storing it twice. A connection-level
 //     Error (request id 0) counts as a break: ShuttingDown and Unavailable (a server or store
-//     shutting down) and IOError (its WAL failed) are resent, never dropped; only an
-//     IngestAck (which may refuse samples or the whole batch for good) ends a batch.
+//     shutting down), ResourceExhausted (its disk is full) and IOError (its WAL failed) are
+//     resent, never dropped; only an IngestAck (which may refuse samples or the whole batch
+//     for good) ends a batch.
 //
 // Thread-safety: not thread-safe; one Client per thread.
 #pragma once

@@ -22,6 +22,8 @@ wire::ErrorCode ToWireCode(const Status& status) {
   static_assert(static_cast<int>(Status::Code::kUnavailable) ==
                 static_cast<int>(wire::ErrorCode::Unavailable));
   static_assert(static_cast<int>(Status::Code::kBusy) == static_cast<int>(wire::ErrorCode::Busy));
+  static_assert(static_cast<int>(Status::Code::kResourceExhausted) ==
+                static_cast<int>(wire::ErrorCode::ResourceExhausted));
   return static_cast<wire::ErrorCode>(static_cast<uint16_t>(status.code()));
 }
 
@@ -45,6 +47,8 @@ Status FromWire(wire::ErrorCode code, std::string_view message) {
       return Status::Busy(msg);
     case wire::ErrorCode::Unavailable:
       return Status::Unavailable(message);
+    case wire::ErrorCode::ResourceExhausted:
+      return Status::ResourceExhausted(message);
     case wire::ErrorCode::ShuttingDown:  // the connection-level form of Unavailable
       return Status::Unavailable(msg);
     case wire::ErrorCode::Unauthenticated:

@@ -32,6 +32,8 @@ const char* Status::CodeName(Code code) {
       return "AlreadyExists";
     case Code::kUnavailable:
       return "Unavailable";
+    case Code::kResourceExhausted:
+      return "ResourceExhausted";
   }
   return "Unknown";
 }

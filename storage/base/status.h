@@ -32,6 +32,10 @@ class [[nodiscard]] Status {
     // The store or server is closed or shutting down: nothing was done, and the same request
     // may succeed later or elsewhere (unlike InvalidArgument, which refuses it for good).
     kUnavailable = 11,
+    // Out of a resource the server cannot make more of by itself, today disk space: nothing of
+    // the request was stored (or acknowledged); the same request succeeds once space returns,
+    // so a client retries it later (never drops it).
+    kResourceExhausted = 12,
   };
   enum class SubCode : uint8_t { kNone = 0, kNoSpace = 1 };
 
@@ -64,6 +68,9 @@ class [[nodiscard]] Status {
   static Status OutOfRange(std::string_view msg) { return Status(Code::kOutOfRange, msg); }
   static Status AlreadyExists(std::string_view msg) { return Status(Code::kAlreadyExists, msg); }
   static Status Unavailable(std::string_view msg) { return Status(Code::kUnavailable, msg); }
+  static Status ResourceExhausted(std::string_view msg) {
+    return Status(Code::kResourceExhausted, msg, SubCode::kNoSpace);
+  }
 
   bool ok() const { return state_ == nullptr; }
   Code code() const { return state_ ? state_->code : Code::kOk; }
@@ -75,6 +82,7 @@ class [[nodiscard]] Status {
   bool IsBusy() const { return code() == Code::kBusy; }
   bool IsOutOfRange() const { return code() == Code::kOutOfRange; }
   bool IsUnavailable() const { return code() == Code::kUnavailable; }
+  bool IsResourceExhausted() const { return code() == Code::kResourceExhausted; }
   bool IsNoSpace() const { return subcode() == SubCode::kNoSpace; }
 
   std::string_view message() const {

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,32 +206,139 @@ IoBackend DefaultIoBackend() {
   return backend;
 }
 
-Result<std::unique_ptr<File>> OpenFile(const std::string& path, OpenMode mode, IoBackend backend) {
-  int flags = O_CLOEXEC;
-  switch (mode) {
-    case OpenMode::kRead:
-      flags |= O_RDONLY;
-      break;
-    case OpenMode::kReadWrite:
-      flags |= O_RDWR;
-      break;
-    case OpenMode::kCreateTruncate:
-      flags |= O_RDWR | O_CREAT | O_TRUNC;
-      break;
+namespace {
+
+class PosixFileLock : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override { ::close(fd_); }  // releases the flock
+
+ private:
+  int fd_;
+};
+
+// The real file system. Stateless: one instance serves the whole process.
+class PosixEnv : public Env {
+ public:
+  Result<std::unique_ptr<File>> OpenFile(const std::string& path, OpenMode mode,
+                                         IoBackend backend) override {
+    int flags = O_CLOEXEC;
+    switch (mode) {
+      case OpenMode::kRead:
+        flags |= O_RDONLY;
+        break;
+      case OpenMode::kReadWrite:
+        flags |= O_RDWR;
+        break;
+      case OpenMode::kCreateTruncate:
+        flags |= O_RDWR | O_CREAT | O_TRUNC;
+        break;
+    }
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) return Status::FromErrno("open " + path, errno);
+    if (backend == IoBackend::kAuto) backend = DefaultIoBackend();
+    if (backend == IoBackend::kIoUring && mode != OpenMode::kRead) {
+      io_uring ring;
+      int rc = io_uring_queue_init(kRingDepth, &ring, 0);
+      if (rc == 0) return std::unique_ptr<File>(new UringFile(fd, path, ring));
+      // Fall through to POSIX: a ring can fail under memlock limits even where io_uring exists.
+    }
+    return std::unique_ptr<File>(new PosixFile(fd, path));
   }
-  int fd = ::open(path.c_str(), flags, 0644);
-  if (fd < 0) return Status::FromErrno("open " + path, errno);
-  if (backend == IoBackend::kAuto) backend = DefaultIoBackend();
-  if (backend == IoBackend::kIoUring && mode != OpenMode::kRead) {
-    io_uring ring;
-    int rc = io_uring_queue_init(kRingDepth, &ring, 0);
-    if (rc == 0) return std::unique_ptr<File>(new UringFile(fd, path, ring));
-    // Fall through to POSIX: a ring can fail under memlock limits even where io_uring exists.
+
+  Status CreateDir(const std::string& path) override {
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::FromErrno("mkdir " + path, errno);
+    }
+    return Status::OK();
   }
-  return std::unique_ptr<File>(new PosixFile(fd, path));
+
+  Status SyncDir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::FromErrno("open dir " + path, errno);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return Status::FromErrno("fsync dir " + path, err);
+    return Status::OK();
+  }
+
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return Status::FromErrno("rename " + from + " -> " + to, errno);
+    }
+    return Status::OK();
+  }
+
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::FromErrno("unlink " + path, errno);
+    }
+    return Status::OK();
+  }
+
+  Status RemoveDir(const std::string& path) override {
+    if (::rmdir(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::FromErrno("rmdir " + path, errno);
+    }
+    return Status::OK();
+  }
+
+  Result<PathInfo> Stat(const std::string& path) override {
+    struct stat st;
+    PathInfo info;
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return info;
+      return Status::FromErrno("stat " + path, errno);
+    }
+    info.exists = true;
+    info.is_dir = S_ISDIR(st.st_mode);
+    info.size = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+    return info;
+  }
+
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return Status::FromErrno("opendir " + path, errno);
+    std::vector<std::string> names;
+    while (dirent* entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    ::closedir(dir);
+    return names;
+  }
+
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::FromErrno("open " + path, errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return Status::Busy(path + " is locked by another process");
+    }
+    return std::unique_ptr<FileLock>(new PosixFileLock(fd));
+  }
+};
+
+}  // namespace
+
+Env* Env::Default() {
+  static PosixEnv* env = new PosixEnv();  // never destroyed: used until the process exits
+  return env;
 }
 
-Status ReadWholeFile(const std::string& path, std::string* out) {
+bool Env::FileExists(const std::string& path) {
+  auto info = Stat(path);
+  return info.ok() && info->exists;
+}
+
+Result<uint64_t> Env::FileSize(const std::string& path) {
+  METERD_ASSIGN_OR_RETURN(PathInfo info, Stat(path));
+  if (!info.exists) return Status::NotFound("stat " + path + ": no such file");
+  return info.size;
+}
+
+Status Env::ReadWholeFile(const std::string& path, std::string* out) {
   METERD_ASSIGN_OR_RETURN(auto file, OpenFile(path, OpenMode::kRead, IoBackend::kPosix));
   METERD_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   out->resize(size);
@@ -240,14 +348,14 @@ Status ReadWholeFile(const std::string& path, std::string* out) {
   return Status::OK();
 }
 
-static std::string DirName(const std::string& path) {
+std::string DirName(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data) {
+Status Env::WriteFileAtomic(const std::string& path, std::string_view data) {
   std::string tmp = path + ".tmp";
   {
     METERD_ASSIGN_OR_RETURN(auto file, OpenFile(tmp, OpenMode::kCreateTruncate));
@@ -258,92 +366,69 @@ Status WriteFileAtomic(const std::string& path, std::string_view data) {
   return SyncDir(DirName(path));
 }
 
-Status CreateDirIfMissing(const std::string& path) {
+Status Env::CreateDirIfMissing(const std::string& path) {
+  if (FileExists(path)) return Status::OK();
   // Parents first (mkdir -p).
   const size_t slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0 && !FileExists(path.substr(0, slash))) {
+  if (slash != std::string::npos && slash > 0) {
     METERD_RETURN_IF_ERROR(CreateDirIfMissing(path.substr(0, slash)));
   }
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return Status::FromErrno("mkdir " + path, errno);
-  }
-  return Status::OK();
+  METERD_RETURN_IF_ERROR(CreateDir(path));
+  // The new name is durable only once its parent directory is.
+  return SyncDir(DirName(path));
 }
 
-Status SyncDir(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno("open dir " + path, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::FromErrno("fsync dir " + path, err);
-  return Status::OK();
-}
-
-Status RenameFile(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) {
-    return Status::FromErrno("rename " + from + " -> " + to, errno);
-  }
-  return Status::OK();
-}
-
-Status RemoveFile(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return Status::FromErrno("unlink " + path, errno);
-  }
-  return Status::OK();
-}
-
-Status RemoveTree(const std::string& path) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return Status::OK();
-    return Status::FromErrno("stat " + path, errno);
-  }
-  if (!S_ISDIR(st.st_mode)) return RemoveFile(path);
+Status Env::RemoveTree(const std::string& path) {
+  METERD_ASSIGN_OR_RETURN(PathInfo info, Stat(path));
+  if (!info.exists) return Status::OK();
+  if (!info.is_dir) return RemoveFile(path);
   METERD_ASSIGN_OR_RETURN(auto names, ListDir(path));
   for (const auto& name : names) METERD_RETURN_IF_ERROR(RemoveTree(path + "/" + name));
-  if (::rmdir(path.c_str()) != 0 && errno != ENOENT) {
-    return Status::FromErrno("rmdir " + path, errno);
-  }
-  return Status::OK();
+  return RemoveDir(path);
 }
 
-bool FileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
-
-Result<std::vector<std::string>> ListDir(const std::string& path) {
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) return Status::FromErrno("opendir " + path, errno);
-  std::vector<std::string> names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  return names;
-}
-
-Result<uint64_t> FileSize(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path, errno);
-  return static_cast<uint64_t>(st.st_size);
-}
-
-Result<uint64_t> DirectoryBytes(const std::string& path) {
+Result<uint64_t> Env::DirectoryBytes(const std::string& path) {
   METERD_ASSIGN_OR_RETURN(auto names, ListDir(path));
   uint64_t total = 0;
   for (const auto& name : names) {
-    std::string child = path + "/" + name;
-    struct stat st;
-    if (::lstat(child.c_str(), &st) != 0) continue;  // raced with a delete
-    if (S_ISDIR(st.st_mode)) {
+    const std::string child = path + "/" + name;
+    auto info = Stat(child);
+    if (!info.ok() || !info->exists) continue;  // raced with a delete
+    if (info->is_dir) {
       METERD_ASSIGN_OR_RETURN(uint64_t sub, DirectoryBytes(child));
       total += sub;
-    } else if (S_ISREG(st.st_mode)) {
-      total += static_cast<uint64_t>(st.st_size);
+    } else {
+      total += info->size;
     }
   }
   return total;
+}
+
+Result<std::unique_ptr<File>> OpenFile(const std::string& path, OpenMode mode, IoBackend backend) {
+  return Env::Default()->OpenFile(path, mode, backend);
+}
+Status ReadWholeFile(const std::string& path, std::string* out) {
+  return Env::Default()->ReadWholeFile(path, out);
+}
+Status WriteFileAtomic(const std::string& path, std::string_view data) {
+  return Env::Default()->WriteFileAtomic(path, data);
+}
+Status CreateDirIfMissing(const std::string& path) {
+  return Env::Default()->CreateDirIfMissing(path);
+}
+Status SyncDir(const std::string& path) { return Env::Default()->SyncDir(path); }
+Status RenameFile(const std::string& from, const std::string& to) {
+  return Env::Default()->RenameFile(from, to);
+}
+Status RemoveFile(const std::string& path) { return Env::Default()->RemoveFile(path); }
+Status RemoveTree(const std::string& path) { return Env::Default()->RemoveTree(path); }
+bool FileExists(const std::string& path) { return Env::Default()->FileExists(path); }
+Result<std::vector<std::string>> ListDir(const std::string& path) {
+  return Env::Default()->ListDir(path);
+}
+Result<uint64_t> FileSize(const std::string& path) { return Env::Default()->FileSize(path); }
+Result<uint64_t> DirectoryBytes(const std::string& path) {
+  return Env::Default()->DirectoryBytes(path);
 }
 
 }  // namespace meterd::storage

@@ -71,8 +71,14 @@ Result<Manifest> DecodeManifest(std::string_view data) {
   for (SegmentRecord& s : m.segments) {
     uint64_t v[8];
     for (uint64_t& x : v) r.GetFixed64(&x);
-    s = SegmentRecord{v[0], static_cast<int64_t>(v[1]), static_cast<int64_t>(v[2]),
-                      static_cast<int64_t>(v[3]), v[4], v[5], v[6], v[7]};
+    s = SegmentRecord{v[0],
+                      static_cast<int64_t>(v[1]),
+                      static_cast<int64_t>(v[2]),
+                      static_cast<int64_t>(v[3]),
+                      v[4],
+                      v[5],
+                      v[6],
+                      v[7]};
     if (s.segment_id >= m.next_segment_id || s.min_ts > s.max_ts) {
       return Status::Corruption("manifest: inconsistent segment entry " +
                                 std::to_string(s.segment_id));
@@ -83,18 +89,18 @@ Result<Manifest> DecodeManifest(std::string_view data) {
 
 std::string ManifestPath(const std::string& dir) { return dir + "/MANIFEST"; }
 
-Result<std::optional<Manifest>> ReadManifest(const std::string& dir) {
+Result<std::optional<Manifest>> ReadManifest(const std::string& dir, Env* env) {
   const std::string path = ManifestPath(dir);
-  if (!FileExists(path)) return std::optional<Manifest>();
+  if (!env->FileExists(path)) return std::optional<Manifest>();
   std::string data;
-  METERD_RETURN_IF_ERROR(ReadWholeFile(path, &data));
+  METERD_RETURN_IF_ERROR(env->ReadWholeFile(path, &data));
   auto m = DecodeManifest(data);
   if (!m.ok()) return m.status().WithContext(path);
   return std::optional<Manifest>(std::move(m).value());
 }
 
-Status WriteManifest(const std::string& dir, const Manifest& manifest) {
-  return WriteFileAtomic(ManifestPath(dir), EncodeManifest(manifest));
+Status WriteManifest(const std::string& dir, const Manifest& manifest, Env* env) {
+  return env->WriteFileAtomic(ManifestPath(dir), EncodeManifest(manifest));
 }
 
 std::string PartitionDir(const std::string& dir, int64_t partition_start) {

@@ -18,6 +18,7 @@
 
 #include "storage/base/result.h"
 #include "storage/base/status.h"
+#include "storage/io/file.h"
 
 namespace meterd::storage {
 
@@ -46,9 +47,9 @@ Result<Manifest> DecodeManifest(std::string_view data);
 
 std::string ManifestPath(const std::string& dir);
 // Returns std::nullopt when the directory holds no manifest (a fresh store).
-Result<std::optional<Manifest>> ReadManifest(const std::string& dir);
+Result<std::optional<Manifest>> ReadManifest(const std::string& dir, Env* env = Env::Default());
 // Atomic replace (tmp, fsync, rename, fsync dir).
-Status WriteManifest(const std::string& dir, const Manifest& manifest);
+Status WriteManifest(const std::string& dir, const Manifest& manifest, Env* env = Env::Default());
 
 // Segment files live under segments/p<partition_start>/<16-digit segment id>.seg; a whole
 // partition directory is dropped by retention.

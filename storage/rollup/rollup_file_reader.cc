@@ -307,10 +307,11 @@ Status RollupFileReader::Impl::ParseBlock(size_t index, Columns* cols) const {
 RollupFileReader::RollupFileReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RollupFileReader::~RollupFileReader() = default;
 
-Result<std::unique_ptr<RollupFileReader>> RollupFileReader::Open(const std::string& path) {
+Result<std::unique_ptr<RollupFileReader>> RollupFileReader::Open(const std::string& path,
+                                                                 Env* env) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  METERD_RETURN_IF_ERROR(ReadWholeFile(path, &impl->data));
+  METERD_RETURN_IF_ERROR(env->ReadWholeFile(path, &impl->data));
   METERD_RETURN_IF_ERROR(impl->VerifyFooterAndIndex());
   impl->VerifyBlocks();
   const auto& blocks = impl->blocks;

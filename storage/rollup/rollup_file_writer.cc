@@ -42,12 +42,12 @@ RollupFileWriter::~RollupFileWriter() = default;
 Result<std::unique_ptr<RollupFileWriter>> RollupFileWriter::Create(const std::string& path,
                                                                    uint64_t file_id,
                                                                    RollupLayout layout,
-                                                                   IoBackend backend) {
+                                                                   IoBackend backend, Env* env) {
   if (layout != RollupLayout::kPerSeries && layout != RollupLayout::kPacked) {
     return Status::InvalidArgument("rollup writer: unknown layout");
   }
   auto impl = std::make_unique<Impl>();
-  METERD_ASSIGN_OR_RETURN(impl->file, OpenFile(path, OpenMode::kCreateTruncate, backend));
+  METERD_ASSIGN_OR_RETURN(impl->file, env->OpenFile(path, OpenMode::kCreateTruncate, backend));
   impl->path = path;
   impl->layout = layout;
   impl->info.file_id = file_id;

@@ -45,13 +45,14 @@ bool EndsWith(const std::string& s, std::string_view suffix) {
 }
 
 // A reader whose file is removed when the reader dies after *obsolete was set.
-std::shared_ptr<const RollupFileReader> Share(std::unique_ptr<RollupFileReader> reader,
+std::shared_ptr<const RollupFileReader> Share(Env* env, std::unique_ptr<RollupFileReader> reader,
                                               std::shared_ptr<std::atomic<bool>> obsolete) {
   const std::string path = reader->path();
   return std::shared_ptr<const RollupFileReader>(
-      reader.release(), [path, obsolete](const RollupFileReader* r) {
+      reader.release(), [env, path, obsolete](const RollupFileReader* r) {
         delete r;
-        if (obsolete->load()) (void)RemoveFile(path);  // a leftover is removed at the next Open
+        if (obsolete->load())
+          (void)env->RemoveFile(path);  // a leftover is removed at the next Open
       });
 }
 
@@ -77,6 +78,7 @@ Status CheckMatches(const RollupFileReader& r, const ManifestFile& f) {
 
 struct RollupStore::Impl {
   std::string dir;  // <dir>/rollup
+  Env* env = nullptr;
   std::mutex seal_mu;
   std::mutex merge_mu;
   mutable std::mutex mu;
@@ -108,7 +110,7 @@ Status RollupStore::Impl::Publish(std::vector<LiveFile> next, int64_t sealed_bef
   m.sealed_before = sealed_before;
   m.revision_log = revision_log;
   for (const LiveFile& f : next) m.files.push_back(f.entry);
-  Status st = WriteFileAtomic(dir + "/" + fmt::kManifestName, rollup::EncodeRollupManifest(m));
+  Status st = env->WriteFileAtomic(dir + "/" + fmt::kManifestName, rollup::EncodeRollupManifest(m));
   if (!st.ok()) {
     // The rename may or may not have happened: refuse further changes until reopened.
     sticky = st.WithContext("rollup: manifest write failed; store is read-only until reopened");
@@ -130,7 +132,7 @@ Result<LiveFile> RollupStore::Impl::WriteNewFile(
   Status st;
   RollupFileInfo info;
   {
-    auto writer = RollupFileWriter::Create(tmp, entry.file_id, layout);
+    auto writer = RollupFileWriter::Create(tmp, entry.file_id, layout, IoBackend::kAuto, env);
     if (!writer.ok()) return writer.status();
     st = fill(writer->get());
     if (st.ok()) {
@@ -139,31 +141,32 @@ Result<LiveFile> RollupStore::Impl::WriteNewFile(
       if (!done.ok()) st = done.status();
     }
   }
-  if (st.ok()) st = RenameFile(tmp, path);
+  if (st.ok()) st = env->RenameFile(tmp, path);
   if (!st.ok()) {
-    (void)RemoveFile(tmp);
+    (void)env->RemoveFile(tmp);
     return st;
   }
-  METERD_RETURN_IF_ERROR(SyncDir(dir));  // the name is durable before any manifest lists it
+  METERD_RETURN_IF_ERROR(env->SyncDir(dir));  // the name is durable before any manifest lists it
   entry.rows = info.rows;
   entry.file_bytes = info.file_bytes;
-  METERD_ASSIGN_OR_RETURN(auto reader, RollupFileReader::Open(path));  // verifies what we wrote
+  METERD_ASSIGN_OR_RETURN(auto reader, RollupFileReader::Open(path, env));  // verifies it
   METERD_RETURN_IF_ERROR(CheckMatches(*reader, entry));
   auto obsolete = std::make_shared<std::atomic<bool>>(false);
-  return LiveFile{entry, Share(std::move(reader), obsolete), obsolete};
+  return LiveFile{entry, Share(env, std::move(reader), obsolete), obsolete};
 }
 
 RollupStore::RollupStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RollupStore::~RollupStore() = default;
 
 Result<std::unique_ptr<RollupStore>> RollupStore::Open(const std::string& dir,
-                                                       std::vector<std::string>* damage) {
+                                                       std::vector<std::string>* damage, Env* env) {
   auto impl = std::make_unique<Impl>();
   impl->dir = dir + "/rollup";
-  METERD_RETURN_IF_ERROR(CreateDirIfMissing(impl->dir));
-  METERD_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(impl->dir));
+  impl->env = env;
+  METERD_RETURN_IF_ERROR(env->CreateDirIfMissing(impl->dir));
+  METERD_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(impl->dir));
   const std::string manifest_path = impl->dir + "/" + fmt::kManifestName;
-  if (!FileExists(manifest_path)) {
+  if (!env->FileExists(manifest_path)) {
     // A store writes ROLLUP when it is created, so data files without one mean the manifest was
     // lost, not a crash: refuse rather than delete billing data as leftovers.
     for (const std::string& name : names) {
@@ -175,10 +178,10 @@ Result<std::unique_ptr<RollupStore>> RollupStore::Open(const std::string& dir,
     }
     impl->manifest.generation = 1;
     METERD_RETURN_IF_ERROR(
-        WriteFileAtomic(manifest_path, rollup::EncodeRollupManifest(impl->manifest)));
+        env->WriteFileAtomic(manifest_path, rollup::EncodeRollupManifest(impl->manifest)));
   } else {
     std::string data;
-    METERD_RETURN_IF_ERROR(ReadWholeFile(manifest_path, &data));
+    METERD_RETURN_IF_ERROR(env->ReadWholeFile(manifest_path, &data));
     auto m = rollup::DecodeRollupManifest(data);
     if (!m.ok()) return m.status().WithContext(manifest_path);
     impl->manifest = std::move(m).value();
@@ -190,10 +193,10 @@ Result<std::unique_ptr<RollupStore>> RollupStore::Open(const std::string& dir,
     const std::string path = impl->PathOf(f);
     listed.insert(rollup::FileName(f));
     LiveFile live{f, nullptr, std::make_shared<std::atomic<bool>>(false)};
-    auto reader = RollupFileReader::Open(path);
+    auto reader = RollupFileReader::Open(path, env);
     Status st = reader.ok() ? CheckMatches(**reader, f) : reader.status();
     if (st.ok()) {
-      live.reader = Share(std::move(reader).value(), live.obsolete);
+      live.reader = Share(env, std::move(reader).value(), live.obsolete);
     } else if (damage != nullptr) {
       damage->push_back("rollup: " + path + " is damaged and not served: " + st.ToString());
     }
@@ -208,11 +211,11 @@ Result<std::unique_ptr<RollupStore>> RollupStore::Open(const std::string& dir,
   for (const std::string& name : names) {
     if (name == fmt::kManifestName || listed.count(name) != 0) continue;
     if (EndsWith(name, ".tmp") || EndsWith(name, ".mrp") || EndsWith(name, ".mru")) {
-      METERD_RETURN_IF_ERROR(RemoveFile(impl->dir + "/" + name));
+      METERD_RETURN_IF_ERROR(env->RemoveFile(impl->dir + "/" + name));
       removed = true;
     }
   }
-  if (removed) METERD_RETURN_IF_ERROR(SyncDir(impl->dir));
+  if (removed) METERD_RETURN_IF_ERROR(env->SyncDir(impl->dir));
   return std::unique_ptr<RollupStore>(new RollupStore(std::move(impl)));
 }
 

@@ -218,10 +218,10 @@ Status SegmentReader::Impl::Salvage(const std::string& why) {
 SegmentReader::SegmentReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SegmentReader::~SegmentReader() = default;
 
-Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& path) {
+Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& path, Env* env) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  METERD_ASSIGN_OR_RETURN(impl->file, OpenFile(path, OpenMode::kRead, IoBackend::kPosix));
+  METERD_ASSIGN_OR_RETURN(impl->file, env->OpenFile(path, OpenMode::kRead, IoBackend::kPosix));
   METERD_ASSIGN_OR_RETURN(impl->file_size, impl->file->Size());
   Status st = impl->ReadFooterAndIndex();
   if (st.code() == Status::Code::kNotSupported) return st.WithContext("segment " + path);

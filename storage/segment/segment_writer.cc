@@ -39,9 +39,9 @@ SegmentWriter::~SegmentWriter() = default;
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(const std::string& path,
                                                              uint64_t segment_id,
                                                              int64_t partition_start,
-                                                             IoBackend backend) {
+                                                             IoBackend backend, Env* env) {
   auto impl = std::make_unique<Impl>();
-  METERD_ASSIGN_OR_RETURN(impl->file, OpenFile(path, OpenMode::kCreateTruncate, backend));
+  METERD_ASSIGN_OR_RETURN(impl->file, env->OpenFile(path, OpenMode::kCreateTruncate, backend));
   impl->info.segment_id = segment_id;
   impl->info.partition_start = partition_start;
   impl->info.min_ts = INT64_MAX;

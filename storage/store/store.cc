@@ -19,7 +19,7 @@ std::string WalDir(const std::string& dir) { return dir + "/wal"; }
 // Removes segment files (and partition directories) a crash left behind unpublished: a flush
 // writes and renames its segments before switching the manifest, so anything not listed there
 // was never part of the store.
-Result<uint64_t> RemoveOrphans(const std::string& dir, const Manifest& manifest) {
+Result<uint64_t> RemoveOrphans(Env* env, const std::string& dir, const Manifest& manifest) {
   std::set<std::string> live;
   std::set<std::string> live_partitions;
   for (const SegmentRecord& s : manifest.segments) {
@@ -28,18 +28,18 @@ Result<uint64_t> RemoveOrphans(const std::string& dir, const Manifest& manifest)
   }
   uint64_t removed = 0;
   const std::string seg_root = dir + "/segments";
-  METERD_ASSIGN_OR_RETURN(auto partitions, ListDir(seg_root));
+  METERD_ASSIGN_OR_RETURN(auto partitions, env->ListDir(seg_root));
   for (const std::string& p : partitions) {
     const std::string pdir = seg_root + "/" + p;
-    METERD_ASSIGN_OR_RETURN(auto files, ListDir(pdir));
+    METERD_ASSIGN_OR_RETURN(auto files, env->ListDir(pdir));
     for (const std::string& f : files) {
       const std::string path = pdir + "/" + f;
       if (live.count(path) == 0) {
-        METERD_RETURN_IF_ERROR(RemoveFile(path));
+        METERD_RETURN_IF_ERROR(env->RemoveFile(path));
         ++removed;
       }
     }
-    if (live_partitions.count(pdir) == 0) METERD_RETURN_IF_ERROR(RemoveTree(pdir));
+    if (live_partitions.count(pdir) == 0) METERD_RETURN_IF_ERROR(env->RemoveTree(pdir));
   }
   return removed;
 }
@@ -61,24 +61,27 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options_in) {
   if (!options.now) options.now = [] { return base::UnixSecondsNow(); };
   if (options.dir.empty()) return Status::InvalidArgument("store: no directory given");
   if (options.partition_seconds <= 0) return Status::InvalidArgument("store: partition_seconds");
+  if (options.env == nullptr) options.env = Env::Default();
+  Env* env = options.env;
   const std::string& dir = options.dir;
-  METERD_RETURN_IF_ERROR(CreateDirIfMissing(dir));
-  METERD_RETURN_IF_ERROR(CreateDirIfMissing(WalDir(dir)));
-  METERD_RETURN_IF_ERROR(CreateDirIfMissing(dir + "/segments"));
+  METERD_RETURN_IF_ERROR(env->CreateDirIfMissing(dir));
+  METERD_RETURN_IF_ERROR(env->CreateDirIfMissing(WalDir(dir)));
+  METERD_RETURN_IF_ERROR(env->CreateDirIfMissing(dir + "/segments"));
 
   // One process per directory: a second writer would interleave WAL files and manifests.
-  const std::string lock_path = dir + "/LOCK";
-  impl->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (impl->lock_fd < 0) return Status::FromErrno("open " + lock_path, errno);
-  if (::flock(impl->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(impl->lock_fd);
-    return Status::Busy("store " + dir + " is in use by another process");
+  auto lock = env->LockFile(dir + "/LOCK");
+  if (!lock.ok()) {
+    if (lock.status().IsBusy()) {
+      return Status::Busy("store " + dir + " is in use by another process");
+    }
+    return lock.status();
   }
+  impl->lock = std::move(lock).value();
   std::unique_ptr<Store> store(new Store(std::move(impl)));
   Impl& s = *store->impl_;
 
   // 1. Manifest.
-  METERD_ASSIGN_OR_RETURN(auto manifest, ReadManifest(dir));
+  METERD_ASSIGN_OR_RETURN(auto manifest, ReadManifest(dir, env));
   if (manifest) {
     if (manifest->partition_seconds != options.partition_seconds) {
       // Existing segments were cut with the recorded length; it stays the store's length.
@@ -87,14 +90,14 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options_in) {
     s.manifest = std::move(*manifest);
   } else {
     s.manifest.partition_seconds = options.partition_seconds;
-    METERD_RETURN_IF_ERROR(WriteManifest(dir, s.manifest));
+    METERD_RETURN_IF_ERROR(WriteManifest(dir, s.manifest, env));
   }
 
   // 2. Segments: verify every footer; keep what can be read.
   auto segments = std::make_shared<std::vector<LiveSegment>>();
   for (const SegmentRecord& rec : s.manifest.segments) {
     const std::string path = SegmentPath(dir, rec.partition_start, rec.segment_id);
-    auto reader = SegmentReader::Open(path);
+    auto reader = SegmentReader::Open(path, env);
     if (!reader.ok()) {
       s.report.segment_damage.push_back(path +
                                         ": unreadable, not served: " + reader.status().ToString());
@@ -106,33 +109,35 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options_in) {
     segments->push_back(LiveSegment{rec, std::shared_ptr<SegmentReader>(std::move(*reader))});
   }
   s.segments = std::move(segments);
-  METERD_ASSIGN_OR_RETURN(s.report.orphan_files_removed, RemoveOrphans(dir, s.manifest));
+  METERD_ASSIGN_OR_RETURN(s.report.orphan_files_removed, RemoveOrphans(env, dir, s.manifest));
   METERD_RETURN_IF_ERROR(s.LoadQuarantine());
 
   // 3. WAL: forget files the manifest says segments cover, replay the rest into the head.
-  METERD_ASSIGN_OR_RETURN(auto wal_files, ListWalFiles(WalDir(dir)));
+  METERD_ASSIGN_OR_RETURN(auto wal_files, ListWalFiles(WalDir(dir), env));
   for (uint64_t n : wal_files) {
     if (n < s.manifest.wal_min_number) {
-      METERD_RETURN_IF_ERROR(RemoveFile(WalFileName(WalDir(dir), n)));
+      METERD_RETURN_IF_ERROR(env->RemoveFile(WalFileName(WalDir(dir), n)));
     }
   }
   s.head = std::make_unique<Head>();
   SampleBatch batch;
   uint64_t replay_type_conflicts = 0;
-  auto replay = ReplayWal(WalDir(dir), s.manifest.wal_min_number,
-                          [&](uint64_t, std::string_view record) -> Status {
-                            batch.Clear();
-                            Status st = DecodeBatchRecord(record, &batch);
-                            if (!st.ok()) return st;  // checksum passed: a bug, not bit rot
-                            for (size_t i = 0; i < batch.size(); ++i) {
-                              const Sample x = batch.at(i);
-                              if (!s.head->Insert(x.series_id, x.ts, x.value_bits, x.type)) {
-                                ++replay_type_conflicts;
-                              }
-                            }
-                            s.report.wal_samples += batch.size();
-                            return Status::OK();
-                          });
+  auto replay = ReplayWal(
+      WalDir(dir), s.manifest.wal_min_number,
+      [&](uint64_t, std::string_view record) -> Status {
+        batch.Clear();
+        Status st = DecodeBatchRecord(record, &batch);
+        if (!st.ok()) return st;  // checksum passed: a bug, not bit rot
+        for (size_t i = 0; i < batch.size(); ++i) {
+          const Sample x = batch.at(i);
+          if (!s.head->Insert(x.series_id, x.ts, x.value_bits, x.type)) {
+            ++replay_type_conflicts;
+          }
+        }
+        s.report.wal_samples += batch.size();
+        return Status::OK();
+      },
+      env);
   if (!replay.ok()) return replay.status().WithContext("store: WAL replay");
   s.report.wal_files = replay->file_numbers.size();
   s.report.wal_records = replay->records;
@@ -151,9 +156,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options_in) {
   // leaves files below the mark, which the next open deletes above.
   if (replay->records == 0 && replay->damage.empty() && !replay->file_numbers.empty()) {
     s.manifest.wal_min_number = replay->file_numbers.back() + 1;
-    METERD_RETURN_IF_ERROR(WriteManifest(dir, s.manifest));
+    METERD_RETURN_IF_ERROR(WriteManifest(dir, s.manifest, env));
     for (uint64_t n : replay->file_numbers) {
-      METERD_RETURN_IF_ERROR(RemoveFile(WalFileName(WalDir(dir), n)));
+      METERD_RETURN_IF_ERROR(env->RemoveFile(WalFileName(WalDir(dir), n)));
     }
     replay->file_numbers.clear();
   }
@@ -168,6 +173,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options_in) {
   wal_options.file_size = options.wal_file_size;
   wal_options.max_pending_bytes = options.wal_max_pending_bytes;
   wal_options.backend = options.io_backend;
+  wal_options.env = env;
   METERD_ASSIGN_OR_RETURN(s.wal, WalWriter::Open(wal_options, next_wal));
 
   // A replayed head over budget is flushed now, before new appends pile onto it.
@@ -200,10 +206,7 @@ Status Store::Close() {
     Status st = s.wal->Close();
     if (result.ok()) result = st;
   }
-  if (s.lock_fd >= 0) {
-    ::close(s.lock_fd);  // releases the flock
-    s.lock_fd = -1;
-  }
+  s.lock.reset();  // releases the flock
   return result;
 }
 
@@ -222,7 +225,7 @@ StoreStats Store::stats() const {
     st.head_memory_bytes = s.head->memory_bytes() + (s.imm ? s.imm->memory_bytes() : 0);
     st.quarantined_blocks = s.quarantined.size();
   }
-  auto wal_bytes = DirectoryBytes(s.options.dir + "/wal");
+  auto wal_bytes = s.options.env->DirectoryBytes(s.options.dir + "/wal");
   st.wal_bytes = wal_bytes.ok() ? *wal_bytes : 0;
   st.appended_samples = s.appended_samples.load();
   st.rejected_samples = s.rejected_samples.load();

@@ -35,7 +35,7 @@ struct LiveSegment {
 
 struct Store::Impl {
   StoreOptions options;
-  int lock_fd = -1;
+  std::unique_ptr<FileLock> lock;  // the directory's LOCK, held while open
   std::unique_ptr<WalWriter> wal;
   RecoveryReport report;
 
@@ -75,6 +75,7 @@ struct Store::Impl {
   // store_scan.cc
   void Quarantine(const LiveSegment& seg, uint64_t offset, const std::string& what);
   Status LoadQuarantine();
+  Status AppendLine(const std::string& path, const std::string& line);
 };
 
 }  // namespace meterd::storage

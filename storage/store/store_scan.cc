@@ -216,21 +216,30 @@ void Store::Impl::Quarantine(const LiveSegment& seg, uint64_t offset, const std:
                 base::UnixSecondsNow(), seg.record.segment_id, offset);
   std::string entry = std::string(line) + what + "\n";
   const std::string path = options.dir + "/QUARANTINE";
-  FILE* f = std::fopen(path.c_str(), "a");
-  if (f != nullptr) {
-    std::fputs(entry.c_str(), f);
-    std::fflush(f);
-    ::fsync(fileno(f));
-    std::fclose(f);
-  }
+  Status st = AppendLine(path, entry);
   std::fprintf(stderr, "meterd store: quarantined: %s", entry.c_str());
+  // The block stays out of service in this process either way; a lost line only means the next
+  // start finds the damage again when a scan reads the block.
+  if (!st.ok()) std::fprintf(stderr, "meterd store: quarantine log: %s\n", st.ToString().c_str());
+}
+
+// Appends `line` to `path` durably (created, and its name synced, if missing).
+Status Store::Impl::AppendLine(const std::string& path, const std::string& line) {
+  Env* env = options.env;
+  const bool existed = env->FileExists(path);
+  METERD_ASSIGN_OR_RETURN(
+      auto file, env->OpenFile(path, existed ? OpenMode::kReadWrite : OpenMode::kCreateTruncate));
+  METERD_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  METERD_RETURN_IF_ERROR(file->WriteAtAndSync(size, line));
+  METERD_RETURN_IF_ERROR(file->Close());
+  return existed ? Status::OK() : env->SyncDir(options.dir);
 }
 
 Status Store::Impl::LoadQuarantine() {
   const std::string path = options.dir + "/QUARANTINE";
-  if (!FileExists(path)) return Status::OK();
+  if (!options.env->FileExists(path)) return Status::OK();
   std::string data;
-  METERD_RETURN_IF_ERROR(ReadWholeFile(path, &data));
+  METERD_RETURN_IF_ERROR(options.env->ReadWholeFile(path, &data));
   size_t pos = 0;
   while (pos < data.size()) {
     size_t end = data.find('\n', pos);

@@ -229,9 +229,11 @@ Status Store::Impl::FlushLocked() {
         Output out;
         out.segment_id = next.next_segment_id++;
         out.path = SegmentPath(options.dir, partition, out.segment_id);
-        METERD_RETURN_IF_ERROR(CreateDirIfMissing(PartitionDir(options.dir, partition)));
-        METERD_ASSIGN_OR_RETURN(out.writer, SegmentWriter::Create(out.path + ".tmp", out.segment_id,
-                                                                  partition, options.io_backend));
+        METERD_RETURN_IF_ERROR(
+            options.env->CreateDirIfMissing(PartitionDir(options.dir, partition)));
+        METERD_ASSIGN_OR_RETURN(out.writer,
+                                SegmentWriter::Create(out.path + ".tmp", out.segment_id, partition,
+                                                      options.io_backend, options.env));
         it = outputs.emplace(partition, std::move(out)).first;
       }
       METERD_RETURN_IF_ERROR(
@@ -242,20 +244,21 @@ Status Store::Impl::FlushLocked() {
   std::vector<LiveSegment> added;
   for (auto& [partition, out] : outputs) {
     METERD_ASSIGN_OR_RETURN(SegmentInfo info, out.writer->Finish());
-    METERD_RETURN_IF_ERROR(RenameFile(out.path + ".tmp", out.path));
-    METERD_RETURN_IF_ERROR(SyncDir(PartitionDir(options.dir, partition)));
+    METERD_RETURN_IF_ERROR(options.env->RenameFile(out.path + ".tmp", out.path));
+    METERD_RETURN_IF_ERROR(options.env->SyncDir(PartitionDir(options.dir, partition)));
     SegmentRecord rec{out.segment_id, partition,   info.min_ts, info.max_ts,
                       info.samples,   info.series, info.blocks, info.file_bytes};
-    METERD_ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(out.path));
+    METERD_ASSIGN_OR_RETURN(auto reader, SegmentReader::Open(out.path, options.env));
     added.push_back(LiveSegment{rec, std::shared_ptr<SegmentReader>(std::move(reader))});
     next.segments.push_back(rec);
   }
-  METERD_RETURN_IF_ERROR(SyncDir(options.dir + "/segments"));  // new partition directories
+  METERD_RETURN_IF_ERROR(
+      options.env->SyncDir(options.dir + "/segments"));  // new partition directories
 
   // The switch: from here on the segments are the store's and the old WAL files are not.
   next.generation++;
   next.wal_min_number = new_wal_min;
-  METERD_RETURN_IF_ERROR(WriteManifest(options.dir, next));
+  METERD_RETURN_IF_ERROR(WriteManifest(options.dir, next, options.env));
   {
     std::lock_guard<std::mutex> lock(mu);
     auto segs = std::make_shared<std::vector<LiveSegment>>(*segments);
@@ -267,9 +270,10 @@ Status Store::Impl::FlushLocked() {
   state_cv.notify_all();
   flushes++;
 
-  METERD_ASSIGN_OR_RETURN(auto wal_files, ListWalFiles(options.dir + "/wal"));
+  METERD_ASSIGN_OR_RETURN(auto wal_files, ListWalFiles(options.dir + "/wal", options.env));
   for (uint64_t n : wal_files) {
-    if (n < new_wal_min) METERD_RETURN_IF_ERROR(RemoveFile(WalFileName(options.dir + "/wal", n)));
+    if (n < new_wal_min)
+      METERD_RETURN_IF_ERROR(options.env->RemoveFile(WalFileName(options.dir + "/wal", n)));
   }
   return Status::OK();
 }
@@ -299,7 +303,7 @@ Status Store::Impl::RetentionLocked() {
   if (dropped.empty()) return Status::OK();
   next.segments = std::move(kept);
   next.generation++;
-  METERD_RETURN_IF_ERROR(WriteManifest(options.dir, next));
+  METERD_RETURN_IF_ERROR(WriteManifest(options.dir, next, options.env));
   {
     std::lock_guard<std::mutex> lock(mu);
     auto segs = std::make_shared<std::vector<LiveSegment>>();
@@ -310,7 +314,8 @@ Status Store::Impl::RetentionLocked() {
     manifest = std::move(next);
   }
   // Readers still scanning a dropped segment keep their open descriptor; unlink is safe.
-  for (int64_t p : dropped) METERD_RETURN_IF_ERROR(RemoveTree(PartitionDir(options.dir, p)));
+  for (int64_t p : dropped)
+    METERD_RETURN_IF_ERROR(options.env->RemoveTree(PartitionDir(options.dir, p)));
   partitions_dropped += dropped.size();
   return Status::OK();
 }

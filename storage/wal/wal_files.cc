@@ -36,8 +36,8 @@ std::string WalFileName(const std::string& dir, uint64_t number) {
   return dir + "/" + buf + wal_format::kFileSuffix;
 }
 
-Result<std::vector<uint64_t>> ListWalFiles(const std::string& dir) {
-  METERD_ASSIGN_OR_RETURN(auto names, ListDir(dir));
+Result<std::vector<uint64_t>> ListWalFiles(const std::string& dir, Env* env) {
+  METERD_ASSIGN_OR_RETURN(auto names, env->ListDir(dir));
   std::vector<uint64_t> numbers;
   for (const std::string& name : names) {
     uint64_t n;

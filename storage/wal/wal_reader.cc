@@ -32,15 +32,17 @@ size_t EndOfNonZero(const char* data, size_t from, size_t n) {
 class FileReplayer {
  public:
   FileReplayer(std::string path, uint64_t number,
-               const std::function<Status(uint64_t, std::string_view)>& fn, WalReplayResult* result)
-      : path_(std::move(path)),
+               const std::function<Status(uint64_t, std::string_view)>& fn, WalReplayResult* result,
+               Env* env)
+      : env_(env),
+        path_(std::move(path)),
         number_(number),
         seed_(wal::RecordSeed(number)),
         fn_(fn),
         result_(result) {}
 
   Status Run() {
-    METERD_RETURN_IF_ERROR(ReadWholeFile(path_, &data_));
+    METERD_RETURN_IF_ERROR(env_->ReadWholeFile(path_, &data_));
     const size_t n = data_.size();
     size_t pos = 0;
     while (pos < n) {
@@ -178,12 +180,14 @@ class FileReplayer {
     }
     if (in_record_) d.reason = "incomplete fragmented record";
     result_->damage.push_back(std::move(d));
-    METERD_ASSIGN_OR_RETURN(auto file, OpenFile(path_, OpenMode::kReadWrite, IoBackend::kPosix));
+    METERD_ASSIGN_OR_RETURN(auto file,
+                            env_->OpenFile(path_, OpenMode::kReadWrite, IoBackend::kPosix));
     METERD_RETURN_IF_ERROR(file->Truncate(last_good_end_));
     METERD_RETURN_IF_ERROR(file->Sync());
     return file->Close();
   }
 
+  Env* const env_;
   const std::string path_;
   const uint64_t number_;
   const uint64_t seed_;
@@ -200,12 +204,13 @@ class FileReplayer {
 }  // namespace
 
 Result<WalReplayResult> ReplayWal(const std::string& dir, uint64_t min_number,
-                                  const std::function<Status(uint64_t, std::string_view)>& fn) {
-  METERD_ASSIGN_OR_RETURN(auto numbers, ListWalFiles(dir));
+                                  const std::function<Status(uint64_t, std::string_view)>& fn,
+                                  Env* env) {
+  METERD_ASSIGN_OR_RETURN(auto numbers, ListWalFiles(dir, env));
   WalReplayResult result;
   for (uint64_t number : numbers) {
     if (number < min_number) continue;
-    FileReplayer replayer(WalFileName(dir, number), number, fn, &result);
+    FileReplayer replayer(WalFileName(dir, number), number, fn, &result, env);
     METERD_RETURN_IF_ERROR(replayer.Run());
     result.file_numbers.push_back(number);
   }

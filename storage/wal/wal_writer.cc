@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -46,6 +47,19 @@ Status FailedEarlier(const Status& failed) {
                          "; nothing is logged until a restart");
 }
 
+// While the disk is full the sync thread tries to open a fresh file this often: space comes
+// back on an operator's timescale (seconds), so a quarter second bounds the delay after it does
+// at the cost of four failed file creations a second.
+constexpr std::chrono::milliseconds kNoSpaceRetry{250};
+
+// LSNs assigned but never made durable because the disk was full, and what WaitDurable answers
+// for them.
+struct LostRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  Status status;
+};
+
 }  // namespace
 
 struct WalWriter::Impl {
@@ -72,10 +86,14 @@ struct WalWriter::Impl {
   std::atomic<uint64_t> last_lsn{0};  // written under mu
   std::atomic<uint64_t> durable_lsn{0};  // written under mu, by the sync thread only
   Status failed;                         // GUARDED_BY(mu): first I/O error; sticky
-  bool stopping = false;                 // GUARDED_BY(mu): Close() called
-  bool thread_exited = false;            // GUARDED_BY(mu): the sync thread left its loop
-  uint64_t rotate_tickets = 0;           // GUARDED_BY(mu): Rotate() markers issued
-  std::map<uint64_t, uint64_t> rotated;  // GUARDED_BY(mu): ticket -> the file it opened
+  Status no_space;  // GUARDED_BY(mu): the disk is full; Append refuses until a file opens again
+  std::vector<LostRange> lost;               // GUARDED_BY(mu): never durable (disk full)
+  std::atomic<bool> any_lost{false};         // !lost.empty(), for WaitDurable's fast path
+  std::map<uint64_t, Status> rotate_failed;  // GUARDED_BY(mu): ticket -> why it did not rotate
+  bool stopping = false;                     // GUARDED_BY(mu): Close() called
+  bool thread_exited = false;                // GUARDED_BY(mu): the sync thread left its loop
+  uint64_t rotate_tickets = 0;               // GUARDED_BY(mu): Rotate() markers issued
+  std::map<uint64_t, uint64_t> rotated;      // GUARDED_BY(mu): ticket -> the file it opened
   std::multimap<uint64_t, std::function<void(const Status&)>> callbacks;  // GUARDED_BY(mu)
   WalStats stats;                                                         // GUARDED_BY(mu)
   std::atomic<uint64_t> current_number{0};
@@ -92,7 +110,14 @@ struct WalWriter::Impl {
   std::vector<Item> batch_items;
   uint64_t group_written = 0;
   uint64_t group_syncs = 0;
+  uint64_t retry_number = 0;  // the file number the next no-space retry creates
   std::thread thread;
+
+  // REQUIRES: mu held. A group failed for lack of space: every record not yet durable is lost
+  // (its waiters get ResourceExhausted), the queue is dropped, and Append refuses until the sync
+  // thread manages to open a new file. Returns the callbacks to run (outside mu).
+  std::vector<std::function<void(const Status&)>> LoseToNoSpace(const Status& cause);
+  Status LostStatus(uint64_t lsn) const;  // REQUIRES: mu held; OK if lsn is not lost
 
   // ---- Close() ----
   std::mutex close_mu;
@@ -101,14 +126,22 @@ struct WalWriter::Impl {
 };
 
 // Creates file `number`, preallocated with zeros so that fdatasync never has to update the size,
-// and makes its directory entry durable before any record in it can be acknowledged.
+// and makes its directory entry durable before any record in it can be acknowledged. A file
+// that fails half-way (the disk is full) is removed again, best effort: recovery reads an
+// empty or header-less file as holding no record.
 Status WalWriter::Impl::OpenNewFile(uint64_t number) {
   const std::string path = WalFileName(options.dir, number);
-  if (FileExists(path)) return Status::AlreadyExists("WAL file exists: " + path);
-  METERD_ASSIGN_OR_RETURN(auto f, OpenFile(path, OpenMode::kCreateTruncate, options.backend));
-  METERD_RETURN_IF_ERROR(f->Preallocate(file_size));
-  METERD_RETURN_IF_ERROR(f->Sync());
-  METERD_RETURN_IF_ERROR(SyncDir(options.dir));
+  Env* env = options.env;
+  if (env->FileExists(path)) return Status::AlreadyExists("WAL file exists: " + path);
+  METERD_ASSIGN_OR_RETURN(auto f, env->OpenFile(path, OpenMode::kCreateTruncate, options.backend));
+  Status st = f->Preallocate(file_size);
+  if (st.ok()) st = f->Sync();
+  if (st.ok()) st = env->SyncDir(options.dir);
+  if (!st.ok()) {
+    (void)f->Close();
+    (void)env->RemoveFile(path);
+    return st;
+  }
   group_syncs += 2;
   file = std::move(f);
   file_number = number;
@@ -175,11 +208,62 @@ Status WalWriter::Impl::WriteGroup(std::vector<std::pair<uint64_t, uint64_t>>* r
   return FlushOut();
 }
 
+std::vector<std::function<void(const Status&)>> WalWriter::Impl::LoseToNoSpace(
+    const Status& cause) {
+  no_space = Status::ResourceExhausted("WAL: the disk is full (" + std::string(cause.message()) +
+                                       "); nothing is logged until space returns");
+  const uint64_t first = durable_lsn.load(std::memory_order_relaxed) + 1;
+  const uint64_t last = last_lsn.load(std::memory_order_relaxed);
+  if (first <= last) {
+    lost.push_back(LostRange{first, last, no_space});
+    any_lost.store(true, std::memory_order_release);
+  }
+  for (const Item& item : batch_items) {
+    if (item.rotate_ticket != 0) rotate_failed.emplace(item.rotate_ticket, no_space);
+  }
+  for (const Item& item : items) {
+    if (item.rotate_ticket != 0) rotate_failed.emplace(item.rotate_ticket, no_space);
+  }
+  pending_bytes -= pending.size();
+  pending.clear();
+  items.clear();
+  std::vector<std::function<void(const Status&)>> out;
+  for (auto& entry : callbacks) out.push_back(std::move(entry.second));
+  callbacks.clear();
+  return out;
+}
+
+Status WalWriter::Impl::LostStatus(uint64_t lsn) const {
+  for (const LostRange& r : lost) {
+    if (lsn >= r.first && lsn <= r.last) return r.status;
+  }
+  return Status::OK();
+}
+
 void WalWriter::Impl::Run() {
   std::vector<std::pair<uint64_t, uint64_t>> rotations;
   std::vector<std::function<void(const Status&)>> ready;
   std::unique_lock<std::mutex> lock(mu);
   while (true) {
+    if (!no_space.ok()) {
+      // Disk full: nothing is queued (Append refuses); retry a fresh file now and then. The
+      // file the failure happened in is never written again, so no record whose write or sync
+      // failed can be taken for durable later (the lesson of PostgreSQL's fsync bug).
+      work_cv.wait_for(lock, kNoSpaceRetry, [this] { return stopping; });
+      if (stopping) break;
+      lock.unlock();
+      Status st = OpenNewFile(retry_number++);
+      lock.lock();
+      if (st.ok()) {
+        no_space = Status::OK();
+        std::fprintf(stderr, "meterd wal: event=disk_space_back file=%llu\n",
+                     static_cast<unsigned long long>(file_number));
+      } else if (!st.IsNoSpace()) {
+        failed = std::move(st);
+        break;
+      }
+      continue;
+    }
     work_cv.wait(lock, [this] { return !items.empty() || stopping; });
     if (items.empty()) break;  // stopping, and everything appended is written
     batch.swap(pending);
@@ -199,6 +283,20 @@ void WalWriter::Impl::Run() {
     for (const auto& r : rotations) rotated.emplace(r.first, r.second);
     stats.written_bytes += group_written;
     stats.syncs += group_syncs;
+    if (!s.ok() && s.IsNoSpace()) {
+      // Recoverable: the group is lost (never acknowledged), the writer is not.
+      std::fprintf(stderr, "meterd wal: event=disk_full error=\"%s\"\n", s.ToString().c_str());
+      retry_number = file_number + 1;
+      ready = LoseToNoSpace(s);
+      const Status lost_status = no_space;
+      lock.unlock();
+      space_cv.notify_all();
+      durable_cv.notify_all();
+      for (auto& done : ready) done(lost_status);
+      ready.clear();
+      lock.lock();
+      continue;
+    }
     if (!s.ok()) {
       failed = std::move(s);
       break;
@@ -255,6 +353,7 @@ Result<uint64_t> WalWriter::Append(std::string_view record) {
     }
     if (!s.failed.ok()) return FailedEarlier(s.failed);
     if (s.stopping) return Status::Unavailable("WAL writer is closed");
+    if (!s.no_space.ok()) return s.no_space;
     s.pending.append(record);
     s.items.push_back(Item{record.size(), 0});
     s.pending_bytes += record.size();
@@ -268,12 +367,21 @@ Result<uint64_t> WalWriter::Append(std::string_view record) {
 
 Status WalWriter::WaitDurable(uint64_t lsn) {
   Impl& s = *impl_;
-  if (lsn <= s.durable_lsn.load(std::memory_order_acquire)) return Status::OK();
+  // Lock-free while no record was ever lost to a full disk (the norm).
+  if (!s.any_lost.load(std::memory_order_acquire) &&
+      lsn <= s.durable_lsn.load(std::memory_order_acquire)) {
+    return Status::OK();
+  }
   std::unique_lock<std::mutex> lock(s.mu);
+  if (Status lost = s.LostStatus(lsn); !lost.ok()) return lost;
+  if (lsn <= s.durable_lsn.load(std::memory_order_acquire)) return Status::OK();
   if (lsn > s.last_lsn.load(std::memory_order_relaxed)) {
     return Status::InvalidArgument("WaitDurable on an LSN not yet assigned");
   }
-  s.durable_cv.wait(lock, [&] { return s.durable_lsn.load() >= lsn || !s.failed.ok(); });
+  s.durable_cv.wait(lock, [&] {
+    return s.durable_lsn.load() >= lsn || !s.failed.ok() || !s.LostStatus(lsn).ok();
+  });
+  if (Status lost = s.LostStatus(lsn); !lost.ok()) return lost;
   return s.durable_lsn.load() >= lsn ? Status::OK() : s.failed;
 }
 
@@ -282,7 +390,8 @@ void WalWriter::OnDurable(uint64_t lsn, std::function<void(const Status&)> done)
   Status now;
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    if (lsn > s.durable_lsn.load(std::memory_order_relaxed)) {
+    now = s.LostStatus(lsn);
+    if (now.ok() && lsn > s.durable_lsn.load(std::memory_order_relaxed)) {
       if (s.failed.ok() && !s.thread_exited) {
         s.callbacks.emplace(lsn, std::move(done));
         return;
@@ -303,10 +412,18 @@ Result<uint64_t> WalWriter::Rotate() {
   std::unique_lock<std::mutex> lock(s.mu);
   if (!s.failed.ok()) return FailedEarlier(s.failed);
   if (s.stopping) return Status::Unavailable("WAL writer is closed");
+  if (!s.no_space.ok()) return s.no_space;
   const uint64_t ticket = ++s.rotate_tickets;
   s.items.push_back(Item{0, ticket});
   s.work_cv.notify_one();
-  s.durable_cv.wait(lock, [&] { return s.rotated.count(ticket) != 0 || !s.failed.ok(); });
+  s.durable_cv.wait(lock, [&] {
+    return s.rotated.count(ticket) != 0 || s.rotate_failed.count(ticket) != 0 || !s.failed.ok();
+  });
+  if (auto f = s.rotate_failed.find(ticket); f != s.rotate_failed.end()) {
+    Status why = std::move(f->second);
+    s.rotate_failed.erase(f);
+    return why;
+  }
   auto it = s.rotated.find(ticket);
   if (it == s.rotated.end()) return s.failed;
   const uint64_t number = it->second;

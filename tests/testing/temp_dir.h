@@ -13,9 +13,10 @@ namespace meterd::testing {
 
 class TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/meterd-test-XXXXXX";
+  TempDir() : TempDir(DefaultParent()) {}
+  // Under `parent` (e.g. /dev/shm, where fdatasync costs nothing).
+  explicit TempDir(const std::string& parent) {
+    std::string tmpl = parent + "/meterd-test-XXXXXX";
     path_ = ::mkdtemp(tmpl.data()) ? tmpl : std::string();
   }
   ~TempDir() { (void)storage::RemoveTree(path_); }
@@ -24,6 +25,10 @@ class TempDir {
   const std::string& path() const { return path_; }
 
  private:
+  static std::string DefaultParent() {
+    const char* base = std::getenv("TMPDIR");
+    return base ? base : "/tmp";
+  }
   std::string path_;
 };
 

@@ -291,6 +291,7 @@ TEST(IngestRefusalTest, OnlyBadRequestsAreFinal) {
   EXPECT_FALSE(IsFinalIngestRefusal(Status::Unavailable("store is closed")));
   EXPECT_FALSE(IsFinalIngestRefusal(Status::IOError("WAL failed earlier")));
   EXPECT_FALSE(IsFinalIngestRefusal(Status::Busy("head is full")));
+  EXPECT_FALSE(IsFinalIngestRefusal(Status::ResourceExhausted("the disk is full")));
 }
 
 }  // namespace

@@ -147,7 +147,7 @@ TEST(MessagesTest, StatusCodesMapToWireCodesAndBack) {
   for (const Status& s :
        {Status::NotFound("x"), Status::InvalidArgument("y"), Status::PermissionDenied("z"),
         Status::OutOfRange("w"), Status::AlreadyExists("v"), Status::Unauthenticated("u"),
-        Status::Unavailable("t")}) {
+        Status::Unavailable("t"), Status::ResourceExhausted("s")}) {
     EXPECT_EQ(FromWire(ToWireCode(s), s.message()).code(), s.code());
   }
   // A closed store travels as code 11 (docs/protocol.md); a draining server's connection-level
@@ -155,6 +155,8 @@ TEST(MessagesTest, StatusCodesMapToWireCodesAndBack) {
   EXPECT_EQ(static_cast<int>(ToWireCode(Status::Unavailable("store is closed"))), 11);
   EXPECT_EQ(FromWire(wire::ErrorCode::ShuttingDown, "").code(), Status::Code::kUnavailable);
   EXPECT_EQ(FromWire(wire::ErrorCode::FrameTooLarge, "").code(), Status::Code::kOutOfRange);
+  // A full disk travels as code 12; the client resends the batch later (never drops it).
+  EXPECT_EQ(static_cast<int>(ToWireCode(Status::ResourceExhausted("disk full"))), 12);
 }
 
 }  // namespace
