@@ -105,6 +105,21 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     if (ec) return OnReadError(ec);
     busy_ = true;
     stream_.expires_after(server_->options.body_timeout);
+    // A client that asks (curl does above 1 KiB) is told to send its body; a body over the
+    // limit was refused with the header already (Content-Length), so it is never invited.
+    if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec) return self->OnReadError(ec);
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
@@ -140,6 +155,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     }
     busy_ = true;
     keep_alive_ = false;
+    linger_ = true;  // the rest of the request may still be arriving
     Write(std::move(r), 11);
   }
 
@@ -186,12 +202,37 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
                         ++self->served_;
                         self->busy_ = false;
+                        if (!ec && self->linger_) return self->Linger();
                         if (ec || !res->keep_alive()) {
                           self->Close();
                           return self->Finish();
                         }
                         self->ReadHeader();
                       });
+  }
+
+  // After an error answer to a request that was not read whole (a body over the limit): stop
+  // sending, then read and drop what the client still sends, for up to a second and a bounded
+  // number of bytes, before closing. Closing with unread bytes would reset the connection, and
+  // the reset can destroy the answer before the client has read it.
+  void Linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(1));
+    DrainSome();
+  }
+  void DrainSome() {
+    static constexpr size_t kChunk = 16 << 10;
+    discard_.resize(kChunk);
+    stream_.async_read_some(
+        asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+          self->discarded_ += n;
+          if (ec || self->discarded_ > 4 * self->server_->options.max_body_bytes) {
+            self->Close();
+            return self->Finish();
+          }
+          self->DrainSome();
+        });
   }
 
   // Leaves the server's set (once): the last reference then goes with the pending handlers.
@@ -215,6 +256,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool draining_ = false;
   bool closed_ = false;
   bool finished_ = false;
+  bool linger_ = false;  // drop unread input before closing (see Linger)
+  std::vector<char> discard_;
+  size_t discarded_ = 0;
 };
 
 HttpServer::HttpServer(HttpServerOptions options, HttpRoutes* routes)

@@ -5,9 +5,13 @@
 // /openapi.json equal to the file, keys and roles (401, 403), unknown routes and entities (404),
 // an oversized body (413), a top-up seen through the balance and idempotent on its reference,
 // keep-alive, a revoked key on an open connection, and /metrics in the Prometheus text format.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+
 #include <regex>
 #include <set>
 
@@ -91,6 +95,17 @@ class MeterdHttpTest : public MeterdTest {
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
   HttpClient Client() { return HttpClient(http_port_); }
+  // Runs a shell command; its stdout.
+  static CommandResult Shell(const std::string& cmd) {
+    CommandResult r{0, "", ""};
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+    const int status = ::pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  }
   static Json Document() {
     std::ifstream in(std::string(METERD_SOURCE_DIR) + "/docs/http-api.json");
     return Json::parse(in);
@@ -302,6 +317,37 @@ TEST_F(MeterdHttpTest, AnOversizedBodyIs413AndClosesTheConnection) {
               400, "InvalidArgument");
 }
 
+// curl (a real client) asks before sending a body (Expect: 100-continue) and waits up to a
+// second for the go-ahead: the server gives it at once, and refuses an oversized body from its
+// Content-Length before any of it is sent.
+TEST_F(MeterdHttpTest, CurlIsToldToSendItsBodyOrThatItIsTooLarge) {
+  if (std::system("curl --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "curl not installed";
+  ApplyCatalog();
+  auto curl = [&](const std::string& body) {
+    const std::string file = WriteFile("body.json", body);
+    return Shell("curl -s -o " + tmp_.path() +
+                 "/curl.out -w '%{http_code} %{time_total}' -H 'Expect: 100-continue' "
+                 "-H 'Content-Type: application/json' -H 'Authorization: Bearer " +
+                 server_.admin_key() + "' --data-binary @" + file + " http://127.0.0.1:" +
+                 std::to_string(http_port_) + "/v1/accounts/bu1user1/topups");
+  };
+  CommandResult ok =
+      curl(R"({"amount": "2", "reference": "curl-)" + std::string(2000, 'c') + "\"}");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  std::istringstream first(ok.out);
+  unsigned status = 0;
+  double seconds = 0;
+  first >> status >> seconds;
+  EXPECT_EQ(status, 201u) << ok.out;
+  EXPECT_LT(seconds, 0.9) << "curl waited for 100 Continue";
+
+  CommandResult big = curl(std::string(200 * 1024, ' ') + "{}");
+  std::istringstream second(big.out);
+  second >> status >> seconds;
+  EXPECT_EQ(status, 413u) << big.out;
+  EXPECT_LT(seconds, 0.9);
+}
+
 TEST_F(MeterdHttpTest, ATopUpChangesTheBalanceOnceForItsReference) {
   ApplyCatalog();
   const std::string admin = server_.admin_key();
@@ -437,6 +483,83 @@ TEST_F(MeterdHttpTest, MetricsCountIngestAndItsRejections) {
   EXPECT_NE(r.body.find("meterd_ingest_samples_rejected_total{reason=\"unknown_series\"} 1\n"),
             std::string::npos);
   EXPECT_NE(r.body.find("meterd_ingest_ack_latency_seconds_count 1\n"), std::string::npos);
+}
+
+// Debian's real Prometheus server scrapes /metrics every second: the target must be up with no
+// scrape error (Prometheus' own parser accepts the exposition), and meterd's series must be
+// queryable from it. Skipped when prometheus is not installed (apt-get install prometheus; it
+// is not in the install script: 19 MB of download for one test).
+TEST_F(MeterdHttpTest, TheRealPrometheusScrapesMetrics) {
+  const std::string binary = "/usr/bin/prometheus";
+  if (::access(binary.c_str(), X_OK) != 0) GTEST_SKIP() << "prometheus not installed";
+  // A free loopback port for Prometheus' own web server.
+  uint16_t web_port = 0;
+  {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor a(
+        ioc, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    web_port = a.local_endpoint().port();
+  }
+  const std::string config =
+      WriteFile("prometheus.yml",
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                "scrape_configs:\n  - job_name: meterd\n    static_configs:\n"
+                "      - targets: ['127.0.0.1:" +
+                    std::to_string(http_port_) + "']\n");
+  const std::string log = tmp_.path() + "/prometheus.log";
+  std::vector<std::string> args = {
+      binary, "--config.file=" + config, "--storage.tsdb.path=" + tmp_.path() + "/prometheus-data",
+      "--web.listen-address=127.0.0.1:" + std::to_string(web_port), "--log.level=warn"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      ::kill(pid, SIGTERM);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+  } reap{pid};
+
+  // Up to 30 s for Prometheus to start and scrape twice (it scrapes every second).
+  Json target;
+  double requests = -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    try {
+      HttpClient prom(web_port);
+      Json targets = prom.Send("GET", "/api/v1/targets").json();
+      if (!targets.is_object() || targets["data"]["activeTargets"].empty()) continue;
+      target = targets["data"]["activeTargets"][0];
+      if (target["health"] != "up") continue;
+      Json q = prom.Send("GET", "/api/v1/query?query=meterd_http_requests_total").json();
+      if (q.is_object() && !q["data"]["result"].empty()) {
+        requests = std::stod(q["data"]["result"][0]["value"][1].get<std::string>());
+        if (requests >= 2) break;  // two scrapes seen
+      }
+    } catch (const std::exception&) {
+      // not listening yet
+    }
+  }
+  ASSERT_FALSE(target.is_null()) << "Prometheus never listed its target; see " << log;
+  EXPECT_EQ(target["health"], "up") << target.dump();
+  EXPECT_EQ(target["lastError"], "") << target.dump();
+  EXPECT_GE(requests, 2) << "meterd_http_requests_total never reached Prometheus";
+  HttpClient prom(web_port);
+  Json hist =
+      prom.Send("GET", "/api/v1/query?query=count(meterd_ingest_ack_latency_seconds_bucket)")
+          .json();
+  ASSERT_FALSE(hist["data"]["result"].empty()) << hist.dump();
+  EXPECT_EQ(hist["data"]["result"][0]["value"][1], "17");  // 16 bounds and +Inf
 }
 
 }  // namespace
