@@ -53,6 +53,7 @@ struct Flags {
   size_t http_threads = 1;
   size_t http_max_connections = 1024;
   size_t http_max_body_kib = 1024;
+  std::string http_tls_cert, http_tls_key;
   size_t io_threads = 0;
   size_t query_threads = 2;
   size_t head_memory_mib = 256;
@@ -193,6 +194,8 @@ int Run(const Flags& f) {
   ho.io_threads = f.http_threads;
   ho.max_connections = f.http_max_connections;
   ho.max_body_bytes = f.http_max_body_kib << 10;
+  ho.tls_cert_file = f.http_tls_cert;
+  ho.tls_key_file = f.http_tls_key;
   ho.drain_timeout = std::chrono::seconds(f.drain_timeout_s);
 
   // Block the stop signals before any thread starts, so that only sigwait below sees them.
@@ -373,7 +376,8 @@ int Run(const Flags& f) {
                                            return service.PrometheusMetrics() +
                                                   net::HttpServerMetrics(h->stats());
                                          }});
-    std::printf("meterd: HTTP on %s:%u\n", ho.host.c_str(), http->port());
+    std::printf("meterd: %s on %s:%u\n", ho.tls_cert_file.empty() ? "HTTP" : "HTTPS",
+                ho.host.c_str(), http->port());
   }
   std::fflush(stdout);
 
@@ -422,6 +426,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--http-max-connections", f.http_max_connections, "HTTP connection limit")
       ->capture_default_str();
+  app.add_option("--http-tls-cert", f.http_tls_cert,
+                 "HTTPS on the HTTP port: PEM certificate chain (with --http-tls-key)");
+  app.add_option("--http-tls-key", f.http_tls_key, "HTTPS: PEM private key");
   app.add_option("--http-max-body-kib", f.http_max_body_kib,
                  "largest HTTP request body in KiB (larger: 413)")
       ->capture_default_str();

@@ -5,6 +5,7 @@
 #include "net/asio.h"
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 // clang-format on
 #include <spdlog/spdlog.h>
 
@@ -31,6 +32,7 @@ struct HttpServer::Impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
   std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::ssl::context> tls;  // set with a certificate: every connection is TLS
   size_t next_context = 0;
   bool started = false;
   bool stopped = false;
@@ -58,27 +60,61 @@ std::string TransportError(std::string_view code, std::string_view message) {
 
 }  // namespace
 
-// One HTTP connection. Every member is touched on its io_context's thread only; a route's
-// reply reaches it through asio::post.
+// One HTTP connection, as the server's set holds it.
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
-  HttpConnection(HttpServer::Impl* server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket)) {
+  virtual ~HttpConnection() = default;
+  virtual void Start() = 0;
+  virtual void BeginDrain() = 0;
+  virtual void Close() = 0;
+  virtual asio::any_io_executor executor() = 0;
+};
+
+namespace {
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// A connection over Stream (plain TCP or TLS). Every member is touched on its io_context's
+// thread only; a route's reply reaches it through asio::post.
+template <typename Stream>
+class Connection final : public HttpConnection {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+ public:
+  template <typename... Args>
+  Connection(HttpServer::Impl* server, Args&&... args)
+      : server_(server), stream_(std::forward<Args>(args)...) {
     state_ = server_->routes->NewConnection();
   }
 
-  void Start() { ReadHeader(); }
+  void Start() override {
+    if constexpr (kTls) {
+      Lowest().expires_after(server_->options.header_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = Self()](beast::error_code ec) {
+                                if (ec) {
+                                  self->server_->bad.fetch_add(1, std::memory_order_relaxed);
+                                  self->Close();
+                                  return self->Finish();
+                                }
+                                self->ReadHeader();
+                              });
+    } else {
+      ReadHeader();
+    }
+  }
 
-  void Close() {
+  void Close() override {
     closed_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Lowest().socket().close(ec);
   }
 
   // Called on the connection's thread when the server drains: an idle connection closes now,
   // a busy one after its answer is written.
-  void BeginDrain() {
+  void BeginDrain() override {
     draining_ = true;
     if (!busy_) {
       Close();
@@ -86,31 +122,35 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     }
   }
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  asio::any_io_executor executor() override { return stream_.get_executor(); }
 
  private:
+  std::shared_ptr<Connection> Self() {
+    return std::static_pointer_cast<Connection>(this->shared_from_this());
+  }
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
   void ReadHeader() {
     if (draining_ || closed_) return Finish();
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(server_->options.max_body_bytes);
-    stream_.expires_after(served_ == 0 ? server_->options.header_timeout
-                                       : server_->options.keep_alive_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+    Lowest().expires_after(served_ == 0 ? server_->options.header_timeout
+                                        : server_->options.keep_alive_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     busy_ = true;
-    stream_.expires_after(server_->options.body_timeout);
+    Lowest().expires_after(server_->options.body_timeout);
     // A client that asks (curl does above 1 KiB) is told to send its body; a body over the
     // limit was refused with the header already (Content-Length), so it is never invited.
     if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                        [self = Self()](beast::error_code ec, size_t) {
                           if (ec) return self->OnReadError(ec);
                           self->ReadBody();
                         });
@@ -120,15 +160,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
 
   void ReadBody() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = Self()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnReadError(beast::error_code ec) {
     // A peer that closed between requests, or a keep-alive that timed out idle: not an error.
     const bool between_requests = !busy_ && buffer_.size() == 0;
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || closed_ ||
+        ec == asio::ssl::error::stream_truncated ||
         (between_requests && (ec == beast::error::timeout || ec == asio::error::connection_reset ||
                               ec == asio::error::eof))) {
       Close();
@@ -173,9 +213,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     req.body = std::move(msg.body());
     req.connection = state_.get();
     parser_.reset();
-    stream_.expires_never();  // the route's time is not the peer's
+    Lowest().expires_never();  // the route's time is not the peer's
     server_->in_flight.fetch_add(1, std::memory_order_relaxed);
-    std::weak_ptr<HttpConnection> weak = weak_from_this();
+    std::weak_ptr<Connection> weak = Self();
     auto executor = stream_.get_executor();
     server_->routes->Serve(std::move(req), [weak, executor](HttpResponse response) {
       auto self = weak.lock();
@@ -197,18 +237,17 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive_ && !draining_);
     res->prepare_payload();
-    stream_.expires_after(server_->options.body_timeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
-                        ++self->served_;
-                        self->busy_ = false;
-                        if (!ec && self->linger_) return self->Linger();
-                        if (ec || !res->keep_alive()) {
-                          self->Close();
-                          return self->Finish();
-                        }
-                        self->ReadHeader();
-                      });
+    Lowest().expires_after(server_->options.body_timeout);
+    http::async_write(stream_, *res, [self = Self(), res](beast::error_code ec, size_t) {
+      ++self->served_;
+      self->busy_ = false;
+      if (!ec && self->linger_) return self->Linger();
+      if (ec || !res->keep_alive()) {
+        self->Close();
+        return self->Finish();
+      }
+      self->ReadHeader();
+    });
   }
 
   // After an error answer to a request that was not read whole (a body over the limit): stop
@@ -217,15 +256,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // the reset can destroy the answer before the client has read it.
   void Linger() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(1));
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().expires_after(std::chrono::seconds(1));
     DrainSome();
   }
   void DrainSome() {
     static constexpr size_t kChunk = 16 << 10;
     discard_.resize(kChunk);
     stream_.async_read_some(
-        asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+        asio::buffer(discard_), [self = Self()](beast::error_code ec, size_t n) {
           self->discarded_ += n;
           if (ec || self->discarded_ > 4 * self->server_->options.max_body_bytes) {
             self->Close();
@@ -241,11 +280,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     finished_ = true;
     Close();
     if (state_) server_->routes->ConnectionClosed(state_.get());
-    server_->Remove(shared_from_this());
+    server_->Remove(this->shared_from_this());
   }
 
   HttpServer::Impl* server_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::unique_ptr<HttpConnectionState> state_;
@@ -261,6 +300,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   size_t discarded_ = 0;
 };
 
+}  // namespace
+
 HttpServer::HttpServer(HttpServerOptions options, HttpRoutes* routes)
     : impl_(std::make_shared<Impl>(std::move(options), routes)) {}
 
@@ -275,6 +316,27 @@ Status HttpServer::Start() {
     s.guards.emplace_back(asio::make_work_guard(*s.contexts.back()));
   }
   boost::system::error_code ec;
+  if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
+    if (s.options.tls_cert_file.empty() || s.options.tls_key_file.empty()) {
+      return Status::InvalidArgument("HTTPS needs both a certificate and a key file");
+    }
+    // TLS 1.2 and later, with OpenSSL's default cipher choice for those.
+    s.tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    s.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                       ec);
+    if (!ec) s.tls->use_certificate_chain_file(s.options.tls_cert_file, ec);
+    if (ec) {
+      return Status::InvalidArgument("cannot use the certificate " + s.options.tls_cert_file +
+                                     ": " + ec.message());
+    }
+    s.tls->use_private_key_file(s.options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      return Status::InvalidArgument("cannot use the key " + s.options.tls_key_file + ": " +
+                                     ec.message());
+    }
+  }
   auto address = asio::ip::make_address(s.options.host, ec);
   if (ec) return Status::InvalidArgument("bad HTTP listen address '" + s.options.host + "'");
   tcp::endpoint endpoint(address, s.options.port);
@@ -293,8 +355,8 @@ Status HttpServer::Start() {
   for (size_t i = 0; i < n; ++i) {
     s.threads.emplace_back([ctx = s.contexts[i].get()] { ctx->run(); });
   }
-  spdlog::info("event=http_listening address={}:{} io_threads={} max_connections={}",
-               s.options.host, port_, n, s.options.max_connections);
+  spdlog::info("event=http_listening address={}:{} tls={} io_threads={} max_connections={}",
+               s.options.host, port_, s.tls ? "on" : "off", n, s.options.max_connections);
   return Status::OK();
 }
 
@@ -328,7 +390,12 @@ void HttpServer::Impl::Accept() {
           socket.close(wec);
         } else {
           open.fetch_add(1, std::memory_order_relaxed);
-          auto c = std::make_shared<HttpConnection>(this, std::move(socket));
+          std::shared_ptr<HttpConnection> c;
+          if (tls) {
+            c = std::make_shared<Connection<TlsStream>>(this, std::move(socket), *tls);
+          } else {
+            c = std::make_shared<Connection<PlainStream>>(this, std::move(socket));
+          }
           {
             std::lock_guard lock(mu);
             connections.insert(c);

@@ -15,7 +15,9 @@
 //   - requests on one connection are served one at a time (the next is read once the answer is
 //     written); keep-alive follows HTTP/1.1 (Connection: close ends it);
 //   - at max_connections open, a new connection gets a 503 and is closed.
-// Stop() stops accepting, waits up to drain_timeout for requests in flight, then closes.
+// With a certificate and key, every connection is TLS (1.2 or later; the handshake must finish
+// within header_timeout). Stop() stops accepting, waits up to drain_timeout for requests in
+// flight, then closes.
 //
 // Thread-safety: Start/Stop from one controlling thread; stats() and port() from any.
 #pragma once
@@ -47,6 +49,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds keep_alive_timeout{60000};
   std::chrono::milliseconds drain_timeout{10000};
+  // HTTPS: PEM certificate chain and private key; both empty = plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 struct HttpServerStats {
