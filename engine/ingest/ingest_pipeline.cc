@@ -11,14 +11,36 @@
 namespace meterd::engine {
 namespace {
 
-void Reject(IngestOutcome* out, uint32_t index, Status reason) {
+void Reject(IngestOutcome* out, uint32_t index, RejectReason why, Status reason) {
   ++out->rejected;
+  ++out->rejected_by_reason[static_cast<size_t>(why)];
   if (out->first_rejections.size() < storage::kMaxReportedRejections) {
     out->first_rejections.push_back(storage::SampleRejection{index, std::move(reason)});
   }
 }
 
 }  // namespace
+
+const char* RejectReasonName(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::kUnknownSeries:
+      return "unknown_series";
+    case RejectReason::kForeignSeries:
+      return "foreign_series";
+    case RejectReason::kOutOfRange:
+      return "out_of_range";
+    case RejectReason::kNotFinite:
+      return "not_finite";
+    case RejectReason::kBadState:
+      return "bad_state";
+    case RejectReason::kCounterConflict:
+      return "counter_conflict";
+    case RejectReason::kStore:
+    case RejectReason::kCount:
+      break;
+  }
+  return "store";
+}
 
 bool IsFinalIngestRefusal(const Status& status) {
   return status.code() == Status::Code::kPermissionDenied ||
@@ -92,31 +114,32 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
     const int64_t ts = req.base_time + static_cast<int64_t>(req.offsets[i]);
     const uint64_t v = req.values[i];
     if (slot.index == UINT32_MAX) {
-      Reject(&out, i,
+      Reject(&out, i, RejectReason::kUnknownSeries,
              Status::NotFound("series " + std::to_string(req.series[i]) + " is not defined"));
       continue;
     }
     if (is_agent && (slot.owner == 0 || slot.owner != cache->owner)) {
-      Reject(&out, i,
+      Reject(&out, i, RejectReason::kForeignSeries,
              Status::PermissionDenied("series " + std::to_string(req.series[i]) +
                                       " belongs to another hypervisor"));
       continue;
     }
     if (ts > newest || ts < oldest) {
-      Reject(&out, i,
+      Reject(&out, i, RejectReason::kOutOfRange,
              Status::OutOfRange(
                  "timestamp " + std::to_string(ts) +
                  (ts > newest ? " is too far in the future" : " is older than the raw retention")));
       continue;
     }
     if (slot.type == storage::ValueType::kFloat && !std::isfinite(storage::BitsToDouble(v))) {
-      Reject(&out, i, Status::InvalidArgument("value is NaN or infinite"));
+      Reject(&out, i, RejectReason::kNotFinite,
+             Status::InvalidArgument("value is NaN or infinite"));
       continue;
     }
     if (slot.kind == MetricKind::kState && v >= storage::kStateSlots) {
       // Rollups keep seconds for state codes 0..7 (docs/metrics.md): a larger code would be
       // stored but never billed.
-      Reject(&out, i,
+      Reject(&out, i, RejectReason::kBadState,
              Status::InvalidArgument("state code " + std::to_string(v) + " is outside 0..7"));
       continue;
     }
@@ -171,14 +194,22 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
     out.accepted = appended.accepted;
     for (storage::SampleRejection& r : appended.first_rejections) {
       r.index = batch_rows_[r.index];
-      Reject(&out, r.index, std::move(r.reason));
+      Reject(&out, r.index, RejectReason::kStore, std::move(r.reason));
     }
-    out.rejected += appended.rejected - static_cast<uint32_t>(appended.first_rejections.size());
+    const uint32_t unreported =
+        appended.rejected - static_cast<uint32_t>(appended.first_rejections.size());
+    out.rejected += unreported;
+    out.rejected_by_reason[static_cast<size_t>(RejectReason::kStore)] += unreported;
   }
   window.emplace(req.sequence, DedupEntry{out.lsn, out.accepted, out.rejected});
   if (window.size() > kDedupWindow) window.erase(window.begin());
   accepted_.fetch_add(out.accepted, std::memory_order_relaxed);
   rejected_.fetch_add(out.rejected, std::memory_order_relaxed);
+  for (size_t i = 0; i < kRejectReasons; ++i) {
+    if (out.rejected_by_reason[i] != 0) {
+      rejected_by_reason_[i].fetch_add(out.rejected_by_reason[i], std::memory_order_relaxed);
+    }
+  }
   return out;
 }
 
@@ -233,7 +264,7 @@ Status IngestPipeline::CheckCounterSeconds(const IngestSessionCache& cache, Inge
     const auto [it, inserted] = first.emplace(Key{ids[j], times[j]}, values[j]);
     if (inserted || it->second == values[j]) continue;
     Reject(
-        out, batch_rows_[j],
+        out, batch_rows_[j], RejectReason::kCounterConflict,
         Status::InvalidArgument("counter second " + std::to_string(times[j]) + " already holds " +
                                 std::to_string(it->second) + ", not " + std::to_string(values[j]) +
                                 " (a counter's stored sample is never replaced)"));
@@ -265,7 +296,10 @@ int64_t IngestPipeline::CloseDue() {
 }
 
 IngestCounters IngestPipeline::counters() const {
-  return IngestCounters{accepted_.load(), rejected_.load(), duplicates_.load(), batches_.load()};
+  IngestCounters c{accepted_.load(), rejected_.load(), duplicates_.load(), batches_.load(), {}};
+  for (size_t i = 0; i < kRejectReasons; ++i)
+    c.rejected_by_reason[i] = rejected_by_reason_[i].load();
+  return c;
 }
 
 }  // namespace meterd::engine

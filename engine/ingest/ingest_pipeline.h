@@ -49,6 +49,8 @@
 // per-series counter state exact and costs little: the store serialises appends anyway.
 #pragma once
 
+#include <array>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -74,12 +76,29 @@ struct IngestRequest {
   std::span<const uint64_t> values;
 };
 
+// Why a sample was refused, for the rejection counters /metrics reports per reason.
+enum class RejectReason : uint8_t {
+  kUnknownSeries,    // the series id is not defined
+  kForeignSeries,    // an agent sent a series of another hypervisor
+  kOutOfRange,       // too far in the future, or older than the raw retention
+  kNotFinite,        // a float value that is NaN or infinite
+  kBadState,         // a state code outside 0..7
+  kCounterConflict,  // a counter second that already holds another value
+  kStore,            // refused by the store (storage::Store::Append)
+  kCount
+};
+constexpr size_t kRejectReasons = static_cast<size_t>(RejectReason::kCount);
+// "unknown_series", "foreign_series", "out_of_range", "not_finite", "bad_state",
+// "counter_conflict", "store".
+const char* RejectReasonName(RejectReason reason);
+
 struct IngestOutcome {
   uint64_t lsn = 0;  // wait for this before acknowledging (0: nothing to wait for)
   uint32_t accepted = 0;
   uint32_t rejected = 0;
   bool duplicate = false;
   std::vector<storage::SampleRejection> first_rejections;
+  std::array<uint32_t, kRejectReasons> rejected_by_reason{};  // sums to `rejected` (not dups)
 };
 
 // Per-connection lookups reused across batches: agents send the same series column every
@@ -97,6 +116,7 @@ struct IngestCounters {
   uint64_t rejected = 0;
   uint64_t duplicate_batches = 0;
   uint64_t batches = 0;
+  std::array<uint64_t, kRejectReasons> rejected_by_reason{};  // sums to `rejected`
 };
 
 // True when an Ingest error refuses the batch for good: a bad request, or a key that may not
@@ -155,6 +175,7 @@ class IngestPipeline {
   std::vector<LateSample> late_;          // GUARDED_BY(mu_) reused buffer
   std::vector<uint32_t> counter_checks_;  // GUARDED_BY(mu_) batch_ rows rule 5 must look up
   std::atomic<uint64_t> accepted_{0}, rejected_{0}, duplicates_{0}, batches_{0};
+  std::array<std::atomic<uint64_t>, kRejectReasons> rejected_by_reason_{};
 };
 
 }  // namespace meterd::engine

@@ -33,6 +33,9 @@
 #include "engine/registry/metric_store.h"
 #include "engine/registry/series_registry.h"
 #include "engine/service/meter_service.h"
+#include "net/http/http_api.h"
+#include "net/http/http_server.h"
+#include "net/http/openapi_document.h"
 #include "net/server/server.h"
 #include "storage/store.h"
 
@@ -44,6 +47,13 @@ struct Flags {
   std::string data_dir = "./meterd-data";
   std::string listen = "127.0.0.1:7400";
   std::string port_file;
+  // The HTTP port (docs/http-api.md): off unless --http-listen is given.
+  std::string http_listen;
+  std::string http_port_file;
+  size_t http_threads = 1;
+  size_t http_max_connections = 1024;
+  size_t http_max_body_kib = 1024;
+  std::string http_tls_cert, http_tls_key;
   size_t io_threads = 0;
   size_t query_threads = 2;
   size_t head_memory_mib = 256;
@@ -176,6 +186,18 @@ int Run(const Flags& f) {
   so.idle_timeout = std::chrono::seconds(f.idle_timeout_s);
   so.drain_timeout = std::chrono::seconds(f.drain_timeout_s);
   so.buffer_budget_bytes = f.buffer_budget_mib << 20;
+  net::HttpServerOptions ho;
+  if (!f.http_listen.empty() && !SplitHostPort(f.http_listen, &ho.host, &ho.port)) {
+    spdlog::critical("event=bad_flag flag=--http-listen value=\"{}\" expected=HOST:PORT",
+                     f.http_listen);
+    return 2;
+  }
+  ho.io_threads = f.http_threads;
+  ho.max_connections = f.http_max_connections;
+  ho.max_body_bytes = f.http_max_body_kib << 10;
+  ho.tls_cert_file = f.http_tls_cert;
+  ho.tls_key_file = f.http_tls_key;
+  ho.drain_timeout = std::chrono::seconds(f.drain_timeout_s);
 
   // Block the stop signals before any thread starts, so that only sigwait below sees them.
   sigset_t stop_signals;
@@ -196,6 +218,23 @@ int Run(const Flags& f) {
     spdlog::warn(
         "event=fd_limit limit={} max_connections={} note=\"raise ulimit -n to serve them all\"",
         static_cast<uint64_t>(files.rlim_cur), so.max_connections);
+  }
+
+  // The HTTP port opens before recovery: /healthz answers while the store opens, /readyz and
+  // the /v1/ routes wait for SetBackend below.
+  net::HttpApi http_api(net::kOpenApiDocument);
+  std::optional<net::HttpServer> http;
+  if (!f.http_listen.empty()) {
+    http.emplace(ho, &http_api);
+    if (Status st = http->Start(); !st.ok()) {
+      spdlog::critical("event=listen_failed port=http error=\"{}\"", st.ToString());
+      return 1;
+    }
+    if (!f.http_port_file.empty()) {
+      const std::string tmp = f.http_port_file + ".tmp";
+      std::ofstream(tmp) << http->port() << "\n";
+      std::filesystem::rename(tmp, f.http_port_file, ec);
+    }
   }
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -333,11 +372,23 @@ int Run(const Flags& f) {
   }
   std::printf("meterd: listening on %s:%u, data in %s\n", so.host.c_str(), server.port(),
               f.data_dir.c_str());
+  if (http) {
+    net::HttpServer* h = &*http;
+    http_api.SetBackend(net::HttpBackend{&service, [&service, h] {
+                                           return service.PrometheusMetrics() +
+                                                  net::HttpServerMetrics(h->stats());
+                                         }});
+    std::printf("meterd: %s on %s:%u\n", ho.tls_cert_file.empty() ? "HTTP" : "HTTPS",
+                ho.host.c_str(), http->port());
+  }
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  http_api.Unready();  // /readyz turns 503 and new /v1/ requests are refused
+  if (http) http->Stop();
+  http_api.Stop();
   server.Stop();
   billing_clock.Stop();  // an hour being booked commits or rolls back as a whole
   dispatcher.Stop();
@@ -369,6 +420,20 @@ int main(int argc, char** argv) {
   app.add_option("--listen", f.listen, "address to serve on, HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--port-file", f.port_file, "write the bound port to this file once listening");
+  app.add_option("--http-listen", f.http_listen,
+                 "serve the HTTP JSON API, /metrics and health on HOST:PORT (off when empty)");
+  app.add_option("--http-port-file", f.http_port_file,
+                 "write the bound HTTP port to this file once listening");
+  app.add_option("--http-threads", f.http_threads, "io threads of the HTTP port")
+      ->capture_default_str();
+  app.add_option("--http-max-connections", f.http_max_connections, "HTTP connection limit")
+      ->capture_default_str();
+  app.add_option("--http-tls-cert", f.http_tls_cert,
+                 "HTTPS on the HTTP port: PEM certificate chain (with --http-tls-key)");
+  app.add_option("--http-tls-key", f.http_tls_key, "HTTPS: PEM private key");
+  app.add_option("--http-max-body-kib", f.http_max_body_kib,
+                 "largest HTTP request body in KiB (larger: 413)")
+      ->capture_default_str();
   app.add_option("--io-threads", f.io_threads, "io threads (0: one per core)")
       ->capture_default_str();
   app.add_option("--query-threads", f.query_threads, "threads for exports and stats")

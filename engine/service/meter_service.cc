@@ -379,6 +379,7 @@ void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const Respon
   if (b.offsets())
     req.offsets = std::span<const uint32_t>(b.offsets()->data(), b.offsets()->size());
 
+  const auto received = std::chrono::steady_clock::now();
   auto result = parts_.ingest->Ingest(s->who, req, &s->cache);
   flatbuffers::FlatBufferBuilder fbb(256);
   if (!result.ok()) {
@@ -411,22 +412,26 @@ void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const Respon
       net::FinishFrame(fbb, wire::CreateIngestAck(fbb, req.sequence, out.accepted, out.rejected,
                                                   out.duplicate, Refusals(fbb, why)));
   if (out.lsn == 0) {
+    ack_latency_.Observe(std::chrono::steady_clock::now() - received);
     Reply(r, std::move(ack));
     return;
   }
-  parts_.store->OnDurable(out.lsn, [r, ack = std::move(ack)](const Status& st) mutable {
-    if (st.ok()) {
-      Reply(r, std::move(ack));
-    } else {
-      // Never acknowledged: the client resends the batch (docs/protocol.md, "Storage failure").
-      if (st.IsResourceExhausted()) {
-        spdlog::warn("event=ingest_not_durable error=\"{}\"", st.ToString());
-      } else {
-        spdlog::error("event=ingest_not_durable error=\"{}\"", st.ToString());
-      }
-      r->Fail(net::ToWireCode(st), "the write-ahead log failed: " + std::string(st.message()));
-    }
-  });
+  parts_.store->OnDurable(
+      out.lsn, [this, received, r, ack = std::move(ack)](const Status& st) mutable {
+        if (st.ok()) {
+          ack_latency_.Observe(std::chrono::steady_clock::now() - received);
+          Reply(r, std::move(ack));
+        } else {
+          // Never acknowledged: the client resends the batch (docs/protocol.md, "Storage
+          // failure").
+          if (st.IsResourceExhausted()) {
+            spdlog::warn("event=ingest_not_durable error=\"{}\"", st.ToString());
+          } else {
+            spdlog::error("event=ingest_not_durable error=\"{}\"", st.ToString());
+          }
+          r->Fail(net::ToWireCode(st), "the write-ahead log failed: " + std::string(st.message()));
+        }
+      });
 }
 
 void MeterService::OnDefineSeries(Session* s, const wire::DefineSeries& req,

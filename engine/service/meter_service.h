@@ -42,6 +42,7 @@
 #include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
 #include "engine/registry/series_registry.h"
+#include "engine/service/latency_histogram.h"
 #include "engine/tenancy/resource_hosts.h"
 #include "net/asio.h"
 #include "net/server/handler.h"
@@ -108,6 +109,12 @@ class MeterService final : public net::Handler, public billing::UsageRater {
 
   // Samples accepted per second over the last few seconds.
   double ingest_rate() const;
+
+  // meterd's counters in the Prometheus text exposition format, version 0.0.4 (the list:
+  // docs/http-api.md, "/metrics"; meter_service_metrics.cc). Reads atomics and the parts'
+  // stats (a few short locks, one directory listing), never the disk's data: cheap enough for
+  // every scrape, but not for an io thread.
+  std::string PrometheusMetrics();
 
   // billing::UsageRater over the rollups and the current catalog (meter_service_billing.cc).
   Result<billing::ChargesByAccount> Rate(int64_t from, int64_t to,
@@ -245,6 +252,10 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   std::shared_ptr<const rating::RatingEngine> rating_engine_;  // GUARDED_BY(rating_mu_)
   boost::asio::thread_pool queries_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  // Ingest batch read -> its acknowledgement handed to the connection (after the WAL sync).
+  LatencyHistogram ack_latency_;
+  // Rating of a charges or re-rate request (plan, scan and pricing; not the reply).
+  LatencyHistogram rating_latency_;
 
   // Ingest rate: the accepted counter sampled once a second into a small ring.
   static constexpr size_t kRateWindow = 5;

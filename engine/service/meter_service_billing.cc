@@ -289,7 +289,9 @@ void MeterService::RunCharges(const ChargesArgs& a, const ResponderPtr& r) {
   auto engine = CurrentRatingEngine();
   if (!engine.ok()) return SendError(r, a.request_id, engine.status());
   ScopedViews views(parts_.downsampler, a.from, a.to);
+  const auto rating_start = std::chrono::steady_clock::now();
   Result<rating::RatingResult> res = engine.value()->Rate(views.Source(), *req);
+  rating_latency_.Observe(std::chrono::steady_clock::now() - rating_start);
   if (!res.ok()) return SendError(r, a.request_id, res.status());
   flatbuffers::FlatBufferBuilder fbb(1 << 16);
   std::vector<flatbuffers::Offset<wire::ChargeLineInfo>> lines;
@@ -369,7 +371,9 @@ void MeterService::RunReRate(const ChargesArgs& a, const ResponderPtr& r,
   auto engine = CurrentRatingEngine();
   if (!engine.ok()) return SendError(r, a.request_id, engine.status());
   ScopedViews views(parts_.downsampler, a.from, a.to);
+  const auto rating_start = std::chrono::steady_clock::now();
   Result<rating::ReRateResult> res = engine.value()->ReRate(views.Source(), *req, a.price_version);
+  rating_latency_.Observe(std::chrono::steady_clock::now() - rating_start);
   if (!res.ok()) return SendError(r, a.request_id, res.status());
   // Totals per group: the two ratings' groups matched by key (a key may be on one side only).
   struct Total {

@@ -18,11 +18,10 @@ using tenancy::DocFormat;
 constexpr int64_t kFeb1 = 1485907200;   // 2017-02-01T00:00:00Z
 constexpr int64_t kFeb15 = 1487116800;  // 2017-02-15T00:00:00Z
 
-// docs/examples/catalog.yaml, found from this file's path (tests/engine/pricebook/).
+// docs/examples/catalog.yaml of the source tree (an absolute path from CMake: __FILE__ is
+// relative to the build directory under Ninja, and CTest runs tests from another directory).
 std::string SampleCatalog() {
-  std::string root = __FILE__;
-  root = root.substr(0, root.rfind("/tests/engine/pricebook/"));
-  std::ifstream in(root + "/docs/examples/catalog.yaml");
+  std::ifstream in(std::string(METERD_SOURCE_DIR) + "/docs/examples/catalog.yaml");
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
