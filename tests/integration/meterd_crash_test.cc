@@ -166,13 +166,20 @@ TEST_F(MeterdCrashTest, ImportedBucketsSurviveKillMinus9DuringFolds) {
     }
     ASSERT_EQ(seen.size(), static_cast<size_t>(kVms * kHours));
   };
+  const auto t0 = std::chrono::steady_clock::now();
   CommandResult first = Meterctl("backfill " + v1);
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  // Kills land within an import: at 10-90 % of the time a whole one took here (a fixed delay
+  // misses them all on a fast machine).
+  const auto import_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   std::mt19937_64 rng(18);
   int kills_mid_import = 0;
   for (int it = 0; it < iterations; ++it) {
     SCOPED_TRACE("iteration " + std::to_string(it));
-    const auto kill_after = std::chrono::milliseconds(30 + rng() % 600);
+    const auto kill_after = std::chrono::microseconds(
+        import_us / 10 + static_cast<int64_t>(rng() % 800) * import_us / 1000);
     std::thread killer([&] {
       std::this_thread::sleep_for(kill_after);
       server_.Kill();
