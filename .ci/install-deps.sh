@@ -22,6 +22,8 @@ PACKAGES=(
   iso-codes                                 # ISO 3166-1 countries and ISO 4217 currencies of
                                             # billing profiles (engine/tenancy/billing_profile.h)
   python3-aiosmtpd                          # real SMTP relay in the email integration test
+  curl openssl                              # the HTTP API's tests (HTTPS with a self-signed
+                                            # certificate) and the demo's HTTP step
 )
 # `install-deps.sh --fuzz` (make fuzz) adds clang and its libFuzzer/sanitizer runtimes.
 if [ "${1:-}" = "--fuzz" ]; then

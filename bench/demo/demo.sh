@@ -8,13 +8,15 @@ BIN=${BIN:-build/bin}
 DIR=${METERD_DATA:-meterd-data}
 mkdir -p "$DIR"
 PORT_FILE="$DIR/demo.port"
+HTTP_PORT_FILE="$DIR/demo.http.port"
 LOG="$DIR/meterd.log"
-rm -f "$PORT_FILE"
+rm -f "$PORT_FILE" "$HTTP_PORT_FILE"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1. start meterd on $DIR (a free loopback port; log in $LOG)"
-"$BIN/meterd" --data-dir "$DIR" --listen 127.0.0.1:0 --port-file "$PORT_FILE" >"$LOG" 2>&1 &
+"$BIN/meterd" --data-dir "$DIR" --listen 127.0.0.1:0 --port-file "$PORT_FILE" \
+  --http-listen 127.0.0.1:0 --http-port-file "$HTTP_PORT_FILE" >"$LOG" 2>&1 &
 MPID=$!
 trap 'kill -TERM $MPID 2>/dev/null || true; wait $MPID 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do [ -s "$PORT_FILE" ] && break; sleep 0.05; done
@@ -117,11 +119,26 @@ echo "   may it create a Copper VM in London now?"
 echo "   rated against debited this month (every difference explained):"
 "$BIN/meterctl" reconcile --from "$MONTH_START" --to $((NOW + 1)) --account bu1user1
 
-say "9. meterctl stats"
+say "9. the HTTP JSON API and /metrics (docs/http-api.md): the same keys, the same answers"
+HTTP="http://127.0.0.1:$(cat "$HTTP_PORT_FILE")"
+echo "   GET /v1/accounts/bu1user1/balance"
+curl -sS -H "Authorization: Bearer $METER_KEY" "$HTTP/v1/accounts/bu1user1/balance" | sed 's/^/   /'
+echo
+echo "   POST /v1/accounts/bu1user1/topups (a reference already used: booked once, answered again)"
+curl -sS -X POST -H "Authorization: Bearer $METER_KEY" -H 'Content-Type: application/json' \
+  -d '{"amount": "1000", "reference": "demo-card-0001"}' \
+  "$HTTP/v1/accounts/bu1user1/topups" | head -c 300 | sed 's/^/   /'
+echo
+echo "   without a key:"
+curl -sS -o /dev/null -w '   HTTP %{http_code}\n' "$HTTP/v1/balances"
+echo "   GET /metrics (Prometheus text format), a few lines:"
+curl -sS "$HTTP/metrics" | grep -E '^meterd_(ingest_samples_accepted_total|connections|rollup_lag_seconds|process_resident_memory_bytes)' | head -6 | sed 's/^/   /'
+
+say "10. meterctl stats"
 "$BIN/meterctl" stats
 STORED=$("$BIN/meterctl" --format json stats | awk -F': ' '/"samples_stored"/ { gsub(/,/, "", $2); print $2 }')
 
-say "10. graceful stop (SIGTERM: stop accepting, drain, flush, sync)"
+say "11. graceful stop (SIGTERM: stop accepting, drain, flush, sync)"
 kill -TERM $MPID
 wait $MPID
 trap - EXIT
