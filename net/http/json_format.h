@@ -22,9 +22,10 @@ namespace meterd::net {
 
 // micro-credits -> "12.500000".
 std::string FormatCredits(int64_t micro);
-// unix seconds -> "2026-11-01T00:00:00Z".
+// unix seconds -> "2026-11-01T00:00:00Z" (base::FormatRfc3339, as meterctl writes it).
 std::string FormatRfc3339(int64_t unix_seconds);
-// "2026-11-01T00:00:00Z", "2026-11-01T01:00:00+01:00" or "1793491200" -> unix seconds.
+// "2026-11-01T00:00:00Z", "2026-11-01T01:00:00+01:00" or "1793491200" -> unix seconds
+// (base::ParseTimestamp, as meterctl reads it).
 std::optional<int64_t> ParseTime(std::string_view text);
 // Exact decimal text of a 128-bit unsigned integer.
 std::string FormatU128(unsigned __int128 v);

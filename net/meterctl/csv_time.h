@@ -9,17 +9,14 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/base/time_text.h"
+
 namespace meterd::cli {
 
-// Unix seconds ("1767225600") or RFC 3339 ("2026-01-01T00:00:00Z", "...+02:00", a fraction of
-// a second is allowed only when it is zero: samples are per second).
-std::optional<int64_t> ParseTimestamp(std::string_view text);
-// Whether `text` is a date and time that ParseTimestamp refuses only for want of a time zone
-// ("2026-11-01 00:00:00", "2026-11-01T00:00:00"): it names a different instant in every zone,
-// so meterctl says so instead of calling it malformed.
-bool LacksTimeZone(std::string_view text);
-// RFC 3339 in UTC, "2026-01-01T00:00:00Z".
-std::string FormatRfc3339(int64_t unix_seconds);
+// Times as text: storage/base/time_text.h (Unix seconds or RFC 3339; "no time zone" told apart).
+using base::FormatRfc3339;
+using base::LacksTimeZone;
+using base::ParseTimestamp;
 
 // Splits one CSV line into fields (RFC 4180 quoting; no embedded newlines).
 bool SplitCsvLine(std::string_view line, std::vector<std::string>* fields);

@@ -27,16 +27,18 @@ TEST(Rfc3339, FormatsUtcAndParsesZoneOffsetsAndUnixSeconds) {
   EXPECT_EQ(ParseTime("2026-10-31T23:30:00-00:30"), 1793491200);
   EXPECT_EQ(ParseTime("1793491200"), 1793491200);
   EXPECT_EQ(ParseTime("-5"), -5);
+  // One parser with meterctl: a space for the 'T' (RFC 3339, 5.6) and a zero fraction.
+  EXPECT_EQ(ParseTime("2026-11-01 00:00:00Z"), 1793491200);
+  EXPECT_EQ(ParseTime("2026-11-01T00:00:00.000Z"), 1793491200);
   for (int64_t t : {int64_t{0}, int64_t{951782400}, int64_t{1793491199}, int64_t{4102444800}}) {
     EXPECT_EQ(ParseTime(FormatRfc3339(t)), t) << t;
   }
 }
 
 TEST(Rfc3339, RefusesWhatIsNotATime) {
-  for (const char* bad :
-       {"", "yesterday", "2026-10-31", "2026-10-31T00:00:00", "2026-02-30T00:00:00Z",
-        "2026-13-01T00:00:00Z", "2026-10-31T24:00:00Z", "2026-10-31T00:00:00+1:00",
-        "2026-10-31 00:00:00Z", "12x", "2026-10-31T00:00:00ZZ"}) {
+  for (const char* bad : {"", "yesterday", "2026-10-31", "2026-10-31T00:00:00",
+                          "2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-10-31T24:00:00Z",
+                          "2026-10-31T00:00:00+1:00", "12x", "2026-10-31T00:00:00ZZ"}) {
     EXPECT_FALSE(ParseTime(bad).has_value()) << bad;
   }
 }

@@ -27,7 +27,9 @@ TEST(CsvTimeTest, ParsesUnixSecondsAndRfc3339) {
 TEST(CsvTimeTest, RefusesWhatIsNotATimestamp) {
   for (const char* bad : {"", "yesterday", "2026-01-01", "2026-01-01T00:00:00",
                           "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:00:00.5Z",
-                          "2026-01-01T00:00:00+2:00", "12x", "2026-01-01T00:00:00Zjunk"}) {
+                          "2026-01-01T00:00:00+2:00", "12x", "2026-01-01T00:00:00Zjunk",
+                          // days the month lacks: refused, not carried into the next month
+                          "2026-02-29T00:00:00Z", "2026-02-30T00:00:00Z", "2026-04-31T00:00:00Z"}) {
     EXPECT_FALSE(ParseTimestamp(bad).has_value()) << bad;
   }
 }
