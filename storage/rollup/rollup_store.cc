@@ -375,9 +375,11 @@ Status RollupStore::FoldRevisions(std::span<const RollupRow> rows, uint64_t revi
                                      " is older than the folded " + std::to_string(s.revision_log));
     }
     for (const auto& [month, month_rows] : by_month) {
-      if (month_rows.back().hour >= new_sealed) {
-        return Status::InvalidArgument("rollup: a revision of hour " +
-                                       std::to_string(month_rows.back().hour) +
+      // Rows are in (series, hour) order: the month's latest hour may be any series'.
+      int64_t latest = INT64_MIN;
+      for (const RollupRow& r : month_rows) latest = std::max(latest, r.hour);
+      if (latest >= new_sealed) {
+        return Status::InvalidArgument("rollup: a revision of hour " + std::to_string(latest) +
                                        ", which is not sealed");
       }
       Plan plan;

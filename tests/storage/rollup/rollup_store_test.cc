@@ -332,6 +332,14 @@ TEST(RollupStore, FoldRevisionsReplacesAndAddsBucketsInTheMonthFile) {
   unsealed.hour = kFeb2026 + 3600;
   EXPECT_EQ(store->FoldRevisions(std::vector<RollupRow>{unsealed}, 1).code(),
             Status::Code::kInvalidArgument);
+  // ... also when the unsealed hour is not the month's last row in (series, hour) order.
+  RollupRow early_series = HourRows(kFeb2026, 2)[0];
+  early_series.hour = kFeb2026 + 3600;
+  early_series.col[kColRevision] = 1;
+  RollupRow late_series = HourRows(kFeb2026, 2)[1];
+  late_series.col[kColRevision] = 1;
+  EXPECT_EQ(store->FoldRevisions(Sorted({early_series, late_series}), 1).code(),
+            Status::Code::kInvalidArgument);
 
   ASSERT_TRUE(store->FoldRevisions(revised, 5).ok());
   EXPECT_EQ(store->revision_log(), 5u);
