@@ -202,6 +202,7 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
     out.rejected_by_reason[static_cast<size_t>(RejectReason::kStore)] += unreported;
   }
   window.emplace(req.sequence, DedupEntry{out.lsn, out.accepted, out.rejected});
+  out.dedup_agent = agent;
   if (window.size() > kDedupWindow) window.erase(window.begin());
   accepted_.fetch_add(out.accepted, std::memory_order_relaxed);
   rejected_.fetch_add(out.rejected, std::memory_order_relaxed);
@@ -300,6 +301,14 @@ IngestCounters IngestPipeline::counters() const {
   for (size_t i = 0; i < kRejectReasons; ++i)
     c.rejected_by_reason[i] = rejected_by_reason_[i].load();
   return c;
+}
+
+void IngestPipeline::Forget(const std::string& agent, uint64_t sequence, uint64_t lsn) {
+  std::lock_guard lock(mu_);
+  auto window = dedup_.find(agent);
+  if (window == dedup_.end()) return;
+  auto it = window->second.find(sequence);
+  if (it != window->second.end() && it->second.lsn == lsn) window->second.erase(it);
 }
 
 }  // namespace meterd::engine

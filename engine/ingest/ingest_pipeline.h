@@ -93,7 +93,8 @@ constexpr size_t kRejectReasons = static_cast<size_t>(RejectReason::kCount);
 const char* RejectReasonName(RejectReason reason);
 
 struct IngestOutcome {
-  uint64_t lsn = 0;  // wait for this before acknowledging (0: nothing to wait for)
+  uint64_t lsn = 0;         // wait for this before acknowledging (0: nothing to wait for)
+  std::string dedup_agent;  // the batch's identity with its sequence (see Forget)
   uint32_t accepted = 0;
   uint32_t rejected = 0;
   bool duplicate = false;
@@ -139,6 +140,11 @@ class IngestPipeline {
   // per-sample problems are in the outcome.
   Result<IngestOutcome> Ingest(const Principal& who, const IngestRequest& request,
                                IngestSessionCache* cache);
+
+  // Forgets batch (agent, sequence) when it is still remembered with `lsn`: its WAL group was
+  // never made durable (a full disk, a failed fdatasync), so it was never acknowledged, and its
+  // resend must be appended again instead of repeating the failed group's outcome.
+  void Forget(const std::string& agent, uint64_t sequence, uint64_t lsn);
 
   IngestCounters counters() const;
 

@@ -6,7 +6,7 @@
 // entries' amounts (micro-credits; positive raises the balance, a charge is negative).
 // Invariants:
 //   1. Nothing is updated or deleted: triggers refuse UPDATE and DELETE on every ledger
-//      table (entries, balance snapshots, account states, closed hours, settings).
+//      table (entries, checkpoints, account states, closed hours, settings).
 //   2. A closed hour is booked once: `billing_hours` has the hour as its primary key and the
 //      hour's entries are written in the transaction that inserts it, so a crash leaves the
 //      hour either fully booked or not at all, and booking it again is refused.
@@ -17,8 +17,9 @@
 //   5. Every change that moves a balance evaluates the account's thresholds
 //      (engine/ledger/thresholds.h) in the same transaction: a state change is an
 //      `account_states` row and its events are rows of the event outbox (engine/events).
-// Balances are also kept in memory (loaded at Open from append-only snapshots plus the
-// entries after them) so that a balance read is a hash lookup.
+// Balances are also kept in memory (loaded at Open from the latest checkpoint of every
+// account plus the entries after it; docs/ledger.md, "Checkpoints") so that a balance read is
+// a hash lookup.
 //
 // Thread-safety: thread-safe. Writes are serialised by an internal mutex (then by the
 // database's); reads of balances take a shared lock and never touch the database.

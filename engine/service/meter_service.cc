@@ -417,13 +417,15 @@ void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const Respon
     return;
   }
   parts_.store->OnDurable(
-      out.lsn, [this, received, r, ack = std::move(ack)](const Status& st) mutable {
+      out.lsn, [this, received, r, ack = std::move(ack), agent = std::move(out.dedup_agent),
+                sequence = req.sequence, lsn = out.lsn](const Status& st) mutable {
         if (st.ok()) {
           ack_latency_.Observe(std::chrono::steady_clock::now() - received);
           Reply(r, std::move(ack));
         } else {
           // Never acknowledged: the client resends the batch (docs/protocol.md, "Storage
-          // failure").
+          // failure"), which must be appended again, not answered from the dedup window.
+          parts_.ingest->Forget(agent, sequence, lsn);
           if (st.IsResourceExhausted()) {
             spdlog::warn("event=ingest_not_durable error=\"{}\"", st.ToString());
           } else {

@@ -232,6 +232,27 @@ TEST_F(IngestPipelineTest, AResentBatchIsNotStoredTwice) {
   EXPECT_EQ(pipeline_->counters().duplicate_batches, 1u);
 }
 
+// A batch whose WAL group never became durable (a full disk, a failed fdatasync) was never
+// acknowledged: the service forgets it, and its resend is appended again (a new lsn to wait
+// for), not answered with the lost group's lsn. Forgetting with another lsn changes nothing.
+TEST_F(IngestPipelineTest, AForgottenBatchIsAppendedAgainOnResend) {
+  const uint64_t c = Id("vm-1", "vm.cpu_time_ns");
+  auto first = Send(Agent("hv-1"), 7, kNow - 5, {c, c}, {0, 1}, {10, 20});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->dedup_agent, "hv-1");
+  pipeline_->Forget(first->dedup_agent, 7, first->lsn + 1);  // not its lsn: kept
+  auto dup = Send(Agent("hv-1"), 7, kNow - 5, {c, c}, {0, 1}, {10, 20});
+  ASSERT_TRUE(dup.ok());
+  EXPECT_TRUE(dup->duplicate);
+  pipeline_->Forget(first->dedup_agent, 7, first->lsn);
+  auto resent = Send(Agent("hv-1"), 7, kNow - 5, {c, c}, {0, 1}, {10, 20});
+  ASSERT_TRUE(resent.ok());
+  EXPECT_FALSE(resent->duplicate);
+  EXPECT_GT(resent->lsn, first->lsn);
+  EXPECT_EQ(resent->accepted, 2u);
+  EXPECT_EQ(Scan(c)[kNow - 4], 20u);
+}
+
 TEST_F(IngestPipelineTest, WholeBatchRefusals) {
   const uint64_t c = Id("vm-1", "vm.cpu_time_ns");
   Principal billing;
