@@ -54,9 +54,10 @@ Result<std::unique_ptr<RecordLog>> RecordLog::Open(
     const std::string& path, const std::function<Status(std::string_view)>& replay,
     RecordLogReport* report, storage::Env* env) {
   *report = RecordLogReport{};
-  if (!env->FileExists(path)) {
-    METERD_RETURN_IF_ERROR(env->WriteFileAtomic(path, kMagic));
-  }
+  // Created only when it does not exist: a Stat that fails for another reason (EIO, EACCES)
+  // must not turn a log into an empty one.
+  METERD_ASSIGN_OR_RETURN(const storage::PathInfo info, env->Stat(path));
+  if (!info.exists) METERD_RETURN_IF_ERROR(env->WriteFileAtomic(path, kMagic));
   std::string file_data;
   METERD_RETURN_IF_ERROR(env->ReadWholeFile(path, &file_data));
   const std::string_view data(file_data);

@@ -29,6 +29,41 @@ std::vector<std::string> ReplayAll(FaultEnv* env, const std::string& path) {
   return out;
 }
 
+// An Env whose Stat fails (EIO, EACCES) for one path, as a failing disk or a wrong mode would.
+class StatFails : public FaultEnv {
+ public:
+  StatFails(storage::Env* base, const std::string& scratch, std::string path)
+      : FaultEnv(base, scratch), path_(std::move(path)) {}
+  Result<storage::PathInfo> Stat(const std::string& path) override {
+    if (path == path_) return Status::IOError(path + ": stat: Input/output error");
+    return FaultEnv::Stat(path);
+  }
+
+ private:
+  std::string path_;
+};
+
+// A log whose Stat fails is an error, never replaced by an empty one (it was: FileExists read
+// any Stat failure as "absent", and Open wrote a fresh log over the registry).
+TEST(RecordLogFaultsTest, AFailedStatIsAnErrorNotAnEmptyLog) {
+  TempDir dir;
+  const std::string path = dir.path() + "/series.log";
+  {
+    std::string damage;
+    auto log = RecordLog::Open(
+        path, [](std::string_view) { return Status::OK(); }, &damage);
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->Append({"a definition"}).ok());
+  }
+  StatFails env(storage::Env::Default(), dir.path(), path);
+  std::string damage;
+  auto failed = RecordLog::Open(
+      path, [](std::string_view) { return Status::OK(); }, &damage, &env);
+  EXPECT_TRUE(failed.status().IsIOError()) << failed.status().ToString();
+  FaultEnv plain(storage::Env::Default(), dir.path());
+  EXPECT_EQ(ReplayAll(&plain, path), std::vector<std::string>{"a definition"});
+}
+
 // After a failed fdatasync the log must not take later appends: their sync would succeed
 // without proving the failed bytes durable, and a restart that still finds the failed records
 // in the page cache would replay records whose append failed, after records appended later
