@@ -210,6 +210,17 @@ bool SameQuantities(const rate::VmQuantities& a, const rate::VmQuantities& b, si
   return true;
 }
 
+// Account `a`'s charges for the whole month, by account: what the replay rates.
+rating::RatingRequest AccountMonth(const RateMonth& month, size_t a) {
+  rating::RatingRequest req;
+  req.from = month.month_start();
+  req.to = month.month_end();
+  req.scope = rating::ScopeKind::kAccount;
+  req.scope_id = RateMonth::AccountId(a);
+  req.group_by = rating::GroupBy::kAccount;
+  return req;
+}
+
 // The server's charges path (MeterService::RunCharges) replayed in process on the stopped
 // server's data directory, for `accounts` (each checked): series list, engine, Rate.
 Status Replay(const QueryWorkloadOptions& o, const RateMonth& month, const tn::Tenancy& tenancy,
@@ -239,12 +250,7 @@ Status Replay(const QueryWorkloadOptions& o, const RateMonth& month, const tn::T
     auto engine = rating::RatingEngine::Create(std::move(catalog), std::move(series));
     if (!engine.ok()) return engine.status();
     const auto t2 = Clock::now();
-    rating::RatingRequest req;
-    req.from = month.month_start();
-    req.to = month.month_end();
-    req.scope = rating::ScopeKind::kAccount;
-    req.scope_id = RateMonth::AccountId(a);
-    req.group_by = rating::GroupBy::kAccount;
+    const rating::RatingRequest req = AccountMonth(month, a);
     auto res = engine.value()->Rate(view, req);
     if (!res.ok()) return res.status();
     const auto t3 = Clock::now();
@@ -280,12 +286,7 @@ Status Replay(const QueryWorkloadOptions& o, const RateMonth& month, const tn::T
       const auto t0 = Clock::now();
       METERD_ASSIGN_OR_RETURN(auto grown_engine, base->Extend(added));
       const auto t1 = Clock::now();
-      rating::RatingRequest req;
-      req.from = month.month_start();
-      req.to = month.month_end();
-      req.scope = rating::ScopeKind::kAccount;
-      req.scope_id = RateMonth::AccountId(a);
-      req.group_by = rating::GroupBy::kAccount;
+      const rating::RatingRequest req = AccountMonth(month, a);
       METERD_ASSIGN_OR_RETURN(const rating::RatingResult res, grown_engine->Rate(view, req));
       const auto t2 = Clock::now();
       Expect(res.total == expected.account_total[a],

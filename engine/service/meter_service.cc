@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 
+#include "engine/service/process_stats.h"
 #include "engine/service/service_replies.h"
 #include "net/protocol/messages.h"
 
@@ -49,15 +50,6 @@ flatbuffers::Offset<wire::KeyInfo> BuildKeyInfo(flatbuffers::FlatBufferBuilder& 
   return wire::CreateKeyInfo(fbb, fbb.CreateString(k.id), ToWire(k.role),
                              fbb.CreateString(k.hypervisor), fbb.CreateString(k.name), k.created,
                              k.revoked);
-}
-
-uint64_t ResidentBytes() {
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  if (!f) return 0;
-  unsigned long pages = 0, resident = 0;
-  const int n = std::fscanf(f, "%lu %lu", &pages, &resident);
-  std::fclose(f);
-  return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
 // The requests meter_service_ledger.cc answers (MeterService::OnLedgerRequest).

@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "engine/service/meter_service.h"
+#include "engine/service/process_stats.h"
 
 namespace meterd::engine {
 
@@ -66,15 +67,6 @@ class Writer {
   std::string* out_;
 };
 
-uint64_t ResidentBytes() {
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  if (!f) return 0;
-  unsigned long pages = 0, resident = 0;
-  const int n = std::fscanf(f, "%lu %lu", &pages, &resident);
-  std::fclose(f);
-  return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
-}
-
 // The process' start in unix seconds: boot time (/proc/stat btime) plus the process' start in
 // clock ticks after boot (/proc/self/stat field 22). 0 when /proc cannot tell.
 double ProcessStartTime() {
@@ -111,6 +103,15 @@ double ProcessStartTime() {
 }
 
 }  // namespace
+
+uint64_t ResidentBytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long pages = 0, resident = 0;
+  const int n = std::fscanf(f, "%lu %lu", &pages, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
 
 void LatencyHistogram::AppendPrometheus(const std::string& name, const std::string& help,
                                         std::string* out) const {
