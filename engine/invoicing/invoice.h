@@ -64,11 +64,11 @@ struct Amount {
 
 struct InvoiceLine {
   LineKind kind = LineKind::kUsage;
-  std::string group;        // product group; "Subscriptions" for fees, "Adjustments"
-  std::string product_id;   // empty for an adjustment line
-  std::string description;  // the product's name; an adjustment: "Usage revised for 2026-02"
-  std::string quantity;     // exact decimal text in `unit` ("1343.595"); "1" for a fee
-  std::string unit;         // "h", "GB·h", "month", "one-time"
+  std::string group;            // product group; "Subscriptions" for fees, "Adjustments"
+  std::string product_id;       // empty for an adjustment line
+  std::string description;      // the product's name; an adjustment: "Usage revised for 2026-02"
+  std::string quantity;         // exact decimal text in `unit` ("1343.595"); "1" for a fee
+  std::string unit;             // "h", "GB·h", "month", "one-time"
   MicroCredits unit_price = 0;  // per unit (pricing's unit price: the last tier reached)
   Amount amount;                // before discounts and taxes
   bool operator==(const InvoiceLine&) const = default;
@@ -93,10 +93,10 @@ struct DiscountLine {
 };
 
 struct TaxLine {
-  std::string name;        // "VAT", "GST", "PST"
-  std::string country;     // ISO 3166-1 alpha-2 the rate belongs to
-  std::string region;      // subdivision when the rate has one; else empty
-  uint32_t rate_ppm = 0;   // 200000 = 20 %
+  std::string name;             // "VAT", "GST", "PST"
+  std::string country;          // ISO 3166-1 alpha-2 the rate belongs to
+  std::string region;           // subdivision when the rate has one; else empty
+  uint32_t rate_ppm = 0;        // 200000 = 20 %
   bool reverse_charge = false;  // 0 charged; the customer accounts for it (printed notice)
   MicroCredits base = 0;        // the taxable amount (after discounts)
   Amount amount;
@@ -115,7 +115,7 @@ struct Party {
 
 // The display currency as it was at the run (pricebook::Currency without its parsing).
 struct DisplayCurrency {
-  std::string code;           // "GBP"
+  std::string code;              // "GBP"
   int64_t per_credit_units = 0;  // pricebook::Decimal units (10^-9) of currency per credit
   std::string prefix, suffix;
   uint8_t minor_digits = 2;
@@ -135,8 +135,8 @@ struct Invoice {
 
   int64_t period_start = 0;  // UTC seconds: the cycle period [start, end)
   int64_t period_end = 0;
-  std::string time_zone;     // the account's, for printing the period's days
-  std::string cycle;         // cycles::CycleKindName
+  std::string time_zone;       // the account's, for printing the period's days
+  std::string cycle;           // cycles::CycleKindName
   uint32_t price_version = 0;  // the price book version whose currency and rounding displayed it
 
   DisplayCurrency currency;
@@ -153,11 +153,13 @@ struct Invoice {
   Amount amount_due;
 
   int64_t created_at = 0;
-  int64_t issued_at = 0;  // 0 for a draft
-  int64_t due_at = 0;     // issued_at + the issuer's payment terms; 0 for a draft
-  std::string credit_note_for;  // credit notes: the number of the invoice they correct
-  std::string reason;           // credit notes and voids: why
+  int64_t issued_at = 0;           // 0 for a draft
+  int64_t due_at = 0;              // issued_at + the issuer's payment terms; 0 for a draft
+  std::string credit_note_for;     // credit notes: the number of the invoice they correct
+  std::string reason;              // credit notes and voids: why
   std::vector<std::string> notes;  // printed remarks ("Reverse charge: ...")
+
+  bool operator==(const Invoice&) const = default;
 };
 
 }  // namespace meterd::engine::invoicing
