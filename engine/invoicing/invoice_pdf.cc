@@ -101,14 +101,16 @@ class Context {
   // Whether bold text is the regular font stroked.
   bool fake_bold() const { return !options_.bold_font; }
 
-  // UTF-8 text as runs of encodings (invalid bytes and control characters print as '?').
+  // UTF-8 text as runs of encodings: control characters print as "?", a byte that is not
+  // UTF-8 and a character beyond U+FFFF as U+FFFD (the replacement character).
   std::vector<Run> Segment(std::string_view text) const {
     std::vector<Run> runs;
     size_t i = 0;
     while (i < text.size()) {
-      const size_t start = i;
       char32_t cp = Decode(text, i);
       if (cp < 0x20 || cp == 0x7F) cp = '?';
+      // libharu's UTF-8 font is the Basic Multilingual Plane's (it drops an emoji silently).
+      if (cp >= 0x10000 || (cp >= 0xD800 && cp < 0xE000)) cp = 0xFFFD;
       int enc;
       uint8_t byte = 0;
       if (cp < 0x80) {
@@ -128,11 +130,7 @@ class Context {
       }
       if (runs.empty() || runs.back().encoding != enc) runs.push_back(Run{enc, {}});
       if (enc == kUtf8) {
-        if (cp < 0x80) {
-          runs.back().bytes += static_cast<char>(cp);
-        } else {
-          runs.back().bytes.append(text.substr(start, i - start));
-        }
+        AppendUtf8(runs.back().bytes, cp);
       } else {
         runs.back().bytes += static_cast<char>(byte);
       }
@@ -156,6 +154,20 @@ class Context {
   }
 
  private:
+  static void AppendUtf8(std::string& out, char32_t cp) {  // REQUIRES: cp < 0x10000
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+  // The code point at s[i], advancing i; U+FFFD for a byte that does not start a whole UTF-8
+  // character (advancing one byte).
   static char32_t Decode(std::string_view s, size_t& i) {
     const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
     const unsigned char c = b(i);

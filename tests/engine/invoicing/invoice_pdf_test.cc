@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <regex>
 #include <string>
 #include <thread>
@@ -102,6 +103,24 @@ TEST(InvoicePdf, CharactersOutsideTheCodePagesGoThroughTheUtf8Font) {
   // Without such characters no CID font is made (it costs ~9 ms).
   PdfFile plain(Pdf(testing::SeedInvoice()));
   EXPECT_EQ(testing::Run("pdffonts '" + plain.path() + "'").out.find("CID"), std::string::npos);
+}
+
+TEST(InvoicePdf, BadUtf8ControlsAndEmojiPrintAsReplacements) {
+  REQUIRE_POPPLER();
+  Invoice inv = testing::SeedInvoice();
+  inv.customer.name = "Emoji \xF0\x9F\x98\x80 bad \xC3 \xFF end \x01 ctl";
+  inv.notes.push_back(std::string(3000, 'x'));  // one word wider than the page: cut, not lost
+  auto bytes = RenderInvoicePdf(inv);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  PdfFile pdf(*bytes);
+  EXPECT_NE(pdf.Words().find("Emoji \uFFFD bad \uFFFD \uFFFD end ? ctl"), std::string::npos)
+      << pdf.Words();
+  const std::string text = pdf.Text();
+  const std::string plain = PdfFile(Pdf(testing::SeedInvoice())).Text();  // "Example", "Taxes"
+  EXPECT_EQ(std::count(text.begin(), text.end(), 'x'),
+            3000 + std::count(plain.begin(), plain.end(), 'x'));
+  // The thread's document still works after it.
+  EXPECT_TRUE(RenderInvoicePdf(testing::SeedInvoice()).ok());
 }
 
 TEST(InvoicePdf, TwoThousandLinesBreakAcrossPagesWithHeadersAndPageNumbers) {
