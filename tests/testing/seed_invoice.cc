@@ -87,7 +87,8 @@ int64_t Utc(int64_t y, unsigned m, unsigned d) { return base::DaysFromCivil(y, m
 
 }  // namespace
 
-Invoice SeedInvoice(bool seed_subtotals) {
+Invoice SeedInvoice(SeedSubtotals rule) {
+  const bool seed_subtotals = rule == SeedSubtotals::kAsTheSeedPrints;
   Invoice inv;
   inv.id = 1575;
   inv.number = "1575";
@@ -166,7 +167,7 @@ Invoice SeedInvoice(bool seed_subtotals) {
 }
 
 Invoice ManyLineInvoice(int lines) {
-  Invoice inv = SeedInvoice(false);
+  Invoice inv = SeedInvoice(SeedSubtotals::kSumsOfLines);
   std::vector<InvoiceLine> fees;
   for (const InvoiceLine& l : inv.lines) {
     if (l.kind != LineKind::kUsage) fees.push_back(l);

@@ -13,7 +13,8 @@
 //    prints GBP 9,041.60 and Network GBP 9.88 while their printed lines add up to 9,041.62 and
 //    9.90. invoice.h says a displayed total is the sum of the displayed lines; this helper
 //    follows the seed by default (GroupSubtotal::minor = the rounded exact sum; micro = the
-//    exact sum); SeedInvoice(false) follows invoice.h.
+//    exact sum); SeedInvoice(SeedSubtotals::kSumsOfLines) follows invoice.h (an end-to-end
+//    test through InvoiceBuilder, which checks invoice.h's invariants, wants that one).
 //  - Quantities. No exact quantity gives both the seed's cost and its displayed quantity for
 //    Running VM Bronze (1047 h x 0.49 = 513.03, printed 512.62: 1046 h here), Network Default
 //    Isolated Network (5374 h x 0.0010 = 5.37, printed 5.38: 5375 h), Storage Medium Disk
@@ -29,10 +30,13 @@
 
 namespace meterd::testing {
 
-// seed_subtotals = true: group subtotals as the seed prints them (rounded exact sums); false:
-// as invoice.h states (sums of the displayed lines: Storage 9,041.62, Network 9.90). The
-// invoice's subtotal, tax, total and amount due follow the chosen group subtotals.
-engine::invoicing::Invoice SeedInvoice(bool seed_subtotals = true);
+// Which rule the group subtotals follow; the invoice's subtotal, tax, total and amount due
+// follow the chosen group subtotals.
+enum class SeedSubtotals {
+  kAsTheSeedPrints,  // rounded exact sums: Storage 9,041.60, Network 9.88 (the golden test)
+  kSumsOfLines,      // sums of the displayed lines (invoice.h): Storage 9,041.62, Network 9.90
+};
+engine::invoicing::Invoice SeedInvoice(SeedSubtotals rule = SeedSubtotals::kAsTheSeedPrints);
 
 // The seed's invoice with `lines` usage lines (one per VM, disk or address: "vm-000123 Copper -
 // 1CPU ..."), spread over Running VM, Stopped VM, Storage and Network in that order, plus the

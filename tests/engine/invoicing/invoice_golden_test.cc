@@ -81,8 +81,8 @@ TEST(SeedInvoiceGolden, TextRenderingHoldsTheSameRows) {
 
 // The seed's subtotals are rounded exact sums, not sums of its printed lines (seed_invoice.h).
 TEST(SeedInvoiceGolden, SeedSubtotalsAreRoundedExactSumsNotSumsOfPrintedLines) {
-  const Invoice seed = testing::SeedInvoice(true);
-  const Invoice summed = testing::SeedInvoice(false);
+  const Invoice seed = testing::SeedInvoice(testing::SeedSubtotals::kAsTheSeedPrints);
+  const Invoice summed = testing::SeedInvoice(testing::SeedSubtotals::kSumsOfLines);
   ASSERT_EQ(seed.groups.size(), 5u);
   const int64_t seed_minor[] = {485550, 24290, 904160, 988, 51200};
   const int64_t printed_lines_sum[] = {485550, 24290, 904162, 990, 51200};
