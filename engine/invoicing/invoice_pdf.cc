@@ -464,7 +464,13 @@ class Writer {
   }
 
   void Totals() {
-    y_ -= 8;
+    // The totals stay together: on the next page when they do not fit below the tables.
+    const float height = 8 + kRowHeight * static_cast<float>(p_.totals.size()) + 4;
+    if (y_ - height < kBottom) {
+      NewPage();
+    } else {
+      y_ -= 8;
+    }
     for (size_t i = 0; i < p_.totals.size(); ++i) {
       const auto& [label, amount] = p_.totals[i];
       const bool last = i + 1 == p_.totals.size();
@@ -479,6 +485,7 @@ class Writer {
   void Notes() {
     if (p_.notes.empty()) return;
     y_ -= 8;
+    if (y_ - kRowHeight - 10.5f < kBottom) NewPage();  // the heading with its first line
     Advance(kRowHeight);
     Text(kLeft, y_, "Notes", kBold);
     const float size = 8;

@@ -167,6 +167,20 @@ TEST(InvoicePdf, TwoThousandLinesBreakAcrossPagesWithHeadersAndPageNumbers) {
   EXPECT_EQ(errors.out, "");  // no syntax warnings
 }
 
+TEST(InvoicePdf, TotalsStayTogetherOnOnePage) {
+  REQUIRE_POPPLER();
+  // Line counts that put the end of the tables at every height of the last page.
+  for (int lines = 40; lines <= 110; lines += 3) {
+    PdfFile pdf(Pdf(testing::ManyLineInvoice(lines)));
+    const std::string text = pdf.Text();
+    const size_t subtotal = text.find("Subtotal ");
+    const size_t due = text.find("Amount due ");
+    ASSERT_NE(subtotal, std::string::npos);
+    ASSERT_NE(due, std::string::npos);
+    EXPECT_EQ(text.find('\f', subtotal), text.find('\f', due)) << lines << " lines";
+  }
+}
+
 TEST(InvoicePdf, DraftsProvisionalAndVoidCarryAWatermarkAndSayTheirState) {
   REQUIRE_POPPLER();
   for (auto [state, provisional, word] : {std::tuple{InvoiceState::kDraft, false, "DRAFT"},
