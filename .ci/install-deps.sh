@@ -24,6 +24,10 @@ PACKAGES=(
   python3-aiosmtpd                          # real SMTP relay in the email integration test
   curl openssl                              # the HTTP API's tests (HTTPS with a self-signed
                                             # certificate) and the demo's HTTP step
+  libhpdf-dev fonts-dejavu-core             # invoice PDFs (engine/invoicing): libharu and the
+                                            # embedded DejaVu Sans font
+  poppler-utils                             # invoice tests read PDFs back (pdftotext, pdftoppm,
+                                            # pdfinfo)
 )
 # `install-deps.sh --fuzz` (make fuzz) adds clang and its libFuzzer/sanitizer runtimes.
 if [ "${1:-}" = "--fuzz" ]; then
