@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/invoicing/invoice_json.h"
+#include "engine/invoicing/invoice_pdf.h"
 #include "engine/invoicing/invoicer.h"
 #include "engine/pricebook/money.h"
 #include "engine/service/meter_service.h"
@@ -197,7 +198,14 @@ void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& reque
       if (!s.ok()) return fail(s.status());
       doc = StoredJson(*s);
       if (q->op() == wire::InvoiceOp::Pdf) {
-        return fail(Status::NotSupported("PDF rendering is not built into this meterd"));
+        const auto t0 = std::chrono::steady_clock::now();
+        auto bytes = invoicing::RenderInvoicePdf(s->invoice);
+        if (!bytes.ok()) return fail(bytes.status());
+        pdf.assign(bytes->begin(), bytes->end());
+        spdlog::debug(
+            "event=invoice_pdf number={} bytes={} ms={:.2f}", number, pdf.size(),
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count());
       }
       break;
     }

@@ -7,6 +7,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "engine/invoicing/invoice_json.h"
+#include "engine/invoicing/invoice_text.h"
 #include "net/meterctl/csv_time.h"
 #include "net/meterctl/table.h"
 #include "net/protocol/messages.h"
@@ -65,13 +67,6 @@ std::string Credits(int64_t micro) {
   std::snprintf(buf, sizeof(buf), "%s%" PRIu64 ".%06" PRIu64, neg ? "-" : "", v / 1000000,
                 v % 1000000);
   return buf;
-}
-
-// Parts per million as a percentage: 200000 -> "20 %", 75000 -> "7.5 %".
-std::string Percent(int64_t ppm) {
-  std::string frac = std::to_string(ppm % 10000 + 10000).substr(1);
-  while (!frac.empty() && frac.back() == '0') frac.pop_back();
-  return std::to_string(ppm / 10000) + (frac.empty() ? "" : "." + frac) + " %";
 }
 
 std::string Time(int64_t t) { return t > 0 ? FormatRfc3339(t) : std::string(); }
@@ -164,73 +159,41 @@ void PrintReport(const Common& c, const Json& rep, const char* what) {
   }
 }
 
-// One document: header, lines by group, totals, events.
-void PrintDocument(const Common& c, const Json& d) {
-  if (c.fmt() == Format::kJson) return PrintJson(d);
-  Table t({"group", "description", "quantity", "unit_price", "cost"});
-  const Json& cur = d["currency"];
-  const int minor = cur.value("minor_digits", 2);
-  auto money = [&](int64_t minor_units) {
-    const bool neg = minor_units < 0;
-    uint64_t v = neg ? 0 - static_cast<uint64_t>(minor_units) : static_cast<uint64_t>(minor_units);
-    uint64_t scale = 1;
-    for (int i = 0; i < minor; ++i) scale *= 10;
-    char buf[64];
-    if (minor > 0) {
-      std::snprintf(buf, sizeof buf, "%" PRIu64 ".%0*" PRIu64, v / scale, minor, v % scale);
-    } else {
-      std::snprintf(buf, sizeof buf, "%" PRIu64, v);
+// What happened to an issued document (payments, paid, void, ...), after it.
+void PrintEvents(const Json& d) {
+  if (!d.contains("events") || d["events"].empty()) return;
+  std::printf("\nEvents\n");
+  for (const Json& e : d["events"]) {
+    const int64_t amount = e.value("amount_micro", int64_t{0});
+    std::printf("  %s  %-8s %s %s %s\n", Time(e.value("at", int64_t{0})).c_str(),
+                Str(e, "kind").c_str(), amount != 0 ? Credits(amount).c_str() : "",
+                Str(e, "reference").c_str(), Str(e, "reason").c_str());
+  }
+}
+
+// One document: JSON as the server sent it; CSV, its lines; a table, the printed invoice
+// (engine/invoicing/invoice_text.h, the PDF's layout) and its events.
+int PrintDocument(const Common& c, const Json& d) {
+  if (c.fmt() == Format::kJson) {
+    PrintJson(d);
+    return 0;
+  }
+  if (c.fmt() == Format::kCsv) {
+    Table t(
+        {"kind", "group", "product", "description", "quantity", "unit", "unit_price", "amount"});
+    for (const Json& l : d["lines"]) {
+      t.Add({Str(l, "kind"), Str(l, "group"), Str(l, "product_id"), Str(l, "description"),
+             Str(l, "quantity"), Str(l, "unit"), Credits(l.value("unit_price_micro", int64_t{0})),
+             Credits(l["amount"].value("micro", int64_t{0}))});
     }
-    return (neg ? "-" : "") + Str(cur, "prefix") + buf + Str(cur, "suffix");
-  };
-  for (const Json& l : d["lines"]) {
-    t.Add({Str(l, "group"), Str(l, "description"), Str(l, "quantity") + " " + Str(l, "unit"),
-           Credits(l.value("unit_price_micro", int64_t{0})),
-           money(l["amount"].value("minor", int64_t{0}))});
+    t.Print(c.fmt());
+    return 0;
   }
-  if (c.fmt() == Format::kCsv) return t.Print(c.fmt());
-  std::printf(
-      "%s %s   account %s (%s)   domain %s\nperiod %s .. %s   issued %s   due %s   "
-      "state %s\n\n",
-      Str(d, "kind") == "credit_note" ? "Credit note" : "Invoice",
-      Str(d, "number").empty() ? "(draft)" : Str(d, "number").c_str(), Str(d, "account").c_str(),
-      Str(d, "account_name").c_str(), Str(d, "domain_name").c_str(),
-      Day(d.value("period_start", int64_t{0})).c_str(),
-      Day(d.value("period_end", int64_t{0})).c_str(), Day(d.value("issued_at", int64_t{0})).c_str(),
-      Day(d.value("due_at", int64_t{0})).c_str(), Str(d, "state").c_str());
-  t.Print(c.fmt());
-  std::printf("\n");
-  for (const Json& g : d["groups"]) {
-    std::printf("  %-28s %s\n", Str(g, "group").c_str(),
-                money(g["amount"].value("minor", int64_t{0})).c_str());
-  }
-  auto total = [&](const char* label, const char* key) {
-    std::printf("  %-28s %s\n", label, money(d[key].value("minor", int64_t{0})).c_str());
-  };
-  total("Subtotal", "subtotal");
-  for (const Json& x : d["discounts"]) {
-    std::printf("  %-28s -%s\n", Str(x, "description").c_str(),
-                money(x["amount"].value("minor", int64_t{0})).c_str());
-  }
-  for (const Json& x : d["taxes"]) {
-    std::printf("  %-28s %s\n",
-                (Str(x, "name") + " " + Percent(x.value("rate_ppm", int64_t{0}))).c_str(),
-                money(x["amount"].value("minor", int64_t{0})).c_str());
-  }
-  total("Total", "total");
-  total("Paid from balance", "prepaid_applied");
-  total("Amount due", "amount_due");
-  for (const Json& n : d["notes"]) std::printf("  %s\n", n.get<std::string>().c_str());
-  if (d.contains("events")) {
-    std::printf("\n");
-    for (const Json& e : d["events"]) {
-      std::printf(
-          "  %s  %-8s %s %s %s\n", Time(e.value("at", int64_t{0})).c_str(), Str(e, "kind").c_str(),
-          e.value("amount_micro", int64_t{0}) ? Credits(e.value("amount_micro", int64_t{0})).c_str()
-                                              : "",
-          Str(e, "reference").c_str(), Str(e, "reason").c_str());
-    }
-  }
+  auto inv = engine::invoicing::FromJson(Json(d));
+  if (!inv.ok()) return Fail(inv.status());
+  std::fputs(engine::invoicing::RenderInvoiceText(*inv).c_str(), stdout);
+  PrintEvents(d);
+  return 0;
 }
 
 int RequirePeriod(const InvoiceArgs& a, int64_t* at) {
@@ -295,7 +258,7 @@ void RegisterInvoiceCommands(CLI::App& app, Common& common) {
     if (common.fmt() == Format::kJson) {
       PrintJson(r->doc);
     } else if (!a->account.empty() && r->doc["drafts"].size() == 1) {
-      PrintDocument(common, r->doc["drafts"][0]);
+      return PrintDocument(common, r->doc["drafts"][0]);
     } else {
       PrintSummaries(common, r->doc["drafts"]);
     }
@@ -322,8 +285,7 @@ void RegisterInvoiceCommands(CLI::App& app, Common& common) {
   common.OnRun(show, [&common, a] {
     auto r = Call(common, wire::InvoiceOp::Show, *a);
     if (!r.ok()) return Fail(r.status());
-    PrintDocument(common, r->doc);
-    return 0;
+    return PrintDocument(common, r->doc);
   });
 
   CLI::App* pdf = inv->add_subcommand("pdf", "one invoice or credit note as PDF");
@@ -384,8 +346,7 @@ void RegisterInvoiceCommands(CLI::App& app, Common& common) {
   common.OnRun(void_cmd, [&common, a] {
     auto r = Call(common, wire::InvoiceOp::Void, *a);
     if (!r.ok()) return Fail(r.status());
-    PrintDocument(common, r->doc);
-    return 0;
+    return PrintDocument(common, r->doc);
   });
 
   CLI::App* pay = inv->add_subcommand("pay", "record a payment against an invoice (admin)");
@@ -399,8 +360,7 @@ void RegisterInvoiceCommands(CLI::App& app, Common& common) {
     }
     auto r = Call(common, wire::InvoiceOp::Pay, *a, 0, *amount);
     if (!r.ok()) return Fail(r.status());
-    PrintDocument(common, r->doc);
-    return 0;
+    return PrintDocument(common, r->doc);
   });
 
   CLI::App* paid = inv->add_subcommand("mark-paid", "pay what is due and mark it paid (admin)");
@@ -409,8 +369,7 @@ void RegisterInvoiceCommands(CLI::App& app, Common& common) {
   common.OnRun(paid, [&common, a] {
     auto r = Call(common, wire::InvoiceOp::MarkPaid, *a);
     if (!r.ok()) return Fail(r.status());
-    PrintDocument(common, r->doc);
-    return 0;
+    return PrintDocument(common, r->doc);
   });
 
   CLI::App* credit = inv->add_subcommand("credit-note", "credit part of an invoice (admin)");
@@ -424,8 +383,7 @@ void RegisterInvoiceCommands(CLI::App& app, Common& common) {
     }
     auto r = Call(common, wire::InvoiceOp::CreditNote, *a, 0, *amount);
     if (!r.ok()) return Fail(r.status());
-    PrintDocument(common, r->doc);
-    return 0;
+    return PrintDocument(common, r->doc);
   });
 }
 
