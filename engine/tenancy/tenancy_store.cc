@@ -1,6 +1,8 @@
 // meterd — engine/tenancy/tenancy_store.cc
 #include "engine/tenancy/tenancy_store.h"
 
+#include "engine/tenancy/invoicing_sections.h"
+
 #include <algorithm>
 #include <array>
 #include <map>
@@ -16,7 +18,10 @@ constexpr std::string_view kModule = "tenancy";
 // kSchema's CREATE TABLE IF NOT EXISTS adds it to a version-1 or -2 database in the transaction
 // that records version 3, and no existing row changes (docs/ledger.md, "Resources and their
 // hosts", lists the migrations).
-constexpr int64_t kSchemaVersion = 3;
+// Version 4 added the invoicing tables (tax_rates, tax_settings, invoice_issuers, discounts,
+// coupons, coupon_redemptions: engine/tenancy/invoicing_sections.h), new tables only, created
+// the same way.
+constexpr int64_t kSchemaVersion = 4;
 constexpr std::string_view kMigrateFrom1 = R"sql(
 ALTER TABLE resources ADD COLUMN agent_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE resource_versions ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
@@ -78,9 +83,10 @@ CREATE TABLE IF NOT EXISTS billing_profiles (
   cycle TEXT NOT NULL, anchor_day INTEGER NOT NULL, week_start INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<std::string_view, 8> kSections = {"locations", "plan_groups",     "plans",
-                                                       "domains",   "accounts",        "projects",
-                                                       "resources", "billing_profiles"};
+constexpr std::array<std::string_view, 14> kSections = {
+    "locations", "plan_groups",       "plans",     "domains",      "accounts",        "projects",
+    "resources", "billing_profiles",  "tax_rates", "tax_settings", "invoice_issuers", "discounts",
+    "coupons",   "coupon_redemptions"};
 
 std::string Indexed(std::string_view key, size_t i) {
   return std::string(key) + "[" + std::to_string(i) + "]";
@@ -772,7 +778,7 @@ Status Upsert(Transaction& txn, const TenancyData& u) {
       METERD_RETURN_IF_ERROR(st.Reset());
     }
   }
-  return Status::OK();
+  return UpsertInvoicing(txn, u);
 }
 
 Result<TenancyData> ReadAll(Transaction& txn) {
@@ -899,6 +905,7 @@ Result<TenancyData> ReadAll(Transaction& txn) {
       d.billing_profiles.push_back(std::move(p));
     }
   }
+  METERD_RETURN_IF_ERROR(ReadInvoicing(txn, &d));
   return d;
 }
 
@@ -912,7 +919,8 @@ Result<std::unique_ptr<TenancyStore>> TenancyStore::Open(BillingDb* db) {
     METERD_ASSIGN_OR_RETURN(Transaction txn, db->Begin());
     METERD_ASSIGN_OR_RETURN(int64_t stored, BillingDb::SchemaVersion(txn, kModule));
     if (stored == 1) METERD_RETURN_IF_ERROR(txn.Exec(kMigrateFrom1));
-    METERD_RETURN_IF_ERROR(BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, kSchema));
+    const std::string schema = std::string(kSchema) + std::string(kInvoicingSchema);
+    METERD_RETURN_IF_ERROR(BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, schema));
     METERD_RETURN_IF_ERROR(txn.Commit());
   }
   METERD_RETURN_IF_ERROR(store->Load());
@@ -958,10 +966,14 @@ TenancyPlan TenancyStore::Prepare(const DocNode& root, DocErrors* errors,
   d.Projects(root);
   d.Resources(root);
   d.BillingProfiles(root);
+  TenancyData next;
+  CopyInvoicing(base, &next);
+  InvoicingRefs refs{[&](std::string_view a) { return d.accounts.contains(a); },
+                     [&](std::string_view x) { return d.domains.contains(x); }};
+  DecodeInvoicingSections(root, base, refs, errors, report, &next, &d.upserts);
   plan.upserts = std::move(d.upserts);
   plan.changed_from = d.changed_from;
   if (errors->size() != errors_before) return plan;
-  TenancyData next;
   next.locations = Values(d.locations);
   next.plan_groups = Values(d.plan_groups);
   next.plans = Values(d.plans);

@@ -197,8 +197,9 @@ TEST(BillingProfileValidationTest, Fields) {
   EXPECT_TRUE(ValidateBillingProfile(p).ok());  // the defaults: UTC, monthly
 }
 
-// A billing.db at tenancy version 2 (before billing_profiles) opens at version 3 with the
-// table added and every existing row as it was.
+// A billing.db at tenancy version 2 (before billing_profiles) opens at the current version (4:
+// billing_profiles, then the invoicing tables) with the table added and every existing row as
+// it was.
 TEST_F(BillingProfileTest, SchemaVersionTwoIsMigrated) {
   {
     auto txn = db_->Begin();
@@ -211,7 +212,7 @@ TEST_F(BillingProfileTest, SchemaVersionTwoIsMigrated) {
   {
     auto txn = db_->Begin();
     ASSERT_TRUE(txn.ok());
-    EXPECT_EQ(BillingDb::SchemaVersion(*txn, "tenancy").value(), 3);
+    EXPECT_EQ(BillingDb::SchemaVersion(*txn, "tenancy").value(), 4);
   }
   EXPECT_EQ(store_->Current()->accounts().size(), 2u);
   EXPECT_TRUE(store_->Current()->billing_profiles().empty());
@@ -224,7 +225,7 @@ TEST_F(BillingProfileTest, SchemaVersionTwoIsMigrated) {
   {
     auto txn = db_->Begin();
     ASSERT_TRUE(txn.ok());
-    ASSERT_TRUE(BillingDb::SetSchemaVersion(*txn, "tenancy", 4).ok());
+    ASSERT_TRUE(BillingDb::SetSchemaVersion(*txn, "tenancy", 5).ok());
     ASSERT_TRUE(txn->Commit().ok());
   }
   auto newer = TenancyStore::Open(db_.get());
