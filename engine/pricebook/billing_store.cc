@@ -202,7 +202,8 @@ Result<ApplyReport> BillingStore::ApplyDocument(const DocNode& root,
     if (!IsKnownSection(key)) {
       errors.Add(node.line, key,
                  "is not a section (locations, plan_groups, plans, domains, accounts, projects, "
-                 "resources, billing_profiles, price_books, subscriptions)");
+                 "resources, billing_profiles, tax_rates, tax_settings, invoice_issuers, "
+                 "discounts, coupons, coupon_redemptions, price_books, subscriptions)");
     }
   }
 
