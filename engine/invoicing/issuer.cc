@@ -42,6 +42,7 @@ Result<TaxContext> CustomerTaxContext(const tenancy::Tenancy& tenancy, std::stri
   c.at = at;
   if (const tenancy::BillingProfile* p = tenancy.FindBillingProfile(account)) {
     c.customer_country = p->country;
+    c.customer_region = p->region;
     c.customer_vat = p->vat_number;
   }
   return c;

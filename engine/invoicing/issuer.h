@@ -43,8 +43,8 @@ std::string DocumentNumber(const Issuer& issuer, InvoiceKind kind, int64_t seque
 // issued_at + payment_terms_days days.
 int64_t DueAt(const Issuer& issuer, int64_t issued_at);
 
-// The customer of `account` for ComputeTaxes at instant `at`: the billing profile's country and
-// VAT number (empty without a profile: ComputeTaxes then refuses naming the account).
+// The customer of `account` for ComputeTaxes at instant `at`: the billing profile's country,
+// region and VAT number (empty without a profile: ComputeTaxes then refuses naming the account).
 // NotFound when the account is unknown. `prepaid` is left false: the ledger's settings say.
 Result<TaxContext> CustomerTaxContext(const tenancy::Tenancy& tenancy, std::string_view account,
                                       int64_t at);

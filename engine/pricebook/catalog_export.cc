@@ -98,6 +98,7 @@ Json BillingProfileJson(const tenancy::BillingProfile& p) {
   Json j{{"account", p.account}};
   SetIfNotEmpty(j, "address", p.address);
   SetIfNotEmpty(j, "country", p.country);
+  SetIfNotEmpty(j, "region", p.region);
   SetIfNotEmpty(j, "vat_number", p.vat_number);
   j["time_zone"] = p.time_zone;
   SetIfNotEmpty(j, "currency", p.currency);

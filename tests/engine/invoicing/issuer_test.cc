@@ -17,6 +17,7 @@ std::shared_ptr<const tenancy::Tenancy> Model(bool with_default) {
   tenancy::BillingProfile p;
   p.account = "acme";
   p.country = "DE";
+  p.region = "BY";
   p.vat_number = "DE123456789";
   d.billing_profiles = {p};
   tenancy::InvoiceIssuer reseller;
@@ -78,6 +79,7 @@ TEST(IssuerTest, CustomerTaxContextFromTheBillingProfile) {
   ASSERT_TRUE(acme.ok());
   EXPECT_EQ(acme->account, "acme");
   EXPECT_EQ(acme->customer_country, "DE");
+  EXPECT_EQ(acme->customer_region, "BY");
   EXPECT_EQ(acme->customer_vat, "DE123456789");
   EXPECT_EQ(acme->at, 123);
   auto globex = CustomerTaxContext(*t, "globex", 123);
