@@ -278,6 +278,32 @@ Result<ApplyReport> BillingStore::ApplyDocument(const DocNode& root,
     }
   }
 
+  // Product and group discounts name a product or a product group of the price book (any
+  // version, stored or in this document): checked for those the document creates or changes.
+  if (const DocNode* list = root.Find("discounts"); list && list->is_sequence() && errors.empty()) {
+    for (const tenancy::Discount& d : tplan.upserts.discounts) {
+      if (d.scope == tenancy::DiscountScope::kAccount) continue;
+      bool known = false;
+      for (const PriceBookVersion& v : next_book->versions()) {
+        for (const Product& p : v.products) {
+          known =
+              known || (d.scope == tenancy::DiscountScope::kProduct ? p.id : p.group) == d.target;
+        }
+      }
+      if (known) continue;
+      for (size_t i = 0; i < list->items.size(); ++i) {
+        const DocNode* id = list->items[i].Find("id");
+        if (id == nullptr || !id->is_scalar() || id->scalar != d.id) continue;
+        const DocNode* target = list->items[i].Find("target");
+        errors.Add(target ? target->line : list->items[i].line,
+                   "discounts[" + std::to_string(i) + "].target",
+                   "\"" + d.target + "\" is not a " +
+                       (d.scope == tenancy::DiscountScope::kProduct ? "product" : "product group") +
+                       " of the price book");
+      }
+    }
+  }
+
   // The earliest hour the change may re-rate (see SetClosedBefore).
   int64_t changed_from = tplan.changed_from;
   for (const PriceBookVersion& v : added) changed_from = std::min(changed_from, v.effective_from);

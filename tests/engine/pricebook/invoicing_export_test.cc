@@ -78,6 +78,17 @@ coupon_redemptions:
   - account: acme
     coupon: WELCOME
     redeemed_at: 2026-11-04T12:00:00Z
+price_books:
+  - version: 1
+    effective_from: 2026-01-01T00:00:00Z
+    default_currency: GBP
+    currencies:
+      - {code: GBP, per_credit: "1", prefix: "GBP ", suffix: "", minor_digits: 2}
+    products:
+      - id: backup
+        group: Storage
+        model: subscription
+        monthly_fee: "3"
 )";
 
 class InvoicingExportTest : public ::testing::Test {
@@ -169,6 +180,38 @@ TEST_F(InvoicingExportTest, IdFilters) {
   auto coupon = ExportCatalog(store_->Current(), {"coupons", "NOPE"});
   ASSERT_FALSE(coupon.ok());
   EXPECT_EQ(coupon.status().message(), "coupon \"NOPE\" is not in the catalog");
+}
+
+TEST_F(InvoicingExportTest, DiscountTargetsAreProductsAndGroupsOfThePriceBook) {
+  ASSERT_TRUE(store_->Apply(kDocument, DocFormat::kYaml).ok());
+  auto r = store_->Apply(R"(discounts:
+  - id: typo
+    scope: group
+    target: Storge
+    percent: 5
+    accounts: [acme]
+  - id: ghost
+    scope: product
+    target: nothing
+    percent: 5
+    accounts: [acme]
+  - id: fine
+    scope: product
+    target: backup
+    percent: 5
+    accounts: [acme]
+)",
+                         DocFormat::kYaml);
+  ASSERT_FALSE(r.ok());
+  const std::string msg(r.status().message());
+  EXPECT_NE(msg.find("line 4: discounts[0].target \"Storge\" is not a product group of the price "
+                     "book"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("line 9: discounts[1].target \"nothing\" is not a product of the price book"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find("discounts[2]"), std::string::npos) << msg;
 }
 
 TEST_F(InvoicingExportTest, UnknownSectionListsTheInvoicingSections) {
