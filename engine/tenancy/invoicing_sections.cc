@@ -119,7 +119,7 @@ struct Decoder {
   }
 
   // percent XOR amount, into (ppm, micro). False (with an error) when neither, both or bad.
-  bool PercentOrAmount(FieldReader& r, const DocNode& node, uint32_t* ppm, int64_t* micro) {
+  bool PercentOrAmount(FieldReader& r, uint32_t* ppm, int64_t* micro) {
     auto percent = r.String("percent", false);
     auto amount = r.String("amount", false);
     if (percent.has_value() == amount.has_value()) {
@@ -129,7 +129,6 @@ struct Decoder {
                         "\"5.00\")");
       return false;
     }
-    (void)node;
     if (percent) {
       std::optional<uint32_t> v = ParsePercentPpm(*percent);
       if (!v || *v == 0) {
@@ -372,7 +371,7 @@ struct Decoder {
           }
         }
       }
-      ok = PercentOrAmount(r, node, &now.percent_ppm, &now.amount) && ok;
+      ok = PercentOrAmount(r, &now.percent_ppm, &now.amount) && ok;
       const DocNode* accounts = r.Sequence("accounts", false);
       auto domain = r.Id("domain", false);
       if ((accounts != nullptr) == domain.has_value()) {
@@ -455,7 +454,7 @@ struct Decoder {
       auto id = r.Id("id", true);
       auto description = Text(r, "description", false);
       Coupon now;
-      bool ok = PercentOrAmount(r, node, &now.percent_ppm, &now.amount) && id;
+      bool ok = PercentOrAmount(r, &now.percent_ppm, &now.amount) && id;
       auto cycles = r.Int("duration_cycles", true, 0, 10'000);
       ok = ok && cycles;
       if (!ok) return;
