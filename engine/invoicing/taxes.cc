@@ -41,12 +41,21 @@ Result<std::vector<TaxLine>> ComputeTaxes(const TaxTable& table, const TaxSettin
     return lines;
   }
   if (rates.empty()) {
+    // Say why when the country has rates: they start later, or are other regions'.
+    std::string why;
+    for (const tenancy::TaxRate& r : table.rates) {
+      if (r.country != customer.customer_country) continue;
+      if (r.region.empty() || r.region == customer.customer_region) {
+        why = " (its rates start later)";
+        break;
+      }
+      why = " (it has rates for other regions only)";
+    }
     return Status::NotFound(
         "no tax rate for country " + customer.customer_country +
         (customer.customer_region.empty() ? "" : " (region " + customer.customer_region + ")") +
         " of account " + customer.account + " is in force at " + tenancy::FormatTime(customer.at) +
-        (table.HasCountry(customer.customer_country) ? " (its rates start later)" : "") +
-        ": add it to tax_rates (rate \"0\" where no tax is due)");
+        why + ": add it to tax_rates (rate \"0\" where no tax is due)");
   }
   std::vector<const tenancy::TaxRate*> ordered = rates;
   std::stable_partition(ordered.begin(), ordered.end(),

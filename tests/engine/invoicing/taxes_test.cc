@@ -196,6 +196,15 @@ TEST(TaxesTest, MissingRateIsAnErrorNamingAccountAndCountryNotAZeroTax) {
   const std::string msg(us.status().message());
   EXPECT_NE(msg.find("acme"), std::string::npos) << msg;
   EXPECT_NE(msg.find("US"), std::string::npos) << msg;
+  // A country with regional rates only, for a customer in another region.
+  TaxTable us_states = Table({Rate("US", "NY", "Sales tax", 40000, "2000-01-01T00:00:00Z")});
+  auto tx =
+      ComputeTaxes(us_states, Issuer("US"), Customer("US", "TX"), 100, RoundingMode::kHalfEven);
+  ASSERT_FALSE(tx.ok());
+  EXPECT_EQ(tx.status().message(),
+            "no tax rate for country US (region TX) of account acme is in force at "
+            "2026-11-30T23:59:59Z (it has rates for other regions only): add it to tax_rates "
+            "(rate \"0\" where no tax is due)");
   // An explicit 0 % rate is a rate: one line of 0.
   auto hk = ComputeTaxes(World(), Issuer("GB"), Customer("HK"), 100, RoundingMode::kHalfEven);
   ASSERT_TRUE(hk.ok()) << hk.status().ToString();
