@@ -305,7 +305,9 @@ TEST(DiscountsTest, PropertyNeverBelowZeroAndWithinOneMicroCredit) {
     // Account-level bases are exactly the subtotal less the discounts before them.
     __int128 before = 0;
     for (const DiscountLine& d : *out) {
-      if (d.scope == "account") EXPECT_EQ(__int128{d.base}, subtotal - before);
+      if (d.scope == "account") {
+        EXPECT_EQ(__int128{d.base}, subtotal - before);
+      }
       before += d.amount.micro;
     }
   }

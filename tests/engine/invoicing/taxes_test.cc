@@ -303,8 +303,12 @@ TEST(TaxesTest, PropertyAmountsWithinOneMicroCreditOfExact) {
       const __int128 exact_num = __int128{l.base} * l.rate_ppm;  // amount x 10^6, exactly
       const __int128 diff = __int128{l.amount.micro} * 1'000'000 - exact_num;
       EXPECT_LT(diff < 0 ? -diff : diff, 1'000'000) << "rate " << l.rate_ppm << " base " << l.base;
-      if (l.base > 0) EXPECT_GE(l.amount.micro, 0);
-      if (l.base < 0) EXPECT_LE(l.amount.micro, 0);
+      if (l.base > 0) {
+        EXPECT_GE(l.amount.micro, 0);
+      }
+      if (l.base < 0) {
+        EXPECT_LE(l.amount.micro, 0);
+      }
       so_far += l.amount.micro;
     }
   }
