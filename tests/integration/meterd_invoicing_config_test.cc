@@ -66,6 +66,15 @@ class MeterdInvoicingConfigTest : public MeterdTest {
   }
 };
 
+// The sample next to docs/examples/catalog.yaml applies on top of it.
+TEST_F(MeterdInvoicingConfigTest, ExampleApplies) {
+  const std::string example = std::string(METERD_SOURCE_DIR) + "/docs/examples/invoicing.yaml";
+  CommandResult r = Meterctl("--format json apply " + example);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["created"], 9) << r.out;
+  EXPECT_EQ(Section("tax_settings", "*")[0]["vat_on_prepaid"], "usage");
+}
+
 TEST_F(MeterdInvoicingConfigTest, ApplyExportRestartAndRefuse) {
   CommandResult applied =
       Meterctl("--format json apply " + WriteFile("invoicing.yaml", kInvoicing));
