@@ -87,12 +87,6 @@ std::vector<const TaxRate*> TaxTable::InForce(std::string_view country, std::str
   return out;
 }
 
-bool TaxTable::HasCountry(std::string_view country) const {
-  auto it = std::lower_bound(rates.begin(), rates.end(), country,
-                             [](const TaxRate& r, std::string_view c) { return r.country < c; });
-  return it != rates.end() && it->country == country;
-}
-
 const char* VatOnPrepaidName(VatOnPrepaid v) {
   return v == VatOnPrepaid::kTopup ? "topup" : "usage";
 }

@@ -71,8 +71,6 @@ struct TaxTable {
   // effective_from <= at. Order: country-wide before regional, then by name.
   std::vector<const TaxRate*> InForce(std::string_view country, std::string_view region,
                                       int64_t at) const;
-  // Whether any rate of the country exists at all (in force or not).
-  bool HasCountry(std::string_view country) const;
 };
 
 // When VAT is charged on prepaid credit.
