@@ -152,17 +152,12 @@ Result<Invoice> BuildInvoice(const BuildInput& in) {
   }
   const MicroCredits base = inv.subtotal.micro - inv.discount_total.micro;
   if (in.taxes) {
-    METERD_ASSIGN_OR_RETURN(inv.taxes, in.taxes(base));
+    METERD_ASSIGN_OR_RETURN(inv.taxes, in.taxes(base, &inv.notes));
   }
   for (TaxLine& t : inv.taxes) {
     METERD_ASSIGN_OR_RETURN(t.amount.minor, minor(t.amount.micro));
     inv.tax_total.micro += t.amount.micro;
     inv.tax_total.minor += t.amount.minor;
-    if (t.reverse_charge) {
-      inv.notes.push_back("Reverse charge: " + t.name +
-                          " is to be accounted for by the customer (" + inv.customer.vat_number +
-                          ").");
-    }
   }
   inv.total.micro = base + inv.tax_total.micro;
   inv.total.minor = inv.subtotal.minor - inv.discount_total.minor + inv.tax_total.minor;

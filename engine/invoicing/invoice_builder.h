@@ -46,7 +46,9 @@ struct BuildInput {
   MicroCredits balance = 0;
   // Discounts of the lines (may be empty); taxes of the discounted base.
   std::function<Result<std::vector<DiscountLine>>(const std::vector<InvoiceLine>&)> discounts;
-  std::function<Result<std::vector<TaxLine>>(MicroCredits base)> taxes;
+  // The taxes' printed remarks (reverse charge, VAT on top-up) go to *notes.
+  std::function<Result<std::vector<TaxLine>>(MicroCredits base, std::vector<std::string>* notes)>
+      taxes;
 };
 
 // The print order of groups: the seed's (Running VM, Stopped VM, Storage, Network, IP

@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include "engine/invoicing/discounts.h"
+#include "engine/invoicing/taxes.h"
 #include "engine/pricebook/pricing.h"
 #include "storage/base/time_text.h"
 
@@ -71,12 +73,27 @@ Status CheckCycle(const tenancy::Tenancy& t, const tenancy::Account& a) {
                               "today (docs/invoices.md, \"Cycles\")");
 }
 
-Issuer DefaultIssuer(const tenancy::Tenancy& t, const tenancy::Account& a) {
+// The issuer of the account's domain (issuer.h); without an invoice_issuers section, the top
+// domain's name, numbered in one scope "*" as INV-000001 and CN-000001.
+Result<Issuer> IssuerOf(const tenancy::Tenancy& t, const tenancy::Account& a) {
+  if (!t.invoice_issuers().empty()) return IssuerFor(t, a.domain);
   Issuer issuer;
+  issuer.scope = "*";
+  issuer.number_prefix = "INV-";
+  issuer.credit_note_prefix = "CN-";
   const tenancy::Domain* top = t.FindDomain(a.domain);
   while (top != nullptr && !top->parent.empty()) top = t.FindDomain(top->parent);
   issuer.party.name = top != nullptr ? top->name : "";
   return issuer;
+}
+
+NumberingOptions Numbering(const Issuer& issuer, InvoiceKind kind) {
+  NumberingOptions n;
+  n.scope = issuer.scope;
+  n.prefix = kind == InvoiceKind::kInvoice ? issuer.number_prefix : issuer.credit_note_prefix;
+  n.width = static_cast<int>(issuer.sequence_width);
+  n.payment_terms = kind == InvoiceKind::kInvoice ? DueAt(issuer, 0) : 0;
+  return n;
 }
 
 std::string PeriodText(int64_t start, int64_t end) {
@@ -86,10 +103,8 @@ std::string PeriodText(int64_t start, int64_t end) {
 }  // namespace
 
 Result<std::unique_ptr<Invoicer>> Invoicer::Open(ledger::Ledger* ledger, InvoiceStore* store,
-                                                 SnapshotFn snapshot, RateFn rate,
-                                                 Policies policies, int64_t now) {
-  std::unique_ptr<Invoicer> inv(
-      new Invoicer(ledger, store, std::move(snapshot), std::move(rate), std::move(policies)));
+                                                 SnapshotFn snapshot, RateFn rate, int64_t now) {
+  std::unique_ptr<Invoicer> inv(new Invoicer(ledger, store, std::move(snapshot), std::move(rate)));
   METERD_ASSIGN_OR_RETURN(std::vector<std::string> unbooked, store->Unbooked());
   for (const std::string& number : unbooked) {
     METERD_ASSIGN_OR_RETURN(StoredInvoice s, store->Get(number));
@@ -215,11 +230,12 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
       }
       const std::vector<std::string> emails = ledger_->NotifyEmails(a->id);
       if (!emails.empty()) h.customer.email = emails.front();
-      Issuer issuer = DefaultIssuer(t, *a);
-      if (policies_.issuer) {
-        METERD_ASSIGN_OR_RETURN(issuer, policies_.issuer(snap, *a));
+      Result<Issuer> issuer = IssuerOf(t, *a);
+      if (!issuer.ok()) {
+        rep.refused.push_back({a->id, std::string(issuer.status().message())});
+        continue;
       }
-      h.issuer = issuer.party;
+      h.issuer = issuer->party;
       h.period_start = start;
       h.period_end = end;
       h.time_zone = profile != nullptr ? profile->time_zone : "UTC";
@@ -233,13 +249,30 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
       in.rated = std::move(lines);
       in.revisions = std::move(revisions);
       in.balance = balance.balance;
-      if (policies_.discounts) {
-        in.discounts = [&](const std::vector<InvoiceLine>& l) {
-          return policies_.discounts(snap, in.header, l);
-        };
+      // Discounts and coupons of the account (discounts.h), over its cycle in its zone.
+      const cycles::Cycle cycle = profile != nullptr ? profile->cycle : cycles::Cycle{};
+      auto zone = cycles::TimeZone::Find(h.time_zone);
+      if (!zone.ok()) {
+        rep.refused.push_back({a->id, std::string(zone.status().message())});
+        continue;
       }
-      if (policies_.taxes) {
-        in.taxes = [&](MicroCredits base) { return policies_.taxes(snap, in.header, base); };
+      in.discounts = [&](const std::vector<InvoiceLine>& l) {
+        return ComputeDiscounts(t.discount_catalog(), a->id, cycle, *zone, start, end, l,
+                                version->rounding);
+      };
+      // Taxes of the domain's settings (taxes.h); none when the catalog configures no tax.
+      if (!t.tax_settings().empty() || !t.tax_table().rates.empty()) {
+        in.taxes = [&](MicroCredits base,
+                       std::vector<std::string>* notes) -> Result<std::vector<TaxLine>> {
+          METERD_ASSIGN_OR_RETURN(TaxContext ctx, CustomerTaxContext(t, a->id, end - 1));
+          ctx.prepaid = ledger_->Resolve(a->id).mode == ledger::BillingMode::kPrepaid;
+          const tenancy::TaxSettings& settings = t.TaxSettingsFor(a->domain);
+          METERD_ASSIGN_OR_RETURN(
+              std::vector<TaxLine> lines,
+              ComputeTaxes(t.tax_table(), settings, ctx, base, version->rounding));
+          for (std::string& n : TaxNotes(settings, ctx, lines)) notes->push_back(std::move(n));
+          return lines;
+        };
       }
       Result<Invoice> built = BuildInvoice(in);
       if (!built.ok()) {
@@ -315,12 +348,10 @@ Result<StoredInvoice> Invoicer::IssueLocked(const std::string& account, int64_t 
                                             const std::string& actor, int64_t now) {
   const tenancy::Account* a = snap.tenancy ? snap.tenancy->FindAccount(account) : nullptr;
   if (a == nullptr) return Status::NotFound("unknown account '" + account + "'");
-  Issuer issuer = DefaultIssuer(*snap.tenancy, *a);
-  if (policies_.issuer) {
-    METERD_ASSIGN_OR_RETURN(issuer, policies_.issuer(snap, *a));
-  }
-  METERD_ASSIGN_OR_RETURN(StoredInvoice s,
-                          store_->Issue(account, period_start, issuer.invoices, now));
+  METERD_ASSIGN_OR_RETURN(Issuer issuer, IssuerOf(*snap.tenancy, *a));
+  METERD_ASSIGN_OR_RETURN(
+      StoredInvoice s,
+      store_->Issue(account, period_start, Numbering(issuer, InvoiceKind::kInvoice), now));
   METERD_RETURN_IF_ERROR(Book(s, actor, now));
   return store_->Get(s.invoice.number);
 }
@@ -488,10 +519,7 @@ Result<StoredInvoice> Invoicer::CreditNote(const std::string& number, MicroCredi
   const pricebook::BillingSnapshot snap = snapshot_();
   const tenancy::Account* a = snap.tenancy ? snap.tenancy->FindAccount(inv.account) : nullptr;
   if (a == nullptr) return Status::NotFound("unknown account '" + inv.account + "'");
-  Issuer issuer = DefaultIssuer(*snap.tenancy, *a);
-  if (policies_.issuer) {
-    METERD_ASSIGN_OR_RETURN(issuer, policies_.issuer(snap, *a));
-  }
+  METERD_ASSIGN_OR_RETURN(Issuer issuer, IssuerOf(*snap.tenancy, *a));
   Invoice note;
   note.kind = InvoiceKind::kCreditNote;
   note.account = inv.account;
@@ -526,8 +554,9 @@ Result<StoredInvoice> Invoicer::CreditNote(const std::string& number, MicroCredi
   note.groups.push_back(GroupSubtotal{"Credit", l.amount});
   note.subtotal = note.total = l.amount;
   note.prepaid_applied = l.amount;  // credited to the account's balance
-  METERD_ASSIGN_OR_RETURN(StoredInvoice cn,
-                          store_->IssueCreditNote(note, number, issuer.credit_notes, now));
+  METERD_ASSIGN_OR_RETURN(
+      StoredInvoice cn,
+      store_->IssueCreditNote(note, number, Numbering(issuer, InvoiceKind::kCreditNote), now));
   METERD_RETURN_IF_ERROR(Book(cn, actor, now));
   return store_->Get(cn.invoice.number);
 }

@@ -15,6 +15,13 @@
 // Only accounts on calendar months in UTC are invoiced today: the clock does not book by
 // other cycles yet, and such accounts are refused by name.
 //
+// Issuers, discounts and taxes come from the catalog's invoicing sections
+// (docs/taxes-and-discounts.md): the issuer of the account's domain (without one, the top
+// domain's name, numbered in scope "*"), its discounts and coupons, and the taxes of its
+// domain's tax settings. A catalog with no tax settings and no tax rates taxes nothing (taxes
+// are then the provider's business elsewhere); once either exists, a customer without a
+// country or a country without a rate is refused by name, never taxed at zero.
+//
 // Crash safety. Issuing is one transaction (InvoiceStore::Issue); the ledger bookings follow,
 // each idempotent on a reference derived from the number, and a `booked` event marks them
 // done. Open() books whatever a crash left unbooked. Payments, voids and credit notes work the
@@ -32,6 +39,7 @@
 
 #include "engine/invoicing/invoice_builder.h"
 #include "engine/invoicing/invoice_store.h"
+#include "engine/invoicing/issuer.h"
 #include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
 
@@ -43,26 +51,6 @@ using RateFn = std::function<Result<std::unordered_map<std::string, std::vector<
 
 // The catalog in force (BillingStore::Current in meterd).
 using SnapshotFn = std::function<pricebook::BillingSnapshot()>;
-
-// Who issues an account's documents, and how they are numbered.
-struct Issuer {
-  Party party;
-  NumberingOptions invoices{"*", "INV-", 6, 14 * 86400};
-  NumberingOptions credit_notes{"*", "CN-", 6, 0};
-};
-
-// The catalog's invoicing rules (engine/invoicing/taxes.h, discounts.h); each may be empty
-// (no discounts; no issuer configured: the default Issuer; no tax rules: no tax lines).
-struct Policies {
-  std::function<Result<Issuer>(const pricebook::BillingSnapshot&, const tenancy::Account&)> issuer;
-  std::function<Result<std::vector<DiscountLine>>(const pricebook::BillingSnapshot&,
-                                                  const Invoice& header,
-                                                  const std::vector<InvoiceLine>& lines)>
-      discounts;
-  std::function<Result<std::vector<TaxLine>>(const pricebook::BillingSnapshot&,
-                                             const Invoice& header, MicroCredits base)>
-      taxes;
-};
 
 enum class ScopeKind : uint8_t { kAll, kDomain, kAccount };
 
@@ -94,8 +82,7 @@ class Invoicer {
  public:
   // REQUIRES: every pointer outlives the invoicer. Books what a crash left unbooked.
   static Result<std::unique_ptr<Invoicer>> Open(ledger::Ledger* ledger, InvoiceStore* store,
-                                                SnapshotFn snapshot, RateFn rate, Policies policies,
-                                                int64_t now);
+                                                SnapshotFn snapshot, RateFn rate, int64_t now);
 
   // Drafts the period containing request.at for every account of the scope. The whole run is
   // refused (InvalidArgument listing them) when hours of the period are not booked yet, unless
@@ -127,13 +114,8 @@ class Invoicer {
   InvoiceStore* store() const { return store_; }
 
  private:
-  Invoicer(ledger::Ledger* ledger, InvoiceStore* store, SnapshotFn snapshot, RateFn rate,
-           Policies policies)
-      : ledger_(ledger),
-        store_(store),
-        snapshot_(std::move(snapshot)),
-        rate_(std::move(rate)),
-        policies_(std::move(policies)) {}
+  Invoicer(ledger::Ledger* ledger, InvoiceStore* store, SnapshotFn snapshot, RateFn rate)
+      : ledger_(ledger), store_(store), snapshot_(std::move(snapshot)), rate_(std::move(rate)) {}
   // The ledger entries of an issued invoice (discounts, taxes) and its `booked` event.
   Status Book(const StoredInvoice& s, const std::string& actor, int64_t now);
   Result<StoredInvoice> IssueLocked(const std::string& account, int64_t period_start,
@@ -144,7 +126,6 @@ class Invoicer {
   InvoiceStore* store_;
   SnapshotFn snapshot_;
   RateFn rate_;
-  Policies policies_;
   std::mutex mu_;  // serialises runs, issues and payments
 };
 

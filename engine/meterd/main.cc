@@ -351,7 +351,6 @@ int Run(const Flags& f) {
           [&service](int64_t from, int64_t to, const std::vector<std::string>& accounts) {
             return service.RateInvoiceLines(from, to, accounts);
           },
-          engine::invoicing::Policies{},
           std::chrono::duration_cast<std::chrono::seconds>(
               std::chrono::system_clock::now().time_since_epoch())
               .count()),

@@ -9,6 +9,8 @@
 // own number and is booked as a credit, a paid invoice cannot be voided, and a period with open
 // hours is refused with their list.
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -206,6 +208,94 @@ TEST_F(MeterdInvoicesTest, AMonthOfSamplesToAnIssuedInvoiceThatAddsUpToTheLedger
                            billing + " invoice ";
   EXPECT_EQ(WEXITSTATUS(std::system((base + "list >/dev/null 2>&1").c_str())), 0);
   EXPECT_NE(WEXITSTATUS(std::system((base + "issue" + period + " >/dev/null 2>&1").c_str())), 0);
+}
+
+// The catalog's invoicing sections through the real server: docs/examples/invoicing.yaml (UK
+// VAT, a 5 % corporate discount on running VMs, a welcome coupon redeemed in 2017 and long
+// expired). bu1user1 is a UK consumer: the discount applies to the Running VM group, then 20 %
+// VAT on the discounted base, and issuing books both in the ledger under the invoice's number.
+// bu1user2 is a German business with a VAT number: reverse charge, no VAT, the notice printed.
+// With tax settings in force, an account without a country is refused by name, not taxed at 0.
+TEST_F(MeterdInvoicesTest, DiscountsAndTaxesOfTheCatalogAreOnTheInvoiceAndInTheLedger) {
+  const int64_t this_month = base::MonthStart(UnixNow());
+  const int64_t last_month = base::MonthStart(this_month - 1);
+  const int64_t h = last_month + 2 * 86400;
+  server_.Stop();
+  StartServer({"--grace", "0", "--no-billing-clock"});
+  ApplyCatalog();
+  ASSERT_EQ(Meterctl("apply " + std::string(METERD_SOURCE_DIR) + "/docs/examples/invoicing.yaml")
+                .exit_code,
+            0);
+  ASSERT_EQ(Meterctl("profiles set --account bu1user1 --country GB").exit_code, 0);
+  ASSERT_EQ(Meterctl("ingest " + RunningSamples("vm-1001", h, h + 7200)).exit_code, 0);
+  ASSERT_EQ(Meterctl("ingest " + RunningSamples("vm-1003", h, h + 3600)).exit_code, 0);
+  for (int i = 0; i < 100 && Charged("bu1user1", last_month, this_month) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  server_.Stop();
+  StartServer({"--grace", "0", "--billing-start", std::to_string(last_month)}, false);
+  ASSERT_TRUE(WaitBilledThrough(ThisHour()));
+  const std::string period = " --period " + std::to_string(last_month);
+
+  // bu1user2 has no country yet: refused by name.
+  auto first = Run("invoice run" + period);
+  bool refused = false;
+  for (const auto& r : first["refused"]) {
+    refused = refused || (r["account"] == "bu1user2" &&
+                          r["reason"].get<std::string>().find("bu1user2") != std::string::npos);
+  }
+  EXPECT_TRUE(refused) << first.dump(1);
+  ASSERT_EQ(
+      Meterctl("profiles set --account bu1user2 --country DE --vat-number DE123456789").exit_code,
+      0);
+  auto run = Run("invoice run" + period);
+  EXPECT_TRUE(run["refused"].empty()) << run.dump(1);
+
+  auto d1 = Run("invoice drafts" + period + " --account bu1user1")["drafts"][0];
+  int64_t running = 0;
+  for (const auto& l : d1["lines"]) {
+    if (l["group"] == "Running VM") running += l["amount"]["micro"].get<int64_t>();
+  }
+  ASSERT_GT(running, 0) << d1.dump(1);
+  ASSERT_EQ(d1["discounts"].size(), 1u) << d1.dump(1);
+  EXPECT_EQ(d1["discounts"][0]["id"], "corporate-running");
+  const int64_t discount = d1["discounts"][0]["amount"]["micro"];
+  EXPECT_LE(std::llabs(discount * 20 - running), 20) << d1.dump(1);  // 5 %, rounded once
+  ASSERT_EQ(d1["taxes"].size(), 1u) << d1.dump(1);
+  const int64_t base = d1["subtotal"]["micro"].get<int64_t>() - discount;
+  EXPECT_EQ(d1["taxes"][0]["base_micro"], base);
+  EXPECT_EQ(d1["taxes"][0]["rate_ppm"], 200000);
+  const int64_t tax = d1["taxes"][0]["amount"]["micro"];
+  EXPECT_LE(std::llabs(tax * 5 - base), 5);
+  EXPECT_EQ(d1["total"]["micro"], base + tax);
+  EXPECT_EQ(d1["issuer"]["name"], "Example Cloud Ltd");
+
+  auto d2 = Run("invoice drafts" + period + " --account bu1user2")["drafts"][0];
+  ASSERT_EQ(d2["taxes"].size(), 1u) << d2.dump(1);
+  EXPECT_TRUE(d2["taxes"][0]["reverse_charge"].get<bool>());
+  EXPECT_EQ(d2["tax_total"]["micro"], 0);
+  EXPECT_NE(d2["notes"].dump().find("everse"), std::string::npos) << d2.dump(1);
+
+  auto issued = Run("invoice issue" + period);
+  ASSERT_EQ(issued["invoices"].size(), 2u) << issued.dump(1);
+  std::string number;
+  for (const auto& i : issued["invoices"]) {
+    if (i["account"] == "bu1user1") number = i["number"];
+  }
+  auto ledger = Run("ledger --account bu1user1");
+  int64_t booked_tax = 0, booked_discount = 0;
+  for (const auto& e : ledger["entries"]) {
+    if (e["reference"] == "invoice:" + number + ":taxes") booked_tax = e["amount_micro"];
+    if (e["reference"] == "invoice:" + number + ":discounts") booked_discount = e["amount_micro"];
+  }
+  EXPECT_EQ(booked_tax, -tax) << ledger.dump(1);
+  EXPECT_EQ(booked_discount, discount) << ledger.dump(1);
+  // The PDF through the protocol carries the VAT line.
+  const std::string pdf = tmp_.path() + "/inv.pdf";
+  ASSERT_EQ(Meterctl("invoice pdf " + number + " -o " + pdf).exit_code, 0);
+  std::ifstream in(pdf, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(bytes.rfind("%PDF-", 0), 0u);
 }
 
 }  // namespace

@@ -101,8 +101,10 @@ TEST(InvoiceBuilder, DiscountsThenTaxesOfTheDiscountedBaseAndReverseCharge) {
         {"ten", "10 %", "account", "", 100000, 100 * kCredit, {10 * kCredit, 0}}};
   };
   MicroCredits taxed_base = 0;
-  in.taxes = [&](MicroCredits base) -> Result<std::vector<TaxLine>> {
+  in.taxes = [&](MicroCredits base,
+                 std::vector<std::string>* notes) -> Result<std::vector<TaxLine>> {
     taxed_base = base;
+    notes->push_back("Reverse charge: VAT is to be accounted for by the customer (DE999).");
     return std::vector<TaxLine>{{"VAT", "GB", "", 200000, false, base, {base / 5, 0}},
                                 {"VAT", "DE", "", 190000, true, base, {0, 0}}};
   };
@@ -118,7 +120,7 @@ TEST(InvoiceBuilder, DiscountsThenTaxesOfTheDiscountedBaseAndReverseCharge) {
   ASSERT_EQ(inv->notes.size(), 1u);
   EXPECT_NE(inv->notes[0].find("Reverse charge"), std::string::npos);
   // A tax error (no rate for the country) is the invoice's error, never a zero tax.
-  in.taxes = [](MicroCredits) -> Result<std::vector<TaxLine>> {
+  in.taxes = [](MicroCredits, std::vector<std::string>*) -> Result<std::vector<TaxLine>> {
     return Status::NotFound("no tax rate for country 'ZZ' (account acme)");
   };
   EXPECT_EQ(BuildInvoice(in).status().code(), Status::Code::kNotFound);
@@ -154,7 +156,7 @@ TEST(InvoiceBuilder, PropertyTotalsAlwaysAddUp) {
       return std::vector<DiscountLine>{
           {"d", "d", "account", "", pct, static_cast<MicroCredits>(base), {d, 0}}};
     };
-    in.taxes = [](MicroCredits base) -> Result<std::vector<TaxLine>> {
+    in.taxes = [](MicroCredits base, std::vector<std::string>*) -> Result<std::vector<TaxLine>> {
       return std::vector<TaxLine>{{"VAT", "GB", "", 200000, false, base, {base / 5, 0}}};
     };
     in.balance = static_cast<MicroCredits>(rng() % (20000 * kCredit)) - 10000 * kCredit;

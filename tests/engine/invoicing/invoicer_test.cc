@@ -146,7 +146,7 @@ struct Harness {
         [this](int64_t from, int64_t to, const std::vector<std::string>& accounts) {
           return rater.Lines(from, to, accounts);
         },
-        Policies{}, 1);
+        1);
     EXPECT_TRUE(inv.ok()) << inv.status().ToString();
     invoicer = std::move(inv).value();
     billing::ClockOptions o;
