@@ -283,9 +283,11 @@ Status InvoiceStore::DropDraft(std::string_view account, int64_t period_start) {
   return txn.Commit();
 }
 
-Result<StoredInvoice> InvoiceStore::Issue(std::string_view account, int64_t period_start,
-                                          const NumberingOptions& numbering, int64_t now) {
-  METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
+namespace {
+
+// Issue's work inside a transaction.
+Result<StoredInvoice> IssueIn(Transaction& txn, std::string_view account, int64_t period_start,
+                              const NumberingOptions& numbering, int64_t now) {
   METERD_ASSIGN_OR_RETURN(Statement d, txn.Prepare(R"sql(
     SELECT document, watermark, coverage, provisional FROM invoice_drafts
     WHERE account = ?1 AND period_start = ?2)sql"));
@@ -321,7 +323,77 @@ Result<StoredInvoice> InvoiceStore::Issue(std::string_view account, int64_t peri
                                       "period_start = ?2"));
   del.Bind(1, account).Bind(2, period_start);
   METERD_RETURN_IF_ERROR(del.Run());
+  return out;
+}
+
+Status AddEventIn(Transaction& txn, std::string_view number, const InvoiceEvent& e) {
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    INSERT INTO invoice_events (invoice_id, kind, amount, reference, actor, reason, at)
+    SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM invoices WHERE number = ?1 RETURNING id)sql"));
+  st.Bind(1, number).Bind(2, e.kind).Bind(3, e.amount).Bind(4, e.reference).Bind(5, e.actor);
+  st.Bind(6, e.reason).Bind(7, e.at);
+  METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::NotFound("no invoice numbered '" + std::string(number) + "'");
+  return st.Reset();
+}
+
+}  // namespace
+
+Result<StoredInvoice> InvoiceStore::Issue(std::string_view account, int64_t period_start,
+                                          const NumberingOptions& numbering, int64_t now) {
+  METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
+  METERD_ASSIGN_OR_RETURN(StoredInvoice out, IssueIn(txn, account, period_start, numbering, now));
   METERD_RETURN_IF_ERROR(txn.Commit());
+  return out;
+}
+
+Result<std::vector<Result<StoredInvoice>>> InvoiceStore::IssueMany(
+    const std::vector<IssueItem>& items, int64_t period_start, int64_t now,
+    const std::function<std::vector<InvoiceEvent>(const Invoice&)>& events) {
+  METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
+  std::vector<Result<StoredInvoice>> out;
+  out.reserve(items.size());
+  for (const IssueItem& item : items) {
+    // A refused draft changed nothing (every check precedes the writes), so the others go on.
+    Result<StoredInvoice> s = IssueIn(txn, item.account, period_start, item.numbering, now);
+    if (s.ok() && events) {
+      for (const InvoiceEvent& e : events(s->invoice)) {
+        METERD_RETURN_IF_ERROR(AddEventIn(txn, s->invoice.number, e));
+        s->events.push_back(e);
+        if (e.kind == "booked") s->booked = true;
+        if (e.kind == "paid") s->invoice.state = InvoiceState::kPaid;
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  METERD_RETURN_IF_ERROR(txn.Commit());
+  return out;
+}
+
+Status InvoiceStore::AddEvents(const std::vector<std::pair<std::string, InvoiceEvent>>& events) {
+  if (events.empty()) return Status::OK();
+  METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
+  for (const auto& [number, e] : events) METERD_RETURN_IF_ERROR(AddEventIn(txn, number, e));
+  return txn.Commit();
+}
+
+Result<std::map<std::string, std::pair<int64_t, Coverage>, std::less<>>>
+InvoiceStore::LastCoverages() const {
+  METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
+  // Per account, its latest issued, not void, invoice (by period, then id).
+  METERD_ASSIGN_OR_RETURN(
+      Statement st,
+      txn.Prepare("SELECT account, id, watermark, period_start FROM invoices i WHERE kind = "
+                  "'invoice' AND " +
+                  std::string(kNotVoid) + " ORDER BY account, period_start, id"));
+  // The rows come by period within an account: the last one assigned is the latest. Only the
+  // watermark is read (a run needs no more of the previous invoice).
+  std::map<std::string, std::pair<int64_t, Coverage>, std::less<>> out;
+  for (;;) {
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[st.Text(0)] = {st.Int(3), Coverage{st.Int(2), {}}};
+  }
   return out;
 }
 
@@ -347,14 +419,7 @@ Result<StoredInvoice> InvoiceStore::IssueCreditNote(const Invoice& note, std::st
 
 Status InvoiceStore::AddEvent(std::string_view number, const InvoiceEvent& e) {
   METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
-  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
-    INSERT INTO invoice_events (invoice_id, kind, amount, reference, actor, reason, at)
-    SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM invoices WHERE number = ?1 RETURNING id)sql"));
-  st.Bind(1, number).Bind(2, e.kind).Bind(3, e.amount).Bind(4, e.reference).Bind(5, e.actor);
-  st.Bind(6, e.reason).Bind(7, e.at);
-  METERD_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return Status::NotFound("no invoice numbered '" + std::string(number) + "'");
-  METERD_RETURN_IF_ERROR(st.Reset());
+  METERD_RETURN_IF_ERROR(AddEventIn(txn, number, e));
   return txn.Commit();
 }
 

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -93,6 +94,23 @@ class InvoiceStore {
   // period has an issued invoice that is not void.
   Result<StoredInvoice> Issue(std::string_view account, int64_t period_start,
                               const NumberingOptions& numbering, int64_t now);
+  // Issue of many drafts of one period in one transaction (an invoice run), in the order given.
+  // Per draft: the issued document, or why not (as Issue); one failing draft fails no other.
+  // `events` are appended to each issued document in the same transaction (the `booked` and
+  // `paid` events of a document that needs no ledger entry).
+  struct IssueItem {
+    std::string account;
+    NumberingOptions numbering;
+  };
+  Result<std::vector<Result<StoredInvoice>>> IssueMany(
+      const std::vector<IssueItem>& items, int64_t period_start, int64_t now,
+      const std::function<std::vector<InvoiceEvent>(const Invoice&)>& events);
+  // Appends events to many documents in one transaction.
+  Status AddEvents(const std::vector<std::pair<std::string, InvoiceEvent>>& events);
+  // Every account's LastCoverage (period start and watermark only; months left empty), in one
+  // transaction; accounts without an invoice are absent.
+  Result<std::map<std::string, std::pair<int64_t, Coverage>, std::less<>>> LastCoverages() const;
+
   // Issues a credit note (kind kCreditNote, its own numbering) against the invoice `of`.
   Result<StoredInvoice> IssueCreditNote(const Invoice& note, std::string_view of,
                                         const NumberingOptions& numbering, int64_t now);

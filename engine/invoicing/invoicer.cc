@@ -165,7 +165,15 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
     if (s.invoice.state != InvoiceState::kVoid) issued_accounts.insert(s.invoice.account);
   }
 
-  std::vector<std::pair<Invoice, Coverage>> drafts;
+  // Accounts whose rating matches the ledger, to build once the revisions of their invoiced
+  // months are read (in one transaction for all of them).
+  struct Pending {
+    const tenancy::Account* account;
+    std::vector<RatedLine> lines;
+    MicroCredits balance;
+    Coverage coverage;
+  };
+  std::vector<Pending> pending;
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::vector<const tenancy::Account*> mismatched;
     for (const tenancy::Account* a : accounts) {
@@ -199,87 +207,7 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
       Coverage coverage;
       coverage.watermark = std::max(wm.last_entry, int64_t{0});
       coverage.months[start] = req.provisional ? static_cast<MicroCredits>(rated_total) : wm.billed;
-      std::map<int64_t, MicroCredits> revisions;
-      METERD_ASSIGN_OR_RETURN(auto last, store_->LastCoverage(a->id));
-      if (last && last->first < start) {
-        METERD_ASSIGN_OR_RETURN(revisions,
-                                ledger_->ClockAdjustmentsBetween(a->id, last->second.watermark,
-                                                                 coverage.watermark, start));
-      }
-      for (const auto& [month, amount] : revisions) coverage.months[month] += amount;
-      if (lines.empty() && revisions.empty()) {
-        if (attempt == 0) ++rep.nothing_to_invoice;
-        continue;
-      }
-
-      BuildInput in;
-      Invoice& h = in.header;
-      h.kind = InvoiceKind::kInvoice;
-      h.state = InvoiceState::kDraft;
-      h.provisional = !rep.open_hours.empty();
-      h.account = a->id;
-      h.account_name = a->name;
-      h.domain = a->domain;
-      if (const tenancy::Domain* d = t.FindDomain(a->domain)) h.domain_name = d->name;
-      const tenancy::BillingProfile* profile = t.FindBillingProfile(a->id);
-      h.customer.name = a->name.empty() ? a->id : a->name;
-      if (profile != nullptr) {
-        h.customer.address = profile->address;
-        h.customer.country = profile->country;
-        h.customer.vat_number = profile->vat_number;
-      }
-      const std::vector<std::string> emails = ledger_->NotifyEmails(a->id);
-      if (!emails.empty()) h.customer.email = emails.front();
-      Result<Issuer> issuer = IssuerOf(t, *a);
-      if (!issuer.ok()) {
-        rep.refused.push_back({a->id, std::string(issuer.status().message())});
-        continue;
-      }
-      h.issuer = issuer->party;
-      h.period_start = start;
-      h.period_end = end;
-      h.time_zone = profile != nullptr ? profile->time_zone : "UTC";
-      h.cycle = "monthly";
-      h.price_version = version->version;
-      h.created_at = req.now;
-      const std::string currency_code =
-          profile != nullptr && !profile->currency.empty() ? profile->currency : a->currency;
-      in.currency = version->DisplayCurrency(currency_code);
-      in.rounding = version->rounding;
-      in.rated = std::move(lines);
-      in.revisions = std::move(revisions);
-      in.balance = balance.balance;
-      // Discounts and coupons of the account (discounts.h), over its cycle in its zone.
-      const cycles::Cycle cycle = profile != nullptr ? profile->cycle : cycles::Cycle{};
-      auto zone = cycles::TimeZone::Find(h.time_zone);
-      if (!zone.ok()) {
-        rep.refused.push_back({a->id, std::string(zone.status().message())});
-        continue;
-      }
-      in.discounts = [&](const std::vector<InvoiceLine>& l) {
-        return ComputeDiscounts(t.discount_catalog(), a->id, cycle, *zone, start, end, l,
-                                version->rounding);
-      };
-      // Taxes of the domain's settings (taxes.h); none when the catalog configures no tax.
-      if (!t.tax_settings().empty() || !t.tax_table().rates.empty()) {
-        in.taxes = [&](MicroCredits base,
-                       std::vector<std::string>* notes) -> Result<std::vector<TaxLine>> {
-          METERD_ASSIGN_OR_RETURN(TaxContext ctx, CustomerTaxContext(t, a->id, end - 1));
-          ctx.prepaid = ledger_->Resolve(a->id).mode == ledger::BillingMode::kPrepaid;
-          const tenancy::TaxSettings& settings = t.TaxSettingsFor(a->domain);
-          METERD_ASSIGN_OR_RETURN(
-              std::vector<TaxLine> lines,
-              ComputeTaxes(t.tax_table(), settings, ctx, base, version->rounding));
-          for (std::string& n : TaxNotes(settings, ctx, lines)) notes->push_back(std::move(n));
-          return lines;
-        };
-      }
-      Result<Invoice> built = BuildInvoice(in);
-      if (!built.ok()) {
-        rep.refused.push_back({a->id, std::string(built.status().message())});
-        continue;
-      }
-      drafts.emplace_back(std::move(built).value(), std::move(coverage));
+      pending.push_back({a, std::move(lines), balance.balance, std::move(coverage)});
     }
     if (mismatched.empty()) break;
     // The clock books a revision within a second of seeing it: wait for it once, then rate
@@ -292,6 +220,100 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
         rated, rate_(from, end, again.size() == 1 ? again : std::vector<std::string>{}));
     METERD_ASSIGN_OR_RETURN(watermarks, ledger_->BilledWithWatermarks(start));
   }
+
+  // The clock's revisions of months an earlier invoice covered, booked since it.
+  METERD_ASSIGN_OR_RETURN(auto lasts, store_->LastCoverages());
+  std::vector<ledger::Ledger::AdjustmentQuery> queries;
+  for (const Pending& p : pending) {
+    auto last = lasts.find(p.account->id);
+    if (last != lasts.end() && last->second.first < start) {
+      queries.push_back({p.account->id, last->second.second.watermark, p.coverage.watermark});
+    }
+  }
+  METERD_ASSIGN_OR_RETURN(auto adjustments, ledger_->ClockAdjustmentsOf(queries, start));
+
+  std::vector<std::pair<Invoice, Coverage>> drafts;
+  drafts.reserve(pending.size());
+  for (Pending& p : pending) {
+    const tenancy::Account* a = p.account;
+    Coverage& coverage = p.coverage;
+    std::map<int64_t, MicroCredits> revisions;
+    if (auto it = adjustments.find(a->id); it != adjustments.end()) revisions = it->second;
+    for (const auto& [month, amount] : revisions) coverage.months[month] += amount;
+    if (p.lines.empty() && revisions.empty()) {
+      ++rep.nothing_to_invoice;
+      continue;
+    }
+
+    BuildInput in;
+    Invoice& h = in.header;
+    h.kind = InvoiceKind::kInvoice;
+    h.state = InvoiceState::kDraft;
+    h.provisional = !rep.open_hours.empty();
+    h.account = a->id;
+    h.account_name = a->name;
+    h.domain = a->domain;
+    if (const tenancy::Domain* d = t.FindDomain(a->domain)) h.domain_name = d->name;
+    const tenancy::BillingProfile* profile = t.FindBillingProfile(a->id);
+    h.customer.name = a->name.empty() ? a->id : a->name;
+    if (profile != nullptr) {
+      h.customer.address = profile->address;
+      h.customer.country = profile->country;
+      h.customer.vat_number = profile->vat_number;
+    }
+    const std::vector<std::string> emails = ledger_->NotifyEmails(a->id);
+    if (!emails.empty()) h.customer.email = emails.front();
+    Result<Issuer> issuer = IssuerOf(t, *a);
+    if (!issuer.ok()) {
+      rep.refused.push_back({a->id, std::string(issuer.status().message())});
+      continue;
+    }
+    h.issuer = issuer->party;
+    h.period_start = start;
+    h.period_end = end;
+    h.time_zone = profile != nullptr ? profile->time_zone : "UTC";
+    h.cycle = "monthly";
+    h.price_version = version->version;
+    h.created_at = req.now;
+    const std::string currency_code =
+        profile != nullptr && !profile->currency.empty() ? profile->currency : a->currency;
+    in.currency = version->DisplayCurrency(currency_code);
+    in.rounding = version->rounding;
+    in.rated = std::move(p.lines);
+    in.revisions = std::move(revisions);
+    in.balance = p.balance;
+    // Discounts and coupons of the account (discounts.h), over its cycle in its zone.
+    const cycles::Cycle cycle = profile != nullptr ? profile->cycle : cycles::Cycle{};
+    auto zone = cycles::TimeZone::Find(h.time_zone);
+    if (!zone.ok()) {
+      rep.refused.push_back({a->id, std::string(zone.status().message())});
+      continue;
+    }
+    in.discounts = [&](const std::vector<InvoiceLine>& l) {
+      return ComputeDiscounts(t.discount_catalog(), a->id, cycle, *zone, start, end, l,
+                              version->rounding);
+    };
+    // Taxes of the domain's settings (taxes.h); none when the catalog configures no tax.
+    if (!t.tax_settings().empty() || !t.tax_table().rates.empty()) {
+      in.taxes = [&](MicroCredits base,
+                     std::vector<std::string>* notes) -> Result<std::vector<TaxLine>> {
+        METERD_ASSIGN_OR_RETURN(TaxContext ctx, CustomerTaxContext(t, a->id, end - 1));
+        ctx.prepaid = ledger_->Resolve(a->id).mode == ledger::BillingMode::kPrepaid;
+        const tenancy::TaxSettings& settings = t.TaxSettingsFor(a->domain);
+        METERD_ASSIGN_OR_RETURN(
+            std::vector<TaxLine> lines,
+            ComputeTaxes(t.tax_table(), settings, ctx, base, version->rounding));
+        for (std::string& n : TaxNotes(settings, ctx, lines)) notes->push_back(std::move(n));
+        return lines;
+      };
+    }
+    Result<Invoice> built = BuildInvoice(in);
+    if (!built.ok()) {
+      rep.refused.push_back({a->id, std::string(built.status().message())});
+      continue;
+    }
+    drafts.emplace_back(std::move(built).value(), std::move(coverage));
+  }
   rep.build_ms = MsSince(t0);
 
   t0 = Clock::now();
@@ -303,11 +325,16 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
   return rep;
 }
 
-Status Invoicer::Book(const StoredInvoice& s, const std::string& actor, int64_t now) {
-  const Invoice& inv = s.invoice;
-  auto post = [&](ledger::EntryKind kind, MicroCredits amount, const std::string& suffix,
-                  const std::string& reason) -> Status {
-    if (amount == 0) return Status::OK();
+namespace {
+
+// The ledger entries an issued document books (docs/invoices.md, "Numbering, states and the
+// ledger"), each idempotent on a reference derived from its number.
+std::vector<ledger::ManualEntry> BookingEntries(const Invoice& inv, const std::string& actor,
+                                                int64_t now) {
+  std::vector<ledger::ManualEntry> out;
+  auto add = [&](ledger::EntryKind kind, MicroCredits amount, const std::string& suffix,
+                 std::string reason) {
+    if (amount == 0) return;
     ledger::ManualEntry e;
     e.account = inv.account;
     e.kind = kind;
@@ -315,32 +342,49 @@ Status Invoicer::Book(const StoredInvoice& s, const std::string& actor, int64_t 
     e.reference =
         (inv.kind == InvoiceKind::kInvoice ? "invoice:" : "credit-note:") + inv.number + suffix;
     e.actor = actor;
-    e.reason = reason;
+    e.reason = std::move(reason);
     e.at = now;
-    return ledger_->Post(e, now).status();
+    out.push_back(std::move(e));
   };
   if (inv.kind == InvoiceKind::kInvoice) {
-    METERD_RETURN_IF_ERROR(post(ledger::EntryKind::kCredit, inv.discount_total.micro, ":discounts",
-                                "discounts of invoice " + inv.number));
+    add(ledger::EntryKind::kCredit, inv.discount_total.micro, ":discounts",
+        "discounts of invoice " + inv.number);
     std::string taxes;
     for (const TaxLine& tl : inv.taxes) {
       if (!taxes.empty()) taxes += ", ";
       taxes += tl.name + " " + pricebook::FormatQuantity(tl.rate_ppm, 10000) + " %";
     }
-    METERD_RETURN_IF_ERROR(post(ledger::EntryKind::kAdjustment, -inv.tax_total.micro, ":taxes",
-                                "taxes of invoice " + inv.number + " (" + taxes + ")"));
+    add(ledger::EntryKind::kAdjustment, -inv.tax_total.micro, ":taxes",
+        "taxes of invoice " + inv.number + " (" + taxes + ")");
   } else {
-    METERD_RETURN_IF_ERROR(post(
-        ledger::EntryKind::kCredit, inv.total.micro, "",
-        "credit note " + inv.number + " for invoice " + inv.credit_note_for + ": " + inv.reason));
+    add(ledger::EntryKind::kCredit, inv.total.micro, "",
+        "credit note " + inv.number + " for invoice " + inv.credit_note_for + ": " + inv.reason);
   }
-  METERD_RETURN_IF_ERROR(store_->AddEvent(
-      inv.number, InvoiceEvent{0, "booked", 0, "", actor, "discounts and taxes booked", now}));
+  return out;
+}
+
+// The events that close a document's booking: `booked`, and `paid` when nothing is due.
+std::vector<InvoiceEvent> BookedEvents(const Invoice& inv, const std::string& actor, int64_t now) {
+  std::vector<InvoiceEvent> out{{0, "booked", 0, "", actor, "discounts and taxes booked", now}};
   if (inv.kind == InvoiceKind::kInvoice && inv.amount_due.micro == 0) {
-    METERD_RETURN_IF_ERROR(store_->AddEvent(
-        inv.number, InvoiceEvent{0, "paid", 0, "", actor, "paid from the account's balance", now}));
+    out.push_back({0, "paid", 0, "", actor, "paid from the account's balance", now});
   }
-  return Status::OK();
+  return out;
+}
+
+// Documents issued per transaction by IssueDrafts.
+constexpr size_t kIssueBatch = 2000;
+
+}  // namespace
+
+Status Invoicer::Book(const StoredInvoice& s, const std::string& actor, int64_t now) {
+  const std::vector<ledger::ManualEntry> entries = BookingEntries(s.invoice, actor, now);
+  if (!entries.empty()) METERD_RETURN_IF_ERROR(ledger_->PostMany(entries, now).status());
+  std::vector<std::pair<std::string, InvoiceEvent>> events;
+  for (InvoiceEvent& e : BookedEvents(s.invoice, actor, now)) {
+    events.emplace_back(s.invoice.number, std::move(e));
+  }
+  return store_->AddEvents(events);
 }
 
 Result<StoredInvoice> Invoicer::IssueLocked(const std::string& account, int64_t period_start,
@@ -362,6 +406,10 @@ Result<StoredInvoice> Invoicer::Issue(const std::string& account, int64_t at,
   return IssueLocked(account, pricebook::MonthStart(at), snapshot_(), actor, now);
 }
 
+// In batches: each batch's documents are numbered and stored in one transaction (those with
+// nothing to book in the ledger closed in it too), their discounts and taxes booked in one
+// ledger transaction, then their `booked` events in one more. A crash between them leaves
+// documents without `booked`, which Open books.
 Result<RunReport> Invoicer::IssueDrafts(ScopeKind scope, const std::string& scope_id, int64_t at,
                                         const std::string& actor, int64_t now) {
   std::lock_guard lock(mu_);
@@ -378,24 +426,73 @@ Result<RunReport> Invoicer::IssueDrafts(ScopeKind scope, const std::string& scop
   f.from = rep.period_start;
   f.to = rep.period_start + 1;
   if (scope == ScopeKind::kAccount) f.account = scope_id;
+  const auto t0 = Clock::now();
   METERD_ASSIGN_OR_RETURN(std::vector<Invoice> drafts, store_->Drafts(f));
+  rep.build_ms = MsSince(t0);  // reading the drafts, then numbering and storing
+
+  std::map<std::string, Result<Issuer>, std::less<>> issuers;  // by domain
+  std::vector<InvoiceStore::IssueItem> items;
+  auto flush = [&]() -> Status {
+    if (items.empty()) return Status::OK();
+    auto t1 = Clock::now();
+    // Documents with nothing to book are closed in the issuing transaction.
+    METERD_ASSIGN_OR_RETURN(
+        auto issued, store_->IssueMany(items, rep.period_start, now, [&](const Invoice& inv) {
+          return BookingEntries(inv, actor, now).empty() ? BookedEvents(inv, actor, now)
+                                                         : std::vector<InvoiceEvent>{};
+        }));
+    rep.build_ms += MsSince(t1);
+    t1 = Clock::now();
+    std::vector<ledger::ManualEntry> entries;
+    std::vector<std::pair<std::string, InvoiceEvent>> events;
+    for (size_t i = 0; i < issued.size(); ++i) {
+      if (!issued[i].ok()) {
+        if (issued[i].status().code() == Status::Code::kAlreadyExists) {
+          ++rep.already_issued;
+        } else {
+          rep.refused.push_back({items[i].account, std::string(issued[i].status().message())});
+        }
+        continue;
+      }
+      StoredInvoice& s = issued[i].value();
+      if (!s.booked) {
+        for (ledger::ManualEntry& e : BookingEntries(s.invoice, actor, now)) {
+          entries.push_back(std::move(e));
+        }
+        for (InvoiceEvent& e : BookedEvents(s.invoice, actor, now)) {
+          if (e.kind == "paid") s.invoice.state = InvoiceState::kPaid;
+          events.emplace_back(s.invoice.number, std::move(e));
+        }
+      }
+      rep.invoices.push_back(std::move(s.invoice));
+    }
+    if (!entries.empty()) METERD_RETURN_IF_ERROR(ledger_->PostMany(entries, now).status());
+    METERD_RETURN_IF_ERROR(store_->AddEvents(events));
+    rep.store_ms += MsSince(t1);
+    items.clear();
+    return Status::OK();
+  };
   for (const Invoice& d : drafts) {
     if (!in_scope.contains(d.account)) continue;
     if (d.provisional) {
       rep.refused.push_back({d.account, "the draft is provisional"});
       continue;
     }
-    Result<StoredInvoice> s = IssueLocked(d.account, d.period_start, snap, actor, now);
-    if (!s.ok()) {
-      if (s.status().code() == Status::Code::kAlreadyExists) {
-        ++rep.already_issued;
-      } else {
-        rep.refused.push_back({d.account, std::string(s.status().message())});
-      }
+    const tenancy::Account* a = snap.tenancy->FindAccount(d.account);
+    if (a == nullptr) {
+      rep.refused.push_back({d.account, "unknown account"});
       continue;
     }
-    rep.invoices.push_back(std::move(s.value().invoice));
+    auto it = issuers.find(a->domain);
+    if (it == issuers.end()) it = issuers.emplace(a->domain, IssuerOf(*snap.tenancy, *a)).first;
+    if (!it->second.ok()) {
+      rep.refused.push_back({d.account, std::string(it->second.status().message())});
+      continue;
+    }
+    items.push_back({d.account, Numbering(*it->second, InvoiceKind::kInvoice)});
+    if (items.size() == kIssueBatch) METERD_RETURN_IF_ERROR(flush());
   }
+  METERD_RETURN_IF_ERROR(flush());
   return rep;
 }
 

@@ -75,6 +75,8 @@ struct RunReport {
   std::vector<AccountRefusal> refused;  // accounts not drafted, with why
   std::vector<Invoice> invoices;        // the drafts written (or, for issue, the issued)
   std::vector<int64_t> open_hours;      // hours of the period not booked yet (provisional runs)
+  // Run: rating and ledger reads, building, storing the drafts. Issue: reading the drafts and
+  // issuing them, then booking them in the ledger.
   double rate_ms = 0, build_ms = 0, store_ms = 0;
 };
 

@@ -279,87 +279,126 @@ std::vector<std::string> Ledger::NotifyEmails(std::string_view account) const {
 }
 
 Result<PostResult> Ledger::Post(const ManualEntry& m_in, int64_t now) {
-  ManualEntry m = m_in;
-  if (m.at == 0) m.at = now;
-  METERD_RETURN_IF_ERROR(ValidateManual(m));
+  METERD_ASSIGN_OR_RETURN(std::vector<PostResult> out, PostMany({m_in}, now));
+  return std::move(out.front());
+}
+
+Result<std::vector<PostResult>> Ledger::PostMany(const std::vector<ManualEntry>& entries,
+                                                 int64_t now) {
   auto t = impl_->tenancy ? impl_->tenancy() : nullptr;
-  if (t == nullptr || t->FindAccount(m.account) == nullptr) {
-    return Status::NotFound("unknown account '" + m.account + "'");
+  std::vector<ManualEntry> ms = entries;
+  for (ManualEntry& m : ms) {
+    if (m.at == 0) m.at = now;
+    METERD_RETURN_IF_ERROR(ValidateManual(m));
+    if (t == nullptr || t->FindAccount(m.account) == nullptr) {
+      return Status::NotFound("unknown account '" + m.account + "'");
+    }
   }
-  const MicroCredits amount = m.kind == EntryKind::kRefund ? -m.amount : m.amount;
 
   std::lock_guard write(impl_->write_mu);
   METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
-  PostResult out;
-  if (!m.reference.empty()) {
-    METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare("SELECT " + std::string(kEntryColumns) +
-                                                      " FROM ledger_entries WHERE reference = ?1"));
-    st.Bind(1, m.reference);
-    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (row) {
-      Entry first = EntryFromRow(st);
-      if (!SameManual(first, m, amount)) {
-        return Status::AlreadyExists("reference '" + m.reference + "' was already used for " +
-                                     EntryKindName(first.kind) + " entry " +
-                                     std::to_string(first.id) + " of account '" + first.account +
-                                     "' (" + pricebook::FormatCredits(first.amount) + " credits)");
-      }
-      out.entry = std::move(first);
-      out.duplicate = true;
-      txn.Rollback();
-      METERD_ASSIGN_OR_RETURN(out.balance, Balance(m.account));
-      return out;
-    }
-  }
-  Book book;
-  ResolvedSettings settings;
-  {
-    std::shared_lock lock(impl_->mu);
-    auto it = impl_->books.find(m.account);
-    if (it != impl_->books.end()) book = it->second;
-    settings = impl_->ResolveLocked(m.account, t.get());
-  }
-  if (m.kind == EntryKind::kRefund) {
-    const MicroCredits paid = book.balance - book.GrantTotal();
-    if (m.amount > paid) {
-      return Status::InvalidArgument(
-          "a refund of " + pricebook::FormatCredits(m.amount) +
-          " credits exceeds the paid credit of account '" + m.account + "' (" +
-          pricebook::FormatCredits(std::max<MicroCredits>(paid, 0)) + ")");
-    }
-  }
+  METERD_ASSIGN_OR_RETURN(Statement by_reference,
+                          txn.Prepare("SELECT " + std::string(kEntryColumns) +
+                                      " FROM ledger_entries WHERE reference = ?1"));
   METERD_ASSIGN_OR_RETURN(Writer w, Writer::Make(txn));
-  Entry e;
-  e.account = m.account;
-  e.kind = m.kind;
-  e.amount = amount;
-  e.at = m.at;
-  e.reference = m.reference;
-  e.expires_at = m.expires_at;
-  e.currency = m.currency;
-  e.currency_amount = m.currency_amount;
-  e.actor = m.actor;
-  e.reason = m.reason;
-  e.created_at = now;
-  METERD_RETURN_IF_ERROR(w.Add(&e, &book));
-  if (e.kind == EntryKind::kGrant) {
-    book.grants.push_back(Grant{e.id, e.amount, e.expires_at});
-    std::sort(book.grants.begin(), book.grants.end(), [](const Grant& a, const Grant& b) {
-      return std::tie(a.expires_at, a.id) < std::tie(b.expires_at, b.id);
-    });
+  // Each account's book as the batch leaves it (the live one untouched until the commit).
+  AccountMap<Book> staged;
+  std::vector<PostResult> out(ms.size());
+  std::vector<bool> duplicate(ms.size(), false);
+  std::map<std::string, size_t, std::less<>> batch_references;  // reference -> index
+  for (size_t i = 0; i < ms.size(); ++i) {
+    const ManualEntry& m = ms[i];
+    const MicroCredits amount = m.kind == EntryKind::kRefund ? -m.amount : m.amount;
+    if (!m.reference.empty()) {
+      // Booked before, or earlier in this batch: the first entry stands (invariant 4).
+      std::optional<Entry> first;
+      if (auto it = batch_references.find(m.reference); it != batch_references.end()) {
+        first = out[it->second].entry;
+      } else {
+        by_reference.Bind(1, m.reference);
+        METERD_ASSIGN_OR_RETURN(bool row, by_reference.Step());
+        if (row) first = EntryFromRow(by_reference);
+        METERD_RETURN_IF_ERROR(by_reference.Reset());
+      }
+      if (first) {
+        if (!SameManual(*first, m, amount)) {
+          return Status::AlreadyExists(
+              "reference '" + m.reference + "' was already used for " + EntryKindName(first->kind) +
+              " entry " + std::to_string(first->id) + " of account '" + first->account + "' (" +
+              pricebook::FormatCredits(first->amount) + " credits)");
+        }
+        out[i].entry = std::move(*first);
+        out[i].duplicate = true;
+        duplicate[i] = true;
+        continue;
+      }
+    }
+    auto sb = staged.find(m.account);
+    ResolvedSettings settings;
+    {
+      std::shared_lock lock(impl_->mu);
+      if (sb == staged.end()) {
+        auto live = impl_->books.find(m.account);
+        sb = staged.emplace(m.account, live != impl_->books.end() ? live->second : Book{}).first;
+      }
+      settings = impl_->ResolveLocked(m.account, t.get());
+    }
+    Book& book = sb->second;
+    if (m.kind == EntryKind::kRefund) {
+      const MicroCredits paid = book.balance - book.GrantTotal();
+      if (m.amount > paid) {
+        return Status::InvalidArgument(
+            "a refund of " + pricebook::FormatCredits(m.amount) +
+            " credits exceeds the paid credit of account '" + m.account + "' (" +
+            pricebook::FormatCredits(std::max<MicroCredits>(paid, 0)) + ")");
+      }
+    }
+    Entry e;
+    e.account = m.account;
+    e.kind = m.kind;
+    e.amount = amount;
+    e.at = m.at;
+    e.reference = m.reference;
+    e.expires_at = m.expires_at;
+    e.currency = m.currency;
+    e.currency_amount = m.currency_amount;
+    e.actor = m.actor;
+    e.reason = m.reason;
+    e.created_at = now;
+    METERD_RETURN_IF_ERROR(w.Add(&e, &book));
+    if (e.kind == EntryKind::kGrant) {
+      book.grants.push_back(Grant{e.id, e.amount, e.expires_at});
+      std::sort(book.grants.begin(), book.grants.end(), [](const Grant& a, const Grant& b) {
+        return std::tie(a.expires_at, a.id) < std::tie(b.expires_at, b.id);
+      });
+    }
+    METERD_RETURN_IF_ERROR(w.Thresholds(m.account, &book, settings, m.at, &out[i].events));
+    if (!m.reference.empty()) batch_references.emplace(m.reference, i);
+    out[i].entry = std::move(e);
   }
-  METERD_RETURN_IF_ERROR(w.Thresholds(m.account, &book, settings, m.at, &out.events));
-  METERD_RETURN_IF_ERROR(txn.Commit());
+  if (w.entries() == 0) {
+    txn.Rollback();  // only duplicates: nothing to write
+  } else {
+    METERD_RETURN_IF_ERROR(txn.Commit());
+  }
   {
     std::unique_lock lock(impl_->mu);
-    impl_->books[m.account] = book;
+    for (auto& [account, book] : staged) impl_->books[account] = book;
   }
-  impl_->entries_since_checkpoint += w.entries();
-  impl_->CheckpointAfterCommit(now);
-  if (impl_->events && w.events() > 0) impl_->events->Notify();
-  out.entry = std::move(e);
-  out.balance =
-      AccountBalance{m.account, book.balance, book.GrantTotal(), book.state, book.last_entry};
+  if (w.entries() > 0) {
+    impl_->entries_since_checkpoint += w.entries();
+    impl_->CheckpointAfterCommit(now);
+    if (impl_->events && w.events() > 0) impl_->events->Notify();
+  }
+  for (size_t i = 0; i < ms.size(); ++i) {
+    if (duplicate[i]) {
+      METERD_ASSIGN_OR_RETURN(out[i].balance, Balance(ms[i].account));
+    } else {
+      const Book& book = staged.at(ms[i].account);
+      out[i].balance = AccountBalance{ms[i].account, book.balance, book.GrantTotal(), book.state,
+                                      book.last_entry};
+    }
+  }
   return out;
 }
 

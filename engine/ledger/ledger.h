@@ -156,6 +156,9 @@ class Ledger {
   // Books a manual entry: validated (InvalidArgument), account known (NotFound), reference
   // idempotent (AlreadyExists when reused with other values). `now` is the wall clock.
   Result<PostResult> Post(const ManualEntry& entry, int64_t now);
+  // Post of many entries in one transaction (an invoice run's discounts and taxes): each entry
+  // as Post books it, in order; all or none are booked (the first refusal is the result).
+  Result<std::vector<PostResult>> PostMany(const std::vector<ManualEntry>& entries, int64_t now);
 
   // In memory; NotFound for an account the tenancy does not know. An account with no entry
   // has balance 0.
@@ -210,6 +213,14 @@ class Ledger {
   // The clock's adjustments of `account` with after_id < id <= upto_id for months before
   // `before_month`, summed per month (charges: positive = owed). These are the revisions of
   // months an earlier invoice covered, booked after it was issued.
+  // ClockAdjustmentsBetween of many accounts in one transaction: (account, after_id, upto_id)
+  // each; accounts with no such adjustment are absent from the result.
+  struct AdjustmentQuery {
+    std::string account;
+    int64_t after_id = 0, upto_id = 0;
+  };
+  Result<std::unordered_map<std::string, std::map<int64_t, MicroCredits>>> ClockAdjustmentsOf(
+      const std::vector<AdjustmentQuery>& queries, int64_t before_month) const;
   Result<std::map<int64_t, MicroCredits>> ClockAdjustmentsBetween(std::string_view account,
                                                                   int64_t after_id, int64_t upto_id,
                                                                   int64_t before_month) const;

@@ -43,20 +43,33 @@ Result<std::unordered_map<std::string, Ledger::MonthWatermark>> Ledger::BilledWi
 
 Result<std::map<int64_t, MicroCredits>> Ledger::ClockAdjustmentsBetween(
     std::string_view account, int64_t after_id, int64_t upto_id, int64_t before_month) const {
-  std::map<int64_t, MicroCredits> out;
-  if (upto_id <= after_id) return out;
+  METERD_ASSIGN_OR_RETURN(
+      auto all, ClockAdjustmentsOf({{std::string(account), after_id, upto_id}}, before_month));
+  auto it = all.find(std::string(account));
+  if (it == all.end()) return std::map<int64_t, MicroCredits>{};
+  return std::move(it->second);
+}
+
+Result<std::unordered_map<std::string, std::map<int64_t, MicroCredits>>> Ledger::ClockAdjustmentsOf(
+    const std::vector<AdjustmentQuery>& queries, int64_t before_month) const {
+  std::unordered_map<std::string, std::map<int64_t, MicroCredits>> out;
+  if (queries.empty()) return out;
   METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
-  // The partial index ledger_entries_clock_adjustments (schema version 4): one seek.
+  // The partial index ledger_entries_clock_adjustments (schema version 4): one seek each.
   METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
     SELECT month, -SUM(amount) FROM ledger_entries INDEXED BY ledger_entries_clock_adjustments
     WHERE account = ?1 AND id > ?2 AND id <= ?3 AND kind = 'adjustment' AND hour IS NOT NULL
       AND month < ?4
     GROUP BY month)sql"));
-  st.Bind(1, account).Bind(2, after_id).Bind(3, upto_id).Bind(4, before_month);
-  for (;;) {
-    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    if (st.Int(1) != 0) out[st.Int(0)] = st.Int(1);
+  for (const AdjustmentQuery& q : queries) {
+    if (q.upto_id <= q.after_id) continue;
+    st.Bind(1, q.account).Bind(2, q.after_id).Bind(3, q.upto_id).Bind(4, before_month);
+    for (;;) {
+      METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (st.Int(1) != 0) out[q.account][st.Int(0)] = st.Int(1);
+    }
+    METERD_RETURN_IF_ERROR(st.Reset());
   }
   return out;
 }

@@ -39,6 +39,45 @@ TEST(Ledger, TopUpIsIdempotentOnItsReference) {
   EXPECT_EQ(f.ledger().Balance("acme")->balance, 50 * kCredit);
 }
 
+// PostMany books a batch in one transaction with Post's semantics: a reference already booked
+// (or repeated within the batch) returns its first entry; any refusal books none of the batch.
+TEST(Ledger, PostManyBooksAllOrNoneWithPostsIdempotence) {
+  meterd::testing::TempDir dir;
+  LedgerFixture f(dir.path());
+  ASSERT_TRUE(f.ledger().Post(TopUp("acme", 10 * kCredit, "t-1"), 100).ok());
+  ManualEntry credit;
+  credit.account = "bolt";
+  credit.kind = EntryKind::kCredit;
+  credit.amount = 3 * kCredit;
+  credit.reference = "c-1";
+  credit.reason = "goodwill";
+  credit.actor = "test";
+  auto batch = f.ledger().PostMany(
+      {TopUp("acme", 10 * kCredit, "t-1"), credit, credit, TopUp("acme", 2 * kCredit, "t-2")}, 200);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->size(), 4u);
+  EXPECT_TRUE((*batch)[0].duplicate);
+  EXPECT_FALSE((*batch)[1].duplicate);
+  EXPECT_TRUE((*batch)[2].duplicate);
+  EXPECT_EQ((*batch)[2].entry.id, (*batch)[1].entry.id);
+  EXPECT_EQ(f.ledger().Balance("acme")->balance, 12 * kCredit);
+  EXPECT_EQ(f.ledger().Balance("bolt")->balance, 3 * kCredit);
+  // One bad entry (an unknown account, a reused reference with another amount): nothing booked.
+  ManualEntry reused = credit;
+  reused.amount = 4 * kCredit;
+  EXPECT_EQ(f.ledger().PostMany({TopUp("acme", kCredit, "t-3"), reused}, 300).status().code(),
+            Status::Code::kAlreadyExists);
+  EXPECT_EQ(f.ledger()
+                .PostMany({TopUp("acme", kCredit, "t-3"), TopUp("nobody", 1, "t-4")}, 300)
+                .status()
+                .code(),
+            Status::Code::kNotFound);
+  EXPECT_EQ(f.ledger().Balance("acme")->balance, 12 * kCredit);
+  f.Reopen();  // and what was booked survives
+  EXPECT_EQ(f.ledger().Balance("acme")->balance, 12 * kCredit);
+  EXPECT_EQ(f.ledger().Balance("bolt")->balance, 3 * kCredit);
+}
+
 TEST(Ledger, BadEntriesAreRefusedWithAReason) {
   meterd::testing::TempDir dir;
   LedgerFixture f(dir.path());
