@@ -119,7 +119,16 @@ echo "   may it create a Copper VM in London now?"
 echo "   rated against debited this month (every difference explained):"
 "$BIN/meterctl" reconcile --from "$MONTH_START" --to $((NOW + 1)) --account bu1user1
 
-say "9. the HTTP JSON API and /metrics (docs/http-api.md): the same keys, the same answers"
+say "9. invoices (docs/invoices.md): this month so far as a provisional draft, with UK VAT and a discount"
+"$BIN/meterctl" apply docs/examples/invoicing.yaml | tail -n 1
+"$BIN/meterctl" profiles set --account bu1user1 --country GB --address "24 Piccadilly Circus
+London W1J 9HP" >/dev/null
+"$BIN/meterctl" invoice run --period "$MONTH_START" --account bu1user1 --provisional | tail -n 1
+"$BIN/meterctl" invoice drafts --period "$MONTH_START" --account bu1user1 | sed 's/^/   /'
+echo "   a provisional draft is never issued; once the month's hours are closed:"
+echo "   meterctl invoice run --period YYYY-MM && meterctl invoice issue --period YYYY-MM && meterctl invoice pdf INV-000001 -o inv.pdf"
+
+say "10. the HTTP JSON API and /metrics (docs/http-api.md): the same keys, the same answers"
 HTTP="http://127.0.0.1:$(cat "$HTTP_PORT_FILE")"
 echo "   GET /v1/accounts/bu1user1/balance"
 curl -sS -H "Authorization: Bearer $METER_KEY" "$HTTP/v1/accounts/bu1user1/balance" | sed 's/^/   /'
@@ -134,11 +143,11 @@ curl -sS -o /dev/null -w '   HTTP %{http_code}\n' "$HTTP/v1/balances"
 echo "   GET /metrics (Prometheus text format), a few lines:"
 curl -sS "$HTTP/metrics" | grep -E '^meterd_(ingest_samples_accepted_total|connections|rollup_lag_seconds|process_resident_memory_bytes)' | head -6 | sed 's/^/   /'
 
-say "10. meterctl stats"
+say "11. meterctl stats"
 "$BIN/meterctl" stats
 STORED=$("$BIN/meterctl" --format json stats | awk -F': ' '/"samples_stored"/ { gsub(/,/, "", $2); print $2 }')
 
-say "11. graceful stop (SIGTERM: stop accepting, drain, flush, sync)"
+say "12. graceful stop (SIGTERM: stop accepting, drain, flush, sync)"
 kill -TERM $MPID
 wait $MPID
 trap - EXIT

@@ -24,6 +24,7 @@
 #include "bench/meter_bench/billing_workload.h"
 #include "bench/meter_bench/connections_workload.h"
 #include "bench/meter_bench/ingest_workload.h"
+#include "bench/meter_bench/invoice_workload.h"
 #include "bench/meter_bench/query_workload.h"
 #include "bench/meter_bench/rate_workload.h"
 #include "bench/meter_bench/store_workload.h"
@@ -342,7 +343,38 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   billing_cmd->add_flag("--json", billing_json,
                         "print only the JSON lines on stdout (the tables on stderr)");
+  meterd::bench::InvoiceWorkloadOptions invoice_options;
+  bool invoice_json = false;
+  CLI::App* invoice_cmd = app.add_subcommand(
+      "invoices", "a month's invoice run and issue for a fleet (and PDFs), in process");
+  invoice_cmd->add_option("--data-dir", invoice_options.dir, "data directory (recreated)")
+      ->capture_default_str();
+  invoice_cmd->add_option("--accounts", invoice_options.accounts, "accounts")
+      ->capture_default_str();
+  invoice_cmd->add_option("--vms-per-account", invoice_options.vms_per_account, "VMs per account")
+      ->capture_default_str();
+  invoice_cmd->add_flag("--pdf", invoice_options.pdf, "also render every invoice as a PDF");
+  invoice_cmd->add_option("--threads", invoice_options.threads, "PDF threads")
+      ->capture_default_str();
+  invoice_cmd->add_option("--seed", invoice_options.seed, "generator seed")->capture_default_str();
+  invoice_cmd->add_option("--month", invoice_options.month, "the month invoiced, YYYY-MM (UTC)")
+      ->capture_default_str();
+  invoice_cmd->add_flag("--json", invoice_json,
+                        "print only the JSON line on stdout (the table on stderr)");
   CLI11_PARSE(app, argc, argv);
+
+  if (invoice_cmd->parsed()) {
+    meterd::bench::InvoiceWorkloadResult r;
+    meterd::Status st = meterd::bench::RunInvoiceWorkload(invoice_options, &r);
+    if (!st.ok()) {
+      std::fprintf(stderr, "meter-bench: %s\n", st.ToString().c_str());
+      return 1;
+    }
+    meterd::bench::PrintInvoiceTable(invoice_json ? stderr : stdout, invoice_options, r);
+    std::fflush(stderr);
+    if (invoice_json) meterd::bench::PrintInvoiceJson(invoice_options, r);
+    return r.check ? 0 : 2;
+  }
 
   if (billing_cmd->parsed()) {
     billing_options.month_to_date = !billing_full_rate;

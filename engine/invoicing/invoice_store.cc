@@ -166,25 +166,52 @@ constexpr std::string_view kNotVoid =
     "NOT EXISTS (SELECT 1 FROM invoice_events e WHERE e.invoice_id = i.id AND e.kind = 'void')";
 
 // Inserts an issued document; returns it with its id, number and dates set.
-Result<StoredInvoice> Insert(Transaction& txn, Invoice inv, const Coverage& coverage,
+// The statements an issue runs, prepared once per transaction (an invoice run issues
+// thousands in one).
+struct IssueStatements {
+  static Result<IssueStatements> Prepare(Transaction& txn) {
+    METERD_ASSIGN_OR_RETURN(Statement seq,
+                            txn.Prepare("SELECT COALESCE(MAX(sequence), 0) + 1 FROM invoices "
+                                        "WHERE scope = ?1 AND kind = ?2"));
+    METERD_ASSIGN_OR_RETURN(Statement insert, txn.Prepare(R"sql(
+      INSERT INTO invoices (kind, scope, sequence, number, account, period_start, period_end,
+                            credit_for, watermark, total, amount_due, issued_at, due_at, document)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id)sql"));
+    METERD_ASSIGN_OR_RETURN(Statement months,
+                            txn.Prepare("INSERT INTO invoice_months (invoice_id, month, "
+                                        "amount) VALUES (?1, ?2, ?3)"));
+    METERD_ASSIGN_OR_RETURN(Statement take, txn.Prepare(R"sql(
+      DELETE FROM invoice_drafts WHERE account = ?1 AND period_start = ?2 AND provisional = 0
+      RETURNING document, watermark, coverage)sql"));
+    METERD_ASSIGN_OR_RETURN(Statement probe,
+                            txn.Prepare("SELECT provisional FROM invoice_drafts WHERE "
+                                        "account = ?1 AND period_start = ?2"));
+    METERD_ASSIGN_OR_RETURN(Statement dup,
+                            txn.Prepare(std::string("SELECT number FROM invoices i WHERE "
+                                                    "account = ?1 AND period_start = ?2 "
+                                                    "AND kind = 'invoice' AND ") +
+                                        std::string(kNotVoid)));
+    return IssueStatements{std::move(seq),  std::move(insert), std::move(months),
+                           std::move(take), std::move(probe),  std::move(dup)};
+  }
+  Statement seq, insert, months, take, probe, dup;
+};
+
+// Inserts an issued document; returns it with its id, number and dates set.
+Result<StoredInvoice> Insert(IssueStatements& p, Invoice inv, const Coverage& coverage,
                              std::optional<int64_t> credit_for, const NumberingOptions& numbering,
                              int64_t now) {
   const char* kind = InvoiceKindName(inv.kind);
-  METERD_ASSIGN_OR_RETURN(Statement seq,
-                          txn.Prepare("SELECT COALESCE(MAX(sequence), 0) + 1 FROM invoices "
-                                      "WHERE scope = ?1 AND kind = ?2"));
-  seq.Bind(1, numbering.scope).Bind(2, kind);
-  METERD_ASSIGN_OR_RETURN(bool row, seq.Step());
+  p.seq.Bind(1, numbering.scope).Bind(2, kind);
+  METERD_ASSIGN_OR_RETURN(bool row, p.seq.Step());
   if (!row) return Status::Corruption("invoice sequence: no row");
-  inv.sequence = seq.Int(0);
+  inv.sequence = p.seq.Int(0);
+  METERD_RETURN_IF_ERROR(p.seq.Reset());
   inv.number = Number(numbering, inv.sequence);
   inv.state = InvoiceState::kIssued;
   inv.issued_at = now;
   inv.due_at = now + numbering.payment_terms;
-  METERD_ASSIGN_OR_RETURN(Statement ins, txn.Prepare(R"sql(
-    INSERT INTO invoices (kind, scope, sequence, number, account, period_start, period_end,
-                          credit_for, watermark, total, amount_due, issued_at, due_at, document)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id)sql"));
+  Statement& ins = p.insert;
   ins.Bind(1, kind).Bind(2, numbering.scope).Bind(3, inv.sequence).Bind(4, inv.number);
   ins.Bind(5, inv.account).Bind(6, inv.period_start).Bind(7, inv.period_end);
   ins.BindOptional(8, credit_for).Bind(9, coverage.watermark).Bind(10, inv.total.micro);
@@ -198,13 +225,10 @@ Result<StoredInvoice> Insert(Transaction& txn, Invoice inv, const Coverage& cove
   if (!inserted) return Status::Corruption("invoice insert returned no id");
   inv.id = ins.Int(0);
   METERD_RETURN_IF_ERROR(ins.Reset());
-  METERD_ASSIGN_OR_RETURN(Statement months,
-                          txn.Prepare("INSERT INTO invoice_months (invoice_id, month, "
-                                      "amount) VALUES (?1, ?2, ?3)"));
   for (const auto& [month, amount] : coverage.months) {
-    months.Bind(1, inv.id).Bind(2, month).Bind(3, amount);
-    METERD_RETURN_IF_ERROR(months.Run());
-    METERD_RETURN_IF_ERROR(months.Reset());
+    p.months.Bind(1, inv.id).Bind(2, month).Bind(3, amount);
+    METERD_RETURN_IF_ERROR(p.months.Run());
+    METERD_RETURN_IF_ERROR(p.months.Reset());
   }
   StoredInvoice out;
   out.invoice = std::move(inv);
@@ -259,6 +283,24 @@ Result<std::vector<Invoice>> InvoiceStore::Drafts(const ListFilter& f) const {
   return out;
 }
 
+Result<std::vector<std::pair<std::string, bool>>> InvoiceStore::DraftAccounts(
+    const ListFilter& f) const {
+  METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    SELECT account, provisional FROM invoice_drafts
+    WHERE (?1 = '' OR account = ?1) AND period_start >= ?2 AND period_start < ?3
+    ORDER BY period_start, account LIMIT ?4)sql"));
+  st.Bind(1, f.account).Bind(2, f.from).Bind(3, f.to);
+  st.Bind(4, f.limit == 0 ? int64_t{-1} : static_cast<int64_t>(f.limit));
+  std::vector<std::pair<std::string, bool>> out;
+  for (;;) {
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.emplace_back(st.Text(0), st.Int(1) != 0);
+  }
+  return out;
+}
+
 Result<std::optional<std::pair<Invoice, Coverage>>> InvoiceStore::Draft(
     std::string_view account, int64_t period_start) const {
   METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
@@ -285,45 +327,41 @@ Status InvoiceStore::DropDraft(std::string_view account, int64_t period_start) {
 
 namespace {
 
-// Issue's work inside a transaction.
-Result<StoredInvoice> IssueIn(Transaction& txn, std::string_view account, int64_t period_start,
+// Issue's work inside a transaction: checks first (a refused draft changes nothing), then
+// the draft is taken and the document inserted.
+Result<StoredInvoice> IssueIn(IssueStatements& p, std::string_view account, int64_t period_start,
                               const NumberingOptions& numbering, int64_t now) {
-  METERD_ASSIGN_OR_RETURN(Statement d, txn.Prepare(R"sql(
-    SELECT document, watermark, coverage, provisional FROM invoice_drafts
-    WHERE account = ?1 AND period_start = ?2)sql"));
-  d.Bind(1, account).Bind(2, period_start);
-  METERD_ASSIGN_OR_RETURN(bool row, d.Step());
+  p.dup.Bind(1, account).Bind(2, period_start);
+  METERD_ASSIGN_OR_RETURN(bool exists, p.dup.Step());
+  if (exists) {
+    const std::string number = p.dup.Text(0);
+    METERD_RETURN_IF_ERROR(p.dup.Reset());
+    return Status::AlreadyExists("account '" + std::string(account) + "' already has invoice " +
+                                 number + " for this period");
+  }
+  METERD_RETURN_IF_ERROR(p.dup.Reset());
+  p.take.Bind(1, account).Bind(2, period_start);
+  METERD_ASSIGN_OR_RETURN(bool row, p.take.Step());
   if (!row) {
+    METERD_RETURN_IF_ERROR(p.take.Reset());
+    p.probe.Bind(1, account).Bind(2, period_start);
+    METERD_ASSIGN_OR_RETURN(bool draft, p.probe.Step());
+    METERD_RETURN_IF_ERROR(p.probe.Reset());
+    if (draft) {
+      return Status::InvalidArgument("the draft of account '" + std::string(account) +
+                                     "' is provisional (some hours of its period are open); it "
+                                     "cannot be issued");
+    }
     return Status::NotFound("no draft invoice of account '" + std::string(account) +
                             "' for the period starting " + std::to_string(period_start) +
                             " (run `meterctl invoice run` first)");
   }
-  if (d.Int(3) != 0) {
-    return Status::InvalidArgument("the draft of account '" + std::string(account) +
-                                   "' is provisional (some hours of its period are open); it "
-                                   "cannot be issued");
-  }
-  METERD_ASSIGN_OR_RETURN(Invoice inv, FromJsonText(d.Text(0)));
-  METERD_ASSIGN_OR_RETURN(Coverage coverage, CoverageFrom(d.Int(1), d.Text(2)));
-  METERD_ASSIGN_OR_RETURN(Statement dup,
-                          txn.Prepare(std::string("SELECT number FROM invoices i WHERE "
-                                                  "account = ?1 AND period_start = ?2 AND "
-                                                  "kind = 'invoice' AND ") +
-                                      std::string(kNotVoid)));
-  dup.Bind(1, account).Bind(2, period_start);
-  METERD_ASSIGN_OR_RETURN(bool exists, dup.Step());
-  if (exists) {
-    return Status::AlreadyExists("account '" + std::string(account) + "' already has invoice " +
-                                 dup.Text(0) + " for this period");
-  }
-  METERD_ASSIGN_OR_RETURN(StoredInvoice out,
-                          Insert(txn, std::move(inv), coverage, std::nullopt, numbering, now));
-  METERD_ASSIGN_OR_RETURN(Statement del,
-                          txn.Prepare("DELETE FROM invoice_drafts WHERE account = ?1 AND "
-                                      "period_start = ?2"));
-  del.Bind(1, account).Bind(2, period_start);
-  METERD_RETURN_IF_ERROR(del.Run());
-  return out;
+  Result<Invoice> inv = FromJsonText(p.take.Text(0));
+  Result<Coverage> coverage = CoverageFrom(p.take.Int(1), p.take.Text(2));
+  METERD_RETURN_IF_ERROR(p.take.Reset());
+  if (!inv.ok()) return inv.status();
+  if (!coverage.ok()) return coverage.status();
+  return Insert(p, std::move(inv).value(), *coverage, std::nullopt, numbering, now);
 }
 
 Status AddEventIn(Transaction& txn, std::string_view number, const InvoiceEvent& e) {
@@ -342,7 +380,8 @@ Status AddEventIn(Transaction& txn, std::string_view number, const InvoiceEvent&
 Result<StoredInvoice> InvoiceStore::Issue(std::string_view account, int64_t period_start,
                                           const NumberingOptions& numbering, int64_t now) {
   METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
-  METERD_ASSIGN_OR_RETURN(StoredInvoice out, IssueIn(txn, account, period_start, numbering, now));
+  METERD_ASSIGN_OR_RETURN(IssueStatements p, IssueStatements::Prepare(txn));
+  METERD_ASSIGN_OR_RETURN(StoredInvoice out, IssueIn(p, account, period_start, numbering, now));
   METERD_RETURN_IF_ERROR(txn.Commit());
   return out;
 }
@@ -351,11 +390,12 @@ Result<std::vector<Result<StoredInvoice>>> InvoiceStore::IssueMany(
     const std::vector<IssueItem>& items, int64_t period_start, int64_t now,
     const std::function<std::vector<InvoiceEvent>(const Invoice&)>& events) {
   METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
+  METERD_ASSIGN_OR_RETURN(IssueStatements p, IssueStatements::Prepare(txn));
   std::vector<Result<StoredInvoice>> out;
   out.reserve(items.size());
   for (const IssueItem& item : items) {
     // A refused draft changed nothing (every check precedes the writes), so the others go on.
-    Result<StoredInvoice> s = IssueIn(txn, item.account, period_start, item.numbering, now);
+    Result<StoredInvoice> s = IssueIn(p, item.account, period_start, item.numbering, now);
     if (s.ok() && events) {
       for (const InvoiceEvent& e : events(s->invoice)) {
         METERD_RETURN_IF_ERROR(AddEventIn(txn, s->invoice.number, e));
@@ -412,7 +452,8 @@ Result<StoredInvoice> InvoiceStore::IssueCreditNote(const Invoice& note, std::st
   if (!row) return Status::NotFound("no invoice numbered '" + std::string(of) + "'");
   const int64_t invoice_id = st.Int(0);
   Coverage none;
-  METERD_ASSIGN_OR_RETURN(StoredInvoice out, Insert(txn, note, none, invoice_id, numbering, now));
+  METERD_ASSIGN_OR_RETURN(IssueStatements p, IssueStatements::Prepare(txn));
+  METERD_ASSIGN_OR_RETURN(StoredInvoice out, Insert(p, note, none, invoice_id, numbering, now));
   METERD_RETURN_IF_ERROR(txn.Commit());
   return out;
 }

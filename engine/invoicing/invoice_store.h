@@ -85,6 +85,9 @@ class InvoiceStore {
   // Many drafts in one transaction (an invoice run).
   Status PutDrafts(const std::vector<std::pair<Invoice, Coverage>>& drafts);
   Result<std::vector<Invoice>> Drafts(const ListFilter& filter) const;
+  // The accounts with a draft in the filter, and whether it is provisional, without reading the
+  // documents (what an issue needs to know before it issues them).
+  Result<std::vector<std::pair<std::string, bool>>> DraftAccounts(const ListFilter& filter) const;
   Result<std::optional<std::pair<Invoice, Coverage>>> Draft(std::string_view account,
                                                             int64_t period_start) const;
   Status DropDraft(std::string_view account, int64_t period_start);

@@ -427,7 +427,7 @@ Result<RunReport> Invoicer::IssueDrafts(ScopeKind scope, const std::string& scop
   f.to = rep.period_start + 1;
   if (scope == ScopeKind::kAccount) f.account = scope_id;
   const auto t0 = Clock::now();
-  METERD_ASSIGN_OR_RETURN(std::vector<Invoice> drafts, store_->Drafts(f));
+  METERD_ASSIGN_OR_RETURN(auto drafts, store_->DraftAccounts(f));
   rep.build_ms = MsSince(t0);  // reading the drafts, then numbering and storing
 
   std::map<std::string, Result<Issuer>, std::less<>> issuers;  // by domain
@@ -472,24 +472,24 @@ Result<RunReport> Invoicer::IssueDrafts(ScopeKind scope, const std::string& scop
     items.clear();
     return Status::OK();
   };
-  for (const Invoice& d : drafts) {
-    if (!in_scope.contains(d.account)) continue;
-    if (d.provisional) {
-      rep.refused.push_back({d.account, "the draft is provisional"});
+  for (const auto& [account, provisional] : drafts) {
+    if (!in_scope.contains(account)) continue;
+    if (provisional) {
+      rep.refused.push_back({account, "the draft is provisional"});
       continue;
     }
-    const tenancy::Account* a = snap.tenancy->FindAccount(d.account);
+    const tenancy::Account* a = snap.tenancy->FindAccount(account);
     if (a == nullptr) {
-      rep.refused.push_back({d.account, "unknown account"});
+      rep.refused.push_back({account, "unknown account"});
       continue;
     }
     auto it = issuers.find(a->domain);
     if (it == issuers.end()) it = issuers.emplace(a->domain, IssuerOf(*snap.tenancy, *a)).first;
     if (!it->second.ok()) {
-      rep.refused.push_back({d.account, std::string(it->second.status().message())});
+      rep.refused.push_back({account, std::string(it->second.status().message())});
       continue;
     }
-    items.push_back({d.account, Numbering(*it->second, InvoiceKind::kInvoice)});
+    items.push_back({account, Numbering(*it->second, InvoiceKind::kInvoice)});
     if (items.size() == kIssueBatch) METERD_RETURN_IF_ERROR(flush());
   }
   METERD_RETURN_IF_ERROR(flush());

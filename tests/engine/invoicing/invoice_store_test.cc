@@ -57,9 +57,10 @@ TEST_F(InvoiceStoreTest, IssuingNumbersWithoutGapsPerScopeAndKindAndFreezesTheDo
   ASSERT_TRUE(x3.ok());
   EXPECT_EQ(x3->invoice.number, "A-0003");
   EXPECT_EQ(x3->invoice.due_at, now + 86400);
-  // The draft is gone once issued; issuing again is NotFound, and a new draft of an issued
-  // period is refused at issue (AlreadyExists).
-  EXPECT_EQ(store_->Issue("x1", kNov, a, ++now).status().code(), Status::Code::kNotFound);
+  // Issuing an issued period again is AlreadyExists (its draft is gone), and so is a new draft
+  // of it; a period never drafted is NotFound.
+  EXPECT_EQ(store_->Issue("x1", kNov, a, ++now).status().code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(store_->Issue("x9", kNov, a, ++now).status().code(), Status::Code::kNotFound);
   ASSERT_TRUE(store_->PutDraft(Draft("x1", kNov, 9), Coverage{12, {{kNov, 9}}}).ok());
   EXPECT_EQ(store_->Issue("x1", kNov, a, ++now).status().code(), Status::Code::kAlreadyExists);
   // Frozen: UPDATE and DELETE are refused by the schema.
