@@ -5,6 +5,8 @@
 #include <map>
 #include <tuple>
 
+#include "engine/tenancy/section_diff.h"
+
 namespace meterd::engine::tenancy {
 namespace {
 
@@ -12,25 +14,6 @@ constexpr std::array<std::string_view, 6> kKeys = {
     "tax_rates", "tax_settings", "invoice_issuers", "discounts", "coupons", "coupon_redemptions"};
 
 constexpr size_t kMaxText = 256;
-
-std::string Indexed(std::string_view key, size_t i) {
-  return std::string(key) + "[" + std::to_string(i) + "]";
-}
-
-class Diff {
- public:
-  template <typename T>
-  void Field(const char* name, const T& a, const T& b) {
-    if (a == b) return;
-    if (!text_.empty()) text_ += ", ";
-    text_ += name;
-  }
-  bool empty() const { return text_.empty(); }
-  const std::string& text() const { return text_; }
-
- private:
-  std::string text_;
-};
 
 // Reports an entry created, updated (with the differing fields) or unchanged; returns whether
 // it is to be written.

@@ -1,11 +1,12 @@
 // meterd — engine/tenancy/tenancy_store.cc
 #include "engine/tenancy/tenancy_store.h"
 
-#include "engine/tenancy/invoicing_sections.h"
-
 #include <algorithm>
 #include <array>
 #include <map>
+
+#include "engine/tenancy/invoicing_sections.h"
+#include "engine/tenancy/section_diff.h"
 
 namespace meterd::engine::tenancy {
 namespace {
@@ -93,26 +94,6 @@ constexpr std::array<std::string_view, 14> kSections = {
     "locations", "plan_groups",       "plans",     "domains",      "accounts",        "projects",
     "resources", "billing_profiles",  "tax_rates", "tax_settings", "invoice_issuers", "discounts",
     "coupons",   "coupon_redemptions"};
-
-std::string Indexed(std::string_view key, size_t i) {
-  return std::string(key) + "[" + std::to_string(i) + "]";
-}
-
-// Fields of an entity that differ, for the report ("name, currency").
-class Diff {
- public:
-  template <typename T>
-  void Field(const char* name, const T& a, const T& b) {
-    if (a == b) return;
-    if (!text_.empty()) text_ += ", ";
-    text_ += name;
-  }
-  bool empty() const { return text_.empty(); }
-  const std::string& text() const { return text_; }
-
- private:
-  std::string text_;
-};
 
 // A map from id to entity for the merged (stored + document) view.
 template <typename T>
