@@ -24,6 +24,10 @@ PACKAGES=(
   python3-aiosmtpd                          # real SMTP relay in the email integration test
   curl openssl                              # the HTTP API's tests (HTTPS with a self-signed
                                             # certificate) and the demo's HTTP step
+  libprotobuf-dev protobuf-compiler         # Prometheus remote_write (net/schema/prometheus)
+  libsnappy-dev zlib1g-dev                  # remote_write bodies (snappy), gzip ingest bodies
+  collectd-core libyajl2                    # the real collectd posting to meterd in
+                                            # meterd_http_ingest_test (5 MB; write_http needs yajl)
 )
 # `install-deps.sh --fuzz` (make fuzz) adds clang and its libFuzzer/sanitizer runtimes.
 if [ "${1:-}" = "--fuzz" ]; then
