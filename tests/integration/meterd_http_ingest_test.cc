@@ -373,6 +373,34 @@ TEST_F(MeterdHttpIngestTest, KeysAndRoles) {
   EXPECT_EQ(c.Get("/ping").status, 204u);
 }
 
+// Every ingest route of docs/http-api.json (x-meterd-ingest) answers as documented: an empty
+// body stores nothing and is a 204, without a key a 401 (/ping needs none).
+TEST_F(MeterdHttpIngestTest, EveryDocumentedIngestRouteAnswers) {
+  std::ifstream in(std::string(METERD_SOURCE_DIR) + "/docs/http-api.json");
+  const Json doc = Json::parse(in);
+  int checked = 0;
+  for (const auto& [path, item] : doc["paths"].items()) {
+    for (const auto& [method, op] : item.items()) {
+      if (!op.value("x-meterd-ingest", false)) continue;
+      auto c = Client();
+      if (method == "get") {
+        EXPECT_EQ(c.Get(path).status, 204u) << path;
+      } else {
+        ASSERT_EQ(method, "post") << path;
+        const std::string body = path == "/api/v1/write" ? net::ingest::SnappyCompress("")
+                                 : path == "/collectd"   ? "[]"
+                                                         : "";
+        EXPECT_TRUE(op["responses"].contains("204")) << path;
+        Response r = c.Post(path, body, Bearer());
+        EXPECT_EQ(r.status, 204u) << path << ": " << r.body;
+        EXPECT_EQ(c.Post(path, body).status, 401u) << path;
+      }
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 5);
+}
+
 // Debian's collectd (collectd-core) posts its memory and cpu plugins' values to meterd through
 // write_http while its csv plugin writes the same value lists to files: what meterd stored must
 // be exactly what the files hold, under the documented rules (time floored to the second).
