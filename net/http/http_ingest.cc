@@ -223,6 +223,7 @@ void HttpIngest::Call::MapSamples() {
   std::unordered_map<std::string, std::optional<ingest::MetricMeta>> metas;
   items.reserve(raw.samples.size());
   std::string why, key;
+  std::unordered_set<uint64_t> seen;
   for (uint32_t i = 0; i < raw.samples.size(); ++i) {
     const ingest::RawSample& s = raw.samples[i];
     ingest::MapResult m = mapping.Map(format, s.name, raw.label_sets[s.labels]);
@@ -271,7 +272,8 @@ void HttpIngest::Call::MapSamples() {
     key.append(m.resource).push_back('|');
     key.append(m.rule->metric);
     const uint64_t id = base::Checksum64(key);
-    if (!fresh.contains(id) && !owner->Defined(owner_key, id)) {
+    // Each series is looked up once per request (the definitions' set is shared).
+    if (seen.insert(id).second && !owner->Defined(owner_key, id)) {
       fresh.emplace(id, std::make_pair(std::move(m.resource), m.rule->metric));
     }
     items.push_back(Item{id, second, s.time_ns, *value, i});

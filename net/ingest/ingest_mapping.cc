@@ -227,6 +227,7 @@ Result<IngestMapping> IngestMapping::Parse(std::string_view text) {
   try {
     for (const YAML::Node& node : rules) {
       METERD_ASSIGN_OR_RETURN(MappingRule r, ParseRule(node));
+      m.by_name_[r.name].push_back(m.rules_.size());
       m.rules_.push_back(std::move(r));
     }
   } catch (const YAML::Exception& e) {
@@ -267,8 +268,13 @@ const std::string* FindLabel(const Labels& labels, std::string_view name) {
 
 MapResult IngestMapping::Map(Format format, std::string_view name, const Labels& labels) const {
   MapResult out;
-  for (const MappingRule& r : rules_) {
-    if (r.name != name) continue;
+  const auto candidates = by_name_.find(std::string(name));
+  if (candidates == by_name_.end()) {
+    out.why = Unmapped::kNoRule;
+    return out;
+  }
+  for (const size_t index : candidates->second) {
+    const MappingRule& r = rules_[index];
     if (r.format && *r.format != format) continue;
     bool match = true;
     for (const auto& [k, v] : r.labels) {

@@ -36,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "net/ingest/raw_sample.h"
@@ -130,6 +131,8 @@ class IngestMapping {
 
  private:
   std::vector<MappingRule> rules_;
+  // Rule indices by name, in file order (Map looks at those only).
+  std::unordered_map<std::string, std::vector<size_t>> by_name_;
 };
 
 // A resource id the protocol takes: 1-128 bytes of printable ASCII, no space, no '|'.
