@@ -8,6 +8,7 @@
 // key writing only its own hypervisor's series), resends idempotent, malformed bodies 400. Then
 // Debian's real collectd posts to meterd with write_http while its csv plugin writes the same
 // values to files, and what meterd stored is compared with them (skipped without collectd).
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -100,6 +101,10 @@ rules:
     metric: vm.cpu_time_ns
     scale: 1e9
   - {name: go_goroutines, drop: true}
+  # What the real Prometheus scrapes from meterd's own /metrics and remote-writes back.
+  - {name: up, format: prometheus, resource: "prom-{job}", metric: vm.state}
+  - {name: meterd_uptime_seconds, format: prometheus, resource: "prom-{job}", metric: vm.cpu_utilisation}
+  - {name: meterd_http_requests_total, format: prometheus, resource: "prom-{job}", metric: net.rx_bytes}
 )";
 
 std::string Base64(const std::string& in) {
@@ -489,6 +494,115 @@ TEST_F(MeterdHttpIngestTest, RealCollectdWriteHttp) {
   EXPECT_EQ(MetricValue(
                 R"(meterd_http_ingest_refused_samples_total{format="collectd",reason="bad_line"})"),
             0u);
+}
+
+// Debian's real Prometheus scrapes meterd's /metrics every second and remote-writes what it
+// scraped back to meterd's /api/v1/write (snappy protobuf, the key as its authorization
+// credentials). Every sample meterd stored of the three mapped series must be one Prometheus
+// holds in its own TSDB (its second and exact value), and Prometheus must count no failed
+// sample. Skipped when prometheus is not installed (apt-get install prometheus: 19 MB, not in
+// the install script).
+TEST_F(MeterdHttpIngestTest, RealPrometheusRemoteWrite) {
+  const std::string binary = "/usr/bin/prometheus";
+  if (::access(binary.c_str(), X_OK) != 0) GTEST_SKIP() << "prometheus not installed";
+  uint16_t web_port = 0;
+  {
+    asio::io_context ioc;
+    asio::ip::tcp::acceptor a(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    web_port = a.local_endpoint().port();
+  }
+  const std::string port = std::to_string(http_port_);
+  const std::string config = WriteFile(
+      "prometheus.yml",
+      "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+      "scrape_configs:\n  - job_name: meterd\n    static_configs:\n"
+      "      - targets: ['127.0.0.1:" +
+          port +
+          "']\n"
+          "remote_write:\n  - url: http://127.0.0.1:" +
+          port +
+          "/api/v1/write\n"
+          "    authorization:\n      credentials: " +
+          server_.admin_key() +
+          "\n"
+          "    queue_config:\n      batch_send_deadline: 500ms\n      min_backoff: 100ms\n");
+  const std::string log = tmp_.path() + "/prometheus.log";
+  std::vector<std::string> args = {
+      binary, "--config.file=" + config, "--storage.tsdb.path=" + tmp_.path() + "/prometheus-data",
+      "--web.listen-address=127.0.0.1:" + std::to_string(web_port), "--log.level=warn"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      ::kill(pid, SIGTERM);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+  } reap{pid};
+
+  // Up to 15 s until meterd holds 4 remote-written samples of meterd_uptime_seconds.
+  const std::string uptime = "prom-meterd/vm.cpu_utilisation";
+  std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> stored;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    stored = Stored();
+    if (stored[uptime].size() >= 4) break;
+  }
+  ASSERT_GE(stored[uptime].size(), 4u) << "see " << log;
+  // Prometheus' own raw samples of the three series (a range selector returns them as stored).
+  auto raw = [&](const std::string& name) {
+    Response r = HttpClient(web_port).Get("/api/v1/query?query=" + name + "%5B10m%5D");
+    std::map<int64_t, std::vector<std::string>> by_second;  // second -> values as written
+    const Json j = r.json();
+    for (const Json& series : j["data"]["result"]) {
+      for (const Json& v : series["values"]) {
+        by_second[static_cast<int64_t>(std::floor(v[0].get<double>()))].push_back(v[1]);
+      }
+    }
+    return by_second;
+  };
+  size_t compared = 0;
+  for (const auto& [name, key, is_float] :
+       {std::tuple{"meterd_uptime_seconds", uptime, true},
+        std::tuple{"meterd_http_requests_total", std::string("prom-meterd/net.rx_bytes"), false},
+        std::tuple{"up", std::string("prom-meterd/vm.state"), false}}) {
+    const auto prom = raw(name);
+    ASSERT_FALSE(prom.empty()) << name;
+    for (const auto& [second, bits] : stored[key]) {
+      auto it = prom.find(second);
+      ASSERT_NE(it, prom.end()) << key << " second " << second << " is not in Prometheus";
+      bool found = false;
+      for (const std::string& text : it->second) {
+        const double v = std::stod(text);
+        found |= is_float ? BitsToDouble(bits) == v : static_cast<double>(bits) == v;
+      }
+      EXPECT_TRUE(found) << key << " second " << second << ": meterd has " << bits;
+      ++compared;
+    }
+  }
+  // Prometheus' own view of the remote write: samples sent, none failed, retried or dropped.
+  Response metrics = HttpClient(web_port).Get("/metrics");
+  auto counter = [&](const std::string& name) {
+    const size_t at = metrics.body.find("\n" + name + "{");
+    EXPECT_NE(at, std::string::npos) << name << " not in Prometheus' /metrics";
+    if (at == std::string::npos) return -1.0;
+    return std::stod(metrics.body.substr(metrics.body.find("} ", at) + 2));
+  };
+  EXPECT_GT(counter("prometheus_remote_storage_samples_total"), 0);
+  EXPECT_EQ(counter("prometheus_remote_storage_samples_failed_total"), 0);
+  EXPECT_EQ(counter("prometheus_remote_storage_samples_retried_total"), 0);
+  EXPECT_EQ(counter("prometheus_remote_storage_samples_dropped_total"), 0);
+  std::printf("prometheus: %zu stored samples of 3 series compared with its TSDB\n", compared);
 }
 
 }  // namespace
