@@ -1,6 +1,8 @@
 // meterd — net/http/http_api.cc
 #include "net/http/http_api.h"
 
+#include <openssl/evp.h>
+
 #include <atomic>
 #include <charconv>
 #include <cstring>
@@ -532,23 +534,16 @@ ApiConnection* HttpApi::Authenticate(const HttpBackend& b, HttpRequest& request,
 
 namespace {
 
+// Base64 (RFC 4648, padded) through OpenSSL; empty when it is not.
 std::string Base64Decode(std::string_view in) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : in) {
-    if (c == '=') break;
-    const size_t v = kAlphabet.find(c);
-    if (v == std::string_view::npos) return {};
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
+  if (in.empty() || in.size() % 4 != 0) return {};
+  std::string out(in.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  if (n < 0) return {};
+  const size_t pad = in.ends_with("==") ? 2 : in.ends_with("=") ? 1 : 0;
+  out.resize(static_cast<size_t>(n) - pad);
   return out;
 }
 

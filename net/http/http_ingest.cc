@@ -224,6 +224,7 @@ void HttpIngest::Call::MapSamples() {
   items.reserve(raw.samples.size());
   std::string why, key;
   std::unordered_set<uint64_t> seen;
+  seen.reserve(raw.label_sets.size() * 2);
   for (uint32_t i = 0; i < raw.samples.size(); ++i) {
     const ingest::RawSample& s = raw.samples[i];
     ingest::MapResult m = mapping.Map(format, s.name, raw.label_sets[s.labels]);
@@ -280,10 +281,11 @@ void HttpIngest::Call::MapSamples() {
   }
   // Per (series, second), the sample with the latest time wins (on a tie, the later one in the
   // body); the others are refused as superseded.
-  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
     if (a.id != b.id) return a.id < b.id;
     if (a.second != b.second) return a.second < b.second;
-    return a.ns < b.ns;
+    if (a.ns != b.ns) return a.ns < b.ns;
+    return a.sample < b.sample;  // body order
   });
   size_t kept = 0;
   for (size_t i = 0; i < items.size(); ++i) {

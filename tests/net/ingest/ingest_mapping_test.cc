@@ -1,6 +1,8 @@
 // meterd — tests/net/ingest/ingest_mapping_test.cc: the mapping file and value conversion.
 #include "net/ingest/ingest_mapping.h"
 
+#include "engine/catalog.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -193,6 +195,34 @@ TEST(ConvertValue, FloatGaugesAndStates) {
   b.type = RawValue::Type::kBool;
   b.i = 1;
   EXPECT_EQ(ConvertValue(b, 1, kState, &why), 1u);
+}
+
+}  // namespace
+}  // namespace meterd::net::ingest
+
+namespace meterd::net::ingest {
+namespace {
+
+// The shipped example parses, and every rule's metric, kind and unit agree with the built-in
+// catalog (docs/examples/ingest-mapping.yaml).
+TEST(IngestMapping, TheDocumentedExampleAgreesWithTheCatalog) {
+  auto m =
+      IngestMapping::Load(std::string(METERD_SOURCE_DIR) + "/docs/examples/ingest-mapping.yaml");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_GE(m->rules().size(), 10u);
+  engine::MetricCatalog catalog;
+  auto lookup = [&](std::string_view name) -> std::optional<MetricMeta> {
+    auto d = catalog.Find(name);
+    if (!d.ok()) return std::nullopt;
+    return MetricMeta{d->kind == engine::MetricKind::kCounter ? MetricMeta::Kind::kCounter
+                      : d->kind == engine::MetricKind::kState ? MetricMeta::Kind::kState
+                                                              : MetricMeta::Kind::kGauge,
+                      d->type == storage::ValueType::kFloat, d->unit};
+  };
+  std::vector<std::string> unknown;
+  const Status st = m->Check(lookup, &unknown);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(unknown.empty()) << unknown.front();
 }
 
 }  // namespace
