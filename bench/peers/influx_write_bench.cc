@@ -8,8 +8,9 @@
 // The payload: every VM of a seeded fleet has one line per second, `vm,vm=vm-N vcpus=..i,
 // memory=..i,state=..i,cpu_ns=..i,rx=..i T` (five samples: two gauges, a state, two counters),
 // the last `seconds` seconds up to a minute ago, in bodies of `lines-per-body` lines built
-// before the clock starts. Each run starts the server on a fresh directory and POSTs every body
-// over `connections` keep-alive connections; the rate is lines / (first POST to last answer).
+// before the clock starts. The fleet is split among `connections` keep-alive connections, each
+// sending its own VMs' lines in time order (as one collector per hypervisor would). Each run
+// starts the server on a fresh directory; the rate is lines / (first POST to last answer).
 // The figures are the medians of `runs` runs.
 #include <fcntl.h>
 #include <signal.h>
@@ -70,10 +71,11 @@ int64_t UnixNow() {
       .count();
 }
 
-std::vector<std::string> BuildBodies(const Options& o, int64_t start, uint64_t* lines) {
-  std::vector<std::string> bodies;
-  std::string body;
-  size_t in_body = 0;
+// Bodies per connection: connection c sends the lines of its own VMs (a contiguous share of the
+// fleet, as one collector per hypervisor would), second by second in time order.
+using Bodies = std::vector<std::vector<std::string>>;
+Bodies BuildBodies(const Options& o, int64_t start, uint64_t* lines) {
+  Bodies out(o.connections);
   uint64_t x = 42;
   auto next = [&x] {  // xorshift64
     x ^= x << 13;
@@ -83,29 +85,34 @@ std::vector<std::string> BuildBodies(const Options& o, int64_t start, uint64_t* 
   };
   std::vector<uint64_t> cpu(o.vms), rx(o.vms);
   char line[256];
-  for (int64_t s = 0; s < o.seconds; ++s) {
-    for (size_t v = 0; v < o.vms; ++v) {
-      cpu[v] += 1000000 + next() % 1000000000;
-      rx[v] += next() % 100000;
-      const int n = std::snprintf(
-          line, sizeof line,
-          "vm,vm=vm-%zu vcpus=%llui,memory=%llui,state=%llui,cpu_ns=%llui,rx=%llui %lld\n", v,
-          static_cast<unsigned long long>(1 + v % 16),
-          static_cast<unsigned long long>((1 + v % 32) << 30),
-          static_cast<unsigned long long>(v % 50 == 0 ? 2 : 1),
-          static_cast<unsigned long long>(cpu[v]), static_cast<unsigned long long>(rx[v]),
-          static_cast<long long>(start + s));
-      body.append(line, n);
-      ++*lines;
-      if (++in_body == o.lines_per_body) {
-        bodies.push_back(std::move(body));
-        body.clear();
-        in_body = 0;
+  for (size_t c = 0; c < o.connections; ++c) {
+    const size_t first = o.vms * c / o.connections, last = o.vms * (c + 1) / o.connections;
+    std::string body;
+    size_t in_body = 0;
+    for (int64_t s = 0; s < o.seconds; ++s) {
+      for (size_t v = first; v < last; ++v) {
+        cpu[v] += 1000000 + next() % 1000000000;
+        rx[v] += next() % 100000;
+        const int n = std::snprintf(
+            line, sizeof line,
+            "vm,vm=vm-%zu vcpus=%llui,memory=%llui,state=%llui,cpu_ns=%llui,rx=%llui %lld\n", v,
+            static_cast<unsigned long long>(1 + v % 16),
+            static_cast<unsigned long long>((1 + v % 32) << 30),
+            static_cast<unsigned long long>(v % 50 == 0 ? 2 : 1),
+            static_cast<unsigned long long>(cpu[v]), static_cast<unsigned long long>(rx[v]),
+            static_cast<long long>(start + s));
+        body.append(line, n);
+        ++*lines;
+        if (++in_body == o.lines_per_body) {
+          out[c].push_back(std::move(body));
+          body.clear();
+          in_body = 0;
+        }
       }
     }
+    if (!body.empty()) out[c].push_back(std::move(body));
   }
-  if (!body.empty()) bodies.push_back(std::move(body));
-  return bodies;
+  return out;
 }
 
 class HttpClient {
@@ -152,21 +159,20 @@ struct Run {
 };
 
 Run PostAll(const Options& o, uint16_t port, const std::string& target, const std::string& auth,
-            const std::vector<std::string>& bodies, pid_t server) {
+            const Bodies& bodies, pid_t server) {
   Run r;
-  std::atomic<size_t> next{0};
   std::mutex mu;
   const double cpu0 = meterd::bench::ProcessCpuSeconds(server);
   const auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (size_t c = 0; c < o.connections; ++c) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, c] {
       try {
         HttpClient client(port);
         std::vector<double> lat;
-        for (size_t i; (i = next.fetch_add(1)) < bodies.size();) {
+        for (const std::string& body : bodies[c]) {
           const auto a = Clock::now();
-          if (client.Post(target, bodies[i], auth) / 100 != 2) r.failed = true;
+          if (client.Post(target, body, auth) / 100 != 2) r.failed = true;
           lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
         }
         std::lock_guard lock(mu);
@@ -184,7 +190,7 @@ Run PostAll(const Options& o, uint16_t port, const std::string& target, const st
   return r;
 }
 
-Run RunMeterd(const Options& o, const std::vector<std::string>& bodies) {
+Run RunMeterd(const Options& o, const Bodies& bodies) {
   const std::string dir = o.work_dir + "/meterd-data";
   const std::string mapping = o.work_dir + "/mapping.yaml";
   std::ofstream(mapping) << kMapping;
@@ -210,7 +216,7 @@ Run RunMeterd(const Options& o, const std::vector<std::string>& bodies) {
   return r;
 }
 
-Run RunVictoria(const Options& o, const std::vector<std::string>& bodies) {
+Run RunVictoria(const Options& o, const Bodies& bodies) {
   const std::string data = o.work_dir + "/vm-data";
   std::error_code ec;
   fs::remove_all(data, ec);
@@ -290,12 +296,16 @@ int main(int argc, char** argv) {
   }
   fs::create_directories(o.work_dir);
   uint64_t lines = 0;
-  const std::vector<std::string> bodies = BuildBodies(o, UnixNow() - 60 - o.seconds, &lines);
+  const Bodies bodies = BuildBodies(o, UnixNow() - 60 - o.seconds, &lines);
   uint64_t bytes = 0;
-  for (const auto& b : bodies) bytes += b.size();
+  size_t count = 0;
+  for (const auto& per : bodies) {
+    for (const auto& b : per) bytes += b.size();
+    count += per.size();
+  }
   std::fprintf(stderr, "%llu lines (%llu samples) in %zu bodies, %.1f MiB\n",
                static_cast<unsigned long long>(lines),
-               static_cast<unsigned long long>(lines * kFieldsPerLine), bodies.size(),
+               static_cast<unsigned long long>(lines * kFieldsPerLine), count,
                static_cast<double>(bytes) / 1048576.0);
   const bool have_vm = fs::exists(o.vm_binary);
   std::vector<double> m_rate, m_cpu, m_p50, m_p99, v_rate, v_cpu, v_p50, v_p99;
@@ -334,7 +344,7 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"lines\":%llu,\"bodies\":%zu,\"connections\":%zu,\"runs\":%d,"
       "\"meterd_lines_per_s\":%.0f,\"meterd_p99_ms\":%.1f,\"victoria_lines_per_s\":%.0f}\n",
-      static_cast<unsigned long long>(lines), bodies.size(), o.connections, o.runs, Median(m_rate),
+      static_cast<unsigned long long>(lines), count, o.connections, o.runs, Median(m_rate),
       Median(m_p99), have_vm ? Median(v_rate) : 0.0);
   return 0;
 }
