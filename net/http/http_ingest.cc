@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -280,26 +281,48 @@ void HttpIngest::Call::MapSamples() {
     items.push_back(Item{id, second, s.time_ns, *value, i});
   }
   // Per (series, second), the sample with the latest time wins (on a tie, the later one in the
-  // body); the others are refused as superseded.
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    if (a.id != b.id) return a.id < b.id;
-    if (a.second != b.second) return a.second < b.second;
-    if (a.ns != b.ns) return a.ns < b.ns;
-    return a.sample < b.sample;  // body order
-  });
-  size_t kept = 0;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i + 1 < items.size() && items[i + 1].id == items[i].id &&
-        items[i + 1].second == items[i].second) {
-      const ingest::RawSample& s = raw.samples[items[i].sample];
-      Refuse(Refused::kSuperseded, s,
-             "a later sample of the same series and second (" + std::to_string(items[i].second) +
-                 ") wins");
-      continue;
+  // body); the others are refused as superseded. Most bodies have no such pair: an
+  // open-addressing table of item indices finds out in one pass, and only then are the items
+  // sorted to resolve them (otherwise they keep the body's order).
+  const size_t capacity = std::bit_ceil(std::max<size_t>(16, items.size() * 2));
+  std::vector<uint32_t> slots(capacity, UINT32_MAX);
+  bool duplicates = false;
+  for (uint32_t i = 0; i < items.size() && !duplicates; ++i) {
+    uint64_t h = items[i].id ^ (static_cast<uint64_t>(items[i].second) * 0x9e3779b97f4a7c15ull);
+    h ^= h >> 29;
+    for (size_t at = h & (capacity - 1);; at = (at + 1) & (capacity - 1)) {
+      if (slots[at] == UINT32_MAX) {
+        slots[at] = i;
+        break;
+      }
+      const Item& other = items[slots[at]];
+      if (other.id == items[i].id && other.second == items[i].second) {
+        duplicates = true;
+        break;
+      }
     }
-    items[kept++] = items[i];
   }
-  items.resize(kept);
+  if (duplicates) {
+    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+      if (a.id != b.id) return a.id < b.id;
+      if (a.second != b.second) return a.second < b.second;
+      if (a.ns != b.ns) return a.ns < b.ns;
+      return a.sample < b.sample;  // body order
+    });
+    size_t kept = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i + 1 < items.size() && items[i + 1].id == items[i].id &&
+          items[i + 1].second == items[i].second) {
+        const ingest::RawSample& s = raw.samples[items[i].sample];
+        Refuse(Refused::kSuperseded, s,
+               "a later sample of the same series and second (" + std::to_string(items[i].second) +
+                   ") wins");
+        continue;
+      }
+      items[kept++] = items[i];
+    }
+    items.resize(kept);
+  }
   for (size_t r = 0; r < ingest::kUnmappedReasons; ++r) {
     if (unmapped[r]) counters().unmapped[r].fetch_add(unmapped[r], std::memory_order_relaxed);
   }

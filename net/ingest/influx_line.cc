@@ -244,8 +244,8 @@ bool ParseLine(std::string_view line, uint32_t number, int64_t ns_per_unit, int6
 }  // namespace
 
 void ParseInfluxLines(std::string_view body, int64_t ns_per_unit, int64_t now_ns, RawBatch* out) {
-  // About one sample per 20 bytes and one line per 80 (a guess that saves most regrowth).
-  out->samples.reserve(out->samples.size() + body.size() / 20);
+  // About one sample per 16 bytes and one line per 80 (a guess that saves most regrowth).
+  out->samples.reserve(out->samples.size() + body.size() / 16);
   out->label_sets.reserve(out->label_sets.size() + body.size() / 80);
   uint32_t number = 0;
   std::string why;
