@@ -4,14 +4,23 @@
 #include <algorithm>
 #include <cstring>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "net/schema/prometheus/remote.pb.h"
 
 namespace meterd::net::ingest {
 
 bool ParseRemoteWrite(std::string_view protobuf, RawBatch* out, std::string* why) {
+  // libprotobuf logs every string field that is not UTF-8 to stderr: a client's bad body would
+  // write meterd's log. The answer says why a body is refused; the log handler drops them.
+  static const bool quiet = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    return true;
+  }();
+  (void)quiet;
   prometheus::WriteRequest request;
   if (!request.ParseFromArray(protobuf.data(), static_cast<int>(protobuf.size()))) {
-    *why = "the body is not a protobuf prometheus.WriteRequest";
+    *why = "the body is not a protobuf prometheus.WriteRequest (or a label is not UTF-8)";
     return false;
   }
   uint32_t number = 0;

@@ -7,7 +7,9 @@
 // __name__ is refused (RawBatch::AddIssue, its index from 1), and so is one with a label name
 // given twice. Staleness markers (the NaN with bits 0x7ff0000000000002 that Prometheus writes
 // when a series disappears) are not samples: they are counted in RawBatch::stale_markers and
-// dropped. Metadata, exemplars and native histograms are not read.
+// dropped. Metadata, exemplars and native histograms are not read. Label names and values are
+// proto3 strings: one that is not UTF-8 makes the whole body malformed (libprotobuf's own check;
+// its log lines about it are silenced).
 //
 // Thread-safety: pure functions.
 #pragma once

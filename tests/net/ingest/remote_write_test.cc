@@ -88,5 +88,15 @@ TEST(RemoteWrite, NotProtobufIsMalformed) {
   EXPECT_NE(why.find("WriteRequest"), std::string::npos);
 }
 
+TEST(RemoteWrite, ALabelThatIsNotUtf8MakesTheBodyMalformed) {
+  // WriteRequest{timeseries: [{labels: [{name: "\xff"}]}]}, by hand: the generated classes
+  // refuse to write it.
+  const std::string body("\x0a\x05\x0a\x03\x0a\x01\xff", 7);
+  RawBatch b;
+  std::string why;
+  EXPECT_FALSE(ParseRemoteWrite(body, &b, &why));
+  EXPECT_NE(why.find("UTF-8"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace meterd::net::ingest
