@@ -238,6 +238,8 @@ class Connection final : public HttpConnection {
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive_ && !draining_);
     res->prepare_payload();
+    // A 204 has no body and no Content-Length (RFC 9110, 8.6).
+    if (r.status == 204) res->erase(http::field::content_length);
     Lowest().expires_after(server_->options.body_timeout);
     http::async_write(stream_, *res, [self = Self(), res](beast::error_code ec, size_t) {
       ++self->served_;
