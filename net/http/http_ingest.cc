@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -142,7 +143,7 @@ struct HttpIngest::Call : std::enable_shared_from_this<Call> {
 
 bool HttpIngest::Call::Decode(std::string* body) {
   std::string encoding = request.content_encoding;
-  std::transform(encoding.begin(), encoding.end(), encoding.begin(), ::tolower);
+  for (char& c : encoding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::string why;
   ingest::DecodeResult r = ingest::DecodeResult::kOk;
   if (format == Format::kPrometheus) {

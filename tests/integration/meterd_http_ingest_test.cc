@@ -375,6 +375,15 @@ TEST_F(MeterdHttpIngestTest, KeysAndRoles) {
   EXPECT_EQ(c.Post("/write?precision=s&colour=red", line, Bearer()).status, 400u);
   EXPECT_EQ(c.Post("/write?precision=days", line, Bearer()).status, 400u);
   EXPECT_EQ(c.Get("/write").status, 405u);
+  EXPECT_EQ(c.Post("/write?precision=s", line,
+                   {{"Authorization", "Bearer " + server_.admin_key()}, {"Content-Encoding", "br"}})
+                .status,
+            415u);
+  EXPECT_EQ(
+      c.Post("/write?precision=s", "not gzip",
+             {{"Authorization", "Bearer " + server_.admin_key()}, {"Content-Encoding", "gzip"}})
+          .status,
+      400u);
   EXPECT_EQ(c.Get("/ping").status, 204u);
 }
 
