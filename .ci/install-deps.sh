@@ -28,6 +28,10 @@ PACKAGES=(
   libsnappy-dev zlib1g-dev                  # remote_write bodies (snappy), gzip ingest bodies
   collectd-core libyajl2                    # the real collectd posting to meterd in
                                             # meterd_http_ingest_test (5 MB; write_http needs yajl)
+  libhpdf-dev fonts-dejavu-core             # invoice PDFs (engine/invoicing): libharu and the
+                                            # embedded DejaVu Sans font
+  poppler-utils                             # invoice tests read PDFs back (pdftotext, pdftoppm,
+                                            # pdfinfo)
 )
 # `install-deps.sh --fuzz` (make fuzz) adds clang and its libFuzzer/sanitizer runtimes.
 if [ "${1:-}" = "--fuzz" ]; then

@@ -197,6 +197,23 @@ class Ledger {
   // adjustment brings to 0.
   Result<BookReport> BookAdjustments(const HourBooking& booking);
 
+  // --- invoicing (engine/invoicing; docs/invoices.md, "What an invoice covers") ---
+  // Per account with clock entries for `month`: what the clock billed for it (as Billed) and
+  // the account's last entry id, read together under one lock, so that every clock entry of
+  // the month with an id up to `last_entry` is in `billed` and none after it. Months the clock
+  // no longer adjusts (before the previous one) are read from the database.
+  struct MonthWatermark {
+    MicroCredits billed = 0;
+    int64_t last_entry = 0;
+  };
+  Result<std::unordered_map<std::string, MonthWatermark>> BilledWithWatermarks(int64_t month) const;
+  // The clock's adjustments of `account` with after_id < id <= upto_id for months before
+  // `before_month`, summed per month (charges: positive = owed). These are the revisions of
+  // months an earlier invoice covered, booked after it was issued.
+  Result<std::map<int64_t, MicroCredits>> ClockAdjustmentsBetween(std::string_view account,
+                                                                  int64_t after_id, int64_t upto_id,
+                                                                  int64_t before_month) const;
+
  private:
   struct Impl;
   explicit Ledger(std::unique_ptr<Impl> impl);

@@ -24,7 +24,7 @@
 namespace meterd::engine::ledger {
 
 constexpr std::string_view kLedgerModule = "ledger";
-constexpr int64_t kLedgerSchemaVersion = 3;
+constexpr int64_t kLedgerSchemaVersion = 4;
 
 constexpr std::string_view kLedgerSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ledger_entries (
@@ -133,6 +133,13 @@ CREATE TRIGGER checkpoint_balances_no_UPDATE BEFORE UPDATE ON checkpoint_balance
   BEGIN SELECT RAISE(ABORT, 'checkpoint_balances is append-only'); END;
 CREATE TRIGGER checkpoint_balances_no_DELETE BEFORE DELETE ON checkpoint_balances
   BEGIN SELECT RAISE(ABORT, 'checkpoint_balances is append-only'); END;
+)sql",
+    // Version 4: the clock's adjustments by (account, id), so that an invoice finds the
+    // revisions booked since the last invoice with one seek per account (they are rare; the
+    // index costs nothing on the hourly usage and fee entries).
+    R"sql(
+CREATE INDEX ledger_entries_clock_adjustments ON ledger_entries(account, id)
+  WHERE kind = 'adjustment' AND hour IS NOT NULL;
 )sql",
 };
 static_assert(std::size(kLedgerMigrations) == kLedgerSchemaVersion - 1,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +29,8 @@
 #include "engine/events/webhook_store.h"
 #include "engine/ingest/ingest_pipeline.h"
 #include "engine/ingest/rollup_clock.h"
+#include "engine/invoicing/invoice_store.h"
+#include "engine/invoicing/invoicer.h"
 #include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
@@ -387,6 +390,20 @@ int Run(const Flags& f) {
   clock_options.start = f.billing_start;
   engine::billing::BillingClock billing_clock(ledger.get(), &service, clock_options);
   service.set_clock(&billing_clock);
+  // Invoices over the ledger (docs/invoices.md); a crash between issuing and booking is
+  // completed here.
+  auto invoice_store = OrDie(engine::invoicing::InvoiceStore::Open(billing->db()), "invoices");
+  auto invoicer = OrDie(
+      engine::invoicing::Invoicer::Open(
+          ledger.get(), invoice_store.get(), [billing_store] { return billing_store->Current(); },
+          [&service](int64_t from, int64_t to, const std::vector<std::string>& accounts) {
+            return service.RateInvoiceLines(from, to, accounts);
+          },
+          std::chrono::duration_cast<std::chrono::seconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count()),
+      "invoices");
+  service.set_invoicer(invoicer.get());
   if (email) service.set_email(&*email);
   if (downsampler && f.billing_clock) {
     billing_clock.Start();

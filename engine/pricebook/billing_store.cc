@@ -202,7 +202,8 @@ Result<ApplyReport> BillingStore::ApplyDocument(const DocNode& root,
     if (!IsKnownSection(key)) {
       errors.Add(node.line, key,
                  "is not a section (locations, plan_groups, plans, domains, accounts, projects, "
-                 "resources, billing_profiles, price_books, subscriptions)");
+                 "resources, billing_profiles, tax_rates, tax_settings, invoice_issuers, "
+                 "discounts, coupons, coupon_redemptions, price_books, subscriptions)");
     }
   }
 
@@ -274,6 +275,32 @@ Result<ApplyReport> BillingStore::ApplyDocument(const DocNode& root,
                  std::string(built.status().message()));
     } else {
       next_book = std::move(built).value();
+    }
+  }
+
+  // Product and group discounts name a product or a product group of the price book (any
+  // version, stored or in this document): checked for those the document creates or changes.
+  if (const DocNode* list = root.Find("discounts"); list && list->is_sequence() && errors.empty()) {
+    for (const tenancy::Discount& d : tplan.upserts.discounts) {
+      if (d.scope == tenancy::DiscountScope::kAccount) continue;
+      bool known = false;
+      for (const PriceBookVersion& v : next_book->versions()) {
+        for (const Product& p : v.products) {
+          known =
+              known || (d.scope == tenancy::DiscountScope::kProduct ? p.id : p.group) == d.target;
+        }
+      }
+      if (known) continue;
+      for (size_t i = 0; i < list->items.size(); ++i) {
+        const DocNode* id = list->items[i].Find("id");
+        if (id == nullptr || !id->is_scalar() || id->scalar != d.id) continue;
+        const DocNode* target = list->items[i].Find("target");
+        errors.Add(target ? target->line : list->items[i].line,
+                   "discounts[" + std::to_string(i) + "].target",
+                   "\"" + d.target + "\" is not a " +
+                       (d.scope == tenancy::DiscountScope::kProduct ? "product" : "product group") +
+                       " of the price book");
+      }
     }
   }
 

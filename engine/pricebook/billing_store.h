@@ -6,7 +6,9 @@
 // docs/examples/catalog.yaml). Top-level sections:
 //
 //   schema: meterd/v1 (optional)
-//   locations, plan_groups, plans, domains, accounts, projects, resources    (tenancy)
+//   locations, plan_groups, plans, domains, accounts, projects, resources,   (tenancy)
+//   billing_profiles, tax_rates, tax_settings, invoice_issuers, discounts,
+//   coupons, coupon_redemptions                    (tenancy: docs/taxes-and-discounts.md)
 //   price_books, subscriptions                                               (price book)
 //
 // Apply is idempotent (same document twice: the second reports everything unchanged and

@@ -12,8 +12,17 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 constexpr std::string_view kSections[] = {
-    "locations", "plan_groups",      "plans",       "domains",      "accounts", "projects",
-    "resources", "billing_profiles", "price_books", "subscriptions"};
+    "locations", "plan_groups",        "plans",           "domains",
+    "accounts",  "projects",           "resources",       "billing_profiles",
+    "tax_rates", "tax_settings",       "invoice_issuers", "discounts",
+    "coupons",   "coupon_redemptions", "price_books",     "subscriptions"};
+
+// Sections a whole export leaves out when they are empty, so that a catalog without them exports
+// exactly as it did before they existed.
+bool OptionalSection(std::string_view s) {
+  return s == "billing_profiles" || s == "tax_rates" || s == "tax_settings" ||
+         s == "invoice_issuers" || s == "discounts" || s == "coupons" || s == "coupon_redemptions";
+}
 
 std::string SectionList() {
   std::string out;
@@ -89,6 +98,7 @@ Json BillingProfileJson(const tenancy::BillingProfile& p) {
   Json j{{"account", p.account}};
   SetIfNotEmpty(j, "address", p.address);
   SetIfNotEmpty(j, "country", p.country);
+  SetIfNotEmpty(j, "region", p.region);
   SetIfNotEmpty(j, "vat_number", p.vat_number);
   j["time_zone"] = p.time_zone;
   SetIfNotEmpty(j, "currency", p.currency);
@@ -98,6 +108,90 @@ Json BillingProfileJson(const tenancy::BillingProfile& p) {
     j["week_start"] = std::string(cycles::WeekdayName(p.cycle.week_start));
   }
   return j;
+}
+
+// ---- invoicing (docs/taxes-and-discounts.md) ----
+
+Json TaxRateJson(const tenancy::TaxRate& r) {
+  Json j{{"country", r.country}};
+  SetIfNotEmpty(j, "region", r.region);
+  j["name"] = r.name;
+  j["rate"] = tenancy::FormatPercentPpm(r.rate_ppm);
+  j["effective_from"] = tenancy::FormatTime(r.effective_from);
+  if (r.compound) j["compound"] = true;
+  return j;
+}
+
+Json TaxSettingsJson(const tenancy::TaxSettings& s) {
+  return Json{{"domain", s.scope},
+              {"country", s.country},
+              {"reverse_charge", s.reverse_charge},
+              {"vat_on_prepaid", tenancy::VatOnPrepaidName(s.vat_on_prepaid)}};
+}
+
+Json IssuerJson(const tenancy::InvoiceIssuer& s) {
+  Json j{{"domain", s.scope}, {"name", s.name}};
+  SetIfNotEmpty(j, "address", s.address);
+  SetIfNotEmpty(j, "country", s.country);
+  SetIfNotEmpty(j, "vat_number", s.vat_number);
+  SetIfNotEmpty(j, "email", s.email);
+  j["number_prefix"] = s.number_prefix;
+  j["credit_note_prefix"] = s.credit_note_prefix;
+  j["payment_terms_days"] = s.payment_terms_days;
+  j["sequence_width"] = s.sequence_width;
+  return j;
+}
+
+// percent or amount, as exact decimal text.
+void PercentOrAmount(Json& j, uint32_t percent_ppm, int64_t amount) {
+  if (percent_ppm != 0) {
+    j["percent"] = tenancy::FormatPercentPpm(percent_ppm);
+  } else {
+    j["amount"] = tenancy::FormatCreditsMicro(amount);
+  }
+}
+
+Json DiscountJson(const tenancy::Discount& d) {
+  Json j{{"id", d.id}};
+  if (d.description != d.id) j["description"] = d.description;
+  j["scope"] = tenancy::DiscountScopeName(d.scope);
+  SetIfNotEmpty(j, "target", d.target);
+  PercentOrAmount(j, d.percent_ppm, d.amount);
+  if (d.domain.empty()) {
+    j["accounts"] = d.accounts;
+  } else {
+    j["domain"] = d.domain;
+  }
+  if (d.valid_from != 0) j["valid_from"] = tenancy::FormatTime(d.valid_from);
+  if (d.valid_until != tenancy::kNoEndTime) j["valid_until"] = tenancy::FormatTime(d.valid_until);
+  return j;
+}
+
+Json CouponJson(const tenancy::Coupon& c) {
+  Json j{{"id", c.id}};
+  if (c.description != c.id) j["description"] = c.description;
+  PercentOrAmount(j, c.percent_ppm, c.amount);
+  j["duration_cycles"] = c.duration_cycles;
+  return j;
+}
+
+Json RedemptionJson(const tenancy::CouponRedemption& r) {
+  return Json{{"account", r.account},
+              {"coupon", r.coupon},
+              {"redeemed_at", tenancy::FormatTime(r.redeemed_at)}};
+}
+
+// The entries of a section keyed by something other than an id (a country, a domain, an
+// account): all of them, or those whose key is `id` (NotFound when none).
+template <typename T, typename Key, typename Encode>
+Result<Json> Matching(const std::vector<T>& items, const std::string& id, Key key, Encode encode,
+                      const std::string& none) {
+  Json out = Json::array();
+  for (const T& item : items) {
+    if (id.empty() || key(item) == id) out.push_back(encode(item));
+  }
+  if (!id.empty() && out.empty()) return Status::NotFound(none);
+  return out;
 }
 
 // ---- price book ----
@@ -265,6 +359,35 @@ Result<Json> Section(const BillingSnapshot& snap, std::string_view section, cons
     }
     return out;
   }
+  if (section == "tax_rates") {
+    return Matching(
+        t.tax_table().rates, id, [](const tenancy::TaxRate& r) { return r.country; }, TaxRateJson,
+        "country \"" + id + "\" has no tax rate");
+  }
+  if (section == "tax_settings") {
+    return Matching(
+        t.tax_settings(), id, [](const tenancy::TaxSettings& s) { return s.scope; },
+        TaxSettingsJson, "domain \"" + id + "\" has no tax settings of its own");
+  }
+  if (section == "invoice_issuers") {
+    return Matching(
+        t.invoice_issuers(), id, [](const tenancy::InvoiceIssuer& s) { return s.scope; },
+        IssuerJson, "domain \"" + id + "\" has no invoice issuer of its own");
+  }
+  if (section == "discounts") {
+    const tenancy::DiscountCatalog& c = t.discount_catalog();
+    return Entities(c.discounts, c.FindDiscount(id), id, "discount", DiscountJson);
+  }
+  if (section == "coupons") {
+    const tenancy::DiscountCatalog& c = t.discount_catalog();
+    return Entities(c.coupons, c.FindCoupon(id), id, "coupon", CouponJson);
+  }
+  if (section == "coupon_redemptions") {
+    return Matching(
+        t.discount_catalog().redemptions, id,
+        [](const tenancy::CouponRedemption& r) { return r.account; }, RedemptionJson,
+        "account \"" + id + "\" has redeemed no coupon");
+  }
   if (section == "price_books") return PriceBooks(*snap.price_book, id, metrics);
   if (section == "subscriptions") {
     const SubscriptionSet& subs = *snap.subscriptions;
@@ -295,9 +418,10 @@ Result<nlohmann::ordered_json> ExportCatalog(const BillingSnapshot& snapshot,
     return doc;
   }
   for (std::string_view s : kSections) {
-    // A catalog without billing profiles exports as it did before profiles existed.
-    if (s == "billing_profiles" && snapshot.tenancy->billing_profiles().empty()) continue;
     METERD_ASSIGN_OR_RETURN(Json items, Section(snapshot, s, std::string(), metrics));
+    // A catalog without billing profiles, taxes or discounts exports as it did before they
+    // existed.
+    if (OptionalSection(s) && items.empty()) continue;
     doc[std::string(s)] = std::move(items);
   }
   return doc;

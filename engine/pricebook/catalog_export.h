@@ -8,12 +8,15 @@
 //   { "schema": "meterd/v1",
 //     "locations": [...], "plan_groups": [...], "plans": [...], "domains": [...],
 //     "accounts": [...], "projects": [...], "resources": [...], "billing_profiles": [...],
-//     "price_books": [...], "subscriptions": [...] }
+//     "tax_rates": [...], "tax_settings": [...], "invoice_issuers": [...], "discounts": [...],
+//     "coupons": [...], "coupon_redemptions": [...], "price_books": [...], "subscriptions": [...] }
 //
 // Sections and their entities are in id order (price book versions by number); keys are in
 // the order of docs/rating.md (id first; a billing profile's key is its account).
-// billing_profiles is left out of a whole export when there is none. Money, rates and quantities
-// are exact decimal strings
+// billing_profiles and the invoicing sections (tax_rates ... coupon_redemptions) are left out of
+// a whole export when they are empty. With an id, tax_rates selects a country's rates,
+// tax_settings and invoice_issuers a scope ("*" or a domain), coupon_redemptions an account's.
+// Money, rates and quantities are exact decimal strings
 // ("2.2", "1.1634", "672"); times RFC 3339 in UTC. Every resource version lists all six
 // attributes ("" = none), so no version depends on inheritance from the one before. Optional
 // fields at their default are left out (an empty description, a parent-less domain, a product
@@ -34,7 +37,8 @@
 namespace meterd::engine::pricebook {
 
 // The document's sections, in the order apply reads them: locations, plan_groups, plans,
-// domains, accounts, projects, resources, billing_profiles, price_books, subscriptions.
+// domains, accounts, projects, resources, billing_profiles, tax_rates, tax_settings,
+// invoice_issuers, discounts, coupons, coupon_redemptions, price_books, subscriptions.
 std::span<const std::string_view> CatalogSections();
 
 struct ExportFilter {

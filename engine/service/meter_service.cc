@@ -92,6 +92,7 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::ListCatalog:
     case wire::Message::ResourceChange:
     case wire::Message::ListResourceHosts:
+    case wire::Message::InvoiceRequest:
       return true;
     default:
       return IsLedgerRequest(type);
@@ -124,6 +125,7 @@ bool Allowed(Role role, wire::Message type) {
     case wire::Message::ReconcileRequest:
     case wire::Message::ListCatalog:
     case wire::Message::ListResourceHosts:
+    case wire::Message::InvoiceRequest:  // writes are admin only (Handle)
       return role == Role::kBilling;
     default:
       return false;  // keys, metrics, ledger entries, settings, webhooks, resources: admin only
@@ -340,6 +342,29 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
       asio::post(queries_,
                  [this, id = q->request_id(), section = std::string(View(q->section())),
                   cid = std::string(View(q->id())), r] { RunListCatalog(id, section, cid, r); });
+      return;
+    }
+    case wire::Message::InvoiceRequest: {
+      const auto* q = env.message_as_InvoiceRequest();
+      const bool reads = q->op() == wire::InvoiceOp::List || q->op() == wire::InvoiceOp::Show ||
+                         q->op() == wire::InvoiceOp::Drafts || q->op() == wire::InvoiceOp::Pdf;
+      if (!reads && !s->who.is_admin()) {
+        r->Fail(wire::ErrorCode::PermissionDenied,
+                "this invoice operation needs an admin key (billing keys read invoices)");
+        return;
+      }
+      // Copy the request: it is valid only during this call.
+      flatbuffers::FlatBufferBuilder fbb(512);
+      fbb.Finish(wire::CreateInvoiceRequest(
+          fbb, q->request_id(), q->op(), q->at(), q->scope(), fbb.CreateString(View(q->scope_id())),
+          fbb.CreateString(View(q->account())), q->from(), q->to(),
+          fbb.CreateString(View(q->number())), q->amount_micro(),
+          fbb.CreateString(View(q->reference())), fbb.CreateString(View(q->reason())),
+          q->provisional()));
+      auto copy = std::make_shared<std::vector<uint8_t>>(fbb.GetBufferPointer(),
+                                                         fbb.GetBufferPointer() + fbb.GetSize());
+      asio::post(queries_,
+                 [this, copy, actor = "key:" + s->who.key.id, r] { RunInvoice(copy, actor, r); });
       return;
     }
     case wire::Message::RollupRebuild: {

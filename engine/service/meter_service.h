@@ -25,7 +25,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "engine/auth/key_store.h"
 #include "engine/billing/billing_clock.h"
@@ -38,6 +41,7 @@
 #include "engine/events/webhook_dispatcher.h"
 #include "engine/events/webhook_store.h"
 #include "engine/ingest/ingest_pipeline.h"
+#include "engine/invoicing/invoice_builder.h"
 #include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
@@ -53,6 +57,9 @@ namespace meterd::engine {
 
 namespace rating {
 class RatingEngine;
+}
+namespace invoicing {
+class Invoicer;
 }
 
 struct ServiceParts {
@@ -123,6 +130,12 @@ class MeterService final : public net::Handler, public billing::UsageRater {
                                                     rating::MonthToDate* state) override;
   int64_t ClosedBefore() override;
   uint64_t RevisionMark() override;
+
+  // An invoice run's rated lines per account (meter_service_billing.cc; invoicing::RateFn).
+  Result<std::unordered_map<std::string, std::vector<invoicing::RatedLine>>> RateInvoiceLines(
+      int64_t from, int64_t to, const std::vector<std::string>& accounts);
+  // The invoicer that answers InvoiceRequest (set once, before serving; none: refused).
+  void set_invoicer(invoicing::Invoicer* invoicer) { invoicer_ = invoicer; }
 
   // The billing clock whose stats StatsReply reports (set once, before serving).
   void set_clock(billing::BillingClock* clock) { parts_.clock = clock; }
@@ -214,6 +227,10 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   void RunReconcile(uint64_t request_id, int64_t from, int64_t to, const std::string& account,
                     const net::ResponderPtr& r);
   void StartEvents(Session* s, const wire::EventsRequest& q, const net::ResponderPtr& r);
+  // Invoices: meter_service_invoices.cc.
+  void RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& request, const std::string& actor,
+                  const net::ResponderPtr& r);
+
   void RunWebhook(const wire::WebhookRequest& q, const net::ResponderPtr& r);
   void RunEmailDeliveries(const wire::WebhookRequest& q, const net::ResponderPtr& r);
   // Charges not yet debited for `account` (empty: all): the hours from the clock's next hour to
@@ -243,6 +260,7 @@ class MeterService final : public net::Handler, public billing::UsageRater {
 
   ServiceParts parts_;
   const events::EmailNotifier* email_ = nullptr;
+  invoicing::Invoicer* invoicer_ = nullptr;
   std::function<net::ServerStats()> server_stats_;
   // The cached rating engine and what it was built from (CurrentRatingEngine). Holding the
   // snapshot keeps its objects alive, so a pointer compare cannot mistake a new one for it.

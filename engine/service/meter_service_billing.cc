@@ -11,6 +11,7 @@
 #include <map>
 
 #include "engine/billing/account_charges.h"
+#include "engine/invoicing/invoice_builder.h"
 #include "engine/pricebook/money.h"
 #include "engine/rating/rating_engine.h"
 #include "engine/service/meter_service.h"
@@ -520,6 +521,48 @@ Result<billing::ChargesByAccount> MeterService::RateMonthToDate(int64_t from, in
                               " (rebuild its hours: meterctl rollup rebuild)");
   }
   return billing::SumByAccount(res);
+}
+
+// An invoice run's lines: [from, to) rated per account and product (the engine's lines are per
+// resource and product, summed by the invoice builder), for one account or every account.
+Result<std::unordered_map<std::string, std::vector<invoicing::RatedLine>>>
+MeterService::RateInvoiceLines(int64_t from, int64_t to, const std::vector<std::string>& accounts) {
+  if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
+    return Status::NotSupported("this server rates no usage");
+  }
+  std::unordered_map<std::string, std::vector<invoicing::RatedLine>> out;
+  if (from >= to) return out;
+  const pricebook::BillingSnapshot snap = parts_.billing->Current();
+  if (snap.price_book == nullptr || snap.price_book->empty()) {
+    return Status::NotFound("no price book has been applied yet (meterctl apply)");
+  }
+  METERD_ASSIGN_OR_RETURN(auto engine, CurrentRatingEngine());
+  ScopedViews views(parts_.downsampler, from, to);
+  rating::RatingRequest req =
+      billing::AccountsRequest(from, to, accounts.size() == 1 ? accounts[0] : std::string());
+  req.group_by = rating::GroupBy::kProduct;
+  req.report_unpriced_metrics = false;
+  METERD_ASSIGN_OR_RETURN(rating::RatingResult res, engine->Rate(views.Source(), req));
+  if (!res.stats.damaged.empty()) {
+    return Status::Corruption("damaged rollup block: " + res.stats.damaged[0] +
+                              " (rebuild its hours: meterctl rollup rebuild)");
+  }
+  for (const rating::ChargeLine& l : res.lines) {
+    invoicing::RatedLine r;
+    r.kind = !l.subscription  ? invoicing::LineKind::kUsage
+             : l.one_time_fee ? invoicing::LineKind::kOneTimeFee
+                              : invoicing::LineKind::kMonthlyFee;
+    r.group = std::string(l.group);
+    r.product_id = std::string(l.product_id);
+    r.product_name = std::string(l.product_name);
+    r.unit = std::string(l.unit);
+    r.raw_quantity = l.raw_quantity;
+    r.divisor = l.divisor;
+    r.unit_price = l.unit_price;
+    r.amount = l.amount;
+    out[std::string(l.account)].push_back(std::move(r));
+  }
+  return out;
 }
 
 int64_t MeterService::ClosedBefore() {

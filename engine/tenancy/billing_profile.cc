@@ -1,6 +1,8 @@
 // meterd — engine/tenancy/billing_profile.cc: billing profiles (engine/tenancy/billing_profile.h).
 #include "engine/tenancy/billing_profile.h"
 
+#include "engine/tenancy/invoicing_config.h"
+
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -90,6 +92,8 @@ Status ValidateCountry(std::string_view country) {
   return Status::InvalidArgument(msg);
 }
 
+Status ValidateRegion(std::string_view region) { return ValidateTaxRegion(region); }
+
 Status ValidateVatNumber(std::string_view vat) {
   if (vat.size() > kMaxVatNumber) {
     return Status::InvalidArgument("VAT number \"" + std::string(vat) + "\" is longer than " +
@@ -135,6 +139,7 @@ Status ValidateProfileCycle(const cycles::Cycle& cycle) {
 Status ValidateBillingProfile(const BillingProfile& p) {
   METERD_RETURN_IF_ERROR(ValidateAddress(p.address));
   METERD_RETURN_IF_ERROR(ValidateCountry(p.country));
+  METERD_RETURN_IF_ERROR(ValidateRegion(p.region));
   METERD_RETURN_IF_ERROR(ValidateVatNumber(p.vat_number));
   METERD_RETURN_IF_ERROR(ValidateTimeZone(p.time_zone));
   METERD_RETURN_IF_ERROR(ValidateCurrency(p.currency));

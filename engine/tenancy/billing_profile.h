@@ -25,6 +25,7 @@ struct BillingProfile {
   std::string account;
   std::string address;     // free text, lines separated by '\n'; may be empty
   std::string country;     // ISO 3166-1 alpha-2 ("GB"); may be empty (unknown)
+  std::string region;      // subdivision for regional taxes ("BC" of CA-BC); may be empty
   std::string vat_number;  // as printed on invoices ("GB123456789"); may be empty
   std::string time_zone = "UTC";
   std::string currency;  // ISO 4217; empty = the account's display currency
@@ -37,6 +38,8 @@ struct BillingProfile {
 // (the field's path is the caller's). Empty values are valid where the field is optional.
 Status ValidateAddress(std::string_view address);
 Status ValidateCountry(std::string_view country);
+// Empty, or 1-3 of A-Z 0-9: the part after the country in ISO 3166-2 (invoicing_config.h).
+Status ValidateRegion(std::string_view region);
 Status ValidateVatNumber(std::string_view vat_number);
 Status ValidateTimeZone(std::string_view time_zone);
 Status ValidateCurrency(std::string_view currency);

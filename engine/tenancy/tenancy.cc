@@ -2,6 +2,8 @@
 #include "engine/tenancy/tenancy.h"
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 
 namespace meterd::engine::tenancy {
 namespace {
@@ -104,6 +106,7 @@ Result<std::shared_ptr<const Tenancy>> Tenancy::Build(TenancyData data) {
       return Status::InvalidArgument("billing profile of " + p.account + ": not an account");
     }
   }
+  METERD_RETURN_IF_ERROR(t->BuildInvoicing());
   t->project_account_.resize(d.projects.size());
   for (size_t i = 0; i < d.projects.size(); ++i) {
     t->project_account_[i] = IndexOf(d.accounts, d.projects[i].account);
@@ -243,6 +246,165 @@ const BillingProfile* Tenancy::FindBillingProfile(std::string_view account) cons
       std::lower_bound(v.begin(), v.end(), account,
                        [](const BillingProfile& p, std::string_view k) { return p.account < k; });
   return it == v.end() || it->account != account ? nullptr : &*it;
+}
+
+Status Tenancy::BuildInvoicing() {
+  TenancyData& d = data_;
+  auto scope_ok = [&](const std::string& scope) {
+    return scope == "*" || IndexOf(d.domains, scope) != kNone;
+  };
+  // Tax rates: unique by (country, region, name, effective_from).
+  auto rate_key = [](const TaxRate& r) {
+    return std::tie(r.country, r.region, r.name, r.effective_from);
+  };
+  std::sort(d.tax_rates.begin(), d.tax_rates.end(),
+            [&](const TaxRate& a, const TaxRate& b) { return rate_key(a) < rate_key(b); });
+  for (size_t i = 0; i < d.tax_rates.size(); ++i) {
+    const TaxRate& r = d.tax_rates[i];
+    if (i > 0 && rate_key(r) == rate_key(d.tax_rates[i - 1])) {
+      return Status::InvalidArgument("tax rate " + r.country + " " + r.name + " from " +
+                                     std::to_string(r.effective_from) + " is listed twice");
+    }
+    if (r.rate_ppm > kPpmWhole) {
+      return Status::InvalidArgument("tax rate " + r.country + " " + r.name + " is over 100 %");
+    }
+  }
+  tax_table_.rates = std::move(d.tax_rates);
+  d.tax_rates.clear();
+  // Settings and issuers: one per scope, "*" or a known domain.
+  std::sort(d.tax_settings.begin(), d.tax_settings.end(),
+            [](const TaxSettings& a, const TaxSettings& b) { return a.scope < b.scope; });
+  for (size_t i = 0; i < d.tax_settings.size(); ++i) {
+    const std::string& scope = d.tax_settings[i].scope;
+    if (i > 0 && scope == d.tax_settings[i - 1].scope) {
+      return Status::InvalidArgument("tax settings of " + scope + " are listed twice");
+    }
+    if (!scope_ok(scope)) {
+      return Status::InvalidArgument("tax settings of " + scope + ": not a domain");
+    }
+  }
+  std::sort(d.invoice_issuers.begin(), d.invoice_issuers.end(),
+            [](const InvoiceIssuer& a, const InvoiceIssuer& b) { return a.scope < b.scope; });
+  for (size_t i = 0; i < d.invoice_issuers.size(); ++i) {
+    const std::string& scope = d.invoice_issuers[i].scope;
+    if (i > 0 && scope == d.invoice_issuers[i - 1].scope) {
+      return Status::InvalidArgument("invoice issuer of " + scope + " is listed twice");
+    }
+    if (!scope_ok(scope)) {
+      return Status::InvalidArgument("invoice issuer of " + scope + ": not a domain");
+    }
+  }
+  // Discounts and coupons: unique ids, one of percent and amount.
+  DiscountCatalog& c = discount_catalog_;
+  c.discounts = std::move(d.discounts);
+  c.coupons = std::move(d.coupons);
+  c.redemptions = std::move(d.coupon_redemptions);
+  d.discounts.clear();
+  d.coupons.clear();
+  d.coupon_redemptions.clear();
+  METERD_RETURN_IF_ERROR(SortUnique(&c.discounts, "discount"));
+  METERD_RETURN_IF_ERROR(SortUnique(&c.coupons, "coupon"));
+  for (Discount& x : c.discounts) {
+    if ((x.percent_ppm == 0) == (x.amount == 0) || x.percent_ppm > kPpmWhole || x.amount < 0) {
+      return Status::InvalidArgument("discount " + x.id +
+                                     ": needs exactly one of percent and amount");
+    }
+    if (x.valid_from >= x.valid_until) {
+      return Status::InvalidArgument("discount " + x.id + ": valid_until is not after valid_from");
+    }
+    if ((x.scope == DiscountScope::kAccount) != x.target.empty()) {
+      return Status::InvalidArgument("discount " + x.id +
+                                     ": an account discount has no target, "
+                                     "a product or group discount needs one");
+    }
+    x.applies_to.clear();
+    if (!x.domain.empty()) {
+      if (!x.accounts.empty()) {
+        return Status::InvalidArgument("discount " + x.id + ": accounts and domain both set");
+      }
+      const uint32_t di = IndexOf(d.domains, x.domain);
+      if (di == kNone) {
+        return Status::InvalidArgument("discount " + x.id + ": domain " + x.domain +
+                                       " is not a domain");
+      }
+      for (size_t a = 0; a < d.accounts.size(); ++a) {
+        if (DomainWithin(account_domain_[a], di)) x.applies_to.push_back(d.accounts[a].id);
+      }
+    } else {
+      for (const std::string& a : x.accounts) {
+        if (IndexOf(d.accounts, a) == kNone) {
+          return Status::InvalidArgument("discount " + x.id + ": account " + a +
+                                         " is not an account");
+        }
+        x.applies_to.push_back(a);
+      }
+      std::sort(x.applies_to.begin(), x.applies_to.end());
+      x.applies_to.erase(std::unique(x.applies_to.begin(), x.applies_to.end()), x.applies_to.end());
+    }
+  }
+  for (const Coupon& x : c.coupons) {
+    if ((x.percent_ppm == 0) == (x.amount == 0) || x.percent_ppm > kPpmWhole || x.amount < 0) {
+      return Status::InvalidArgument("coupon " + x.id +
+                                     ": needs exactly one of percent and amount");
+    }
+  }
+  auto red_key = [](const CouponRedemption& r) {
+    return std::tie(r.account, r.redeemed_at, r.coupon);
+  };
+  std::sort(c.redemptions.begin(), c.redemptions.end(),
+            [&](const CouponRedemption& a, const CouponRedemption& b) {
+              return red_key(a) < red_key(b);
+            });
+  std::set<std::pair<std::string_view, std::string_view>> seen;
+  for (const CouponRedemption& r : c.redemptions) {
+    if (IndexOf(d.accounts, r.account) == kNone) {
+      return Status::InvalidArgument("coupon redemption of " + r.coupon + ": " + r.account +
+                                     " is not an account");
+    }
+    if (c.FindCoupon(r.coupon) == nullptr) {
+      return Status::InvalidArgument("coupon redemption of " + r.account + ": " + r.coupon +
+                                     " is not a coupon");
+    }
+    if (!seen.emplace(r.account, r.coupon).second) {
+      return Status::InvalidArgument("account " + r.account + " redeemed coupon " + r.coupon +
+                                     " twice");
+    }
+  }
+  return Status::OK();
+}
+
+const TaxSettings& Tenancy::TaxSettingsFor(std::string_view domain) const {
+  static const TaxSettings kDefaults = [] {
+    TaxSettings s;
+    s.scope.clear();
+    return s;
+  }();
+  const auto& v = data_.tax_settings;
+  auto find = [&](std::string_view scope) -> const TaxSettings* {
+    auto it =
+        std::lower_bound(v.begin(), v.end(), scope,
+                         [](const TaxSettings& s, std::string_view k) { return s.scope < k; });
+    return it != v.end() && it->scope == scope ? &*it : nullptr;
+  };
+  for (uint32_t cur = DomainIndex(domain); cur != kNone; cur = domain_parent_[cur]) {
+    if (const TaxSettings* s = find(data_.domains[cur].id)) return *s;
+  }
+  if (const TaxSettings* s = find("*")) return *s;
+  return kDefaults;
+}
+
+const InvoiceIssuer* Tenancy::IssuerFor(std::string_view domain) const {
+  const auto& v = data_.invoice_issuers;
+  auto find = [&](std::string_view scope) -> const InvoiceIssuer* {
+    auto it =
+        std::lower_bound(v.begin(), v.end(), scope,
+                         [](const InvoiceIssuer& s, std::string_view k) { return s.scope < k; });
+    return it != v.end() && it->scope == scope ? &*it : nullptr;
+  };
+  for (uint32_t cur = DomainIndex(domain); cur != kNone; cur = domain_parent_[cur]) {
+    if (const InvoiceIssuer* s = find(data_.domains[cur].id)) return s;
+  }
+  return find("*");
 }
 
 const ResourceVersion* Tenancy::VersionAt(uint32_t resource_index, int64_t hour) const {

@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "engine/tenancy/billing_profile.h"
+#include "engine/tenancy/invoicing_config.h"
 #include "storage/base/result.h"
 
 namespace meterd::engine::tenancy {
@@ -136,6 +137,13 @@ struct TenancyData {
   std::vector<Plan> plans;
   std::vector<Resource> resources;
   std::vector<BillingProfile> billing_profiles;  // at most one per account
+  // Invoicing (engine/tenancy/invoicing_config.h, docs/taxes-and-discounts.md).
+  std::vector<TaxRate> tax_rates;
+  std::vector<TaxSettings> tax_settings;       // one per scope ("*" or a domain)
+  std::vector<InvoiceIssuer> invoice_issuers;  // one per scope
+  std::vector<Discount> discounts;
+  std::vector<Coupon> coupons;
+  std::vector<CouponRedemption> coupon_redemptions;  // one per (account, coupon)
 };
 
 // What a resource is during one hour: its version and the tenancy chain above it. Empty
@@ -190,6 +198,22 @@ class Tenancy {
   // The account's billing profile; nullptr when it has none.
   const BillingProfile* FindBillingProfile(std::string_view account) const;
 
+  // ---- invoicing configuration (docs/taxes-and-discounts.md) ----
+  // Every tax rate, sorted by (country, region, name, effective_from).
+  const TaxTable& tax_table() const { return tax_table_; }
+  // Sorted by scope ("*" first).
+  const std::vector<TaxSettings>& tax_settings() const { return data_.tax_settings; }
+  const std::vector<InvoiceIssuer>& invoice_issuers() const { return data_.invoice_issuers; }
+  // Discounts (applies_to derived), coupons and redemptions.
+  const DiscountCatalog& discount_catalog() const { return discount_catalog_; }
+  // The tax settings of issuing domain `domain`: its own entry, else its parent's, up to the
+  // top, else "*", else the defaults (scope "", country "", reverse charge on, VAT on usage).
+  // The entry found applies as a whole. An unknown domain reads "*" (or the defaults).
+  const TaxSettings& TaxSettingsFor(std::string_view domain) const;
+  // The issuer of domain `domain`'s invoices, inherited the same way; nullptr when neither the
+  // domain, its ancestors nor "*" has one.
+  const InvoiceIssuer* IssuerFor(std::string_view domain) const;
+
   // The attributes that rate hour `hour` of `resource` (hour rule above; `hour` is rounded
   // down to its hour). NotFound when the resource is unknown or the hour is before its first
   // version: the usage is unattributed.
@@ -215,11 +239,15 @@ class Tenancy {
 
  private:
   Tenancy() = default;
+  // Validates, sorts and derives the invoicing configuration (after domains and accounts).
+  Status BuildInvoicing();
   TenancyData data_;
   std::vector<uint32_t> domain_parent_;   // index of each domain's parent, kNone at the top
   std::vector<uint32_t> account_domain_;  // domain index of each account
   std::vector<uint32_t> project_account_;
   std::vector<std::pair<std::string_view, uint32_t>> agent_ids_;  // sorted: agent id -> resource
+  TaxTable tax_table_;                // rates moved out of data_.tax_rates
+  DiscountCatalog discount_catalog_;  // discounts, coupons, redemptions moved out of data_
 };
 
 // The first hour a version rates (the hour rule): the hour containing effective_from for a

@@ -1,6 +1,8 @@
 // meterd — engine/tenancy/tenancy_store.cc
 #include "engine/tenancy/tenancy_store.h"
 
+#include "engine/tenancy/invoicing_sections.h"
+
 #include <algorithm>
 #include <array>
 #include <map>
@@ -16,7 +18,15 @@ constexpr std::string_view kModule = "tenancy";
 // kSchema's CREATE TABLE IF NOT EXISTS adds it to a version-1 or -2 database in the transaction
 // that records version 3, and no existing row changes (docs/ledger.md, "Resources and their
 // hosts", lists the migrations).
-constexpr int64_t kSchemaVersion = 3;
+// Version 4 added the invoicing tables (tax_rates, tax_settings, invoice_issuers, discounts,
+// coupons, coupon_redemptions: engine/tenancy/invoicing_sections.h), new tables only, created
+// the same way.
+// Version 4 also added billing_profiles.region (kMigrateFrom3 on a version-3 file; kSchema's
+// table has it for older ones, which had no billing_profiles table yet).
+constexpr int64_t kSchemaVersion = 4;
+constexpr std::string_view kMigrateFrom3 = R"sql(
+ALTER TABLE billing_profiles ADD COLUMN region TEXT NOT NULL DEFAULT '';
+)sql";
 constexpr std::string_view kMigrateFrom1 = R"sql(
 ALTER TABLE resources ADD COLUMN agent_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE resource_versions ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
@@ -75,12 +85,14 @@ CREATE TABLE IF NOT EXISTS billing_profiles (
   account TEXT PRIMARY KEY REFERENCES accounts(id) DEFERRABLE INITIALLY DEFERRED,
   address TEXT NOT NULL, country TEXT NOT NULL, vat_number TEXT NOT NULL,
   time_zone TEXT NOT NULL, currency TEXT NOT NULL,
-  cycle TEXT NOT NULL, anchor_day INTEGER NOT NULL, week_start INTEGER NOT NULL) WITHOUT ROWID;
+  cycle TEXT NOT NULL, anchor_day INTEGER NOT NULL, week_start INTEGER NOT NULL,
+  region TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
 )sql";
 
-constexpr std::array<std::string_view, 8> kSections = {"locations", "plan_groups",     "plans",
-                                                       "domains",   "accounts",        "projects",
-                                                       "resources", "billing_profiles"};
+constexpr std::array<std::string_view, 14> kSections = {
+    "locations", "plan_groups",       "plans",     "domains",      "accounts",        "projects",
+    "resources", "billing_profiles",  "tax_rates", "tax_settings", "invoice_issuers", "discounts",
+    "coupons",   "coupon_redemptions"};
 
 std::string Indexed(std::string_view key, size_t i) {
   return std::string(key) + "[" + std::to_string(i) + "]";
@@ -364,6 +376,7 @@ struct Decoder {
       }
       const auto address = r.String("address", false);
       const auto country = r.String("country", false);
+      const auto region = r.String("region", false);
       const auto vat = r.String("vat_number", false);
       const auto zone = r.String("time_zone", false);
       const auto currency = r.String("currency", false);
@@ -381,11 +394,17 @@ struct Decoder {
       now.account = account.value_or("");
       now.address = address.value_or("");
       now.country = country.value_or("");
+      now.region = region.value_or("");
       now.vat_number = vat.value_or("");
       now.time_zone = zone.value_or("UTC");
       now.currency = currency.value_or("");
       check("address", ValidateAddress(now.address));
       check("country", ValidateCountry(now.country));
+      check("region", ValidateRegion(now.region));
+      if (!now.region.empty() && now.country.empty()) {
+        r.Error("region", "needs a country (a region is a subdivision of it)");
+        ok = false;
+      }
       check("vat_number", ValidateVatNumber(now.vat_number));
       check("time_zone", ValidateTimeZone(now.time_zone));
       check("currency", ValidateCurrency(now.currency));
@@ -434,6 +453,7 @@ struct Decoder {
       if (old) {
         d.Field("address", old->address, now.address);
         d.Field("country", old->country, now.country);
+        d.Field("region", old->region, now.region);
         d.Field("vat_number", old->vat_number, now.vat_number);
         d.Field("time_zone", old->time_zone, now.time_zone);
         d.Field("currency", old->currency, now.currency);
@@ -758,8 +778,9 @@ Status Upsert(Transaction& txn, const TenancyData& u) {
     METERD_ASSIGN_OR_RETURN(
         Statement st,
         txn.Prepare("INSERT INTO billing_profiles(account, address, country, vat_number, "
-                    "time_zone, currency, cycle, anchor_day, week_start) VALUES(?1, ?2, ?3, ?4, "
-                    "?5, ?6, ?7, ?8, ?9) ON CONFLICT(account) DO UPDATE SET address = "
+                    "time_zone, currency, cycle, anchor_day, week_start, region) VALUES(?1, ?2, "
+                    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(account) DO UPDATE SET "
+                    "region = excluded.region, address = "
                     "excluded.address, country = excluded.country, vat_number = "
                     "excluded.vat_number, time_zone = excluded.time_zone, currency = "
                     "excluded.currency, cycle = excluded.cycle, anchor_day = excluded.anchor_day, "
@@ -768,11 +789,12 @@ Status Upsert(Transaction& txn, const TenancyData& u) {
       st.Bind(1, p.account).Bind(2, p.address).Bind(3, p.country).Bind(4, p.vat_number);
       st.Bind(5, p.time_zone).Bind(6, p.currency).Bind(7, cycles::CycleKindName(p.cycle.kind));
       st.Bind(8, int64_t{p.cycle.anchor_day}).Bind(9, int64_t{p.cycle.week_start});
+      st.Bind(10, p.region);
       METERD_RETURN_IF_ERROR(st.Run());
       METERD_RETURN_IF_ERROR(st.Reset());
     }
   }
-  return Status::OK();
+  return UpsertInvoicing(txn, u);
 }
 
 Result<TenancyData> ReadAll(Transaction& txn) {
@@ -876,8 +898,9 @@ Result<TenancyData> ReadAll(Transaction& txn) {
   }
   {
     METERD_ASSIGN_OR_RETURN(
-        Statement st, txn.Prepare("SELECT account, address, country, vat_number, time_zone, "
-                                  "currency, cycle, anchor_day, week_start FROM billing_profiles"));
+        Statement st,
+        txn.Prepare("SELECT account, address, country, vat_number, time_zone, "
+                    "currency, cycle, anchor_day, week_start, region FROM billing_profiles"));
     for (;;) {
       METERD_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -896,9 +919,11 @@ Result<TenancyData> ReadAll(Transaction& txn) {
       p.cycle.kind = *kind;
       p.cycle.anchor_day = static_cast<unsigned>(st.Int(7));
       p.cycle.week_start = static_cast<unsigned>(st.Int(8));
+      p.region = st.Text(9);
       d.billing_profiles.push_back(std::move(p));
     }
   }
+  METERD_RETURN_IF_ERROR(ReadInvoicing(txn, &d));
   return d;
 }
 
@@ -912,7 +937,9 @@ Result<std::unique_ptr<TenancyStore>> TenancyStore::Open(BillingDb* db) {
     METERD_ASSIGN_OR_RETURN(Transaction txn, db->Begin());
     METERD_ASSIGN_OR_RETURN(int64_t stored, BillingDb::SchemaVersion(txn, kModule));
     if (stored == 1) METERD_RETURN_IF_ERROR(txn.Exec(kMigrateFrom1));
-    METERD_RETURN_IF_ERROR(BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, kSchema));
+    if (stored == 3) METERD_RETURN_IF_ERROR(txn.Exec(kMigrateFrom3));
+    const std::string schema = std::string(kSchema) + std::string(kInvoicingSchema);
+    METERD_RETURN_IF_ERROR(BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, schema));
     METERD_RETURN_IF_ERROR(txn.Commit());
   }
   METERD_RETURN_IF_ERROR(store->Load());
@@ -958,10 +985,14 @@ TenancyPlan TenancyStore::Prepare(const DocNode& root, DocErrors* errors,
   d.Projects(root);
   d.Resources(root);
   d.BillingProfiles(root);
+  TenancyData next;
+  CopyInvoicing(base, &next);
+  InvoicingRefs refs{[&](std::string_view a) { return d.accounts.contains(a); },
+                     [&](std::string_view x) { return d.domains.contains(x); }};
+  DecodeInvoicingSections(root, base, refs, errors, report, &next, &d.upserts);
   plan.upserts = std::move(d.upserts);
   plan.changed_from = d.changed_from;
   if (errors->size() != errors_before) return plan;
-  TenancyData next;
   next.locations = Values(d.locations);
   next.plan_groups = Values(d.plan_groups);
   next.plans = Values(d.plans);

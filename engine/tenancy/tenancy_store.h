@@ -4,7 +4,10 @@
 // `projects`, `locations`, `plan_groups`, `plans`, `resources`, `resource_versions`), applied
 // from the declarative document's tenancy sections (docs/rating.md, "The catalog document"):
 //
-//   locations, plan_groups, plans, domains, accounts, projects, resources
+//   locations, plan_groups, plans, domains, accounts, projects, resources, billing_profiles,
+//   tax_rates, tax_settings, invoice_issuers, discounts, coupons, coupon_redemptions
+//
+// (the last six: engine/tenancy/invoicing_sections.h, docs/taxes-and-discounts.md)
 //
 // Apply semantics:
 //   1. Declarative and idempotent: an entity in the document is created when new, updated when

@@ -84,6 +84,7 @@ uint64_t ReplyIdOf(const wire::Envelope& env) {
     METERD_REPLY(ReconcileReply)
     METERD_REPLY(CatalogDocument)
     METERD_REPLY(ResourceHostList)
+    METERD_REPLY(InvoiceReply)
 #undef METERD_REPLY
     default:
       return 0;

@@ -479,8 +479,12 @@ void RegisterCatalogCommands(CLI::App& app, Common& common) {
       "export", "print the catalog document (JSON) that `meterctl apply` reads back unchanged");
   exp->add_option("--section", args->section,
                   "only locations, plan_groups, plans, domains, accounts, projects, resources, "
-                  "billing_profiles, price_books or subscriptions (default: all)");
-  exp->add_option("--id", args->id, "with --section: only this entity (a price book version)");
+                  "billing_profiles, tax_rates, tax_settings, invoice_issuers, discounts, "
+                  "coupons, coupon_redemptions, price_books or subscriptions (default: all)");
+  exp->add_option("--id", args->id,
+                  "with --section: only this entity (a price book version; tax_rates: a "
+                  "country; tax_settings, invoice_issuers: a domain or \"*\"; "
+                  "coupon_redemptions: an account)");
   common.OnRun(exp, [&common, args] {
     return WithClient(common, [&](net::Client* client) {
       auto doc = Fetch(client, args->section, args->id);

@@ -29,6 +29,7 @@
 #include "net/meterctl/csv_backfill.h"
 #include "net/meterctl/csv_ingest.h"
 #include "net/meterctl/csv_time.h"
+#include "net/meterctl/invoice_cmd.h"
 #include "net/meterctl/ledger_cmd.h"
 #include "net/meterctl/profiles_cmd.h"
 #include "net/meterctl/resources_cmd.h"
@@ -632,6 +633,7 @@ int main(int argc, char** argv) {
   cli::RegisterCatalogCommands(app, c);
   cli::RegisterResourceCommands(app, c);  // create|update|delete|hosts in `resources`
   cli::RegisterProfileCommands(app, c);
+  cli::RegisterInvoiceCommands(app, c);
 
   // Global options, unknown commands, help and `completion` for every command above.
   return cli::RunCommandLine(app, c, argc, argv);

@@ -16,17 +16,18 @@ using Json = nlohmann::ordered_json;
 constexpr const char* kSection = "billing_profiles";
 
 // The fields of a profile in the order the catalog document writes them.
-constexpr const char* kFields[] = {"account",  "address", "country",    "vat_number", "time_zone",
-                                   "currency", "cycle",   "anchor_day", "week_start"};
+constexpr const char* kFields[] = {"account",   "address",  "country", "region",     "vat_number",
+                                   "time_zone", "currency", "cycle",   "anchor_day", "week_start"};
 
 struct SetArgs {
   std::string account;
-  std::string address, country, vat_number, time_zone, currency, cycle, week_start;
+  std::string address, country, region, vat_number, time_zone, currency, cycle, week_start;
   int anchor_day = 0;
   bool dry_run = false;
   // Which options were given (an empty value is a value: `--vat-number ''` clears it).
-  CLI::Option *o_address = nullptr, *o_country = nullptr, *o_vat = nullptr, *o_zone = nullptr,
-              *o_currency = nullptr, *o_cycle = nullptr, *o_anchor = nullptr, *o_week = nullptr;
+  CLI::Option *o_address = nullptr, *o_country = nullptr, *o_region = nullptr, *o_vat = nullptr,
+              *o_zone = nullptr, *o_currency = nullptr, *o_cycle = nullptr, *o_anchor = nullptr,
+              *o_week = nullptr;
 };
 
 // ListCatalog of the profiles section (one account's when `account` is set).
@@ -118,6 +119,7 @@ int Set(const Common& c, const SetArgs& a) {
   };
   set(a.o_address, "address", a.address);
   set(a.o_country, "country", a.country);
+  set(a.o_region, "region", a.region);
   set(a.o_vat, "vat_number", a.vat_number);
   set(a.o_zone, "time_zone", a.time_zone);
   set(a.o_currency, "currency", a.currency);
@@ -163,6 +165,8 @@ void RegisterProfileCommands(CLI::App& app, Common& common) {
   set->add_option("--account", a->account, "the account")->required();
   a->o_address = set->add_option("--address", a->address, "postal address (newlines allowed)");
   a->o_country = set->add_option("--country", a->country, "ISO 3166-1 alpha-2 code: GB, DE, IN");
+  a->o_region = set->add_option("--region", a->region,
+                                "subdivision for regional taxes: BC of CA-BC ('' clears)");
   a->o_vat = set->add_option("--vat-number", a->vat_number, "VAT number as printed ('' clears)");
   a->o_zone =
       set->add_option("--time-zone", a->time_zone, "IANA time zone: Europe/London (default UTC)");

@@ -109,6 +109,7 @@ uint64_t RequestIdOf(const wire::Envelope& env) {
     METERD_REQ(ListCatalog)
     METERD_REQ(ResourceChange)
     METERD_REQ(ListResourceHosts)
+    METERD_REQ(InvoiceRequest)
 #undef METERD_REQ
     default:
       return 0;

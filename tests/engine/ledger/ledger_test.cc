@@ -368,7 +368,13 @@ TEST(Ledger, AVersionTwoLedgerIsMigratedInPlace) {
     ASSERT_TRUE(txn->Commit().ok());
   }
   LedgerFixture f(dir.path());  // opens and migrates
-  EXPECT_EQ(Count(f.db(), "SELECT schema_version FROM meta WHERE module = 'ledger'"), 3);
+  EXPECT_EQ(Count(f.db(), "SELECT schema_version FROM meta WHERE module = 'ledger'"),
+            kLedgerSchemaVersion);
+  // Version 4's index of the clock's adjustments (what invoices read).
+  EXPECT_EQ(Count(f.db(),
+                  "SELECT COUNT(*) FROM sqlite_master WHERE name = "
+                  "'ledger_entries_clock_adjustments'"),
+            1);
   EXPECT_EQ(Count(f.db(), "SELECT COUNT(*) FROM sqlite_master WHERE name = 'balance_snapshots'"),
             0);
   EXPECT_EQ(f.ledger().Balance("acme")->balance, 6 * kCredit);

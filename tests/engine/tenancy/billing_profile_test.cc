@@ -2,7 +2,7 @@
 //
 // Billing profiles in the catalog document: apply, read back, survive a reopen, report what
 // changed, refuse bad zones, countries, currencies and cycles with their line and field (all
-// or nothing), and the tenancy schema's migration from version 2 to 3.
+// or nothing), and the tenancy schema's migrations from versions 2 and 3 to 4 (the region).
 #include "engine/tenancy/billing_profile.h"
 
 #include <gtest/gtest.h>
@@ -197,8 +197,9 @@ TEST(BillingProfileValidationTest, Fields) {
   EXPECT_TRUE(ValidateBillingProfile(p).ok());  // the defaults: UTC, monthly
 }
 
-// A billing.db at tenancy version 2 (before billing_profiles) opens at version 3 with the
-// table added and every existing row as it was.
+// A billing.db at tenancy version 2 (before billing_profiles) opens at the current version (4:
+// billing_profiles, then the invoicing tables) with the table added and every existing row as
+// it was.
 TEST_F(BillingProfileTest, SchemaVersionTwoIsMigrated) {
   {
     auto txn = db_->Begin();
@@ -211,7 +212,7 @@ TEST_F(BillingProfileTest, SchemaVersionTwoIsMigrated) {
   {
     auto txn = db_->Begin();
     ASSERT_TRUE(txn.ok());
-    EXPECT_EQ(BillingDb::SchemaVersion(*txn, "tenancy").value(), 3);
+    EXPECT_EQ(BillingDb::SchemaVersion(*txn, "tenancy").value(), 4);
   }
   EXPECT_EQ(store_->Current()->accounts().size(), 2u);
   EXPECT_TRUE(store_->Current()->billing_profiles().empty());
@@ -224,11 +225,85 @@ TEST_F(BillingProfileTest, SchemaVersionTwoIsMigrated) {
   {
     auto txn = db_->Begin();
     ASSERT_TRUE(txn.ok());
-    ASSERT_TRUE(BillingDb::SetSchemaVersion(*txn, "tenancy", 4).ok());
+    ASSERT_TRUE(BillingDb::SetSchemaVersion(*txn, "tenancy", 5).ok());
     ASSERT_TRUE(txn->Commit().ok());
   }
   auto newer = TenancyStore::Open(db_.get());
   EXPECT_FALSE(newer.ok());
+}
+
+// A region (for regional taxes: docs/taxes-and-discounts.md) is a field like the others.
+TEST_F(BillingProfileTest, RegionAppliesAndIsValidated) {
+  auto r = store_->Apply(R"(billing_profiles:
+  - account: acme
+    country: CA
+    region: BC
+)",
+                         DocFormat::kYaml);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  Open();
+  EXPECT_EQ(store_->Current()->FindBillingProfile("acme")->region, "BC");
+  auto changed = store_->Apply(R"(billing_profiles:
+  - account: acme
+    country: CA
+    region: QC
+)",
+                               DocFormat::kYaml);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->changes[0].detail, "region");
+  const std::vector<std::string> errors = Refused(R"(billing_profiles:
+  - account: acme
+    country: CA
+    region: british-columbia
+  - account: globex
+    region: BC
+)");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].rfind("line 4: billing_profiles[0].region \"british-columbia\" is not a "
+                            "subdivision code",
+                            0),
+            0u)
+      << errors[0];
+  EXPECT_EQ(errors[1],
+            "line 6: billing_profiles[1].region needs a country (a region is a subdivision of it)");
+}
+
+// A billing.db at tenancy version 3 (profiles without a region) gets the column at version 4,
+// every profile reading an empty region.
+TEST_F(BillingProfileTest, SchemaVersionThreeGetsRegion) {
+  ASSERT_TRUE(store_->Apply(kProfiles, DocFormat::kYaml).ok());
+  {
+    auto txn = db_->Begin();
+    ASSERT_TRUE(txn.ok());
+    // The version-3 table: the same columns without region.
+    ASSERT_TRUE(txn->Exec(R"sql(
+CREATE TABLE old_profiles AS SELECT account, address, country, vat_number, time_zone, currency,
+  cycle, anchor_day, week_start FROM billing_profiles;
+DROP TABLE billing_profiles;
+CREATE TABLE billing_profiles (
+  account TEXT PRIMARY KEY REFERENCES accounts(id) DEFERRABLE INITIALLY DEFERRED,
+  address TEXT NOT NULL, country TEXT NOT NULL, vat_number TEXT NOT NULL,
+  time_zone TEXT NOT NULL, currency TEXT NOT NULL,
+  cycle TEXT NOT NULL, anchor_day INTEGER NOT NULL, week_start INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO billing_profiles SELECT * FROM old_profiles;
+DROP TABLE old_profiles;
+)sql")
+                    .ok());
+    ASSERT_TRUE(BillingDb::SetSchemaVersion(*txn, "tenancy", 3).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  Open();
+  {
+    auto txn = db_->Begin();
+    ASSERT_TRUE(txn.ok());
+    EXPECT_EQ(BillingDb::SchemaVersion(*txn, "tenancy").value(), 4);
+  }
+  ASSERT_EQ(store_->Current()->billing_profiles().size(), 2u);
+  EXPECT_EQ(store_->Current()->FindBillingProfile("acme")->region, "");
+  EXPECT_EQ(store_->Current()->FindBillingProfile("acme")->vat_number, "GB123456789");
+  auto again = store_->Apply(kProfiles, DocFormat::kYaml);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->changed());
 }
 
 }  // namespace

@@ -410,8 +410,9 @@ INSERT INTO resource_versions VALUES('vm-old', 1485907200, 'vm', 'p', NULL, NULL
   EXPECT_FALSE(t->FindResource("vm-old")->versions[0].deleted);
   auto txn = (*db)->Begin();
   ASSERT_TRUE(txn.ok());
-  // Straight to the current version (3: billing_profiles), in the same transaction.
-  EXPECT_EQ(BillingDb::SchemaVersion(*txn, "tenancy").value(), 3);
+  // Straight to the current version (4: billing_profiles and the invoicing tables), in the
+  // same transaction.
+  EXPECT_EQ(BillingDb::SchemaVersion(*txn, "tenancy").value(), 4);
 }
 
 }  // namespace

@@ -1,0 +1,119 @@
+// meterd — engine/invoicing/invoice_store.h
+//
+// InvoiceStore: invoices and credit notes in billing.db (module "invoicing", docs/invoices.md,
+// "Tables"). A run's drafts are replaceable rows of `invoice_drafts`, one per (account,
+// period); issuing one moves it, in one transaction, into `invoices` with the next number of
+// its issuing scope, and from then on the document never changes.
+// Invariants:
+//   1. Numbers have no gaps: an issued document's sequence is 1 + the highest of its (scope,
+//      kind), taken in the transaction that inserts it (UNIQUE (scope, kind, sequence)), and
+//      `invoices` refuses UPDATE and DELETE (triggers), so no number is ever freed or reused.
+//   2. An issued document is frozen: its JSON (invoice_json.h) is written once. What happens to
+//      it afterwards (payments, paid, void, reminders, its ledger booking) is a row of the
+//      append-only `invoice_events`; its state is derived from them.
+//   3. At most one issued, not void, invoice per (account, period start): issuing a period
+//      twice is refused (AlreadyExists), so an invoice run repeated issues nothing twice.
+//   4. Each issued invoice records its coverage: the ledger watermark (the account's last
+//      entry id when it was built) and the billed amount per month it covered, so the next
+//      invoice of the account takes the clock's adjustments after that watermark.
+//
+// Thread-safety: thread-safe (every call is one BillingDb transaction).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/invoicing/invoice.h"
+#include "engine/tenancy/billing_db.h"
+#include "storage/base/result.h"
+
+namespace meterd::engine::invoicing {
+
+// What an invoice covered of the ledger (invariant 4).
+struct Coverage {
+  int64_t watermark = 0;                   // the account's last ledger entry id at the build
+  std::map<int64_t, MicroCredits> months;  // month start -> billed amount it covered
+  bool operator==(const Coverage&) const = default;
+};
+
+struct InvoiceEvent {
+  int64_t id = 0;
+  std::string kind;  // "booked", "payment", "paid", "void", "reminder"
+  MicroCredits amount = 0;
+  std::string reference, actor, reason;
+  int64_t at = 0;
+};
+
+// An issued document with what happened to it since.
+struct StoredInvoice {
+  Invoice invoice;  // state derived from events: issued, paid or void
+  Coverage coverage;
+  std::vector<InvoiceEvent> events;  // in order
+  MicroCredits paid = 0;             // sum of payment events
+  MicroCredits credited = 0;         // sum of the credit notes issued against it
+  bool booked = false;               // its discounts and taxes are in the ledger
+};
+
+// How an issue numbers and dates a document (the issuer's settings).
+struct NumberingOptions {
+  std::string scope;   // numbering scope: the issuing domain ("*" for the default issuer)
+  std::string prefix;  // "INV-", "CN-"
+  int width = 6;       // digits, zero-padded
+  int64_t payment_terms = 14 * 86400;  // due_at = issued_at + this
+};
+
+struct ListFilter {
+  std::string account;                       // empty: all
+  int64_t from = INT64_MIN, to = INT64_MAX;  // period_start in [from, to)
+  std::optional<InvoiceKind> kind;
+  size_t limit = 0;  // 0: no limit
+};
+
+class InvoiceStore {
+ public:
+  // REQUIRES: db outlives the store.
+  static Result<std::unique_ptr<InvoiceStore>> Open(tenancy::BillingDb* db);
+
+  // Stores a draft, replacing the draft of the same (account, period start).
+  Status PutDraft(const Invoice& draft, const Coverage& coverage);
+  // Many drafts in one transaction (an invoice run).
+  Status PutDrafts(const std::vector<std::pair<Invoice, Coverage>>& drafts);
+  Result<std::vector<Invoice>> Drafts(const ListFilter& filter) const;
+  Result<std::optional<std::pair<Invoice, Coverage>>> Draft(std::string_view account,
+                                                            int64_t period_start) const;
+  Status DropDraft(std::string_view account, int64_t period_start);
+
+  // Issues the draft of (account, period_start): numbered, dated, frozen; the draft is removed.
+  // NotFound without a draft, InvalidArgument for a provisional one, AlreadyExists when the
+  // period has an issued invoice that is not void.
+  Result<StoredInvoice> Issue(std::string_view account, int64_t period_start,
+                              const NumberingOptions& numbering, int64_t now);
+  // Issues a credit note (kind kCreditNote, its own numbering) against the invoice `of`.
+  Result<StoredInvoice> IssueCreditNote(const Invoice& note, std::string_view of,
+                                        const NumberingOptions& numbering, int64_t now);
+
+  // Appends an event to an issued document (NotFound for an unknown number).
+  Status AddEvent(std::string_view number, const InvoiceEvent& event);
+
+  Result<StoredInvoice> Get(std::string_view number) const;
+  Result<std::vector<StoredInvoice>> List(const ListFilter& filter) const;
+  // The account's issued, not void, invoice of that period, if any.
+  Result<std::optional<StoredInvoice>> IssuedFor(std::string_view account,
+                                                 int64_t period_start) const;
+  // The coverage of the account's latest issued, not void, invoice (by period); nullopt when
+  // it has none.
+  Result<std::optional<std::pair<int64_t, Coverage>>> LastCoverage(std::string_view account) const;
+  // Issued documents whose booking event is missing (a crash between issuing and booking).
+  Result<std::vector<std::string>> Unbooked() const;
+
+ private:
+  explicit InvoiceStore(tenancy::BillingDb* db) : db_(db) {}
+  tenancy::BillingDb* db_;
+};
+
+}  // namespace meterd::engine::invoicing
