@@ -15,7 +15,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 # Targets run FUZZ_PARALLEL at a time (each is one process on one core).
 FUZZ_PARALLEL ?= 1
-FUZZ_TARGETS ?= frame wal segment rollup manifest record_log csv catalog
+FUZZ_TARGETS ?= frame wal segment rollup manifest record_log csv catalog ingest
 
 .PHONY: all deps build build-asan demo test test-release test-asan check-long fuzz bench format clean
 

@@ -24,6 +24,10 @@ PACKAGES=(
   python3-aiosmtpd                          # real SMTP relay in the email integration test
   curl openssl                              # the HTTP API's tests (HTTPS with a self-signed
                                             # certificate) and the demo's HTTP step
+  libprotobuf-dev protobuf-compiler         # Prometheus remote_write (net/schema/prometheus)
+  libsnappy-dev zlib1g-dev                  # remote_write bodies (snappy), gzip ingest bodies
+  collectd-core libyajl2                    # the real collectd posting to meterd in
+                                            # meterd_http_ingest_test (5 MB; write_http needs yajl)
   libhpdf-dev fonts-dejavu-core             # invoice PDFs (engine/invoicing): libharu and the
                                             # embedded DejaVu Sans font
   poppler-utils                             # invoice tests read PDFs back (pdftotext, pdftoppm,

@@ -39,6 +39,7 @@
 #include "net/http/http_api.h"
 #include "net/http/http_server.h"
 #include "net/http/openapi_document.h"
+#include "net/ingest/ingest_mapping.h"
 #include "net/server/server.h"
 #include "storage/store.h"
 
@@ -57,6 +58,8 @@ struct Flags {
   size_t http_max_connections = 1024;
   size_t http_max_body_kib = 1024;
   std::string http_tls_cert, http_tls_key;
+  // HTTP ingest (Influx, collectd, Prometheus remote_write): off without a mapping file.
+  std::string ingest_mapping;
   size_t io_threads = 0;
   size_t query_threads = 2;
   size_t head_memory_mib = 256;
@@ -202,6 +205,23 @@ int Run(const Flags& f) {
   ho.tls_key_file = f.http_tls_key;
   ho.drain_timeout = std::chrono::seconds(f.drain_timeout_s);
 
+  // The ingest mapping (docs/ingest-mapping.md) is read before anything opens: a bad file stops
+  // the start (exit 2).
+  std::optional<net::ingest::IngestMapping> ingest_mapping;
+  if (!f.ingest_mapping.empty()) {
+    if (f.http_listen.empty()) {
+      spdlog::critical("event=bad_flag flag=--ingest-mapping error=\"needs --http-listen\"");
+      return 2;
+    }
+    Result<net::ingest::IngestMapping> m = net::ingest::IngestMapping::Load(f.ingest_mapping);
+    if (!m.ok()) {
+      spdlog::critical("event=bad_flag flag=--ingest-mapping file={} error=\"{}\"",
+                       f.ingest_mapping, m.status().ToString());
+      return 2;
+    }
+    ingest_mapping = std::move(m).value();
+  }
+
   // Block the stop signals before any thread starts, so that only sigwait below sees them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -243,6 +263,34 @@ int Run(const Flags& f) {
   const auto t0 = std::chrono::steady_clock::now();
   engine::MetricCatalog catalog;
   auto metrics = OrDie(engine::MetricStore::Open(f.data_dir, &catalog), "metrics");
+  // The ingest mapping's metrics as the catalog (custom metrics included) defines them.
+  auto ingest_meta = [&catalog](std::string_view name) -> std::optional<net::ingest::MetricMeta> {
+    Result<engine::MetricDef> d = catalog.Find(name);
+    if (!d.ok()) return std::nullopt;
+    net::ingest::MetricMeta m;
+    m.kind = d->kind == engine::MetricKind::kCounter ? net::ingest::MetricMeta::Kind::kCounter
+             : d->kind == engine::MetricKind::kState ? net::ingest::MetricMeta::Kind::kState
+                                                     : net::ingest::MetricMeta::Kind::kGauge;
+    m.is_float = d->type == storage::ValueType::kFloat;
+    m.unit = d->unit;
+    return m;
+  };
+  // A rule whose kind or unit disagrees with the catalog stops the start; a metric not
+  // defined yet is a warning (its samples are unmapped until it is).
+  if (ingest_mapping) {
+    std::vector<std::string> unknown;
+    if (Status st = ingest_mapping->Check(ingest_meta, &unknown); !st.ok()) {
+      spdlog::critical("event=bad_flag flag=--ingest-mapping file={} error=\"{}\"",
+                       f.ingest_mapping, st.ToString());
+      return 2;
+    }
+    for (const std::string& m : unknown) {
+      spdlog::warn(
+          "event=ingest_mapping_unknown_metric metric={} note=\"its samples are "
+          "unmapped (unknown_metric) until it is defined\"",
+          m);
+    }
+  }
   auto series = OrDie(engine::SeriesRegistry::Open(f.data_dir, &catalog), "series");
   std::string bootstrap;
   auto keys = OrDie(engine::KeyStore::Open(f.data_dir, &bootstrap), "keys");
@@ -391,10 +439,21 @@ int Run(const Flags& f) {
               f.data_dir.c_str());
   if (http) {
     net::HttpServer* h = &*http;
-    http_api.SetBackend(net::HttpBackend{&service, [&service, h] {
+    net::IngestBackend ingest;
+    if (ingest_mapping) {
+      ingest.mapping = &*ingest_mapping;
+      ingest.metric = ingest_meta;
+      spdlog::info("event=ingest_mapping file={} rules={}", f.ingest_mapping,
+                   ingest_mapping->rules().size());
+    }
+    net::HttpApi* api = &http_api;
+    http_api.SetBackend(net::HttpBackend{&service,
+                                         [&service, h, api] {
                                            return service.PrometheusMetrics() +
-                                                  net::HttpServerMetrics(h->stats());
-                                         }});
+                                                  net::HttpServerMetrics(h->stats()) +
+                                                  api->IngestMetrics();
+                                         },
+                                         std::move(ingest)});
     std::printf("meterd: %s on %s:%u\n", ho.tls_cert_file.empty() ? "HTTP" : "HTTPS",
                 ho.host.c_str(), http->port());
   }
@@ -448,6 +507,9 @@ int main(int argc, char** argv) {
   app.add_option("--http-tls-cert", f.http_tls_cert,
                  "HTTPS on the HTTP port: PEM certificate chain (with --http-tls-key)");
   app.add_option("--http-tls-key", f.http_tls_key, "HTTPS: PEM private key");
+  app.add_option("--ingest-mapping", f.ingest_mapping,
+                 "HTTP ingest (Influx /write, collectd, Prometheus remote_write): the YAML or "
+                 "JSON file mapping their series to meterd's (docs/ingest-mapping.md)");
   app.add_option("--http-max-body-kib", f.http_max_body_kib,
                  "largest HTTP request body in KiB (larger: 413)")
       ->capture_default_str();

@@ -1,12 +1,15 @@
 // meterd — net/http/http_api.cc
 #include "net/http/http_api.h"
 
+#include <openssl/evp.h>
+
 #include <atomic>
 #include <charconv>
 #include <cstring>
 #include <map>
 #include <set>
 
+#include "net/http/http_internal.h"
 #include "net/http/json_format.h"
 #include "net/http/wire_json.h"
 #include "net/protocol/messages.h"
@@ -20,13 +23,6 @@ namespace asio = boost::asio;
 constexpr const char* kPrometheusType = "text/plain; version=0.0.4; charset=utf-8";
 
 std::atomic<uint64_t> next_request_id{1};
-
-// The session a connection's API key opened (Handler::Authenticate), kept while the
-// connection sends that key.
-struct ApiConnection final : HttpConnectionState {
-  std::string key;
-  std::unique_ptr<SessionState> session;
-};
 
 HttpResponse JsonResponse(unsigned status, const Json& body) {
   HttpResponse r;
@@ -95,63 +91,6 @@ struct Ctx {
   }
 };
 
-// Collects the reply frames of one request and hands them over once (Done or Fail). A
-// responder dropped without either answers 500, so a connection is never left waiting.
-class CollectingResponder final : public Responder {
- public:
-  using Finish = std::function<void(std::vector<std::vector<uint8_t>> frames, bool too_large)>;
-  explicit CollectingResponder(Finish finish) : finish_(std::move(finish)) {}
-  ~CollectingResponder() override {
-    if (!done_) {
-      frames_.clear();
-      frames_.push_back(ErrorFrame(0, wire::ErrorCode::Internal, "the request was not answered"));
-      finish_(std::move(frames_), false);
-    }
-  }
-  void Send(std::vector<uint8_t> frame) override {
-    std::lock_guard lock(mu_);
-    if (done_) return;
-    bytes_ += frame.size();
-    if (bytes_ > HttpApi::kMaxReplyBytes) {
-      too_large_ = true;
-      frames_.clear();
-      return;
-    }
-    if (!too_large_) frames_.push_back(std::move(frame));
-  }
-  void Done() override { Complete(); }
-  void Fail(wire::ErrorCode code, std::string_view message) override {
-    {
-      std::lock_guard lock(mu_);
-      if (done_) return;
-      frames_.clear();
-      frames_.push_back(ErrorFrame(0, code, message));
-    }
-    Complete();
-  }
-
- private:
-  void Complete() {
-    std::vector<std::vector<uint8_t>> frames;
-    bool too_large;
-    {
-      std::lock_guard lock(mu_);
-      if (done_) return;
-      done_ = true;
-      frames = std::move(frames_);
-      too_large = too_large_;
-    }
-    finish_(std::move(frames), too_large);
-  }
-
-  std::mutex mu_;
-  Finish finish_;
-  std::vector<std::vector<uint8_t>> frames_;  // GUARDED_BY(mu_)
-  size_t bytes_ = 0;                          // GUARDED_BY(mu_)
-  bool too_large_ = false;                    // GUARDED_BY(mu_)
-  bool done_ = false;                         // GUARDED_BY(mu_)
-};
-
 // Turns a request's verified replies into the response (status and body).
 using Converter = std::function<Json(const Replies& replies, unsigned* status)>;
 
@@ -164,6 +103,7 @@ Converter Plain(Json (*fn)(const Replies&)) {
 void Dispatch(const Ctx& c, flatbuffers::FlatBufferBuilder& fbb, Converter convert) {
   const wire::Envelope* env = wire::GetEnvelope(fbb.GetBufferPointer());
   auto responder = std::make_shared<CollectingResponder>(
+      HttpApi::kMaxReplyBytes,
       [reply = c.reply, convert = std::move(convert), handler = c.handler, conn = c.connection](
           std::vector<std::vector<uint8_t>> frames, bool too_large) {
         if (too_large) {
@@ -568,6 +508,115 @@ void HttpApi::ServeMetrics(HttpReply reply) {
   });
 }
 
+ApiConnection* HttpApi::Authenticate(const HttpBackend& b, HttpRequest& request,
+                                     const std::string& key, HttpReply& reply) {
+  auto* conn = static_cast<ApiConnection*>(request.connection);
+  if (conn == nullptr) {
+    reply(ErrorResponse(wire::ErrorCode::Internal, "no connection"));
+    return nullptr;
+  }
+  if (!conn->session || conn->key != key) {
+    if (conn->session) b.handler->SessionClosed(conn->session.get());
+    conn->session.reset();
+    conn->key.clear();
+    Result<HelloResult> hello = b.handler->Authenticate(key, "http");
+    if (!hello.ok()) {
+      reply(ErrorResponse(ToWireCode(hello.status()), hello.status().message()));
+      return nullptr;
+    }
+    conn->session = std::move(hello.value().state);
+    conn->role = hello.value().role;
+    conn->hypervisor = hello.value().hypervisor;
+    conn->key = key;
+  }
+  return conn;
+}
+
+namespace {
+
+// Base64 (RFC 4648, padded) through OpenSSL; empty when it is not.
+std::string Base64Decode(std::string_view in) {
+  if (in.empty() || in.size() % 4 != 0) return {};
+  std::string out(in.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  if (n < 0) return {};
+  const size_t pad = in.ends_with("==") ? 2 : in.ends_with("=") ? 1 : 0;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+// The API key of an ingest request: "Bearer <key>", "Token <key>" (Influx v2 clients), "Basic"
+// with the key as the password (Influx v1 clients, collectd's User/Password), or ?p=<key>.
+std::string IngestKey(std::string_view auth, const std::map<std::string, std::string>& query) {
+  auto starts = [&](std::string_view scheme) {
+    if (auth.size() <= scheme.size()) return false;
+    for (size_t i = 0; i < scheme.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(auth[i])) != scheme[i]) return false;
+    }
+    return true;
+  };
+  if (starts("bearer ")) return std::string(auth.substr(7));
+  if (starts("token ")) return std::string(auth.substr(6));
+  if (starts("basic ")) {
+    const std::string decoded = Base64Decode(auth.substr(6));
+    const size_t colon = decoded.find(':');
+    return colon == std::string::npos ? std::string() : decoded.substr(colon + 1);
+  }
+  if (auto it = query.find("p"); it != query.end()) return it->second;
+  return {};
+}
+
+}  // namespace
+
+void HttpApi::ServeIngest(ingest::Format format, const std::string& path,
+                          std::string_view raw_query, HttpRequest request, HttpReply reply) {
+  if (request.method != "POST") {
+    HttpResponse r =
+        ErrorResponse(405, "NotSupported", request.method + " is not served on " + path);
+    r.headers.emplace_back("Allow", "POST");
+    return reply(std::move(r));
+  }
+  auto b = backend();
+  if (!b) {
+    return reply(ErrorResponse(wire::ErrorCode::Unavailable, "meterd is not serving requests"));
+  }
+  std::map<std::string, std::string> query;
+  for (size_t pos = 0; pos < raw_query.size();) {
+    const size_t amp = std::min(raw_query.find('&', pos), raw_query.size());
+    const std::string_view pair = raw_query.substr(pos, amp - pos);
+    pos = amp + 1;
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    auto name = UrlDecode(pair.substr(0, eq));
+    auto value = UrlDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!name || !value) return reply(BadArgument("malformed query string"));
+    if (!query.emplace(*name, *value).second) {
+      return reply(BadArgument("query parameter '" + *name + "' given twice"));
+    }
+  }
+  const std::string key = IngestKey(request.authorization, query);
+  if (key.empty()) {
+    return reply(ErrorResponse(wire::ErrorCode::Unauthenticated,
+                               "an API key is required: Authorization: Bearer <key>"));
+  }
+  ApiConnection* conn = Authenticate(*b, request, key, reply);
+  if (conn == nullptr) return;
+  for (const auto& [name, value] : query) {
+    if (!HttpIngest::TakesParam(path, name)) {
+      return reply(BadArgument("unknown query parameter '" + name + "'"));
+    }
+  }
+  if (b->ingest.mapping == nullptr) {
+    return reply(ErrorResponse(404, "NotFound",
+                               "ingest is off: meterd was started without --ingest-mapping"));
+  }
+  std::unordered_map<std::string, std::string> q(query.begin(), query.end());
+  ingest_.Serve(format, path, std::move(q), std::move(request), b->handler, conn, b->ingest,
+                std::move(reply));
+}
+
 void HttpApi::Serve(HttpRequest request, HttpReply reply) {
   std::string_view target = request.target;
   const size_t qmark = target.find('?');
@@ -598,6 +647,16 @@ void HttpApi::Serve(HttpRequest request, HttpReply reply) {
     return reply(std::move(r));
   }
 
+  if (*path == "/ping") {  // InfluxDB clients' liveness check
+    HttpResponse r;
+    r.status = 204;
+    r.content_type.clear();
+    r.headers.emplace_back("X-Influxdb-Version", "meterd");
+    return reply(std::move(r));
+  }
+  if (const auto format = HttpIngest::RouteOf(*path)) {
+    return ServeIngest(*format, *path, raw_query, std::move(request), std::move(reply));
+  }
   if (!path->starts_with("/v1/")) {
     return reply(ErrorResponse(404, "NotFound", "no such route: " + *path));
   }
@@ -614,20 +673,8 @@ void HttpApi::Serve(HttpRequest request, HttpReply reply) {
     return reply(ErrorResponse(wire::ErrorCode::Unauthenticated,
                                "an API key is required: Authorization: Bearer <key>"));
   }
-  const std::string key(auth.substr(kBearer.size()));
-  auto* conn = static_cast<ApiConnection*>(request.connection);
-  if (conn == nullptr) return reply(ErrorResponse(wire::ErrorCode::Internal, "no connection"));
-  if (!conn->session || conn->key != key) {
-    if (conn->session) b->handler->SessionClosed(conn->session.get());
-    conn->session.reset();
-    conn->key.clear();
-    Result<HelloResult> hello = b->handler->Authenticate(key, "http");
-    if (!hello.ok()) {
-      return reply(ErrorResponse(ToWireCode(hello.status()), hello.status().message()));
-    }
-    conn->session = std::move(hello.value().state);
-    conn->key = key;
-  }
+  ApiConnection* conn = Authenticate(*b, request, std::string(auth.substr(kBearer.size())), reply);
+  if (conn == nullptr) return;
 
   const std::vector<std::string> segments = Split(*path);
   const Route* found = nullptr;

@@ -11,10 +11,14 @@
 // Errors are {"error": {"code", "message"}} with the wire code's name and its HTTP status
 // (json_format.h).
 //
-// Unauthenticated: /healthz (the process answers), /readyz (recovery done and the store open:
-// SetBackend was called and Unready was not), /metrics (Prometheus text from the backend's
-// metrics function, run on a thread of its own so a scrape never waits behind a query and never
-// runs on an io thread) and /openapi.json.
+// Ingest (http_ingest.h): POST /write, /api/v2/write (Influx line protocol), /api/v1/write
+// (Prometheus remote_write) and /collectd (collectd write_http JSON), with the key also taken
+// as Influx clients send it (Authorization: Token, Basic with the key as password, ?p=).
+//
+// Unauthenticated: /ping (204, as InfluxDB answers it), /healthz (the process answers), /readyz
+// (recovery done and the store open: SetBackend was called and Unready was not), /metrics
+// (Prometheus text from the backend's metrics function, run on a thread of its own so a scrape
+// never waits behind a query and never runs on an io thread) and /openapi.json.
 //
 // Thread-safety: thread-safe. SetBackend/Unready from the controlling thread; Serve from io
 // threads.
@@ -26,6 +30,7 @@
 #include <string>
 
 #include "net/asio.h"
+#include "net/http/http_ingest.h"
 #include "net/http/http_server.h"
 #include "net/server/handler.h"
 
@@ -34,6 +39,7 @@ namespace meterd::net {
 struct HttpBackend {
   Handler* handler = nullptr;            // the binary protocol's handler
   std::function<std::string()> metrics;  // Prometheus text exposition (may take a few ms)
+  IngestBackend ingest;                  // the ingest routes' mapping (http_ingest.h)
 };
 
 class HttpApi final : public HttpRoutes {
@@ -53,7 +59,12 @@ class HttpApi final : public HttpRoutes {
   void Unready();
   // Waits for a scrape still running (call after the HttpServer stopped, before the backend
   // goes away).
-  void Stop() { metrics_pool_.join(); }
+  void Stop() {
+    ingest_.Stop();
+    metrics_pool_.join();
+  }
+  // The ingest routes' counters (meterd_http_ingest_*), for /metrics.
+  std::string IngestMetrics() const { return ingest_.Metrics(); }
 
   std::unique_ptr<HttpConnectionState> NewConnection() override;
   void ConnectionClosed(HttpConnectionState* state) override;
@@ -64,11 +75,18 @@ class HttpApi final : public HttpRoutes {
  private:
   std::shared_ptr<const HttpBackend> backend() const;
   void ServeMetrics(HttpReply reply);
+  // Authenticates `key` on the request's connection (kept while it sends the same key); null
+  // after answering the error.
+  ApiConnection* Authenticate(const HttpBackend& b, HttpRequest& request, const std::string& key,
+                              HttpReply& reply);
+  void ServeIngest(ingest::Format format, const std::string& path, std::string_view raw_query,
+                   HttpRequest request, HttpReply reply);
 
   const std::string openapi_;
   mutable std::mutex mu_;
   std::shared_ptr<const HttpBackend> backend_;  // GUARDED_BY(mu_); null until ready
   boost::asio::thread_pool metrics_pool_{1};
+  HttpIngest ingest_;
 };
 
 }  // namespace meterd::net

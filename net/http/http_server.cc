@@ -210,6 +210,7 @@ class Connection final : public HttpConnection {
     req.target = std::string(msg.target());
     req.authorization = std::string(msg[http::field::authorization]);
     req.content_type = std::string(msg[http::field::content_type]);
+    req.content_encoding = std::string(msg[http::field::content_encoding]);
     req.body = std::move(msg.body());
     req.connection = state_.get();
     parser_.reset();
@@ -232,11 +233,13 @@ class Connection final : public HttpConnection {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version);
     res->set(http::field::server, "meterd");
-    res->set(http::field::content_type, r.content_type);
+    if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
     for (auto& [name, value] : r.headers) res->set(name, value);
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive_ && !draining_);
     res->prepare_payload();
+    // A 204 has no body and no Content-Length (RFC 9110, 8.6).
+    if (r.status == 204) res->erase(http::field::content_length);
     Lowest().expires_after(server_->options.body_timeout);
     http::async_write(stream_, *res, [self = Self(), res](beast::error_code ec, size_t) {
       ++self->served_;

@@ -74,13 +74,14 @@ struct HttpRequest {
   std::string target;  // path and query, as sent
   std::string authorization;
   std::string content_type;
+  std::string content_encoding;  // "gzip", "snappy", ... (ingest bodies)
   std::string body;
   HttpConnectionState* connection = nullptr;  // valid until the reply is given
 };
 
 struct HttpResponse {
   unsigned status = 200;
-  std::string content_type = "application/json";
+  std::string content_type = "application/json";  // empty: no Content-Type (a 204)
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
 };

@@ -58,4 +58,10 @@ Decoded DecodeCsv(std::string_view input);
 // empty billing store; items: the apply report's entries. Validation errors are the status.
 Decoded DecodeCatalog(std::string_view input);
 
+// ingest_fuzz.cc. The HTTP ingest decoders (net/ingest): the first byte picks Influx ('i'),
+// collectd JSON ('c'), remote_write protobuf ('p') or snappy body ('s'), a gzip Influx body
+// ('g'); any other byte runs the whole input through the three raw decoders. Items: each
+// sample mapped and converted, each refused line; a refused line or body is the status.
+Decoded DecodeIngest(std::string_view input);
+
 }  // namespace meterd::fuzz
