@@ -39,6 +39,9 @@ class Statement {
 
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, std::string_view text);
+  // Text that outlives the statement's next Step (a literal, or a string not changed until
+  // then): bound without a copy.
+  Statement& BindStatic(int index, std::string_view text);
   Statement& BindNull(int index);
   Statement& BindOptional(int index, const std::optional<int64_t>& value);
   // Steps once: true when a row is available, false when done.
