@@ -47,6 +47,10 @@ Result<int> BillingClock::CloseDue() {
     stats_.last_error = st.ToString();
     return st;
   };
+  if (!restore_tried_) {
+    restore_tried_ = true;
+    if (ledger_->NextHour()) TryRestore(*next);
+  }
   // Revisions of hours already booked first, so that each hour below is booked against
   // up-to-date month-to-date amounts.
   if (Status st = BookRevisions(*start); !st.ok()) return fail(st);
@@ -83,6 +87,10 @@ void BillingClock::AdjustmentsFrom(int64_t month, const ChargesByAccount& rated,
 Status BillingClock::AddAdjustments(int64_t month, int64_t from, int64_t to,
                                     std::vector<ledger::HourCharge>* out) {
   if (from >= to) return Status::OK();
+  {
+    std::lock_guard s(stats_mu_);
+    ++stats_.month_rescans;
+  }
   METERD_ASSIGN_OR_RETURN(ChargesByAccount rated, rater_->Rate(from, to, ""));
   AdjustmentsFrom(month, rated, out);
   return Status::OK();
@@ -100,6 +108,10 @@ Result<ChargesByAccount> BillingClock::RateState(int64_t from, int64_t to) {
 
 Result<ChargesByAccount> BillingClock::RebuildState(int64_t month, int64_t from, int64_t until) {
   state_.Reset(month);
+  if (month < from || from < until) {
+    std::lock_guard s(stats_mu_);
+    ++stats_.month_rescans;
+  }
   if (month < from) METERD_RETURN_IF_ERROR(RateState(month, from).status());
   if (from < until) return RateState(from, until);
   return ChargesByAccount{};
@@ -155,6 +167,9 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t month = pricebook::MonthStart(hour);
   const uint64_t mark = rater_->RevisionMark();
+  // Read after the mark: a revision between the two moves this one too, so the state kept
+  // with this hour is never trusted for data it may not hold.
+  const std::optional<std::string> durable = rater_->DurableRevisionMark();
   ledger::HourBooking booking;
   booking.hour = hour;
   booking.now = Now();
@@ -202,6 +217,9 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
     charge.fees = c.fees;
     booking.charges.push_back(std::move(charge));
   }
+  std::optional<ledger::ClockState> keep;
+  if (rated) keep = StateToKeep(hour, durable);
+  if (keep) booking.state = &*keep;
   const auto t1 = std::chrono::steady_clock::now();
   Result<ledger::BookReport> booked = ledger_->BookHour(booking);
   if (!booked.ok()) {
@@ -216,6 +234,10 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
   stats_.next_hour = hour + kHour;
   stats_.entries += rep.entries;
   stats_.events += rep.events;
+  if (keep) {
+    ++stats_.states_saved;
+    stats_.state_bytes = keep->data.size();
+  }
   stats_.last_rate_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
   stats_.last_hour_ms = std::chrono::duration<double, std::milli>(t2 - t0).count();
   spdlog::info(
@@ -225,6 +247,75 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
       pricebook::FormatCredits(rep.fees), pricebook::FormatCredits(rep.adjustments), rep.events,
       stats_.last_rate_ms, stats_.last_hour_ms);
   return Status::OK();
+}
+
+std::optional<ledger::ClockState> BillingClock::StateToKeep(
+    int64_t hour, const std::optional<std::string>& durable) {
+  const int64_t month = pricebook::MonthStart(hour);
+  const int64_t every = options_.state_every_hours;
+  if (!durable || every <= 0 || !state_supported_ || !state_.valid() || state_.month() != month ||
+      state_.through() != hour + kHour) {
+    return std::nullopt;
+  }
+  if (((hour + kHour - month) / kHour) % every != 0) return std::nullopt;
+  ledger::ClockState keep;
+  keep.month = month;
+  keep.through = hour + kHour;
+  keep.revision_mark = *durable;
+  keep.data = state_.Serialize();
+  return keep;
+}
+
+void BillingClock::TryRestore(int64_t next) {
+  if (!state_supported_ || options_.state_every_hours <= 0) return;
+  // The in-memory mark first: a revision after it moves the durable one, read second.
+  const uint64_t mark = rater_->RevisionMark();
+  const std::optional<std::string> durable = rater_->DurableRevisionMark();
+  if (!durable) return;  // nothing kept can be trusted: the month is re-rated as before
+  Result<std::optional<ledger::ClockState>> kept = ledger_->LoadClockState();
+  auto discard = [&](const std::string& why) {
+    state_.Clear();
+    spdlog::info("event=billing_state_discarded next_hour={} reason=\"{}\"", next, why);
+  };
+  if (!kept.ok()) return discard("unreadable: " + kept.status().ToString());
+  if (!kept->has_value()) return discard("none kept");
+  const ledger::ClockState& st = **kept;
+  if (st.revision_mark != *durable) return discard("usage was revised since it was kept");
+  if (st.through > next || st.month > pricebook::MonthStart(next)) {
+    return discard("it is ahead of the watermark");
+  }
+  const int64_t month = pricebook::MonthStart(next);
+  uint64_t replayed = 0;
+  // Restored even when it is of an earlier month: that checks it belongs to this catalog.
+  Status restored = rater_->RestoreMonthToDate(st.data, &state_);
+  if (!restored.ok()) {
+    if (restored.code() == Status::Code::kNotSupported) return;
+    return discard(restored.ToString());
+  }
+  if (st.month == month || st.through == month) {
+    if (st.month != month) state_.Reset(month);  // the last month's, complete: this one's is empty
+    // The hours booked after it (state_every_hours > 1), from their own rows.
+    if (std::max(st.through, month) < next) {
+      const int64_t from = std::max(st.through, month);
+      Result<ChargesByAccount> r = RateState(from, next);
+      if (!r.ok()) return discard("adding the hours after it: " + r.status().ToString());
+      replayed = static_cast<uint64_t>((next - from) / kHour);
+    }
+  } else {
+    // Kept in an earlier month: no revision since, but the state of this month's hours booked
+    // so far (if any) is rebuilt from them by BookOne.
+    state_.Clear();
+  }
+  checked_revisions_ = mark;
+  {
+    std::lock_guard s(stats_mu_);
+    stats_.state_restored = true;
+    stats_.hours_replayed += replayed;
+  }
+  spdlog::info(
+      "event=billing_state_restored next_hour={} month={} through={} groups={} lines={} "
+      "replayed_hours={} bytes={}",
+      next, st.month, st.through, state_.groups(), state_.lines(), replayed, st.data.size());
 }
 
 void BillingClock::Start() {

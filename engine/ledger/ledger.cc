@@ -274,6 +274,30 @@ class Writer {
   size_t entries_ = 0, events_ = 0;
 };
 
+// A kept month-to-date state is written in parts of at most this many bytes (SQLite's limit
+// on one value is 1e9 by default; parts also keep each row's write moderate).
+constexpr size_t kStatePartBytes = size_t{64} << 20;
+
+// Replaces the kept month-to-date state (docs/ledger.md, "Month-to-date state"): the latest
+// only, written in the caller's transaction (the hour's booking).
+Status WriteClockState(Transaction& txn, const ClockState& state, int64_t now) {
+  METERD_RETURN_IF_ERROR(txn.Exec("DELETE FROM clock_month_state"));
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    INSERT INTO clock_month_state (through, part, parts, month, revision_mark, data, created_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql"));
+  const std::string_view data = state.data;
+  const size_t parts = std::max<size_t>(1, (data.size() + kStatePartBytes - 1) / kStatePartBytes);
+  for (size_t p = 0; p < parts; ++p) {
+    st.Bind(1, state.through).Bind(2, static_cast<int64_t>(p)).Bind(3, static_cast<int64_t>(parts));
+    st.Bind(4, state.month).Bind(5, state.revision_mark);
+    st.BindBlobStatic(6, data.substr(std::min(data.size(), p * kStatePartBytes), kStatePartBytes));
+    st.Bind(7, now);
+    METERD_RETURN_IF_ERROR(st.Run());
+    METERD_RETURN_IF_ERROR(st.Reset());
+  }
+  return Status::OK();
+}
+
 bool SameManual(const Entry& e, const ManualEntry& m, MicroCredits signed_amount) {
   return e.account == m.account && e.kind == m.kind && e.amount == signed_amount;
 }
@@ -502,6 +526,10 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   if (booking.hour % tenancy::kHour != 0) {
     return Status::InvalidArgument("a billing hour must be a whole hour");
   }
+  if (booking.state != nullptr &&
+      (!close_hour || booking.state->through != booking.hour + tenancy::kHour)) {
+    return Status::InvalidArgument("a kept month-to-date state must end with the hour booked");
+  }
   auto t = impl_->tenancy ? impl_->tenancy() : nullptr;
   std::lock_guard write(impl_->write_mu);
   // Every account the booking touches, once: a copy of its book to change, the live book it
@@ -650,6 +678,9 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   report.accounts = staged.size();
   report.entries = w.entries();
   report.events = w.events();
+  if (close_hour && booking.state != nullptr) {
+    METERD_RETURN_IF_ERROR(WriteClockState(txn, *booking.state, booking.now));
+  }
   if (close_hour) {
     METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
       INSERT INTO billing_hours (hour, accounts, usage, fees, adjustments, closed_at)
@@ -690,6 +721,35 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   impl_->CheckpointAfterCommit(booking.now);
   if (impl_->events && report.events > 0) impl_->events->Notify();
   return report;
+}
+
+Result<std::optional<ClockState>> Ledger::LoadClockState() const {
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    SELECT through, part, parts, month, revision_mark, data FROM clock_month_state
+    WHERE through = (SELECT MAX(through) FROM clock_month_state) ORDER BY part)sql"));
+  std::optional<ClockState> out;
+  int64_t parts = 0, next_part = 0;
+  for (;;) {
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (!out) {
+      out.emplace();
+      out->through = st.Int(0);
+      parts = st.Int(2);
+      out->month = st.Int(3);
+      out->revision_mark = st.Text(4);
+    }
+    if (st.Int(1) != next_part || st.Int(2) != parts) {
+      return Status::Corruption("clock_month_state: parts of the kept state are missing");
+    }
+    out->data += st.Blob(5);
+    ++next_part;
+  }
+  if (out && next_part != parts) {
+    return Status::Corruption("clock_month_state: parts of the kept state are missing");
+  }
+  return out;
 }
 
 Result<AccountBalance> Ledger::Balance(std::string_view account) const {

@@ -134,10 +134,21 @@ struct HourCharge {
   MicroCredits usage = 0;       // the hour's usage
   MicroCredits fees = 0;        // fees due in the hour
 };
+// The billing clock's month-to-date rating state (rating::MonthToDate::Serialize), kept with
+// the watermark (docs/ledger.md, "Month-to-date state").
+struct ClockState {
+  int64_t month = 0;          // the month it belongs to
+  int64_t through = 0;        // it holds the hours [month, through)
+  std::string revision_mark;  // the rater's durable revision mark when the state was rated
+  std::string data;           // the state's bytes
+};
 struct HourBooking {
   int64_t hour = 0;
   std::vector<HourCharge> charges;
   int64_t now = 0;  // wall clock (created_at)
+  // BookHour: when set, written in the hour's transaction in place of the state kept before
+  // (its `through` must be hour + 1 h). Not owned.
+  const ClockState* state = nullptr;
 };
 struct BookReport {
   size_t accounts = 0, entries = 0, events = 0;
@@ -196,6 +207,8 @@ class Ledger {
   // closed. Idempotence is the caller's: the clock books rated-minus-billed, which a booked
   // adjustment brings to 0.
   Result<BookReport> BookAdjustments(const HourBooking& booking);
+  // The month-to-date state kept by the latest BookHour that had one; nullopt when none is.
+  Result<std::optional<ClockState>> LoadClockState() const;
 
   // --- invoicing (engine/invoicing; docs/invoices.md, "What an invoice covers") ---
   // Per account with clock entries for `month`: what the clock billed for it (as Billed) and

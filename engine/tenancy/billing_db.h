@@ -43,6 +43,8 @@ class Statement {
   // then): bound without a copy.
   Statement& BindStatic(int index, std::string_view text);
   Statement& BindNull(int index);
+  // Bytes bound as a BLOB without a copy (they must outlive the statement's next Step).
+  Statement& BindBlobStatic(int index, std::string_view bytes);
   Statement& BindOptional(int index, const std::optional<int64_t>& value);
   // Steps once: true when a row is available, false when done.
   Result<bool> Step();
@@ -52,6 +54,7 @@ class Statement {
 
   int64_t Int(int column) const;
   std::string Text(int column) const;
+  std::string Blob(int column) const;  // a BLOB (or text) column's bytes
   bool IsNull(int column) const;
 
  private:
