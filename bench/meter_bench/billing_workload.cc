@@ -450,8 +450,19 @@ class BenchRater final : public billing::UsageRater {
     }
     return billing::SumByAccount(res);
   }
+  Status RestoreMonthToDate(std::string_view bytes, rating::MonthToDate* state) override {
+    if (!month_to_date_) return UsageRater::RestoreMonthToDate(bytes, state);
+    const double cpu0 = ProcessCpuMs();
+    const auto t0 = Clock::now();
+    Status s = engine_->RestoreMonthToDate(bytes, state);
+    wall_ms_ += MsSince(t0);
+    cpu_ms_ += ProcessCpuMs() - cpu0;
+    return s;
+  }
   int64_t ClosedBefore() override { return closed_before_.load(); }
   uint64_t RevisionMark() override { return 0; }
+  // Nothing is ever revised, before or after a restart.
+  std::optional<std::string> DurableRevisionMark() override { return std::string("0"); }
   void set_closed_before(int64_t t) { closed_before_.store(t); }
   // Wall time and process CPU time (every rating thread) spent rating since the last call, ms.
   double TakeWallMs() { return std::exchange(wall_ms_, 0.0); }
@@ -577,6 +588,7 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
   billing::ClockOptions co;
   co.start = month_start;
   co.max_hours_per_call = 1;
+  co.state_every_hours = o.state_every_hours;
   const int64_t wall = month.month_end() + 86400;
   co.now = [wall] { return wall; };
   const size_t days = hours / 24;
@@ -629,6 +641,7 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
   }
   if (o.progress) std::fprintf(stderr, "\n");
   r->entries += clock->stats().entries;
+  r->state_bytes = clock->stats().state_bytes;
   clock.reset();
   r->month_seconds = std::accumulate(r->hour_ms.begin(), r->hour_ms.end(), 0.0) / 1e3;
   for (ClockPhaseResult::TimedHour& th : r->timed) {
@@ -707,6 +720,7 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
       const auto tc = Clock::now();
       METERD_ASSIGN_OR_RETURN(const int none, c.CloseDue());
       th.restart_ms.push_back(MsSince(tc));
+      r->restart_rescans += c.stats().month_rescans;
       if (none != 0) {
         return Status::InvalidArgument("billing clock: a CloseDue with nothing due booked " +
                                        std::to_string(none) + " hours");
@@ -1108,11 +1122,16 @@ void PrintClockTable(std::FILE* out, const BillingWorkloadOptions& o, const Cloc
   }
   std::fprintf(out,
                "  (rating ms: the rater's calls; booking: the rest of CloseDue. A reopened clock's "
-               "first CloseDue re-rates the month so far:");
+               "first CloseDue %s:",
+               o.state_every_hours > 0 && o.month_to_date
+                   ? "restores the month-to-date state kept with the watermark"
+                   : "re-rates the month so far");
   for (const ClockPhaseResult::TimedHour& th : r.timed) {
     if (!th.restart_ms.empty()) std::fprintf(out, " %.0f ms", th.median_restart_ms);
   }
-  std::fprintf(out, ")\n");
+  std::fprintf(out, "; months re-rated by them: %llu; state kept: %.1f MB)\n",
+               static_cast<unsigned long long>(r.restart_rescans),
+               static_cast<double>(r.state_bytes) / 1e6);
   std::fprintf(out,
                "\n  the whole month, hour by hour (one pass): %.1f s for %zu hours, %.1f ms "
                "per hour on average; %zu entries\n",

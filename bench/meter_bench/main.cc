@@ -13,7 +13,8 @@
 //                                            the binary protocol at a real meterd
 //   meter-bench billing [--phase book|clock|balance|all] [--accounts 100000] [--vms 10000]
 //                       [--runs 3] [--data-dir DIR] [--hours 24] [--days N]
-//                       [--no-month-to-date] [--connections 4] [--seconds 10] [--json]
+//                       [--no-month-to-date] [--state-every-hours 1] [--connections 4] [--seconds
+//                       10] [--json]
 //                                            the prepaid billing workload: ledger writes, the
 //                                            billing clock with real rating, balance queries
 #include <CLI/CLI.hpp>
@@ -328,6 +329,11 @@ int main(int argc, char** argv) {
   billing_cmd->add_flag("--no-month-to-date", billing_full_rate,
                         "clock: rate every hour with the month so far scanned (no month-to-date "
                         "state)");
+  billing_cmd
+      ->add_option("--state-every-hours", billing_options.state_every_hours,
+                   "clock: keep the month-to-date state with the watermark every N hours (0: "
+                   "never; a restarted clock then re-rates the month so far)")
+      ->capture_default_str();
   billing_cmd->add_option("--meterd", billing_options.meterd_path, "balance: the meterd binary")
       ->capture_default_str();
   billing_cmd->add_option("--meterd-arg", billing_options.meterd_args,
