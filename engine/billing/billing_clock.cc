@@ -147,6 +147,7 @@ Status BillingClock::BookRevisions(int64_t start) {
   // the next call looks again.
   const uint64_t mark = rater_->RevisionMark();
   if (checked_revisions_ && *checked_revisions_ == mark) return Status::OK();
+  state_durable_.reset();  // the state may be rebuilt below: not kept until the next hour
   ledger::HourBooking booking;
   booking.hour = *next - kHour;  // booked with the last hour booked
   booking.now = Now();
@@ -217,9 +218,6 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
     charge.fees = c.fees;
     booking.charges.push_back(std::move(charge));
   }
-  std::optional<ledger::ClockState> keep;
-  if (rated) keep = StateToKeep(hour, durable);
-  if (keep) booking.state = &*keep;
   const auto t1 = std::chrono::steady_clock::now();
   Result<ledger::BookReport> booked = ledger_->BookHour(booking);
   if (!booked.ok()) {
@@ -228,16 +226,15 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
   }
   const ledger::BookReport& rep = *booked;
   checked_revisions_ = mark;
+  // The state now holds the hours booked, rated after `durable` was read (KeepState).
+  state_durable_ = rated ? durable : std::nullopt;
+  state_dirty_ = true;
   const auto t2 = std::chrono::steady_clock::now();
   std::lock_guard s(stats_mu_);
   ++stats_.hours_booked;
   stats_.next_hour = hour + kHour;
   stats_.entries += rep.entries;
   stats_.events += rep.events;
-  if (keep) {
-    ++stats_.states_saved;
-    stats_.state_bytes = keep->data.size();
-  }
   stats_.last_rate_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
   stats_.last_hour_ms = std::chrono::duration<double, std::milli>(t2 - t0).count();
   spdlog::info(
@@ -249,25 +246,37 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
   return Status::OK();
 }
 
-std::optional<ledger::ClockState> BillingClock::StateToKeep(
-    int64_t hour, const std::optional<std::string>& durable) {
-  const int64_t month = pricebook::MonthStart(hour);
-  const int64_t every = options_.state_every_hours;
-  if (!durable || every <= 0 || !state_supported_ || !state_.valid() || state_.month() != month ||
-      state_.through() != hour + kHour) {
-    return std::nullopt;
+Result<bool> BillingClock::KeepState() {
+  std::lock_guard lock(close_mu_);
+  const std::optional<int64_t> next = ledger_->NextHour();
+  // Only a state that holds exactly the hours booked, rated by BookOne after reading the
+  // durable mark it is kept with (a state rebuilt between hours has no such mark).
+  if (!options_.keep_state || !state_dirty_ || !state_durable_ || !state_supported_ ||
+      !state_.valid() || !next || state_.through() != *next) {
+    return false;
   }
-  if (((hour + kHour - month) / kHour) % every != 0) return std::nullopt;
+  const auto t0 = std::chrono::steady_clock::now();
   ledger::ClockState keep;
-  keep.month = month;
-  keep.through = hour + kHour;
-  keep.revision_mark = *durable;
+  keep.month = state_.month();
+  keep.through = state_.through();
+  keep.revision_mark = *state_durable_;
   keep.data = state_.Serialize();
-  return keep;
+  if (Status st = ledger_->KeepClockState(keep, Now()); !st.ok()) {
+    spdlog::warn("event=billing_state_keep_failed through={} error=\"{}\"", keep.through,
+                 st.ToString());
+    return st;
+  }
+  state_dirty_ = false;
+  std::lock_guard s(stats_mu_);
+  ++stats_.states_saved;
+  stats_.state_bytes = keep.data.size();
+  stats_.last_keep_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return true;
 }
 
 void BillingClock::TryRestore(int64_t next) {
-  if (!state_supported_ || options_.state_every_hours <= 0) return;
+  if (!state_supported_ || !options_.keep_state) return;
   // The in-memory mark first: a revision after it moves the durable one, read second.
   const uint64_t mark = rater_->RevisionMark();
   const std::optional<std::string> durable = rater_->DurableRevisionMark();
@@ -294,7 +303,7 @@ void BillingClock::TryRestore(int64_t next) {
   }
   if (st.month == month || st.through == month) {
     if (st.month != month) state_.Reset(month);  // the last month's, complete: this one's is empty
-    // The hours booked after it (state_every_hours > 1), from their own rows.
+    // The hours booked after it was kept, from their own rows.
     if (std::max(st.through, month) < next) {
       const int64_t from = std::max(st.through, month);
       Result<ChargesByAccount> r = RateState(from, next);
@@ -337,6 +346,9 @@ void BillingClock::Start() {
       waiting = reason;
       lock.lock();
       // A full batch means a backlog: go on at once.
+      // Hours were booked: keep the month-to-date state with them (outside their
+      // transactions; a failure is logged and the next booking tries again).
+      if (r.ok() && r.value() > 0) (void)KeepState();
       if (r.ok() && r.value() >= options_.max_hours_per_call) continue;
       run_cv_.wait_for(lock, options_.interval, [this] { return stopping_; });
     }

@@ -279,7 +279,7 @@ class Writer {
 constexpr size_t kStatePartBytes = size_t{64} << 20;
 
 // Replaces the kept month-to-date state (docs/ledger.md, "Month-to-date state"): the latest
-// only, written in the caller's transaction (the hour's booking).
+// only, written in the caller's transaction.
 Status WriteClockState(Transaction& txn, const ClockState& state, int64_t now) {
   METERD_RETURN_IF_ERROR(txn.Exec("DELETE FROM clock_month_state"));
   METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
@@ -526,10 +526,6 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   if (booking.hour % tenancy::kHour != 0) {
     return Status::InvalidArgument("a billing hour must be a whole hour");
   }
-  if (booking.state != nullptr &&
-      (!close_hour || booking.state->through != booking.hour + tenancy::kHour)) {
-    return Status::InvalidArgument("a kept month-to-date state must end with the hour booked");
-  }
   auto t = impl_->tenancy ? impl_->tenancy() : nullptr;
   std::lock_guard write(impl_->write_mu);
   // Every account the booking touches, once: a copy of its book to change, the live book it
@@ -678,9 +674,6 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   report.accounts = staged.size();
   report.entries = w.entries();
   report.events = w.events();
-  if (close_hour && booking.state != nullptr) {
-    METERD_RETURN_IF_ERROR(WriteClockState(txn, *booking.state, booking.now));
-  }
   if (close_hour) {
     METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
       INSERT INTO billing_hours (hour, accounts, usage, fees, adjustments, closed_at)
@@ -721,6 +714,23 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   impl_->CheckpointAfterCommit(booking.now);
   if (impl_->events && report.events > 0) impl_->events->Notify();
   return report;
+}
+
+Status Ledger::KeepClockState(const ClockState& state, int64_t now) {
+  if (state.through % tenancy::kHour != 0 || state.through < state.month) {
+    return Status::InvalidArgument("a kept month-to-date state ends at a whole hour of its month");
+  }
+  std::lock_guard write(impl_->write_mu);  // the watermark does not move meanwhile
+  {
+    std::shared_lock lock(impl_->mu);
+    if (!impl_->next_hour || state.through > *impl_->next_hour) {
+      return Status::InvalidArgument(
+          "a kept month-to-date state must not be ahead of the hours booked");
+    }
+  }
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  METERD_RETURN_IF_ERROR(WriteClockState(txn, state, now));
+  return txn.Commit();
 }
 
 Result<std::optional<ClockState>> Ledger::LoadClockState() const {

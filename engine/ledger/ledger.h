@@ -146,9 +146,6 @@ struct HourBooking {
   int64_t hour = 0;
   std::vector<HourCharge> charges;
   int64_t now = 0;  // wall clock (created_at)
-  // BookHour: when set, written in the hour's transaction in place of the state kept before
-  // (its `through` must be hour + 1 h). Not owned.
-  const ClockState* state = nullptr;
 };
 struct BookReport {
   size_t accounts = 0, entries = 0, events = 0;
@@ -207,7 +204,11 @@ class Ledger {
   // closed. Idempotence is the caller's: the clock books rated-minus-billed, which a booked
   // adjustment brings to 0.
   Result<BookReport> BookAdjustments(const HourBooking& booking);
-  // The month-to-date state kept by the latest BookHour that had one; nullopt when none is.
+  // Keeps the clock's month-to-date state in place of the one kept before, in its own
+  // transaction (derived data: docs/ledger.md, "Month-to-date state"). InvalidArgument when it
+  // is ahead of the watermark (state.through > NextHour()) or not a whole hour.
+  Status KeepClockState(const ClockState& state, int64_t now);
+  // The month-to-date state kept last; nullopt when none is.
   Result<std::optional<ClockState>> LoadClockState() const;
 
   // --- invoicing (engine/invoicing; docs/invoices.md, "What an invoice covers") ---

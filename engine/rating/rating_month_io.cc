@@ -65,13 +65,17 @@ class Hasher {
 };
 
 void PutVarint(std::string* out, uint64_t v) {
+  char buf[10];
+  size_t n = 0;
   while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
+    buf[n++] = static_cast<char>(v | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  buf[n++] = static_cast<char>(v);
+  out->append(buf, n);
 }
 void PutVarint128(std::string* out, unsigned __int128 v) {
+  if (v <= UINT64_MAX) return PutVarint(out, static_cast<uint64_t>(v));  // the common case
   while (v >= 0x80) {
     out->push_back(static_cast<char>(static_cast<uint8_t>(v) | 0x80));
     v >>= 7;
@@ -207,7 +211,7 @@ uint64_t CatalogFingerprint(const tenancy::Tenancy& t, const pricebook::PriceBoo
 std::string MonthToDate::Serialize() const {
   const internal::MonthState& st = *state_;
   std::string out;
-  out.reserve(64 + st.lines * 12);
+  out.reserve(64 + st.lines * 32 + st.groups.size() * 16);
   out.append(internal::kMagic);
   uint64_t fingerprint = 0;
   if (st.tenancy != nullptr && st.book != nullptr) {

@@ -301,35 +301,33 @@ ClockRows ClockEntries(LedgerFixture& f) {
   return out;
 }
 
-// Whether a state was kept by a booked hour of [from, next) (ClockOptions::state_every_hours).
-bool StateKept(int64_t from, int64_t next, int every) {
-  for (int64_t h = from; h < next; h += kH) {
-    if (((h + kH - pricebook::MonthStart(h)) / kH) % every == 0) return true;
-  }
-  return false;
-}
-
-// The month-to-date state kept with the watermark: random worlds, the clock driven in random
-// batches through November into December, restarted at random (the ledger reopened, a new clock
-// and a new engine over the same catalog and rollups), no revisions. Properties: a restarted
-// clock whose ledger kept a state restores it and rates no month so far (month_rescans stays 0),
-// and every entry it books is the entry an uninterrupted clock books, to the micro-credit.
+// The month-to-date state kept with the ledger: random worlds, the clock driven in random
+// batches through November into December, its state kept after most batches (KeepState, as the
+// thread does; skipped at random, so a restart adds the hours after it), restarted at random
+// (the ledger reopened, a new clock and a new engine over the same catalog and rollups), no
+// revisions. Properties: a restarted clock whose ledger kept a state of the month restores it
+// and rates no month so far (month_rescans stays 0), and every entry it books is the entry an
+// uninterrupted clock books, to the micro-credit.
 TEST(MonthToDateClock, RestartFromTheKeptStateRescansNothingAndDebitsTheSame) {
   int restored = 0;
+  uint64_t replayed = 0;
   for (uint64_t seed = 1; seed <= 4; ++seed) {
     std::mt19937_64 rng(seed * 7919);
     World w = RandomWorld(rng);
     ClockOptions o;
     o.start = kNov + (seed % 2 ? 0 : static_cast<int64_t>(rng() % 48) * kH);
     o.max_hours_per_call = 24;
-    o.state_every_hours = 1 + static_cast<int>(seed % 4);  // divides November's 720 hours
     const int64_t end = kDec + 3 * rt::kDay;
-    std::vector<std::pair<int64_t, bool>> batches;  // closed before, restart after
+    struct Batch {
+      int64_t closed;
+      bool keep, restart;
+    };
+    std::vector<Batch> batches;
     for (int64_t closed = o.start; closed < end;) {
       closed = std::min(end, closed + static_cast<int64_t>(1 + rng() % 30) * kH);
-      batches.emplace_back(closed, rng() % 4 == 0);
+      batches.push_back(Batch{closed, rng() % 3 != 0, rng() % 4 == 0});
     }
-    auto run = [&](bool restarts) {
+    auto run = [&](bool restarts) -> ClockRows {
       meterd::testing::TempDir dir;
       auto make_rater = [&] {
         return std::make_unique<EngineRater>(rt::Engine(w.tenancy, w.book, w.series, w.subs),
@@ -339,9 +337,15 @@ TEST(MonthToDateClock, RestartFromTheKeptStateRescansNothingAndDebitsTheSame) {
       LedgerFixture f(dir.path());
       auto clock = std::make_unique<BillingClock>(&f.ledger(), rater.get(), o);
       bool fresh = false;  // restarted, not looked yet
-      for (const auto& [closed, restart] : batches) {
+      for (const auto& [closed, keep, restart] : batches) {
         rater->SetClosedBefore(closed);
         const std::optional<int64_t> before = f.ledger().NextHour();
+        std::optional<ledger::ClockState> kept;
+        if (fresh) {
+          auto k = f.ledger().LoadClockState();
+          EXPECT_TRUE(k.ok());
+          if (k.ok()) kept = *k;
+        }
         for (;;) {
           auto booked = clock->CloseDue();
           EXPECT_TRUE(booked.ok()) << booked.status().ToString();
@@ -349,12 +353,18 @@ TEST(MonthToDateClock, RestartFromTheKeptStateRescansNothingAndDebitsTheSame) {
         }
         if (fresh) {
           const ClockStats s = clock->stats();
-          if (StateKept(o.start, *before, o.state_every_hours)) {
+          const int64_t month = pricebook::MonthStart(*before);
+          if (kept && (kept->month == month || kept->through == month)) {
             EXPECT_TRUE(s.state_restored) << "seed " << seed << " restart at " << *before;
             EXPECT_EQ(s.month_rescans, 0u) << "seed " << seed << " restart at " << *before;
             restored += s.state_restored ? 1 : 0;
+            replayed += s.hours_replayed;
           }
           fresh = false;
+        }
+        if (keep) {
+          auto k = clock->KeepState();
+          EXPECT_TRUE(k.ok()) << k.status().ToString();
         }
         if (restarts && restart) {
           clock.reset();
@@ -377,6 +387,7 @@ TEST(MonthToDateClock, RestartFromTheKeptStateRescansNothingAndDebitsTheSame) {
     }
   }
   EXPECT_GT(restored, 4);
+  EXPECT_GT(replayed, 0u);  // some restarts added hours booked after the state was kept
 }
 
 // A kept state is not trusted when usage was revised since it was kept (the durable mark moved)
@@ -395,7 +406,10 @@ TEST(MonthToDateClock, KeptStateOfOtherRevisionsOrCatalogIsRebuilt) {
   auto clock = std::make_unique<BillingClock>(&f.ledger(), rater.get(), o);
   rater->SetClosedBefore(kNov + 400 * kH);
   ASSERT_TRUE(clock->CloseDue().ok());
-  EXPECT_EQ(clock->stats().states_saved, 400u);
+  auto kept_now = clock->KeepState();
+  ASSERT_TRUE(kept_now.ok() && *kept_now);
+  EXPECT_FALSE(*clock->KeepState());  // unchanged since
+  EXPECT_EQ(clock->stats().states_saved, 1u);
   EXPECT_GT(clock->stats().state_bytes, 0u);
   auto kept = f.ledger().LoadClockState();
   ASSERT_TRUE(kept.ok() && kept->has_value());
@@ -416,6 +430,7 @@ TEST(MonthToDateClock, KeptStateOfOtherRevisionsOrCatalogIsRebuilt) {
   ASSERT_TRUE(clock->CloseDue().ok());
   EXPECT_FALSE(clock->stats().state_restored);
   EXPECT_GE(clock->stats().month_rescans, 1u);
+  ASSERT_TRUE(clock->KeepState().ok());
   auto want = rater->Whole(kNov, kNov + 410 * kH);
   for (const std::string a : {"acme", "bolt"}) {
     EXPECT_EQ(f.ledger().Billed(a, kNov), want.count(a) ? want.at(a) : 0) << a;

@@ -389,8 +389,8 @@ TEST(Ledger, AVersionTwoLedgerIsMigratedInPlace) {
 }
 
 // A version 3 ledger gains the table of the clock's month-to-date state (version 5) in place;
-// a booked hour keeps the state handed to it in its transaction, replacing the one before, and
-// a reopened ledger reads it back whole.
+// a kept state replaces the one before, is never ahead of the hours booked, and a reopened
+// ledger reads it back whole.
 TEST(Ledger, AVersionThreeLedgerKeepsTheClocksStateAfterMigrating) {
   meterd::testing::TempDir dir;
   {
@@ -425,23 +425,20 @@ TEST(Ledger, AVersionThreeLedgerKeepsTheClocksStateAfterMigrating) {
   st.through = kNow + 2 * kH;
   st.revision_mark = "7";
   st.data = std::string("\0state\xff", 7);
-  HourBooking b{kNow + kH, {{"acme", kNow, 0, kCredit, 0}}, kNow};
-  b.state = &st;
-  ASSERT_TRUE(f.ledger().BookHour(b).ok());
-  // The next hour's state replaces it; a state that does not end with the hour is refused and
-  // books nothing.
-  ClockState wrong = st;
-  HourBooking bad{kNow + 2 * kH, {{"acme", kNow, 0, kCredit, 0}}, kNow};
-  bad.state = &wrong;
-  EXPECT_EQ(f.ledger().BookHour(bad).status().code(), Status::Code::kInvalidArgument);
-  EXPECT_EQ(*f.ledger().NextHour(), kNow + 2 * kH);
+  // Never ahead of the hours booked (the migrated ledger booked kNow only).
+  EXPECT_EQ(f.ledger().KeepClockState(st, kNow).code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(f.ledger().BookHour({kNow + kH, {{"acme", kNow, 0, kCredit, 0}}, kNow}).ok());
+  ASSERT_TRUE(f.ledger().KeepClockState(st, kNow).ok());
+  auto first = f.ledger().LoadClockState();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->data, st.data);
+  // The next one replaces it.
+  ASSERT_TRUE(f.ledger().BookHour({kNow + 2 * kH, {{"acme", kNow, 0, kCredit, 0}}, kNow}).ok());
   ClockState next = st;
   next.through = kNow + 3 * kH;
   next.revision_mark = "8";
   next.data.assign(100000, 'x');
-  HourBooking b2{kNow + 2 * kH, {{"acme", kNow, 0, kCredit, 0}}, kNow};
-  b2.state = &next;
-  ASSERT_TRUE(f.ledger().BookHour(b2).ok());
+  ASSERT_TRUE(f.ledger().KeepClockState(next, kNow).ok());
   f.Reopen();
   auto kept = f.ledger().LoadClockState();
   ASSERT_TRUE(kept.ok());
