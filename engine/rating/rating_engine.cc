@@ -635,8 +635,6 @@ Result<RatingResult> RatingEngine::RateImpl(const ViewSource& source, const Rati
       if (!kept->scan_ordered) {
         internal::OrderSlotsForScan(&w);
         kept->scan_ordered = true;
-        kept->ops.clear();  // they name slots by their old numbers
-        kept->op_begin.clear();
       }
     } else {
       month_state->plan = std::make_unique<internal::PlanCache>();

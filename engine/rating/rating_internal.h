@@ -243,17 +243,6 @@ struct PlanCache {
   bool scan_ordered = false;
   std::vector<uint32_t> state_group;  // per plan group: index into MonthState::groups
   std::vector<uint32_t> state_line;   // per plan line: index into its state group's lines
-  // The same places flat, in group order, one per (line, slot) with the slots' current
-  // numbers: ops [op_begin[g], op_begin[g + 1]) are plan group g's. Built from the above when
-  // first needed and dropped when the slots are renumbered (OrderSlotsForScan), so that the
-  // accrual of a kept plan reads them in order and fetches the slots it will need a fixed
-  // distance ahead instead of walking each group's line and slot lists.
-  struct AccrueOp {
-    uint32_t line;  // index into the state group's lines
-    uint32_t slot;
-  };
-  std::vector<uint32_t> op_begin;
-  std::vector<AccrueOp> ops;
 };
 
 struct MonthState {

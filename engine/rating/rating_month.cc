@@ -56,46 +56,16 @@ class Accruer {
     return Status::OK();
   }
 
-  // Accrues groups [begin, end) at the places recorded (places_->ops built): the state's
-  // maps and group list are only read, so disjoint ranges may run in parallel.
+  // Accrues groups [begin, end) at the places recorded (places_->state_group filled): the
+  // state's maps and group list are only read, so disjoint ranges may run in parallel.
   Status RunKnown(uint32_t begin, uint32_t end) {
-    // A cached plan's slots are in scan order, not in the groups': the slots of the ops a
-    // fixed distance ahead are fetched while these are added.
-    constexpr uint32_t kAhead = 24;
-    const std::vector<PlanCache::AccrueOp>& ops = places_->ops;
-    const std::vector<uint32_t>& op_begin = places_->op_begin;
-    const uint32_t op_end = op_begin[end];
+    // A cached plan's slots are in scan order, not in the groups': fetch a few groups ahead.
+    constexpr uint32_t kAhead = 4;
     for (uint32_t g = begin; g < end; ++g) {
-      MonthGroup& sg = st_.groups[places_->state_group[g]];
-      for (uint32_t i = op_begin[g]; i < op_begin[g + 1]; ++i) {
-        if (i + kAhead < op_end) {
-          const uint32_t ahead = ops[i + kAhead].slot;
-          __builtin_prefetch(&w_.totals[ahead]);
-          __builtin_prefetch(&w_.slots[ahead]);
-        }
-        const PlanCache::AccrueOp& op = ops[i];
-        AddSlot(sg, sg.lines[op.line], w_.slots[op.slot], w_.totals[op.slot].quantity);
-      }
-      METERD_RETURN_IF_ERROR(PriceGroup(sg));
+      if (g + kAhead < end) Prefetch(g + kAhead);
+      METERD_RETURN_IF_ERROR(AccrueKnownGroup(g));
     }
     return Status::OK();
-  }
-
-  // places_->ops from state_group and state_line and the plan's lists (see PlanCache).
-  static void BuildOps(const Work& w, PlanCache* places) {
-    places->ops.clear();
-    places->op_begin.clear();
-    places->ops.reserve(w.slots.size());
-    places->op_begin.reserve(w.groups.size() + 1);
-    for (uint32_t gid = 0; gid < w.groups.size(); ++gid) {
-      places->op_begin.push_back(static_cast<uint32_t>(places->ops.size()));
-      for (uint32_t l = w.groups[gid].first_line; l != kNone; l = w.lines[l].next_line) {
-        for (uint32_t s = w.lines[l].first_slot; s != kNone; s = w.slots[s].next) {
-          places->ops.push_back(PlanCache::AccrueOp{places->state_line[l], s});
-        }
-      }
-    }
-    places->op_begin.push_back(static_cast<uint32_t>(places->ops.size()));
   }
 
  private:
@@ -167,6 +137,31 @@ class Accruer {
     return PriceGroup(sg);
   }
 
+  // Prefetches group gid's lines' first slots (their totals and infos) and state lines.
+  void Prefetch(uint32_t gid) const {
+    const GroupInfo& g = w_.groups[gid];
+    const MonthGroup& sg = st_.groups[places_->state_group[gid]];
+    for (uint32_t l = g.first_line; l != kNone; l = w_.lines[l].next_line) {
+      __builtin_prefetch(&w_.totals[w_.lines[l].first_slot]);
+      __builtin_prefetch(&w_.slots[w_.lines[l].first_slot]);
+      __builtin_prefetch(&sg.lines[places_->state_line[l]], 1);
+    }
+  }
+
+  // AccrueGroup of a group whose state group and lines are known (PlanCache): no lookups.
+  Status AccrueKnownGroup(uint32_t gid) {
+    const GroupInfo& g = w_.groups[gid];
+    MonthGroup& sg = st_.groups[places_->state_group[gid]];
+    for (uint32_t l = g.first_line; l != kNone; l = w_.lines[l].next_line) {
+      const LineInfo& li = w_.lines[l];
+      MonthLine& line = sg.lines[places_->state_line[l]];
+      for (uint32_t s = li.first_slot; s != kNone; s = w_.slots[s].next) {
+        AddSlot(sg, line, w_.slots[s], w_.totals[s].quantity);
+      }
+    }
+    return PriceGroup(sg);
+  }
+
   // Prices the state group over the month so far and adds the change of its amounts to its
   // account's delta.
   Status PriceGroup(MonthGroup& sg) {
@@ -206,7 +201,6 @@ class Accruer {
 
 Status AccrueMonth(const Work& work, std::vector<__int128>* delta, PlanCache* places) {
   if (places == nullptr || places->state_group.empty()) return Accruer(work, delta, places).Run();
-  if (places->op_begin.size() != work.groups.size() + 1) Accruer::BuildOps(work, places);
   const RatingOptions& options = work.engine->options;
   const size_t n = work.groups.size();
   const size_t parts = std::clamp<size_t>(n / std::max<size_t>(1, options.min_groups_per_thread), 1,
