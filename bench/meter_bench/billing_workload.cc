@@ -450,8 +450,19 @@ class BenchRater final : public billing::UsageRater {
     }
     return billing::SumByAccount(res);
   }
+  Status RestoreMonthToDate(std::string_view bytes, rating::MonthToDate* state) override {
+    if (!month_to_date_) return UsageRater::RestoreMonthToDate(bytes, state);
+    const double cpu0 = ProcessCpuMs();
+    const auto t0 = Clock::now();
+    Status s = engine_->RestoreMonthToDate(bytes, state);
+    wall_ms_ += MsSince(t0);
+    cpu_ms_ += ProcessCpuMs() - cpu0;
+    return s;
+  }
   int64_t ClosedBefore() override { return closed_before_.load(); }
   uint64_t RevisionMark() override { return 0; }
+  // Nothing is ever revised, before or after a restart.
+  std::optional<std::string> DurableRevisionMark() override { return std::string("0"); }
   void set_closed_before(int64_t t) { closed_before_.store(t); }
   // Wall time and process CPU time (every rating thread) spent rating since the last call, ms.
   double TakeWallMs() { return std::exchange(wall_ms_, 0.0); }
@@ -577,6 +588,7 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
   billing::ClockOptions co;
   co.start = month_start;
   co.max_hours_per_call = 1;
+  co.keep_state = o.keep_state;
   const int64_t wall = month.month_end() + 86400;
   co.now = [wall] { return wall; };
   const size_t days = hours / 24;
@@ -622,6 +634,10 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
                                      " hours at hour " + std::to_string(k) + ", expected 1");
     }
     r->rate_ms[k] = rater.TakeWallMs();
+    // The state kept after the hour, as the clock's thread does: not part of closing it.
+    const auto tk = Clock::now();
+    METERD_RETURN_IF_ERROR(clock->KeepState().status());
+    r->keep_ms.push_back(MsSince(tk));
     if (o.progress && (k + 1) % 24 == 0) {
       std::fprintf(stderr, "\r  clock: day %zu of %zu booked (%.1f s; this hour %.0f ms)   ",
                    (k + 1) / 24, days, MsSince(t_month) / 1e3, r->hour_ms[k]);
@@ -629,6 +645,7 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
   }
   if (o.progress) std::fprintf(stderr, "\n");
   r->entries += clock->stats().entries;
+  r->state_bytes = clock->stats().state_bytes;
   clock.reset();
   r->month_seconds = std::accumulate(r->hour_ms.begin(), r->hour_ms.end(), 0.0) / 1e3;
   for (ClockPhaseResult::TimedHour& th : r->timed) {
@@ -707,6 +724,7 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
       const auto tc = Clock::now();
       METERD_ASSIGN_OR_RETURN(const int none, c.CloseDue());
       th.restart_ms.push_back(MsSince(tc));
+      r->restart_rescans += c.stats().month_rescans;
       if (none != 0) {
         return Status::InvalidArgument("billing clock: a CloseDue with nothing due booked " +
                                        std::to_string(none) + " hours");
@@ -1108,11 +1126,22 @@ void PrintClockTable(std::FILE* out, const BillingWorkloadOptions& o, const Cloc
   }
   std::fprintf(out,
                "  (rating ms: the rater's calls; booking: the rest of CloseDue. A reopened clock's "
-               "first CloseDue re-rates the month so far:");
+               "first CloseDue %s:",
+               o.keep_state && o.month_to_date
+                   ? "restores the month-to-date state kept with the watermark"
+                   : "re-rates the month so far");
   for (const ClockPhaseResult::TimedHour& th : r.timed) {
     if (!th.restart_ms.empty()) std::fprintf(out, " %.0f ms", th.median_restart_ms);
   }
-  std::fprintf(out, ")\n");
+  std::fprintf(out, "; months re-rated by them: %llu)\n",
+               static_cast<unsigned long long>(r.restart_rescans));
+  if (!r.keep_ms.empty()) {
+    std::fprintf(out,
+                 "  state kept after each hour (BillingClock::KeepState, its own transaction, not "
+                 "in the hour's ms): %.1f MB, median %.1f ms, max %.1f ms\n",
+                 static_cast<double>(r.state_bytes) / 1e6, Median(r.keep_ms),
+                 *std::max_element(r.keep_ms.begin(), r.keep_ms.end()));
+  }
   std::fprintf(out,
                "\n  the whole month, hour by hour (one pass): %.1f s for %zu hours, %.1f ms "
                "per hour on average; %zu entries\n",

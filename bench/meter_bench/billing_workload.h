@@ -70,6 +70,10 @@ struct BillingWorkloadOptions {
   // hour parts (unmerged, as a server holds the current day); checked against the rating of
   // those days (the generator's answer is for whole months).
   size_t days = 0;
+  // ClockOptions::keep_state: the clock keeps its month-to-date state with the ledger after
+  // each hour (BillingClock::KeepState, timed apart); false: a reopened clock re-rates the
+  // month so far (the timed restarts show it).
+  bool keep_state = true;
 
   // balance
   std::string meterd_path;
@@ -123,6 +127,9 @@ struct ClockPhaseResult {
   std::vector<double> written_mb;   // bytes written by the process during CloseDue, MB
   double month_seconds = 0;         // sum of hour_ms
   size_t entries = 0;
+  uint64_t state_bytes = 0;      // the last month-to-date state kept with an hour
+  std::vector<double> keep_ms;   // BillingClock::KeepState after each hour of the one pass
+  uint64_t restart_rescans = 0;  // months so far rated by the timed restarts (0: state restored)
   // The timed hours (day 1 00:00, day 15 12:00, the month's last hour): `runs` measurements
   // each (the pass above, then copies of billing.db taken before the hour).
   struct TimedHour {

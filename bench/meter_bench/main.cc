@@ -13,7 +13,8 @@
 //                                            the binary protocol at a real meterd
 //   meter-bench billing [--phase book|clock|balance|all] [--accounts 100000] [--vms 10000]
 //                       [--runs 3] [--data-dir DIR] [--hours 24] [--days N]
-//                       [--no-month-to-date] [--connections 4] [--seconds 10] [--json]
+//                       [--no-month-to-date] [--no-keep-state] [--connections 4] [--seconds
+//                       10] [--json]
 //                                            the prepaid billing workload: ledger writes, the
 //                                            billing clock with real rating, balance queries
 #include <CLI/CLI.hpp>
@@ -329,6 +330,10 @@ int main(int argc, char** argv) {
   billing_cmd->add_flag("--no-month-to-date", billing_full_rate,
                         "clock: rate every hour with the month so far scanned (no month-to-date "
                         "state)");
+  bool billing_no_keep = false;
+  billing_cmd->add_flag("--no-keep-state", billing_no_keep,
+                        "clock: do not keep the month-to-date state with the ledger (a "
+                        "restarted clock then re-rates the month so far)");
   billing_cmd->add_option("--meterd", billing_options.meterd_path, "balance: the meterd binary")
       ->capture_default_str();
   billing_cmd->add_option("--meterd-arg", billing_options.meterd_args,
@@ -378,6 +383,7 @@ int main(int argc, char** argv) {
 
   if (billing_cmd->parsed()) {
     billing_options.month_to_date = !billing_full_rate;
+    billing_options.keep_state = !billing_no_keep;
     const std::string& phase = billing_options.phase;
     std::FILE* table = billing_json ? stderr : stdout;
     bool ok = true;

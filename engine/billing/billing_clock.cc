@@ -47,6 +47,10 @@ Result<int> BillingClock::CloseDue() {
     stats_.last_error = st.ToString();
     return st;
   };
+  if (!restore_tried_) {
+    restore_tried_ = true;
+    if (ledger_->NextHour()) TryRestore(*next);
+  }
   // Revisions of hours already booked first, so that each hour below is booked against
   // up-to-date month-to-date amounts.
   if (Status st = BookRevisions(*start); !st.ok()) return fail(st);
@@ -83,6 +87,10 @@ void BillingClock::AdjustmentsFrom(int64_t month, const ChargesByAccount& rated,
 Status BillingClock::AddAdjustments(int64_t month, int64_t from, int64_t to,
                                     std::vector<ledger::HourCharge>* out) {
   if (from >= to) return Status::OK();
+  {
+    std::lock_guard s(stats_mu_);
+    ++stats_.month_rescans;
+  }
   METERD_ASSIGN_OR_RETURN(ChargesByAccount rated, rater_->Rate(from, to, ""));
   AdjustmentsFrom(month, rated, out);
   return Status::OK();
@@ -100,6 +108,10 @@ Result<ChargesByAccount> BillingClock::RateState(int64_t from, int64_t to) {
 
 Result<ChargesByAccount> BillingClock::RebuildState(int64_t month, int64_t from, int64_t until) {
   state_.Reset(month);
+  if (month < from || from < until) {
+    std::lock_guard s(stats_mu_);
+    ++stats_.month_rescans;
+  }
   if (month < from) METERD_RETURN_IF_ERROR(RateState(month, from).status());
   if (from < until) return RateState(from, until);
   return ChargesByAccount{};
@@ -135,6 +147,7 @@ Status BillingClock::BookRevisions(int64_t start) {
   // the next call looks again.
   const uint64_t mark = rater_->RevisionMark();
   if (checked_revisions_ && *checked_revisions_ == mark) return Status::OK();
+  state_durable_.reset();  // the state may be rebuilt below: not kept until the next hour
   ledger::HourBooking booking;
   booking.hour = *next - kHour;  // booked with the last hour booked
   booking.now = Now();
@@ -155,6 +168,9 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t month = pricebook::MonthStart(hour);
   const uint64_t mark = rater_->RevisionMark();
+  // Read after the mark: a revision between the two moves this one too, so the state kept
+  // with this hour is never trusted for data it may not hold.
+  const std::optional<std::string> durable = rater_->DurableRevisionMark();
   ledger::HourBooking booking;
   booking.hour = hour;
   booking.now = Now();
@@ -210,6 +226,9 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
   }
   const ledger::BookReport& rep = *booked;
   checked_revisions_ = mark;
+  // The state now holds the hours booked, rated after `durable` was read (KeepState).
+  state_durable_ = rated ? durable : std::nullopt;
+  state_dirty_ = true;
   const auto t2 = std::chrono::steady_clock::now();
   std::lock_guard s(stats_mu_);
   ++stats_.hours_booked;
@@ -225,6 +244,87 @@ Status BillingClock::BookOne(int64_t hour, int64_t start) {
       pricebook::FormatCredits(rep.fees), pricebook::FormatCredits(rep.adjustments), rep.events,
       stats_.last_rate_ms, stats_.last_hour_ms);
   return Status::OK();
+}
+
+Result<bool> BillingClock::KeepState() {
+  std::lock_guard lock(close_mu_);
+  const std::optional<int64_t> next = ledger_->NextHour();
+  // Only a state that holds exactly the hours booked, rated by BookOne after reading the
+  // durable mark it is kept with (a state rebuilt between hours has no such mark).
+  if (!options_.keep_state || !state_dirty_ || !state_durable_ || !state_supported_ ||
+      !state_.valid() || !next || state_.through() != *next) {
+    return false;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  ledger::ClockState keep;
+  keep.month = state_.month();
+  keep.through = state_.through();
+  keep.revision_mark = *state_durable_;
+  keep.data = state_.Serialize();
+  if (Status st = ledger_->KeepClockState(keep, Now()); !st.ok()) {
+    spdlog::warn("event=billing_state_keep_failed through={} error=\"{}\"", keep.through,
+                 st.ToString());
+    return st;
+  }
+  state_dirty_ = false;
+  std::lock_guard s(stats_mu_);
+  ++stats_.states_saved;
+  stats_.state_bytes = keep.data.size();
+  stats_.last_keep_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return true;
+}
+
+void BillingClock::TryRestore(int64_t next) {
+  if (!state_supported_ || !options_.keep_state) return;
+  // The in-memory mark first: a revision after it moves the durable one, read second.
+  const uint64_t mark = rater_->RevisionMark();
+  const std::optional<std::string> durable = rater_->DurableRevisionMark();
+  if (!durable) return;  // nothing kept can be trusted: the month is re-rated as before
+  Result<std::optional<ledger::ClockState>> kept = ledger_->LoadClockState();
+  auto discard = [&](const std::string& why) {
+    state_.Clear();
+    spdlog::info("event=billing_state_discarded next_hour={} reason=\"{}\"", next, why);
+  };
+  if (!kept.ok()) return discard("unreadable: " + kept.status().ToString());
+  if (!kept->has_value()) return discard("none kept");
+  const ledger::ClockState& st = **kept;
+  if (st.revision_mark != *durable) return discard("usage was revised since it was kept");
+  if (st.through > next || st.month > pricebook::MonthStart(next)) {
+    return discard("it is ahead of the watermark");
+  }
+  const int64_t month = pricebook::MonthStart(next);
+  uint64_t replayed = 0;
+  // Restored even when it is of an earlier month: that checks it belongs to this catalog.
+  Status restored = rater_->RestoreMonthToDate(st.data, &state_);
+  if (!restored.ok()) {
+    if (restored.code() == Status::Code::kNotSupported) return;
+    return discard(restored.ToString());
+  }
+  if (st.month == month || st.through == month) {
+    if (st.month != month) state_.Reset(month);  // the last month's, complete: this one's is empty
+    // The hours booked after it was kept, from their own rows.
+    if (std::max(st.through, month) < next) {
+      const int64_t from = std::max(st.through, month);
+      Result<ChargesByAccount> r = RateState(from, next);
+      if (!r.ok()) return discard("adding the hours after it: " + r.status().ToString());
+      replayed = static_cast<uint64_t>((next - from) / kHour);
+    }
+  } else {
+    // Kept in an earlier month: no revision since, but the state of this month's hours booked
+    // so far (if any) is rebuilt from them by BookOne.
+    state_.Clear();
+  }
+  checked_revisions_ = mark;
+  {
+    std::lock_guard s(stats_mu_);
+    stats_.state_restored = true;
+    stats_.hours_replayed += replayed;
+  }
+  spdlog::info(
+      "event=billing_state_restored next_hour={} month={} through={} groups={} lines={} "
+      "replayed_hours={} bytes={}",
+      next, st.month, st.through, state_.groups(), state_.lines(), replayed, st.data.size());
 }
 
 void BillingClock::Start() {
@@ -246,6 +346,9 @@ void BillingClock::Start() {
       waiting = reason;
       lock.lock();
       // A full batch means a backlog: go on at once.
+      // Hours were booked: keep the month-to-date state with them (outside their
+      // transactions; a failure is logged and the next booking tries again).
+      if (r.ok() && r.value() > 0) (void)KeepState();
       if (r.ok() && r.value() >= options_.max_hours_per_call) continue;
       run_cv_.wait_for(lock, options_.interval, [this] { return stopping_; });
     }

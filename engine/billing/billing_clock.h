@@ -26,8 +26,14 @@
 // pricing groups it touches. The state is rebuilt by one scan of the month so far whenever the
 // month-to-date is re-rated (a moved revision mark, a start: the scan that gives prior(a) also
 // rebuilds it) and after any failure (a rating or a booking that failed may have left it ahead
-// of the ledger: it is dropped, never trusted). It lives in memory only: a restart re-rates
-// the month once anyway (the revision mark does not survive it), and that scan rebuilds it.
+// of the ledger: it is dropped, never trusted). It is kept with the ledger (KeepState, after
+// hours were booked, in its own transaction: MonthToDate::Serialize with the rater's durable
+// revision mark read before the hours were rated, never ahead of the watermark). A restarted
+// clock loads it (TryRestore): when the rater's durable mark is the one kept (no revision since)
+// and the state belongs to the current catalog (RestoreMonthToDate checks its fingerprint), the
+// state is restored, the hours booked after it are added from their own rows, and the month so
+// far is not re-rated; otherwise (logged) the restart re-rates the month once as before, which
+// also rebuilds the state.
 //
 // The first hour billed is options.start when set, else the start of the month of the first
 // closed hour the clock sees; it is recorded by the first booking and kept across restarts.
@@ -61,6 +67,10 @@ struct ClockOptions {
   // in between.
   int max_hours_per_call = 24;
   std::function<int64_t()> now;  // wall clock for created_at; default: system clock
+  // Keep the month-to-date state with the ledger after hours were booked (the thread calls
+  // KeepState after each CloseDue that booked any: every hour when caught up, once per
+  // max_hours_per_call hours in a backlog). Only with a rater that has a durable revision mark.
+  bool keep_state = true;
 };
 
 struct ClockStats {
@@ -72,6 +82,14 @@ struct ClockStats {
   double last_hour_ms = 0;  // wall time of the last hour booked (rating + booking)
   double last_rate_ms = 0;  // of which rating
   std::string last_error;   // why the last attempt booked nothing (empty when fine)
+  // Ratings of a month so far (the restart's and a revision's re-rating, a state rebuilt):
+  // what keeping the state with the watermark saves a restart.
+  uint64_t month_rescans = 0;
+  uint64_t states_saved = 0;    // month-to-date states kept (KeepState)
+  double last_keep_ms = 0;      // wall time of the last KeepState that kept one
+  uint64_t state_bytes = 0;     // the size of the last one kept
+  bool state_restored = false;  // this clock started from a kept state
+  uint64_t hours_replayed = 0;  // hours added to a restored state from their rows
 };
 
 class BillingClock {
@@ -90,6 +108,13 @@ class BillingClock {
   void Stop();
 
   ClockStats stats() const;
+
+  // Keeps the month-to-date state with the ledger when it holds exactly the hours booked and
+  // changed since it was last kept (options.keep_state, a rater with a durable revision mark):
+  // its own transaction, after the hours' (Ledger::KeepClockState). Returns whether one was
+  // kept; an error when writing it failed (the state stays in memory; the next call tries
+  // again). The thread calls it after each CloseDue that booked hours.
+  Result<bool> KeepState();
 
  private:
   Status BookOne(int64_t hour, int64_t start);
@@ -113,6 +138,9 @@ class BillingClock {
   void AdjustmentsFrom(int64_t month, const ChargesByAccount& rated,
                        std::vector<ledger::HourCharge>* out);
   int64_t Now() const;
+  // At the first look after a start: the kept month-to-date state, when it can be trusted
+  // (above); sets checked_revisions_ then, so the month so far is not re-rated.
+  void TryRestore(int64_t next);
 
   ledger::Ledger* ledger_;
   UsageRater* rater_;
@@ -121,6 +149,11 @@ class BillingClock {
   std::optional<uint64_t> checked_revisions_;  // GUARDED_BY(close_mu_)
   rating::MonthToDate state_;                  // GUARDED_BY(close_mu_)
   bool state_supported_ = true;                // GUARDED_BY(close_mu_)
+  bool restore_tried_ = false;                 // GUARDED_BY(close_mu_)
+  // The durable revision mark read before the state's hours were rated (BookOne); nullopt when
+  // the state was rebuilt since (not kept until the next hour booked).
+  std::optional<std::string> state_durable_;  // GUARDED_BY(close_mu_)
+  bool state_dirty_ = false;                  // GUARDED_BY(close_mu_) changed since kept
   mutable std::mutex stats_mu_;
   ClockStats stats_;  // GUARDED_BY(stats_mu_)
   std::mutex run_mu_;

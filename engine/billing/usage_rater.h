@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -46,6 +47,21 @@ class UsageRater {
     (void)to;
     state->Clear();
     return Status::NotSupported("this rater has no month-to-date rating");
+  }
+  // A mark of the revisions that survives a restart: two equal marks mean that no closed
+  // hour's usage was revised between them, even across restarts (docs/ledger.md, "Month-to-date
+  // state"). The clock keeps its month-to-date state with the watermark together with this
+  // mark, and a restarted clock trusts the kept state (and skips re-rating the month so far)
+  // only when the mark is unchanged. nullopt (the default): the rater has none; the clock then
+  // neither keeps nor trusts a state, and a restart re-rates the month once.
+  virtual std::optional<std::string> DurableRevisionMark() { return std::nullopt; }
+  // Restores `state` from MonthToDate::Serialize's bytes against the rater's current catalog
+  // (RatingEngine::RestoreMonthToDate): InvalidArgument when they belong to another catalog or
+  // do not parse. NotSupported (the default): the clock keeps no state.
+  virtual Status RestoreMonthToDate(std::string_view bytes, rating::MonthToDate* state) {
+    (void)bytes;
+    state->Clear();
+    return Status::NotSupported("this rater restores no month-to-date state");
   }
   // Hours before this second are closed (the rollup grace period has passed): their usage
   // changes only by revisions.

@@ -52,25 +52,60 @@ namespace {
 
 constexpr std::string_view kClockActor = "billing-clock";
 
+// The clock's reason for each kind it books.
+std::string_view ClockReason(EntryKind kind) {
+  switch (kind) {
+    case EntryKind::kAdjustment:
+      return "usage revised after it was billed";
+    case EntryKind::kUsage:
+      return "hourly usage";
+    case EntryKind::kFee:
+      return "subscription fees";
+    default:
+      return "";
+  }
+}
+
+// Clock entries written per INSERT statement (multi-row VALUES): 3 shared parameters and 7
+// per row, well under SQLite's 32,766.
+constexpr size_t kRowsPerInsert = 128;
+
 // The statements one change uses, prepared once per transaction.
+//
+// Entry ids are assigned here, not by SQLite: the next id is read once per transaction
+// (write_mu held, so nothing else inserts) and every insert names its id, so that an entry's
+// id is known before its row is written. That lets the clock's entries of an hour go in
+// multi-row INSERTs (one statement per kRowsPerInsert rows) instead of one `RETURNING id`
+// statement each. Ids stay ascending in the order entries are added, as before; an explicit
+// id above the AUTOINCREMENT sequence moves the sequence too.
 class Writer {
  public:
   static Result<Writer> Make(Transaction& txn) {
+    int64_t last_id = 0;
+    {
+      METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+        SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'ledger_entries'), 0),
+                   COALESCE((SELECT MAX(id) FROM ledger_entries), 0)))sql"));
+      METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row && !st.IsNull(0)) last_id = st.Int(0);
+    }
     METERD_ASSIGN_OR_RETURN(Statement insert, txn.Prepare(R"sql(
-      INSERT INTO ledger_entries (account, kind, amount, at, hour, month, grant_id, reference,
+      INSERT INTO ledger_entries (id, account, kind, amount, at, hour, month, grant_id, reference,
         expires_at, currency, currency_amount, actor, reason, created_at)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id)sql"));
+      VALUES (?15, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14))sql"));
     METERD_ASSIGN_OR_RETURN(Statement state, txn.Prepare(R"sql(
       INSERT INTO account_states (account, state, balance, entry_id, at)
       VALUES (?1, ?2, ?3, ?4, ?5))sql"));
     METERD_ASSIGN_OR_RETURN(Statement account, txn.Prepare(R"sql(
       INSERT OR IGNORE INTO ledger_accounts (account, first_entry) VALUES (?1, ?2))sql"));
-    return Writer(&txn, std::move(insert), std::move(state), std::move(account));
+    return Writer(&txn, last_id + 1, std::move(insert), std::move(state), std::move(account));
   }
 
   // Inserts `e` (its id is set) and applies it to `book`.
   Status Add(Entry* e, Book* book) {
+    METERD_RETURN_IF_ERROR(Flush());  // ids ascend in insertion order
     Statement& st = insert_;
+    e->id = next_id_++;
     st.Bind(1, e->account).Bind(2, EntryKindName(e->kind)).Bind(3, e->amount).Bind(4, e->at);
     st.BindOptional(5, e->hour).BindOptional(6, e->month);
     if (e->grant_id) {
@@ -89,30 +124,72 @@ class Writer {
       st.BindNull(9);
     }
     st.Bind(10, e->currency).Bind(11, e->currency_amount).Bind(12, e->actor);
-    st.Bind(13, e->reason).Bind(14, e->created_at);
-    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return Status::Corruption("no id returned by a ledger insert");
-    e->id = st.Int(0);
+    st.Bind(13, e->reason).Bind(14, e->created_at).Bind(15, e->id);
+    METERD_RETURN_IF_ERROR(st.Run());
     METERD_RETURN_IF_ERROR(st.Reset());
-    if (book->last_entry == 0) {  // the account's first entry: list the account (Load reads it)
-      account_.Bind(1, e->account).Bind(2, e->id);
-      METERD_RETURN_IF_ERROR(account_.Run());
-      METERD_RETURN_IF_ERROR(account_.Reset());
+    return Applied(e->account, e->id, e->amount, book);
+  }
+
+  // One clock entry of the hour being booked (SetClockHour): its row is written with the next
+  // kRowsPerInsert - 1 others in one statement (or by Flush), and applied to `book` now.
+  // REQUIRES: `account` outlives the Writer's next Flush.
+  Status AddClock(std::string_view account, EntryKind kind, MicroCredits amount, int64_t month,
+                  int64_t grant_id, Book* book) {
+    const int64_t id = next_id_++;
+    pending_.push_back(ClockRow{id, account, kind, amount, month, grant_id});
+    if (pending_.size() == kRowsPerInsert) METERD_RETURN_IF_ERROR(Flush());
+    return Applied(account, id, amount, book);
+  }
+
+  // The columns every clock entry of this change shares. REQUIRES: before AddClock.
+  void SetClockHour(int64_t hour, int64_t created_at) {
+    clock_hour_ = hour;
+    clock_created_at_ = created_at;
+  }
+
+  // Writes the clock entries not written yet. Call before committing.
+  Status Flush() {
+    size_t done = 0;
+    while (done < pending_.size()) {
+      const size_t n = pending_.size() - done >= kRowsPerInsert ? kRowsPerInsert : 1;
+      Statement* st = nullptr;
+      std::optional<Statement>& slot = n == kRowsPerInsert ? many_ : one_;
+      if (!slot) {
+        Result<Statement> prepared = PrepareClockInsert(n);
+        if (!prepared.ok()) return prepared.status();
+        slot.emplace(std::move(prepared).value());
+      }
+      st = &*slot;
+      st->Bind(1, clock_hour_).BindStatic(2, kClockActorText).Bind(3, clock_created_at_);
+      for (size_t i = 0; i < n; ++i) {
+        const ClockRow& r = pending_[done + i];
+        const int p = 4 + static_cast<int>(i) * 7;
+        st->Bind(p, r.id).BindStatic(p + 1, r.account).BindStatic(p + 2, EntryKindName(r.kind));
+        st->Bind(p + 3, r.amount).Bind(p + 4, r.month);
+        if (r.grant_id != 0) {
+          st->Bind(p + 5, r.grant_id);
+        } else {
+          st->BindNull(p + 5);
+        }
+        st->BindStatic(p + 6, ClockReason(r.kind));
+      }
+      METERD_RETURN_IF_ERROR(st->Run());
+      METERD_RETURN_IF_ERROR(st->Reset());
+      done += n;
     }
-    book->balance += e->amount;
-    book->last_entry = e->id;
-    ++entries_;
+    pending_.clear();
     return Status::OK();
   }
 
   // Moves `book` to the state its balance calls for; records the state and its events.
-  Status Thresholds(const std::string& account, Book* book, const ResolvedSettings& settings,
+  Status Thresholds(std::string_view account, Book* book, const ResolvedSettings& settings,
                     int64_t at, std::vector<std::string>* emitted) {
     const AccountState next = NextState(book->state, book->balance, settings);
     if (next == book->state) return Status::OK();
+    METERD_RETURN_IF_ERROR(Flush());  // the state names an entry id: keep rows in id order
     for (std::string_view kind : TransitionEvents(book->state, next, settings)) {
       events::Event ev;
-      ev.account = account;
+      ev.account = std::string(account);
       ev.kind = std::string(kind);
       ev.at = at;
       nlohmann::json payload = {{"balance", pricebook::FormatCredits(book->balance)},
@@ -142,15 +219,84 @@ class Writer {
   size_t events() const { return events_; }
 
  private:
-  Writer(Transaction* txn, Statement insert, Statement state, Statement account)
+  static constexpr std::string_view kClockActorText = kClockActor;
+  struct ClockRow {
+    int64_t id;
+    std::string_view account;
+    EntryKind kind;
+    MicroCredits amount;
+    int64_t month;
+    int64_t grant_id;
+  };
+
+  Writer(Transaction* txn, int64_t next_id, Statement insert, Statement state, Statement account)
       : txn_(txn),
+        next_id_(next_id),
         insert_(std::move(insert)),
         state_(std::move(state)),
         account_(std::move(account)) {}
+
+  // INSERT of `rows` clock entries: ?1 hour (and at), ?2 actor, ?3 created_at; then per row
+  // id, account, kind, amount, month, grant_id, reason.
+  Result<Statement> PrepareClockInsert(size_t rows) {
+    std::string sql =
+        "INSERT INTO ledger_entries (id, account, kind, amount, at, hour, month, grant_id, "
+        "reference, expires_at, currency, currency_amount, actor, reason, created_at) VALUES ";
+    for (size_t i = 0; i < rows; ++i) {
+      const int p = 4 + static_cast<int>(i) * 7;
+      auto q = [](int n) { return "?" + std::to_string(n); };
+      sql += (i ? ",(" : "(") + q(p) + "," + q(p + 1) + "," + q(p + 2) + "," + q(p + 3) +
+             ",?1,?1," + q(p + 4) + "," + q(p + 5) + ",NULL,NULL,'',''," + "?2," + q(p + 6) +
+             ",?3)";
+    }
+    return txn_->Prepare(sql);
+  }
+
+  // Applies a written (or pending) entry to the account's book.
+  Status Applied(std::string_view account, int64_t id, MicroCredits amount, Book* book) {
+    if (book->last_entry == 0) {  // the account's first entry: list the account (Load reads it)
+      account_.Bind(1, account).Bind(2, id);
+      METERD_RETURN_IF_ERROR(account_.Run());
+      METERD_RETURN_IF_ERROR(account_.Reset());
+    }
+    book->balance += amount;
+    book->last_entry = id;
+    ++entries_;
+    return Status::OK();
+  }
+
   Transaction* txn_;
+  int64_t next_id_;
   Statement insert_, state_, account_;
+  std::optional<Statement> many_, one_;  // clock inserts of kRowsPerInsert rows and of one
+  std::vector<ClockRow> pending_;
+  int64_t clock_hour_ = 0, clock_created_at_ = 0;
   size_t entries_ = 0, events_ = 0;
 };
+
+// A kept month-to-date state is written in parts of at most this many bytes (SQLite's limit
+// on one value is 1e9 by default; parts also keep each row's write moderate).
+constexpr size_t kStatePartBytes = size_t{64} << 20;
+
+// Replaces the kept month-to-date state (docs/ledger.md, "Month-to-date state"): the latest
+// only, written in the caller's transaction.
+Status WriteClockState(Transaction& txn, const ClockState& state, int64_t now) {
+  METERD_RETURN_IF_ERROR(txn.Exec("DELETE FROM clock_month_state"));
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    INSERT INTO clock_month_state (through, part, parts, month, revision_mark, data, created_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql"));
+  const std::string_view data = state.data;
+  const size_t parts = std::max<size_t>(1, (data.size() + kStatePartBytes - 1) / kStatePartBytes);
+  for (size_t p = 0; p < parts; ++p) {
+    st.Bind(1, state.through).Bind(2, static_cast<int64_t>(p)).Bind(3, static_cast<int64_t>(parts));
+    st.Bind(4, state.month).Bind(5, state.revision_mark);
+    st.BindBlobStatic(6, data.substr(std::min(data.size(), p * kStatePartBytes), kStatePartBytes));
+    st.Bind(7, now);
+    METERD_RETURN_IF_ERROR(st.Run());
+    METERD_RETURN_IF_ERROR(st.Reset());
+  }
+  return Status::OK();
+}
 
 bool SameManual(const Entry& e, const ManualEntry& m, MicroCredits signed_amount) {
   return e.account == m.account && e.kind == m.kind && e.amount == signed_amount;
@@ -238,7 +384,7 @@ std::vector<std::string> ScopesOf(std::string_view account, const tenancy::Tenan
 ResolvedSettings Ledger::Impl::ResolveLocked(std::string_view account,
                                              const tenancy::Tenancy* t) const {
   // Nothing set below the global scope (the common case): no scope list to build.
-  const bool global_only = settings.empty() || (settings.size() == 1 && settings.count("*") == 1);
+  const bool global_only = GlobalOnlyLocked();
   const std::vector<std::string> scopes =
       global_only ? std::vector<std::string>{"*"} : ScopesOf(account, t);
   ResolvedSettings r;
@@ -428,13 +574,16 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
     std::string_view account;  // into booking.charges or `expired`
     Book book;
     Book* live = nullptr;  // null: the account's first entry
-    ResolvedSettings settings;
+    bool own = false;      // settings below "*" apply: own_settings, else the global ones
+    ResolvedSettings own_settings;
     std::vector<const HourCharge*> charges;  // by month
   };
   std::vector<Staged> staged;
   staged.reserve(booking.charges.size());
   std::unordered_map<std::string_view, uint32_t> index;
   index.reserve(booking.charges.size());
+  std::optional<bool> global_settings;  // nothing set below "*": resolved once, below
+  std::optional<ResolvedSettings> global_resolved;
   // REQUIRES: impl_->mu held (shared).
   auto stage = [&](std::string_view account) -> uint32_t {
     auto [it, fresh] = index.try_emplace(account, static_cast<uint32_t>(staged.size()));
@@ -445,13 +594,20 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
         st.book = b->second;
         st.live = &b->second;
       }
-      st.settings = impl_->ResolveLocked(account, t.get());
+      // Settings set below the global scope are resolved per account; else every account
+      // has the global ones, resolved once.
+      if (!global_settings) global_settings = impl_->GlobalOnlyLocked();
+      if (!*global_settings) {
+        st.own = true;
+        st.own_settings = impl_->ResolveLocked(account, t.get());
+      }
     }
     return it->second;
   };
   std::vector<std::pair<std::string, Grant>> expired;  // grants that expired before this hour
   {
     std::shared_lock lock(impl_->mu);
+    global_resolved = impl_->ResolveLocked("", t.get());
     if (!close_hour) {
       if (!impl_->next_hour || booking.hour != *impl_->next_hour - tenancy::kHour) {
         return Status::InvalidArgument("adjustments are booked with the last hour booked");
@@ -504,38 +660,23 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   }
 
   // Charges: an amount owed draws on grants first (the one expiring first), then paid credit.
-  auto charge = [&](const std::string& account, Book* book, EntryKind kind, MicroCredits owed,
-                    int64_t month, const char* reason) -> Status {
+  w.SetClockHour(booking.hour, booking.now);
+  auto charge = [&](std::string_view account, Book* book, EntryKind kind, MicroCredits owed,
+                    int64_t month) -> Status {
     if (owed == 0) return Status::OK();
-    Entry base;
-    base.account = account;
-    base.kind = kind;
-    base.at = booking.hour;
-    base.hour = booking.hour;
-    base.month = month;
-    base.actor = std::string(kClockActor);
-    base.reason = reason;
-    base.created_at = booking.now;
     MicroCredits rest = owed;
-    if (owed > 0) {
+    if (owed > 0 && !book->grants.empty()) {
       for (Grant& g : book->grants) {
         if (rest == 0) break;
         if (g.expires_at <= booking.hour || g.remaining == 0) continue;
         const MicroCredits take = std::min(rest, g.remaining);
-        Entry e = base;
-        e.amount = -take;
-        e.grant_id = g.id;
-        METERD_RETURN_IF_ERROR(w.Add(&e, book));
+        METERD_RETURN_IF_ERROR(w.AddClock(account, kind, -take, month, g.id, book));
         g.remaining -= take;
         rest -= take;
       }
       std::erase_if(book->grants, [](const Grant& g) { return g.remaining == 0; });
     }
-    if (rest != 0) {
-      Entry e = base;
-      e.amount = -rest;
-      METERD_RETURN_IF_ERROR(w.Add(&e, book));
-    }
+    if (rest != 0) METERD_RETURN_IF_ERROR(w.AddClock(account, kind, -rest, month, 0, book));
     return Status::OK();
   };
 
@@ -543,28 +684,32 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   // by month; then its thresholds and snapshot.
   std::vector<uint32_t> order(staged.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return staged[a].account < staged[b].account; });
+  auto by_account = [&](uint32_t a, uint32_t b) { return staged[a].account < staged[b].account; };
+  // The clock hands its charges over in account order mostly: sort only when they are not.
+  if (!std::is_sorted(order.begin(), order.end(), by_account)) {
+    std::sort(order.begin(), order.end(), by_account);
+  }
   for (const uint32_t i : order) {
     Staged& st = staged[i];
-    std::sort(st.charges.begin(), st.charges.end(),
-              [](const HourCharge* a, const HourCharge* b) { return a->month < b->month; });
-    const std::string account(st.account);
+    if (st.charges.size() > 1) {
+      std::sort(st.charges.begin(), st.charges.end(),
+                [](const HourCharge* a, const HourCharge* b) { return a->month < b->month; });
+    }
     Book& book = st.book;
     for (const HourCharge* c : st.charges) {
-      METERD_RETURN_IF_ERROR(charge(account, &book, EntryKind::kAdjustment, c->adjustment, c->month,
-                                    "usage revised after it was billed"));
       METERD_RETURN_IF_ERROR(
-          charge(account, &book, EntryKind::kUsage, c->usage, c->month, "hourly usage"));
-      METERD_RETURN_IF_ERROR(
-          charge(account, &book, EntryKind::kFee, c->fees, c->month, "subscription fees"));
+          charge(st.account, &book, EntryKind::kAdjustment, c->adjustment, c->month));
+      METERD_RETURN_IF_ERROR(charge(st.account, &book, EntryKind::kUsage, c->usage, c->month));
+      METERD_RETURN_IF_ERROR(charge(st.account, &book, EntryKind::kFee, c->fees, c->month));
       report.usage += c->usage;
       report.fees += c->fees;
       report.adjustments += c->adjustment;
     }
-    METERD_RETURN_IF_ERROR(
-        w.Thresholds(account, &book, st.settings, booking.hour + tenancy::kHour, nullptr));
+    METERD_RETURN_IF_ERROR(w.Thresholds(st.account, &book,
+                                        st.own ? st.own_settings : *global_resolved,
+                                        booking.hour + tenancy::kHour, nullptr));
   }
+  METERD_RETURN_IF_ERROR(w.Flush());
   report.accounts = staged.size();
   report.entries = w.entries();
   report.events = w.events();
@@ -608,6 +753,52 @@ Result<BookReport> Ledger::BookCharges(const HourBooking& booking, bool close_ho
   impl_->CheckpointAfterCommit(booking.now);
   if (impl_->events && report.events > 0) impl_->events->Notify();
   return report;
+}
+
+Status Ledger::KeepClockState(const ClockState& state, int64_t now) {
+  if (state.through % tenancy::kHour != 0 || state.through < state.month) {
+    return Status::InvalidArgument("a kept month-to-date state ends at a whole hour of its month");
+  }
+  std::lock_guard write(impl_->write_mu);  // the watermark does not move meanwhile
+  {
+    std::shared_lock lock(impl_->mu);
+    if (!impl_->next_hour || state.through > *impl_->next_hour) {
+      return Status::InvalidArgument(
+          "a kept month-to-date state must not be ahead of the hours booked");
+    }
+  }
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  METERD_RETURN_IF_ERROR(WriteClockState(txn, state, now));
+  return txn.Commit();
+}
+
+Result<std::optional<ClockState>> Ledger::LoadClockState() const {
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    SELECT through, part, parts, month, revision_mark, data FROM clock_month_state
+    WHERE through = (SELECT MAX(through) FROM clock_month_state) ORDER BY part)sql"));
+  std::optional<ClockState> out;
+  int64_t parts = 0, next_part = 0;
+  for (;;) {
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (!out) {
+      out.emplace();
+      out->through = st.Int(0);
+      parts = st.Int(2);
+      out->month = st.Int(3);
+      out->revision_mark = st.Text(4);
+    }
+    if (st.Int(1) != next_part || st.Int(2) != parts) {
+      return Status::Corruption("clock_month_state: parts of the kept state are missing");
+    }
+    out->data += st.Blob(5);
+    ++next_part;
+  }
+  if (out && next_part != parts) {
+    return Status::Corruption("clock_month_state: parts of the kept state are missing");
+  }
+  return out;
 }
 
 Result<AccountBalance> Ledger::Balance(std::string_view account) const {

@@ -134,6 +134,14 @@ struct HourCharge {
   MicroCredits usage = 0;       // the hour's usage
   MicroCredits fees = 0;        // fees due in the hour
 };
+// The billing clock's month-to-date rating state (rating::MonthToDate::Serialize), kept with
+// the watermark (docs/ledger.md, "Month-to-date state").
+struct ClockState {
+  int64_t month = 0;          // the month it belongs to
+  int64_t through = 0;        // it holds the hours [month, through)
+  std::string revision_mark;  // the rater's durable revision mark when the state was rated
+  std::string data;           // the state's bytes
+};
 struct HourBooking {
   int64_t hour = 0;
   std::vector<HourCharge> charges;
@@ -199,6 +207,12 @@ class Ledger {
   // closed. Idempotence is the caller's: the clock books rated-minus-billed, which a booked
   // adjustment brings to 0.
   Result<BookReport> BookAdjustments(const HourBooking& booking);
+  // Keeps the clock's month-to-date state in place of the one kept before, in its own
+  // transaction (derived data: docs/ledger.md, "Month-to-date state"). InvalidArgument when it
+  // is ahead of the watermark (state.through > NextHour()) or not a whole hour.
+  Status KeepClockState(const ClockState& state, int64_t now);
+  // The month-to-date state kept last; nullopt when none is.
+  Result<std::optional<ClockState>> LoadClockState() const;
 
   // --- invoicing (engine/invoicing; docs/invoices.md, "What an invoice covers") ---
   // Per account with clock entries for `month`: what the clock billed for it (as Billed) and

@@ -84,6 +84,11 @@ struct Ledger::Impl {
   // the change itself stands (its caller must not retry it).
   void CheckpointAfterCommit(int64_t now);
   ResolvedSettings ResolveLocked(std::string_view account, const tenancy::Tenancy* tenancy) const;
+  // Nothing is set below the global scope "*": every account resolves to the same settings.
+  // REQUIRES: mu held.
+  bool GlobalOnlyLocked() const {
+    return settings.empty() || (settings.size() == 1 && settings.count("*") == 1);
+  }
 };
 
 // Converts a ledger row read with kEntryColumns into an Entry.

@@ -1,6 +1,6 @@
 // meterd — engine/ledger/ledger_schema.h
 //
-// The ledger's tables in billing.db (module "ledger", schema version 3; docs/ledger.md has
+// The ledger's tables in billing.db (module "ledger", schema version 5; docs/ledger.md has
 // every column). Every table is append-only: triggers refuse UPDATE and DELETE. CHECKs list
 // their values with OR, not IN: an IN list makes SQLite build a temporary index on every
 // insert.
@@ -24,7 +24,7 @@
 namespace meterd::engine::ledger {
 
 constexpr std::string_view kLedgerModule = "ledger";
-constexpr int64_t kLedgerSchemaVersion = 4;
+constexpr int64_t kLedgerSchemaVersion = 5;
 
 constexpr std::string_view kLedgerSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ledger_entries (
@@ -104,6 +104,13 @@ CREATE TABLE IF NOT EXISTS billing_settings (
 // balance and billed amounts at one entry id, written in key order (docs/ledger.md,
 // "Checkpoints"); Open reads the latest checkpoint and the entries after it. The dropped
 // snapshots are derived data: the entries they summed are all kept.
+//
+// Version 4: the clock's adjustments by (account, id), for invoices (below).
+//
+// Version 5: the billing clock's month-to-date state, kept with the watermark
+// (docs/ledger.md, "Month-to-date state"). Derived data, and the one ledger table that is not
+// append-only: the booking that writes a state deletes the one before it in its transaction, so
+// the table holds the latest only (its rows are at most tens of MB each, in parts).
 constexpr std::string_view kLedgerMigrations[] = {
     "ALTER TABLE billing_settings ADD COLUMN notify_email TEXT;",
     R"sql(
@@ -140,6 +147,17 @@ CREATE TRIGGER checkpoint_balances_no_DELETE BEFORE DELETE ON checkpoint_balance
     R"sql(
 CREATE INDEX ledger_entries_clock_adjustments ON ledger_entries(account, id)
   WHERE kind = 'adjustment' AND hour IS NOT NULL;
+)sql",
+    R"sql(
+CREATE TABLE clock_month_state (
+  through INTEGER NOT NULL CHECK (through % 3600 = 0),
+  part INTEGER NOT NULL CHECK (part >= 0),
+  parts INTEGER NOT NULL CHECK (parts > part),
+  month INTEGER NOT NULL,
+  revision_mark TEXT NOT NULL,
+  data BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (through, part));
 )sql",
 };
 static_assert(std::size(kLedgerMigrations) == kLedgerSchemaVersion - 1,

@@ -55,6 +55,13 @@ class MonthToDate {
   size_t lines() const;     // priced lines held
   size_t groups() const;    // pricing groups held
 
+  // The state as bytes (rating_month_io.cc has the layout): month, through, the fingerprint
+  // of its catalog, and per pricing group its account and product id and per line its
+  // resource, accrued amount and usage runs (price book version, raw quantity). The plan kept
+  // for the next window is not part of it. RatingEngine::RestoreMonthToDate reads it back.
+  // REQUIRES: valid().
+  std::string Serialize() const;
+
   internal::MonthState* state() { return state_.get(); }  // the engine's
   const internal::MonthState* state() const { return state_.get(); }
 

@@ -504,6 +504,10 @@ Result<RatingResult> RatingEngine::RateMonthToDate(const query::RollupView& view
       from, to, state);
 }
 
+Status RatingEngine::RestoreMonthToDate(std::string_view bytes, MonthToDate* state) const {
+  return internal::RestoreMonthState(impl_->data, bytes, state);
+}
+
 Result<RatingResult> RatingEngine::RateMonthToDate(const ViewSource& source, int64_t from,
                                                    int64_t to, MonthToDate* state) const {
   internal::MonthState& st = *state->state();

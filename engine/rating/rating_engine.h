@@ -318,6 +318,11 @@ class RatingEngine {
                                        MonthToDate* state) const;
   Result<RatingResult> RateMonthToDate(const query::RollupView& view, int64_t from, int64_t to,
                                        MonthToDate* state) const;
+  // Sets `state` to MonthToDate::Serialize's `bytes`, bound to this engine's catalog, so that
+  // RateMonthToDate goes on from it. InvalidArgument (the state Clear()ed) when the bytes do not
+  // parse or belong to another catalog: its fingerprint (tenancy and price book) differs, or an
+  // account, resource, price book version or product it names is unknown.
+  Status RestoreMonthToDate(std::string_view bytes, MonthToDate* state) const;
 
   // Rates `request` twice: under the versions in force and under `version` for every hour,
   // and reports the difference per line (matched by account, project, resource, product id

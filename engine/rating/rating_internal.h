@@ -256,7 +256,16 @@ struct MonthState {
   std::vector<MonthGroup> groups;
   size_t lines = 0;
   std::unique_ptr<PlanCache> plan;  // null: none kept
+  // CatalogFingerprint of tenancy and book, once computed (0: not yet).
+  mutable uint64_t fingerprint = 0;
 };
+
+// A hash of what a month-to-date state's indices and pointers depend on: the tenancy's
+// accounts, projects, plans, locations and resources with their versions, and the price book's
+// versions and usage products (rating_month_io.cc). Equal catalogs hash equal across restarts.
+uint64_t CatalogFingerprint(const tenancy::Tenancy& t, const pricebook::PriceBook& book);
+// RatingEngine::RestoreMonthToDate (rating_month_io.cc).
+Status RestoreMonthState(const EngineData& d, std::string_view bytes, MonthToDate* state);
 
 // Builds the plan, slots, lines and groups of `work` (request, window and scope set).
 Status BuildPlan(Work* work);

@@ -126,6 +126,7 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   // billing::UsageRater over the rollups and the current catalog (meter_service_billing.cc).
   Result<billing::ChargesByAccount> Rate(int64_t from, int64_t to,
                                          std::string_view account) override;
+  Status RestoreMonthToDate(std::string_view bytes, rating::MonthToDate* state) override;
   Result<billing::ChargesByAccount> RateMonthToDate(int64_t from, int64_t to,
                                                     rating::MonthToDate* state) override;
   int64_t ClosedBefore() override;

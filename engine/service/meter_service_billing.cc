@@ -565,6 +565,22 @@ MeterService::RateInvoiceLines(int64_t from, int64_t to, const std::vector<std::
   return out;
 }
 
+// A kept month-to-date state against the current catalog's engine. (The clock only asks for
+// it when the rater has a durable revision mark, which this server has not yet: it re-rates
+// the month once at a start, docs/ledger.md.)
+Status MeterService::RestoreMonthToDate(std::string_view bytes, rating::MonthToDate* state) {
+  if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
+    state->Clear();
+    return Status::NotSupported("this server rates no usage");
+  }
+  Result<std::shared_ptr<const rating::RatingEngine>> engine = CurrentRatingEngine();
+  if (!engine.ok()) {
+    state->Clear();
+    return engine.status();
+  }
+  return (*engine)->RestoreMonthToDate(bytes, state);
+}
+
 int64_t MeterService::ClosedBefore() {
   return parts_.downsampler ? parts_.downsampler->sealed_before() : 0;
 }

@@ -39,7 +39,12 @@ class Statement {
 
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, std::string_view text);
+  // Text that outlives the statement's next Step (a literal, or a string not changed until
+  // then): bound without a copy.
+  Statement& BindStatic(int index, std::string_view text);
   Statement& BindNull(int index);
+  // Bytes bound as a BLOB without a copy (they must outlive the statement's next Step).
+  Statement& BindBlobStatic(int index, std::string_view bytes);
   Statement& BindOptional(int index, const std::optional<int64_t>& value);
   // Steps once: true when a row is available, false when done.
   Result<bool> Step();
@@ -49,6 +54,7 @@ class Statement {
 
   int64_t Int(int column) const;
   std::string Text(int column) const;
+  std::string Blob(int column) const;  // a BLOB (or text) column's bytes
   bool IsNull(int column) const;
 
  private:

@@ -10,9 +10,13 @@
 // for November and December in billing.db too), and most hours went the incremental way.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <tuple>
 
 #include "engine/billing/account_charges.h"
 #include "engine/billing/billing_clock.h"
@@ -52,6 +56,15 @@ class EngineRater : public UsageRater {
     METERD_ASSIGN_OR_RETURN(rating::RatingResult r,
                             engine_->RateMonthToDate(view_, from, to, state));
     return SumByAccount(r);
+  }
+  Status RestoreMonthToDate(std::string_view bytes, rating::MonthToDate* state) override {
+    std::lock_guard l(mu_);
+    return engine_->RestoreMonthToDate(bytes, state);
+  }
+  // The rater outlives the clocks of a test: its mark is what survives their restarts.
+  std::optional<std::string> DurableRevisionMark() override {
+    std::lock_guard l(mu_);
+    return std::to_string(mark_);
   }
   int64_t ClosedBefore() override {
     std::lock_guard l(mu_);
@@ -265,6 +278,250 @@ TEST(MonthToDateClock, DebitsEqualAFullReRateThroughRevisionsAndRestarts) {
   EXPECT_GT(checks, 4 * 30);
   EXPECT_GT(incremental, 4 * 500);
   EXPECT_LT(full, incremental / 4);
+}
+
+// The clock's entries in billing.db as (hour, account, kind, amount, month), in id order.
+using ClockRows = std::vector<std::tuple<int64_t, std::string, std::string, MicroCredits, int64_t>>;
+ClockRows ClockEntries(LedgerFixture& f) {
+  ClockRows out;
+  auto txn = f.db().Begin();
+  EXPECT_TRUE(txn.ok());
+  if (!txn.ok()) return out;
+  auto st = txn->Prepare(
+      "SELECT hour, account, kind, amount, month FROM ledger_entries WHERE hour IS NOT NULL "
+      "ORDER BY id");
+  EXPECT_TRUE(st.ok());
+  if (!st.ok()) return out;
+  for (;;) {
+    auto row = st->Step();
+    EXPECT_TRUE(row.ok());
+    if (!row.ok() || !*row) break;
+    out.emplace_back(st->Int(0), st->Text(1), st->Text(2), st->Int(3), st->Int(4));
+  }
+  return out;
+}
+
+// The month-to-date state kept with the ledger: random worlds, the clock driven in random
+// batches through November into December, its state kept after most batches (KeepState, as the
+// thread does; skipped at random, so a restart adds the hours after it), restarted at random
+// (the ledger reopened, a new clock and a new engine over the same catalog and rollups), no
+// revisions. Properties: a restarted clock whose ledger kept a state of the month restores it
+// and rates no month so far (month_rescans stays 0), and every entry it books is the entry an
+// uninterrupted clock books, to the micro-credit.
+TEST(MonthToDateClock, RestartFromTheKeptStateRescansNothingAndDebitsTheSame) {
+  int restored = 0;
+  uint64_t replayed = 0;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    std::mt19937_64 rng(seed * 7919);
+    World w = RandomWorld(rng);
+    ClockOptions o;
+    o.start = kNov + (seed % 2 ? 0 : static_cast<int64_t>(rng() % 48) * kH);
+    o.max_hours_per_call = 24;
+    const int64_t end = kDec + 3 * rt::kDay;
+    struct Batch {
+      int64_t closed;
+      bool keep, restart;
+    };
+    std::vector<Batch> batches;
+    for (int64_t closed = o.start; closed < end;) {
+      closed = std::min(end, closed + static_cast<int64_t>(1 + rng() % 30) * kH);
+      batches.push_back(Batch{closed, rng() % 3 != 0, rng() % 4 == 0});
+    }
+    auto run = [&](bool restarts) -> ClockRows {
+      meterd::testing::TempDir dir;
+      auto make_rater = [&] {
+        return std::make_unique<EngineRater>(rt::Engine(w.tenancy, w.book, w.series, w.subs),
+                                             rt::ViewOf(dir.path(), w.rows));
+      };
+      std::unique_ptr<EngineRater> rater = make_rater();
+      LedgerFixture f(dir.path());
+      auto clock = std::make_unique<BillingClock>(&f.ledger(), rater.get(), o);
+      bool fresh = false;  // restarted, not looked yet
+      for (const auto& [closed, keep, restart] : batches) {
+        rater->SetClosedBefore(closed);
+        const std::optional<int64_t> before = f.ledger().NextHour();
+        std::optional<ledger::ClockState> kept;
+        if (fresh) {
+          auto k = f.ledger().LoadClockState();
+          EXPECT_TRUE(k.ok());
+          if (k.ok()) kept = *k;
+        }
+        for (;;) {
+          auto booked = clock->CloseDue();
+          EXPECT_TRUE(booked.ok()) << booked.status().ToString();
+          if (!booked.ok() || *booked == 0) break;
+        }
+        if (fresh) {
+          const ClockStats s = clock->stats();
+          const int64_t month = pricebook::MonthStart(*before);
+          if (kept && (kept->month == month || kept->through == month)) {
+            EXPECT_TRUE(s.state_restored) << "seed " << seed << " restart at " << *before;
+            EXPECT_EQ(s.month_rescans, 0u) << "seed " << seed << " restart at " << *before;
+            restored += s.state_restored ? 1 : 0;
+            replayed += s.hours_replayed;
+          }
+          fresh = false;
+        }
+        if (keep) {
+          auto k = clock->KeepState();
+          EXPECT_TRUE(k.ok()) << k.status().ToString();
+        }
+        if (restarts && restart) {
+          clock.reset();
+          f.Reopen();
+          rater = make_rater();
+          rater->SetClosedBefore(closed);
+          clock = std::make_unique<BillingClock>(&f.ledger(), rater.get(), o);
+          fresh = true;
+        }
+      }
+      EXPECT_EQ(*f.ledger().NextHour(), end);
+      return ClockEntries(f);
+    };
+    const ClockRows uninterrupted = run(false);
+    const ClockRows restarted = run(true);
+    ASSERT_FALSE(uninterrupted.empty());
+    ASSERT_EQ(restarted.size(), uninterrupted.size()) << "seed " << seed;
+    for (size_t i = 0; i < restarted.size(); ++i) {
+      ASSERT_EQ(restarted[i], uninterrupted[i]) << "seed " << seed << " entry " << i;
+    }
+  }
+  EXPECT_GT(restored, 4);
+  EXPECT_GT(replayed, 0u);  // some restarts added hours booked after the state was kept
+}
+
+// A kept state is not trusted when usage was revised since it was kept (the durable mark moved)
+// nor when the catalog changed (another price book): the restart re-rates the month, and books
+// what that finds.
+TEST(MonthToDateClock, KeptStateOfOtherRevisionsOrCatalogIsRebuilt) {
+  std::mt19937_64 rng(12345);
+  World w = RandomWorld(rng);
+  meterd::testing::TempDir dir;
+  auto rater = std::make_unique<EngineRater>(rt::Engine(w.tenancy, w.book, w.series, w.subs),
+                                             rt::ViewOf(dir.path(), w.rows));
+  LedgerFixture f(dir.path());
+  ClockOptions o;
+  o.start = kNov;
+  o.max_hours_per_call = 1000;
+  auto clock = std::make_unique<BillingClock>(&f.ledger(), rater.get(), o);
+  rater->SetClosedBefore(kNov + 400 * kH);
+  ASSERT_TRUE(clock->CloseDue().ok());
+  auto kept_now = clock->KeepState();
+  ASSERT_TRUE(kept_now.ok() && *kept_now);
+  EXPECT_FALSE(*clock->KeepState());  // unchanged since
+  EXPECT_EQ(clock->stats().states_saved, 1u);
+  EXPECT_GT(clock->stats().state_bytes, 0u);
+  auto kept = f.ledger().LoadClockState();
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->through, kNov + 400 * kH);
+  {
+    rating::MonthToDate check;
+    ASSERT_TRUE(rater->RestoreMonthToDate((*kept)->data, &check).ok());
+    EXPECT_GT(check.lines(), 0u);  // the world has usage by then
+  }
+  EXPECT_EQ((*kept)->month, kNov);
+
+  // 1. A revision of a booked hour, then a restart: the kept state is discarded.
+  RollupRow r = rt::StateRow(w.series[0].id, kNov + 3 * kH, 0, 3600);
+  r.col[storage::kColRevision] = 1;
+  rater->Revise(r);
+  clock = std::make_unique<BillingClock>(&f.ledger(), rater.get(), o);
+  rater->SetClosedBefore(kNov + 410 * kH);
+  ASSERT_TRUE(clock->CloseDue().ok());
+  EXPECT_FALSE(clock->stats().state_restored);
+  EXPECT_GE(clock->stats().month_rescans, 1u);
+  ASSERT_TRUE(clock->KeepState().ok());
+  auto want = rater->Whole(kNov, kNov + 410 * kH);
+  for (const std::string a : {"acme", "bolt"}) {
+    EXPECT_EQ(f.ledger().Billed(a, kNov), want.count(a) ? want.at(a) : 0) << a;
+  }
+
+  // 2. The same revisions, the same catalog: restored.
+  clock = std::make_unique<BillingClock>(&f.ledger(), rater.get(), o);
+  rater->SetClosedBefore(kNov + 411 * kH);
+  ASSERT_TRUE(clock->CloseDue().ok());
+  EXPECT_TRUE(clock->stats().state_restored);
+  EXPECT_EQ(clock->stats().month_rescans, 0u);
+
+  // 3. Another price book (one price changed): the fingerprint differs, the state is rebuilt.
+  std::mt19937_64 rng2(12345);
+  World w2 = RandomWorld(rng2);
+  ASSERT_EQ(w2.rows.size(), w.rows.size());
+  std::vector<pricebook::PriceBookVersion> versions = w2.book->versions();
+  versions[0].products[0].unit_price += 1;
+  auto book2 = pricebook::PriceBook::Build(std::move(versions));
+  ASSERT_TRUE(book2.ok()) << book2.status().ToString();
+  std::filesystem::create_directories(dir.path() + "/2");
+  auto rater2 = std::make_unique<EngineRater>(rt::Engine(w2.tenancy, *book2, w2.series, w2.subs),
+                                              rt::ViewOf(dir.path() + "/2", w2.rows));
+  rater2->Revise(r);  // the same revision: the same durable mark, only the catalog differs
+  clock = std::make_unique<BillingClock>(&f.ledger(), rater2.get(), o);
+  rater2->SetClosedBefore(kNov + 412 * kH);
+  ASSERT_TRUE(clock->CloseDue().ok());
+  EXPECT_FALSE(clock->stats().state_restored);
+  EXPECT_GE(clock->stats().month_rescans, 1u);
+  want = rater2->Whole(kNov, kNov + 412 * kH);
+  for (const std::string a : {"acme", "bolt"}) {
+    EXPECT_EQ(f.ledger().Billed(a, kNov), want.count(a) ? want.at(a) : 0) << a;
+  }
+}
+
+// MonthToDate bytes: a state restored from them rates the following hours exactly as the
+// state it was taken from, and is refused by an engine of another catalog or when damaged.
+TEST(MonthToDateState, SerializedStateRatesOnIdentically) {
+  std::mt19937_64 rng(777);
+  World w = RandomWorld(rng);
+  meterd::testing::TempDir dir;
+  auto engine = rt::Engine(w.tenancy, w.book, w.series, w.subs);
+  const query::RollupView view = rt::ViewOf(dir.path(), w.rows);
+  rating::MonthToDate a;
+  a.Reset(kNov);
+  for (int64_t h = kNov; h < kNov + 100 * kH; h += 10 * kH) {
+    ASSERT_TRUE(engine->RateMonthToDate(view, h, h + 10 * kH, &a).ok());
+  }
+  const std::string bytes = a.Serialize();
+  rating::MonthToDate b;
+  ASSERT_TRUE(engine->RestoreMonthToDate(bytes, &b).ok());
+  EXPECT_EQ(b.month(), kNov);
+  EXPECT_EQ(b.through(), kNov + 100 * kH);
+  EXPECT_EQ(b.lines(), a.lines());
+  EXPECT_EQ(b.groups(), a.groups());
+  EXPECT_EQ(b.Serialize(), bytes);
+  for (int64_t h = kNov + 100 * kH; h < kDec; h += 7 * kH) {
+    const int64_t to = std::min(kDec, h + 7 * kH);
+    auto ra = engine->RateMonthToDate(view, h, to, &a);
+    auto rb = engine->RateMonthToDate(view, h, to, &b);
+    ASSERT_TRUE(ra.ok() && rb.ok());
+    EXPECT_EQ(SumByAccount(*ra).size(), SumByAccount(*rb).size());
+    for (const auto& [acct, c] : SumByAccount(*ra)) {
+      EXPECT_EQ(SumByAccount(*rb)[acct].total(), c.total()) << acct << " at " << h;
+    }
+    EXPECT_EQ(ra->total, rb->total);
+  }
+  EXPECT_EQ(a.Serialize(), b.Serialize());
+
+  // Damaged bytes: every truncation is refused, and the state is cleared.
+  for (size_t n : {size_t{0}, size_t{3}, size_t{20}, bytes.size() / 2, bytes.size() - 1}) {
+    rating::MonthToDate c;
+    EXPECT_FALSE(engine->RestoreMonthToDate(std::string_view(bytes).substr(0, n), &c).ok()) << n;
+    EXPECT_FALSE(c.valid());
+  }
+  // Another catalog: one resource fewer.
+  tenancy::TenancyData td;
+  for (const auto& a2 : w.tenancy->accounts()) td.accounts.push_back(a2);
+  for (const auto& d : w.tenancy->domains()) td.domains.push_back(d);
+  for (const auto& p : w.tenancy->projects()) td.projects.push_back(p);
+  for (const auto& p : w.tenancy->plans()) td.plans.push_back(p);
+  for (const auto& g : w.tenancy->plan_groups()) td.plan_groups.push_back(g);
+  for (const auto& l : w.tenancy->locations()) td.locations.push_back(l);
+  for (size_t i = 0; i + 1 < w.tenancy->resources().size(); ++i) {
+    td.resources.push_back(w.tenancy->resources()[i]);
+  }
+  auto other = rt::Engine(rt::BuildTenancy(td), w.book, w.series, w.subs);
+  rating::MonthToDate d;
+  Status s = other->RestoreMonthToDate(bytes, &d);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_FALSE(d.valid());
 }
 
 }  // namespace

@@ -381,7 +381,7 @@ TEST(Ledger, ClockEntriesAreIndexedByHourNotByAccount) {
 }
 
 // A ledger written by schema version 2 (per-account snapshots, per-account indexes on every
-// entry) opens as version 3 with the same balances, billed amounts and watermark.
+// entry) opens as the current version with the same balances, billed amounts and watermark.
 TEST(Ledger, AVersionTwoLedgerIsMigratedInPlace) {
   meterd::testing::TempDir dir;
   {
@@ -422,9 +422,76 @@ TEST(Ledger, AVersionTwoLedgerIsMigratedInPlace) {
   EXPECT_EQ(*f.ledger().NextHour(), kNow + 2 * kH);
   EXPECT_EQ(f.ledger().Entries("acme", 0, INT64_MAX).value().size(), 3u);
   ASSERT_TRUE(f.ledger().BookHour({kNow + 2 * kH, {{"acme", kNow, 0, kCredit, 0}}, kNow}).ok());
-  f.Reopen();  // version 3 now: opens without migrating again
+  f.Reopen();  // the current version now: opens without migrating again
   EXPECT_EQ(f.ledger().Balance("acme")->balance, 5 * kCredit);
   EXPECT_EQ(f.ledger().Billed("acme", kNow), 4 * kCredit);
+}
+
+// A version 3 ledger gains the table of the clock's month-to-date state (version 5) in place;
+// a kept state replaces the one before, is never ahead of the hours booked, and a reopened
+// ledger reads it back whole.
+TEST(Ledger, AVersionThreeLedgerKeepsTheClocksStateAfterMigrating) {
+  meterd::testing::TempDir dir;
+  {
+    auto db = tenancy::BillingDb::Open(dir.path() + "/billing.db");
+    ASSERT_TRUE(db.ok());
+    auto txn = (*db)->Begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE(tenancy::BillingDb::EnsureSchema(*txn, kLedgerModule, 1, kLedgerSchema).ok());
+    ASSERT_TRUE(txn->Exec(std::string(kLedgerMigrations[0])).ok());
+    ASSERT_TRUE(txn->Exec(std::string(kLedgerMigrations[1])).ok());
+    ASSERT_TRUE(tenancy::BillingDb::SetSchemaVersion(*txn, kLedgerModule, 3).ok());
+    ASSERT_TRUE(txn->Exec(R"sql(
+      INSERT INTO ledger_entries (account, kind, amount, at, hour, month, reference, currency,
+        currency_amount, actor, reason, created_at) VALUES
+        ('acme', 'topup', 9000000, 1793491200, NULL, NULL, 'p1', '', '', 'k', '', 1),
+        ('acme', 'usage', -1000000, 1793491200, 1793491200, 1793491200, NULL, '', '', 'c', '', 1);
+      INSERT INTO ledger_accounts VALUES ('acme', 1);
+      INSERT INTO billing_hours VALUES (1793491200, 1, 1000000, 0, 0, 1);)sql")
+                    .ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  LedgerFixture f(dir.path());
+  EXPECT_EQ(Count(f.db(), "SELECT schema_version FROM meta WHERE module = 'ledger'"), 5);
+  EXPECT_EQ(Count(f.db(), "SELECT COUNT(*) FROM clock_month_state"), 0);
+  EXPECT_EQ(f.ledger().Balance("acme")->balance, 8 * kCredit);
+  auto none = f.ledger().LoadClockState();
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
+  ClockState st;
+  st.month = kNow;
+  st.through = kNow + 2 * kH;
+  st.revision_mark = "7";
+  st.data = std::string("\0state\xff", 7);
+  // Never ahead of the hours booked (the migrated ledger booked kNow only).
+  EXPECT_EQ(f.ledger().KeepClockState(st, kNow).code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(f.ledger().BookHour({kNow + kH, {{"acme", kNow, 0, kCredit, 0}}, kNow}).ok());
+  ASSERT_TRUE(f.ledger().KeepClockState(st, kNow).ok());
+  auto first = f.ledger().LoadClockState();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->data, st.data);
+  // The next one replaces it.
+  ASSERT_TRUE(f.ledger().BookHour({kNow + 2 * kH, {{"acme", kNow, 0, kCredit, 0}}, kNow}).ok());
+  ClockState next = st;
+  next.through = kNow + 3 * kH;
+  next.revision_mark = "8";
+  next.data.assign(100000, 'x');
+  ASSERT_TRUE(f.ledger().KeepClockState(next, kNow).ok());
+  f.Reopen();
+  auto kept = f.ledger().LoadClockState();
+  ASSERT_TRUE(kept.ok());
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ((*kept)->month, kNow);
+  EXPECT_EQ((*kept)->through, kNow + 3 * kH);
+  EXPECT_EQ((*kept)->revision_mark, "8");
+  EXPECT_EQ((*kept)->data, next.data);
+  EXPECT_EQ(Count(f.db(), "SELECT COUNT(*) FROM clock_month_state"), 1);
+  // Entry ids are assigned by the ledger and go on from the migrated file's.
+  const auto acme = f.ledger().Entries("acme", 0, INT64_MAX).value();
+  ASSERT_EQ(acme.size(), 4u);
+  for (size_t i = 0; i < acme.size(); ++i) EXPECT_EQ(acme[i].id, static_cast<int64_t>(i + 1));
+  EXPECT_EQ(f.ledger().Balance("acme")->balance, 6 * kCredit);
 }
 
 }  // namespace
