@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS invoices (
   UNIQUE (scope, kind, sequence),
   CHECK ((kind = 'credit_note') = (credit_for IS NOT NULL)));
 CREATE INDEX IF NOT EXISTS invoices_account ON invoices(account, period_start);
+CREATE INDEX IF NOT EXISTS invoices_credit_for ON invoices(credit_for) WHERE credit_for IS NOT NULL;
 CREATE TABLE IF NOT EXISTS invoice_months (
   invoice_id INTEGER NOT NULL REFERENCES invoices(id),
   month INTEGER NOT NULL,
@@ -101,17 +102,34 @@ std::string Number(const NumberingOptions& n, int64_t sequence) {
   return n.prefix + digits;
 }
 
-// Reads the events of invoice `id` and derives the document's state from them.
-Status Complete(Transaction& txn, int64_t id, StoredInvoice* out) {
-  METERD_ASSIGN_OR_RETURN(Statement ev, txn.Prepare(R"sql(
-    SELECT id, kind, amount, reference, actor, reason, at FROM invoice_events
-    WHERE invoice_id = ?1 ORDER BY id)sql"));
-  ev.Bind(1, id);
+// The statements that complete a stored document (events, coverage, credit notes), prepared
+// once per transaction: a list reads thousands.
+struct ReadStatements {
+  static Result<ReadStatements> Prepare(Transaction& txn) {
+    METERD_ASSIGN_OR_RETURN(Statement events, txn.Prepare(R"sql(
+      SELECT id, kind, amount, reference, actor, reason, at FROM invoice_events
+      WHERE invoice_id = ?1 ORDER BY id)sql"));
+    METERD_ASSIGN_OR_RETURN(Statement months,
+                            txn.Prepare("SELECT month, amount FROM invoice_months WHERE "
+                                        "invoice_id = ?1 ORDER BY month"));
+    METERD_ASSIGN_OR_RETURN(
+        Statement credited,
+        txn.Prepare("SELECT COALESCE(SUM(total), 0) FROM invoices WHERE credit_for = ?1"));
+    return ReadStatements{std::move(events), std::move(months), std::move(credited)};
+  }
+  Statement events, months, credited;
+};
+
+// Reads the events of invoice `id` (deriving the document's state from them), its coverage and
+// what credit notes credited against it.
+Status Complete(ReadStatements& r, int64_t id, StoredInvoice* out) {
+  r.events.Bind(1, id);
   Invoice& inv = out->invoice;
   inv.state = InvoiceState::kIssued;
   for (;;) {
-    METERD_ASSIGN_OR_RETURN(bool row, ev.Step());
+    METERD_ASSIGN_OR_RETURN(bool row, r.events.Step());
     if (!row) break;
+    const Statement& ev = r.events;
     InvoiceEvent e{ev.Int(0), ev.Text(1), ev.Int(2), ev.Text(3), ev.Text(4), ev.Text(5), ev.Int(6)};
     if (e.kind == "payment") out->paid += e.amount;
     if (e.kind == "booked") out->booked = true;
@@ -119,44 +137,38 @@ Status Complete(Transaction& txn, int64_t id, StoredInvoice* out) {
     if (e.kind == "void") inv.state = InvoiceState::kVoid;
     out->events.push_back(std::move(e));
   }
-  METERD_ASSIGN_OR_RETURN(Statement cm,
-                          txn.Prepare("SELECT month, amount FROM invoice_months WHERE "
-                                      "invoice_id = ?1 ORDER BY month"));
-  cm.Bind(1, id);
+  METERD_RETURN_IF_ERROR(r.events.Reset());
+  r.months.Bind(1, id);
   for (;;) {
-    METERD_ASSIGN_OR_RETURN(bool row, cm.Step());
+    METERD_ASSIGN_OR_RETURN(bool row, r.months.Step());
     if (!row) break;
-    out->coverage.months[cm.Int(0)] = cm.Int(1);
+    out->coverage.months[r.months.Int(0)] = r.months.Int(1);
   }
-  METERD_ASSIGN_OR_RETURN(Statement cn,
-                          txn.Prepare("SELECT document FROM invoices WHERE credit_for = ?1"));
-  cn.Bind(1, id);
-  for (;;) {
-    METERD_ASSIGN_OR_RETURN(bool row, cn.Step());
-    if (!row) break;
-    METERD_ASSIGN_OR_RETURN(Invoice note, FromJsonText(cn.Text(0)));
-    out->credited += note.total.micro;
-  }
-  return Status::OK();
+  METERD_RETURN_IF_ERROR(r.months.Reset());
+  r.credited.Bind(1, id);
+  METERD_ASSIGN_OR_RETURN(bool row, r.credited.Step());
+  if (row) out->credited = r.credited.Int(0);
+  return r.credited.Reset();
 }
 
 constexpr std::string_view kIssuedColumns = "id, watermark, document";
 
-Result<StoredInvoice> StoredFrom(Transaction& txn, const Statement& st) {
+Result<StoredInvoice> StoredFrom(ReadStatements& r, const Statement& st) {
   StoredInvoice s;
   METERD_ASSIGN_OR_RETURN(s.invoice, FromJsonText(st.Text(2)));
   s.invoice.id = st.Int(0);
   s.coverage.watermark = st.Int(1);
-  METERD_RETURN_IF_ERROR(Complete(txn, st.Int(0), &s));
+  METERD_RETURN_IF_ERROR(Complete(r, st.Int(0), &s));
   return s;
 }
 
 Result<std::vector<StoredInvoice>> ReadAll(Transaction& txn, Statement& st) {
+  METERD_ASSIGN_OR_RETURN(ReadStatements r, ReadStatements::Prepare(txn));
   std::vector<StoredInvoice> out;
   for (;;) {
     METERD_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    METERD_ASSIGN_OR_RETURN(StoredInvoice s, StoredFrom(txn, st));
+    METERD_ASSIGN_OR_RETURN(StoredInvoice s, StoredFrom(r, st));
     out.push_back(std::move(s));
   }
   return out;
@@ -472,7 +484,8 @@ Result<StoredInvoice> InvoiceStore::Get(std::string_view number) const {
   METERD_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row)
     return Status::NotFound("no invoice or credit note numbered '" + std::string(number) + "'");
-  return StoredFrom(txn, st);
+  METERD_ASSIGN_OR_RETURN(ReadStatements r, ReadStatements::Prepare(txn));
+  return StoredFrom(r, st);
 }
 
 Result<std::vector<StoredInvoice>> InvoiceStore::List(const ListFilter& f) const {
@@ -499,7 +512,8 @@ Result<std::optional<StoredInvoice>> InvoiceStore::IssuedFor(std::string_view ac
   st.Bind(1, account).Bind(2, period_start);
   METERD_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<StoredInvoice>();
-  METERD_ASSIGN_OR_RETURN(StoredInvoice s, StoredFrom(txn, st));
+  METERD_ASSIGN_OR_RETURN(ReadStatements r, ReadStatements::Prepare(txn));
+  METERD_ASSIGN_OR_RETURN(StoredInvoice s, StoredFrom(r, st));
   return std::optional<StoredInvoice>(std::move(s));
 }
 
