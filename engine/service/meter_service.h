@@ -8,9 +8,11 @@
 //   agent    DefineSeries, RegisterResources, IngestBatch (its own hypervisor only), ListMetrics
 //   billing  ExportRequest, StatsRequest, UsageRequest, EstimateRequest, ChargesRequest,
 //            ReRateRequest (not booked), ListCatalog, ListMetrics, BalanceRequest, LedgerRequest,
-//            ListBillingSettings, CanCreateRequest, EventsRequest, ReconcileRequest
+//            ListBillingSettings, CanCreateRequest, EventsRequest, ReconcileRequest,
+//            InvoiceRequest reads (list, show, drafts, pdf)
 //   admin    everything, including keys, custom metrics, RollupRebuild, BackfillRequest,
-//            ApplyCatalog, PostEntry, SetBillingSettings, WebhookRequest, a booked ReRateRequest
+//            ApplyCatalog, PostEntry, SetBillingSettings, WebhookRequest, a booked ReRateRequest,
+//            InvoiceRequest writes (run, issue, void, pay, mark_paid, credit_note)
 // A revoked key stops working on open connections at their next request.
 //
 // Ingest is validated and appended on the io thread (appends are short and serialised by the

@@ -293,5 +293,52 @@ TEST(Invoicer, OpenHoursAreRefusedAndACycleOtherThanUtcMonthsIsRefusedByName) {
   EXPECT_EQ(issued->refused.size(), 1u);
 }
 
+// A crash between issuing (one transaction) and booking the discounts and taxes (the next):
+// the document stands without its `booked` event, and the next Open books it, once.
+TEST(Invoicer, AnIssueWhoseBookingWasCutShortIsBookedAtTheNextOpen) {
+  meterd::testing::TempDir dir;
+  Harness h(dir.path());
+  h.rater.Set("acme", kOct + 5 * kH, 1, false);
+  h.CloseUntil(kNov + 2 * kH);
+  RunRequest req;
+  req.at = kOct;
+  ASSERT_TRUE(h.invoicer->Run(req).ok());
+  // Issued by the store alone, as if the process died right after: with a discount and a tax
+  // to book (the draft is rewritten with them first).
+  auto draft = h.store->Draft("acme", kOct);
+  ASSERT_TRUE(draft.ok() && draft->has_value());
+  Invoice inv = (*draft)->first;
+  inv.discounts.push_back({"d", "d", "account", "", 0, inv.subtotal.micro, {kCredit, 100}});
+  inv.discount_total = {kCredit, 100};
+  inv.taxes.push_back(
+      {"VAT", "GB", "", 200000, false, inv.subtotal.micro - kCredit, {kCredit, 100}});
+  inv.tax_total = {kCredit, 100};
+  ASSERT_TRUE(h.store->PutDraft(inv, (*draft)->second).ok());
+  auto issued = h.store->Issue("acme", kOct, NumberingOptions{"*", "INV-", 6, 0}, 5);
+  ASSERT_TRUE(issued.ok()) << issued.status().ToString();
+  ASSERT_EQ(h.store->Unbooked()->size(), 1u);
+  const MicroCredits before = h.f.ledger().Balance("acme")->balance;
+  for (int open = 0; open < 2; ++open) {  // booked once, however often it is opened
+    auto again = Invoicer::Open(
+        &h.f.ledger(), h.store.get(), [] { return Snapshot(); },
+        [&h](int64_t from, int64_t to, const std::vector<std::string>& accounts) {
+          return h.rater.Lines(from, to, accounts);
+        },
+        6);
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+  }
+  EXPECT_TRUE(h.store->Unbooked()->empty());
+  EXPECT_EQ(h.f.ledger().Balance("acme")->balance, before + kCredit - kCredit);
+  int taxes = 0, discounts = 0;
+  auto entries = h.f.ledger().Entries("acme", 0, kJan);
+  ASSERT_TRUE(entries.ok());
+  for (const Entry& e : *entries) {
+    taxes += e.reference == "invoice:INV-000001:taxes" && e.amount == -kCredit;
+    discounts += e.reference == "invoice:INV-000001:discounts" && e.amount == kCredit;
+  }
+  EXPECT_EQ(taxes, 1);
+  EXPECT_EQ(discounts, 1);
+}
+
 }  // namespace
 }  // namespace meterd::engine::invoicing
