@@ -107,8 +107,15 @@ Result<std::unique_ptr<Invoicer>> Invoicer::Open(ledger::Ledger* ledger, Invoice
   std::unique_ptr<Invoicer> inv(new Invoicer(ledger, store, std::move(snapshot), std::move(rate)));
   METERD_ASSIGN_OR_RETURN(std::vector<std::string> unbooked, store->Unbooked());
   for (const std::string& number : unbooked) {
-    METERD_ASSIGN_OR_RETURN(StoredInvoice s, store->Get(number));
-    METERD_RETURN_IF_ERROR(inv->Book(s, "invoicing", now));
+    // One document the ledger refuses (its account removed from the catalog) must not keep
+    // the server from starting: it stays unbooked, logged, and is tried again at the next start.
+    Result<StoredInvoice> s = store->Get(number);
+    Status booked = s.ok() ? inv->Book(*s, "invoicing", now) : s.status();
+    if (!booked.ok()) {
+      spdlog::error("event=invoice_booking_failed number={} error=\"{}\"", number,
+                    booked.ToString());
+      continue;
+    }
     spdlog::info("event=invoice_booked_after_restart number={}", number);
   }
   return inv;

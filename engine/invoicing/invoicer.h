@@ -82,7 +82,8 @@ struct RunReport {
 
 class Invoicer {
  public:
-  // REQUIRES: every pointer outlives the invoicer. Books what a crash left unbooked.
+  // REQUIRES: every pointer outlives the invoicer. Books what a crash left unbooked (a
+  // document the ledger refuses is logged and left for the next start).
   static Result<std::unique_ptr<Invoicer>> Open(ledger::Ledger* ledger, InvoiceStore* store,
                                                 SnapshotFn snapshot, RateFn rate, int64_t now);
 
