@@ -26,6 +26,9 @@ using net::View;
 // A run or issue lists at most this many documents (the counts cover all of them), so the
 // reply stays far inside a frame at 100,000 accounts.
 constexpr size_t kMaxListed = 1000;
+// A list of issued documents shows at most this many (about 350 bytes each: 3.5 MB, inside a
+// frame); narrow it by account or period for more.
+constexpr size_t kMaxListedIssued = 10000;
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -169,13 +172,15 @@ void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& reque
       f.account = std::string(View(q->account()));
       f.from = pricebook::MonthStart(at);
       f.to = f.from + 1;
+      f.limit = kMaxListed + 1;
       auto drafts = invoicer_->store()->Drafts(f);
       if (!drafts.ok()) return fail(drafts.status());
       Json list = Json::array();
-      for (const invoicing::Invoice& d : *drafts) {
+      for (size_t i = 0; i < drafts->size() && i < kMaxListed; ++i) {
+        const invoicing::Invoice& d = (*drafts)[i];
         list.push_back(f.account.empty() ? Summary(d, nullptr) : invoicing::ToJson(d));
       }
-      doc = Json{{"drafts", std::move(list)}};
+      doc = Json{{"drafts", std::move(list)}, {"truncated", drafts->size() > kMaxListed}};
       break;
     }
     case wire::InvoiceOp::List: {
@@ -185,11 +190,14 @@ void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& reque
         f.from = q->from();
         f.to = q->to();
       }
+      f.limit = kMaxListedIssued + 1;
       auto list = invoicer_->store()->List(f);
       if (!list.ok()) return fail(list.status());
       Json items = Json::array();
-      for (const invoicing::StoredInvoice& s : *list) items.push_back(Summary(s.invoice, &s));
-      doc = Json{{"invoices", std::move(items)}};
+      for (size_t i = 0; i < list->size() && i < kMaxListedIssued; ++i) {
+        items.push_back(Summary((*list)[i].invoice, &(*list)[i]));
+      }
+      doc = Json{{"invoices", std::move(items)}, {"truncated", list->size() > kMaxListedIssued}};
       break;
     }
     case wire::InvoiceOp::Show:
