@@ -495,7 +495,11 @@ TEST_F(MeterdServerTest, AFloodingClientOnASlowDiskIsSlowedAndServerMemoryStaysB
   // an 8 MiB request budget (+ the WAL's 32 MiB of pending writes): its memory stayed near that.
   // (Twice the samples peak at the same RSS: the bound is the configuration, not the load.)
 #if defined(__SANITIZE_ADDRESS__)
-  const uint64_t limit_mib = 600;  // ASan's shadow memory and quarantine
+  // ASan's shadow memory and quarantine, over a sanitized meterd that is about 305 MiB idle
+  // (measured 2026-12-07, after the HTTP ingest and invoicing libraries joined the binary; this
+  // run then peaked at 646-648 MiB against 600 before). The release bound below is the one that
+  // checks flow control (91 MiB measured).
+  const uint64_t limit_mib = 720;
 #else
   const uint64_t limit_mib = 200;
 #endif
