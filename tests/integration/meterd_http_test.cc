@@ -564,24 +564,8 @@ TEST_F(MeterdHttpTest, TheRealPrometheusScrapesMetrics) {
   std::vector<std::string> args = {
       binary, "--config.file=" + config, "--storage.tsdb.path=" + tmp_.path() + "/prometheus-data",
       "--web.listen-address=127.0.0.1:" + std::to_string(web_port), "--log.level=warn"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      ::kill(pid, SIGTERM);
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-    }
-  } reap{pid};
+  ChildProcess prometheus;
+  ASSERT_TRUE(prometheus.Start(binary, std::move(args), log)) << binary;
 
   // Up to 30 s for Prometheus to start and scrape twice (it scrapes every second).
   Json target;
