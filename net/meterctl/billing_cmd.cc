@@ -29,17 +29,6 @@ bool IsUnattributedReason(std::string_view reason) {
          reason == "after_deletion";
 }
 
-std::string Credits(int64_t micro) {
-  // Exact: micro-credits as credits with six decimals.
-  const bool neg = micro < 0;
-  const uint64_t m = neg ? 0 - static_cast<uint64_t>(micro) : static_cast<uint64_t>(micro);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%s%llu.%06llu", neg ? "-" : "",
-                static_cast<unsigned long long>(m / 1000000),
-                static_cast<unsigned long long>(m % 1000000));
-  return buf;
-}
-
 }  // namespace
 
 int RunApply(net::Client* client, const std::string& path, bool dry_run, Format format) {

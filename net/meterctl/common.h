@@ -44,6 +44,12 @@ struct Common {
   std::map<const CLI::App*, std::function<int()>> actions;
 };
 
+// Micro-credits as exact credits with six decimals: 12345678 -> "12.345678", -5 -> "-0.000005".
+std::string Credits(int64_t micro);
+
+// An RFC 3339 time, or "" for 0 or less (a time that is not set).
+std::string Time(int64_t unix_seconds);
+
 // Prints "meterctl: <status>" on stderr; returns exit code 1.
 int Fail(const Status& st);
 

@@ -56,10 +56,10 @@ void Walk(const CLI::App& app, const std::string& path, std::vector<CompletionNo
 }
 
 // A data function's entries: key -> words.
-using Table = std::vector<std::pair<std::string, std::vector<std::string>>>;
+using WordTable = std::vector<std::pair<std::string, std::vector<std::string>>>;
 
 struct Tables {
-  Table commands, options, value_options, choices;
+  WordTable commands, options, value_options, choices;
   std::vector<std::string> with_arguments;  // command paths that take file (or choice) arguments
 };
 
@@ -109,7 +109,7 @@ std::string Quote(std::string_view s) {
 
 // name() { case "$1" in 'key') <words> ;; ... esac }: bash echoes the words, zsh sets $reply.
 std::string DataFunction(Shell shell, const std::string& name, const char* selector,
-                         const Table& table) {
+                         const WordTable& table) {
   std::string s = name + "() {\n  case " + selector + " in\n";
   for (const auto& [key, words] : table) {
     if (words.empty()) continue;

@@ -25,7 +25,7 @@ constexpr size_t kRowsPerRequest = 16384;
 // is a synced write, so defining per request cost one more fsync per request (an import of 1 M
 // rows took 4.4 s instead of 2.7 s).
 constexpr size_t kRowsPerRead = 4 * kRowsPerRequest;
-constexpr size_t kMaxExamples = 20;
+constexpr size_t kMaxBackfillExamples = 20;
 // Progress starts after this long (a small file prints none) and repeats at this interval.
 constexpr auto kProgressEvery = std::chrono::seconds(2);
 
@@ -86,7 +86,7 @@ Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path,
     return Status::InvalidArgument(path + ": " + std::string(s.message()));
   }
   auto note = [&report](uint64_t lineno, const std::string& why) {
-    if (report.examples.size() < kMaxExamples) {
+    if (report.examples.size() < kMaxBackfillExamples) {
       report.examples.push_back("line " + std::to_string(lineno) + ": " + why);
     }
   };
@@ -128,7 +128,7 @@ Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path,
         note(at, std::string(net::View(r->message())));
       }
     }
-    if (rep->refused() > listed && report.examples.size() < kMaxExamples) {
+    if (rep->refused() > listed && report.examples.size() < kMaxBackfillExamples) {
       report.examples.push_back("(" + std::to_string(rep->refused() - listed) +
                                 " more refusals not itemised)");
     }

@@ -18,7 +18,7 @@
 namespace meterd::cli {
 namespace {
 
-constexpr size_t kMaxExamples = 10;
+constexpr size_t kMaxIngestExamples = 10;
 
 struct Row {
   uint64_t line;
@@ -29,7 +29,7 @@ struct Row {
 
 void Note(CsvIngestReport* r, const std::string& reason, const std::string& example) {
   ++r->reasons[reason];
-  if (r->examples.size() < kMaxExamples) r->examples.push_back(example);
+  if (r->examples.size() < kMaxIngestExamples) r->examples.push_back(example);
 }
 
 }  // namespace

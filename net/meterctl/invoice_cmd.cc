@@ -60,16 +60,6 @@ std::optional<int64_t> ParseCredits(const std::string& text) {
   return whole * 1'000'000 + frac;
 }
 
-std::string Credits(int64_t micro) {
-  const bool neg = micro < 0;
-  const uint64_t v = neg ? 0 - static_cast<uint64_t>(micro) : static_cast<uint64_t>(micro);
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%s%" PRIu64 ".%06" PRIu64, neg ? "-" : "", v / 1000000,
-                v % 1000000);
-  return buf;
-}
-
-std::string Time(int64_t t) { return t > 0 ? FormatRfc3339(t) : std::string(); }
 std::string Day(int64_t t) { return t > 0 ? FormatRfc3339(t).substr(0, 10) : std::string(); }
 
 // Sends one InvoiceRequest and returns its reply (the JSON document and PDF bytes).

@@ -14,18 +14,6 @@ namespace {
 
 using net::View;
 
-// Micro-credits as exact credits: 12345678 -> "12.345678", -5 -> "-0.000005".
-std::string Credits(int64_t micro) {
-  const bool neg = micro < 0;
-  const uint64_t v = neg ? 0 - static_cast<uint64_t>(micro) : static_cast<uint64_t>(micro);
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%s%" PRIu64 ".%06" PRIu64, neg ? "-" : "", v / 1000000,
-                v % 1000000);
-  return buf;
-}
-
-std::string Time(int64_t t) { return t > 0 ? FormatRfc3339(t) : std::string(); }
-
 const char* KindName(wire::LedgerKind k) {
   switch (k) {
     case wire::LedgerKind::TopUp:
