@@ -18,7 +18,7 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Busy(msg);
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return Status::Corruption(msg);
   if (primary == SQLITE_CONSTRAINT) return Status::InvalidArgument(msg);
-  if (primary == SQLITE_FULL) return Status::FromErrno(msg, 28 /* ENOSPC */);
+  if (primary == SQLITE_FULL) return Status::ResourceExhausted(msg);
   return Status::IOError(msg);
 }
 
@@ -141,18 +141,25 @@ void Transaction::Rollback() {
 
 // ---- BillingDb ----
 
-Result<std::unique_ptr<BillingDb>> BillingDb::Open(const std::string& path) {
+Result<std::unique_ptr<BillingDb>> BillingDb::Open(const std::string& path, storage::Env* env) {
+  std::unique_ptr<EnvVfs> vfs;
+  if (env != nullptr && env != storage::Env::Default()) vfs = EnvVfs::Register(env);
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 vfs ? vfs->name().c_str() : nullptr);
   if (rc != SQLITE_OK) {
     Status s = SqliteError(db, rc, "open " + path);
     sqlite3_close(db);
     return s;
   }
-  std::unique_ptr<BillingDb> out(new BillingDb(db, path));
+  const bool env_vfs = vfs != nullptr;
+  std::unique_ptr<BillingDb> out(new BillingDb(db, path, std::move(vfs)));
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   sqlite3_extended_result_codes(db, 1);
+  // The EnvVfs has no shared memory: SQLite keeps the WAL index in the heap, which it does only
+  // in exclusive locking mode, set before the WAL is first used.
+  if (env_vfs) METERD_RETURN_IF_ERROR(out->ExecLocked("PRAGMA locking_mode=EXCLUSIVE"));
   // WAL: readers never block the writer; synchronous=FULL: the WAL is synced at every commit,
   // so a committed apply or ledger entry survives power loss (NORMAL would not, in WAL mode).
   METERD_RETURN_IF_ERROR(out->ExecLocked("PRAGMA journal_mode=WAL"));
@@ -168,6 +175,7 @@ std::string BillingDb::PathIn(const std::string& data_dir) { return data_dir + "
 
 BillingDb::~BillingDb() {
   if (db_) sqlite3_close(db_);
+  vfs_.reset();  // after the connection that used it
 }
 
 Status BillingDb::ExecLocked(std::string_view sql) {
