@@ -130,6 +130,12 @@ class Store {
   // Drops the raw partitions that ended before now - retention_seconds.
   Status EnforceRetention();
 
+  // Runs `fn` with the store's files still: no flush or retention runs meanwhile (the
+  // manifest, segment set and WAL file set stay as they are), and every record appended before
+  // the call is durable in the WAL first. Appends are not held back (pause the caller's ingest
+  // for that). For an online backup: segments are immutable (hard links), the rest is copied.
+  Status WithFilesStill(const std::function<Status()>& fn);
+
   // Visits the samples matching `request` (see ScanVisitor). A damaged block is reported in
   // stats->damaged, quarantined, and skipped; the scan goes on and returns OK.
   Status Scan(const ScanRequest& request, const ScanVisitor& visit, ScanStats* stats = nullptr);

@@ -93,6 +93,7 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::ResourceChange:
     case wire::Message::ListResourceHosts:
     case wire::Message::InvoiceRequest:
+    case wire::Message::BackupRequest:
       return true;
     default:
       return IsLedgerRequest(type);
@@ -368,6 +369,13 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
                                                          fbb.GetBufferPointer() + fbb.GetSize());
       asio::post(queries_,
                  [this, copy, actor = "key:" + s->who.key.id, r] { RunInvoice(copy, actor, r); });
+      return;
+    }
+    case wire::Message::BackupRequest: {  // admin only (Allowed)
+      const auto* q = env.message_as_BackupRequest();
+      asio::post(queries_, [this, id = q->request_id(), to = std::string(View(q->to())), r] {
+        RunBackup(id, to, r);
+      });
       return;
     }
     case wire::Message::RollupRebuild: {

@@ -46,6 +46,7 @@
 #include "engine/events/webhook_dispatcher.h"
 #include "engine/events/webhook_store.h"
 #include "engine/ingest/ingest_pipeline.h"
+#include "engine/ingest/rollup_clock.h"
 #include "engine/invoicing/invoice_builder.h"
 #include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
@@ -84,6 +85,8 @@ struct ServiceParts {
   events::WebhookDispatcher* dispatcher = nullptr;  // told when webhooks change
   events::EmailStore* emails = nullptr;             // the email notices' delivery log
   billing::BillingClock* clock = nullptr;           // its stats; set after construction (set_clock)
+  std::string data_dir;                             // BackupRequest's source
+  RollupClock* rollup_clock = nullptr;              // paused by a backup; set by set_rollup_clock
 };
 
 // A ResourceChange request, copied off its frame for the query pool.
@@ -149,6 +152,8 @@ class MeterService final : public net::Handler, public billing::UsageRater {
 
   // The billing clock whose stats StatsReply reports (set once, before serving).
   void set_clock(billing::BillingClock* clock) { parts_.clock = clock; }
+  // The rollup clock a BackupRequest pauses (set once, before serving; none: rollups off).
+  void set_rollup_clock(RollupClock* clock) { parts_.rollup_clock = clock; }
   // The email notifier whose counters StatsReply reports (set once, before serving; none
   // without a relay).
   void set_email(const events::EmailNotifier* email) { email_ = email; }
@@ -246,6 +251,8 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   void RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& request, const std::string& actor,
                   const net::ResponderPtr& r);
 
+  // BackupRequest (engine/service/data_backup.h), on the query pool.
+  void RunBackup(uint64_t request_id, const std::string& to, const net::ResponderPtr& r);
   void RunWebhook(const wire::WebhookRequest& q, const net::ResponderPtr& r);
   void RunEmailDeliveries(const wire::WebhookRequest& q, const net::ResponderPtr& r);
   // Charges not yet debited for `account` (empty: all): the hours from the clock's next hour to

@@ -173,6 +173,47 @@ Result<std::unique_ptr<BillingDb>> BillingDb::Open(const std::string& path, stor
 
 std::string BillingDb::PathIn(const std::string& data_dir) { return data_dir + "/billing.db"; }
 
+Result<uint64_t> BillingDb::BackupTo(const std::string& path) {
+  sqlite3* dest = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  auto close_dest = [&dest] {
+    if (dest != nullptr) sqlite3_close(dest);
+    dest = nullptr;
+  };
+  if (rc != SQLITE_OK) {
+    Status s = SqliteError(dest, rc, "backup: open " + path);
+    close_dest();
+    return s;
+  }
+  // The copy is a self-contained file (no -wal beside it); synced when the backup commits.
+  rc = sqlite3_exec(dest, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL", nullptr, nullptr,
+                    nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = SqliteError(dest, rc, "backup: " + path);
+    close_dest();
+    return s;
+  }
+  {
+    std::lock_guard lock(mu_);
+    sqlite3_backup* b = sqlite3_backup_init(dest, "main", db_, "main");
+    if (b == nullptr) {
+      Status s = SqliteError(dest, sqlite3_errcode(dest), "backup: start");
+      close_dest();
+      return s;
+    }
+    rc = sqlite3_backup_step(b, -1);  // every page at once: one consistent state
+    const int finish = sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE || finish != SQLITE_OK) {
+      Status s = SqliteError(dest, rc != SQLITE_DONE ? rc : finish, "backup: copy");
+      close_dest();
+      return s;
+    }
+  }
+  close_dest();
+  return storage::FileSize(path);
+}
+
 BillingDb::~BillingDb() {
   if (db_) sqlite3_close(db_);
   vfs_.reset();  // after the connection that used it

@@ -122,6 +122,11 @@ class BillingDb {
 
   const std::string& path() const { return path_; }
 
+  // Copies the database, as of one committed state, into a new database file at `path`
+  // (SQLite's online backup API, in one step under the connection's mutex: no transaction of
+  // this process runs meanwhile). The copy is synced. Returns its size in bytes.
+  Result<uint64_t> BackupTo(const std::string& path);
+
  private:
   friend class Transaction;
   BillingDb(sqlite3* db, std::string path, std::unique_ptr<EnvVfs> vfs)

@@ -283,6 +283,12 @@ Status Store::Impl::FlushLocked() {
   return Status::OK();
 }
 
+Status Store::WithFilesStill(const std::function<Status()>& fn) {
+  std::lock_guard<std::mutex> flush_lock(impl_->flush_mu);
+  METERD_RETURN_IF_ERROR(WaitDurable(impl_->wal->last_lsn()));
+  return fn();
+}
+
 Status Store::EnforceRetention() {
   std::lock_guard<std::mutex> flush_lock(impl_->flush_mu);
   return impl_->RetentionLocked();
