@@ -85,6 +85,35 @@ class StoreFaultsTest : public ::testing::Test {
     return r.status();
   }
 
+  // Closes the store, cuts the power, reopens: everything acknowledged is still there.
+  void ExpectAcknowledgedAfterPowerLoss() {
+    ASSERT_TRUE(store_->Close().ok());
+    store_.reset();
+    ASSERT_TRUE(env_.SimulatePowerLoss().ok());
+    Open();
+    ExpectAcknowledgedPresent();
+  }
+  // Three rows of hour kT0, for sealing.
+  static std::vector<storage::RollupRow> HourRows() {
+    std::vector<storage::RollupRow> rows(3);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      rows[i].series_id = i + 1;
+      rows[i].hour = kT0;
+      rows[i].col[storage::kColCount] = 3600;
+    }
+    return rows;
+  }
+  // Reopens the rollups after a power loss: hour kT0 is sealed with `rows`, nothing damaged.
+  void ExpectSealedAfterPowerLoss(size_t rows) {
+    std::vector<std::string> damage;
+    ASSERT_TRUE(env_.SimulatePowerLoss().ok());
+    auto reopened = storage::RollupStore::Open(dir_.path(), &damage, &env_);
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    EXPECT_EQ((*reopened)->sealed_before(), kT0 + 3600);
+    EXPECT_EQ((*reopened)->stats().rows, rows);
+    EXPECT_TRUE(damage.empty());
+  }
+
   TempDir dir_;
   FaultEnv env_{storage::Env::Default(), dir_.path()};
   std::unique_ptr<storage::Store> store_;
@@ -127,11 +156,7 @@ TEST_F(StoreFaultsTest, DiskFullRefusesWithResourceExhaustedAndResumesWhenSpaceR
   ExpectAcknowledgedPresent();
 
   // After a power loss, everything acknowledged is still there.
-  ASSERT_TRUE(store_->Close().ok());
-  store_.reset();
-  ASSERT_TRUE(env_.SimulatePowerLoss().ok());
-  Open();
-  ExpectAcknowledgedPresent();
+  ExpectAcknowledgedAfterPowerLoss();
 }
 
 TEST_F(StoreFaultsTest, EioOnWalSyncIsNeverAcknowledgedAndLaterWritesAreRefused) {
@@ -173,23 +198,14 @@ TEST_F(StoreFaultsTest, EioOnSegmentSyncPublishesNothingAndARetryRewritesTheSegm
   EXPECT_EQ(store_->stats().segments, 0u);  // nothing published
   ASSERT_TRUE(store_->Flush().ok());        // rewritten from the frozen head, synced
   EXPECT_EQ(store_->stats().segments, 1u);
-  ASSERT_TRUE(store_->Close().ok());
-  store_.reset();
-  ASSERT_TRUE(env_.SimulatePowerLoss().ok());
-  Open();
-  ExpectAcknowledgedPresent();
+  ExpectAcknowledgedAfterPowerLoss();
 }
 
 TEST_F(StoreFaultsTest, FailedRollupSyncSealsNothingAndARetrySeals) {
   std::vector<std::string> damage;
   auto rollups = storage::RollupStore::Open(dir_.path(), &damage, &env_);
   ASSERT_TRUE(rollups.ok()) << rollups.status().ToString();
-  std::vector<storage::RollupRow> rows(3);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].series_id = i + 1;
-    rows[i].hour = kT0;
-    rows[i].col[storage::kColCount] = 3600;
-  }
+  const std::vector<storage::RollupRow> rows = HourRows();
   for (int err : {EIO, ENOSPC}) {
     ErrorRule rule;
     rule.ops = err == EIO ? kOpSync : kOpWrite;
@@ -205,12 +221,7 @@ TEST_F(StoreFaultsTest, FailedRollupSyncSealsNothingAndARetrySeals) {
   ASSERT_TRUE((*rollups)->SealHour(kT0, rows).ok());
   EXPECT_EQ((*rollups)->sealed_before(), kT0 + 3600);
   rollups->reset();
-  ASSERT_TRUE(env_.SimulatePowerLoss().ok());
-  auto reopened = storage::RollupStore::Open(dir_.path(), &damage, &env_);
-  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
-  EXPECT_EQ((*reopened)->sealed_before(), kT0 + 3600);
-  EXPECT_EQ((*reopened)->stats().rows, rows.size());
-  EXPECT_TRUE(damage.empty());
+  ExpectSealedAfterPowerLoss(rows.size());
 }
 
 TEST_F(StoreFaultsTest, DiskFullDuringAFlushIsResourceExhaustedAndPublishesNothing) {
@@ -227,11 +238,7 @@ TEST_F(StoreFaultsTest, DiskFullDuringAFlushIsResourceExhaustedAndPublishesNothi
   env_.ClearErrorRules();
   ASSERT_TRUE(store_->Flush().ok());
   EXPECT_EQ(store_->stats().segments, 1u);
-  ASSERT_TRUE(store_->Close().ok());
-  store_.reset();
-  ASSERT_TRUE(env_.SimulatePowerLoss().ok());
-  Open();
-  ExpectAcknowledgedPresent();
+  ExpectAcknowledgedAfterPowerLoss();
 }
 
 TEST_F(StoreFaultsTest, DiskFullDuringABackgroundFlushIsResourceExhaustedAndRetriedByItself) {
@@ -270,23 +277,14 @@ TEST_F(StoreFaultsTest, DiskFullDuringABackgroundFlushIsResourceExhaustedAndRetr
   }
   EXPECT_GE(store_->stats().flushes, 2u) << "the flusher did not retry once space returned";
   for (int b = 10; b < 13; ++b) ASSERT_TRUE(Ingest(b).ok());
-  ASSERT_TRUE(store_->Close().ok());
-  store_.reset();
-  ASSERT_TRUE(env_.SimulatePowerLoss().ok());
-  Open();
-  ExpectAcknowledgedPresent();
+  ExpectAcknowledgedAfterPowerLoss();
 }
 
 TEST_F(StoreFaultsTest, DiskFullDuringASealIsResourceExhaustedAndASealLaterSucceeds) {
   std::vector<std::string> damage;
   auto rollups = storage::RollupStore::Open(dir_.path(), &damage, &env_);
   ASSERT_TRUE(rollups.ok()) << rollups.status().ToString();
-  std::vector<storage::RollupRow> rows(3);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].series_id = i + 1;
-    rows[i].hour = kT0;
-    rows[i].col[storage::kColCount] = 3600;
-  }
+  const std::vector<storage::RollupRow> rows = HourRows();
   // The part file, then the manifest that would publish it, hit a full disk.
   for (const char* where : {".mrp", "ROLLUP.tmp"}) {
     ErrorRule full;
@@ -304,12 +302,7 @@ TEST_F(StoreFaultsTest, DiskFullDuringASealIsResourceExhaustedAndASealLaterSucce
   ASSERT_TRUE(sealed.ok()) << sealed.ToString();
   EXPECT_EQ((*rollups)->sealed_before(), kT0 + 3600);
   rollups->reset();
-  ASSERT_TRUE(env_.SimulatePowerLoss().ok());
-  auto reopened = storage::RollupStore::Open(dir_.path(), &damage, &env_);
-  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
-  EXPECT_EQ((*reopened)->sealed_before(), kT0 + 3600);
-  EXPECT_EQ((*reopened)->stats().rows, rows.size());
-  EXPECT_TRUE(damage.empty());
+  ExpectSealedAfterPowerLoss(rows.size());
 }
 
 // A real file system filled to the last byte: a 4 MiB tmpfs mounted by the test (root only;
