@@ -50,6 +50,7 @@ test-asan: build-asan
 # test at every one of its file operations (tests/README.md, "Faults").
 check-long: build
 	@METERD_CRASH_POINTS=all $(BUILD)/bin/crash_point_test
+	@METERD_BILLING_CUT_POINTS=all $(BUILD)/bin/fault_test --gtest_filter='BillingDbFaultsTest.*'
 	@METERD_CRASH_ITERATIONS=200 $(BUILD)/bin/crash_test
 	@METERD_SERVER_CRASH_ITERATIONS=200 $(BUILD)/bin/meterd_crash_test
 	@METERD_BILLING_CRASH_ITERATIONS=200 $(BUILD)/bin/meterd_ledger_test --gtest_filter='*Kill*'

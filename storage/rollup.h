@@ -253,7 +253,8 @@ class RollupStore {
   int64_t sealed_before() const;
   // Writes `rows` (all of hour `hour`, sorted by series) as a part, and publishes it with
   // sealed_before = hour + 3600. REQUIRES: hour >= sealed_before() (or sealed_before() == 0).
-  // Hours between the old watermark and `hour` are sealed empty.
+  // Hours between the old watermark and `hour` are sealed empty. A full disk is
+  // ResourceExhausted and seals nothing; the same call succeeds once space returns.
   Status SealHour(int64_t hour, const std::vector<RollupRow>& rows);
   // Merges the parts of every month that has at least `min_parts` of them (or whose month is
   // fully sealed) into that month's file; the replaced files are deleted.

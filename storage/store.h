@@ -116,17 +116,25 @@ class Store {
   // Validates, logs and buffers a batch (logged first; see "Order of a write"). Bad samples are
   // refused and counted; good ones kept. May block while the head is over budget and a flush is
   // running (backpressure). Errors store nothing: Unavailable (closed), IOError (the WAL failed,
-  // now or earlier), Busy (the head is full and flushing fails).
+  // now or earlier), ResourceExhausted (the disk is full: the WAL, or the flush a full head
+  // waits for), Busy (the head is full and flushing fails otherwise).
   Result<AppendResult> Append(const SampleBatch& batch);
   Status WaitDurable(uint64_t lsn);
   void OnDurable(uint64_t lsn, std::function<void(const Status&)> done);
   // Append + WaitDurable.
   Result<AppendResult> AppendDurable(const SampleBatch& batch);
 
-  // Flushes the head into segments now and returns when they are published.
+  // Flushes the head into segments now and returns when they are published. A full disk is
+  // ResourceExhausted (nothing published; the background flusher retries by itself).
   Status Flush();
   // Drops the raw partitions that ended before now - retention_seconds.
   Status EnforceRetention();
+
+  // Runs `fn` with the store's files still: no flush or retention runs meanwhile (the
+  // manifest, segment set and WAL file set stay as they are), and every record appended before
+  // the call is durable in the WAL first. Appends are not held back (pause the caller's ingest
+  // for that). For an online backup: segments are immutable (hard links), the rest is copied.
+  Status WithFilesStill(const std::function<Status()>& fn);
 
   // Visits the samples matching `request` (see ScanVisitor). A damaged block is reported in
   // stats->damaged, quarantined, and skipped; the scan goes on and returns OK.

@@ -296,6 +296,11 @@ int64_t IngestPipeline::CloseDue() {
   return downsampler_->CloseDue();
 }
 
+Status IngestPipeline::WhilePaused(const std::function<Status()>& fn) {
+  std::lock_guard lock(mu_);
+  return fn();
+}
+
 IngestCounters IngestPipeline::counters() const {
   IngestCounters c{accepted_.load(), rejected_.load(), duplicates_.load(), batches_.load(), {}};
   for (size_t i = 0; i < kRejectReasons; ++i)

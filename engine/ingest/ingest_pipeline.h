@@ -53,6 +53,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <span>
@@ -151,6 +152,10 @@ class IngestPipeline {
   // Closes the hours whose grace has passed (Downsampler::CloseDue) under the ingest lock.
   // Returns the closing watermark (0 without a downsampler).
   int64_t CloseDue();
+
+  // Runs `fn` under the ingest lock: no batch is appended to the store or applied to the
+  // rollups meanwhile (an online backup's point in time). Returns what `fn` returns.
+  Status WhilePaused(const std::function<Status()>& fn);
 
  private:
   struct CounterState {

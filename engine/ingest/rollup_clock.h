@@ -38,6 +38,12 @@ class RollupClock {
   void Stop();
   // One pass of close, resolve, seal, merge. Returns the first error (all steps are tried).
   Status RunOnce();
+  // Runs `fn` between passes: no hour is closed, sealed or merged meanwhile (an online
+  // backup's point in time). Returns what `fn` returns.
+  Status WhilePaused(const std::function<Status()>& fn) {
+    std::lock_guard run(run_mu_);
+    return fn();
+  }
 
  private:
   IngestPipeline* ingest_;

@@ -381,11 +381,13 @@ int Run(const Flags& f) {
     });
     rollup_clock->Start();
   }
-  engine::MeterService service(
-      engine::ServiceParts{store.get(), &catalog, metrics.get(), series.get(), hosts.get(),
-                           keys.get(), &ingest, downsampler.get(), billing.get(), ledger.get(),
-                           events.get(), webhooks.get(), &dispatcher, email_store.get()},
-      f.query_threads);
+  engine::ServiceParts parts{store.get(),   &catalog,         metrics.get(), series.get(),
+                             hosts.get(),   keys.get(),       &ingest,       downsampler.get(),
+                             billing.get(), ledger.get(),     events.get(),  webhooks.get(),
+                             &dispatcher,   email_store.get()};
+  parts.data_dir = f.data_dir;  // meterctl backup copies it
+  parts.rollup_clock = rollup_clock ? &*rollup_clock : nullptr;
+  engine::MeterService service(parts, f.query_threads);
   engine::billing::ClockOptions clock_options;
   clock_options.start = f.billing_start;
   engine::billing::BillingClock billing_clock(ledger.get(), &service, clock_options);

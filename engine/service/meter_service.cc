@@ -93,6 +93,7 @@ bool IsClientRequest(wire::Message type) {
     case wire::Message::ResourceChange:
     case wire::Message::ListResourceHosts:
     case wire::Message::InvoiceRequest:
+    case wire::Message::BackupRequest:
       return true;
     default:
       return IsLedgerRequest(type);
@@ -146,8 +147,8 @@ MeterService::ChargesArgs MeterService::ChargesArgsOf(const Request& q, uint32_t
                      version};
 }
 
-MeterService::MeterService(ServiceParts parts, size_t query_threads)
-    : parts_(parts), queries_(query_threads ? query_threads : 1) {
+MeterService::MeterService(ServiceParts parts, size_t query_threads, size_t ingest_threads)
+    : parts_(parts), queries_(query_threads ? query_threads : 1), ingest_exec_(ingest_threads) {
   rate_thread_ = std::thread([this] { SampleRate(); });
   if (parts_.events != nullptr) {
     events_listener_ = parts_.events->AddListener([this] { PushEvents(); });
@@ -165,6 +166,7 @@ void MeterService::Stop() {
   rate_cv_.notify_all();
   rate_thread_.join();
   if (parts_.events != nullptr) parts_.events->RemoveListener(events_listener_);
+  ingest_exec_.Stop();  // every queued batch is appended (or refused) and answered
   queries_.join();
 }
 
@@ -192,6 +194,8 @@ Result<net::HelloResult> MeterService::Authenticate(std::string_view api_key,
   auto session = std::make_unique<Session>();
   session->revocations_seen = parts_.keys->revocations();
   METERD_ASSIGN_OR_RETURN(session->who, parts_.keys->Authenticate(api_key));
+  session->ingest = std::make_shared<IngestLane>(ingest_exec_.NewStrand());
+  session->ingest->who = session->who;
   spdlog::info("event=hello key={} role={} hypervisor=\"{}\" client=\"{}\"", session->who.key.id,
                RoleName(session->who.key.role), session->who.key.hypervisor, net::LogSafe(client));
   net::HelloResult out;
@@ -367,6 +371,13 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
                  [this, copy, actor = "key:" + s->who.key.id, r] { RunInvoice(copy, actor, r); });
       return;
     }
+    case wire::Message::BackupRequest: {  // admin only (Allowed)
+      const auto* q = env.message_as_BackupRequest();
+      asio::post(queries_, [this, id = q->request_id(), to = std::string(View(q->to())), r] {
+        RunBackup(id, to, r);
+      });
+      return;
+    }
     case wire::Message::RollupRebuild: {
       const auto* q = env.message_as_RollupRebuild();
       asio::post(queries_,
@@ -383,21 +394,41 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
   }
 }
 
-void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const ResponderPtr& r) {
-  IngestRequest req;
-  req.agent = View(b.agent());
-  req.sequence = b.sequence();
-  req.base_time = b.base_time();
-  auto span64 = [](const flatbuffers::Vector<uint64_t>* v) {
-    return v ? std::span<const uint64_t>(v->data(), v->size()) : std::span<const uint64_t>();
-  };
-  req.series = span64(b.series());
-  req.values = span64(b.values());
-  if (b.offsets())
-    req.offsets = std::span<const uint32_t>(b.offsets()->data(), b.offsets()->size());
+// An IngestBatch copied off its frame (the frame is valid only during Handle).
+struct MeterService::OwnedBatch {
+  std::string agent;
+  uint64_t sequence = 0;
+  int64_t base_time = 0;
+  std::vector<uint64_t> series, values;
+  std::vector<uint32_t> offsets;
+};
 
+void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const ResponderPtr& r) {
   const auto received = std::chrono::steady_clock::now();
-  auto result = parts_.ingest->Ingest(s->who, req, &s->cache);
+  auto batch = std::make_shared<OwnedBatch>();
+  batch->agent = View(b.agent());
+  batch->sequence = b.sequence();
+  batch->base_time = b.base_time();
+  if (b.series()) batch->series.assign(b.series()->begin(), b.series()->end());
+  if (b.values()) batch->values.assign(b.values()->begin(), b.values()->end());
+  if (b.offsets()) batch->offsets.assign(b.offsets()->begin(), b.offsets()->end());
+  // The task keeps the lane (its cache and principal) alive if the connection closes first.
+  ingest_exec_.Submit(s->ingest->strand, [this, lane = s->ingest, batch, received, r] {
+    RunIngest(lane.get(), *batch, received, r);
+  });
+}
+
+void MeterService::RunIngest(IngestLane* lane, const OwnedBatch& batch,
+                             std::chrono::steady_clock::time_point received,
+                             const ResponderPtr& r) {
+  IngestRequest req;
+  req.agent = batch.agent;
+  req.sequence = batch.sequence;
+  req.base_time = batch.base_time;
+  req.series = batch.series;
+  req.values = batch.values;
+  req.offsets = batch.offsets;
+  auto result = parts_.ingest->Ingest(lane->who, req, &lane->cache);
   flatbuffers::FlatBufferBuilder fbb(256);
   if (!result.ok()) {
     const Status& st = result.status();
@@ -413,11 +444,11 @@ void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const Respon
     // the store closes, IOError after a WAL failure), so the client reconnects and resends the
     // batch later or elsewhere: never an acknowledgement, which it would take as final.
     if (st.code() == Status::Code::kUnavailable) {
-      spdlog::info("event=ingest_unavailable key={} error=\"{}\"", s->who.key.id, st.ToString());
+      spdlog::info("event=ingest_unavailable key={} error=\"{}\"", lane->who.key.id, st.ToString());
     } else if (st.IsResourceExhausted()) {
-      spdlog::warn("event=ingest_disk_full key={} error=\"{}\"", s->who.key.id, st.ToString());
+      spdlog::warn("event=ingest_disk_full key={} error=\"{}\"", lane->who.key.id, st.ToString());
     } else {
-      spdlog::error("event=ingest_failed key={} error=\"{}\"", s->who.key.id, st.ToString());
+      spdlog::error("event=ingest_failed key={} error=\"{}\"", lane->who.key.id, st.ToString());
     }
     r->Fail(net::ToWireCode(st), "ingest failed: " + std::string(st.message()));
     return;

@@ -15,9 +15,12 @@
 //            InvoiceRequest writes (run, issue, void, pay, mark_paid, credit_note)
 // A revoked key stops working on open connections at their next request.
 //
-// Ingest is validated and appended on the io thread (appends are short and serialised by the
-// store); its acknowledgement is sent from the WAL's completion once the batch is durable.
-// Exports and stats run on a small query pool so a long scan never stalls an io thread.
+// Ingest is validated and appended on the ingest executor (engine/service/ingest_executor.h: a
+// fixed pool, one strand per connection so its batches keep their order), never on an io
+// thread: an append that blocks (head or WAL backpressure, a revision-log fdatasync, a raw
+// rescan) stalls only its own connection, never another's pings, Hellos or reads. Its
+// acknowledgement is sent from the WAL's completion once the batch is durable. Exports and
+// stats run on a small query pool so a long scan never stalls an io thread.
 //
 // Thread-safety: thread-safe (see net::Handler).
 #pragma once
@@ -43,11 +46,13 @@
 #include "engine/events/webhook_dispatcher.h"
 #include "engine/events/webhook_store.h"
 #include "engine/ingest/ingest_pipeline.h"
+#include "engine/ingest/rollup_clock.h"
 #include "engine/invoicing/invoice_builder.h"
 #include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
 #include "engine/registry/series_registry.h"
+#include "engine/service/ingest_executor.h"
 #include "engine/service/latency_histogram.h"
 #include "engine/tenancy/resource_hosts.h"
 #include "net/asio.h"
@@ -80,6 +85,8 @@ struct ServiceParts {
   events::WebhookDispatcher* dispatcher = nullptr;  // told when webhooks change
   events::EmailStore* emails = nullptr;             // the email notices' delivery log
   billing::BillingClock* clock = nullptr;           // its stats; set after construction (set_clock)
+  std::string data_dir;                             // BackupRequest's source
+  RollupClock* rollup_clock = nullptr;              // paused by a backup; set by set_rollup_clock
 };
 
 // A ResourceChange request, copied off its frame for the query pool.
@@ -102,11 +109,12 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   // Samples per ExportChunk frame (~16 bytes each, well under the frame limit).
   static constexpr size_t kExportChunkSamples = 256 * 1024;
 
-  MeterService(ServiceParts parts, size_t query_threads);
+  // `ingest_threads` (at least 1) run ingest (see above); `query_threads` the queries.
+  MeterService(ServiceParts parts, size_t query_threads, size_t ingest_threads = 2);
   ~MeterService() override;  // Stop()s
 
-  // Waits for running queries and stops the background threads. Call after the server has
-  // stopped and before the store closes. Idempotent.
+  // Runs the queued ingest work, waits for running queries and stops the background threads.
+  // Call after the server has stopped and before the store closes. Idempotent.
   void Stop();
 
   // The server whose connection counts stats report (set once, before serving).
@@ -118,6 +126,8 @@ class MeterService final : public net::Handler, public billing::UsageRater {
 
   // Samples accepted per second over the last few seconds.
   double ingest_rate() const;
+  // The ingest executor's counters (queued and running batches).
+  IngestExecutor::Stats ingest_stats() const { return ingest_exec_.stats(); }
 
   // meterd's counters in the Prometheus text exposition format, version 0.0.4 (the list:
   // docs/http-api.md, "/metrics"; meter_service_metrics.cc). Reads atomics and the parts'
@@ -142,6 +152,8 @@ class MeterService final : public net::Handler, public billing::UsageRater {
 
   // The billing clock whose stats StatsReply reports (set once, before serving).
   void set_clock(billing::BillingClock* clock) { parts_.clock = clock; }
+  // The rollup clock a BackupRequest pauses (set once, before serving; none: rollups off).
+  void set_rollup_clock(RollupClock* clock) { parts_.rollup_clock = clock; }
   // The email notifier whose counters StatsReply reports (set once, before serving; none
   // without a relay).
   void set_email(const events::EmailNotifier* email) { email_ = email; }
@@ -150,7 +162,12 @@ class MeterService final : public net::Handler, public billing::UsageRater {
 
  private:
   struct Session;
+  struct IngestLane;
+  struct OwnedBatch;
+  // Copies the batch off its frame and queues it on the session's strand (RunIngest).
   void OnIngest(Session* s, const wire::IngestBatch& batch, const net::ResponderPtr& r);
+  void RunIngest(IngestLane* lane, const OwnedBatch& batch,
+                 std::chrono::steady_clock::time_point received, const net::ResponderPtr& r);
   void OnDefineSeries(Session* s, const wire::DefineSeries& req, const net::ResponderPtr& r);
   // The registry of record's two sides (meter_service_resources.cc): agents' reports and the
   // control plane's one-resource changes.
@@ -234,6 +251,8 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   void RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& request, const std::string& actor,
                   const net::ResponderPtr& r);
 
+  // BackupRequest (engine/service/data_backup.h), on the query pool.
+  void RunBackup(uint64_t request_id, const std::string& to, const net::ResponderPtr& r);
   void RunWebhook(const wire::WebhookRequest& q, const net::ResponderPtr& r);
   void RunEmailDeliveries(const wire::WebhookRequest& q, const net::ResponderPtr& r);
   // Charges not yet debited for `account` (empty: all): the hours from the clock's next hour to
@@ -272,6 +291,7 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   size_t rating_series_ = 0;                                   // GUARDED_BY(rating_mu_)
   std::shared_ptr<const rating::RatingEngine> rating_engine_;  // GUARDED_BY(rating_mu_)
   boost::asio::thread_pool queries_;
+  IngestExecutor ingest_exec_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   // Ingest batch read -> its acknowledgement handed to the connection (after the WAL sync).
   LatencyHistogram ack_latency_;

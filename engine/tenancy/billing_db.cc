@@ -18,7 +18,7 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Busy(msg);
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) return Status::Corruption(msg);
   if (primary == SQLITE_CONSTRAINT) return Status::InvalidArgument(msg);
-  if (primary == SQLITE_FULL) return Status::FromErrno(msg, 28 /* ENOSPC */);
+  if (primary == SQLITE_FULL) return Status::ResourceExhausted(msg);
   return Status::IOError(msg);
 }
 
@@ -141,18 +141,25 @@ void Transaction::Rollback() {
 
 // ---- BillingDb ----
 
-Result<std::unique_ptr<BillingDb>> BillingDb::Open(const std::string& path) {
+Result<std::unique_ptr<BillingDb>> BillingDb::Open(const std::string& path, storage::Env* env) {
+  std::unique_ptr<EnvVfs> vfs;
+  if (env != nullptr && env != storage::Env::Default()) vfs = EnvVfs::Register(env);
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 vfs ? vfs->name().c_str() : nullptr);
   if (rc != SQLITE_OK) {
     Status s = SqliteError(db, rc, "open " + path);
     sqlite3_close(db);
     return s;
   }
-  std::unique_ptr<BillingDb> out(new BillingDb(db, path));
+  const bool env_vfs = vfs != nullptr;
+  std::unique_ptr<BillingDb> out(new BillingDb(db, path, std::move(vfs)));
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   sqlite3_extended_result_codes(db, 1);
+  // The EnvVfs has no shared memory: SQLite keeps the WAL index in the heap, which it does only
+  // in exclusive locking mode, set before the WAL is first used.
+  if (env_vfs) METERD_RETURN_IF_ERROR(out->ExecLocked("PRAGMA locking_mode=EXCLUSIVE"));
   // WAL: readers never block the writer; synchronous=FULL: the WAL is synced at every commit,
   // so a committed apply or ledger entry survives power loss (NORMAL would not, in WAL mode).
   METERD_RETURN_IF_ERROR(out->ExecLocked("PRAGMA journal_mode=WAL"));
@@ -166,8 +173,50 @@ Result<std::unique_ptr<BillingDb>> BillingDb::Open(const std::string& path) {
 
 std::string BillingDb::PathIn(const std::string& data_dir) { return data_dir + "/billing.db"; }
 
+Result<uint64_t> BillingDb::BackupTo(const std::string& path) {
+  sqlite3* dest = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  auto close_dest = [&dest] {
+    if (dest != nullptr) sqlite3_close(dest);
+    dest = nullptr;
+  };
+  if (rc != SQLITE_OK) {
+    Status s = SqliteError(dest, rc, "backup: open " + path);
+    close_dest();
+    return s;
+  }
+  // The copy is a self-contained file (no -wal beside it); synced when the backup commits.
+  rc = sqlite3_exec(dest, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL", nullptr, nullptr,
+                    nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = SqliteError(dest, rc, "backup: " + path);
+    close_dest();
+    return s;
+  }
+  {
+    std::lock_guard lock(mu_);
+    sqlite3_backup* b = sqlite3_backup_init(dest, "main", db_, "main");
+    if (b == nullptr) {
+      Status s = SqliteError(dest, sqlite3_errcode(dest), "backup: start");
+      close_dest();
+      return s;
+    }
+    rc = sqlite3_backup_step(b, -1);  // every page at once: one consistent state
+    const int finish = sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE || finish != SQLITE_OK) {
+      Status s = SqliteError(dest, rc != SQLITE_DONE ? rc : finish, "backup: copy");
+      close_dest();
+      return s;
+    }
+  }
+  close_dest();
+  return storage::FileSize(path);
+}
+
 BillingDb::~BillingDb() {
   if (db_) sqlite3_close(db_);
+  vfs_.reset();  // after the connection that used it
 }
 
 Status BillingDb::ExecLocked(std::string_view sql) {

@@ -6,6 +6,9 @@
 // foreign keys enforced. Every change is one transaction: a Transaction begins IMMEDIATE
 // (takes the write lock at once) and rolls back unless Commit() succeeds.
 //
+// A full disk (SQLITE_FULL) is ResourceExhausted: the transaction was rolled back, nothing
+// committed is lost, and the same change succeeds once space returns.
+//
 // Thread-safety: thread-safe. The connection is used under one mutex, which a Transaction
 // holds for its whole life: statements of two threads never interleave. Do not begin a
 // second Transaction on the same thread while one is alive (it would deadlock).
@@ -19,7 +22,9 @@
 #include <string>
 #include <string_view>
 
+#include "engine/tenancy/env_vfs.h"
 #include "storage/base/result.h"
+#include "storage/io/file.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -89,8 +94,12 @@ class Transaction {
 
 class BillingDb {
  public:
-  // Opens or creates the database at `path` (the parent directory must exist).
-  static Result<std::unique_ptr<BillingDb>> Open(const std::string& path);
+  // Opens or creates the database at `path` (the parent directory must exist). With an `env`
+  // other than Env::Default(), the database, its WAL and journals go through that Env (an
+  // EnvVfs, engine/tenancy/env_vfs.h; the connection then runs in exclusive locking mode, so
+  // no other process can read the file while it is open); otherwise SQLite's own unix VFS.
+  static Result<std::unique_ptr<BillingDb>> Open(const std::string& path,
+                                                 storage::Env* env = storage::Env::Default());
   // `<data_dir>/billing.db`.
   static std::string PathIn(const std::string& data_dir);
   ~BillingDb();
@@ -113,13 +122,20 @@ class BillingDb {
 
   const std::string& path() const { return path_; }
 
+  // Copies the database, as of one committed state, into a new database file at `path`
+  // (SQLite's online backup API, in one step under the connection's mutex: no transaction of
+  // this process runs meanwhile). The copy is synced. Returns its size in bytes.
+  Result<uint64_t> BackupTo(const std::string& path);
+
  private:
   friend class Transaction;
-  BillingDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  BillingDb(sqlite3* db, std::string path, std::unique_ptr<EnvVfs> vfs)
+      : db_(db), path_(std::move(path)), vfs_(std::move(vfs)) {}
   Status ExecLocked(std::string_view sql);
   sqlite3* db_;
   std::string path_;
-  std::mutex mu_;  // guards db_
+  std::unique_ptr<EnvVfs> vfs_;  // null with the default Env; closed after db_
+  std::mutex mu_;                // guards db_
 };
 
 }  // namespace meterd::engine::tenancy

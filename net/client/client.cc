@@ -59,6 +59,7 @@ uint64_t ReplyIdOf(const wire::Envelope& env) {
     return env.message_as_##T()->request_id();
     METERD_REPLY(Error)
     METERD_REPLY(Pong)
+    METERD_REPLY(BackupReply)
     METERD_REPLY(Ok)
     METERD_REPLY(DefineSeriesOk)
     METERD_REPLY(RegisterResourcesOk)

@@ -186,6 +186,27 @@ int CmdExport(const Common& c, const std::string& from_s, const std::string& to_
   return damaged.empty() ? 0 : 1;
 }
 
+// A consistent online backup of the server's data directory into `to`, a new directory on
+// the server's machine (admin; docs/architecture.md, "Backup").
+int CmdBackup(const Common& c, const std::string& to) {
+  auto client = Connect(c);
+  if (!client.ok()) return Fail(client.status());
+  flatbuffers::FlatBufferBuilder fbb(128);
+  const uint64_t id = client.value()->NextRequestId();
+  auto bytes = client.value()->Call(
+      net::FinishFrame(fbb, wire::CreateBackupRequest(fbb, id, fbb.CreateString(to))), id);
+  if (!bytes.ok()) return Fail(bytes.status());
+  const auto* b = wire::GetEnvelope(bytes.value().data())->message_as_BackupReply();
+  if (!b) return Fail(Status::Corruption("unexpected answer to BackupRequest"));
+  std::printf(
+      "backup in %s: %llu files (%llu hard links), %llu bytes copied, ingest paused %.1f ms\n",
+      to.c_str(), static_cast<unsigned long long>(b->files()),
+      static_cast<unsigned long long>(b->linked()),
+      static_cast<unsigned long long>(b->copied_bytes()),
+      static_cast<double>(b->paused_micros()) / 1000.0);
+  return 0;
+}
+
 int CmdStats(const Common& c) {
   auto client = Connect(c);
   if (!client.ok()) return Fail(client.status());
@@ -492,6 +513,10 @@ int main(int argc, char** argv) {
   rebuild->add_option("--metric", metric, "only this metric");
 
   auto* stats = app.add_subcommand("stats", "series, samples, bytes on disk, connections, rate");
+  std::string backup_to;
+  auto* backup = app.add_subcommand(
+      "backup", "consistent online backup of the server's data directory (admin)");
+  backup->add_option("--to", backup_to, "a new directory on the server's machine")->required();
 
   std::string role, hypervisor, name, id;
   auto* keys = app.add_subcommand("keys", "API keys (admin)");
@@ -622,6 +647,7 @@ int main(int argc, char** argv) {
     });
   });
   c.OnRun(stats, [&] { return CmdStats(c); });
+  c.OnRun(backup, [&] { return CmdBackup(c, backup_to); });
   c.OnRun(kc, [&] { return CmdKeys(c, "create", role, hypervisor, name, id); });
   c.OnRun(kl, [&] { return CmdKeys(c, "list", role, hypervisor, name, id); });
   c.OnRun(kr, [&] { return CmdKeys(c, "revoke", role, hypervisor, name, id); });

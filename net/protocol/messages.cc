@@ -80,6 +80,7 @@ uint64_t RequestIdOf(const wire::Envelope& env) {
 #define METERD_REQ(T)    \
   case wire::Message::T: \
     return env.message_as_##T()->request_id();
+    METERD_REQ(BackupRequest)
     METERD_REQ(Ping)
     METERD_REQ(DefineSeries)
     METERD_REQ(RegisterResources)

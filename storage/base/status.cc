@@ -62,4 +62,9 @@ Status Status::WithContext(std::string_view context) const {
   return Status(state_->code, msg, state_->subcode);
 }
 
+Status Status::NoSpaceAsExhausted() const {
+  if (ok() || code() != Code::kIOError || subcode() != SubCode::kNoSpace) return *this;
+  return Status(Code::kResourceExhausted, state_->message, SubCode::kNoSpace);
+}
+
 }  // namespace meterd

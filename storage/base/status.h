@@ -94,6 +94,10 @@ class [[nodiscard]] Status {
 
   // Returns a copy whose message is prefixed with `context: `.
   Status WithContext(std::string_view context) const;
+  // An IOError that a full disk caused (the kNoSpace subcode) as ResourceExhausted with the same
+  // message; any other status unchanged. For paths (flush, seal, SQLite) whose callers retry a
+  // full disk later instead of treating it as a failed device.
+  Status NoSpaceAsExhausted() const;
 
  private:
   struct State {

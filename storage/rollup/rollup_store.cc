@@ -110,7 +110,16 @@ Status RollupStore::Impl::Publish(std::vector<LiveFile> next, int64_t sealed_bef
   m.sealed_before = sealed_before;
   m.revision_log = revision_log;
   for (const LiveFile& f : next) m.files.push_back(f.entry);
-  Status st = env->WriteFileAtomic(dir + "/" + fmt::kManifestName, rollup::EncodeRollupManifest(m));
+  const std::string path = dir + "/" + fmt::kManifestName;
+  const std::string encoded = rollup::EncodeRollupManifest(m);
+  Status st = env->WriteFileAtomic(path, encoded);
+  std::string on_disk;
+  if (!st.ok() && st.IsNoSpace() && env->ReadWholeFile(path, &on_disk).ok() && on_disk != encoded) {
+    // The disk filled up before the rename took place (a failed rename changes nothing
+    // either): the old manifest is still the one on disk, so the change is simply tried again
+    // later (the rollup clock's next tick) instead of making the store read-only.
+    return st.NoSpaceAsExhausted();
+  }
   if (!st.ok()) {
     // The rename may or may not have happened: refuse further changes until reopened.
     sticky = st.WithContext("rollup: manifest write failed; store is read-only until reopened");
@@ -252,10 +261,13 @@ Status RollupStore::SealHour(int64_t hour, const std::vector<RollupRow>& rows) {
   if (!rows.empty()) {  // an empty hour writes no file: the watermark alone records it
     entry.kind = fmt::kKindPart;
     entry.key = hour;
-    METERD_ASSIGN_OR_RETURN(
-        part, s.WriteNewFile(entry, RollupLayout::kPacked, [&rows](RollupFileWriter* w) {
-          return w->Add(rows.data(), rows.size());
-        }));
+    auto written = s.WriteNewFile(entry, RollupLayout::kPacked, [&rows](RollupFileWriter* w) {
+      return w->Add(rows.data(), rows.size());
+    });
+    // A full disk seals nothing and is ResourceExhausted: the rollup clock seals the hour
+    // again at its next tick.
+    if (!written.ok()) return written.status().NoSpaceAsExhausted();
+    part = std::move(written).value();
   }
   std::lock_guard lock(s.mu);
   std::vector<LiveFile> next = s.files;

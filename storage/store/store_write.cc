@@ -106,6 +106,11 @@ Result<AppendResult> Store::Append(const SampleBatch& batch) {
              s.head->memory_bytes() < s.options.head_memory_budget;
     });
     if (!s.background_error.ok() && s.head->memory_bytes() >= s.options.head_memory_budget) {
+      // A full disk is ResourceExhausted (the client retries; the flusher retries by itself
+      // once space returns); any other flush failure is Busy.
+      if (s.background_error.IsResourceExhausted()) {
+        return s.background_error.WithContext("store: head is full and flushing fails");
+      }
       return Status::Busy("store: head is full and flushing fails: " +
                           s.background_error.ToString());
     }
@@ -179,7 +184,7 @@ Result<AppendResult> Store::AppendDurable(const SampleBatch& batch) {
 
 Status Store::Flush() {
   std::lock_guard<std::mutex> flush_lock(impl_->flush_mu);
-  return impl_->FlushLocked();
+  return impl_->FlushLocked().NoSpaceAsExhausted();
 }
 
 Status Store::Impl::FlushLocked() {
@@ -278,6 +283,12 @@ Status Store::Impl::FlushLocked() {
   return Status::OK();
 }
 
+Status Store::WithFilesStill(const std::function<Status()>& fn) {
+  std::lock_guard<std::mutex> flush_lock(impl_->flush_mu);
+  METERD_RETURN_IF_ERROR(WaitDurable(impl_->wal->last_lsn()));
+  return fn();
+}
+
 Status Store::EnforceRetention() {
   std::lock_guard<std::mutex> flush_lock(impl_->flush_mu);
   return impl_->RetentionLocked();
@@ -331,7 +342,9 @@ void Store::Impl::FlusherLoop() {
                         [this] { return stopping || flush_requested; });
     if (stopping) break;
     const int64_t now = Now();
-    const bool due = flush_requested || imm != nullptr ||
+    // A failed flush is retried every second (a full disk: it succeeds once space returns),
+    // even when it failed before freezing the head (the WAL could not rotate).
+    const bool due = flush_requested || imm != nullptr || !background_error.ok() ||
                      (head_started != 0 && now - head_started >= options.flush_interval_seconds);
     const bool retention_due = now - last_retention >= kRetentionCheckSeconds;
     if (!due && !retention_due) continue;
@@ -344,7 +357,7 @@ void Store::Impl::FlusherLoop() {
         last_retention = now;
       }
       std::lock_guard<std::mutex> relock(mu);
-      background_error = st;  // cleared by the next successful flush
+      background_error = st.NoSpaceAsExhausted();  // cleared by the next successful flush
       if (!st.ok()) state_cv.notify_all();
     }
     lock.lock();

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/head/head.h"
 #include "storage/rollup.h"
 #include "storage/store.h"
 #include "tests/testing/fault_env.h"
@@ -84,6 +85,35 @@ class StoreFaultsTest : public ::testing::Test {
     return r.status();
   }
 
+  // Closes the store, cuts the power, reopens: everything acknowledged is still there.
+  void ExpectAcknowledgedAfterPowerLoss() {
+    ASSERT_TRUE(store_->Close().ok());
+    store_.reset();
+    ASSERT_TRUE(env_.SimulatePowerLoss().ok());
+    Open();
+    ExpectAcknowledgedPresent();
+  }
+  // Three rows of hour kT0, for sealing.
+  static std::vector<storage::RollupRow> HourRows() {
+    std::vector<storage::RollupRow> rows(3);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      rows[i].series_id = i + 1;
+      rows[i].hour = kT0;
+      rows[i].col[storage::kColCount] = 3600;
+    }
+    return rows;
+  }
+  // Reopens the rollups after a power loss: hour kT0 is sealed with `rows`, nothing damaged.
+  void ExpectSealedAfterPowerLoss(size_t rows) {
+    std::vector<std::string> damage;
+    ASSERT_TRUE(env_.SimulatePowerLoss().ok());
+    auto reopened = storage::RollupStore::Open(dir_.path(), &damage, &env_);
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    EXPECT_EQ((*reopened)->sealed_before(), kT0 + 3600);
+    EXPECT_EQ((*reopened)->stats().rows, rows);
+    EXPECT_TRUE(damage.empty());
+  }
+
   TempDir dir_;
   FaultEnv env_{storage::Env::Default(), dir_.path()};
   std::unique_ptr<storage::Store> store_;
@@ -126,11 +156,7 @@ TEST_F(StoreFaultsTest, DiskFullRefusesWithResourceExhaustedAndResumesWhenSpaceR
   ExpectAcknowledgedPresent();
 
   // After a power loss, everything acknowledged is still there.
-  ASSERT_TRUE(store_->Close().ok());
-  store_.reset();
-  ASSERT_TRUE(env_.SimulatePowerLoss().ok());
-  Open();
-  ExpectAcknowledgedPresent();
+  ExpectAcknowledgedAfterPowerLoss();
 }
 
 TEST_F(StoreFaultsTest, EioOnWalSyncIsNeverAcknowledgedAndLaterWritesAreRefused) {
@@ -172,23 +198,14 @@ TEST_F(StoreFaultsTest, EioOnSegmentSyncPublishesNothingAndARetryRewritesTheSegm
   EXPECT_EQ(store_->stats().segments, 0u);  // nothing published
   ASSERT_TRUE(store_->Flush().ok());        // rewritten from the frozen head, synced
   EXPECT_EQ(store_->stats().segments, 1u);
-  ASSERT_TRUE(store_->Close().ok());
-  store_.reset();
-  ASSERT_TRUE(env_.SimulatePowerLoss().ok());
-  Open();
-  ExpectAcknowledgedPresent();
+  ExpectAcknowledgedAfterPowerLoss();
 }
 
 TEST_F(StoreFaultsTest, FailedRollupSyncSealsNothingAndARetrySeals) {
   std::vector<std::string> damage;
   auto rollups = storage::RollupStore::Open(dir_.path(), &damage, &env_);
   ASSERT_TRUE(rollups.ok()) << rollups.status().ToString();
-  std::vector<storage::RollupRow> rows(3);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    rows[i].series_id = i + 1;
-    rows[i].hour = kT0;
-    rows[i].col[storage::kColCount] = 3600;
-  }
+  const std::vector<storage::RollupRow> rows = HourRows();
   for (int err : {EIO, ENOSPC}) {
     ErrorRule rule;
     rule.ops = err == EIO ? kOpSync : kOpWrite;
@@ -204,12 +221,88 @@ TEST_F(StoreFaultsTest, FailedRollupSyncSealsNothingAndARetrySeals) {
   ASSERT_TRUE((*rollups)->SealHour(kT0, rows).ok());
   EXPECT_EQ((*rollups)->sealed_before(), kT0 + 3600);
   rollups->reset();
-  ASSERT_TRUE(env_.SimulatePowerLoss().ok());
-  auto reopened = storage::RollupStore::Open(dir_.path(), &damage, &env_);
-  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
-  EXPECT_EQ((*reopened)->sealed_before(), kT0 + 3600);
-  EXPECT_EQ((*reopened)->stats().rows, rows.size());
-  EXPECT_TRUE(damage.empty());
+  ExpectSealedAfterPowerLoss(rows.size());
+}
+
+TEST_F(StoreFaultsTest, DiskFullDuringAFlushIsResourceExhaustedAndPublishesNothing) {
+  Open();
+  for (int b = 0; b < 6; ++b) ASSERT_TRUE(Ingest(b).ok());
+  ErrorRule full;
+  full.ops = kOpWrite | kOpPreallocate | kOpCreate;
+  full.err = ENOSPC;
+  full.path_contains = "/segments/";
+  env_.AddErrorRule(full);
+  Status s = store_->Flush();
+  EXPECT_TRUE(s.IsResourceExhausted()) << s.ToString();
+  EXPECT_EQ(store_->stats().segments, 0u);
+  env_.ClearErrorRules();
+  ASSERT_TRUE(store_->Flush().ok());
+  EXPECT_EQ(store_->stats().segments, 1u);
+  ExpectAcknowledgedAfterPowerLoss();
+}
+
+TEST_F(StoreFaultsTest, DiskFullDuringABackgroundFlushIsResourceExhaustedAndRetriedByItself) {
+  storage::StoreOptions o = Options();
+  o.background_flush = true;
+  // Every append asks the flusher for a flush (an empty head is under budget).
+  o.head_memory_budget = storage::Head().memory_bytes() + 1;
+  o.flush_interval_seconds = 1 << 30;  // ... and only that: no flush by age
+  o.wal_file_size = 16 << 20;          // the WAL never rotates by size here
+  auto opened = storage::Store::Open(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  store_ = std::move(opened).value();
+  ASSERT_TRUE(Ingest(0).ok());
+  for (int i = 0; i < 200 && store_->stats().flushes < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(store_->stats().flushes, 1u);
+
+  // The disk fills up: a flush cannot create the next WAL file, so it fails before freezing
+  // the head. The append after the one that asked for that flush waits for it and is refused
+  // as ResourceExhausted (a full disk), not Busy, so the client retries it.
+  ErrorRule full;
+  full.ops = kOpCreate;
+  full.err = ENOSPC;
+  full.path_contains = "/wal/";
+  env_.AddErrorRule(full);
+  (void)Ingest(1);  // logged in the current WAL file; its flush fails
+  Status refused = Ingest(2);
+  EXPECT_TRUE(refused.IsResourceExhausted()) << refused.ToString();
+  EXPECT_EQ(store_->stats().flushes, 1u);
+
+  // Space returns; nobody calls Flush or appends: the flusher retries by itself.
+  env_.ClearErrorRules();
+  for (int i = 0; i < 500 && store_->stats().flushes < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(store_->stats().flushes, 2u) << "the flusher did not retry once space returned";
+  for (int b = 10; b < 13; ++b) ASSERT_TRUE(Ingest(b).ok());
+  ExpectAcknowledgedAfterPowerLoss();
+}
+
+TEST_F(StoreFaultsTest, DiskFullDuringASealIsResourceExhaustedAndASealLaterSucceeds) {
+  std::vector<std::string> damage;
+  auto rollups = storage::RollupStore::Open(dir_.path(), &damage, &env_);
+  ASSERT_TRUE(rollups.ok()) << rollups.status().ToString();
+  const std::vector<storage::RollupRow> rows = HourRows();
+  // The part file, then the manifest that would publish it, hit a full disk.
+  for (const char* where : {".mrp", "ROLLUP.tmp"}) {
+    ErrorRule full;
+    full.ops = kOpWrite | kOpPreallocate | kOpCreate;
+    full.err = ENOSPC;
+    full.path_contains = where;
+    env_.AddErrorRule(full);
+    Status s = (*rollups)->SealHour(kT0, rows);
+    EXPECT_TRUE(s.IsResourceExhausted()) << where << ": " << s.ToString();
+    EXPECT_EQ((*rollups)->sealed_before(), 0) << where;
+    env_.ClearErrorRules();
+  }
+  // Space returns: the same seal (the rollup clock's next tick) succeeds, no reopen needed.
+  Status sealed = (*rollups)->SealHour(kT0, rows);
+  ASSERT_TRUE(sealed.ok()) << sealed.ToString();
+  EXPECT_EQ((*rollups)->sealed_before(), kT0 + 3600);
+  rollups->reset();
+  ExpectSealedAfterPowerLoss(rows.size());
 }
 
 // A real file system filled to the last byte: a 4 MiB tmpfs mounted by the test (root only;

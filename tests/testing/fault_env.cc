@@ -208,8 +208,40 @@ void FaultEnv::Sleep(uint32_t op) {
   if (delay.count() > 0) std::this_thread::sleep_for(delay);
 }
 
+void FaultEnv::Hold(uint32_t ops, std::string path_contains) {
+  std::lock_guard lock(mu_);
+  hold_ops_ = ops;
+  hold_path_ = std::move(path_contains);
+}
+
+void FaultEnv::ReleaseHeld() {
+  {
+    std::lock_guard lock(mu_);
+    hold_ops_ = 0;
+  }
+  hold_cv_.notify_all();
+}
+
+uint64_t FaultEnv::held() const {
+  std::lock_guard lock(mu_);
+  return held_;
+}
+
+void FaultEnv::WaitWhileHeld(uint32_t op, const std::string& path) {
+  std::unique_lock lock(mu_);
+  auto holds = [&] {
+    return (hold_ops_ & op) != 0 &&
+           (hold_path_.empty() || path.find(hold_path_) != std::string::npos);
+  };
+  if (!holds()) return;
+  ++held_;
+  hold_cv_.wait(lock, [&] { return !holds(); });
+  --held_;
+}
+
 Status FaultEnv::Admit(uint32_t op, const std::string& path, int64_t* torn) {
   Sleep(op);
+  WaitWhileHeld(op, path);
   std::lock_guard lock(mu_);
   ++ops_;
   ++by_kind_[op];

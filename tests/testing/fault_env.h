@@ -30,6 +30,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -93,6 +94,12 @@ class FaultEnv : public storage::Env {
   void ClearErrorRules();
   // Every operation of a kind in `ops` sleeps `delay` first.
   void SetDelay(uint32_t ops, std::chrono::microseconds delay);
+  // Every mutating operation of a kind in `ops` on a path containing `path_contains` waits
+  // (before it is counted or cut) until ReleaseHeld(): a disk that stalls, for tests that must
+  // show what goes on while an operation is provably stuck (held() says how many wait now).
+  void Hold(uint32_t ops, std::string path_contains);
+  void ReleaseHeld();
+  uint64_t held() const;
 
   // Undoes what a power loss (or crash) at this moment would lose, per `mode`, then clears the
   // crash and the journal: the Env is healthy again, for the recovery that follows.
@@ -126,6 +133,7 @@ class FaultEnv : public storage::Env {
   // return. *torn receives the torn length when this is the crash operation of a write.
   Status Admit(uint32_t op, const std::string& path, int64_t* torn);
   void Sleep(uint32_t op);
+  void WaitWhileHeld(uint32_t op, const std::string& path);
   uint64_t FileIdOf(const std::string& path);      // REQUIRES: mu_ held
   std::string TrashCopy(const std::string& path);  // REQUIRES: mu_ held; "" if absent
   void Journal(Entry entry);                       // REQUIRES: mu_ held
@@ -147,9 +155,13 @@ class FaultEnv : public storage::Env {
   std::vector<ErrorRule> rules_;     // GUARDED_BY(mu_)
   std::vector<uint64_t> rule_seen_;  // GUARDED_BY(mu_): matching operations per rule
   std::map<uint32_t, std::chrono::microseconds> delays_;  // GUARDED_BY(mu_)
-  std::map<uint32_t, uint64_t> by_kind_;                  // GUARDED_BY(mu_)
-  std::map<std::string, uint64_t> file_ids_;              // GUARDED_BY(mu_): path -> file id
-  std::vector<Entry> journal_;                            // GUARDED_BY(mu_)
+  uint32_t hold_ops_ = 0;                                 // GUARDED_BY(mu_)
+  std::string hold_path_;                                 // GUARDED_BY(mu_)
+  uint64_t held_ = 0;                                     // GUARDED_BY(mu_): waiting now
+  std::condition_variable hold_cv_;
+  std::map<uint32_t, uint64_t> by_kind_;      // GUARDED_BY(mu_)
+  std::map<std::string, uint64_t> file_ids_;  // GUARDED_BY(mu_): path -> file id
+  std::vector<Entry> journal_;                // GUARDED_BY(mu_)
 };
 
 }  // namespace meterd::testing
