@@ -316,6 +316,11 @@ int Run(const Flags& f) {
   sto.max_future_seconds = f.max_future_s;
   if (f.io_backend == "posix") sto.io_backend = storage::IoBackend::kPosix;
   if (f.io_backend == "io_uring") sto.io_backend = storage::IoBackend::kIoUring;
+  // Declared before the store, so it outlives the WAL's sync thread that feeds it.
+  engine::LatencyHistogram wal_sync_latency;
+  sto.wal_sync_observer = [&wal_sync_latency](std::chrono::nanoseconds d) {
+    wal_sync_latency.Observe(d);
+  };
   auto store = OrDie(storage::Store::Open(sto), "store");
   const storage::RecoveryReport& rec = store->recovery_report();
   spdlog::info(
@@ -384,7 +389,8 @@ int Run(const Flags& f) {
   engine::MeterService service(
       engine::ServiceParts{store.get(), &catalog, metrics.get(), series.get(), hosts.get(),
                            keys.get(), &ingest, downsampler.get(), billing.get(), ledger.get(),
-                           events.get(), webhooks.get(), &dispatcher, email_store.get()},
+                           events.get(), webhooks.get(), &dispatcher, email_store.get(),
+                           /*clock=*/nullptr, &wal_sync_latency},
       f.query_threads);
   engine::billing::ClockOptions clock_options;
   clock_options.start = f.billing_start;

@@ -80,6 +80,9 @@ struct ServiceParts {
   events::WebhookDispatcher* dispatcher = nullptr;  // told when webhooks change
   events::EmailStore* emails = nullptr;             // the email notices' delivery log
   billing::BillingClock* clock = nullptr;           // its stats; set after construction (set_clock)
+  // The WAL's group write + fdatasync times (StoreOptions::wal_sync_observer feeds it; it is
+  // created before the store, which outlives the service).
+  const LatencyHistogram* wal_sync_latency = nullptr;
 };
 
 // A ResourceChange request, copied off its frame for the query pool.

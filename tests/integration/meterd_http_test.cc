@@ -365,7 +365,7 @@ TEST_F(MeterdHttpTest, ATopUpChangesTheBalanceOnceForItsReference) {
   ASSERT_EQ(first.status, 201u) << first.body;
   const Json j = first.json();
   EXPECT_FALSE(j["duplicate"].get<bool>());
-  EXPECT_EQ(j["entry"]["kind"], "top_up");
+  EXPECT_EQ(j["entry"]["kind"], "topup");  // as docs/ledger.md and meterctl spell it
   EXPECT_EQ(j["entry"]["amount"], "12.500000");
   EXPECT_EQ(j["entry"]["amount_micro"], 12500000);
   EXPECT_EQ(j["entry"]["reference"], "pay_http_1");
@@ -442,13 +442,15 @@ TEST_F(MeterdHttpTest, MetricsAreThePrometheusTextFormat) {
   }
   for (const char* family :
        {"meterd_ingest_samples_accepted_total", "meterd_ingest_samples_rejected_total",
-        "meterd_ingest_ack_latency_seconds", "meterd_head_memory_bytes", "meterd_connections",
+        "meterd_ingest_ack_latency_seconds", "meterd_wal_sync_seconds", "meterd_head_memory_bytes",
+        "meterd_connections",
         "meterd_rollup_lag_seconds", "meterd_rollup_revisions_total", "meterd_rating_seconds",
         "meterd_http_connections", "meterd_http_requests_total", "process_cpu_seconds_total",
         "process_resident_memory_bytes", "process_start_time_seconds"}) {
     EXPECT_TRUE(types.contains(family)) << family;
   }
   EXPECT_EQ(types["meterd_ingest_ack_latency_seconds"], "histogram");
+  EXPECT_EQ(types["meterd_wal_sync_seconds"], "histogram");
   EXPECT_TRUE(values.contains("meterd_ingest_samples_rejected_total{reason=\"unknown_series\"}"));
   EXPECT_GE(values["meterd_http_connections"], 1);
   EXPECT_GE(values["meterd_http_requests_total"], 2);
@@ -487,6 +489,15 @@ TEST_F(MeterdHttpTest, MetricsCountIngestAndItsRejections) {
   EXPECT_NE(r.body.find("meterd_ingest_samples_rejected_total{reason=\"unknown_series\"} 1\n"),
             std::string::npos);
   EXPECT_NE(r.body.find("meterd_ingest_ack_latency_seconds_count 1\n"), std::string::npos);
+  // The batch was acknowledged after a WAL sync, so at least one sync was timed, and its
+  // +Inf bucket is its count.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.body, m, std::regex("\nmeterd_wal_sync_seconds_count ([0-9]+)\n")));
+  const uint64_t syncs = std::stoull(m[1]);
+  EXPECT_GE(syncs, 1u);
+  EXPECT_NE(r.body.find("meterd_wal_sync_seconds_bucket{le=\"+Inf\"} " + std::to_string(syncs) +
+                        "\n"),
+            std::string::npos);
 }
 
 // HTTPS: the port serves TLS with a certificate the test makes (openssl, self-signed for
