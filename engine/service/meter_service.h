@@ -234,8 +234,10 @@ class MeterService final : public net::Handler, public billing::UsageRater {
                     const net::ResponderPtr& r);
   void StartEvents(Session* s, const wire::EventsRequest& q, const net::ResponderPtr& r);
   // Invoices: meter_service_invoices.cc.
+  // `only_account`: a customer key's account (Show and Pdf refuse another account's document);
+  // empty for other keys.
   void RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& request, const std::string& actor,
-                  const net::ResponderPtr& r);
+                  const std::string& only_account, const net::ResponderPtr& r);
 
   void RunWebhook(const wire::WebhookRequest& q, const net::ResponderPtr& r);
   void RunEmailDeliveries(const wire::WebhookRequest& q, const net::ResponderPtr& r);
