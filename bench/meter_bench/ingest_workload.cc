@@ -21,7 +21,7 @@
 #include <sstream>
 #include <thread>
 
-#include "bench/sim/fleet_sim.h"
+#include "sim/fleet_sim.h"
 #include "net/client/client.h"
 #include "net/protocol/messages.h"
 

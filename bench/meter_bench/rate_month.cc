@@ -7,7 +7,7 @@
 #include <ctime>
 #include <random>
 
-#include "bench/sim/fleet_sim.h"
+#include "sim/fleet_sim.h"
 #include "engine/pricebook/pricing.h"
 #include "engine/pricebook/units.h"
 #include "storage/base/calendar.h"

@@ -58,6 +58,7 @@ struct Flags {
   size_t http_max_connections = 1024;
   size_t http_max_body_kib = 1024;
   std::string http_tls_cert, http_tls_key;
+  std::string tls_cert, tls_key, tls_client_ca;  // the binary port
   // HTTP ingest (Influx, collectd, Prometheus remote_write): off without a mapping file.
   std::string ingest_mapping;
   size_t io_threads = 0;
@@ -192,6 +193,9 @@ int Run(const Flags& f) {
   so.idle_timeout = std::chrono::seconds(f.idle_timeout_s);
   so.drain_timeout = std::chrono::seconds(f.drain_timeout_s);
   so.buffer_budget_bytes = f.buffer_budget_mib << 20;
+  so.tls_cert_file = f.tls_cert;
+  so.tls_key_file = f.tls_key;
+  so.tls_client_ca_file = f.tls_client_ca;
   net::HttpServerOptions ho;
   if (!f.http_listen.empty() && !SplitHostPort(f.http_listen, &ho.host, &ho.port)) {
     spdlog::critical("event=bad_flag flag=--http-listen value=\"{}\" expected=HOST:PORT",
@@ -510,6 +514,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--http-max-connections", f.http_max_connections, "HTTP connection limit")
       ->capture_default_str();
+  app.add_option("--tls-cert", f.tls_cert,
+                 "TLS on the binary port: PEM certificate chain (with --tls-key)");
+  app.add_option("--tls-key", f.tls_key, "TLS on the binary port: PEM private key");
+  app.add_option("--tls-client-ca", f.tls_client_ca,
+                 "TLS on the binary port: require client certificates signed by this PEM CA");
   app.add_option("--http-tls-cert", f.http_tls_cert,
                  "HTTPS on the HTTP port: PEM certificate chain (with --http-tls-key)");
   app.add_option("--http-tls-key", f.http_tls_key, "HTTPS: PEM private key");

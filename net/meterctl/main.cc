@@ -499,14 +499,14 @@ int main(int argc, char** argv) {
 
   auto* stats = app.add_subcommand("stats", "series, samples, bytes on disk, connections, rate");
 
-  std::string role, hypervisor, account, name, id;
+  std::string role, hypervisor, key_account, name, id;
   auto* keys = app.add_subcommand("keys", "API keys (admin)");
   auto* kc = keys->add_subcommand("create", "create a key; prints the secret once");
   kc->add_option("--role", role, "agent, billing, admin or customer")
       ->required()
       ->check(CLI::IsMember({"agent", "billing", "admin", "customer"}));
   kc->add_option("--hypervisor", hypervisor, "the hypervisor an agent key is bound to");
-  kc->add_option("--account", account, "the account a customer key is bound to");
+  kc->add_option("--account", key_account, "the account a customer key is bound to");
   kc->add_option("--name", name, "a label for listings");
   auto* kl = keys->add_subcommand("list", "list keys (never their secrets)");
   auto* kr = keys->add_subcommand("revoke", "revoke a key; open connections lose it too");
@@ -629,9 +629,9 @@ int main(int argc, char** argv) {
     });
   });
   c.OnRun(stats, [&] { return CmdStats(c); });
-  c.OnRun(kc, [&] { return CmdKeys(c, "create", role, hypervisor, account, name, id); });
-  c.OnRun(kl, [&] { return CmdKeys(c, "list", role, hypervisor, account, name, id); });
-  c.OnRun(kr, [&] { return CmdKeys(c, "revoke", role, hypervisor, account, name, id); });
+  c.OnRun(kc, [&] { return CmdKeys(c, "create", role, hypervisor, key_account, name, id); });
+  c.OnRun(kl, [&] { return CmdKeys(c, "list", role, hypervisor, key_account, name, id); });
+  c.OnRun(kr, [&] { return CmdKeys(c, "revoke", role, hypervisor, key_account, name, id); });
   c.OnRun(ml, [&] { return CmdMetrics(c, "list", name, kind, unit, type, description); });
   c.OnRun(md, [&] { return CmdMetrics(c, "define", name, kind, unit, type, description); });
 

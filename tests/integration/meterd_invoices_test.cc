@@ -186,20 +186,21 @@ TEST_F(MeterdInvoicesTest, AMonthOfSamplesToAnIssuedInvoiceThatAddsUpToTheLedger
   const std::string month =
       " --from " + std::to_string(last_month) + " --to " + std::to_string(this_month);
   for (const std::string& allowed :
-       {"invoice list --account bu1user1", "invoice show " + number, "balance --account bu1user1",
-        "charges --account bu1user1" + month, "usage --account bu1user1" + month, "metrics list"}) {
+       std::vector<std::string>{"invoice list --account bu1user1", "invoice show " + number,
+                                "balance --account bu1user1", "charges --account bu1user1" + month,
+                                "usage --account bu1user1" + month, "metrics list"}) {
     CommandResult ok = as_customer(allowed + " --format json");
     EXPECT_EQ(ok.exit_code, 0) << allowed << "\n" << ok.out << ok.err;
   }
   CommandResult own = as_customer("invoice show " + number + " --format json");
   EXPECT_EQ(Json::parse(own.out, nullptr, false)["number"], number) << own.out << own.err;
-  for (const std::string& refused :
-       {"invoice show " + number2, "invoice pdf " + number2 + " --output " + tmp_.path() + "/x.pdf",
-        "invoice list", "invoice list --account bu1user2", "invoice run" + period,
-        "balance --account bu1user2", "balance", "charges" + month,
-        "charges --account bu1user2" + month, "usage" + month, "usage --account bu1user2" + month,
-        "ledger --account bu1user1", "stats", "keys list",
-        "topup --account bu1user1 --amount 1 --reference c1"}) {
+  for (const std::string& refused : std::vector<std::string>{
+           "invoice show " + number2,
+           "invoice pdf " + number2 + " --output " + tmp_.path() + "/x.pdf", "invoice list",
+           "invoice list --account bu1user2", "invoice run" + period, "balance --account bu1user2",
+           "balance", "charges" + month, "charges --account bu1user2" + month, "usage" + month,
+           "usage --account bu1user2" + month, "ledger --account bu1user1", "stats", "keys list",
+           "topup --account bu1user1 --amount 1 --reference c1"}) {
     CommandResult no = as_customer(refused);
     EXPECT_NE(no.exit_code, 0) << refused << "\n" << no.out;
     EXPECT_NE(no.err.find("ermission"), std::string::npos) << refused << "\n" << no.err;

@@ -43,7 +43,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/sim/fleet_sim.h"
+#include "sim/fleet_sim.h"
 #include "query/scan/simd_kernels.h"
 #include "query/usage.h"
 #include "storage/base/clock.h"

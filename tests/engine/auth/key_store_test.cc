@@ -91,9 +91,6 @@ TEST(KeyStoreTest, RoleNamesRoundTrip) {
   EXPECT_FALSE(ParseRole("root").has_value());
 }
 
-}  // namespace
-}  // namespace meterd::engine
-
 // A customer key is bound to one account, kept across a reopen; the binding is checked both
 // ways (a customer key needs an account, no other role takes one).
 TEST(KeyStoreTest, CustomerKeysAreBoundToOneAccount) {
@@ -139,3 +136,6 @@ TEST(KeyStoreTest, ReadsVersion1AndRefusesAnUnboundCustomerKey) {
   ASSERT_TRUE(storage::WriteFileAtomic(dir.path() + "/keys.json", bad).ok());
   EXPECT_EQ(KeyStore::Open(dir.path(), &none).status().code(), Status::Code::kCorruption);
 }
+
+}  // namespace
+}  // namespace meterd::engine
