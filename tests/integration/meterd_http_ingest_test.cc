@@ -220,51 +220,50 @@ TEST_F(MeterdHttpIngestTest, InfluxLinesAreStoredExportedBackAndBadOnesReported)
   EXPECT_EQ(MetricValue(R"(meterd_http_ingest_accepted_samples_total{format="influx"})"), 5u);
 }
 
-// Stopping meterd while HTTP ingest requests wait for their WAL sync (made slow with
-// METERD_FAULT_SYNC_DELAY_US), with no drain time: the HTTP port closes their connections at
-// once while the ingest still runs, and the route goes on using the connection's state until it
-// answers. The sanitizer build runs this same test against a sanitized meterd, whose log must
-// show no report (TearDown); and every request answered 204 is stored after a restart.
+// Stopping meterd with HTTP ingest requests in flight and no drain time: the HTTP port closes
+// their connections at once, while some requests are still queued for the ingest pool (two
+// threads; each body takes a while to parse) and the others wait for their WAL sync (made slow
+// with METERD_FAULT_SYNC_DELAY_US). The routes go on using each connection's state (its
+// session) until they answer, so the connection must outlive them: the sanitizer build runs this
+// same test against a sanitized meterd, whose log must show no report (TearDown).
 TEST_F(MeterdHttpIngestTest, StoppingWithRequestsInFlight) {
   server_.Stop();
-  const std::vector<std::string> flags = {"--http-listen",     "127.0.0.1:0",
-                                          "--http-port-file",  tmp_.path() + "/http.port",
-                                          "--ingest-mapping",  tmp_.path() + "/mapping.yaml",
-                                          "--no-billing-clock"};
-  std::vector<std::string> slow = flags;
-  slow.insert(slow.end(), {"--drain-timeout", "0"});
-  ::setenv("METERD_FAULT_SYNC_DELAY_US", "700000", 1);
-  StartServer(slow, false);
+  ::setenv("METERD_FAULT_SYNC_DELAY_US", "100000", 1);
+  StartServer({"--http-listen", "127.0.0.1:0", "--http-port-file", tmp_.path() + "/http.port",
+               "--ingest-mapping", tmp_.path() + "/mapping.yaml", "--no-billing-clock",
+               "--drain-timeout", "0"},
+              false);
   ::unsetenv("METERD_FAULT_SYNC_DELAY_US");
   std::ifstream(tmp_.path() + "/http.port") >> http_port_;
   constexpr int kClients = 6;
+  constexpr int kLines = 8000;  // about 280 KB a body
+  std::vector<std::string> bodies(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    for (int l = 0; l < kLines; ++l) {
+      bodies[i] += "vm,vm=vm-stop" + std::to_string(i) + " vcpus=2i " +
+                   std::to_string(t0_ - kLines + l) + "\n";
+    }
+  }
   std::vector<std::thread> clients;
   std::vector<int> status(kClients, 0);  // 0: the connection was cut without an answer
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&, i] {
       try {
         HttpClient c(http_port_);
-        status[i] = static_cast<int>(
-            c.Post("/write?precision=s",
-                   "vm,vm=vm-stop" + std::to_string(i) + " vcpus=2i " + std::to_string(t0_ + i),
-                   Bearer())
-                .status);
+        status[i] = static_cast<int>(c.Post("/write?precision=s", bodies[i], Bearer()).status);
       } catch (const std::exception&) {
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The bodies are sent and being parsed or synced when the stop begins.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_EQ(::kill(server_.pid(), SIGTERM), 0);
   for (auto& t : clients) t.join();
   server_.Stop();
-  StartServer(flags, false);
-  std::ifstream(tmp_.path() + "/http.port") >> http_port_;
-  const auto stored = Stored();
+  // Each request was answered (stored, or refused while stopping) or cut off unanswered; what a
+  // 204 means across a restart is meterd_crash_test's.
   for (int i = 0; i < kClients; ++i) {
     EXPECT_TRUE(status[i] == 0 || status[i] == 204 || status[i] == 503) << i << ": " << status[i];
-    if (status[i] == 204) {
-      EXPECT_TRUE(stored.contains("vm-stop" + std::to_string(i) + "/vm.vcpus")) << i;
-    }
   }
 }
 
