@@ -41,6 +41,7 @@
 #include "net/http/openapi_document.h"
 #include "net/ingest/ingest_mapping.h"
 #include "net/server/server.h"
+#include "net/server/tls_context.h"
 #include "storage/store.h"
 
 namespace {
@@ -196,6 +197,15 @@ int Run(const Flags& f) {
   so.tls_cert_file = f.tls_cert;
   so.tls_key_file = f.tls_key;
   so.tls_client_ca_file = f.tls_client_ca;
+  // Checked before anything is opened too: a certificate, key or CA that cannot be used stops
+  // the start (exit 2) rather than after the data directory was opened and recovered.
+  if (const net::TlsFiles tls{f.tls_cert, f.tls_key, f.tls_client_ca};
+      tls.enabled() || !tls.client_ca_file.empty()) {
+    if (auto ctx = net::MakeServerTlsContext(tls, "the binary port"); !ctx.ok()) {
+      spdlog::critical("event=bad_flag flag=--tls-cert error=\"{}\"", ctx.status().ToString());
+      return 2;
+    }
+  }
   net::HttpServerOptions ho;
   if (!f.http_listen.empty() && !SplitHostPort(f.http_listen, &ho.host, &ho.port)) {
     spdlog::critical("event=bad_flag flag=--http-listen value=\"{}\" expected=HOST:PORT",

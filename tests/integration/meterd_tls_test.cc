@@ -5,10 +5,13 @@
 // openssl: the C++ client ingests and exports over TLS, meterctl and meter-agent connect with
 // --tls-ca; a plain client, a client that does not trust the server's certificate, and (when
 // client certificates are asked for) a client without one or with a certificate the server does
-// not trust all fail; bad TLS flags stop meterd before it serves.
+// not trust all fail; bad TLS flags stop meterd (exit 2) before it opens anything in its data directory.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -21,6 +24,13 @@ class MeterdTlsTest : public MeterdTest {
  protected:
   void SetUp() override {
     if (std::system("openssl version >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl";
+    MakeCertificates();
+    StartServer(ServerFlags());
+  }
+  virtual std::vector<std::string> ServerFlags() const {
+    return {"--tls-cert", Pem("server"), "--tls-key", Key("server")};
+  }
+  void MakeCertificates() {
     // EC keys: generated in milliseconds, where RSA takes a noticeable part of a second.
     for (const char* name : {"server", "client", "stranger"}) {
       const std::string base = tmp_.path() + "/" + name;
@@ -31,7 +41,6 @@ class MeterdTlsTest : public MeterdTest {
           ".key -out " + base + ".pem >" + base + ".log 2>&1";
       ASSERT_EQ(std::system(cmd.c_str()), 0) << "see " << base << ".log";
     }
-    StartServer({"--tls-cert", Pem("server"), "--tls-key", Key("server")});
   }
   std::string Pem(const std::string& name) const { return tmp_.path() + "/" + name + ".pem"; }
   std::string Key(const std::string& name) const { return tmp_.path() + "/" + name + ".key"; }
@@ -117,11 +126,16 @@ TEST_F(MeterdTlsTest, APlainOrUntrustingClientIsRefused) {
   EXPECT_TRUE(ConnectWith(Tls(Pem("server"))).ok());
 }
 
-TEST_F(MeterdTlsTest, ClientCertificatesWhenAskedFor) {
-  server_.Stop();
-  StartServer(
-      {"--tls-cert", Pem("server"), "--tls-key", Key("server"), "--tls-client-ca", Pem("client")},
-      false);
+// The server asks for client certificates signed by "client" (self-signed: its own CA).
+class MeterdMutualTlsTest : public MeterdTlsTest {
+ protected:
+  std::vector<std::string> ServerFlags() const override {
+    return {"--tls-cert",  Pem("server"),     "--tls-key",
+            Key("server"), "--tls-client-ca", Pem("client")};
+  }
+};
+
+TEST_F(MeterdMutualTlsTest, ClientCertificatesWhenAskedFor) {
   EXPECT_FALSE(ConnectWith(Tls(Pem("server"))).ok());              // no certificate
   EXPECT_FALSE(ConnectWith(Tls(Pem("server"), "stranger")).ok());  // one not trusted
   EXPECT_TRUE(ConnectWith(Tls(Pem("server"), "client")).ok());
@@ -143,12 +157,13 @@ TEST_F(MeterdTlsTest, BadTlsFlagsStopTheStart) {
                             " --listen 127.0.0.1:0 " + flags + " > " + tmp_.path() +
                             "/bad.log 2>&1";
     const int rc = std::system(cmd.c_str());
-    EXPECT_NE(rc, 0) << flags;
+    EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 2) << flags << ": " << rc;
     std::ifstream in(tmp_.path() + "/bad.log");
     const std::string log((std::istreambuf_iterator<char>(in)), {});
     EXPECT_NE(log.find("the binary port"), std::string::npos) << flags << "\n" << log;
+    // Refused before anything in the data directory was opened.
+    EXPECT_TRUE(std::filesystem::is_empty(dir)) << flags;
   }
-  StartServer({"--tls-cert", Pem("server"), "--tls-key", Key("server")}, false);
 }
 
 }  // namespace
