@@ -5,7 +5,8 @@
 // openssl: the C++ client ingests and exports over TLS, meterctl and meter-agent connect with
 // --tls-ca; a plain client, a client that does not trust the server's certificate, and (when
 // client certificates are asked for) a client without one or with a certificate the server does
-// not trust all fail; bad TLS flags stop meterd (exit 2) before it opens anything in its data directory.
+// not trust all fail; bad TLS flags stop meterd (exit 2) before it opens anything in its data
+// directory.
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>

@@ -24,9 +24,9 @@
 #include <string>
 #include <vector>
 
-#include "sim/fleet_sim.h"
 #include "engine/downsample/downsampler.h"
 #include "engine/registry/series_registry.h"
+#include "sim/fleet_sim.h"
 #include "storage/io/file.h"
 #include "storage/store.h"
 
