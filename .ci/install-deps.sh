@@ -32,6 +32,8 @@ PACKAGES=(
                                             # embedded DejaVu Sans font
   poppler-utils                             # invoice tests read PDFs back (pdftotext, pdftoppm,
                                             # pdfinfo)
+  libvirt-dev                               # meter-agent --libvirt (virConnectGetAllDomainStats);
+                                            # libvirt0 carries the test driver the tests use
 )
 # `install-deps.sh --fuzz` (make fuzz) adds clang and its libFuzzer/sanitizer runtimes.
 if [ "${1:-}" = "--fuzz" ]; then

@@ -4,6 +4,7 @@
 // says why it has its value.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -40,6 +41,8 @@ struct StoreOptions {
   uint64_t wal_file_size = 64ull << 20;
   size_t wal_max_pending_bytes = 32u << 20;
   IoBackend io_backend = IoBackend::kAuto;
+  // Told the duration of every WAL group write + fdatasync (WalOptions::sync_observer).
+  std::function<void(std::chrono::nanoseconds)> wal_sync_observer;
   // Every file operation of the store (WAL, segments, manifest, quarantine log) goes through
   // this Env; tests give a fault-injecting one (tests/testing/fault_env.h). Not owned; must
   // outlive the store.

@@ -21,6 +21,7 @@
 //      ..." naming it. A closed writer's Append and Rotate return Unavailable.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,6 +41,10 @@ struct WalOptions {
   size_t max_pending_bytes = 32u << 20;  // bound on queued, unwritten bytes (backpressure)
   IoBackend backend = IoBackend::kAuto;
   Env* env = Env::Default();  // every file operation goes through it
+  // Called by the sync thread after each group write and its fdatasync succeeded, with the time
+  // the two took (meterd's /metrics histogram). Must be cheap and must not call back into the
+  // writer. Empty: nothing is timed.
+  std::function<void(std::chrono::nanoseconds)> sync_observer;
 };
 
 // Path of WAL file `number` in `dir`.

@@ -21,9 +21,9 @@
 #include <sstream>
 #include <thread>
 
-#include "bench/sim/fleet_sim.h"
 #include "net/client/client.h"
 #include "net/protocol/messages.h"
+#include "sim/fleet_sim.h"
 
 extern char** environ;
 

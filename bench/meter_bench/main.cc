@@ -29,7 +29,7 @@
 #include "bench/meter_bench/query_workload.h"
 #include "bench/meter_bench/rate_workload.h"
 #include "bench/meter_bench/store_workload.h"
-#include "bench/sim/fleet_sim.h"
+#include "sim/fleet_sim.h"
 
 namespace {
 

@@ -7,9 +7,9 @@
 #include <ctime>
 #include <random>
 
-#include "bench/sim/fleet_sim.h"
 #include "engine/pricebook/pricing.h"
 #include "engine/pricebook/units.h"
+#include "sim/fleet_sim.h"
 #include "storage/base/calendar.h"
 #include "storage/base/clock.h"
 #include "storage/io/file.h"

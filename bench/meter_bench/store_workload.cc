@@ -6,7 +6,7 @@
 #include <deque>
 #include <vector>
 
-#include "bench/sim/fleet_sim.h"
+#include "sim/fleet_sim.h"
 #include "storage/base/checksum.h"
 #include "storage/base/clock.h"
 #include "storage/io/file.h"

@@ -35,7 +35,7 @@
 #include <thread>
 
 #include "bench/meter_bench/server_process.h"
-#include "bench/sim/fleet_sim.h"
+#include "sim/fleet_sim.h"
 #include "storage/base/result.h"
 
 extern char** environ;

@@ -51,6 +51,8 @@ const char* RoleName(Role role) {
       return "billing";
     case Role::kAdmin:
       return "admin";
+    case Role::kCustomer:
+      return "customer";
   }
   return "?";
 }
@@ -59,6 +61,7 @@ std::optional<Role> ParseRole(std::string_view name) {
   if (name == "agent") return Role::kAgent;
   if (name == "billing") return Role::kBilling;
   if (name == "admin") return Role::kAdmin;
+  if (name == "customer") return Role::kCustomer;
   return std::nullopt;
 }
 
@@ -72,7 +75,7 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(const std::string& dir,
     std::lock_guard lock(ks->mu_);
     KeyInfo info;
     METERD_ASSIGN_OR_RETURN(*bootstrap_key,
-                            ks->CreateLocked(Role::kAdmin, "", "bootstrap admin", &info));
+                            ks->CreateLocked(Role::kAdmin, "", "", "bootstrap admin", &info));
     // The bootstrap secret goes to admin.key, readable by the owner only; written before
     // keys.json so a crash in between leaves no unknown admin key behind.
     const std::string key_path = dir + "/admin.key";
@@ -93,7 +96,9 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(const std::string& dir,
   METERD_RETURN_IF_ERROR(storage::ReadWholeFile(path, &text));
   try {
     const auto doc = nlohmann::json::parse(text);
-    if (doc.at("format").get<std::string>() != "meterd-keys/1") {
+    // /1 has no customer keys and no "account"; /2 adds both (docs/format-registry.md).
+    const std::string format = doc.at("format").get<std::string>();
+    if (format != "meterd-keys/1" && format != "meterd-keys/2") {
       return Status::Corruption(path + ": unknown format " + doc.at("format").dump());
     }
     for (const auto& k : doc.at("keys")) {
@@ -103,6 +108,10 @@ Result<std::unique_ptr<KeyStore>> KeyStore::Open(const std::string& dir,
       if (!role) return Status::Corruption(path + ": bad role in key " + e.info.id);
       e.info.role = *role;
       e.info.hypervisor = k.value("hypervisor", "");
+      e.info.account = k.value("account", "");
+      if (e.info.role == Role::kCustomer && e.info.account.empty()) {
+        return Status::Corruption(path + ": customer key " + e.info.id + " has no account");
+      }
       e.info.name = k.value("name", "");
       e.info.created = k.value("created", int64_t{0});
       e.info.revoked = k.value("revoked", false);
@@ -121,38 +130,53 @@ Status KeyStore::SaveLocked() const {
     keys.push_back({{"id", id},
                     {"role", RoleName(e.info.role)},
                     {"hypervisor", e.info.hypervisor},
+                    {"account", e.info.account},
                     {"name", e.info.name},
                     {"created", e.info.created},
                     {"revoked", e.info.revoked},
                     {"sha256", e.sha256_hex}});
   }
-  nlohmann::json doc = {{"format", "meterd-keys/1"}, {"keys", keys}};
+  nlohmann::json doc = {{"format", "meterd-keys/2"}, {"keys", keys}};
   return storage::WriteFileAtomic(dir_ + "/keys.json", doc.dump(2) + "\n");
 }
 
 Result<std::string> KeyStore::CreateLocked(Role role, std::string_view hypervisor,
-                                           std::string_view name, KeyInfo* info) {
+                                           std::string_view account, std::string_view name,
+                                           KeyInfo* info) {
   if (role == Role::kAgent && hypervisor.empty()) {
     return Status::InvalidArgument("an agent key needs --hypervisor");
   }
   if (role != Role::kAgent && !hypervisor.empty()) {
     return Status::InvalidArgument("only agent keys are bound to a hypervisor");
   }
+  if (role == Role::kCustomer && account.empty()) {
+    return Status::InvalidArgument("a customer key needs --account");
+  }
+  if (role != Role::kCustomer && !account.empty()) {
+    return Status::InvalidArgument("only customer keys are bound to an account");
+  }
   METERD_ASSIGN_OR_RETURN(std::string id, RandomHex(8));
   METERD_ASSIGN_OR_RETURN(std::string secret, RandomHex(32));
   const std::string key = "mk_" + id + "_" + secret;
   Entry e;
-  e.info = KeyInfo{id, role, std::string(hypervisor), std::string(name), std::time(nullptr), false};
+  e.info = KeyInfo{id,
+                   role,
+                   std::string(hypervisor),
+                   std::string(account),
+                   std::string(name),
+                   std::time(nullptr),
+                   false};
   e.sha256_hex = Sha256Hex(key);
   *info = e.info;
   keys_[id] = std::move(e);
   return key;
 }
 
-Result<std::string> KeyStore::Create(Role role, std::string_view hypervisor, std::string_view name,
+Result<std::string> KeyStore::Create(Role role, std::string_view hypervisor,
+                                     std::string_view account, std::string_view name,
                                      KeyInfo* info) {
   std::lock_guard lock(mu_);
-  METERD_ASSIGN_OR_RETURN(std::string key, CreateLocked(role, hypervisor, name, info));
+  METERD_ASSIGN_OR_RETURN(std::string key, CreateLocked(role, hypervisor, account, name, info));
   if (Status s = SaveLocked(); !s.ok()) {
     keys_.erase(info->id);
     return s;

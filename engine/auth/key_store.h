@@ -7,6 +7,8 @@
 //   agent   ingest for the hypervisor the key is bound to (and define its series/resources)
 //   billing queries (export, stats, usage)
 //   admin   everything, including keys and the metric catalog
+//   customer reads of the one account the key is bound to: its usage, charges, balance and
+//           invoices (a self-service portal); anything else is refused (MeterService)
 // A fresh directory gets a first admin key, written to DIR/admin.key with mode 0600.
 //
 // Thread-safety: thread-safe (one mutex; authentication happens once per connection).
@@ -26,7 +28,7 @@
 
 namespace meterd::engine {
 
-enum class Role : uint8_t { kAgent = 1, kBilling = 2, kAdmin = 3 };
+enum class Role : uint8_t { kAgent = 1, kBilling = 2, kAdmin = 3, kCustomer = 4 };
 const char* RoleName(Role role);
 std::optional<Role> ParseRole(std::string_view name);
 
@@ -34,6 +36,7 @@ struct KeyInfo {
   std::string id;
   Role role = Role::kAgent;
   std::string hypervisor;  // agent keys only
+  std::string account;     // customer keys only
   std::string name;
   int64_t created = 0;  // unix seconds
   bool revoked = false;
@@ -50,9 +53,10 @@ class KeyStore {
   // then in *bootstrap_key (and in DIR/admin.key, mode 0600).
   static Result<std::unique_ptr<KeyStore>> Open(const std::string& dir, std::string* bootstrap_key);
 
-  // Creates a key; returns the whole secret key (shown once). Agent keys need a hypervisor.
-  Result<std::string> Create(Role role, std::string_view hypervisor, std::string_view name,
-                             KeyInfo* info);
+  // Creates a key; returns the whole secret key (shown once). Agent keys need a hypervisor and
+  // customer keys an account; other roles take neither.
+  Result<std::string> Create(Role role, std::string_view hypervisor, std::string_view account,
+                             std::string_view name, KeyInfo* info);
   Status Revoke(std::string_view id);
   std::vector<KeyInfo> List() const;
   // Unauthenticated for an unknown, malformed or revoked key (one message for all three, so a
@@ -71,8 +75,8 @@ class KeyStore {
   };
   explicit KeyStore(std::string dir) : dir_(std::move(dir)) {}
   Status SaveLocked() const;
-  Result<std::string> CreateLocked(Role role, std::string_view hypervisor, std::string_view name,
-                                   KeyInfo* info);
+  Result<std::string> CreateLocked(Role role, std::string_view hypervisor, std::string_view account,
+                                   std::string_view name, KeyInfo* info);
 
   std::string dir_;
   mutable std::mutex mu_;

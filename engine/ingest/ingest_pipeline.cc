@@ -68,8 +68,9 @@ Result<IngestOutcome> IngestPipeline::Ingest(const Principal& who, const IngestR
   IngestOutcome out;
   const uint32_t n = static_cast<uint32_t>(req.series.size());
   batches_.fetch_add(1, std::memory_order_relaxed);
-  if (who.key.role == Role::kBilling) {
-    return Status::PermissionDenied("a billing key may not ingest");
+  if (who.key.role == Role::kBilling || who.key.role == Role::kCustomer) {
+    return Status::PermissionDenied(std::string("a ") + RoleName(who.key.role) +
+                                    " key may not ingest");
   }
   if (req.offsets.size() != n || req.values.size() != n) {
     return Status::InvalidArgument(

@@ -41,6 +41,7 @@
 #include "net/http/openapi_document.h"
 #include "net/ingest/ingest_mapping.h"
 #include "net/server/server.h"
+#include "net/server/tls_context.h"
 #include "storage/store.h"
 
 namespace {
@@ -58,6 +59,7 @@ struct Flags {
   size_t http_max_connections = 1024;
   size_t http_max_body_kib = 1024;
   std::string http_tls_cert, http_tls_key;
+  std::string tls_cert, tls_key, tls_client_ca;  // the binary port
   // HTTP ingest (Influx, collectd, Prometheus remote_write): off without a mapping file.
   std::string ingest_mapping;
   size_t io_threads = 0;
@@ -192,6 +194,18 @@ int Run(const Flags& f) {
   so.idle_timeout = std::chrono::seconds(f.idle_timeout_s);
   so.drain_timeout = std::chrono::seconds(f.drain_timeout_s);
   so.buffer_budget_bytes = f.buffer_budget_mib << 20;
+  so.tls_cert_file = f.tls_cert;
+  so.tls_key_file = f.tls_key;
+  so.tls_client_ca_file = f.tls_client_ca;
+  // Checked before anything is opened too: a certificate, key or CA that cannot be used stops
+  // the start (exit 2) rather than after the data directory was opened and recovered.
+  if (const net::TlsFiles tls{f.tls_cert, f.tls_key, f.tls_client_ca};
+      tls.enabled() || !tls.client_ca_file.empty()) {
+    if (auto ctx = net::MakeServerTlsContext(tls, "the binary port"); !ctx.ok()) {
+      spdlog::critical("event=bad_flag flag=--tls-cert error=\"{}\"", ctx.status().ToString());
+      return 2;
+    }
+  }
   net::HttpServerOptions ho;
   if (!f.http_listen.empty() && !SplitHostPort(f.http_listen, &ho.host, &ho.port)) {
     spdlog::critical("event=bad_flag flag=--http-listen value=\"{}\" expected=HOST:PORT",
@@ -316,6 +330,11 @@ int Run(const Flags& f) {
   sto.max_future_seconds = f.max_future_s;
   if (f.io_backend == "posix") sto.io_backend = storage::IoBackend::kPosix;
   if (f.io_backend == "io_uring") sto.io_backend = storage::IoBackend::kIoUring;
+  // Declared before the store, so it outlives the WAL's sync thread that feeds it.
+  engine::LatencyHistogram wal_sync_latency;
+  sto.wal_sync_observer = [&wal_sync_latency](std::chrono::nanoseconds d) {
+    wal_sync_latency.Observe(d);
+  };
   auto store = OrDie(storage::Store::Open(sto), "store");
   const storage::RecoveryReport& rec = store->recovery_report();
   spdlog::info(
@@ -385,6 +404,7 @@ int Run(const Flags& f) {
                              hosts.get(),   keys.get(),       &ingest,       downsampler.get(),
                              billing.get(), ledger.get(),     events.get(),  webhooks.get(),
                              &dispatcher,   email_store.get()};
+  parts.wal_sync_latency = &wal_sync_latency;
   parts.data_dir = f.data_dir;  // meterctl backup copies it
   parts.rollup_clock = rollup_clock ? &*rollup_clock : nullptr;
   engine::MeterService service(parts, f.query_threads);
@@ -506,6 +526,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--http-max-connections", f.http_max_connections, "HTTP connection limit")
       ->capture_default_str();
+  app.add_option("--tls-cert", f.tls_cert,
+                 "TLS on the binary port: PEM certificate chain (with --tls-key)");
+  app.add_option("--tls-key", f.tls_key, "TLS on the binary port: PEM private key");
+  app.add_option("--tls-client-ca", f.tls_client_ca,
+                 "TLS on the binary port: require client certificates signed by this PEM CA");
   app.add_option("--http-tls-cert", f.http_tls_cert,
                  "HTTPS on the HTTP port: PEM certificate chain (with --http-tls-key)");
   app.add_option("--http-tls-key", f.http_tls_key, "HTTPS: PEM private key");

@@ -1,5 +1,6 @@
 // meterd — engine/service/meter_service.cc
 #include "engine/service/meter_service.h"
+#include "engine/service/customer_scope.h"
 #include "engine/service/service_session.h"
 
 #include <spdlog/spdlog.h>
@@ -28,6 +29,8 @@ wire::Role ToWire(Role role) {
       return wire::Role::Billing;
     case Role::kAdmin:
       return wire::Role::Admin;
+    case Role::kCustomer:
+      return wire::Role::Customer;
   }
   return wire::Role::None;
 }
@@ -40,6 +43,8 @@ std::optional<Role> FromWire(wire::Role role) {
       return Role::kBilling;
     case wire::Role::Admin:
       return Role::kAdmin;
+    case wire::Role::Customer:
+      return Role::kCustomer;
     default:
       return std::nullopt;
   }
@@ -49,7 +54,7 @@ flatbuffers::Offset<wire::KeyInfo> BuildKeyInfo(flatbuffers::FlatBufferBuilder& 
                                                 const KeyInfo& k) {
   return wire::CreateKeyInfo(fbb, fbb.CreateString(k.id), ToWire(k.role),
                              fbb.CreateString(k.hypervisor), fbb.CreateString(k.name), k.created,
-                             k.revoked);
+                             k.revoked, fbb.CreateString(k.account));
 }
 
 // The requests meter_service_ledger.cc answers (MeterService::OnLedgerRequest).
@@ -102,6 +107,8 @@ bool IsClientRequest(wire::Message type) {
 
 bool Allowed(Role role, wire::Message type) {
   if (role == Role::kAdmin) return true;
+  // A customer key's requests are checked against its account by CustomerMay (customer_scope.h).
+  if (role == Role::kCustomer) return CustomerRequest(type);
   switch (type) {
     case wire::Message::ListMetrics:
       return true;
@@ -231,6 +238,11 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
                Status::PermissionDenied(std::string("a ") + RoleName(s->who.key.role) +
                                         " key may not send " + wire::EnumNameMessage(type)));
     return;
+  }
+  if (s->who.key.role == Role::kCustomer) {
+    if (Status st = CustomerMay(s->who.key.account, env); !st.ok()) {
+      return ReplyError(r, request_id, st);
+    }
   }
   switch (type) {
     case wire::Message::IngestBatch:
@@ -368,7 +380,9 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
       auto copy = std::make_shared<std::vector<uint8_t>>(fbb.GetBufferPointer(),
                                                          fbb.GetBufferPointer() + fbb.GetSize());
       asio::post(queries_,
-                 [this, copy, actor = "key:" + s->who.key.id, r] { RunInvoice(copy, actor, r); });
+                 [this, copy, actor = "key:" + s->who.key.id,
+                  only = s->who.key.role == Role::kCustomer ? s->who.key.account : std::string(),
+                  r] { RunInvoice(copy, actor, only, r); });
       return;
     }
     case wire::Message::BackupRequest: {  // admin only (Allowed)
@@ -559,13 +573,14 @@ void MeterService::OnCreateKey(const wire::CreateKey& req, const ResponderPtr& r
   auto role = FromWire(req.role());
   if (!role) {
     return ReplyError(r, req.request_id(),
-                      Status::InvalidArgument("role must be agent, billing or admin"));
+                      Status::InvalidArgument("role must be agent, billing, admin or customer"));
   }
   KeyInfo info;
-  auto key = parts_.keys->Create(*role, View(req.hypervisor()), View(req.name()), &info);
+  auto key = parts_.keys->Create(*role, View(req.hypervisor()), View(req.account()),
+                                 View(req.name()), &info);
   if (!key.ok()) return ReplyError(r, req.request_id(), key.status());
-  spdlog::info("event=key_created id={} role={} hypervisor=\"{}\"", info.id, RoleName(info.role),
-               info.hypervisor);
+  spdlog::info("event=key_created id={} role={} hypervisor=\"{}\" account=\"{}\"", info.id,
+               RoleName(info.role), info.hypervisor, info.account);
   flatbuffers::FlatBufferBuilder fbb(512);
   Reply(r, net::FinishFrame(
                fbb, wire::CreateKeyCreated(fbb, req.request_id(), fbb.CreateString(key.value()),

@@ -85,6 +85,9 @@ struct ServiceParts {
   events::WebhookDispatcher* dispatcher = nullptr;  // told when webhooks change
   events::EmailStore* emails = nullptr;             // the email notices' delivery log
   billing::BillingClock* clock = nullptr;           // its stats; set after construction (set_clock)
+  // The WAL's group write + fdatasync times (StoreOptions::wal_sync_observer feeds it; it is
+  // created before the store, which outlives the service).
+  const LatencyHistogram* wal_sync_latency = nullptr;
   std::string data_dir;                             // BackupRequest's source
   RollupClock* rollup_clock = nullptr;              // paused by a backup; set by set_rollup_clock
 };
@@ -248,8 +251,10 @@ class MeterService final : public net::Handler, public billing::UsageRater {
                     const net::ResponderPtr& r);
   void StartEvents(Session* s, const wire::EventsRequest& q, const net::ResponderPtr& r);
   // Invoices: meter_service_invoices.cc.
+  // `only_account`: a customer key's account (Show and Pdf refuse another account's document);
+  // empty for other keys.
   void RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& request, const std::string& actor,
-                  const net::ResponderPtr& r);
+                  const std::string& only_account, const net::ResponderPtr& r);
 
   // BackupRequest (engine/service/data_backup.h), on the query pool.
   void RunBackup(uint64_t request_id, const std::string& to, const net::ResponderPtr& r);

@@ -119,7 +119,8 @@ invoicing::ScopeKind ScopeOf(wire::ChargeScope s) {
 }  // namespace
 
 void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& request,
-                              const std::string& actor, const ResponderPtr& r) {
+                              const std::string& actor, const std::string& only_account,
+                              const ResponderPtr& r) {
   const auto* q = flatbuffers::GetRoot<wire::InvoiceRequest>(request->data());
   const uint64_t id = q->request_id();
   auto fail = [&](const Status& st) {
@@ -204,6 +205,10 @@ void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& reque
     case wire::InvoiceOp::Pdf: {
       auto s = invoicer_->store()->Get(number);
       if (!s.ok()) return fail(s.status());
+      if (!only_account.empty() && s->invoice.account != only_account) {
+        return fail(Status::PermissionDenied("a customer key reads only account \"" + only_account +
+                                             "\"'s invoices"));
+      }
       doc = StoredJson(*s);
       if (q->op() == wire::InvoiceOp::Pdf) {
         const auto t0 = std::chrono::steady_clock::now();

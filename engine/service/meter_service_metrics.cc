@@ -159,6 +159,13 @@ std::string MeterService::PrometheusMetrics() {
       "meterd_ingest_ack_latency_seconds",
       "Time from reading an ingest batch to sending its acknowledgement (after the WAL sync).",
       &out);
+  if (parts_.wal_sync_latency != nullptr) {
+    parts_.wal_sync_latency->AppendPrometheus(
+        "meterd_wal_sync_seconds",
+        "Time of one WAL group write and its fdatasync (one sync acknowledges every batch in "
+        "its group).",
+        &out);
+  }
 
   const storage::StoreStats st = parts_.store->stats();
   w.One("meterd_head_memory_bytes", "gauge", "Memory of the in-memory head (live and flushing).",

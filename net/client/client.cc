@@ -113,6 +113,11 @@ Status ResolveEndpoint(const EndpointFlags& flags, ClientOptions* options) {
       return Status::InvalidArgument("server address '" + server + "' has no valid port");
     }
   }
+  options->use_tls = flags.tls || !flags.tls_ca.empty();
+  options->tls = TlsClientFiles{flags.tls_ca, flags.tls_cert, flags.tls_key};
+  if (!options->use_tls && (!flags.tls_cert.empty() || !flags.tls_key.empty())) {
+    return Status::InvalidArgument("--tls-cert and --tls-key need --tls or --tls-ca");
+  }
   if (!flags.key.empty()) {
     options->api_key = flags.key;
   } else if (!flags.key_file.empty()) {
@@ -159,6 +164,7 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {}
 Client::~Client() { Close(); }
 
 void Client::Close() {
+  tls_.reset();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   decoder_ = FrameDecoder(kDefaultMaxFrameBytes);
@@ -206,6 +212,14 @@ Status Client::ConnectOnce() {
   if (fd_ < 0) {
     return Status::IOError("cannot connect to " + options_.host + ":" + port + ": " + last_error);
   }
+  if (options_.use_tls) {
+    auto tls = TlsChannel::Handshake(fd_, options_.host, options_.tls, options_.connect_timeout);
+    if (!tls.ok()) {
+      Close();
+      return tls.status();
+    }
+    tls_ = std::move(tls).value();
+  }
   METERD_RETURN_IF_ERROR(WriteAll(BuildHelloFrame(options_.api_key, options_.client_name)));
   const wire::Envelope* env = nullptr;
   METERD_RETURN_IF_ERROR(ReadFrame(options_.request_timeout, &env));
@@ -227,12 +241,20 @@ Status Client::ConnectOnce() {
   return Status::OK();
 }
 
+ssize_t Client::SendSome(const uint8_t* data, size_t size) {
+  return tls_ ? tls_->Send(data, size) : ::send(fd_, data, size, MSG_NOSIGNAL);
+}
+
+ssize_t Client::RecvSome(uint8_t* data, size_t size) {
+  return tls_ ? tls_->Recv(data, size) : ::recv(fd_, data, size, 0);
+}
+
 Status Client::WriteAll(const std::vector<uint8_t>& frame) {
   if (fd_ < 0) return Status::IOError("not connected");
   size_t done = 0;
   const auto deadline = Clock::now() + options_.request_timeout;
   while (done < frame.size()) {
-    ssize_t n = ::send(fd_, frame.data() + done, frame.size() - done, MSG_NOSIGNAL);
+    ssize_t n = SendSome(frame.data() + done, frame.size() - done);
     if (n > 0) {
       done += static_cast<size_t>(n);
       continue;
@@ -267,7 +289,7 @@ Status Client::ReadFrame(std::chrono::milliseconds timeout, const wire::Envelope
     if (!decoder_.status().ok()) return decoder_.status();
     if (fd_ < 0) return Status::IOError("not connected");
     auto tail = decoder_.WritableTail(64 << 10);
-    ssize_t n = ::recv(fd_, tail.data(), tail.size(), 0);
+    ssize_t n = RecvSome(tail.data(), tail.size());
     if (n > 0) {
       decoder_.Commit(static_cast<size_t>(n));
       continue;

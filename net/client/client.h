@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "net/client/tls_channel.h"
 #include "net/protocol/frame.h"
 #include "storage/base/result.h"
 
@@ -46,6 +47,10 @@ struct ClientOptions {
   // Reconnect attempts after a broken connection (with exponential backoff up to 2 s); 0 =
   // fail at once.
   int reconnect_attempts = 30;
+  // TLS (net/client/tls_channel.h): the server's certificate is checked against tls.ca_file
+  // (or the system's CAs) and `host`; tls.cert_file/key_file are a client certificate.
+  bool use_tls = false;
+  TlsClientFiles tls;
 };
 
 // Where the server and key come from, in order: the flag, the environment (METER_SERVER,
@@ -54,6 +59,10 @@ struct EndpointFlags {
   std::string server;    // --server HOST:PORT
   std::string key;       // --key KEY
   std::string key_file;  // --key-file FILE
+  bool tls = false;      // --tls: TLS with the system's CAs (implied by --tls-ca)
+  std::string tls_ca;    // --tls-ca FILE: the CA that signed the server's certificate
+  std::string tls_cert;  // --tls-cert FILE: a client certificate (with --tls-key)
+  std::string tls_key;   // --tls-key FILE
 };
 Status ResolveEndpoint(const EndpointFlags& flags, ClientOptions* options);
 
@@ -191,8 +200,13 @@ class Client {
   Status HandleAsync(const wire::Envelope& env);
   Status PumpAcks(std::chrono::milliseconds timeout);
 
+  // send(2)/recv(2) on the socket, or through TLS.
+  ssize_t SendSome(const uint8_t* data, size_t size);
+  ssize_t RecvSome(uint8_t* data, size_t size);
+
   ClientOptions options_;
   int fd_ = -1;
+  std::unique_ptr<TlsChannel> tls_;  // set while connected with use_tls
   FrameDecoder decoder_;
   wire::Role role_ = wire::Role::None;
   std::string hypervisor_;

@@ -569,8 +569,11 @@ void HttpIngest::Serve(Format format, std::string_view path,
                        std::unordered_map<std::string, std::string> query, HttpRequest request,
                        Handler* handler, ApiConnection* connection, IngestBackend backend,
                        HttpReply reply) {
-  if (connection->role == wire::Role::Billing) {
-    return reply(WireError(wire::ErrorCode::PermissionDenied, "a billing key may not ingest"));
+  if (connection->role == wire::Role::Billing || connection->role == wire::Role::Customer) {
+    return reply(WireError(wire::ErrorCode::PermissionDenied,
+                           std::string("a ") +
+                               (connection->role == wire::Role::Billing ? "billing" : "customer") +
+                               " key may not ingest"));
   }
   auto call = std::make_shared<Call>();
   call->owner = this;

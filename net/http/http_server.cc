@@ -14,6 +14,8 @@
 #include <thread>
 #include <unordered_set>
 
+#include "net/server/tls_context.h"
+
 namespace meterd::net {
 
 namespace asio = boost::asio;
@@ -216,11 +218,14 @@ class Connection final : public HttpConnection {
     parser_.reset();
     Lowest().expires_never();  // the route's time is not the peer's
     server_->in_flight.fetch_add(1, std::memory_order_relaxed);
-    std::weak_ptr<Connection> weak = Self();
+    // The reply holds the connection: a route still working after the server stopped (a query,
+    // an ingest waiting for its WAL sync) uses the connection's state (its session, the request's
+    // ApiConnection) until it answers, so the connection must not be freed under it when a
+    // drain timeout closes it. (A reply after the io threads stopped leaves its handler, and
+    // with it the connection, to the io_context, which the server's Impl destroys last.)
+    auto self = Self();
     auto executor = stream_.get_executor();
-    server_->routes->Serve(std::move(req), [weak, executor](HttpResponse response) {
-      auto self = weak.lock();
-      if (!self) return;
+    server_->routes->Serve(std::move(req), [self, executor](HttpResponse response) {
       asio::post(executor, [self, response = std::move(response)]() mutable {
         self->server_->in_flight.fetch_sub(1, std::memory_order_relaxed);
         self->Write(std::move(response), self->version_);
@@ -319,26 +324,9 @@ Status HttpServer::Start() {
     s.guards.emplace_back(asio::make_work_guard(*s.contexts.back()));
   }
   boost::system::error_code ec;
-  if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
-    if (s.options.tls_cert_file.empty() || s.options.tls_key_file.empty()) {
-      return Status::InvalidArgument("HTTPS needs both a certificate and a key file");
-    }
-    // TLS 1.2 and later, with OpenSSL's default cipher choice for those.
-    s.tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-    s.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                           asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
-                       ec);
-    if (!ec) s.tls->use_certificate_chain_file(s.options.tls_cert_file, ec);
-    if (ec) {
-      return Status::InvalidArgument("cannot use the certificate " + s.options.tls_cert_file +
-                                     ": " + ec.message());
-    }
-    s.tls->use_private_key_file(s.options.tls_key_file, asio::ssl::context::pem, ec);
-    if (ec) {
-      return Status::InvalidArgument("cannot use the key " + s.options.tls_key_file + ": " +
-                                     ec.message());
-    }
+  const TlsFiles tls_files{s.options.tls_cert_file, s.options.tls_key_file, ""};
+  if (tls_files.enabled()) {
+    METERD_ASSIGN_OR_RETURN(s.tls, MakeServerTlsContext(tls_files, "HTTPS"));
   }
   auto address = asio::ip::make_address(s.options.host, ec);
   if (ec) return Status::InvalidArgument("bad HTTP listen address '" + s.options.host + "'");

@@ -53,8 +53,10 @@ Json Value(wire::ValueType type, uint64_t bits) {
 }
 
 std::string LedgerKindName(wire::LedgerKind k) {
+  // The names docs/ledger.md and `meterctl ledger` use: TopUp -> topup (one word, as the
+  // /topups route and `meterctl topup`), GrantExpiry -> grant_expiry, the rest lower case.
+  if (k == wire::LedgerKind::TopUp) return "topup";
   std::string name = wire::EnumNameLedgerKind(k);
-  // TopUp -> top_up, GrantExpiry -> grant_expiry (the names docs/ledger.md uses).
   std::string out;
   for (size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];

@@ -92,6 +92,16 @@ void AddGlobalOptions(CLI::App* command, Common* common) {
       ->add_option("--key-file", common->endpoint.key_file,
                    "file holding the API key (default: ./meterd-data/admin.key)")
       ->group(kGlobalGroup);
+  command->add_flag("--tls", common->endpoint.tls, "connect with TLS (the system's CAs)")
+      ->group(kGlobalGroup);
+  command
+      ->add_option("--tls-ca", common->endpoint.tls_ca,
+                   "connect with TLS, the server's certificate signed by this PEM CA")
+      ->group(kGlobalGroup);
+  command->add_option("--tls-cert", common->endpoint.tls_cert, "TLS client certificate (PEM)")
+      ->group(kGlobalGroup);
+  command->add_option("--tls-key", common->endpoint.tls_key, "TLS client key (PEM)")
+      ->group(kGlobalGroup);
   command->add_option("--format", common->format, "output format")
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str()

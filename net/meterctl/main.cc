@@ -55,6 +55,8 @@ const char* RoleText(wire::Role r) {
       return "billing";
     case wire::Role::Admin:
       return "admin";
+    case wire::Role::Customer:
+      return "customer";
     default:
       return "none";
   }
@@ -308,25 +310,28 @@ int CmdStats(const Common& c) {
 std::vector<std::string> KeyRow(const wire::KeyInfo* k) {
   return {std::string(net::View(k->id())),         RoleText(k->role()),
           std::string(net::View(k->hypervisor())), std::string(net::View(k->name())),
-          cli::FormatRfc3339(k->created()),        k->revoked() ? "revoked" : "active"};
+          cli::FormatRfc3339(k->created()),        k->revoked() ? "revoked" : "active",
+          std::string(net::View(k->account()))};
 }
 
 int CmdKeys(const Common& c, const std::string& action, const std::string& role,
-            const std::string& hypervisor, const std::string& name, const std::string& id) {
+            const std::string& hypervisor, const std::string& account, const std::string& name,
+            const std::string& id) {
   auto client = Connect(c);
   if (!client.ok()) return Fail(client.status());
   net::Client& cl = *client.value();
   flatbuffers::FlatBufferBuilder fbb(256);
   const uint64_t rid = cl.NextRequestId();
-  Table t({"id", "role", "hypervisor", "name", "created", "state"});
+  Table t({"id", "role", "hypervisor", "name", "created", "state", "account"});
   if (action == "create") {
-    wire::Role r = role == "agent"     ? wire::Role::Agent
-                   : role == "billing" ? wire::Role::Billing
-                   : role == "admin"   ? wire::Role::Admin
-                                       : wire::Role::None;
+    wire::Role r = role == "agent"      ? wire::Role::Agent
+                   : role == "billing"  ? wire::Role::Billing
+                   : role == "admin"    ? wire::Role::Admin
+                   : role == "customer" ? wire::Role::Customer
+                                        : wire::Role::None;
     auto frame = net::FinishFrame(
-        fbb,
-        wire::CreateCreateKey(fbb, rid, r, fbb.CreateString(hypervisor), fbb.CreateString(name)));
+        fbb, wire::CreateCreateKey(fbb, rid, r, fbb.CreateString(hypervisor),
+                                   fbb.CreateString(name), fbb.CreateString(account)));
     auto bytes = cl.Call(std::move(frame), rid);
     if (!bytes.ok()) return Fail(bytes.status());
     const auto* k = wire::GetEnvelope(bytes.value().data())->message_as_KeyCreated();
@@ -335,7 +340,8 @@ int CmdKeys(const Common& c, const std::string& action, const std::string& role,
       nlohmann::json j = {{"key", net::View(k->key())},
                           {"id", net::View(k->info()->id())},
                           {"role", RoleText(k->info()->role())},
-                          {"hypervisor", net::View(k->info()->hypervisor())}};
+                          {"hypervisor", net::View(k->info()->hypervisor())},
+                          {"account", net::View(k->info()->account())}};
       std::printf("%s\n", j.dump(2).c_str());
     } else {
       std::printf("%s\n", std::string(net::View(k->key())).c_str());
@@ -518,13 +524,14 @@ int main(int argc, char** argv) {
       "backup", "consistent online backup of the server's data directory (admin)");
   backup->add_option("--to", backup_to, "a new directory on the server's machine")->required();
 
-  std::string role, hypervisor, name, id;
+  std::string role, hypervisor, key_account, name, id;
   auto* keys = app.add_subcommand("keys", "API keys (admin)");
   auto* kc = keys->add_subcommand("create", "create a key; prints the secret once");
-  kc->add_option("--role", role, "agent, billing or admin")
+  kc->add_option("--role", role, "agent, billing, admin or customer")
       ->required()
-      ->check(CLI::IsMember({"agent", "billing", "admin"}));
+      ->check(CLI::IsMember({"agent", "billing", "admin", "customer"}));
   kc->add_option("--hypervisor", hypervisor, "the hypervisor an agent key is bound to");
+  kc->add_option("--account", key_account, "the account a customer key is bound to");
   kc->add_option("--name", name, "a label for listings");
   auto* kl = keys->add_subcommand("list", "list keys (never their secrets)");
   auto* kr = keys->add_subcommand("revoke", "revoke a key; open connections lose it too");
@@ -648,9 +655,9 @@ int main(int argc, char** argv) {
   });
   c.OnRun(stats, [&] { return CmdStats(c); });
   c.OnRun(backup, [&] { return CmdBackup(c, backup_to); });
-  c.OnRun(kc, [&] { return CmdKeys(c, "create", role, hypervisor, name, id); });
-  c.OnRun(kl, [&] { return CmdKeys(c, "list", role, hypervisor, name, id); });
-  c.OnRun(kr, [&] { return CmdKeys(c, "revoke", role, hypervisor, name, id); });
+  c.OnRun(kc, [&] { return CmdKeys(c, "create", role, hypervisor, key_account, name, id); });
+  c.OnRun(kl, [&] { return CmdKeys(c, "list", role, hypervisor, key_account, name, id); });
+  c.OnRun(kr, [&] { return CmdKeys(c, "revoke", role, hypervisor, key_account, name, id); });
   c.OnRun(ml, [&] { return CmdMetrics(c, "list", name, kind, unit, type, description); });
   c.OnRun(md, [&] { return CmdMetrics(c, "define", name, kind, unit, type, description); });
 

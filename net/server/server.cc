@@ -20,6 +20,11 @@ Server::~Server() { Stop(); }
 Status Server::Start() {
   Impl& s = *impl_;
   if (s.started) return Status::InvalidArgument("server already started");
+  const TlsFiles tls_files{s.options.tls_cert_file, s.options.tls_key_file,
+                           s.options.tls_client_ca_file};
+  if (tls_files.enabled() || !tls_files.client_ca_file.empty()) {
+    METERD_ASSIGN_OR_RETURN(s.tls, MakeServerTlsContext(tls_files, "the binary port"));
+  }
   size_t n = s.options.io_threads ? s.options.io_threads : std::thread::hardware_concurrency();
   if (n == 0) n = 1;
   for (size_t i = 0; i < n; ++i) {
@@ -45,8 +50,12 @@ Status Server::Start() {
   for (size_t i = 0; i < n; ++i) {
     s.threads.emplace_back([ctx = s.contexts[i].get()] { ctx->run(); });
   }
-  spdlog::info("event=listening address={}:{} io_threads={} max_connections={}", s.options.host,
-               port_, n, s.options.max_connections);
+  spdlog::info("event=listening address={}:{} tls={} io_threads={} max_connections={}",
+               s.options.host, port_,
+               !s.tls                                 ? "off"
+               : s.options.tls_client_ca_file.empty() ? "on"
+                                                      : "on, client certificates required",
+               n, s.options.max_connections);
   return Status::OK();
 }
 
@@ -80,13 +89,16 @@ void Server::Impl::OnAccepted(tcp::socket socket, size_t context) {
   if (connections.load(std::memory_order_relaxed) >= options.max_connections) {
     refused.fetch_add(1, std::memory_order_relaxed);
     // Best effort: tell the client why before closing (a small write never blocks a fresh
-    // socket's empty send buffer).
-    auto frame =
-        ErrorFrame(0, wire::ErrorCode::TooManyConnections,
-                   "connection limit of " + std::to_string(options.max_connections) + " reached");
+    // socket's empty send buffer). A TLS client is not told: that would need a handshake, the
+    // cost the limit is there to refuse.
     boost::system::error_code ec;
-    socket.non_blocking(true, ec);
-    socket.write_some(asio::buffer(frame), ec);
+    if (!tls) {
+      auto frame =
+          ErrorFrame(0, wire::ErrorCode::TooManyConnections,
+                     "connection limit of " + std::to_string(options.max_connections) + " reached");
+      socket.non_blocking(true, ec);
+      socket.write_some(asio::buffer(frame), ec);
+    }
     socket.close(ec);
     return;
   }

@@ -11,6 +11,7 @@
 //     is finished, and a session with nothing in flight may read one more request, so the
 //     budget is exceeded by at most one frame per connection;
 //   - idle connections are closed after idle_timeout; the connection count is capped.
+// With TLS the frames are the same, inside the TLS stream (docs/protocol.md, "TLS").
 // Stop() drains: stop accepting, stop reading, wait for in-flight requests to be answered (up
 // to drain_timeout), then close.
 //
@@ -40,6 +41,10 @@ struct ServerOptions {
   uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
   uint32_t max_in_flight = 256;
   size_t buffer_budget_bytes = 256u << 20;
+  // TLS (net/server/tls_context.h): with a certificate and key every connection is TLS, its
+  // handshake inside hello_timeout; with a client CA too, clients must present a certificate
+  // that CA signed. Empty: plain TCP.
+  std::string tls_cert_file, tls_key_file, tls_client_ca_file;
 };
 
 struct ServerStats {

@@ -6,6 +6,7 @@
 #include "net/asio.h"
 
 #include "net/server/server.h"
+#include "net/server/tls_context.h"
 
 namespace meterd::net {
 
@@ -20,6 +21,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
   std::vector<std::thread> threads;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+  std::unique_ptr<boost::asio::ssl::context> tls;  // set: every session is TLS
   size_t next_context = 0;
   bool started = false;
   bool stopped = false;

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include "net/protocol/messages.h"
 
 namespace meterd::net {
@@ -73,7 +75,13 @@ Session::Session(Server::Impl* server, tcp::socket socket)
       socket_(std::move(socket)),
       timer_(socket_.get_executor()),
       pause_timer_(socket_.get_executor()),
-      decoder_(std::min(server->options.max_frame_bytes, kMaxHelloFrameBytes)) {}
+      decoder_(std::min(server->options.max_frame_bytes, kMaxHelloFrameBytes)) {
+  if (server->tls) {
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *server->tls);
+  }
+}
+
+Session::~Session() = default;
 
 void Session::Start() {
   boost::system::error_code ec;
@@ -87,6 +95,26 @@ void Session::Start() {
     BeginDrain();  // accepted while Stop() was collecting the sessions to drain
     return;
   }
+  if (tls_) {
+    // The hello timer covers the handshake too: a client that never finishes it is closed.
+    tls_->async_handshake(asio::ssl::stream_base::server,
+                          [self = shared_from_this()](const boost::system::error_code& ec) {
+                            self->OnHandshake(ec);
+                          });
+    return;
+  }
+  ReadMore();
+}
+
+void Session::OnHandshake(const boost::system::error_code& ec) {
+  if (phase_ >= Phase::kClosing) return;
+  if (ec) {
+    spdlog::info("event=tls_handshake_failed peer={} error=\"{}\"", peer_, ec.message());
+    Close();
+    return;
+  }
+  tls_ready_ = true;
+  last_activity_ = std::chrono::steady_clock::now();
   ReadMore();
 }
 
@@ -114,6 +142,7 @@ void Session::AccountReadBuffer() {
 
 void Session::ReadMore() {
   if (reading_ || pausing_ || draining_ || phase_ >= Phase::kClosing) return;
+  if (tls_ && !tls_ready_) return;  // OnHandshake starts reading
   if (ShouldPause()) {
     // Not reading lets the kernel's socket buffers fill, and TCP slows the client down. The
     // session resumes when its own answers arrive (RequestDone) or, for the global budget,
@@ -139,9 +168,35 @@ void Session::ReadMore() {
     }
   }
   reading_ = true;
+  if (tls_) {
+    if (tls_in_.empty()) tls_in_.resize(kSmallRead);
+    tls_->async_read_some(asio::buffer(tls_in_),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      size_t n) { self->OnTlsRead(ec, n); });
+    return;
+  }
   socket_.async_wait(
       tcp::socket::wait_read,
       [self = shared_from_this()](const boost::system::error_code& ec) { self->OnReadable(ec); });
+}
+
+void Session::OnTlsRead(const boost::system::error_code& ec, size_t n) {
+  reading_ = false;
+  if (phase_ >= Phase::kClosing || draining_) return;
+  if (n > 0) {
+    auto tail = decoder_.WritableTail(n);
+    std::memcpy(tail.data(), tls_in_.data(), n);
+    decoder_.Commit(n);
+  }
+  // As the plain path's reads: small while the connection is quiet (an idle fleet of thousands
+  // must not hold 64 KiB each), kReadChunk once a read fills the buffer (a busy stream).
+  if (n == tls_in_.size() && n < kReadChunk) {
+    tls_in_.resize(kReadChunk);
+  } else if (n < kSmallRead && tls_in_.size() > kSmallRead) {
+    tls_in_ = std::vector<uint8_t>(kSmallRead);
+  }
+  // EOF, a truncated stream or a reset: answer what was received, then close (as plain TCP).
+  AfterRead(n, static_cast<bool>(ec));
 }
 
 void Session::OnReadable(const boost::system::error_code& ec) {
@@ -170,6 +225,10 @@ void Session::OnReadable(const boost::system::error_code& ec) {
     total += n;
     if (n < tail.size()) break;  // drained the socket for now
   }
+  AfterRead(total, eof);
+}
+
+void Session::AfterRead(size_t total, bool eof) {
   if (total > 0) last_activity_ = std::chrono::steady_clock::now();
   AccountReadBuffer();
   ProcessFrames();
@@ -275,6 +334,13 @@ void Session::QueueFrame(std::vector<uint8_t> frame) {
 
 void Session::WriteMore() {
   if (writing_ || write_queue_.empty() || phase_ == Phase::kClosed) return;
+  if (tls_ && !tls_ready_) {
+    // Nothing can be written before the handshake (the hello timeout's IdleTimeout frame, a
+    // drain's ShuttingDown): close without it.
+    write_queue_.clear();
+    if (phase_ == Phase::kClosing) Close();
+    return;
+  }
   writing_ = true;
   writing_now_.clear();
   std::vector<asio::const_buffer> buffers;
@@ -283,22 +349,26 @@ void Session::WriteMore() {
     write_queue_.pop_front();
     buffers.emplace_back(asio::buffer(writing_now_.back()));
   }
-  asio::async_write(socket_, buffers,
-                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                      self->writing_ = false;
-                      self->writing_now_.clear();
-                      if (ec) {
-                        self->Close();
-                        return;
-                      }
-                      if (!self->write_queue_.empty()) {
-                        self->WriteMore();
-                      } else if (self->phase_ == Phase::kClosing) {
-                        self->Close();
-                      } else if (self->draining_) {
-                        self->MaybeFinishDrain();
-                      }
-                    });
+  auto on_written = [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+    self->writing_ = false;
+    self->writing_now_.clear();
+    if (ec) {
+      self->Close();
+      return;
+    }
+    if (!self->write_queue_.empty()) {
+      self->WriteMore();
+    } else if (self->phase_ == Phase::kClosing) {
+      self->Close();
+    } else if (self->draining_) {
+      self->MaybeFinishDrain();
+    }
+  };
+  if (tls_) {
+    asio::async_write(*tls_, buffers, std::move(on_written));
+  } else {
+    asio::async_write(socket_, buffers, std::move(on_written));
+  }
 }
 
 void Session::FailAndClose(wire::ErrorCode code, std::string_view message) {

@@ -2,8 +2,12 @@
 //
 // Session: one client connection. Reads frames, verifies them, runs the Hello handshake, hands
 // requests to the Handler and writes answers, with per-session and global flow control (see
-// server.h). Every member is touched only on the session's io_context thread; Responders
-// reach it through asio::post.
+// server.h). A plain session waits for readability and reads the socket without blocking, straight
+// into the frame decoder; a TLS session (the server has a TLS context) first completes the
+// handshake, then reads with async_read_some into its own buffer (the TLS engine may hold
+// decrypted bytes a readability wait would not see, and a pending read must own its buffer). Every
+// member is touched only on the session's io_context thread; Responders reach it through
+// asio::post.
 #pragma once
 
 #include <deque>
@@ -18,6 +22,7 @@ namespace meterd::net {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Server::Impl* server, boost::asio::ip::tcp::socket socket);
+  ~Session();
   void Start();
   // Called on the session's thread: stop reading new requests; close once answers drain.
   void BeginDrain();
@@ -36,6 +41,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadMore();
   void OnReadable(const boost::system::error_code& ec);
+  void OnHandshake(const boost::system::error_code& ec);
+  void OnTlsRead(const boost::system::error_code& ec, size_t n);
+  // After bytes were read (or the peer closed): frames, then the next read.
+  void AfterRead(size_t bytes, bool eof);
   void ProcessFrames();
   void Dispatch(const wire::Envelope& env, size_t frame_bytes);
   void OnHello(const wire::Hello& hello);
@@ -50,6 +59,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Server::Impl* server_;
   boost::asio::ip::tcp::socket socket_;
+  // TLS over socket_ (null: plain TCP). tls_ready_ once the handshake succeeded.
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  bool tls_ready_ = false;
+  std::vector<uint8_t> tls_in_;  // a TLS read's buffer, owned while the read is pending
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer pause_timer_;
   FrameDecoder decoder_;

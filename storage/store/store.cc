@@ -174,6 +174,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options_in) {
   wal_options.max_pending_bytes = options.wal_max_pending_bytes;
   wal_options.backend = options.io_backend;
   wal_options.env = env;
+  wal_options.sync_observer = options.wal_sync_observer;
   METERD_ASSIGN_OR_RETURN(s.wal, WalWriter::Open(wal_options, next_wal));
 
   // A replayed head over budget is flushed now, before new appends pile onto it.

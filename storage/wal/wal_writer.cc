@@ -168,10 +168,12 @@ static std::chrono::microseconds InjectedSyncDelay() {
 
 Status WalWriter::Impl::FlushOut() {
   if (out.empty()) return Status::OK();
+  const auto started = std::chrono::steady_clock::now();
   METERD_RETURN_IF_ERROR(file->WriteAtAndSync(out_start, out));
   if (const auto delay = InjectedSyncDelay(); delay.count() > 0) {
     std::this_thread::sleep_for(delay);
   }
+  if (options.sync_observer) options.sync_observer(std::chrono::steady_clock::now() - started);
   group_written += out.size();
   ++group_syncs;
   out_start += out.size();

@@ -144,13 +144,16 @@ class MeterdTest : public ::testing::Test {
   }
   std::unique_ptr<net::Client> Admin() { return Connect(server_.admin_key()); }
 
-  std::string CreateKey(wire::Role role, const std::string& hypervisor) {
+  // `account`: the account a customer key is bound to.
+  std::string CreateKey(wire::Role role, const std::string& hypervisor,
+                        const std::string& account = "") {
     auto admin = Admin();
     flatbuffers::FlatBufferBuilder fbb(256);
     const uint64_t id = admin->NextRequestId();
     auto bytes = admin->Call(
-        net::FinishFrame(fbb, wire::CreateCreateKey(fbb, id, role, fbb.CreateString(hypervisor),
-                                                    fbb.CreateString("test"))),
+        net::FinishFrame(
+            fbb, wire::CreateCreateKey(fbb, id, role, fbb.CreateString(hypervisor),
+                                       fbb.CreateString("test"), fbb.CreateString(account))),
         id);
     EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
     if (!bytes.ok()) return "";

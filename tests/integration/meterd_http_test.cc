@@ -12,6 +12,8 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -193,7 +195,10 @@ TEST_F(MeterdHttpTest, EveryDocumentedRouteAnswersAsDocumented) {
   const std::map<std::string, std::string> query_values = {
       {"from", kFrom}, {"to", kTo}, {"plan", "copper"}, {"location", "lon1"}};
   auto c = Client();
-  int checked = 0;
+  // A customer key of bu1user1 may call exactly the operations marked x-meterd-customer (with
+  // its account), and is 403 on every other authenticated route.
+  const std::string customer = CreateKey(wire::Role::Customer, "", "bu1user1");
+  int checked = 0, customer_allowed = 0;
   std::set<std::string> unauthenticated_checked;
   for (const auto& [path, item] : doc["paths"].items()) {
     for (const auto& [method, op] : item.items()) {
@@ -245,10 +250,26 @@ TEST_F(MeterdHttpTest, EveryDocumentedRouteAnswersAsDocumented) {
         Response anonymous = c.Send(verb, target + query, "", body);
         ExpectError(anonymous, 401, "Unauthenticated");
         unauthenticated_checked.insert(path);
+        if (op.value("x-meterd-customer", false)) {
+          const bool takes_account =
+              path.find("{account}") == std::string::npos &&
+              std::any_of(op["parameters"].begin(), op["parameters"].end(),
+                          [](const Json& p) { return p["name"] == "account"; });
+          const std::string own =
+              takes_account ? (query.empty() ? "?" : "&") + std::string("account=bu1user1") : "";
+          Response mine = c.Send(verb, target + query + own, customer, body);
+          EXPECT_EQ(std::to_string(mine.status), success)
+              << "customer: " << target << ": " << mine.body;
+          ++customer_allowed;
+        } else {
+          SCOPED_TRACE("customer: " + verb + " " + target);
+          ExpectError(c.Send(verb, target + query, customer, body), 403, "PermissionDenied");
+        }
       }
       ++checked;
     }
   }
+  EXPECT_EQ(customer_allowed, 4);
   EXPECT_GE(checked, 22);
   EXPECT_GE(unauthenticated_checked.size(), 18u);
 }
@@ -272,6 +293,38 @@ TEST_F(MeterdHttpTest, KeysAndRolesAreTheBinaryProtocols) {
   EXPECT_EQ(c.Send("GET", "/v1/accounts/bu1user1/balance", billing).status, 200u);
   // Auth comes before routing: an anonymous client learns nothing about the routes.
   ExpectError(c.Send("GET", "/v1/no-such-route"), 401, "Unauthenticated");
+}
+
+// A customer key sees only its account: usage, charges and balance of bu1user1 answer; another
+// account, every account, the ledger, stats and top-ups are 403 PermissionDenied (ingest:
+// meterd_http_ingest_test).
+TEST_F(MeterdHttpTest, ACustomerKeySeesOnlyItsAccount) {
+  ApplyCatalog();
+  const std::string customer = CreateKey(wire::Role::Customer, "", "bu1user1");
+  ASSERT_FALSE(customer.empty());
+  const std::string span = "from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z";
+  auto c = Client();
+  for (const std::string& path : std::vector<std::string>{
+           "/v1/accounts/bu1user1/balance", "/v1/usage?" + span + "&account=bu1user1",
+           "/v1/charges?" + span + "&account=bu1user1", std::string("/v1/metric-catalog")}) {
+    Response r = c.Send("GET", path, customer);
+    EXPECT_EQ(r.status, 200u) << path << ": " << r.body;
+  }
+  const Json balance = c.Send("GET", "/v1/accounts/bu1user1/balance", customer).json();
+  EXPECT_EQ(balance["account"], "bu1user1") << balance.dump();
+  for (const std::string& path : std::vector<std::string>{
+           "/v1/accounts/bu1user2/balance", std::string("/v1/balances"), "/v1/usage?" + span,
+           "/v1/usage?" + span + "&account=bu1user2", "/v1/usage?" + span + "&resource=vm-1003",
+           "/v1/charges?" + span, "/v1/charges?" + span + "&account=bu1user2",
+           "/v1/charges?" + span + "&domain=bu1", std::string("/v1/accounts/bu1user1/ledger"),
+           std::string("/v1/stats"), std::string("/v1/events"), std::string("/v1/accounts"),
+           std::string("/v1/resource-hosts")}) {
+    SCOPED_TRACE(path);
+    ExpectError(c.Send("GET", path, customer), 403, "PermissionDenied");
+  }
+  ExpectError(c.Send("POST", "/v1/accounts/bu1user1/topups", customer,
+                     R"({"amount": "5", "reference": "by-customer"})"),
+              403, "PermissionDenied");
 }
 
 TEST_F(MeterdHttpTest, ARevokedKeyFailsOnItsOpenConnection) {
@@ -365,7 +418,7 @@ TEST_F(MeterdHttpTest, ATopUpChangesTheBalanceOnceForItsReference) {
   ASSERT_EQ(first.status, 201u) << first.body;
   const Json j = first.json();
   EXPECT_FALSE(j["duplicate"].get<bool>());
-  EXPECT_EQ(j["entry"]["kind"], "top_up");
+  EXPECT_EQ(j["entry"]["kind"], "topup");  // as docs/ledger.md and meterctl spell it
   EXPECT_EQ(j["entry"]["amount"], "12.500000");
   EXPECT_EQ(j["entry"]["amount_micro"], 12500000);
   EXPECT_EQ(j["entry"]["reference"], "pay_http_1");
@@ -442,18 +495,88 @@ TEST_F(MeterdHttpTest, MetricsAreThePrometheusTextFormat) {
   }
   for (const char* family :
        {"meterd_ingest_samples_accepted_total", "meterd_ingest_samples_rejected_total",
-        "meterd_ingest_ack_latency_seconds", "meterd_head_memory_bytes", "meterd_connections",
-        "meterd_rollup_lag_seconds", "meterd_rollup_revisions_total", "meterd_rating_seconds",
-        "meterd_http_connections", "meterd_http_requests_total", "process_cpu_seconds_total",
-        "process_resident_memory_bytes", "process_start_time_seconds"}) {
+        "meterd_ingest_ack_latency_seconds", "meterd_wal_sync_seconds", "meterd_head_memory_bytes",
+        "meterd_connections", "meterd_rollup_lag_seconds", "meterd_rollup_revisions_total",
+        "meterd_rating_seconds", "meterd_http_connections", "meterd_http_requests_total",
+        "process_cpu_seconds_total", "process_resident_memory_bytes",
+        "process_start_time_seconds"}) {
     EXPECT_TRUE(types.contains(family)) << family;
   }
   EXPECT_EQ(types["meterd_ingest_ack_latency_seconds"], "histogram");
+  EXPECT_EQ(types["meterd_wal_sync_seconds"], "histogram");
   EXPECT_TRUE(values.contains("meterd_ingest_samples_rejected_total{reason=\"unknown_series\"}"));
   EXPECT_GE(values["meterd_http_connections"], 1);
   EXPECT_GE(values["meterd_http_requests_total"], 2);
   EXPECT_GT(values["process_resident_memory_bytes"], 1e6);
   EXPECT_GT(values["process_start_time_seconds"], 1.6e9);
+}
+
+// docs/grafana-dashboard.json: every metric its expressions name is a family (or a histogram's
+// _bucket, _sum or _count) that this meterd's /metrics exposes. An expression is read as PromQL
+// far enough for that: strings, label matchers and range selectors are dropped, `by (...)` and
+// `without (...)` label lists too, then every identifier that is not a function call or a
+// keyword must be a metric.
+TEST_F(MeterdHttpTest, TheGrafanaDashboardNamesOnlyExposedMetrics) {
+  auto c = Client();
+  Response r = c.Send("GET", "/metrics");
+  ASSERT_EQ(r.status, 200u);
+  std::set<std::string> families;
+  std::map<std::string, std::string> types;
+  const std::regex type_line(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (\w+))");
+  std::istringstream in(r.body);
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (std::regex_match(line, m, type_line)) types[m[1]] = m[2];
+  }
+  for (const auto& [name, type] : types) {
+    families.insert(name);
+    if (type == "histogram") {
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) families.insert(name + suffix);
+    }
+  }
+  std::ifstream file(std::string(METERD_SOURCE_DIR) + "/docs/grafana-dashboard.json");
+  const Json dashboard = Json::parse(file, nullptr, false);
+  ASSERT_TRUE(dashboard.is_object());
+  const std::set<std::string> keywords = {"by",          "without", "on", "ignoring", "group_left",
+                                          "group_right", "and",     "or", "unless",   "bool",
+                                          "offset",      "inf",     "nan"};
+  const std::regex dropped(
+      R"("[^"]*"|\{[^}]*\}|\[[^\]]*\]|\b(by|without|on|ignoring)\s*\([^)]*\))");
+  const std::regex identifier(R"([a-zA-Z_:][a-zA-Z0-9_:]*(\s*\()?)");
+  size_t expressions = 0, named = 0;
+  std::set<std::string> used;
+  for (const Json& panel : dashboard["panels"]) {
+    ASSERT_TRUE(panel.contains("targets")) << panel.dump();
+    for (const Json& target : panel["targets"]) {
+      const std::string expr = target["expr"];
+      ++expressions;
+      const std::string bare = std::regex_replace(expr, dropped, " ");
+      size_t in_expr = 0;
+      for (auto it = std::sregex_iterator(bare.begin(), bare.end(), identifier);
+           it != std::sregex_iterator(); ++it) {
+        const std::string word = (*it)[0];
+        if ((*it)[1].matched) continue;  // a function or aggregation: name(
+        if (keywords.contains(word)) continue;
+        EXPECT_TRUE(families.contains(word))
+            << panel["title"] << ": \"" << expr << "\" names " << word << ", not in /metrics";
+        used.insert(word);
+        ++in_expr;
+      }
+      EXPECT_GT(in_expr, 0u) << panel["title"] << ": \"" << expr << "\" names no metric";
+      named += in_expr;
+    }
+  }
+  EXPECT_GE(expressions, 20u);
+  // The dashboard covers what /metrics is for: ingest, both latency histograms, memory,
+  // connections, rollup lag, revisions, rating time and the process.
+  for (const char* m :
+       {"meterd_ingest_samples_accepted_total", "meterd_ingest_samples_rejected_total",
+        "meterd_ingest_ack_latency_seconds_bucket", "meterd_wal_sync_seconds_bucket",
+        "meterd_head_memory_bytes", "meterd_connections", "meterd_rollup_lag_seconds",
+        "meterd_rollup_revisions_total", "meterd_rating_seconds_bucket",
+        "process_cpu_seconds_total", "process_resident_memory_bytes"}) {
+    EXPECT_TRUE(used.contains(m)) << m << " is on no panel";
+  }
 }
 
 // Ingest over the binary port shows in /metrics: accepted samples, a refused one by reason,
@@ -487,6 +610,16 @@ TEST_F(MeterdHttpTest, MetricsCountIngestAndItsRejections) {
   EXPECT_NE(r.body.find("meterd_ingest_samples_rejected_total{reason=\"unknown_series\"} 1\n"),
             std::string::npos);
   EXPECT_NE(r.body.find("meterd_ingest_ack_latency_seconds_count 1\n"), std::string::npos);
+  // The batch was acknowledged after a WAL sync, so at least one sync was timed, and its
+  // +Inf bucket is its count.
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(r.body, m, std::regex("\nmeterd_wal_sync_seconds_count ([0-9]+)\n")));
+  const uint64_t syncs = std::stoull(m[1]);
+  EXPECT_GE(syncs, 1u);
+  EXPECT_NE(
+      r.body.find("meterd_wal_sync_seconds_bucket{le=\"+Inf\"} " + std::to_string(syncs) + "\n"),
+      std::string::npos);
 }
 
 // HTTPS: the port serves TLS with a certificate the test makes (openssl, self-signed for

@@ -174,6 +174,37 @@ TEST_F(MeterdInvoicesTest, AMonthOfSamplesToAnIssuedInvoiceThatAddsUpToTheLedger
   ASSERT_EQ(list2["invoices"].size(), 1u);
   const std::string number2 = list2["invoices"][0]["number"];
   const int64_t total2 = list2["invoices"][0]["total_micro"];
+
+  // A customer key bound to bu1user1, on the binary port (through meterctl): its own invoices,
+  // usage, charges and balance; bu1user2's invoice and anything else is PermissionDenied.
+  const std::string customer = CreateKey(wire::Role::Customer, "", "bu1user1");
+  ASSERT_FALSE(customer.empty());
+  auto as_customer = [&](const std::string& args) {
+    return RunMeterctl("--server 127.0.0.1:" + std::to_string(server_.port()) + " --key " +
+                       customer + " " + args);
+  };
+  const std::string month =
+      " --from " + std::to_string(last_month) + " --to " + std::to_string(this_month);
+  for (const std::string& allowed :
+       std::vector<std::string>{"invoice list --account bu1user1", "invoice show " + number,
+                                "balance --account bu1user1", "charges --account bu1user1" + month,
+                                "usage --account bu1user1" + month, "metrics list"}) {
+    CommandResult ok = as_customer(allowed + " --format json");
+    EXPECT_EQ(ok.exit_code, 0) << allowed << "\n" << ok.out << ok.err;
+  }
+  CommandResult own = as_customer("invoice show " + number + " --format json");
+  EXPECT_EQ(Json::parse(own.out, nullptr, false)["number"], number) << own.out << own.err;
+  for (const std::string& refused : std::vector<std::string>{
+           "invoice show " + number2,
+           "invoice pdf " + number2 + " --output " + tmp_.path() + "/x.pdf", "invoice list",
+           "invoice list --account bu1user2", "invoice run" + period, "balance --account bu1user2",
+           "balance", "charges" + month, "charges --account bu1user2" + month, "usage" + month,
+           "usage --account bu1user2" + month, "ledger --account bu1user1", "stats", "keys list",
+           "topup --account bu1user1 --amount 1 --reference c1"}) {
+    CommandResult no = as_customer(refused);
+    EXPECT_NE(no.exit_code, 0) << refused << "\n" << no.out;
+    EXPECT_NE(no.err.find("ermission"), std::string::npos) << refused << "\n" << no.err;
+  }
   auto note = Run("invoice credit-note " + number2 + " --amount 0.1 --reason goodwill");
   EXPECT_EQ(note["kind"], "credit_note");
   EXPECT_EQ(note["number"], "CN-000001");

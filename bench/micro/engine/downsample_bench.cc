@@ -1,7 +1,7 @@
 // meterd — bench/micro/engine/downsample_bench.cc
 //
 // What hourly rollup maintenance costs per sample, next to the store append it rides on. The
-// fleet simulator's per-second data (bench/sim/fleet_sim.h: VMs x 13 metrics) is cut into one
+// fleet simulator's per-second data (sim/fleet_sim.h: VMs x 13 metrics) is cut into one
 // batch per agent-second (kVmsPerAgent VMs per hypervisor agent) and fed, in time order:
 //   BM_StoreAppend            Store::Append of every batch, no downsampler; WaitDurable at the
 //                             end so the WAL's group commits are inside the measurement
@@ -24,9 +24,9 @@
 #include <string>
 #include <vector>
 
-#include "bench/sim/fleet_sim.h"
 #include "engine/downsample/downsampler.h"
 #include "engine/registry/series_registry.h"
+#include "sim/fleet_sim.h"
 #include "storage/io/file.h"
 #include "storage/store.h"
 

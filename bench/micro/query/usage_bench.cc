@@ -43,9 +43,9 @@
 #include <string>
 #include <vector>
 
-#include "bench/sim/fleet_sim.h"
 #include "query/scan/simd_kernels.h"
 #include "query/usage.h"
+#include "sim/fleet_sim.h"
 #include "storage/base/clock.h"
 #include "storage/io/file.h"
 #include "storage/rollup.h"

@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "bench/sim/fleet_sim.h"
+#include "sim/fleet_sim.h"
 #include "storage/base/clock.h"
 #include "storage/io/file.h"
 #include "storage/store.h"

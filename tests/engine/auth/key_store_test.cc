@@ -40,13 +40,13 @@ TEST(KeyStoreTest, KeysAreStoredOnlyAsHashes) {
   std::string bootstrap;
   auto ks = KeyStore::Open(dir.path(), &bootstrap);
   KeyInfo info;
-  auto agent = ks.value()->Create(Role::kAgent, "hv-7", "rack 7", &info);
+  auto agent = ks.value()->Create(Role::kAgent, "hv-7", "", "rack 7", &info);
   ASSERT_TRUE(agent.ok());
   std::string json;
   ASSERT_TRUE(storage::ReadWholeFile(dir.path() + "/keys.json", &json).ok());
   EXPECT_EQ(json.find(agent.value().substr(20)), std::string::npos);  // the secret
   EXPECT_EQ(json.find(bootstrap.substr(20)), std::string::npos);
-  EXPECT_NE(json.find("meterd-keys/1"), std::string::npos);
+  EXPECT_NE(json.find("meterd-keys/2"), std::string::npos);
   EXPECT_NE(json.find("hv-7"), std::string::npos);
 }
 
@@ -55,9 +55,9 @@ TEST(KeyStoreTest, AuthenticateRolesAndRevocation) {
   std::string bootstrap;
   auto ks = std::move(KeyStore::Open(dir.path(), &bootstrap)).value();
   KeyInfo info;
-  EXPECT_EQ(ks->Create(Role::kAgent, "", "", &info).status().code(),
+  EXPECT_EQ(ks->Create(Role::kAgent, "", "", "", &info).status().code(),
             Status::Code::kInvalidArgument);  // an agent key needs its hypervisor
-  auto agent = ks->Create(Role::kAgent, "hv-1", "", &info);
+  auto agent = ks->Create(Role::kAgent, "hv-1", "", "", &info);
   ASSERT_TRUE(agent.ok());
   auto who = ks->Authenticate(agent.value());
   ASSERT_TRUE(who.ok());
@@ -85,10 +85,56 @@ TEST(KeyStoreTest, AuthenticateRolesAndRevocation) {
 }
 
 TEST(KeyStoreTest, RoleNamesRoundTrip) {
-  for (Role r : {Role::kAgent, Role::kBilling, Role::kAdmin}) {
+  for (Role r : {Role::kAgent, Role::kBilling, Role::kAdmin, Role::kCustomer}) {
     EXPECT_EQ(ParseRole(RoleName(r)), r);
   }
   EXPECT_FALSE(ParseRole("root").has_value());
+}
+
+// A customer key is bound to one account, kept across a reopen; the binding is checked both
+// ways (a customer key needs an account, no other role takes one).
+TEST(KeyStoreTest, CustomerKeysAreBoundToOneAccount) {
+  testing::TempDir dir;
+  std::string bootstrap;
+  auto ks = std::move(KeyStore::Open(dir.path(), &bootstrap)).value();
+  KeyInfo info;
+  EXPECT_EQ(ks->Create(Role::kCustomer, "", "", "portal", &info).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(ks->Create(Role::kBilling, "", "acct-1", "", &info).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(ks->Create(Role::kCustomer, "hv-1", "acct-1", "", &info).status().code(),
+            Status::Code::kInvalidArgument);
+  auto key = ks->Create(Role::kCustomer, "", "acct-1", "portal", &info);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(info.account, "acct-1");
+  std::string none;
+  auto reopened = std::move(KeyStore::Open(dir.path(), &none)).value();
+  auto who = reopened->Authenticate(key.value());
+  ASSERT_TRUE(who.ok());
+  EXPECT_EQ(who->key.role, Role::kCustomer);
+  EXPECT_EQ(who->key.account, "acct-1");
+  EXPECT_FALSE(who->is_admin());
+}
+
+// A keys.json written by a meterd before customer keys ("meterd-keys/1", no "account") still
+// opens; a customer key without its account is refused as damage, not taken unbound.
+TEST(KeyStoreTest, ReadsVersion1AndRefusesAnUnboundCustomerKey) {
+  testing::TempDir dir;
+  const std::string v1 =
+      R"({"format": "meterd-keys/1", "keys": [{"id": "00000000000000aa", "role": "billing",
+          "hypervisor": "", "name": "", "created": 1, "revoked": false, "sha256": "00"}]})";
+  ASSERT_TRUE(storage::WriteFileAtomic(dir.path() + "/keys.json", v1).ok());
+  std::string none;
+  auto ks = KeyStore::Open(dir.path(), &none);
+  ASSERT_TRUE(ks.ok()) << ks.status().ToString();
+  ASSERT_EQ(ks.value()->List().size(), 1u);
+  EXPECT_EQ(ks.value()->List()[0].account, "");
+  const std::string bad =
+      R"({"format": "meterd-keys/2", "keys": [{"id": "00000000000000ab", "role": "customer",
+          "hypervisor": "", "account": "", "name": "", "created": 1, "revoked": false,
+          "sha256": "00"}]})";
+  ASSERT_TRUE(storage::WriteFileAtomic(dir.path() + "/keys.json", bad).ok());
+  EXPECT_EQ(KeyStore::Open(dir.path(), &none).status().code(), Status::Code::kCorruption);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include <map>
 #include <random>
 
-#include "bench/sim/fleet_sim.h"
+#include "sim/fleet_sim.h"
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {

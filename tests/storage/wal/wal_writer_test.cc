@@ -179,6 +179,32 @@ TEST(WalWriterTest, RotationKeepsOrderAcrossFiles) {
   EXPECT_EQ(tail.records.size(), expected.size() - rotations.back().first);
 }
 
+// The sync observer (meterd's meterd_wal_sync_seconds) is told of the group write + sync that
+// made records durable, each a real duration: with every record waited for before the next is
+// appended, one call per record at most and at least one.
+TEST(WalWriterTest, TheSyncObserverTimesEveryGroupSync) {
+  testing::TempDir dir;
+  WalOptions options;
+  options.dir = dir.path();
+  std::atomic<uint64_t> calls{0}, zero{0};
+  options.sync_observer = [&](std::chrono::nanoseconds d) {
+    calls.fetch_add(1);
+    if (d.count() <= 0) zero.fetch_add(1);
+  };
+  auto w = WalWriter::Open(options, 1);
+  ASSERT_TRUE(w.ok());
+  WalWriter& wal = **w;
+  for (int i = 0; i < 5; ++i) {
+    auto lsn = wal.Append(Payload(i, 100));
+    ASSERT_TRUE(lsn.ok());
+    ASSERT_TRUE(wal.WaitDurable(*lsn).ok());
+  }
+  EXPECT_GE(calls.load(), 1u);
+  EXPECT_LE(calls.load(), 5u);  // one per group; each record waited for, so at most one each
+  EXPECT_EQ(zero.load(), 0u);
+  ASSERT_TRUE(wal.Close().ok());
+}
+
 TEST(WalWriterTest, ConcurrentAppendersGroupCommit) {
   testing::TempDir dir;
   WalOptions options;

@@ -1,5 +1,5 @@
-// meterd — bench/sim/fleet_sim.cc
-#include "bench/sim/fleet_sim.h"
+// meterd — sim/fleet_sim.cc
+#include "sim/fleet_sim.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-// meterd — bench/sim/fleet_sim.h
+// meterd — sim/fleet_sim.h
 //
 // A seeded simulator of a hypervisor fleet's per-second samples, shared by tests, benchmarks and
 // the demo. Each VM emits the built-in catalog's 13 metrics every second: levels that hold
