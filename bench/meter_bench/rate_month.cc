@@ -184,7 +184,20 @@ Result<SealedMonth> SealMonth(RateMonth* month, const std::string& dir, CsvExpor
   return out;
 }
 
+size_t RateMonth::AccountOf(size_t vm) const {
+  if (options_.accounts == 0) return vm / kVmsPerAccount;
+  // The last account a with FirstVmOf(a) = floor(a * vms / accounts) <= vm.
+  return ((vm + 1) * accounts_ - 1) / vms_.size();
+}
+
+size_t RateMonth::FirstVmOf(size_t account) const {
+  if (options_.accounts == 0) return std::min(vms_.size(), account * kVmsPerAccount);
+  return account * vms_.size() / accounts_;
+}
+
 RateMonth::RateMonth(const RateMonthOptions& options) : options_(options) {
+  accounts_ = options.accounts != 0 ? std::min(options.accounts, options.vms)
+                                    : (options.vms + kVmsPerAccount - 1) / kVmsPerAccount;
   hours_ = static_cast<size_t>((pb::NextMonthStart(options.month_start) - options.month_start) /
                                kHourSeconds);
   vms_.resize(options.vms);
@@ -523,7 +536,7 @@ Result<ExpectedCharges> RateMonth::Expected(const pb::PriceBook& book) const {
     // Per product id, the account's lines in resource-id order (VM numbers ascending, as the
     // ids are zero-padded).
     std::vector<std::pair<std::string, Pending>> groups;
-    const size_t first = a * kVmsPerAccount, end = std::min(vms(), first + kVmsPerAccount);
+    const size_t first = FirstVmOf(a), end = FirstVmOf(a + 1);
     for (size_t vm = first; vm < end; ++vm) {
       const auto ids = ProductIds(PlanOf(vm), LocationOf(vm));
       for (size_t k = 0; k < kQuantities; ++k) {
