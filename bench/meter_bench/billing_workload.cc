@@ -543,6 +543,7 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
   mo.seed = o.seed;
   mo.month_start = month_start;
   mo.accounts = o.clock_accounts;
+  mo.hours = o.clock_hours != 0 ? o.clock_hours : o.days * 24;  // 0: the whole month
   if (o.clock_accounts > o.vms) {
     return Status::InvalidArgument("billing clock: --clock-accounts must not exceed --vms");
   }

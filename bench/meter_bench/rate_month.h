@@ -72,6 +72,9 @@ struct RateMonthOptions {
   // Accounts the VMs are spread over (consecutive VMs in one account, as even as can be);
   // 0: kVmsPerAccount per account. REQUIRES: accounts <= vms.
   size_t accounts = 0;
+  // Hours of the month that NextHour will be asked for (its first ones; 0: all): only their
+  // running minutes are kept. Expected() needs them all.
+  size_t hours = 0;
 };
 
 struct PlanSpec {
@@ -159,7 +162,8 @@ class RateMonth {
 
   RateMonthOptions options_;
   size_t accounts_ = 0;
-  size_t hours_ = 0;
+  size_t hours_ = 0;       // of the month
+  size_t kept_hours_ = 0;  // of running_minutes_ per VM
   size_t next_hour_ = 0;
   std::vector<Vm> vms_;
   std::vector<uint8_t> running_minutes_;  // vm x hour: minutes running (60: the whole hour)

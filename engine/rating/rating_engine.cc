@@ -633,7 +633,7 @@ Result<RatingResult> RatingEngine::RateImpl(const ViewSource& source, const Rati
       // Renumbered at its first reuse, not when built: a plan used once (the first hour after
       // a start or a revision) does not pay for it.
       if (!kept->scan_ordered) {
-        internal::OrderSlotsForScan(&w);
+        if (!internal::OrderSlotsForAccrual(&w)) internal::OrderSlotsForScan(&w);
         kept->scan_ordered = true;
       }
     } else {

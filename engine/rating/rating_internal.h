@@ -275,6 +275,12 @@ Status BuildPlan(Work* work);
 // missing the cache on each of a fleet's rows. Worth its cost only for a plan used many times
 // (PlanCache, from its first reuse): a pass over the slots, lines and unrated entries.
 void OrderSlotsForScan(Work* work);
+// Renumbers work's slots in the order AccrueMonth reads them (groups, their lines, each line's
+// slots), so that a month-to-date rating's accrual, which reads every slot's total and info once
+// per group, walks memory forwards; the scan's writes then land out of order, but they are
+// stores, which do not stall the scan as the accrual's dependent loads stall it. Returns false
+// (nothing renumbered) when a route is strided (its slots must stay consecutive).
+bool OrderSlotsForAccrual(Work* work);
 
 // Whether `cache` holds the plan of [from, to) for engine `d`, shifted: same series list and
 // window length, from >= cache->from, and no boundary in (cache->from, to].
