@@ -16,10 +16,16 @@ namespace meterd::engine::rating::internal {
 namespace {
 
 // Renumbers every slot s of `w` to new_id[s] (a permutation): routes, slots, lines, unrated.
+// REQUIRES: no strided route.
 void RenumberSlots(const std::vector<uint32_t>& new_id, Work* w) {
   const size_t n = w->slots.size();
   auto map = [&new_id](uint32_t s) { return s == kNone ? kNone : new_id[s]; };
-  for (query::rating::Route& r : w->plan.routes) r.slot = new_id[r.slot];
+  for (query::rating::Route& r : w->plan.routes) {
+    // A strided route's slots would have to stay consecutive; a month-to-date plan (group_by
+    // account) has none.
+    METERD_CHECK(r.stride == 0, "RenumberSlots: a strided route");
+    r.slot = new_id[r.slot];
+  }
   std::vector<SlotInfo> slots(n);
   for (size_t i = 0; i < n; ++i) {
     SlotInfo s = w->slots[i];
@@ -36,30 +42,7 @@ void RenumberSlots(const std::vector<uint32_t>& new_id, Work* w) {
 
 }  // namespace
 
-void OrderSlotsForScan(Work* w) {
-  const size_t n = w->slots.size();
-  std::vector<uint32_t> new_id(n, kNone);
-  uint32_t next = 0;
-  for (const query::rating::Route& r : w->plan.routes) {  // in scan order: meters by series id
-    const uint32_t k = query::rating::RouteSlots(r);
-    for (uint32_t i = 0; i < k; ++i) {
-      if (new_id[r.slot + i] == kNone) new_id[r.slot + i] = next++;
-    }
-    // A route's slots stay consecutive: a strided route's slots are its own (only unrated
-    // slots, of stride 0, are shared between routes).
-    METERD_DCHECK(k == 1 || new_id[r.slot + k - 1] == new_id[r.slot] + k - 1,
-                  "OrderSlotsForScan: a route's slots must stay consecutive");
-  }
-  for (uint32_t& id : new_id) {
-    if (id == kNone) id = next++;  // a slot no route feeds (none today): kept, at the end
-  }
-  RenumberSlots(new_id, w);
-}
-
-bool OrderSlotsForAccrual(Work* w) {
-  for (const query::rating::Route& r : w->plan.routes) {
-    if (r.stride != 0) return false;  // a strided route's slots must stay consecutive
-  }
+void OrderSlotsForAccrual(Work* w) {
   const size_t n = w->slots.size();
   std::vector<uint32_t> new_id(n, kNone);
   uint32_t next = 0;
@@ -74,7 +57,6 @@ bool OrderSlotsForAccrual(Work* w) {
     if (id == kNone) id = next++;  // unrated slots, and lines of no group (none today)
   }
   RenumberSlots(new_id, w);
-  return true;
 }
 
 bool PlanReusable(const PlanCache& cache, const EngineData& d, int64_t from, int64_t to) {
