@@ -32,6 +32,7 @@ PACKAGES=(
                                             # embedded DejaVu Sans font
   poppler-utils                             # invoice tests read PDFs back (pdftotext, pdftoppm,
                                             # pdfinfo)
+  linux-perf                                # profiling meter-bench workloads (perf record/report)
 )
 # `install-deps.sh --fuzz` (make fuzz) adds clang and its libFuzzer/sanitizer runtimes.
 if [ "${1:-}" = "--fuzz" ]; then
