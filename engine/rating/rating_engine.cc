@@ -632,9 +632,9 @@ Result<RatingResult> RatingEngine::RateImpl(const ViewSource& source, const Rati
       reused = true;
       // Renumbered at its first reuse, not when built: a plan used once (the first hour after
       // a start or a revision) does not pay for it.
-      if (!kept->slots_ordered) {
-        internal::OrderSlotsForAccrual(&w);
-        kept->slots_ordered = true;
+      if (!kept->scan_ordered) {
+        internal::OrderSlotsForScan(&w);
+        kept->scan_ordered = true;
       }
     } else {
       month_state->plan = std::make_unique<internal::PlanCache>();

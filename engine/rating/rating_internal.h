@@ -232,15 +232,15 @@ struct MonthGroup {
 // The plan of the month state's last window, kept for the next (RateMonthToDate rates one hour
 // after another, and consecutive hours of a month nearly always have the same plan, shifted):
 // what BuildPlan made (PlanOutput), for the window [from, to) of the engine whose series list is
-// `series`, its slots numbered in accrual order (OrderSlotsForAccrual) once `slots_ordered` (from
-// its first reuse on: a plan used once does not pay for the renumbering). `state_group` and
+// `series`, its slots numbered in scan order (OrderSlotsForScan) once `scan_ordered` (from its
+// first reuse on: a plan used once does not pay for the renumbering). `state_group` and
 // `state_line` map each plan group and line to its place in MonthState::groups once
 // AccrueMonth has put them there (empty until then; the plan adds no state lines after that).
 struct PlanCache {
   std::shared_ptr<const SeriesList> series;
   int64_t from = 0, to = 0;
   PlanOutput planned;
-  bool slots_ordered = false;
+  bool scan_ordered = false;
   std::vector<uint32_t> state_group;  // per plan group: index into MonthState::groups
   std::vector<uint32_t> state_line;   // per plan line: index into its state group's lines
 };
@@ -270,14 +270,11 @@ Status RestoreMonthState(const EngineData& d, std::string_view bytes, MonthToDat
 // Builds the plan, slots, lines and groups of `work` (request, window and scope set).
 Status BuildPlan(Work* work);
 
-// Renumbers work's slots in the order AccrueMonth reads them (groups, their lines, each line's
-// slots), so that a month-to-date rating's accrual, which reads every slot's total and info
-// once, walks memory forwards; the scan's adds then land out of scan order, but they are
-// independent stores (prefetched a few series ahead), which stall the scan far less than the
-// accrual's dependent loads stalled it when the slots were in scan order. Worth its cost only
-// for a plan used many times (PlanCache, from its first reuse): a pass over the slots, lines
-// and unrated entries. REQUIRES: no strided route (a month-to-date plan is group_by account).
-void OrderSlotsForAccrual(Work* work);
+// Renumbers work's slots in the order the scan reaches them (meters by series id, each meter's
+// routes in order), so that the scan's writes to the totals walk memory forwards instead of
+// missing the cache on each of a fleet's rows. Worth its cost only for a plan used many times
+// (PlanCache, from its first reuse): a pass over the slots, lines and unrated entries.
+void OrderSlotsForScan(Work* work);
 
 // Whether `cache` holds the plan of [from, to) for engine `d`, shifted: same series list and
 // window length, from >= cache->from, and no boundary in (cache->from, to].

@@ -59,8 +59,7 @@ class Accruer {
   // Accrues groups [begin, end) at the places recorded (places_->state_group filled): the
   // state's maps and group list are only read, so disjoint ranges may run in parallel.
   Status RunKnown(uint32_t begin, uint32_t end) {
-    // A cached plan's slots are in this order (OrderSlotsForAccrual), but each state group's
-    // lines are an allocation of their own: fetch a few groups ahead.
+    // A cached plan's slots are in scan order, not in the groups': fetch a few groups ahead.
     constexpr uint32_t kAhead = 4;
     for (uint32_t g = begin; g < end; ++g) {
       if (g + kAhead < end) Prefetch(g + kAhead);

@@ -13,19 +13,25 @@
 
 namespace meterd::engine::rating::internal {
 
-namespace {
-
-// Renumbers every slot s of `w` to new_id[s] (a permutation): routes, slots, lines, unrated.
-// REQUIRES: no strided route.
-void RenumberSlots(const std::vector<uint32_t>& new_id, Work* w) {
+void OrderSlotsForScan(Work* w) {
   const size_t n = w->slots.size();
-  auto map = [&new_id](uint32_t s) { return s == kNone ? kNone : new_id[s]; };
-  for (query::rating::Route& r : w->plan.routes) {
-    // A strided route's slots would have to stay consecutive; a month-to-date plan (group_by
-    // account) has none.
-    METERD_CHECK(r.stride == 0, "RenumberSlots: a strided route");
+  std::vector<uint32_t> new_id(n, kNone);
+  uint32_t next = 0;
+  for (query::rating::Route& r : w->plan.routes) {  // in scan order: meters by series id
+    const uint32_t k = query::rating::RouteSlots(r);
+    for (uint32_t i = 0; i < k; ++i) {
+      if (new_id[r.slot + i] == kNone) new_id[r.slot + i] = next++;
+    }
+    // A route's slots stay consecutive: a strided route's slots are its own (only unrated
+    // slots, of stride 0, are shared between routes).
+    METERD_DCHECK(k == 1 || new_id[r.slot + k - 1] == new_id[r.slot] + k - 1,
+                  "OrderSlotsForScan: a route's slots must stay consecutive");
     r.slot = new_id[r.slot];
   }
+  for (uint32_t& id : new_id) {
+    if (id == kNone) id = next++;  // a slot no route feeds (none today): kept, at the end
+  }
+  auto map = [&new_id](uint32_t s) { return s == kNone ? kNone : new_id[s]; };
   std::vector<SlotInfo> slots(n);
   for (size_t i = 0; i < n; ++i) {
     SlotInfo s = w->slots[i];
@@ -38,25 +44,6 @@ void RenumberSlots(const std::vector<uint32_t>& new_id, Work* w) {
     l.last_slot = map(l.last_slot);
   }
   for (UnratedInfo& u : w->unrated) u.slot = map(u.slot);
-}
-
-}  // namespace
-
-void OrderSlotsForAccrual(Work* w) {
-  const size_t n = w->slots.size();
-  std::vector<uint32_t> new_id(n, kNone);
-  uint32_t next = 0;
-  for (const GroupInfo& g : w->groups) {
-    for (uint32_t l = g.first_line; l != kNone; l = w->lines[l].next_line) {
-      for (uint32_t s = w->lines[l].first_slot; s != kNone; s = w->slots[s].next) {
-        if (new_id[s] == kNone) new_id[s] = next++;
-      }
-    }
-  }
-  for (uint32_t& id : new_id) {
-    if (id == kNone) id = next++;  // unrated slots, and lines of no group (none today)
-  }
-  RenumberSlots(new_id, w);
 }
 
 bool PlanReusable(const PlanCache& cache, const EngineData& d, int64_t from, int64_t to) {

@@ -267,12 +267,7 @@ Status RatingScanner::ScanBlock(const RollupFileReader& file, size_t index, size
   }
   const uint64_t* s = series.data;
   uint32_t pos = 0;
-  // A block of an hour part holds one row for each of many series, whose slots may lie anywhere
-  // (a month-to-date plan numbers them in its accrual's order): fetch a few series ahead.
-  constexpr size_t kAhead = 8;
-  for (size_t k = ser_begin; k < std::min(ser_end, ser_begin + kAhead); ++k) PrefetchTotals(k);
   for (size_t k = ser_begin; k < ser_end && pos < rows; ++k) {
-    if (k + kAhead < ser_end) PrefetchTotals(k + kAhead);
     const uint64_t id = x_.ids[k];
     const uint32_t b =
         static_cast<uint32_t>(Gallop(s + pos, s + rows, id, std::less<uint64_t>()) - s);
