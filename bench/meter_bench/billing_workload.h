@@ -19,8 +19,10 @@
 //            the clock's month-to-date state (RatingEngine::RateMonthToDate; `month_to_date`
 //            false: every hour rated with the month so far scanned); BillingClock::CloseDue
 //            driven hour by hour through the month (or `days`) on a Ledger in
-//            <dir>/clock/billing.db (a top-up per account first). The hours at day 1, 15 and 30
-//            (with `days`: the first, middle and last) are re-timed `runs` - 1 more times on
+//            <dir>/clock/billing.db (a top-up per account first). With `clock_hours`: only the
+//            month's first hours, generated, sealed and booked (2 million VMs fit in memory).
+//            The hours at day 1, 15 and 30 (with `days` or `clock_hours`: the first, middle
+//            and last) are re-timed `runs` - 1 more times on
 //            copies of billing.db taken just before them (reopened, then warmed by an untimed
 //            read, write and CloseDue with nothing due, which re-rates the month so far as a
 //            restarted clock does, rebuilding its state). Checked: each account's debits for the
@@ -70,6 +72,13 @@ struct BillingWorkloadOptions {
   // hour parts (unmerged, as a server holds the current day); checked against the rating of
   // those days (the generator's answer is for whole months).
   size_t days = 0;
+  // The clock through the month's first `clock_hours` hours only (0: `days`), sealed as hour
+  // parts: what a fleet too large for a day of rollups in memory (2 million VMs) can measure.
+  // Every hour after the first reuses the clock's month-to-date state and plan, as every hour
+  // but a start's does on a server.
+  size_t clock_hours = 0;
+  // Accounts the clock's VMs are spread over (rate_month.h; 0: 20 VMs per account).
+  size_t clock_accounts = 0;
   // ClockOptions::keep_state: the clock keeps its month-to-date state with the ledger after
   // each hour (BillingClock::KeepState, timed apart); false: a reopened clock re-rates the
   // month so far (the timed restarts show it).
@@ -123,6 +132,8 @@ struct ClockPhaseResult {
   double topup_ms = 0;  // a Ledger::Post per account
   // The month booked hour by hour (one pass): CloseDue's ms, and of it the rater's calls.
   std::vector<double> hour_ms, rate_ms;
+  // Of rate_ms, the month-to-date rating's own phases (RatingStats: plan, scan, price).
+  std::vector<double> plan_ms, scan_ms, price_ms;
   std::vector<double> book_cpu_ms;  // process CPU of CloseDue minus that of its ratings
   std::vector<double> written_mb;   // bytes written by the process during CloseDue, MB
   double month_seconds = 0;         // sum of hour_ms
@@ -143,7 +154,9 @@ struct ClockPhaseResult {
     double median_restart_ms = 0;
   };
   std::vector<TimedHour> timed;
-  int64_t month_total = 0;  // rated
+  uint64_t rss_before_clock = 0;  // process RSS once the rollups, engine and ledger are open
+  uint64_t peak_rss = 0;          // the process's peak RSS (getrusage) after the phase
+  int64_t month_total = 0;        // rated
   int64_t billed_total = 0;
   size_t accounts_checked = 0;
   bool check = false;

@@ -326,6 +326,15 @@ int main(int argc, char** argv) {
       ->add_option("--days", billing_options.days,
                    "clock: run through the month's first N days only (0: the whole month)")
       ->capture_default_str();
+  billing_cmd
+      ->add_option("--clock-hours", billing_options.clock_hours,
+                   "clock: run through the month's first N hours only, generated and sealed as "
+                   "hour parts (0: --days); for fleets too large for a day of rollups in memory")
+      ->capture_default_str();
+  billing_cmd
+      ->add_option("--clock-accounts", billing_options.clock_accounts,
+                   "clock: accounts the VMs are spread over (0: 20 VMs per account)")
+      ->capture_default_str();
   bool billing_full_rate = false;
   billing_cmd->add_flag("--no-month-to-date", billing_full_rate,
                         "clock: rate every hour with the month so far scanned (no month-to-date "

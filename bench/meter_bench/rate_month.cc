@@ -184,11 +184,27 @@ Result<SealedMonth> SealMonth(RateMonth* month, const std::string& dir, CsvExpor
   return out;
 }
 
+size_t RateMonth::AccountOf(size_t vm) const {
+  if (options_.accounts == 0) return vm / kVmsPerAccount;
+  // The last account a with FirstVmOf(a) = floor(a * vms / accounts) <= vm.
+  return ((vm + 1) * accounts_ - 1) / vms_.size();
+}
+
+size_t RateMonth::FirstVmOf(size_t account) const {
+  if (options_.accounts == 0) return std::min(vms_.size(), account * kVmsPerAccount);
+  return account * vms_.size() / accounts_;
+}
+
 RateMonth::RateMonth(const RateMonthOptions& options) : options_(options) {
+  accounts_ = options.accounts != 0 ? std::min(options.accounts, options.vms)
+                                    : (options.vms + kVmsPerAccount - 1) / kVmsPerAccount;
   hours_ = static_cast<size_t>((pb::NextMonthStart(options.month_start) - options.month_start) /
                                kHourSeconds);
   vms_.resize(options.vms);
-  running_minutes_.assign(options.vms * hours_, 60);
+  // Only the hours that will be generated are kept (2 million VMs x a month = 1.4 GB); the
+  // stops are drawn over the whole month either way, so the hours kept do not depend on it.
+  kept_hours_ = options.hours == 0 ? hours_ : std::min(hours_, options.hours);
+  running_minutes_.assign(options.vms * kept_hours_, 60);
   uint32_t weight_sum = 0;
   for (uint32_t w : kPlanWeight) weight_sum += w;
   for (size_t v = 0; v < options.vms; ++v) {
@@ -208,13 +224,17 @@ RateMonth::RateMonth(const RateMonthOptions& options) : options_(options) {
     vm.ops_rate[1] = static_cast<double>(1 + rng() % 300);
     vm.io_duty = static_cast<uint32_t>(200 + rng() % 800);
     if (rng() % 20 == 0) {  // 5% of the VMs stop once or twice for 1..48 hours
-      uint8_t* minutes = &running_minutes_[v * hours_];
+      uint8_t* minutes = &running_minutes_[v * kept_hours_];
       const size_t stops = 1 + rng() % 2;
       for (size_t s = 0; s < stops; ++s) {
         const size_t at = rng() % hours_, len = 1 + rng() % 48;
-        minutes[at] = std::min<uint8_t>(minutes[at], static_cast<uint8_t>(rng() % 60));
-        for (size_t h = at + 1; h < std::min(hours_, at + len); ++h) minutes[h] = 0;
-        if (at + len < hours_) minutes[at + len] = static_cast<uint8_t>(rng() % 60);  // restart
+        const uint8_t stop_minute = static_cast<uint8_t>(rng() % 60);
+        if (at < kept_hours_) minutes[at] = std::min(minutes[at], stop_minute);
+        for (size_t h = at + 1; h < std::min(kept_hours_, at + len); ++h) minutes[h] = 0;
+        if (at + len < hours_) {
+          const uint8_t start_minute = static_cast<uint8_t>(rng() % 60);  // restart
+          if (at + len < kept_hours_) minutes[at + len] = start_minute;
+        }
       }
     }
   }
@@ -242,7 +262,7 @@ int64_t RateMonth::month_end() const {
 }
 
 uint32_t RateMonth::RunningSeconds(size_t vm, size_t hour) const {
-  return uint32_t{running_minutes_[vm * hours_ + hour]} * 60;
+  return uint32_t{running_minutes_[vm * kept_hours_ + hour]} * 60;
 }
 
 std::string RateMonth::ResourceId(size_t vm) {
@@ -262,7 +282,7 @@ std::string RateMonth::DomainId(size_t domain) { return "reseller-" + std::to_st
 std::string RateMonth::ProjectId(size_t account) { return AccountId(account) + "-default"; }
 
 void RateMonth::NextHour(std::vector<RollupRow>* rows) {
-  METERD_CHECK(next_hour_ < hours_, "rate workload: NextHour past the month");
+  METERD_CHECK(next_hour_ < kept_hours_, "rate workload: NextHour past the hours generated");
   const size_t h = next_hour_++;
   const int64_t hour = options_.month_start + static_cast<int64_t>(h) * kHourSeconds;
   rows->resize(series_.size());
@@ -523,7 +543,7 @@ Result<ExpectedCharges> RateMonth::Expected(const pb::PriceBook& book) const {
     // Per product id, the account's lines in resource-id order (VM numbers ascending, as the
     // ids are zero-padded).
     std::vector<std::pair<std::string, Pending>> groups;
-    const size_t first = a * kVmsPerAccount, end = std::min(vms(), first + kVmsPerAccount);
+    const size_t first = FirstVmOf(a), end = FirstVmOf(a + 1);
     for (size_t vm = first; vm < end; ++vm) {
       const auto ids = ProductIds(PlanOf(vm), LocationOf(vm));
       for (size_t k = 0; k < kQuantities; ++k) {

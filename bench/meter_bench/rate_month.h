@@ -5,7 +5,8 @@
 // would seal them, its tenancy and price book, the answer the rating must give, and the same
 // month as CSV for the SQL peers (bench/peers/rate_peers.mjs).
 //
-//   fleet        N VMs "vm-%06zu", 20 per account "acct-%05zu", accounts in 5 domains, one
+//   fleet        N VMs "vm-%06zu", 20 per account "acct-%05zu" (or N spread evenly over a given
+//                number of accounts, consecutive VMs together), accounts in 5 domains, one
 //                project each; 12 plans (copper .. platinum sizes), 4 locations; 5% of the VMs
 //                stop once or twice for 1..48 hours (at a minute of the hour)
 //   metrics      vm.state (running / stopped seconds), vm.vcpus, vm.memory_bytes and
@@ -68,6 +69,12 @@ struct RateMonthOptions {
   size_t vms = 10000;
   uint64_t seed = 42;
   int64_t month_start = 1793491200;  // 2026-11-01T00:00:00Z
+  // Accounts the VMs are spread over (consecutive VMs in one account, as even as can be);
+  // 0: kVmsPerAccount per account. REQUIRES: accounts <= vms.
+  size_t accounts = 0;
+  // Hours of the month that NextHour will be asked for (its first ones; 0: all): only their
+  // running minutes are kept. Expected() needs them all.
+  size_t hours = 0;
 };
 
 struct PlanSpec {
@@ -109,7 +116,7 @@ class RateMonth {
   explicit RateMonth(const RateMonthOptions& options);
 
   size_t vms() const { return vms_.size(); }
-  size_t accounts() const { return (vms_.size() + kVmsPerAccount - 1) / kVmsPerAccount; }
+  size_t accounts() const { return accounts_; }
   size_t hours() const { return hours_; }
   int64_t month_start() const { return options_.month_start; }
   int64_t month_end() const;
@@ -121,7 +128,8 @@ class RateMonth {
   static std::string AccountId(size_t account);
   static std::string DomainId(size_t domain);
   static std::string ProjectId(size_t account);
-  size_t AccountOf(size_t vm) const { return vm / kVmsPerAccount; }
+  size_t AccountOf(size_t vm) const;
+  size_t FirstVmOf(size_t account) const;  // account's VMs are [FirstVmOf(a), FirstVmOf(a + 1))
   const PlanSpec& PlanOf(size_t vm) const { return Plans()[vms_[vm].plan]; }
   const LocationSpec& LocationOf(size_t vm) const { return Locations()[vms_[vm].location]; }
 
@@ -153,7 +161,9 @@ class RateMonth {
   uint32_t RunningSeconds(size_t vm, size_t hour) const;
 
   RateMonthOptions options_;
-  size_t hours_ = 0;
+  size_t accounts_ = 0;
+  size_t hours_ = 0;       // of the month
+  size_t kept_hours_ = 0;  // of running_minutes_ per VM
   size_t next_hour_ = 0;
   std::vector<Vm> vms_;
   std::vector<uint8_t> running_minutes_;  // vm x hour: minutes running (60: the whole hour)

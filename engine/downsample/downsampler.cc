@@ -972,6 +972,11 @@ Status Downsampler::FoldRevisions(bool force) {
   return revisions_->DropBefore(seq);
 }
 
+std::string Downsampler::DurableRevisionMark() const {
+  std::lock_guard lock(mu_);
+  return revisions_->DurableMark();
+}
+
 DownsampleStats Downsampler::stats() const {
   std::lock_guard lock(mu_);
   DownsampleStats s = stats_;

@@ -207,6 +207,11 @@ class Downsampler {
   // (readers see the rows being folded until the new month files are published).
   Status FoldRevisions(bool force);
   DownsampleStats stats() const;
+  // The revision log's durable mark (RevisionLog::DurableMark, docs/format-rollup.md "Durable
+  // revision mark"): two equal marks, even across a restart or a kill -9, mean that no sealed
+  // hour was revised between them. Read under the lock under which a revision is logged and
+  // made visible, so a revision a mark counts is in every View taken after the mark was read.
+  std::string DurableRevisionMark() const;
 
  private:
   // One series' rollup state. The open buckets live inline (usually one or two: the current

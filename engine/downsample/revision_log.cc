@@ -100,6 +100,7 @@ Result<std::unique_ptr<RevisionLog>> RevisionLog::Open(const std::string& rollup
     } else {
       log->seq_ = seqs[i];
       log->log_ = std::move(opened_log);
+      log->repaired_ = report.damaged_ranges > 0;
     }
   }
   return log;
@@ -243,6 +244,7 @@ Result<uint64_t> RevisionLog::Rotate() {
   older_bytes_[seq_] = log_->size();
   log_ = std::move(fresh);
   seq_ = next;
+  repaired_ = false;
   return next;
 }
 
@@ -261,6 +263,12 @@ uint64_t RevisionLog::bytes() const {
   uint64_t n = log_ ? log_->size() : 0;
   for (const auto& [seq, size] : older_bytes_) n += size;
   return n;
+}
+
+std::string RevisionLog::DurableMark() const {
+  std::string mark = std::to_string(seq_) + ":" + std::to_string(log_ ? log_->size() : 0);
+  if (repaired_) mark += ":repaired";
+  return mark;
 }
 
 }  // namespace meterd::engine

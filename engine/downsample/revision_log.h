@@ -80,6 +80,17 @@ class RevisionLog {
   // Bytes in the logs not yet dropped.
   uint64_t bytes() const;
 
+  // The durable revision mark (docs/format-rollup.md, "Durable revision mark"):
+  // "<seq>:<bytes of log seq>", plus ":repaired" when Open rewrote log seq without damaged
+  // ranges. Every append that returned (a revision, a pending or a resolved record; all synced
+  // before they return, so before what they record is acknowledged or visible) grows the
+  // newest log, and Rotate moves to a higher seq, so two equal marks, in one process or across
+  // a restart, mean that nothing was appended between them. A crash cannot take back an append
+  // that returned, and a torn append that never returned is cut by the next Open (RecordLog),
+  // which restores the size the mark had; damage that Open repairs shrinks the log, which the
+  // suffix keeps from ever matching a mark of before.
+  std::string DurableMark() const;
+
   // Pending samples not yet resolved (after a crash), by id.
   const std::map<uint64_t, std::vector<LateSample>>& unresolved() const { return pending_; }
   void ForgetResolved(uint64_t id) { pending_.erase(id); }
@@ -97,6 +108,7 @@ class RevisionLog {
   std::unique_ptr<RecordLog> log_;
   uint64_t next_id_ = 1;
   uint64_t replayed_rows_ = 0;
+  bool repaired_ = false;  // Open rewrote log seq_ without damaged ranges
   std::map<uint64_t, std::vector<LateSample>> pending_;
 };
 

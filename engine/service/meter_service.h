@@ -146,6 +146,9 @@ class MeterService final : public net::Handler, public billing::UsageRater {
                                                     rating::MonthToDate* state) override;
   int64_t ClosedBefore() override;
   uint64_t RevisionMark() override;
+  // The downsampler's durable revision mark and a digest of the subscriptions (docs/ledger.md,
+  // "Month-to-date state"); nullopt without rollups or a catalog.
+  std::optional<std::string> DurableRevisionMark() override;
 
   // An invoice run's rated lines per account (meter_service_billing.cc; invoicing::RateFn).
   Result<std::unordered_map<std::string, std::vector<invoicing::RatedLine>>> RateInvoiceLines(

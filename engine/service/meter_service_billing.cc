@@ -16,6 +16,8 @@
 #include "engine/rating/rating_engine.h"
 #include "engine/service/meter_service.h"
 #include "net/protocol/messages.h"
+#include "storage/base/checksum.h"
+#include "storage/base/coding.h"
 
 namespace meterd::engine {
 
@@ -565,9 +567,8 @@ MeterService::RateInvoiceLines(int64_t from, int64_t to, const std::vector<std::
   return out;
 }
 
-// A kept month-to-date state against the current catalog's engine. (The clock only asks for
-// it when the rater has a durable revision mark, which this server has not yet: it re-rates
-// the month once at a start, docs/ledger.md.)
+// A kept month-to-date state against the current catalog's engine (the clock asks for it at a
+// start when the durable revision mark kept with it is DurableRevisionMark's: docs/ledger.md).
 Status MeterService::RestoreMonthToDate(std::string_view bytes, rating::MonthToDate* state) {
   if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
     state->Clear();
@@ -583,6 +584,39 @@ Status MeterService::RestoreMonthToDate(std::string_view bytes, rating::MonthToD
 
 int64_t MeterService::ClosedBefore() {
   return parts_.downsampler ? parts_.downsampler->sealed_before() : 0;
+}
+
+std::optional<std::string> MeterService::DurableRevisionMark() {
+  if (parts_.billing == nullptr || parts_.downsampler == nullptr) return std::nullopt;
+  // Usage: the revision log's mark. The catalog: a kept state's fingerprint covers the tenancy
+  // and the price book (RestoreMonthToDate refuses another), not the subscriptions, whose
+  // digest is added here: a back-dated fee applied just before a crash was not billed yet, and
+  // a restart must re-rate the month to book it.
+  const std::shared_ptr<const pricebook::SubscriptionSet> set =
+      parts_.billing->Current().subscriptions;
+  std::vector<const pricebook::Subscription*> subs;
+  if (set != nullptr) {
+    for (const pricebook::Subscription& sub : set->subscriptions) subs.push_back(&sub);
+  }
+  std::sort(subs.begin(), subs.end(),
+            [](const pricebook::Subscription* a, const pricebook::Subscription* b) {
+              return a->id < b->id;
+            });
+  std::string bytes;
+  for (const pricebook::Subscription* sub : subs) {
+    for (std::string_view text : {std::string_view(sub->id), std::string_view(sub->account),
+                                  std::string_view(sub->product)}) {
+      base::PutFixed64(&bytes, text.size());
+      bytes.append(text);
+    }
+    base::PutFixed64(&bytes, sub->quantity);
+    base::PutFixed64(&bytes, static_cast<uint64_t>(sub->start));
+    base::PutFixed64(&bytes, static_cast<uint64_t>(sub->end));
+  }
+  char digest[17];
+  std::snprintf(digest, sizeof(digest), "%016llx",
+                static_cast<unsigned long long>(base::Checksum64(bytes)));
+  return "r" + parts_.downsampler->DurableRevisionMark() + "/s" + digest;
 }
 
 uint64_t MeterService::RevisionMark() {

@@ -4,8 +4,9 @@
 // over the protocol become hourly rollups, the billing clock rates and debits each closed
 // hour once, and the balance is the top-up minus exactly the charges `meterctl charges`
 // reports, with the arithmetic written out. Also: idempotent top-ups, refusals, thresholds
-// emitting one event each, can-create, reconciliation, and kill -9 during the billing clock
-// (no hour debited twice, none missed).
+// emitting one event each, can-create, reconciliation, kill -9 during the billing clock (no
+// hour debited twice, none missed), and the month-to-date state kept with the watermark: a
+// clean restart restores it and re-rates nothing, a kill -9 after a revision re-rates.
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,6 +60,13 @@ class MeterdLedgerTest : public MeterdTest {
                   std::to_string(to));
     if (!c.is_object() || c["totals"].empty()) return -1;
     return std::llround(c["totals"].back()["credits"].get<double>() * 1e6);
+  }
+  // How many lines of the server's log (every start appends to it) contain `text`.
+  int LogCount(const std::string& text) {
+    std::ifstream in(data_dir() + ".log");
+    int n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(text) != std::string::npos;
+    return n;
   }
   // The current hour's start.
   static int64_t ThisHour() {
@@ -424,6 +432,77 @@ TEST_F(MeterdLedgerTest, KillDuringTheBillingClockNeverDebitsAnHourTwice) {
   EXPECT_EQ(lo, start);
   EXPECT_EQ(hi - lo, (count - 1) * 3600);  // contiguous: none missed
   EXPECT_GE(hi, target - 3600);
+}
+
+// The clock keeps its month-to-date state with the ledger, with the durable revision mark read
+// before the hours it holds were rated (docs/ledger.md, "Month-to-date state"). A clean restart
+// restores it: the month so far is not re-rated and nothing is booked. A revision (here an
+// import of a booked hour, durable before it is acknowledged) followed at once by kill -9 moves
+// the mark, so the restarted clock discards the state, re-rates the month and books the
+// revision's difference exactly once, whether or not the killed clock had booked it already.
+TEST_F(MeterdLedgerTest, ARestartTrustsTheKeptStateOnlyWhenNothingWasRevisedSince) {
+  const int64_t end = ThisHour();
+  const int64_t start = end - 4 * 3600;
+  server_.Stop();
+  StartServer({"--grace", "0", "--no-billing-clock"});
+  ApplyCatalog();
+  auto backfill = [&](int64_t seconds_in_last_hour) {
+    std::string csv = "resource,metric,hour,value\n";
+    for (int64_t t = start; t < end; t += 3600) {
+      csv += "vm-1001,vm.state:running," + std::to_string(t) + "," +
+             std::to_string(t + 3600 == end ? seconds_in_last_hour : 3600) + "\n";
+    }
+    return Meterctl("backfill " + WriteFile("usage.csv", csv)).exit_code;
+  };
+  ASSERT_EQ(backfill(1800), 0);
+  const std::vector<std::string> clock = {"--grace", "0", "--billing-start", std::to_string(start)};
+  server_.Stop();
+  StartServer(clock, /*fresh=*/false);
+  ASSERT_TRUE(WaitBilledThrough(end));
+  auto balance = [&]() {
+    return Json("balance --account bu1user1 --no-provisional")["balances"][0]["balance_micro"]
+        .get<int64_t>();
+  };
+  auto entries = [&]() { return Json("ledger --account bu1user1")["entries"].size(); };
+  const int64_t charged = Charged(start, end);
+  ASSERT_GT(charged, 0);
+  ASSERT_EQ(balance(), -charged);
+  const size_t booked = entries();
+
+  // 1. A clean restart: the state kept after the last hour is restored, nothing is re-rated or
+  //    booked (the server that kept no state logged "none kept" at its first start).
+  ASSERT_EQ(LogCount("event=billing_state_restored"), 0);
+  server_.Stop();
+  StartServer(clock, /*fresh=*/false);
+  for (int i = 0; i < 100 && LogCount("event=billing_state_restored") == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(LogCount("event=billing_state_restored"), 1);
+  EXPECT_EQ(LogCount("reason=\"usage was revised since it was kept\""), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a clock tick or more
+  EXPECT_EQ(entries(), booked);
+  EXPECT_EQ(balance(), -charged);
+
+  // 2. A revision of a booked hour (its import is synced before it is acknowledged), then
+  //    kill -9 before the clock could keep a state again: the restart must not trust the kept
+  //    state, and books the difference once.
+  ASSERT_EQ(backfill(3600), 0);
+  server_.Kill();
+  StartServer(clock, /*fresh=*/false);
+  const int64_t revised = Charged(start, end);
+  ASSERT_GT(revised, charged);
+  for (int i = 0; i < 100 && balance() != -revised; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(balance(), -revised);
+  EXPECT_EQ(LogCount("reason=\"usage was revised since it was kept\""), 1);
+  EXPECT_EQ(LogCount("event=billing_state_restored"), 1);  // still only the clean restart's
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_EQ(balance(), -revised);  // booked once
+  const nlohmann::json ledger = Json("ledger --account bu1user1");
+  size_t adjustments = 0;
+  for (const auto& e : ledger["entries"]) adjustments += e["kind"] == "adjustment";
+  EXPECT_EQ(adjustments, 1u);
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 // The revision log over RecordLog's recovery (issue 17): damage in the middle keeps the
 // revisions after it, and a resolution that follows the damage is not believed at that open
 // (the damage may be the torn first part of the append that carried it), so its pending
-// samples are recomputed; the log is clean at the next open.
+// samples are recomputed; the log is clean at the next open. The durable revision mark: moved
+// by every append and rotation, the same after a reopen or a torn append, never again the same
+// after a repair.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -158,6 +160,64 @@ TEST(RevisionLogRecoveryTest, TheLegacyLogIsReplayedUntilFolded) {
   ASSERT_EQ(*(*log)->Rotate(), 1u);
   ASSERT_TRUE((*log)->DropBefore(1).ok());
   EXPECT_FALSE(storage::FileExists(dir.path() + "/revisions.log"));
+}
+
+TEST(RevisionLogRecoveryTest, DurableMarkMovesWithEveryAppendAndSurvivesAReopen) {
+  testing::TempDir dir;
+  std::string damage;
+  std::vector<storage::RollupRow> rows;
+  std::vector<std::string> marks;
+  {
+    auto log = OpenLog(dir.path(), 0, &rows, &damage);
+    ASSERT_TRUE(log.ok());
+    marks.push_back((*log)->DurableMark());
+    EXPECT_EQ(marks.back(), "1:8");  // log 1, its 8-byte header
+    ASSERT_EQ(*(*log)->AddPending({{7, 100}}), 1u);
+    marks.push_back((*log)->DurableMark());
+    ASSERT_TRUE((*log)->AddRevisions({Row(7, 0, 1)}, 1).ok());
+    marks.push_back((*log)->DurableMark());
+    ASSERT_TRUE((*log)->Resolve({1}).ok());
+    marks.push_back((*log)->DurableMark());
+    ASSERT_TRUE((*log)->Rotate().ok());
+    marks.push_back((*log)->DurableMark());
+    EXPECT_EQ(marks.back(), "2:8");  // nothing pending to carry
+  }
+  for (size_t i = 0; i < marks.size(); ++i) {
+    for (size_t j = i + 1; j < marks.size(); ++j) EXPECT_NE(marks[i], marks[j]) << i << " " << j;
+  }
+  std::string kept;
+  {
+    auto log = OpenLog(dir.path(), 0, &rows, &damage);
+    ASSERT_TRUE(log.ok());
+    EXPECT_EQ((*log)->DurableMark(), marks.back());  // a restart sees the same mark
+    ASSERT_TRUE((*log)->AddRevisions({Row(8, 3600, 1)}, 0).ok());
+    kept = (*log)->DurableMark();
+  }
+  const std::string path = dir.path() + "/revisions-2.log";
+  std::string data;
+  ASSERT_TRUE(storage::ReadWholeFile(path, &data).ok());
+  // An append torn by a crash (it never returned, so no mark counted it) is cut at the next
+  // open, which gives the mark of before it back.
+  std::ofstream(path, std::ios::binary | std::ios::app) << std::string("\x30\0\0\0torn", 8);
+  {
+    auto log = OpenLog(dir.path(), 0, &rows, &damage);
+    ASSERT_TRUE(log.ok());
+    EXPECT_EQ((*log)->DurableMark(), kept);
+    ASSERT_TRUE((*log)->AddRevisions({Row(9, 3600, 1)}, 0).ok());
+  }
+  // Damage in the middle: the repaired log is shorter, and its mark says it was repaired, so it
+  // can never be taken for the mark of an earlier, undamaged log of the same length.
+  ASSERT_TRUE(storage::ReadWholeFile(path, &data).ok());
+  data[8 + 12 + 4] ^= 0x10;  // inside the first revision record's payload
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+  {
+    auto log = OpenLog(dir.path(), 0, &rows, &damage);
+    ASSERT_TRUE(log.ok());
+    ASSERT_FALSE(damage.empty());
+    const std::string mark = (*log)->DurableMark();
+    EXPECT_NE(mark.find(":repaired"), std::string::npos) << mark;
+    EXPECT_NE(mark, kept);
+  }
 }
 
 }  // namespace
