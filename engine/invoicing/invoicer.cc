@@ -1,6 +1,8 @@
 // meterd — engine/invoicing/invoicer.cc
 #include "engine/invoicing/invoicer.h"
 
+#include "engine/invoicing/collections.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -539,7 +541,7 @@ Result<StoredInvoice> Invoicer::Pay(const std::string& number, MicroCredits amou
     METERD_RETURN_IF_ERROR(store_->AddEvent(
         number, InvoiceEvent{0, "paid", 0, reference, actor, "paid in full", now}));
   }
-  return store_->Get(number);
+  return Settled(number, now);
 }
 
 Result<StoredInvoice> Invoicer::MarkPaid(const std::string& number, const std::string& reference,
@@ -554,7 +556,7 @@ Result<StoredInvoice> Invoicer::MarkPaid(const std::string& number, const std::s
     if (rest <= 0) {
       METERD_RETURN_IF_ERROR(store_->AddEvent(
           number, InvoiceEvent{0, "paid", 0, reference, actor, "marked paid", now}));
-      return store_->Get(number);
+      return Settled(number, now);
     }
   }
   return Pay(number, rest, reference, actor, now);
@@ -600,7 +602,7 @@ Result<StoredInvoice> Invoicer::Void(const std::string& number, const std::strin
                               "invoice " + number + " void: " + reason));
   METERD_RETURN_IF_ERROR(
       store_->AddEvent(number, InvoiceEvent{0, "void", 0, "", actor, reason, now}));
-  return store_->Get(number);
+  return Settled(number, now);
 }
 
 Result<StoredInvoice> Invoicer::CreditNote(const std::string& number, MicroCredits amount,
@@ -662,7 +664,14 @@ Result<StoredInvoice> Invoicer::CreditNote(const std::string& number, MicroCredi
       StoredInvoice cn,
       store_->IssueCreditNote(note, number, Numbering(issuer, InvoiceKind::kCreditNote), now));
   METERD_RETURN_IF_ERROR(Book(cn, actor, now));
+  METERD_RETURN_IF_ERROR(Settled(number, now).status());
   return store_->Get(cn.invoice.number);
+}
+
+Result<StoredInvoice> Invoicer::Settled(const std::string& number, int64_t now) {
+  METERD_ASSIGN_OR_RETURN(StoredInvoice s, store_->Get(number));
+  METERD_RETURN_IF_ERROR(ReleaseIfSettled(ledger_, s, now, now));
+  return s;
 }
 
 }  // namespace meterd::engine::invoicing
