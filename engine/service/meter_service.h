@@ -62,7 +62,8 @@ class RatingEngine;
 }
 namespace invoicing {
 class Invoicer;
-}
+class Collector;
+}  // namespace invoicing
 
 struct ServiceParts {
   storage::Store* store = nullptr;
@@ -139,6 +140,7 @@ class MeterService final : public net::Handler, public billing::UsageRater {
       int64_t from, int64_t to, const std::vector<std::string>& accounts);
   // The invoicer that answers InvoiceRequest (set once, before serving; none: refused).
   void set_invoicer(invoicing::Invoicer* invoicer) { invoicer_ = invoicer; }
+  void set_collector(invoicing::Collector* collector) { collector_ = collector; }
 
   // The billing clock whose stats StatsReply reports (set once, before serving).
   void set_clock(billing::BillingClock* clock) { parts_.clock = clock; }
@@ -264,6 +266,7 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   ServiceParts parts_;
   const events::EmailNotifier* email_ = nullptr;
   invoicing::Invoicer* invoicer_ = nullptr;
+  invoicing::Collector* collector_ = nullptr;
   std::function<net::ServerStats()> server_stats_;
   // The cached rating engine and what it was built from (CurrentRatingEngine). Holding the
   // snapshot keeps its objects alive, so a pointer compare cannot mistake a new one for it.
