@@ -241,6 +241,11 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
   }
   METERD_ASSIGN_OR_RETURN(auto adjustments, ledger_->ClockAdjustmentsOf(queries, start));
 
+  // Promotional credit the month's clock entries used, up to each account's watermark.
+  std::unordered_map<std::string, int64_t> upto;
+  for (const Pending& p : pending) upto.emplace(p.account->id, p.coverage.watermark);
+  METERD_ASSIGN_OR_RETURN(auto grants_used, ledger_->GrantsUsed(upto, start));
+
   std::vector<std::pair<Invoice, Coverage>> drafts;
   drafts.reserve(pending.size());
   for (Pending& p : pending) {
@@ -291,6 +296,7 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
     in.rated = std::move(p.lines);
     in.revisions = std::move(revisions);
     in.balance = p.balance;
+    if (auto it = grants_used.find(a->id); it != grants_used.end()) in.grants_used = it->second;
     // Discounts and coupons of the account (discounts.h), over its cycle in its zone.
     const cycles::Cycle cycle = profile != nullptr ? profile->cycle : cycles::Cycle{};
     auto zone = cycles::TimeZone::Find(h.time_zone);

@@ -284,6 +284,11 @@ class Ledger {
   };
   Result<std::unordered_map<std::string, std::map<int64_t, MicroCredits>>> ClockAdjustmentsOf(
       const std::vector<AdjustmentQuery>& queries, int64_t before_month) const;
+  // Promotional credit used for `month`: per account of `upto` (account -> watermark), minus
+  // the sum of the clock's entries of the month that drew on a grant (grant_id set), with an id
+  // up to the account's watermark; accounts that drew none are absent. One transaction.
+  Result<std::unordered_map<std::string, MicroCredits>> GrantsUsed(
+      const std::unordered_map<std::string, int64_t>& upto, int64_t month) const;
   Result<std::map<int64_t, MicroCredits>> ClockAdjustmentsBetween(std::string_view account,
                                                                   int64_t after_id, int64_t upto_id,
                                                                   int64_t before_month) const;

@@ -1,7 +1,8 @@
 // meterd — tests/integration/meterd_collections_test.cc
 //
 // Collections and the statement of account end to end on the real meterd and meterctl. Last
-// month's subscription fees of bu1user1 (postpaid) are invoiced; `meterctl invoice collect
+// month's subscription fees of bu1user1 (postpaid, 100 credits of them paid by a promotional
+// grant, shown apart as `promotional_applied`) are invoiced; `meterctl invoice collect
 // --at T` drives the collections clock: the reminder before the due date is sent once, a pass
 // past the overdue limit sends the first dunning level and suspends the account (one
 // `suspend`), a restart keeps both and sends nothing twice, and paying the invoice resumes it
@@ -62,6 +63,10 @@ TEST_F(MeterdCollectionsTest, RemindersDunningSuspensionAndAStatementThatAddsUp)
                      "100000 --reminder-days=-3,0,7 --overdue-days 10 --reason test")
                 .exit_code,
             0);
+  // Promotional credit before the clock runs: last month's fees draw on it first.
+  ASSERT_EQ(Meterctl("grant --account bu1user1 --amount 100 --expires 4102444800 --reason promo")
+                .exit_code,
+            0);
   CommandResult bad = Meterctl("settings set --scope account:bu1user1 --reminder-days 7,x");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("reminder_days"), std::string::npos) << bad.err;
@@ -87,6 +92,13 @@ TEST_F(MeterdCollectionsTest, RemindersDunningSuspensionAndAStatementThatAddsUp)
   const int64_t due = inv["due_at"];
   ASSERT_GT(inv["amount_due_micro"].get<int64_t>(), 0) << inv.dump(1);
   EXPECT_EQ(State("bu1user1"), "ok");
+  // The grant is shown apart from the amount due, in the document and the printed invoice.
+  auto doc = Run("invoice show " + number);
+  EXPECT_EQ(doc["promotional_applied"]["micro"], 100'000'000) << doc.dump(1);
+  EXPECT_EQ(doc["prepaid_applied"]["micro"], 0);
+  EXPECT_EQ(doc["amount_due"]["micro"].get<int64_t>() + 100'000'000, doc["total"]["micro"]);
+  CommandResult text = Meterctl("invoice show " + number);
+  EXPECT_NE(text.out.find("Promotional credit applied"), std::string::npos) << text.out;
 
   // Before the first step nothing; the reminder 3 days before, once.
   EXPECT_TRUE(Collect(due - 4 * kDay)["reminders"].empty());
