@@ -28,6 +28,11 @@ std::string MonthText(int64_t month) {
 
 }  // namespace
 
+std::string LineGroup(const RatedLine& r) {
+  if (!r.group.empty()) return r.group;
+  return r.kind == LineKind::kUsage ? "Other" : std::string(kSubscriptions);
+}
+
 int GroupRank(std::string_view group) {
   for (size_t i = 0; i < kLeadingGroups.size(); ++i) {
     if (group == kLeadingGroups[i]) return static_cast<int>(i);
@@ -75,8 +80,7 @@ Result<Invoice> BuildInvoice(const BuildInput& in) {
     if (r.kind == LineKind::kAdjustment) {
       return Status::InvalidArgument("a rated line cannot be an adjustment");
     }
-    std::string group = r.group;
-    if (group.empty()) group = r.kind == LineKind::kUsage ? "Other" : std::string(kSubscriptions);
+    std::string group = LineGroup(r);
     Sum& s = sums[{GroupRank(group), group, r.product_id, r.kind}];
     if (s.first == nullptr) {
       s.first = &r;

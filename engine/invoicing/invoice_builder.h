@@ -57,6 +57,9 @@ struct BuildInput {
 // The print order of groups: the seed's (Running VM, Stopped VM, Storage, Network, IP
 // addresses, Snapshots), then any other group by name, then Subscriptions, then Adjustments.
 int GroupRank(std::string_view group);
+// The invoice group of a rated line: its product group, or "Other" (usage) or
+// "Subscriptions" (fees) when it has none. Lines of one (group, product, kind) make one line.
+std::string LineGroup(const RatedLine& r);
 
 Result<Invoice> BuildInvoice(const BuildInput& in);
 

@@ -44,6 +44,7 @@
 #include "engine/events/webhook_store.h"
 #include "engine/ingest/ingest_pipeline.h"
 #include "engine/invoicing/invoice_builder.h"
+#include "engine/invoicing/usage_report.h"
 #include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
@@ -136,6 +137,10 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   uint64_t RevisionMark() override;
 
   // An invoice run's rated lines per account (meter_service_billing.cc; invoicing::RateFn).
+  // The usage report's lines (docs/invoices.md, "Usage report"): [from, to) rated per resource
+  // and product for one account.
+  Result<std::vector<invoicing::ResourceLine>> RateResourceLines(int64_t from, int64_t to,
+                                                                 const std::string& account);
   Result<std::unordered_map<std::string, std::vector<invoicing::RatedLine>>> RateInvoiceLines(
       int64_t from, int64_t to, const std::vector<std::string>& accounts);
   // The invoicer that answers InvoiceRequest (set once, before serving; none: refused).

@@ -279,6 +279,21 @@ void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& reque
       doc = invoicing::StatementJson(*st);
       break;
     }
+    case wire::InvoiceOp::Usage: {
+      auto s = invoicer_->store()->Get(number);
+      if (!s.ok()) return fail(s.status());
+      const invoicing::Invoice& inv = s->invoice;
+      if (inv.kind != invoicing::InvoiceKind::kInvoice) {
+        return fail(Status::InvalidArgument(number + " is a credit note: it has no usage"));
+      }
+      // Rated as the run rated it: from the clock's start when it started inside the period.
+      const int64_t from = std::clamp(parts_.ledger->ClockStart().value_or(inv.period_start),
+                                      inv.period_start, inv.period_end);
+      auto lines = RateResourceLines(from, inv.period_end, inv.account);
+      if (!lines.ok()) return fail(lines.status());
+      doc = invoicing::UsageReportJson(invoicing::BuildUsageReport(inv, std::move(lines).value()));
+      break;
+    }
     default:
       return fail(Status::InvalidArgument("unknown invoice operation"));
   }

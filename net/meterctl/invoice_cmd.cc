@@ -196,6 +196,45 @@ int PrintDocument(const Common& c, const Json& d) {
   return 0;
 }
 
+// The usage report: JSON as sent; CSV and table, one row per resource under its line, then the
+// line's total (rated against invoiced).
+int PrintUsage(const Common& c, const Json& rep) {
+  if (c.fmt() == Format::kJson) {
+    PrintJson(rep);
+    return 0;
+  }
+  Table t(
+      {"line", "group", "product", "kind", "resource", "quantity", "unit", "unit_price", "amount"});
+  t.SetNumeric(5);
+  t.SetNumeric(8);
+  for (const Json& l : rep["lines"]) {
+    const std::string line = Str(l, "line");
+    for (const Json& i : l["resources"]) {
+      t.Add({line, Str(i, "group"), Str(i, "product_id"), Str(i, "kind"), Str(i, "resource"),
+             Str(i, "quantity"), Str(i, "unit"), Credits(i.value("unit_price_micro", int64_t{0})),
+             Credits(i.value("amount_micro", int64_t{0}))});
+    }
+    const int64_t rated = l.value("rated_micro", int64_t{0});
+    const int64_t invoiced = l.value("invoiced_micro", int64_t{0});
+    t.Add({line, Str(l, "group"), Str(l, "product_id"), Str(l, "kind"),
+           rated == invoiced ? "(line total)" : "(line total: invoiced " + Credits(invoiced) + ")",
+           Str(l, "rated_quantity"), Str(l, "unit"), "", Credits(rated)});
+  }
+  for (const Json& i : rep["unmatched"]) {
+    t.Add({"-", Str(i, "group"), Str(i, "product_id"), Str(i, "kind"), Str(i, "resource"),
+           Str(i, "quantity"), Str(i, "unit"), Credits(i.value("unit_price_micro", int64_t{0})),
+           Credits(i.value("amount_micro", int64_t{0}))});
+  }
+  t.Print(c.fmt());
+  if (c.fmt() == Format::kTable && !rep.value("matches", true)) {
+    std::printf(
+        "\nthe period's rating changed since %s was built (late data or a re-rate: the "
+        "next invoice carries it as an adjustment)\n",
+        Str(rep, "number").c_str());
+  }
+  return 0;
+}
+
 // A collections pass: the reminders it sent and the holds it set or released.
 int PrintCollect(const Common& c, const Json& rep) {
   if (c.fmt() == Format::kJson) {
@@ -449,6 +488,15 @@ void RegisterInvoiceCommands(CLI::App& app, Common& common) {
     auto r = Call(common, wire::InvoiceOp::MarkPaid, *a);
     if (!r.ok()) return Fail(r.status());
     return PrintDocument(common, r->doc);
+  });
+
+  CLI::App* usage =
+      inv->add_subcommand("usage", "the usage behind an invoice's lines, per resource and product");
+  usage->add_option("--invoice", a->number, "the invoice number")->required();
+  common.OnRun(usage, [&common, a] {
+    auto r = Call(common, wire::InvoiceOp::Usage, *a);
+    if (!r.ok()) return Fail(r.status());
+    return PrintUsage(common, r->doc);
   });
 
   CLI::App* collect = inv->add_subcommand(

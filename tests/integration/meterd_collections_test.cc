@@ -2,7 +2,8 @@
 //
 // Collections and the statement of account end to end on the real meterd and meterctl. Last
 // month's subscription fees of bu1user1 (postpaid, 100 credits of them paid by a promotional
-// grant, shown apart as `promotional_applied`) are invoiced; `meterctl invoice collect
+// grant, shown apart as `promotional_applied`) are invoiced, and `invoice usage` lists the
+// subscriptions behind its lines, adding up to them; `meterctl invoice collect
 // --at T` drives the collections clock: the reminder before the due date is sent once, a pass
 // past the overdue limit sends the first dunning level and suspends the account (one
 // `suspend`), a restart keeps both and sends nothing twice, and paying the invoice resumes it
@@ -99,6 +100,20 @@ TEST_F(MeterdCollectionsTest, RemindersDunningSuspensionAndAStatementThatAddsUp)
   EXPECT_EQ(doc["amount_due"]["micro"].get<int64_t>() + 100'000'000, doc["total"]["micro"]);
   CommandResult text = Meterctl("invoice show " + number);
   EXPECT_NE(text.out.find("Promotional credit applied"), std::string::npos) << text.out;
+
+  // The usage behind its lines, per resource (here the subscriptions): each line adds up.
+  auto usage = Run("invoice usage --invoice " + number);
+  EXPECT_TRUE(usage["matches"].get<bool>()) << usage.dump(1);
+  ASSERT_FALSE(usage["lines"].empty()) << usage.dump(1);
+  for (const auto& l : usage["lines"]) {
+    int64_t sum = 0;
+    for (const auto& r : l["resources"]) sum += r["amount_micro"].get<int64_t>();
+    EXPECT_FALSE(l["resources"].empty()) << l.dump(1);
+    EXPECT_EQ(sum, l["invoiced_micro"].get<int64_t>()) << l.dump(1);
+    EXPECT_EQ(sum, doc["lines"][l["line"].get<size_t>()]["amount"]["micro"].get<int64_t>());
+  }
+  EXPECT_EQ(usage["lines"][0]["resources"][0]["resource"].get<std::string>().rfind("sub-", 0), 0u)
+      << usage.dump(1);
 
   // Before the first step nothing; the reminder 3 days before, once.
   EXPECT_TRUE(Collect(due - 4 * kDay)["reminders"].empty());
