@@ -284,8 +284,9 @@ int PrintStatement(const Common& c, const Json& s) {
     t.Print(c.fmt());
     return 0;
   }
+  const int64_t from = s.value("from", int64_t{0});
   std::printf("Statement of account %s\nFrom %s to %s\n\nOpening balance %s\n\n",
-              Str(s, "account").c_str(), Time(s.value("from", int64_t{0})).c_str(),
+              Str(s, "account").c_str(), from > 0 ? Time(from).c_str() : "the start",
               Time(s.value("to", int64_t{0})).c_str(),
               Credits(Micro(s["opening_balance"])).c_str());
   Table t({"id", "at", "kind", "amount", "balance", "reference", "reason"});

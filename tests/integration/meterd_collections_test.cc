@@ -59,7 +59,7 @@ TEST_F(MeterdCollectionsTest, RemindersDunningSuspensionAndAStatementThatAddsUp)
   StartServer({"--grace", "0", "--no-billing-clock"});
   const std::string catalog = std::string(METERD_SOURCE_DIR) + "/docs/examples/catalog.yaml";
   ASSERT_EQ(Meterctl("apply " + catalog).exit_code, 0);
-  // Postpaid with room to owe: only collections suspends it. The '=' keeps "-3" a value.
+  // Postpaid with room to owe: only collections suspends it.
   ASSERT_EQ(Meterctl("settings set --scope account:bu1user1 --mode postpaid --credit-limit "
                      "100000 --reminder-days=-3,0,7 --overdue-days 10 --reason test")
                 .exit_code,
