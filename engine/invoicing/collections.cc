@@ -68,6 +68,8 @@ Result<CollectReport> Collector::Collect(int64_t at, int64_t now) {
     for (int64_t d : policy.reminder_days) {
       if (at >= inv.due_at + d * kDay) step = d;
     }
+    // Already sent (or a later one): skip without a transaction; AddReminder checks again.
+    if (step && inv.last_reminder_day && *inv.last_reminder_day >= *step) step.reset();
     if (step) {
       CollectStep s{inv.number, inv.account, std::string(KindOf(*step)), *step,
                     DunningLevel(policy.reminder_days, *step)};

@@ -81,6 +81,7 @@ struct OutstandingInvoice {
   std::string number, account;
   int64_t issued_at = 0, due_at = 0;
   MicroCredits amount_due = 0, paid = 0, credited = 0;
+  std::optional<int64_t> last_reminder_day;  // the latest reminder step sent, if any
   MicroCredits outstanding() const { return amount_due - paid - credited; }
 };
 

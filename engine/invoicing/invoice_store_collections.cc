@@ -33,7 +33,9 @@ Result<std::vector<OutstandingInvoice>> InvoiceStore::Outstanding() const {
     SELECT i.number, i.account, i.issued_at, i.due_at, i.amount_due,
       (SELECT COALESCE(SUM(e.amount), 0) FROM invoice_events e
         WHERE e.invoice_id = i.id AND e.kind = 'payment'),
-      (SELECT COALESCE(SUM(c.total), 0) FROM invoices c WHERE c.credit_for = i.id)
+      (SELECT COALESCE(SUM(c.total), 0) FROM invoices c WHERE c.credit_for = i.id),
+      (SELECT MAX(CAST(substr(e.reference, 5) AS INTEGER)) FROM invoice_events e
+        WHERE e.invoice_id = i.id AND e.kind = 'reminder' AND e.reference LIKE 'day:%')
     FROM invoices i
     WHERE i.kind = 'invoice' AND NOT EXISTS (SELECT 1 FROM invoice_events e
       WHERE e.invoice_id = i.id AND (e.kind = 'paid' OR e.kind = 'void'))
@@ -42,8 +44,10 @@ Result<std::vector<OutstandingInvoice>> InvoiceStore::Outstanding() const {
   for (;;) {
     METERD_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    out.push_back(OutstandingInvoice{st.Text(0), st.Text(1), st.Int(2), st.Int(3), st.Int(4),
-                                     st.Int(5), st.Int(6)});
+    OutstandingInvoice o{st.Text(0), st.Text(1), st.Int(2), st.Int(3),
+                         st.Int(4),  st.Int(5),  st.Int(6), std::nullopt};
+    if (!st.IsNull(7)) o.last_reminder_day = st.Int(7);
+    out.push_back(std::move(o));
   }
   return out;
 }

@@ -1,8 +1,6 @@
 // meterd — engine/invoicing/invoicer.cc
 #include "engine/invoicing/invoicer.h"
 
-#include "engine/invoicing/collections.h"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "engine/invoicing/collections.h"
 #include "engine/invoicing/discounts.h"
 #include "engine/invoicing/taxes.h"
 #include "engine/pricebook/pricing.h"

@@ -137,14 +137,15 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   uint64_t RevisionMark() override;
 
   // An invoice run's rated lines per account (meter_service_billing.cc; invoicing::RateFn).
+  Result<std::unordered_map<std::string, std::vector<invoicing::RatedLine>>> RateInvoiceLines(
+      int64_t from, int64_t to, const std::vector<std::string>& accounts);
   // The usage report's lines (docs/invoices.md, "Usage report"): [from, to) rated per resource
   // and product for one account.
   Result<std::vector<invoicing::ResourceLine>> RateResourceLines(int64_t from, int64_t to,
                                                                  const std::string& account);
-  Result<std::unordered_map<std::string, std::vector<invoicing::RatedLine>>> RateInvoiceLines(
-      int64_t from, int64_t to, const std::vector<std::string>& accounts);
   // The invoicer that answers InvoiceRequest (set once, before serving; none: refused).
   void set_invoicer(invoicing::Invoicer* invoicer) { invoicer_ = invoicer; }
+  // The collector that answers InvoiceOp collect (set once, before serving; none: refused).
   void set_collector(invoicing::Collector* collector) { collector_ = collector; }
 
   // The billing clock whose stats StatsReply reports (set once, before serving).

@@ -580,7 +580,7 @@ Result<std::vector<invoicing::ResourceLine>> MeterService::RateResourceLines(
   METERD_ASSIGN_OR_RETURN(auto engine, CurrentRatingEngine());
   ScopedViews views(parts_.downsampler, from, to);
   rating::RatingRequest req = billing::AccountsRequest(from, to, account);
-  req.report_unpriced_metrics = false;  // per resource and product (the default grouping)
+  req.report_unpriced_metrics = false;  // the engine's lines are per resource and product
   METERD_ASSIGN_OR_RETURN(rating::RatingResult res, engine->Rate(views.Source(), req));
   if (!res.stats.damaged.empty()) {
     return Status::Corruption("damaged rollup block: " + res.stats.damaged[0] +
