@@ -109,8 +109,15 @@ Result<CollectReport> Collector::Collect(int64_t at, int64_t now) {
       c.reason = inv.number + " is unpaid more than " + std::to_string(*policy.overdue_days) +
                  " days after its due date";
       c.at = at;
-      METERD_ASSIGN_OR_RETURN(ledger::HoldResult r, ledger_->SetHold(c, now));
-      if (r.changed) report.held.push_back(inv.number);
+      Result<ledger::HoldResult> r = ledger_->SetHold(c, now);
+      if (r.status().code() == Status::Code::kNotFound) {
+        // An account the tenancy no longer has: nothing to suspend; the others go on.
+        spdlog::warn("event=collections_hold_skipped number={} error=\"{}\"", inv.number,
+                     r.status().ToString());
+        continue;
+      }
+      if (!r.ok()) return r.status();
+      if (r->changed) report.held.push_back(inv.number);
     }
   }
   if (appended && events_ != nullptr) events_->Notify();
