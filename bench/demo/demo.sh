@@ -127,6 +127,8 @@ London W1J 9HP" >/dev/null
 "$BIN/meterctl" invoice drafts --period "$MONTH_START" --account bu1user1 | sed 's/^/   /'
 echo "   a provisional draft is never issued; once the month's hours are closed:"
 echo "   meterctl invoice run --period YYYY-MM && meterctl invoice issue --period YYYY-MM && meterctl invoice pdf INV-000001 -o inv.pdf"
+echo "   its statement of account this month (opening balance, every entry, closing balance):"
+"$BIN/meterctl" statement --account bu1user1 --from "$MONTH_START" --to $((NOW + 1)) | tail -n 4
 
 say "10. the HTTP JSON API and /metrics (docs/http-api.md): the same keys, the same answers"
 HTTP="http://127.0.0.1:$(cat "$HTTP_PORT_FILE")"

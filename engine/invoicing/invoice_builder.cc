@@ -28,6 +28,11 @@ std::string MonthText(int64_t month) {
 
 }  // namespace
 
+std::string LineGroup(const RatedLine& r) {
+  if (!r.group.empty()) return r.group;
+  return r.kind == LineKind::kUsage ? "Other" : std::string(kSubscriptions);
+}
+
 int GroupRank(std::string_view group) {
   for (size_t i = 0; i < kLeadingGroups.size(); ++i) {
     if (group == kLeadingGroups[i]) return static_cast<int>(i);
@@ -75,8 +80,7 @@ Result<Invoice> BuildInvoice(const BuildInput& in) {
     if (r.kind == LineKind::kAdjustment) {
       return Status::InvalidArgument("a rated line cannot be an adjustment");
     }
-    std::string group = r.group;
-    if (group.empty()) group = r.kind == LineKind::kUsage ? "Other" : std::string(kSubscriptions);
+    std::string group = LineGroup(r);
     Sum& s = sums[{GroupRank(group), group, r.product_id, r.kind}];
     if (s.first == nullptr) {
       s.first = &r;
@@ -162,22 +166,37 @@ Result<Invoice> BuildInvoice(const BuildInput& in) {
   inv.total.micro = base + inv.tax_total.micro;
   inv.total.minor = inv.subtotal.minor - inv.discount_total.minor + inv.tax_total.minor;
 
-  // What the balance pays: the balance after this invoice's discounts and taxes are booked;
-  // what it does not cover of the total is due (docs/invoices.md, "Amount due").
+  // Promotional credit the period's clock entries drew is shown apart and is never due (at
+  // most the total). What the balance pays of the rest: the balance after this invoice's
+  // discounts and taxes are booked; what it does not cover is due (docs/invoices.md, "Amount
+  // due").
+  const MicroCredits promo =
+      std::clamp<MicroCredits>(in.grants_used, 0, std::max<MicroCredits>(inv.total.micro, 0));
   const __int128 after =
       static_cast<__int128>(in.balance) + inv.discount_total.micro - inv.tax_total.micro;
-  __int128 due = inv.total.micro <= 0 ? 0 : std::clamp<__int128>(-after, 0, inv.total.micro);
+  __int128 due =
+      inv.total.micro <= 0 ? 0 : std::clamp<__int128>(-after, 0, inv.total.micro - promo);
+  inv.promotional_applied.micro = promo;
   inv.amount_due.micro = static_cast<MicroCredits>(due);
-  inv.prepaid_applied.micro = inv.total.micro - inv.amount_due.micro;
-  if (inv.amount_due.micro == inv.total.micro) {
-    inv.amount_due.minor = inv.total.minor;
+  inv.prepaid_applied.micro = inv.total.micro - promo - inv.amount_due.micro;
+  // Displayed: each part rounded once, and the three add up to the displayed total (the
+  // prepaid part takes the difference).
+  if (promo == 0) {
+    inv.promotional_applied.minor = 0;
+  } else if (promo == inv.total.micro) {
+    inv.promotional_applied.minor = inv.total.minor;
+  } else {
+    METERD_ASSIGN_OR_RETURN(inv.promotional_applied.minor, minor(promo));
+  }
+  if (inv.amount_due.micro == inv.total.micro - promo) {
+    inv.amount_due.minor = inv.total.minor - inv.promotional_applied.minor;
   } else if (inv.amount_due.micro == 0) {
     inv.amount_due.minor = 0;
   } else {
     METERD_ASSIGN_OR_RETURN(inv.amount_due.minor, minor(inv.amount_due.micro));
   }
-  inv.prepaid_applied.minor = inv.total.minor - inv.amount_due.minor;
-  inv.promotional_applied = {};
+  inv.prepaid_applied.minor =
+      inv.total.minor - inv.promotional_applied.minor - inv.amount_due.minor;
 
   // The invariants of invoice.h.
   __int128 check = 0;

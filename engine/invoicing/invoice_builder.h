@@ -44,6 +44,9 @@ struct BuildInput {
   std::map<int64_t, MicroCredits> revisions;
   // The account's balance now, before this invoice's discounts and taxes are booked.
   MicroCredits balance = 0;
+  // Promotional credit (grants) the period's clock entries used (>= 0): shown apart, as much of
+  // what the balance paid as it covers (docs/invoices.md, "Amount due").
+  MicroCredits grants_used = 0;
   // Discounts of the lines (may be empty); taxes of the discounted base.
   std::function<Result<std::vector<DiscountLine>>(const std::vector<InvoiceLine>&)> discounts;
   // The taxes' printed remarks (reverse charge, VAT on top-up) go to *notes.
@@ -54,6 +57,9 @@ struct BuildInput {
 // The print order of groups: the seed's (Running VM, Stopped VM, Storage, Network, IP
 // addresses, Snapshots), then any other group by name, then Subscriptions, then Adjustments.
 int GroupRank(std::string_view group);
+// The invoice group of a rated line: its product group, or "Other" (usage) or
+// "Subscriptions" (fees) when it has none. Lines of one (group, product, kind) make one line.
+std::string LineGroup(const RatedLine& r);
 
 Result<Invoice> BuildInvoice(const BuildInput& in);
 

@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/events/event_log.h"
 #include "engine/invoicing/invoice.h"
 #include "engine/tenancy/billing_db.h"
 #include "storage/base/result.h"
@@ -73,6 +74,15 @@ struct ListFilter {
   int64_t from = INT64_MIN, to = INT64_MAX;  // period_start in [from, to)
   std::optional<InvoiceKind> kind;
   size_t limit = 0;  // 0: no limit
+};
+
+// An issued invoice that is neither paid nor void, as collections reads it (no document).
+struct OutstandingInvoice {
+  std::string number, account;
+  int64_t issued_at = 0, due_at = 0;
+  MicroCredits amount_due = 0, paid = 0, credited = 0;
+  std::optional<int64_t> last_reminder_day;  // the latest reminder step sent, if any
+  MicroCredits outstanding() const { return amount_due - paid - credited; }
 };
 
 class InvoiceStore {
@@ -129,6 +139,16 @@ class InvoiceStore {
   // The coverage of the account's latest issued, not void, invoice (by period); nullopt when
   // it has none.
   Result<std::optional<std::pair<int64_t, Coverage>>> LastCoverage(std::string_view account) const;
+  // --- collections (engine/invoicing/collections.h) ---
+  // Every issued invoice (not credit notes) without a `paid` or `void` event, by due date.
+  Result<std::vector<OutstandingInvoice>> Outstanding() const;
+  // In one transaction: unless invoice `number` already has a `reminder` event for a day at
+  // or after `day` (reference "day:<n>"), appends the reminder event (its reference set to
+  // "day:<day>") and `outbox` to the event log. True when appended. The caller calls
+  // EventLog::Notify() after a true return.
+  Result<bool> AddReminder(std::string_view number, int64_t day, InvoiceEvent event,
+                           const events::Event& outbox);
+
   // Issued documents whose booking event is missing (a crash between issuing and booking).
   Result<std::vector<std::string>> Unbooked() const;
 

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "engine/invoicing/collections.h"
 #include "engine/invoicing/discounts.h"
 #include "engine/invoicing/taxes.h"
 #include "engine/pricebook/pricing.h"
@@ -239,6 +240,11 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
   }
   METERD_ASSIGN_OR_RETURN(auto adjustments, ledger_->ClockAdjustmentsOf(queries, start));
 
+  // Promotional credit the month's clock entries used, up to each account's watermark.
+  std::unordered_map<std::string, int64_t> upto;
+  for (const Pending& p : pending) upto.emplace(p.account->id, p.coverage.watermark);
+  METERD_ASSIGN_OR_RETURN(auto grants_used, ledger_->GrantsUsed(upto, start));
+
   std::vector<std::pair<Invoice, Coverage>> drafts;
   drafts.reserve(pending.size());
   for (Pending& p : pending) {
@@ -289,6 +295,7 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
     in.rated = std::move(p.lines);
     in.revisions = std::move(revisions);
     in.balance = p.balance;
+    if (auto it = grants_used.find(a->id); it != grants_used.end()) in.grants_used = it->second;
     // Discounts and coupons of the account (discounts.h), over its cycle in its zone.
     const cycles::Cycle cycle = profile != nullptr ? profile->cycle : cycles::Cycle{};
     auto zone = cycles::TimeZone::Find(h.time_zone);
@@ -539,7 +546,7 @@ Result<StoredInvoice> Invoicer::Pay(const std::string& number, MicroCredits amou
     METERD_RETURN_IF_ERROR(store_->AddEvent(
         number, InvoiceEvent{0, "paid", 0, reference, actor, "paid in full", now}));
   }
-  return store_->Get(number);
+  return Settled(number, now);
 }
 
 Result<StoredInvoice> Invoicer::MarkPaid(const std::string& number, const std::string& reference,
@@ -554,7 +561,7 @@ Result<StoredInvoice> Invoicer::MarkPaid(const std::string& number, const std::s
     if (rest <= 0) {
       METERD_RETURN_IF_ERROR(store_->AddEvent(
           number, InvoiceEvent{0, "paid", 0, reference, actor, "marked paid", now}));
-      return store_->Get(number);
+      return Settled(number, now);
     }
   }
   return Pay(number, rest, reference, actor, now);
@@ -600,7 +607,7 @@ Result<StoredInvoice> Invoicer::Void(const std::string& number, const std::strin
                               "invoice " + number + " void: " + reason));
   METERD_RETURN_IF_ERROR(
       store_->AddEvent(number, InvoiceEvent{0, "void", 0, "", actor, reason, now}));
-  return store_->Get(number);
+  return Settled(number, now);
 }
 
 Result<StoredInvoice> Invoicer::CreditNote(const std::string& number, MicroCredits amount,
@@ -662,7 +669,14 @@ Result<StoredInvoice> Invoicer::CreditNote(const std::string& number, MicroCredi
       StoredInvoice cn,
       store_->IssueCreditNote(note, number, Numbering(issuer, InvoiceKind::kCreditNote), now));
   METERD_RETURN_IF_ERROR(Book(cn, actor, now));
+  METERD_RETURN_IF_ERROR(Settled(number, now).status());
   return store_->Get(cn.invoice.number);
+}
+
+Result<StoredInvoice> Invoicer::Settled(const std::string& number, int64_t now) {
+  METERD_ASSIGN_OR_RETURN(StoredInvoice s, store_->Get(number));
+  METERD_RETURN_IF_ERROR(ReleaseIfSettled(ledger_, s, now, now));
+  return s;
 }
 
 }  // namespace meterd::engine::invoicing

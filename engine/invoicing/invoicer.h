@@ -121,6 +121,9 @@ class Invoicer {
       : ledger_(ledger), store_(store), snapshot_(std::move(snapshot)), rate_(std::move(rate)) {}
   // The ledger entries of an issued invoice (discounts, taxes) and its `booked` event.
   Status Book(const StoredInvoice& s, const std::string& actor, int64_t now);
+  // The stored invoice after a payment, void or credit note, with the collections hold it put
+  // on its account released when it is now settled (collections.h, ReleaseIfSettled).
+  Result<StoredInvoice> Settled(const std::string& number, int64_t now);
   Result<StoredInvoice> IssueLocked(const std::string& account, int64_t period_start,
                                     const pricebook::BillingSnapshot& snap,
                                     const std::string& actor, int64_t now);

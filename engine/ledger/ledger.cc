@@ -184,7 +184,9 @@ class Writer {
   // Moves `book` to the state its balance calls for; records the state and its events.
   Status Thresholds(std::string_view account, Book* book, const ResolvedSettings& settings,
                     int64_t at, std::vector<std::string>* emitted) {
-    const AccountState next = NextState(book->state, book->balance, settings);
+    // A held account stays suspended whatever its balance (Ledger::SetHold).
+    const AccountState next = book->holds > 0 ? AccountState::kSuspended
+                                              : NextState(book->state, book->balance, settings);
     if (next == book->state) return Status::OK();
     METERD_RETURN_IF_ERROR(Flush());  // the state names an entry id: keep rows in id order
     for (std::string_view kind : TransitionEvents(book->state, next, settings)) {
@@ -422,6 +424,30 @@ std::vector<std::string> Ledger::NotifyEmails(std::string_view account) const {
     return list.ok() ? std::move(list).value() : std::vector<std::string>{};
   }
   return {};
+}
+
+CollectionPolicy Ledger::Collections(std::string_view account) const {
+  auto t = impl_->tenancy ? impl_->tenancy() : nullptr;
+  const std::vector<std::string> scopes = ScopesOf(account, t.get());
+  CollectionPolicy p;
+  bool days = false, limit = false;
+  std::shared_lock lock(impl_->mu);
+  for (const std::string& scope : scopes) {
+    auto it = impl_->settings.find(scope);
+    if (it == impl_->settings.end()) continue;
+    const SettingsChange& v = it->second.values;
+    if (!days && v.reminder_days) {
+      // Stored normalised by SetSettings; a row that no longer parses reminds nobody.
+      auto list = ParseReminderDays(*v.reminder_days);
+      if (list.ok()) p.reminder_days = std::move(list).value();
+      days = true;
+    }
+    if (!limit && v.overdue_days) {
+      if (*v.overdue_days != kNoOverdueLimit) p.overdue_days = *v.overdue_days;
+      limit = true;
+    }
+  }
+  return p;
 }
 
 Result<PostResult> Ledger::Post(const ManualEntry& m_in, int64_t now) {
@@ -893,6 +919,17 @@ Status Ledger::SetSettings(std::string_view scope, const SettingsChange& change,
     return Status::InvalidArgument("hysteresis is a non-negative amount");
   }
   if (actor.empty()) return Status::InvalidArgument("a settings change needs its actor");
+  if (change.overdue_days && *change.overdue_days != kNoOverdueLimit &&
+      (*change.overdue_days < 0 || *change.overdue_days > kMaxCollectionDays)) {
+    return Status::InvalidArgument("overdue_days is a whole number of days from 0 to " +
+                                   std::to_string(kMaxCollectionDays) + ", or none");
+  }
+  std::optional<std::string> reminder_days;
+  if (change.reminder_days) {
+    Result<std::vector<int64_t>> days = ParseReminderDays(*change.reminder_days);
+    if (!days.ok()) return days.status().WithContext("reminder_days");
+    reminder_days = FormatReminderDays(*days);
+  }
   std::optional<std::string> notify_email;
   if (change.notify_email) {
     Result<std::vector<std::string>> list = events::ParseAddressList(*change.notify_email);
@@ -912,6 +949,8 @@ Status Ledger::SetSettings(std::string_view scope, const SettingsChange& change,
   if (change.credit_limit) next.values.credit_limit = change.credit_limit;
   if (change.hysteresis) next.values.hysteresis = change.hysteresis;
   if (notify_email) next.values.notify_email = notify_email;
+  if (reminder_days) next.values.reminder_days = reminder_days;
+  if (change.overdue_days) next.values.overdue_days = change.overdue_days;
   next.actor = std::string(actor);
   next.reason = std::string(reason);
   next.created_at = now;
@@ -919,7 +958,8 @@ Status Ledger::SetSettings(std::string_view scope, const SettingsChange& change,
   {
     METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
       INSERT INTO billing_settings (scope, mode, low_balance, credit_limit, hysteresis, actor,
-        reason, created_at, notify_email) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))sql"));
+        reason, created_at, notify_email, reminder_days, overdue_days)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11))sql"));
     st.Bind(1, next.scope);
     if (next.values.mode) {
       st.Bind(2, BillingModeName(*next.values.mode));
@@ -934,6 +974,12 @@ Status Ledger::SetSettings(std::string_view scope, const SettingsChange& change,
     } else {
       st.BindNull(9);
     }
+    if (next.values.reminder_days) {
+      st.Bind(10, *next.values.reminder_days);
+    } else {
+      st.BindNull(10);
+    }
+    st.BindOptional(11, next.values.overdue_days);
     METERD_RETURN_IF_ERROR(st.Run());
   }
   METERD_RETURN_IF_ERROR(txn.Commit());

@@ -116,8 +116,43 @@ struct SettingsChange {
   // Who gets email notices (engine/events/email_notifier.h): comma-separated addresses,
   // stored normalised ("a@x.org,b@y.org"); "" = explicitly nobody (stops inheritance).
   std::optional<std::string> notify_email;
+  // Collections (docs/invoices.md, "Collections"): the reminder schedule of an issued, unpaid
+  // invoice, days relative to its due date, stored normalised ascending without repeats
+  // ("-3,0,7,14"; negative before the due date, 0 on it, positive overdue: dunning levels
+  // 1, 2, ...); "" = explicitly none (stops inheritance).
+  std::optional<std::string> reminder_days;
+  // The credit limit by days overdue: an account with an issued invoice unpaid more than this
+  // many days after its due date is suspended; kNoOverdueLimit = explicitly never.
+  std::optional<int64_t> overdue_days;
 };
 constexpr MicroCredits kNoLowBalance = INT64_MIN;
+constexpr int64_t kNoOverdueLimit = -1;
+// Bounds of reminder_days and overdue_days (a year either side of the due date).
+constexpr int64_t kMaxCollectionDays = 366;
+// An account's collections settings after resolution (like ResolvedSettings, per field).
+struct CollectionPolicy {
+  std::vector<int64_t> reminder_days;   // ascending, unique
+  std::optional<int64_t> overdue_days;  // unset: overdue invoices never suspend
+};
+// Parses and normalises a reminder_days list ("7, -3,0" -> {-3, 0, 7}); InvalidArgument on a
+// malformed or out-of-range day or more than 16 steps; "" is the empty list.
+Result<std::vector<int64_t>> ParseReminderDays(std::string_view text);
+std::string FormatReminderDays(const std::vector<int64_t>& days);
+
+// A hold that suspends an account whatever its balance (the credit limit by days overdue):
+// `reference` names its cause (an invoice number). See Ledger::SetHold.
+struct HoldChange {
+  std::string account;
+  std::string reference;
+  bool hold = true;  // false: release
+  std::string reason, actor;
+  int64_t at = 0;  // the time it refers to (the collections clock)
+};
+struct HoldResult {
+  bool changed = false;  // false: it was already so (idempotent)
+  AccountState state = AccountState::kOk;
+  std::vector<std::string> events;  // "suspend" or "resume", when the state changed
+};
 struct ScopeSettings {
   std::string scope;
   SettingsChange values;
@@ -185,6 +220,20 @@ class Ledger {
   // The account's notify_email addresses, resolved like the other settings (the first scope
   // of account -> domains -> '*' that sets it); empty when none does or it is set to "".
   std::vector<std::string> NotifyEmails(std::string_view account) const;
+  // The account's reminder schedule and overdue limit, resolved like the other settings.
+  CollectionPolicy Collections(std::string_view account) const;
+
+  // --- holds (docs/ledger.md, "Holds") ---
+  // Sets or releases the hold `reference` on an account, in one transaction with its state
+  // and events: an account with at least one hold is suspended (one `suspend` event unless it
+  // already was); releasing its last hold returns it to the state its balance calls for from
+  // `suspended`, with the hysteresis of the balance thresholds (a `resume` event when it
+  // leaves suspended). Holding what is held, or releasing what is not, changes nothing.
+  // While held, balance changes never move the account out of suspended.
+  Result<HoldResult> SetHold(const HoldChange& change, int64_t now);
+  // The references holding an account, sorted; and every held account with its references.
+  std::vector<std::string> Holds(std::string_view account) const;
+  std::map<std::string, std::vector<std::string>> AllHolds() const;
 
   // --- the billing clock ---
   // The next hour to close (the last booked hour + 1 h); nullopt before the first booking.
@@ -235,6 +284,11 @@ class Ledger {
   };
   Result<std::unordered_map<std::string, std::map<int64_t, MicroCredits>>> ClockAdjustmentsOf(
       const std::vector<AdjustmentQuery>& queries, int64_t before_month) const;
+  // Promotional credit used for `month`: per account of `upto` (account -> watermark), minus
+  // the sum of the clock's entries of the month that drew on a grant (grant_id set), with an id
+  // up to the account's watermark; accounts that drew none are absent. One transaction.
+  Result<std::unordered_map<std::string, MicroCredits>> GrantsUsed(
+      const std::unordered_map<std::string, int64_t>& upto, int64_t month) const;
   Result<std::map<int64_t, MicroCredits>> ClockAdjustmentsBetween(std::string_view account,
                                                                   int64_t after_id, int64_t upto_id,
                                                                   int64_t before_month) const;

@@ -54,6 +54,7 @@ struct Book {
   int64_t last_entry = 0;
   AccountState state = AccountState::kOk;
   std::vector<Grant> grants;  // unused rest > 0, by (expires_at, id)
+  uint32_t holds = 0;         // holds in force (Impl::holds): suspended whatever the balance
 
   MicroCredits GrantTotal() const {
     MicroCredits t = 0;
@@ -73,6 +74,7 @@ struct Ledger::Impl {
   std::map<int64_t, AccountMap<MicroCredits>> billed;          // GUARDED_BY(mu)
   std::map<std::string, ScopeSettings, std::less<>> settings;  // GUARDED_BY(mu)
   std::optional<int64_t> next_hour, clock_start;               // GUARDED_BY(mu)
+  std::map<std::string, std::set<std::string>, std::less<>> holds;  // GUARDED_BY(mu)
   uint64_t entries_since_checkpoint = 0;                       // GUARDED_BY(write_mu)
 
   Status Load();

@@ -74,4 +74,25 @@ Result<std::unordered_map<std::string, std::map<int64_t, MicroCredits>>> Ledger:
   return out;
 }
 
+Result<std::unordered_map<std::string, MicroCredits>> Ledger::GrantsUsed(
+    const std::unordered_map<std::string, int64_t>& upto, int64_t month) const {
+  std::unordered_map<std::string, MicroCredits> out;
+  if (upto.empty()) return out;
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  // Through the grant_id index: only entries that drew on a grant are read (clock entries have
+  // an hour; a grant's expiry has none and is not a use).
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    SELECT account, id, amount FROM ledger_entries INDEXED BY ledger_entries_grant
+    WHERE grant_id > 0 AND month = ?1 AND hour IS NOT NULL AND kind != 'grant_expiry')sql"));
+  st.Bind(1, month);
+  for (;;) {
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    auto it = upto.find(st.Text(0));
+    if (it == upto.end() || st.Int(1) > it->second) continue;
+    out[it->first] -= st.Int(2);
+  }
+  return out;
+}
+
 }  // namespace meterd::engine::ledger

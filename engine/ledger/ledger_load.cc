@@ -177,7 +177,7 @@ Status Ledger::Impl::Load() {
   {
     METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
       SELECT scope, mode, low_balance, credit_limit, hysteresis, actor, reason, created_at,
-        notify_email
+        notify_email, reminder_days, overdue_days
       FROM billing_settings WHERE id IN (SELECT MAX(id) FROM billing_settings GROUP BY scope))sql"));
     for (;;) {
       METERD_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -192,7 +192,23 @@ Status Ledger::Impl::Load() {
       s.reason = st.Text(6);
       s.created_at = st.Int(7);
       if (!st.IsNull(8)) s.values.notify_email = st.Text(8);
+      if (!st.IsNull(9)) s.values.reminder_days = st.Text(9);
+      if (!st.IsNull(10)) s.values.overdue_days = st.Int(10);
       settings[s.scope] = std::move(s);
+    }
+  }
+  // Holds: per account and reference, the latest row says whether it is in force.
+  {
+    METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+      SELECT account, reference, held FROM account_holds
+      WHERE id IN (SELECT MAX(id) FROM account_holds GROUP BY account, reference))sql"));
+    for (;;) {
+      METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (st.Int(2) == 0) continue;
+      std::string account = st.Text(0);
+      holds[account].insert(st.Text(1));
+      books[account].holds = static_cast<uint32_t>(holds[account].size());
     }
   }
   txn.Rollback();  // read only

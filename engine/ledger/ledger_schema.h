@@ -1,6 +1,6 @@
 // meterd — engine/ledger/ledger_schema.h
 //
-// The ledger's tables in billing.db (module "ledger", schema version 5; docs/ledger.md has
+// The ledger's tables in billing.db (module "ledger", schema version 6; docs/ledger.md has
 // every column). Every table is append-only: triggers refuse UPDATE and DELETE. CHECKs list
 // their values with OR, not IN: an IN list makes SQLite build a temporary index on every
 // insert.
@@ -24,7 +24,7 @@
 namespace meterd::engine::ledger {
 
 constexpr std::string_view kLedgerModule = "ledger";
-constexpr int64_t kLedgerSchemaVersion = 5;
+constexpr int64_t kLedgerSchemaVersion = 6;
 
 constexpr std::string_view kLedgerSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ledger_entries (
@@ -158,6 +158,26 @@ CREATE TABLE clock_month_state (
   data BLOB NOT NULL,
   created_at INTEGER NOT NULL,
   PRIMARY KEY (through, part));
+)sql",
+    // Version 6: collections (docs/invoices.md, "Collections"; docs/ledger.md, "Holds").
+    R"sql(
+ALTER TABLE billing_settings ADD COLUMN reminder_days TEXT;
+ALTER TABLE billing_settings ADD COLUMN overdue_days INTEGER;
+CREATE TABLE account_holds (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  account TEXT NOT NULL,
+  reference TEXT NOT NULL,
+  held INTEGER NOT NULL CHECK (held = 0 OR held = 1),
+  state TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE INDEX account_holds_account ON account_holds(account, reference, id);
+CREATE TRIGGER account_holds_no_UPDATE BEFORE UPDATE ON account_holds
+  BEGIN SELECT RAISE(ABORT, 'account_holds is append-only'); END;
+CREATE TRIGGER account_holds_no_DELETE BEFORE DELETE ON account_holds
+  BEGIN SELECT RAISE(ABORT, 'account_holds is append-only'); END;
 )sql",
 };
 static_assert(std::size(kLedgerMigrations) == kLedgerSchemaVersion - 1,

@@ -29,6 +29,7 @@
 #include "engine/events/webhook_store.h"
 #include "engine/ingest/ingest_pipeline.h"
 #include "engine/ingest/rollup_clock.h"
+#include "engine/invoicing/collections.h"
 #include "engine/invoicing/invoice_store.h"
 #include "engine/invoicing/invoicer.h"
 #include "engine/ledger/ledger.h"
@@ -79,6 +80,9 @@ struct Flags {
   bool billing_clock = true;
   int64_t billing_start = 0;
   bool webhooks = true;
+  // Collections (docs/invoices.md, "Collections"): a pass every this many seconds; 0 = none
+  // (passes then come only from `meterctl invoice collect`).
+  int64_t collections_interval_s = 60;
   // Email notices (docs/events.md, "Email notices"): on when --smtp-url is given.
   bool email = true;
   std::string smtp_url, smtp_from, smtp_user, smtp_password_file, smtp_ca_file;
@@ -426,6 +430,11 @@ int Run(const Flags& f) {
               .count()),
       "invoices");
   service.set_invoicer(invoicer.get());
+  engine::invoicing::Collector collector(ledger.get(), invoice_store.get(), events.get());
+  service.set_collector(&collector);
+  if (f.collections_interval_s > 0) {
+    collector.Start(std::chrono::seconds(f.collections_interval_s));
+  }
   if (email) service.set_email(&*email);
   if (downsampler && f.billing_clock) {
     billing_clock.Start();
@@ -489,6 +498,7 @@ int Run(const Flags& f) {
   http_api.Stop();
   server.Stop();
   billing_clock.Stop();  // an hour being booked commits or rolls back as a whole
+  collector.Stop();
   dispatcher.Stop();
   if (email) email->Stop();
   service.Stop();  // running exports finish before the store closes
@@ -586,6 +596,11 @@ int main(int argc, char** argv) {
                  "of the first closed hour)")
       ->capture_default_str();
   app.add_flag("--webhooks,!--no-webhooks", f.webhooks, "deliver events to webhooks")
+      ->capture_default_str();
+  app.add_option("--collections-interval", f.collections_interval_s,
+                 "seconds between collections passes (invoice reminders, dunning, suspension "
+                 "by days overdue) on the wall clock; 0: only `meterctl invoice collect`")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400}))
       ->capture_default_str();
   app.add_flag("--email,!--no-email", f.email,
                "send email notices when --smtp-url is set (--no-email: never)")

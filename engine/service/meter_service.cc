@@ -363,7 +363,8 @@ void MeterService::Handle(net::SessionState* state, const wire::Envelope& env, R
     case wire::Message::InvoiceRequest: {
       const auto* q = env.message_as_InvoiceRequest();
       const bool reads = q->op() == wire::InvoiceOp::List || q->op() == wire::InvoiceOp::Show ||
-                         q->op() == wire::InvoiceOp::Drafts || q->op() == wire::InvoiceOp::Pdf;
+                         q->op() == wire::InvoiceOp::Drafts || q->op() == wire::InvoiceOp::Pdf ||
+                         q->op() == wire::InvoiceOp::Statement || q->op() == wire::InvoiceOp::Usage;
       if (!reads && !s->who.is_admin()) {
         r->Fail(wire::ErrorCode::PermissionDenied,
                 "this invoice operation needs an admin key (billing keys read invoices)");

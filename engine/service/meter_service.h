@@ -48,6 +48,7 @@
 #include "engine/ingest/ingest_pipeline.h"
 #include "engine/ingest/rollup_clock.h"
 #include "engine/invoicing/invoice_builder.h"
+#include "engine/invoicing/usage_report.h"
 #include "engine/ledger/ledger.h"
 #include "engine/pricebook/billing_store.h"
 #include "engine/registry/metric_store.h"
@@ -67,7 +68,8 @@ class RatingEngine;
 }
 namespace invoicing {
 class Invoicer;
-}
+class Collector;
+}  // namespace invoicing
 
 struct ServiceParts {
   storage::Store* store = nullptr;
@@ -153,8 +155,14 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   // An invoice run's rated lines per account (meter_service_billing.cc; invoicing::RateFn).
   Result<std::unordered_map<std::string, std::vector<invoicing::RatedLine>>> RateInvoiceLines(
       int64_t from, int64_t to, const std::vector<std::string>& accounts);
+  // The usage report's lines (docs/invoices.md, "Usage report"): [from, to) rated per resource
+  // and product for one account.
+  Result<std::vector<invoicing::ResourceLine>> RateResourceLines(int64_t from, int64_t to,
+                                                                 const std::string& account);
   // The invoicer that answers InvoiceRequest (set once, before serving; none: refused).
   void set_invoicer(invoicing::Invoicer* invoicer) { invoicer_ = invoicer; }
+  // The collector that answers InvoiceOp collect (set once, before serving; none: refused).
+  void set_collector(invoicing::Collector* collector) { collector_ = collector; }
 
   // The billing clock whose stats StatsReply reports (set once, before serving).
   void set_clock(billing::BillingClock* clock) { parts_.clock = clock; }
@@ -291,6 +299,7 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   ServiceParts parts_;
   const events::EmailNotifier* email_ = nullptr;
   invoicing::Invoicer* invoicer_ = nullptr;
+  invoicing::Collector* collector_ = nullptr;
   std::function<net::ServerStats()> server_stats_;
   // The cached rating engine and what it was built from (CurrentRatingEngine). Holding the
   // snapshot keeps its objects alive, so a pointer compare cannot mistake a new one for it.

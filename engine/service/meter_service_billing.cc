@@ -525,6 +525,23 @@ Result<billing::ChargesByAccount> MeterService::RateMonthToDate(int64_t from, in
   return billing::SumByAccount(res);
 }
 
+// The invoice builder's copy of a rating line.
+static invoicing::RatedLine ToRatedLine(const rating::ChargeLine& l) {
+  invoicing::RatedLine r;
+  r.kind = !l.subscription  ? invoicing::LineKind::kUsage
+           : l.one_time_fee ? invoicing::LineKind::kOneTimeFee
+                            : invoicing::LineKind::kMonthlyFee;
+  r.group = std::string(l.group);
+  r.product_id = std::string(l.product_id);
+  r.product_name = std::string(l.product_name);
+  r.unit = std::string(l.unit);
+  r.raw_quantity = l.raw_quantity;
+  r.divisor = l.divisor;
+  r.unit_price = l.unit_price;
+  r.amount = l.amount;
+  return r;
+}
+
 // An invoice run's lines: [from, to) rated per account and product (the engine's lines are per
 // resource and product, summed by the invoice builder), for one account or every account.
 Result<std::unordered_map<std::string, std::vector<invoicing::RatedLine>>>
@@ -550,19 +567,32 @@ MeterService::RateInvoiceLines(int64_t from, int64_t to, const std::vector<std::
                               " (rebuild its hours: meterctl rollup rebuild)");
   }
   for (const rating::ChargeLine& l : res.lines) {
-    invoicing::RatedLine r;
-    r.kind = !l.subscription  ? invoicing::LineKind::kUsage
-             : l.one_time_fee ? invoicing::LineKind::kOneTimeFee
-                              : invoicing::LineKind::kMonthlyFee;
-    r.group = std::string(l.group);
-    r.product_id = std::string(l.product_id);
-    r.product_name = std::string(l.product_name);
-    r.unit = std::string(l.unit);
-    r.raw_quantity = l.raw_quantity;
-    r.divisor = l.divisor;
-    r.unit_price = l.unit_price;
-    r.amount = l.amount;
-    out[std::string(l.account)].push_back(std::move(r));
+    out[std::string(l.account)].push_back(ToRatedLine(l));
+  }
+  return out;
+}
+
+Result<std::vector<invoicing::ResourceLine>> MeterService::RateResourceLines(
+    int64_t from, int64_t to, const std::string& account) {
+  if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
+    return Status::NotSupported("this server rates no usage");
+  }
+  std::vector<invoicing::ResourceLine> out;
+  if (from >= to) return out;
+  METERD_ASSIGN_OR_RETURN(auto engine, CurrentRatingEngine());
+  ScopedViews views(parts_.downsampler, from, to);
+  rating::RatingRequest req = billing::AccountsRequest(from, to, account);
+  req.report_unpriced_metrics = false;  // the engine's lines are per resource and product
+  METERD_ASSIGN_OR_RETURN(rating::RatingResult res, engine->Rate(views.Source(), req));
+  if (!res.stats.damaged.empty()) {
+    return Status::Corruption("damaged rollup block: " + res.stats.damaged[0] +
+                              " (rebuild its hours: meterctl rollup rebuild)");
+  }
+  for (const rating::ChargeLine& l : res.lines) {
+    if (l.account != account) continue;
+    const std::string_view resource = l.subscription ? l.subscription_id : l.resource;
+    out.push_back(invoicing::ResourceLine{std::string(resource), std::string(l.resource_name),
+                                          ToRatedLine(l)});
   }
   return out;
 }

@@ -9,9 +9,11 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "engine/invoicing/collections.h"
 #include "engine/invoicing/invoice_json.h"
 #include "engine/invoicing/invoice_pdf.h"
 #include "engine/invoicing/invoicer.h"
+#include "engine/invoicing/statement.h"
 #include "engine/pricebook/money.h"
 #include "engine/service/meter_service.h"
 #include "net/protocol/messages.h"
@@ -103,6 +105,22 @@ Json ReportJson(const invoicing::RunReport& rep) {
   j["invoices"] = std::move(list);
   j["invoices_total"] = rep.invoices.size();
   return j;
+}
+
+Json CollectJson(const invoicing::CollectReport& rep) {
+  Json reminders = Json::array();
+  for (const invoicing::CollectStep& st : rep.reminders) {
+    reminders.push_back(Json{{"number", st.number},
+                             {"account", st.account},
+                             {"kind", st.kind},
+                             {"day", st.day},
+                             {"dunning_level", st.dunning_level}});
+  }
+  return Json{{"at", rep.at},
+              {"outstanding", rep.outstanding},
+              {"reminders", std::move(reminders)},
+              {"held", rep.held},
+              {"released", rep.released}};
 }
 
 invoicing::ScopeKind ScopeOf(wire::ChargeScope s) {
@@ -244,6 +262,41 @@ void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& reque
       }
       if (!s.ok()) return fail(s.status());
       doc = StoredJson(*s);
+      break;
+    }
+    case wire::InvoiceOp::Collect: {
+      if (collector_ == nullptr)
+        return fail(Status::NotSupported("this server has no collections"));
+      auto rep = collector_->Collect(at, now);
+      if (!rep.ok()) return fail(rep.status());
+      spdlog::info("event=collections at={} reminders={} held={} released={}", at,
+                   rep->reminders.size(), rep->held.size(), rep->released.size());
+      doc = CollectJson(*rep);
+      break;
+    }
+    case wire::InvoiceOp::Statement: {
+      const std::string account(View(q->account()));
+      if (account.empty()) return fail(Status::InvalidArgument("a statement needs --account"));
+      auto st = invoicing::BuildStatement(*parts_.ledger, *invoicer_->store(), account,
+                                          q->from() != 0 ? q->from() : INT64_MIN,
+                                          q->to() != 0 ? q->to() : now + 1);
+      if (!st.ok()) return fail(st.status());
+      doc = invoicing::StatementJson(*st);
+      break;
+    }
+    case wire::InvoiceOp::Usage: {
+      auto s = invoicer_->store()->Get(number);
+      if (!s.ok()) return fail(s.status());
+      const invoicing::Invoice& inv = s->invoice;
+      if (inv.kind != invoicing::InvoiceKind::kInvoice) {
+        return fail(Status::InvalidArgument(number + " is a credit note: it has no usage"));
+      }
+      // Rated as the run rated it: from the clock's start when it started inside the period.
+      const int64_t from = std::clamp(parts_.ledger->ClockStart().value_or(inv.period_start),
+                                      inv.period_start, inv.period_end);
+      auto lines = RateResourceLines(from, inv.period_end, inv.account);
+      if (!lines.ok()) return fail(lines.status());
+      doc = invoicing::UsageReportJson(invoicing::BuildUsageReport(inv, std::move(lines).value()));
       break;
     }
     default:

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <set>
@@ -604,6 +605,22 @@ void MeterService::OnLedgerRequest(Session* s, const wire::Envelope& env, const 
       if (const std::string_view emails = View(q->notify_email()); !emails.empty()) {
         c.notify_email = emails == "none" ? "" : std::string(emails);  // checked by SetSettings
       }
+      if (const std::string_view days = View(q->reminder_days()); !days.empty()) {
+        c.reminder_days = days == "none" ? "" : std::string(days);  // checked by SetSettings
+      }
+      if (const std::string_view days = View(q->overdue_days()); st.ok() && !days.empty()) {
+        if (days == "none") {
+          c.overdue_days = ledger::kNoOverdueLimit;
+        } else {
+          int64_t v = -1;
+          auto [end, ec] = std::from_chars(days.data(), days.data() + days.size(), v);
+          if (ec != std::errc() || end != days.data() + days.size() || v < 0) {
+            st = Status::InvalidArgument("overdue_days is a whole number of days or none, not '" +
+                                         std::string(days) + "'");
+          }
+          c.overdue_days = v;
+        }
+      }
       if (!st.ok()) return SendError(r, request_id, st);
       asio::post(queries_, [this, request_id, scope = std::string(View(q->scope())), c, actor,
                             reason = std::string(View(q->reason())), r] {
@@ -630,7 +647,14 @@ void MeterService::OnLedgerRequest(Session* s, const wire::Envelope& env, const 
             fbb.CreateString(ss.reason), ss.created_at,
             fbb.CreateString(!ss.values.notify_email           ? ""
                              : ss.values.notify_email->empty() ? "none"
-                                                               : *ss.values.notify_email)));
+                                                               : *ss.values.notify_email),
+            fbb.CreateString(!ss.values.reminder_days           ? ""
+                             : ss.values.reminder_days->empty() ? "none"
+                                                                : *ss.values.reminder_days),
+            fbb.CreateString(!ss.values.overdue_days ? ""
+                             : *ss.values.overdue_days == ledger::kNoOverdueLimit
+                                 ? "none"
+                                 : std::to_string(*ss.values.overdue_days))));
       }
       return Reply(r, net::FinishFrame(fbb, wire::CreateBillingSettingsReply(
                                                 fbb, request_id, fbb.CreateVector(out))));

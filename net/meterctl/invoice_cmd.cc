@@ -186,6 +186,125 @@ int PrintDocument(const Common& c, const Json& d) {
   return 0;
 }
 
+// The usage report: JSON as sent; CSV and table, one row per resource under its line, then the
+// line's total (rated against invoiced).
+int PrintUsage(const Common& c, const Json& rep) {
+  if (c.fmt() == Format::kJson) {
+    PrintJson(rep);
+    return 0;
+  }
+  Table t(
+      {"line", "group", "product", "kind", "resource", "quantity", "unit", "unit_price", "amount"});
+  t.SetNumeric(5);
+  t.SetNumeric(8);
+  for (const Json& l : rep["lines"]) {
+    const std::string line = Str(l, "line");
+    for (const Json& i : l["resources"]) {
+      t.Add({line, Str(i, "group"), Str(i, "product_id"), Str(i, "kind"), Str(i, "resource"),
+             Str(i, "quantity"), Str(i, "unit"), Credits(i.value("unit_price_micro", int64_t{0})),
+             Credits(i.value("amount_micro", int64_t{0}))});
+    }
+    const int64_t rated = l.value("rated_micro", int64_t{0});
+    const int64_t invoiced = l.value("invoiced_micro", int64_t{0});
+    t.Add({line, Str(l, "group"), Str(l, "product_id"), Str(l, "kind"),
+           rated == invoiced ? "(line total)" : "(line total: invoiced " + Credits(invoiced) + ")",
+           Str(l, "rated_quantity"), Str(l, "unit"), "", Credits(rated)});
+  }
+  for (const Json& i : rep["unmatched"]) {
+    t.Add({"-", Str(i, "group"), Str(i, "product_id"), Str(i, "kind"), Str(i, "resource"),
+           Str(i, "quantity"), Str(i, "unit"), Credits(i.value("unit_price_micro", int64_t{0})),
+           Credits(i.value("amount_micro", int64_t{0}))});
+  }
+  t.Print(c.fmt());
+  if (c.fmt() == Format::kTable && !rep.value("matches", true)) {
+    std::printf(
+        "\nthe period's rating changed since %s was built (late data or a re-rate: the "
+        "next invoice carries it as an adjustment)\n",
+        Str(rep, "number").c_str());
+  }
+  return 0;
+}
+
+// A collections pass: the reminders it sent and the holds it set or released.
+int PrintCollect(const Common& c, const Json& rep) {
+  if (c.fmt() == Format::kJson) {
+    PrintJson(rep);
+    return 0;
+  }
+  Table t({"number", "account", "event", "day", "dunning_level"});
+  for (const Json& r : rep["reminders"]) {
+    t.Add({Str(r, "number"), Str(r, "account"), Str(r, "kind"), Str(r, "day"),
+           Str(r, "dunning_level")});
+  }
+  for (const Json& n : rep["held"]) t.Add({n.get<std::string>(), "", "suspend (overdue)", "", ""});
+  for (const Json& n : rep["released"]) t.Add({n.get<std::string>(), "", "released", "", ""});
+  t.Print(c.fmt());
+  if (c.fmt() == Format::kTable) {
+    std::printf("\ncollections at %s: %s outstanding, %zu reminders, %zu held, %zu released\n",
+                Time(rep.value("at", int64_t{0})).c_str(), Str(rep, "outstanding").c_str(),
+                rep["reminders"].size(), rep["held"].size(), rep["released"].size());
+  }
+  return 0;
+}
+
+int64_t Micro(const Json& amount) { return amount.value("micro", int64_t{0}); }
+
+// A statement of account: JSON as sent; CSV, one row per opening, entry, document and closing;
+// a table, the statement as text.
+int PrintStatement(const Common& c, const Json& s) {
+  if (c.fmt() == Format::kJson) {
+    PrintJson(s);
+    return 0;
+  }
+  if (c.fmt() == Format::kCsv) {
+    Table t({"line", "id", "at", "kind", "amount", "balance_after", "reference", "reason"});
+    t.Add({"opening", "", Time(s.value("from", int64_t{0})), "", "",
+           Credits(Micro(s["opening_balance"])), "", ""});
+    for (const Json& e : s["entries"]) {
+      t.Add({"entry", Str(e, "id"), Time(e.value("at", int64_t{0})), Str(e, "kind"),
+             Credits(Micro(e["amount"])), Credits(Micro(e["balance_after"])), Str(e, "reference"),
+             Str(e, "reason")});
+    }
+    for (const Json& d : s["documents"]) {
+      t.Add({"document", Str(d, "number"), Time(d.value("issued_at", int64_t{0})), Str(d, "kind"),
+             Credits(Micro(d["total"])), "", Str(d, "state"), Str(d, "credit_note_for")});
+    }
+    t.Add({"closing", "", Time(s.value("to", int64_t{0})), "", "",
+           Credits(Micro(s["closing_balance"])), "", ""});
+    t.Print(c.fmt());
+    return 0;
+  }
+  const int64_t from = s.value("from", int64_t{0});
+  std::printf("Statement of account %s\nFrom %s to %s\n\nOpening balance %s\n\n",
+              Str(s, "account").c_str(), from > 0 ? Time(from).c_str() : "the start",
+              Time(s.value("to", int64_t{0})).c_str(),
+              Credits(Micro(s["opening_balance"])).c_str());
+  Table t({"id", "at", "kind", "amount", "balance", "reference", "reason"});
+  t.SetNumeric(3);
+  t.SetNumeric(4);
+  for (const Json& e : s["entries"]) {
+    t.Add({Str(e, "id"), Time(e.value("at", int64_t{0})), Str(e, "kind"),
+           Credits(Micro(e["amount"])), Credits(Micro(e["balance_after"])), Str(e, "reference"),
+           Str(e, "reason")});
+  }
+  t.Print(Format::kTable);
+  std::printf("\nCredits %s  Debits %s\nClosing balance %s\n", Credits(Micro(s["credits"])).c_str(),
+              Credits(Micro(s["debits"])).c_str(), Credits(Micro(s["closing_balance"])).c_str());
+  if (!s["documents"].empty()) {
+    std::printf("\nDocuments issued in the period\n");
+    Table d(
+        {"number", "kind", "state", "issued", "due", "total", "amount_due", "paid", "credited"});
+    for (const Json& j : s["documents"]) {
+      d.Add({Str(j, "number"), Str(j, "kind"), Str(j, "state"),
+             Day(j.value("issued_at", int64_t{0})), Day(j.value("due_at", int64_t{0})),
+             Credits(Micro(j["total"])), Credits(Micro(j["amount_due"])), Credits(Micro(j["paid"])),
+             Credits(Micro(j["credited"]))});
+    }
+    d.Print(Format::kTable);
+  }
+  return 0;
+}
+
 int RequirePeriod(const InvoiceArgs& a, int64_t* at) {
   auto p = ParsePeriod(a.period);
   if (!p) return Fail(Status::InvalidArgument("--period takes YYYY-MM, unix seconds or RFC 3339"));
@@ -360,6 +479,43 @@ void RegisterInvoiceCommands(CLI::App& app, Common& common) {
     auto r = Call(common, wire::InvoiceOp::MarkPaid, *a);
     if (!r.ok()) return Fail(r.status());
     return PrintDocument(common, r->doc);
+  });
+
+  CLI::App* usage =
+      inv->add_subcommand("usage", "the usage behind an invoice's lines, per resource and product");
+  usage->add_option("--invoice", a->number, "the invoice number")->required();
+  common.OnRun(usage, [&common, a] {
+    auto r = Call(common, wire::InvoiceOp::Usage, *a);
+    if (!r.ok()) return Fail(r.status());
+    return PrintUsage(common, r->doc);
+  });
+
+  CLI::App* collect = inv->add_subcommand(
+      "collect", "a collections pass: reminders, dunning, suspension by days overdue (admin)");
+  collect->add_option("--at", a->period,
+                      "the collections clock: unix seconds or RFC 3339 (default: now)");
+  common.OnRun(collect, [&common, a] {
+    int64_t at = 0;
+    if (!a->period.empty()) {
+      auto t = ParseTimestamp(a->period);
+      if (!t) return Fail(Status::InvalidArgument("--at takes unix seconds or RFC 3339"));
+      at = *t;
+    }
+    auto r = Call(common, wire::InvoiceOp::Collect, *a, at);
+    if (!r.ok()) return Fail(r.status());
+    return PrintCollect(common, r->doc);
+  });
+
+  CLI::App* statement = app.add_subcommand(
+      "statement", "statement of account: opening balance, entries, documents, closing balance");
+  statement->add_option("--account", a->account, "the account")->required();
+  statement->add_option("--from", a->from,
+                        "from (YYYY-MM, unix seconds or RFC 3339; default: the start)");
+  statement->add_option("--to", a->to, "to, exclusive (default: now)");
+  common.OnRun(statement, [&common, a] {
+    auto r = Call(common, wire::InvoiceOp::Statement, *a);
+    if (!r.ok()) return Fail(r.status());
+    return PrintStatement(common, r->doc);
   });
 
   CLI::App* credit = inv->add_subcommand("credit-note", "credit part of an invoice (admin)");

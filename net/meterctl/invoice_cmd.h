@@ -11,6 +11,9 @@
 //   invoice pay NUMBER --amount X --reference R                         a payment (admin)
 //   invoice mark-paid NUMBER --reference R                              pay what is due (admin)
 //   invoice credit-note NUMBER --amount X --reason R                    a credit note (admin)
+//   invoice usage --invoice NUMBER                                      usage per resource
+//   invoice collect [--at T]                                            a collections pass (admin)
+//   statement --account A [--from T] [--to T]                           statement of account
 //
 // A period is "YYYY-MM" or any instant inside it (unix seconds or RFC 3339).
 // Thread-safety: not synchronised (one command per process).

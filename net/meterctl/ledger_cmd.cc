@@ -260,7 +260,8 @@ int ShowLedger(const Common& c, const LedgerArgs& a) {
 // ---- settings ----
 
 struct SettingsArgs {
-  std::string scope = "*", mode, low_balance, credit_limit, hysteresis, reason, notify_email;
+  std::string scope = "*", mode, low_balance, credit_limit, hysteresis, reason, notify_email,
+              reminder_days, overdue_days;
 };
 
 int SetSettings(const Common& c, const SettingsArgs& a) {
@@ -270,7 +271,8 @@ int SetSettings(const Common& c, const SettingsArgs& a) {
                                 fbb, id, fbb.CreateString(a.scope), fbb.CreateString(a.mode),
                                 fbb.CreateString(a.low_balance), fbb.CreateString(a.credit_limit),
                                 fbb.CreateString(a.hysteresis), fbb.CreateString(a.reason),
-                                fbb.CreateString(a.notify_email)));
+                                fbb.CreateString(a.notify_email), fbb.CreateString(a.reminder_days),
+                                fbb.CreateString(a.overdue_days)));
   });
   if (!reply.ok()) return Fail(reply.status());
   if (c.fmt() == Format::kJson) {
@@ -288,13 +290,14 @@ int ListSettings(const Common& c) {
   if (!reply.ok()) return Fail(reply.status());
   const auto* r = Env(reply.value())->message_as_BillingSettingsReply();
   if (r == nullptr) return Fail(Status::Corruption("unexpected reply to ListBillingSettings"));
-  Table t({"scope", "mode", "low_balance", "credit_limit", "hysteresis", "notify_email", "actor",
-           "reason", "since"});
+  Table t({"scope", "mode", "low_balance", "credit_limit", "hysteresis", "notify_email",
+           "reminder_days", "overdue_days", "actor", "reason", "since"});
   if (r->settings()) {
     for (const auto* s : *r->settings()) {
       t.Add({std::string(View(s->scope())), std::string(View(s->mode())),
              std::string(View(s->low_balance())), std::string(View(s->credit_limit())),
              std::string(View(s->hysteresis())), std::string(View(s->notify_email())),
+             std::string(View(s->reminder_days())), std::string(View(s->overdue_days())),
              std::string(View(s->actor())), std::string(View(s->reason())), Time(s->created_at())});
     }
   }
@@ -587,6 +590,12 @@ void RegisterLedgerCommands(CLI::App& app, Common& common) {
                   "credits a balance must clear a threshold by to leave its state");
   set->add_option("--notify-email", s->notify_email,
                   "comma-separated addresses for email notices (\"none\": nobody)");
+  set->add_option("--reminder-days", s->reminder_days,
+                  "invoice reminders, days from the due date: \"-3,0,7,14\" (before, on, "
+                  "overdue: dunning levels 1, 2, ...; \"none\": no reminders)");
+  set->add_option("--overdue-days", s->overdue_days,
+                  "suspend an account with an invoice unpaid more than this many days after "
+                  "its due date (\"none\": never)");
   set->add_option("--reason", s->reason, "why (recorded)");
   common.OnRun(set, [&common, s] { return SetSettings(common, *s); });
   CLI::App* list = settings->add_subcommand("list", "the settings of every scope");

@@ -76,6 +76,35 @@ TEST(InvoiceBuilder, LinesAreSummedPerProductAndGroupedInTheSeedsOrder) {
   EXPECT_EQ(inv->amount_due.minor + inv->prepaid_applied.minor, inv->total.minor);
 }
 
+// Promotional credit the period used is shown apart: it is never due, and the balance pays
+// what it can of the rest; the displayed parts still add up to the total.
+TEST(InvoiceBuilder, PromotionalCreditIsShownApartFromPrepaidCredit) {
+  BuildInput in = Input();
+  in.rated = {Usage("Running VM", "copper", 3600 * 100, 3600, 2 * kCredit, 200 * kCredit)};
+  in.balance = -50 * kCredit;  // owes 50 after the grant and the paid credit
+  in.grants_used = 30 * kCredit + 4;
+  auto inv = BuildInvoice(in);
+  ASSERT_TRUE(inv.ok()) << inv.status().ToString();
+  EXPECT_EQ(inv->amount_due.micro, 50 * kCredit);
+  EXPECT_EQ(inv->promotional_applied.micro, 30 * kCredit + 4);
+  EXPECT_EQ(inv->promotional_applied.minor, 3000);
+  EXPECT_EQ(inv->prepaid_applied.micro, 120 * kCredit - 4);
+  EXPECT_EQ(inv->prepaid_applied.minor, 12000);
+  // A deficit larger than the invoice: what the grant paid is still not due.
+  in.balance = -900 * kCredit;
+  inv = BuildInvoice(in);
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->amount_due.micro, 170 * kCredit - 4);
+  EXPECT_EQ(inv->prepaid_applied.micro, 0);
+  EXPECT_EQ(inv->amount_due.minor + inv->promotional_applied.minor, 20000);
+  // Grants beyond the total: the total at most.
+  in.grants_used = 500 * kCredit;
+  inv = BuildInvoice(in);
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->promotional_applied.micro, 200 * kCredit);
+  EXPECT_EQ(inv->amount_due.micro, 0);
+}
+
 TEST(InvoiceBuilder, RevisionsOfInvoicedMonthsAreAdjustmentLines) {
   BuildInput in = Input();
   in.rated = {Usage("Running VM", "copper", 3600, 3600, 2 * kCredit, 2 * kCredit)};
@@ -160,6 +189,7 @@ TEST(InvoiceBuilder, PropertyTotalsAlwaysAddUp) {
       return std::vector<TaxLine>{{"VAT", "GB", "", 200000, false, base, {base / 5, 0}}};
     };
     in.balance = static_cast<MicroCredits>(rng() % (20000 * kCredit)) - 10000 * kCredit;
+    in.grants_used = rng() % 2 ? static_cast<MicroCredits>(rng() % (10000 * kCredit)) : 0;
     auto inv = BuildInvoice(in);
     ASSERT_TRUE(inv.ok()) << inv.status().ToString();
     EXPECT_EQ(inv->subtotal.micro, static_cast<MicroCredits>(rated));
@@ -175,8 +205,17 @@ TEST(InvoiceBuilder, PropertyTotalsAlwaysAddUp) {
               inv->subtotal.micro - inv->discount_total.micro + inv->tax_total.micro);
     EXPECT_GE(inv->amount_due.micro, 0);
     EXPECT_LE(inv->amount_due.micro, std::max<MicroCredits>(inv->total.micro, 0));
-    EXPECT_EQ(inv->amount_due.micro + inv->prepaid_applied.micro, inv->total.micro);
-    EXPECT_EQ(inv->amount_due.minor + inv->prepaid_applied.minor, inv->total.minor);
+    EXPECT_EQ(inv->amount_due.micro + inv->prepaid_applied.micro + inv->promotional_applied.micro,
+              inv->total.micro);
+    EXPECT_EQ(inv->amount_due.minor + inv->prepaid_applied.minor + inv->promotional_applied.minor,
+              inv->total.minor);
+    EXPECT_GE(inv->promotional_applied.micro, 0);
+    EXPECT_LE(inv->promotional_applied.micro, in.grants_used);
+    EXPECT_GE(inv->promotional_applied.minor, 0);
+    EXPECT_GE(inv->prepaid_applied.micro, inv->total.micro > 0 ? 0 : inv->total.micro);
+    // All the grants used, up to the total.
+    EXPECT_EQ(inv->promotional_applied.micro,
+              std::min<MicroCredits>(in.grants_used, std::max<MicroCredits>(inv->total.micro, 0)));
     // Each displayed line is its micro-credits rounded once (half-even, 1 credit = 1 GBP).
     for (const auto& l : inv->lines) {
       EXPECT_EQ(l.amount.minor,

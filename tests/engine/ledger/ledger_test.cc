@@ -452,7 +452,8 @@ TEST(Ledger, AVersionThreeLedgerKeepsTheClocksStateAfterMigrating) {
     ASSERT_TRUE(txn->Commit().ok());
   }
   LedgerFixture f(dir.path());
-  EXPECT_EQ(Count(f.db(), "SELECT schema_version FROM meta WHERE module = 'ledger'"), 5);
+  EXPECT_EQ(Count(f.db(), "SELECT schema_version FROM meta WHERE module = 'ledger'"),
+            kLedgerSchemaVersion);
   EXPECT_EQ(Count(f.db(), "SELECT COUNT(*) FROM clock_month_state"), 0);
   EXPECT_EQ(f.ledger().Balance("acme")->balance, 8 * kCredit);
   auto none = f.ledger().LoadClockState();
@@ -492,6 +493,72 @@ TEST(Ledger, AVersionThreeLedgerKeepsTheClocksStateAfterMigrating) {
   ASSERT_EQ(acme.size(), 4u);
   for (size_t i = 0; i < acme.size(); ++i) EXPECT_EQ(acme[i].id, static_cast<int64_t>(i + 1));
   EXPECT_EQ(f.ledger().Balance("acme")->balance, 6 * kCredit);
+}
+
+// Holds (schema version 6): a hold suspends whatever the balance, once; holding again or
+// releasing what is not held changes nothing; a settings row written before version 6 keeps
+// inheriting the collections fields; holds are append-only and survive a reopen.
+TEST(Ledger, HoldsSuspendOnceAndSurviveAReopen) {
+  meterd::testing::TempDir dir;
+  LedgerFixture f(dir.path());
+  SettingsChange low;
+  low.low_balance = 5 * kCredit;
+  ASSERT_TRUE(f.ledger().SetSettings("*", low, "t", "", 1).ok());
+  EXPECT_FALSE(f.ledger().Collections("acme").overdue_days.has_value());
+  ASSERT_TRUE(f.ledger().Post(TopUp("acme", 50 * kCredit, "t1"), 1).ok());
+  HoldChange h{"acme", "INV-1", true, "overdue", "collections", 10};
+  auto r = f.ledger().SetHold(h, 10);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->changed);
+  EXPECT_EQ(r->events, (std::vector<std::string>{"suspend"}));
+  EXPECT_FALSE(f.ledger().SetHold(h, 11)->changed);
+  h.reference = "INV-2";
+  EXPECT_TRUE(f.ledger().SetHold(h, 12)->events.empty());  // already suspended
+  h.reference = "INV-9";
+  h.hold = false;
+  EXPECT_FALSE(f.ledger().SetHold(h, 13)->changed);
+  h.account = "nobody";
+  EXPECT_EQ(f.ledger().SetHold(h, 13).status().code(), Status::Code::kNotFound);
+  f.Reopen();
+  EXPECT_EQ(f.ledger().Holds("acme"), (std::vector<std::string>{"INV-1", "INV-2"}));
+  EXPECT_EQ(f.ledger().Balance("acme")->state, AccountState::kSuspended);
+  h = HoldChange{"acme", "INV-1", false, "paid", "collections", 20};
+  EXPECT_TRUE(f.ledger().SetHold(h, 20)->events.empty());  // INV-2 still holds it
+  h.reference = "INV-2";
+  auto out = f.ledger().SetHold(h, 21);
+  EXPECT_EQ(out->events, (std::vector<std::string>{"resume"}));
+  EXPECT_EQ(out->state, AccountState::kOk);
+  EXPECT_EQ(f.EventKinds("acme"), (std::vector<std::string>{"suspend", "resume"}));
+  EXPECT_EQ(Count(f.db(), "SELECT COUNT(*) FROM account_holds"), 4);
+  auto txn = f.db().Begin();
+  ASSERT_TRUE(txn.ok());
+  EXPECT_FALSE(txn->Exec("UPDATE account_holds SET held = 0").ok());
+}
+
+TEST(Ledger, CollectionsSettingsResolveAndAreValidated) {
+  meterd::testing::TempDir dir;
+  LedgerFixture f(dir.path());
+  SettingsChange all;
+  all.reminder_days = "7, -3";
+  all.overdue_days = 30;
+  ASSERT_TRUE(f.ledger().SetSettings("*", all, "t", "", 1).ok());
+  SettingsChange reseller;
+  reseller.overdue_days = kNoOverdueLimit;
+  reseller.reminder_days = "";
+  ASSERT_TRUE(f.ledger().SetSettings("domain:reseller", reseller, "t", "", 1).ok());
+  EXPECT_EQ(f.ledger().Collections("acme").reminder_days, (std::vector<int64_t>{-3, 7}));
+  EXPECT_EQ(f.ledger().Collections("acme").overdue_days, 30);
+  EXPECT_TRUE(f.ledger().Collections("bolt").reminder_days.empty());
+  EXPECT_FALSE(f.ledger().Collections("bolt").overdue_days.has_value());
+  SettingsChange bad;
+  bad.overdue_days = 400;
+  EXPECT_EQ(f.ledger().SetSettings("*", bad, "t", "", 1).code(), Status::Code::kInvalidArgument);
+  bad.overdue_days.reset();
+  bad.reminder_days = "1,,2";
+  EXPECT_EQ(f.ledger().SetSettings("*", bad, "t", "", 1).code(), Status::Code::kInvalidArgument);
+  f.Reopen();
+  EXPECT_EQ(f.ledger().ListSettings()[0].values.reminder_days, "-3,7");
+  EXPECT_EQ(f.ledger().Collections("acme").overdue_days, 30);
 }
 
 }  // namespace
