@@ -70,12 +70,12 @@ struct Ledger::Impl {
 
   std::mutex write_mu;  // serialises changes
   mutable std::shared_mutex mu;
-  AccountMap<Book> books;                                      // GUARDED_BY(mu)
-  std::map<int64_t, AccountMap<MicroCredits>> billed;          // GUARDED_BY(mu)
-  std::map<std::string, ScopeSettings, std::less<>> settings;  // GUARDED_BY(mu)
-  std::optional<int64_t> next_hour, clock_start;               // GUARDED_BY(mu)
+  AccountMap<Book> books;                                           // GUARDED_BY(mu)
+  std::map<int64_t, AccountMap<MicroCredits>> billed;               // GUARDED_BY(mu)
+  std::map<std::string, ScopeSettings, std::less<>> settings;       // GUARDED_BY(mu)
+  std::optional<int64_t> next_hour, clock_start;                    // GUARDED_BY(mu)
   std::map<std::string, std::set<std::string>, std::less<>> holds;  // GUARDED_BY(mu)
-  uint64_t entries_since_checkpoint = 0;                       // GUARDED_BY(write_mu)
+  uint64_t entries_since_checkpoint = 0;                            // GUARDED_BY(write_mu)
 
   Status Load();
   // Writes a checkpoint (docs/ledger.md, "Checkpoints") when enough entries were written since

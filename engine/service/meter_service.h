@@ -90,8 +90,8 @@ struct ServiceParts {
   // The WAL's group write + fdatasync times (StoreOptions::wal_sync_observer feeds it; it is
   // created before the store, which outlives the service).
   const LatencyHistogram* wal_sync_latency = nullptr;
-  std::string data_dir;                             // BackupRequest's source
-  RollupClock* rollup_clock = nullptr;              // paused by a backup; set by set_rollup_clock
+  std::string data_dir;                 // BackupRequest's source
+  RollupClock* rollup_clock = nullptr;  // paused by a backup; set by set_rollup_clock
 };
 
 // A ResourceChange request, copied off its frame for the query pool.

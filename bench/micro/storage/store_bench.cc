@@ -88,12 +88,16 @@ void BM_StoreAppendDurable(benchmark::State& state) {
   }
   if (!in_flight.empty()) (void)(*store)->WaitDurable(in_flight.back());
   state.SetItemsProcessed(static_cast<int64_t>(samples));
-  state.counters["io_uring"] =
-      std::string((*store)->stats().io_backend) == "io_uring" ? 1.0 : 0.0;
+  state.counters["io_uring"] = std::string((*store)->stats().io_backend) == "io_uring" ? 1.0 : 0.0;
   store->reset();
   (void)RemoveTree(dir);
 }
-BENCHMARK(BM_StoreAppendDurable)->Arg(16)->Arg(64)->Arg(256)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StoreAppendDurable)
+    ->Arg(16)
+    ->Arg(64)
+    ->Arg(256)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 // A store of 1,000 VMs x 1 hour (46.8 M samples), built once and shared by the scan benchmark.
 struct ScanFixture {
