@@ -75,6 +75,31 @@ std::optional<std::string> UrlDecode(std::string_view s) {
   return out;
 }
 
+// Splits a query string into its decoded parameters, each at most once; with `allowed`, only the
+// names a route takes. Returns the message of the 400 when a pair is malformed, a name is not
+// taken or is given twice.
+std::optional<std::string> ParseQuery(std::string_view raw, const std::set<std::string>* allowed,
+                                      std::map<std::string, std::string>* out) {
+  for (size_t pos = 0; pos < raw.size();) {
+    const size_t amp = std::min(raw.find('&', pos), raw.size());
+    const std::string_view pair = raw.substr(pos, amp - pos);
+    pos = amp + 1;
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    auto name = UrlDecode(pair.substr(0, eq));
+    auto value = UrlDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!name || !value) return "malformed query string";
+    if (allowed != nullptr && !allowed->contains(*name)) {
+      std::string known;
+      for (const auto& p : *allowed) known += (known.empty() ? "" : ", ") + p;
+      return "unknown query parameter '" + *name + "'" +
+             (known.empty() ? " (this route takes none)" : " (known: " + known + ")");
+    }
+    if (!out->emplace(*name, *value).second) return "query parameter '" + *name + "' given twice";
+  }
+  return std::nullopt;
+}
+
 // One request being routed: its path parameters, query, body and session.
 struct Ctx {
   std::map<std::string, std::string> path;
@@ -583,18 +608,8 @@ void HttpApi::ServeIngest(ingest::Format format, const std::string& path,
     return reply(ErrorResponse(wire::ErrorCode::Unavailable, "meterd is not serving requests"));
   }
   std::map<std::string, std::string> query;
-  for (size_t pos = 0; pos < raw_query.size();) {
-    const size_t amp = std::min(raw_query.find('&', pos), raw_query.size());
-    const std::string_view pair = raw_query.substr(pos, amp - pos);
-    pos = amp + 1;
-    if (pair.empty()) continue;
-    const size_t eq = pair.find('=');
-    auto name = UrlDecode(pair.substr(0, eq));
-    auto value = UrlDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) return reply(BadArgument("malformed query string"));
-    if (!query.emplace(*name, *value).second) {
-      return reply(BadArgument("query parameter '" + *name + "' given twice"));
-    }
+  if (auto error = ParseQuery(raw_query, /*allowed=*/nullptr, &query)) {
+    return reply(BadArgument(*error));
   }
   const std::string key = IngestKey(request.authorization, query);
   if (key.empty()) {
@@ -701,25 +716,8 @@ void HttpApi::Serve(HttpRequest request, HttpReply reply) {
     return reply(ErrorResponse(404, "NotFound", "no such route: " + *path));
   }
   // Query parameters: each known to the route, at most once.
-  for (size_t pos = 0; pos < raw_query.size();) {
-    const size_t amp = std::min(raw_query.find('&', pos), raw_query.size());
-    const std::string_view pair = raw_query.substr(pos, amp - pos);
-    pos = amp + 1;
-    if (pair.empty()) continue;
-    const size_t eq = pair.find('=');
-    auto name = UrlDecode(pair.substr(0, eq));
-    auto value = UrlDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) return reply(BadArgument("malformed query string"));
-    if (!found->params.contains(*name)) {
-      std::string known;
-      for (const auto& p : found->params) known += (known.empty() ? "" : ", ") + p;
-      return reply(
-          BadArgument("unknown query parameter '" + *name + "'" +
-                      (known.empty() ? " (this route takes none)" : " (known: " + known + ")")));
-    }
-    if (!c.query.emplace(*name, *value).second) {
-      return reply(BadArgument("query parameter '" + *name + "' given twice"));
-    }
+  if (auto error = ParseQuery(raw_query, &found->params, &c.query)) {
+    return reply(BadArgument(*error));
   }
   c.body = std::move(request.body);
   c.handler = b->handler;
