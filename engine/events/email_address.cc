@@ -1,5 +1,6 @@
 // meterd — engine/events/email_address.cc
 #include "engine/events/email_address.h"
+#include "engine/events/blanks.h"
 
 #include <algorithm>
 #include <cstring>
@@ -59,12 +60,6 @@ bool ValidDomain(std::string_view s) {
   });
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -85,10 +80,10 @@ bool ValidAddress(std::string_view address) {
 Result<std::vector<std::string>> ParseAddressList(std::string_view text) {
   std::vector<std::string> out;
   std::vector<std::string> seen;  // lower-cased
-  if (Trim(text).empty()) return out;
+  if (TrimBlanks(text).empty()) return out;
   for (;;) {
     const size_t comma = text.find(',');
-    const std::string_view part = Trim(text.substr(0, comma));
+    const std::string_view part = TrimBlanks(text.substr(0, comma));
     if (!ValidAddress(part)) {
       std::string shown(part.substr(0, 80));
       for (char& c : shown) {

@@ -5,17 +5,10 @@
 
 #include "engine/events/email_address.h"
 #include "engine/events/email_message.h"
+#include "storage/base/clock.h"
 
 namespace meterd::engine::events {
-namespace {
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 EmailNotifier::EmailNotifier(EventLog* log, EmailStore* store, RecipientSource recipients,
                              EmailOptions options)
@@ -96,7 +89,7 @@ bool EmailNotifier::Attempt(const Event& e, const std::string& recipient, int64_
   d.event_id = e.id;
   d.recipient = recipient;
   d.attempt = attempt;
-  d.started_at = NowSeconds();
+  d.started_at = base::UnixSecondsNow();
   const auto start = std::chrono::steady_clock::now();
   const SmtpOutcome outcome =
       client_->Send(options_.from, recipient, FormatNotice(e, options_.from, recipient));

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "engine/events/event_log.h"
+#include "storage/base/clock.h"
 
 namespace meterd::engine::events {
 namespace {
@@ -14,13 +15,13 @@ using tenancy::BillingDb;
 using tenancy::Statement;
 using tenancy::Transaction;
 
-constexpr std::string_view kModule = "emails";
-constexpr int64_t kSchemaVersion = 1;
+constexpr std::string_view kEmailModule = "emails";
+constexpr int64_t kEmailSchemaVersion = 1;
 
 // `email_start` holds at most one row (id = 1), written once. The log has two indexes:
 // (delivered, event_id) answers Resume with one seek, (event_id, recipient) answers
 // DeliveredRecipients, AttemptCount and per-event listings.
-constexpr std::string_view kSchema = R"sql(
+constexpr std::string_view kEmailSchema = R"sql(
 CREATE TABLE IF NOT EXISTS email_start (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   after_event_id INTEGER NOT NULL,
@@ -47,18 +48,13 @@ CREATE TRIGGER IF NOT EXISTS email_deliveries_no_delete BEFORE DELETE ON email_d
 BEGIN SELECT RAISE(ABORT, 'email deliveries are append-only'); END;
 )sql";
 
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<EmailStore>> EmailStore::Open(BillingDb* db) {
   METERD_ASSIGN_OR_RETURN(Transaction txn, db->Begin());
   METERD_RETURN_IF_ERROR(EventLog::CreateSchema(txn));  // deliveries refer to events
-  METERD_RETURN_IF_ERROR(BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, kSchema));
+  METERD_RETURN_IF_ERROR(
+      BillingDb::EnsureSchema(txn, kEmailModule, kEmailSchemaVersion, kEmailSchema));
   METERD_RETURN_IF_ERROR(txn.Commit());
   return std::unique_ptr<EmailStore>(new EmailStore(db));
 }
@@ -81,7 +77,7 @@ Result<int64_t> EmailStore::Start() {
     METERD_ASSIGN_OR_RETURN(
         Statement st,
         txn.Prepare("INSERT INTO email_start(id, after_event_id, created_at) VALUES(1, ?1, ?2)"));
-    st.Bind(1, floor).Bind(2, NowSeconds());
+    st.Bind(1, floor).Bind(2, base::UnixSecondsNow());
     METERD_RETURN_IF_ERROR(st.Run());
   }
   METERD_RETURN_IF_ERROR(txn.Commit());

@@ -1,5 +1,6 @@
 // meterd — engine/events/event_log.cc
 #include "engine/events/event_log.h"
+#include "storage/base/clock.h"
 
 #include <algorithm>
 #include <limits>
@@ -13,13 +14,13 @@ using tenancy::BillingDb;
 using tenancy::Statement;
 using tenancy::Transaction;
 
-constexpr std::string_view kModule = "events";
-constexpr int64_t kSchemaVersion = 1;
+constexpr std::string_view kEventsModule = "events";
+constexpr int64_t kEventsSchemaVersion = 1;
 
 // AUTOINCREMENT (not a plain rowid alias): an id is never reused, even the id of the newest
 // row after a rollback, so a reader's position can never point at a different event later.
 // `events_by_account` serves ReadAfter with an account (a webhook with an account filter).
-constexpr std::string_view kSchema = R"sql(
+constexpr std::string_view kEventsSchema = R"sql(
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   account TEXT NOT NULL,
@@ -38,12 +39,6 @@ BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 // unambiguous; 64 characters is far more than any kind needs.
 constexpr size_t kMaxKindLength = 64;
 
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 Status CheckPayload(std::string_view payload) {
   if (payload.empty()) return Status::OK();
   const auto parsed = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
@@ -55,7 +50,7 @@ Status CheckPayload(std::string_view payload) {
 }  // namespace
 
 Status EventLog::CreateSchema(Transaction& txn) {
-  return BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, kSchema);
+  return BillingDb::EnsureSchema(txn, kEventsModule, kEventsSchemaVersion, kEventsSchema);
 }
 
 Result<std::unique_ptr<EventLog>> EventLog::Open(BillingDb* db) {
@@ -97,7 +92,7 @@ Result<int64_t> EventLog::Append(Transaction& txn, const Event& e) {
       .Bind(2, e.kind)
       .Bind(3, e.at)
       .Bind(4, e.payload.empty() ? std::string_view("{}") : std::string_view(e.payload))
-      .Bind(5, NowSeconds());
+      .Bind(5, base::UnixSecondsNow());
   METERD_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return Status::IOError("events: INSERT ... RETURNING gave no id");
   const int64_t id = st.Int(0);

@@ -1,5 +1,6 @@
 // meterd — engine/events/signature.cc
 #include "engine/events/signature.h"
+#include "engine/events/blanks.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -44,12 +45,6 @@ Result<std::string> HmacSha256(std::string_view key, std::string_view message) {
   return std::string(reinterpret_cast<const char*>(out), out_len);
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 std::string HexEncode(std::string_view bytes) {
@@ -85,7 +80,7 @@ Status VerifySignature(std::string_view header_value, std::string_view body,
   std::string_view rest = header_value;
   while (!rest.empty()) {
     const size_t comma = rest.find(',');
-    const std::string_view item = Trim(rest.substr(0, comma));
+    const std::string_view item = TrimBlanks(rest.substr(0, comma));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     const size_t eq = item.find('=');
     if (eq == std::string_view::npos) continue;  // unknown element: ignore (forward compat.)

@@ -9,17 +9,12 @@
 
 #include "engine/events/http_client.h"
 #include "engine/events/signature.h"
+#include "storage/base/clock.h"
 
 namespace meterd::engine::events {
 namespace {
 
 using std::chrono::milliseconds;
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string JsonString(const std::string& s) {
   // Invalid UTF-8 is replaced (U+FFFD) rather than thrown about.
@@ -105,7 +100,7 @@ bool WebhookDispatcher::Worker::Attempt(const Event& e, const std::string&, int6
   d.event_id = e.id;
   d.webhook_id = webhook_.id;
   d.attempt = attempt;
-  d.started_at = NowSeconds();
+  d.started_at = base::UnixSecondsNow();
   const auto start = std::chrono::steady_clock::now();
 
   HttpOutcome outcome;

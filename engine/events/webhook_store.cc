@@ -7,8 +7,10 @@
 #include <chrono>
 #include <limits>
 
+#include "engine/events/blanks.h"
 #include "engine/events/http_client.h"
 #include "engine/events/signature.h"
+#include "storage/base/clock.h"
 
 namespace meterd::engine::events {
 namespace {
@@ -17,13 +19,13 @@ using tenancy::BillingDb;
 using tenancy::Statement;
 using tenancy::Transaction;
 
-constexpr std::string_view kModule = "webhooks";
-constexpr int64_t kSchemaVersion = 1;
+constexpr std::string_view kWebhookModule = "webhooks";
+constexpr int64_t kWebhookSchemaVersion = 1;
 
 // Webhook rows change only by being removed, once; deliveries never change. Two indexes on
 // the log: (webhook, delivered, event) answers DeliveredThrough with one seek (MAX over an
 // equality prefix), (webhook, event) answers AttemptCount and per-webhook listings.
-constexpr std::string_view kSchema = R"sql(
+constexpr std::string_view kWebhookSchema = R"sql(
 CREATE TABLE IF NOT EXISTS webhooks (
   id TEXT PRIMARY KEY,
   url TEXT NOT NULL,
@@ -67,12 +69,6 @@ constexpr size_t kSecretBytes = 32;  // "whsec_" + 64 hex digits: a 256-bit HMAC
 constexpr size_t kMaxSecretLength = 1024;
 constexpr size_t kMaxAccountLength = 256;
 
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 Result<std::string> RandomHex(size_t bytes) {
   std::string raw(bytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
@@ -81,19 +77,13 @@ Result<std::string> RandomHex(size_t bytes) {
   return HexEncode(raw);
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // "a, b,a" -> {"a", "b"}; every part must be a valid kind.
 Result<std::vector<std::string>> ParseKinds(std::string_view text) {
   std::vector<std::string> kinds;
-  if (Trim(text).empty()) return kinds;
+  if (TrimBlanks(text).empty()) return kinds;
   for (;;) {
     const size_t comma = text.find(',');
-    const std::string_view part = Trim(text.substr(0, comma));
+    const std::string_view part = TrimBlanks(text.substr(0, comma));
     if (!EventLog::ValidKind(part)) {
       return Status::InvalidArgument("webhook kinds: '" + std::string(part) +
                                      "' is not an event kind ([a-z][a-z0-9_.]{0,63})");
@@ -124,7 +114,8 @@ bool Webhook::Matches(const Event& e) const {
 Result<std::unique_ptr<WebhookStore>> WebhookStore::Open(BillingDb* db) {
   METERD_ASSIGN_OR_RETURN(Transaction txn, db->Begin());
   METERD_RETURN_IF_ERROR(EventLog::CreateSchema(txn));  // deliveries refer to events
-  METERD_RETURN_IF_ERROR(BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, kSchema));
+  METERD_RETURN_IF_ERROR(
+      BillingDb::EnsureSchema(txn, kWebhookModule, kWebhookSchemaVersion, kWebhookSchema));
   METERD_RETURN_IF_ERROR(txn.Commit());
   return std::unique_ptr<WebhookStore>(new WebhookStore(db));
 }
@@ -151,7 +142,7 @@ Result<Webhook> WebhookStore::Add(std::string_view url, std::string_view secret,
   }
   METERD_ASSIGN_OR_RETURN(std::string id_hex, RandomHex(kIdBytes));
   w.id = "wh_" + id_hex;
-  w.created_at = NowSeconds();
+  w.created_at = base::UnixSecondsNow();
 
   METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
   {
@@ -192,7 +183,7 @@ Status WebhookStore::Remove(std::string_view id) {
   {
     METERD_ASSIGN_OR_RETURN(Statement st,
                             txn.Prepare("UPDATE webhooks SET removed_at = ?2 WHERE id = ?1"));
-    st.Bind(1, id).Bind(2, NowSeconds());
+    st.Bind(1, id).Bind(2, base::UnixSecondsNow());
     METERD_RETURN_IF_ERROR(st.Run());
   }
   return txn.Commit();

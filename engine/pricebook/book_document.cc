@@ -2,6 +2,7 @@
 #include "engine/pricebook/book_document.h"
 
 #include "engine/pricebook/units.h"
+#include "storage/base/calendar.h"
 
 namespace meterd::engine::pricebook {
 namespace {
@@ -9,8 +10,6 @@ namespace {
 using tenancy::DocErrors;
 using tenancy::DocNode;
 using tenancy::FieldReader;
-
-constexpr int64_t kHourSeconds = 3600;
 
 std::string Indexed(const std::string& base, const char* key, size_t i) {
   return base + "." + key + "[" + std::to_string(i) + "]";
@@ -422,7 +421,7 @@ std::optional<PriceBookVersion> DecodeVersion(const DocNode& node, const std::st
   if (number) v.version = static_cast<uint32_t>(*number);
   if (from) {
     v.effective_from = *from;
-    if (*from % kHourSeconds != 0) {
+    if (*from % base::kSecondsPerHour != 0) {
       r.Error("effective_from", "must be a whole hour (prices change between hours)");
     }
   }

@@ -1,12 +1,11 @@
 // meterd — engine/pricebook/price_book.cc
 #include "engine/pricebook/price_book.h"
+#include "storage/base/calendar.h"
 
 #include <algorithm>
 
 namespace meterd::engine::pricebook {
 namespace {
-
-constexpr int64_t kHourSeconds = 3600;
 
 bool StatesOverlap(const Product& a, const Product& b) {
   if (a.kind != MetricKind::kState) return true;
@@ -152,7 +151,7 @@ bool PriceBookVersion::SameContent(const PriceBookVersion& o) const {
 
 Status FinalizeVersion(PriceBookVersion* v) {
   const std::string what = "price book version " + std::to_string(v->version) + ": ";
-  if (v->effective_from % kHourSeconds != 0) {
+  if (v->effective_from % base::kSecondsPerHour != 0) {
     return Status::InvalidArgument(what + "effective_from must be a whole hour");
   }
   std::sort(v->currencies.begin(), v->currencies.end(),

@@ -11,7 +11,6 @@ namespace {
 using u128 = unsigned __int128;
 using i128 = __int128;
 
-constexpr int64_t kHourSeconds = 3600;
 constexpr u128 kI128Max = static_cast<u128>(~static_cast<u128>(0) >> 1);
 
 // The part of [a, a + q) below `edge`.
@@ -39,13 +38,13 @@ bool MulAdd(i128* acc, u128 q, i128 price) {
 }
 
 int64_t FloorHour(int64_t t) {
-  const int64_t q = t / kHourSeconds;
-  return (q - ((t % kHourSeconds) < 0 ? 1 : 0)) * kHourSeconds;
+  const int64_t q = t / base::kSecondsPerHour;
+  return (q - ((t % base::kSecondsPerHour) < 0 ? 1 : 0)) * base::kSecondsPerHour;
 }
 
 int64_t CeilHour(int64_t t) {
   const int64_t f = FloorHour(t);
-  return f == t ? f : f + kHourSeconds;
+  return f == t ? f : f + base::kSecondsPerHour;
 }
 
 void AddPiece(std::vector<ChargePiece>* pieces, uint32_t line, uint32_t tier, u128 q,
@@ -225,7 +224,7 @@ int64_t NextMonthStart(int64_t month_start) { return base::NextMonthStart(month_
 Status PriceSubscriptionMonth(const PriceBook& book, const Subscription& sub, int64_t month_start,
                               std::vector<FeeCharge>* out) {
   const int64_t month_end = NextMonthStart(month_start);
-  const int64_t month_hours = (month_end - month_start) / kHourSeconds;
+  const int64_t month_hours = (month_end - month_start) / base::kSecondsPerHour;
   if (MonthStart(sub.start) == month_start) {
     const PriceBookVersion* v = book.VersionAt(FloorHour(sub.start));
     const Product* p = v ? v->FindProduct(sub.product) : nullptr;
@@ -249,7 +248,7 @@ Status PriceSubscriptionMonth(const PriceBook& book, const Subscription& sub, in
   c.kind = FeeCharge::Kind::kMonthly;
   c.quantity = sub.quantity;
   c.month_hours = month_hours;
-  c.active_hours = (last - first) / kHourSeconds;
+  c.active_hours = (last - first) / base::kSecondsPerHour;
   c.version = book.VersionAt(first);
   c.product = c.version ? c.version->FindProduct(sub.product) : nullptr;
   if (c.product == nullptr || c.product->model != PriceModel::kSubscription) {
@@ -269,7 +268,7 @@ Status PriceSubscriptionMonth(const PriceBook& book, const Subscription& sub, in
     for (const PriceSegment& seg : book.Segments(first, last)) {
       const Product* p = seg.version->FindProduct(sub.product);
       if (p == nullptr || p->model != PriceModel::kSubscription) continue;
-      const int64_t hours = (seg.to - seg.from) / kHourSeconds;
+      const int64_t hours = (seg.to - seg.from) / base::kSecondsPerHour;
       c.exact += static_cast<i128>(p->monthly_fee) * sub.quantity * hours;
     }
     c.amount = static_cast<MicroCredits>(RoundDiv(c.exact, month_hours, c.version->rounding));
@@ -305,11 +304,12 @@ Result<Estimate> EstimatePlan(const PriceBook& book, const tenancy::Tenancy& ten
     const char* what;
   };
   const Component components[] = {
-      {"vm.state", static_cast<uint32_t>(VmState::kRunning), kHourSeconds, &vm, "running hours"},
-      {"vm.vcpus", 0, static_cast<u128>(est.plan->vcpus) * kHourSeconds, &vm, "vCPUs"},
-      {"vm.memory_bytes", 0, static_cast<u128>(est.plan->memory_bytes) * kHourSeconds, &vm,
+      {"vm.state", static_cast<uint32_t>(VmState::kRunning), base::kSecondsPerHour, &vm,
+       "running hours"},
+      {"vm.vcpus", 0, static_cast<u128>(est.plan->vcpus) * base::kSecondsPerHour, &vm, "vCPUs"},
+      {"vm.memory_bytes", 0, static_cast<u128>(est.plan->memory_bytes) * base::kSecondsPerHour, &vm,
        "memory"},
-      {"disk.size_bytes", 0, static_cast<u128>(est.plan->disk_bytes) * kHourSeconds, &disk,
+      {"disk.size_bytes", 0, static_cast<u128>(est.plan->disk_bytes) * base::kSecondsPerHour, &disk,
        "root disk"},
   };
   for (const Component& c : components) {

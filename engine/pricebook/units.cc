@@ -8,7 +8,7 @@ namespace {
 
 constexpr uint64_t kKiB = 1ull << 10, kMiB = 1ull << 20, kGiB = 1ull << 30, kTiB = 1ull << 40;
 constexpr uint64_t kK = 1000, kM = 1000 * kK, kG = 1000 * kM, kT = 1000 * kG;
-constexpr uint64_t kHourSeconds = 3600;
+constexpr uint64_t kHourFactor = 3600;
 
 struct UnitRow {
   const char* name;
@@ -19,14 +19,14 @@ struct UnitRow {
 std::vector<UnitRow> UnitsFor(MetricKind kind, std::string_view metric_unit) {
   switch (kind) {
     case MetricKind::kState:
-      return {{"h", kHourSeconds}, {"min", 60}, {"s", 1}};
+      return {{"h", kHourFactor}, {"min", 60}, {"s", 1}};
     case MetricKind::kGauge:
       if (metric_unit == "bytes") {
-        return {{"GiB·h", kHourSeconds * kGiB}, {"GB·h", kHourSeconds * kG},
-                {"MiB·h", kHourSeconds * kMiB}, {"MB·h", kHourSeconds * kM},
-                {"TiB·h", kHourSeconds * kTiB}, {"TB·h", kHourSeconds * kT}};
+        return {{"GiB·h", kHourFactor * kGiB}, {"GB·h", kHourFactor * kG},
+                {"MiB·h", kHourFactor * kMiB}, {"MB·h", kHourFactor * kM},
+                {"TiB·h", kHourFactor * kTiB}, {"TB·h", kHourFactor * kT}};
       }
-      return {{"h", kHourSeconds}, {"min", 60}, {"s", 1}};
+      return {{"h", kHourFactor}, {"min", 60}, {"s", 1}};
     case MetricKind::kCounter:
       if (metric_unit == "bytes") {
         return {{"B", 1},      {"KB", kK},    {"MB", kM},    {"GB", kG},   {"TB", kT},
@@ -36,10 +36,10 @@ std::vector<UnitRow> UnitsFor(MetricKind kind, std::string_view metric_unit) {
         return {{"ops", 1}, {"thousand ops", kK}, {"million ops", kM}};
       }
       if (metric_unit == "ns") {
-        return {{"s", kG}, {"h", kHourSeconds * kG}};
+        return {{"s", kG}, {"h", kHourFactor * kG}};
       }
       if (metric_unit == "s") {
-        return {{"s", 1}, {"h", kHourSeconds}};
+        return {{"s", 1}, {"h", kHourFactor}};
       }
       return {};
   }

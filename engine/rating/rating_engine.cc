@@ -24,20 +24,15 @@
 
 namespace meterd::engine::rating {
 
+using internal::CeilHour;
 using internal::EngineData;
+using internal::FloorHour;
+using internal::kH;
 using internal::kNone;
 using internal::SeriesHot;
 using internal::Work;
 
 namespace {
-
-constexpr int64_t kH = 3600;
-
-int64_t FloorHour(int64_t t) { return query::scan::FloorDiv(t, kH) * kH; }
-int64_t CeilHour(int64_t t) {
-  const int64_t f = FloorHour(t);
-  return f == t ? f : f + kH;
-}
 
 double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

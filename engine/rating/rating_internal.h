@@ -26,8 +26,17 @@
 #include "engine/rating/month_to_date.h"
 #include "engine/rating/rating_engine.h"
 #include "query/rating/rating_scan.h"
+#include "storage/base/calendar.h"
 
 namespace meterd::engine::rating::internal {
+
+// Rating works on whole UTC hours.
+constexpr int64_t kH = base::kSecondsPerHour;
+inline int64_t FloorHour(int64_t t) { return base::FloorDiv(t, kH) * kH; }
+inline int64_t CeilHour(int64_t t) {
+  const int64_t f = FloorHour(t);
+  return f == t ? f : f + kH;
+}
 
 constexpr uint32_t kNone = UINT32_MAX;
 

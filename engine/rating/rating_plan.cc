@@ -35,7 +35,6 @@ using query::rating::Quantity;
 using query::rating::Route;
 using tenancy::ResourceVersion;
 
-constexpr int64_t kH = 3600;
 constexpr uint8_t kAllStates = 0xFF;  // state codes 0..7
 
 // How one (price version, resource attributes, metric) resolves.

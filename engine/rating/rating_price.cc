@@ -30,10 +30,6 @@ using pricebook::Product;
 using pricebook::UsageSlice;
 using query::rating::SlotTotals;
 
-constexpr int64_t kH = 3600;
-
-int64_t FloorHour(int64_t t) { return query::scan::FloorDiv(t, kH) * kH; }
-
 MicroCredits FirstPrice(const Product& p) {
   switch (p.model) {
     case pricebook::PriceModel::kPerUnit:

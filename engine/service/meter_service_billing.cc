@@ -15,6 +15,7 @@
 #include "engine/pricebook/money.h"
 #include "engine/rating/rating_engine.h"
 #include "engine/service/meter_service.h"
+#include "engine/service/service_replies.h"
 #include "net/protocol/messages.h"
 #include "storage/base/checksum.h"
 #include "storage/base/coding.h"
@@ -27,11 +28,6 @@ using net::ResponderPtr;
 
 // Unrated usage entries a ChargesChunk lists (about 150 bytes each: well inside a frame).
 constexpr size_t kMaxUnratedShown = 4096;
-
-void SendError(const ResponderPtr& r, uint64_t request_id, const Status& status) {
-  r->Send(net::ErrorFrame(request_id, net::ToWireCode(status), status.message()));
-  r->Done();
-}
 
 tenancy::DocFormat FromWire(wire::DocFormat f) {
   switch (f) {
@@ -56,7 +52,7 @@ std::string Display(int64_t micro, const pricebook::Currency& currency,
 void MeterService::RunApplyCatalog(uint64_t request_id, const std::string& document,
                                    wire::DocFormat format, bool dry_run, const ResponderPtr& r) {
   if (parts_.billing == nullptr) {
-    return SendError(r, request_id, Status::NotSupported("this server keeps no billing catalog"));
+    return ReplyError(r, request_id, Status::NotSupported("this server keeps no billing catalog"));
   }
   std::vector<tenancy::DocError> errors;
   Result<tenancy::ApplyReport> rep =
@@ -74,7 +70,7 @@ void MeterService::SendApplyReply(uint64_t request_id, const Result<tenancy::App
   bool applied = false;
   std::string summary;
   if (!rep.ok()) {
-    if (errors.empty()) return SendError(r, request_id, rep.status());
+    if (errors.empty()) return ReplyError(r, request_id, rep.status());
     for (const tenancy::DocError& e : errors) error_list.push_back(fbb.CreateString(e.ToString()));
     summary = "refused: " + std::to_string(errors.size()) + " error(s); nothing changed";
   } else {
@@ -103,7 +99,8 @@ void MeterService::SendApplyReply(uint64_t request_id, const Result<tenancy::App
 
 void MeterService::RunEstimate(const EstimateArgs& a, const ResponderPtr& r) {
   if (parts_.billing == nullptr) {
-    return SendError(r, a.request_id, Status::NotSupported("this server keeps no billing catalog"));
+    return ReplyError(r, a.request_id,
+                      Status::NotSupported("this server keeps no billing catalog"));
   }
   pricebook::EstimateRequest req;
   req.plan = a.plan;
@@ -112,13 +109,13 @@ void MeterService::RunEstimate(const EstimateArgs& a, const ResponderPtr& r) {
   req.hours = a.hours;
   req.at = a.at;
   Result<pricebook::Estimate> est = parts_.billing->EstimateCost(req);
-  if (!est.ok()) return SendError(r, a.request_id, est.status());
+  if (!est.ok()) return ReplyError(r, a.request_id, est.status());
   const pricebook::PriceBookVersion& v = *est->version;
   const pricebook::Currency& currency = v.DisplayCurrency(a.currency);
   if (!a.currency.empty() && currency.code != a.currency) {
-    return SendError(r, a.request_id,
-                     Status::NotFound("currency " + a.currency + " is not in price book version " +
-                                      std::to_string(v.version)));
+    return ReplyError(r, a.request_id,
+                      Status::NotFound("currency " + a.currency + " is not in price book version " +
+                                       std::to_string(v.version)));
   }
   flatbuffers::FlatBufferBuilder fbb(4096);
   std::vector<flatbuffers::Offset<wire::EstimateLine>> lines;
@@ -282,20 +279,20 @@ class RequestTimer {
 // streamed as ChargesChunk frames.
 void MeterService::RunCharges(const ChargesArgs& a, const ResponderPtr& r) {
   if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
-    return SendError(r, a.request_id, Status::NotSupported("this server rates no usage"));
+    return ReplyError(r, a.request_id, Status::NotSupported("this server rates no usage"));
   }
   const RequestTimer timer;
   Result<rating::RatingRequest> req =
       RatingRequestOf("charges", a.from, a.to, a.scope, a.scope_id, a.group_by, a.currency);
-  if (!req.ok()) return SendError(r, a.request_id, req.status());
+  if (!req.ok()) return ReplyError(r, a.request_id, req.status());
   req->price_version = a.price_version;
   auto engine = CurrentRatingEngine();
-  if (!engine.ok()) return SendError(r, a.request_id, engine.status());
+  if (!engine.ok()) return ReplyError(r, a.request_id, engine.status());
   ScopedViews views(parts_.downsampler, a.from, a.to);
   const auto rating_start = std::chrono::steady_clock::now();
   Result<rating::RatingResult> res = engine.value()->Rate(views.Source(), *req);
   rating_latency_.Observe(std::chrono::steady_clock::now() - rating_start);
-  if (!res.ok()) return SendError(r, a.request_id, res.status());
+  if (!res.ok()) return ReplyError(r, a.request_id, res.status());
   flatbuffers::FlatBufferBuilder fbb(1 << 16);
   std::vector<flatbuffers::Offset<wire::ChargeLineInfo>> lines;
   auto str = [&fbb](std::string_view v) { return Str(fbb, v); };
@@ -352,32 +349,32 @@ void MeterService::RunReRate(const ChargesArgs& a, const ResponderPtr& r,
                              const std::string& book_reason, const std::string& book_reference,
                              const std::string& actor) {
   if (parts_.billing == nullptr || parts_.downsampler == nullptr) {
-    return SendError(r, a.request_id, Status::NotSupported("this server rates no usage"));
+    return ReplyError(r, a.request_id, Status::NotSupported("this server rates no usage"));
   }
   const bool book = !book_reason.empty();
   if (book && (parts_.ledger == nullptr || book_reference.empty())) {
-    return SendError(r, a.request_id,
-                     parts_.ledger == nullptr
-                         ? Status::NotSupported("this server keeps no ledger")
-                         : Status::InvalidArgument("booking a re-rate needs a reference (it "
-                                                   "makes the booking idempotent)"));
+    return ReplyError(r, a.request_id,
+                      parts_.ledger == nullptr
+                          ? Status::NotSupported("this server keeps no ledger")
+                          : Status::InvalidArgument("booking a re-rate needs a reference (it "
+                                                    "makes the booking idempotent)"));
   }
   const RequestTimer timer;
   Result<rating::RatingRequest> req =
       RatingRequestOf("re-rates", a.from, a.to, a.scope, a.scope_id, a.group_by, a.currency);
-  if (!req.ok()) return SendError(r, a.request_id, req.status());
+  if (!req.ok()) return ReplyError(r, a.request_id, req.status());
   if (a.price_version == 0) {
-    return SendError(r, a.request_id,
-                     Status::InvalidArgument("a re-rate needs the price book version to re-rate "
-                                             "under (version 1 or later)"));
+    return ReplyError(r, a.request_id,
+                      Status::InvalidArgument("a re-rate needs the price book version to re-rate "
+                                              "under (version 1 or later)"));
   }
   auto engine = CurrentRatingEngine();
-  if (!engine.ok()) return SendError(r, a.request_id, engine.status());
+  if (!engine.ok()) return ReplyError(r, a.request_id, engine.status());
   ScopedViews views(parts_.downsampler, a.from, a.to);
   const auto rating_start = std::chrono::steady_clock::now();
   Result<rating::ReRateResult> res = engine.value()->ReRate(views.Source(), *req, a.price_version);
   rating_latency_.Observe(std::chrono::steady_clock::now() - rating_start);
-  if (!res.ok()) return SendError(r, a.request_id, res.status());
+  if (!res.ok()) return ReplyError(r, a.request_id, res.status());
   // Totals per group: the two ratings' groups matched by key (a key may be on one side only).
   struct Total {
     std::string_view label;
@@ -414,7 +411,7 @@ void MeterService::RunReRate(const ChargesArgs& a, const ResponderPtr& r,
       m.reason = book_reason;
       m.actor = actor.empty() ? "rerate" : "key:" + actor;
       auto posted = parts_.ledger->Post(m, now);
-      if (!posted.ok()) return SendError(r, a.request_id, posted.status());
+      if (!posted.ok()) return ReplyError(r, a.request_id, posted.status());
       booked.push_back(posted->entry);
     }
   }

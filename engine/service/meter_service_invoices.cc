@@ -17,6 +17,7 @@
 #include "engine/pricebook/money.h"
 #include "engine/service/meter_service.h"
 #include "net/protocol/messages.h"
+#include "storage/base/clock.h"
 
 namespace meterd::engine {
 namespace {
@@ -31,12 +32,6 @@ constexpr size_t kMaxListed = 1000;
 // A list of issued documents shows at most this many (about 350 bytes each: 3.5 MB, inside a
 // frame); narrow it by account or period for more.
 constexpr size_t kMaxListedIssued = 10000;
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Json Summary(const invoicing::Invoice& inv, const invoicing::StoredInvoice* stored) {
   const pricebook::Currency c = invoicing::CurrencyOf(inv.currency);
@@ -146,7 +141,7 @@ void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& reque
     r->Done();
   };
   if (invoicer_ == nullptr) return fail(Status::NotSupported("this server issues no invoices"));
-  const int64_t now = NowSeconds();
+  const int64_t now = base::UnixSecondsNow();
   const int64_t at = q->at() != 0 ? q->at() : now;
   const std::string number(View(q->number()));
   const std::string scope_id(View(q->scope_id()));

@@ -14,8 +14,10 @@
 #include "engine/pricebook/money.h"
 #include "engine/pricebook/pricing.h"
 #include "engine/service/meter_service.h"
+#include "engine/service/service_replies.h"
 #include "engine/service/service_session.h"
 #include "net/protocol/messages.h"
+#include "storage/base/clock.h"
 
 namespace meterd::engine {
 
@@ -26,21 +28,6 @@ namespace {
 using net::ResponderPtr;
 using net::View;
 using pricebook::MicroCredits;
-
-void Reply(const ResponderPtr& r, std::vector<uint8_t> frame) {
-  r->Send(std::move(frame));
-  r->Done();
-}
-
-void SendError(const ResponderPtr& r, uint64_t request_id, const Status& status) {
-  Reply(r, net::ErrorFrame(request_id, net::ToWireCode(status), status.message()));
-}
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // A decimal amount given in `currency` (empty: credits) as micro-credits, rounded half-even
 // once (a top-up of 10 GBP at 0.85 GBP per credit is 11.764706 credits).
@@ -130,7 +117,7 @@ flatbuffers::Offset<wire::BalanceInfo> BuildBalance(flatbuffers::FlatBufferBuild
 Result<billing::ChargesByAccount> MeterService::Undebited(const std::string& account) {
   billing::ChargesByAccount out;
   if (parts_.ledger == nullptr) return out;
-  const int64_t now_end = (NowSeconds() / tenancy::kHour + 1) * tenancy::kHour;
+  const int64_t now_end = (base::UnixSecondsNow() / tenancy::kHour + 1) * tenancy::kHour;
   std::optional<int64_t> from = parts_.ledger->NextHour();
   if (!from) {
     // Nothing booked yet: every hour of this month is still to be debited.
@@ -158,7 +145,7 @@ void MeterService::RunBalance(uint64_t request_id, const std::string& account, b
     balances = parts_.ledger->Balances();
   } else {
     auto b = parts_.ledger->Balance(account);
-    if (!b.ok()) return SendError(r, request_id, b.status());
+    if (!b.ok()) return ReplyError(r, request_id, b.status());
     balances.push_back(std::move(b).value());
   }
   billing::ChargesByAccount open;
@@ -198,11 +185,11 @@ void MeterService::RunPostEntry(const wire::PostEntry& q, const std::string& act
                                 const ResponderPtr& r) {
   const uint64_t id = q.request_id();
   auto kind = FromWire(q.kind());
-  if (!kind) return SendError(r, id, Status::InvalidArgument("unknown ledger entry kind"));
+  if (!kind) return ReplyError(r, id, Status::InvalidArgument("unknown ledger entry kind"));
   const pricebook::BillingSnapshot snap = parts_.billing->Current();
   auto amount = ToMicroCredits(View(q.amount()), View(q.currency()), snap.price_book.get(),
                                *kind == ledger::EntryKind::kAdjustment);
-  if (!amount.ok()) return SendError(r, id, amount.status());
+  if (!amount.ok()) return ReplyError(r, id, amount.status());
   ledger::ManualEntry m;
   m.account = std::string(View(q.account()));
   m.kind = *kind;
@@ -213,8 +200,8 @@ void MeterService::RunPostEntry(const wire::PostEntry& q, const std::string& act
   m.currency = std::string(View(q.currency()));
   m.currency_amount = m.currency.empty() ? "" : std::string(View(q.amount()));
   m.actor = actor;
-  auto res = parts_.ledger->Post(m, NowSeconds());
-  if (!res.ok()) return SendError(r, id, res.status());
+  auto res = parts_.ledger->Post(m, base::UnixSecondsNow());
+  if (!res.ok()) return ReplyError(r, id, res.status());
   spdlog::info("event=ledger_entry account=\"{}\" kind={} amount={} duplicate={} actor={}",
                net::LogSafe(m.account), ledger::EntryKindName(m.kind),
                CreditsText(res->entry.amount), res->duplicate, actor);
@@ -231,13 +218,13 @@ void MeterService::RunPostEntry(const wire::PostEntry& q, const std::string& act
 void MeterService::RunLedger(uint64_t request_id, const std::string& account, int64_t from,
                              int64_t to, uint32_t limit, const ResponderPtr& r) {
   if (account.empty()) {
-    return SendError(r, request_id, Status::InvalidArgument("a ledger listing needs an account"));
+    return ReplyError(r, request_id, Status::InvalidArgument("a ledger listing needs an account"));
   }
   if (auto b = parts_.ledger->Balance(account); !b.ok()) {
-    return SendError(r, request_id, b.status());
+    return ReplyError(r, request_id, b.status());
   }
   auto entries = parts_.ledger->Entries(account, from, to == 0 ? INT64_MAX : to, limit);
-  if (!entries.ok()) return SendError(r, request_id, entries.status());
+  if (!entries.ok()) return ReplyError(r, request_id, entries.status());
   flatbuffers::FlatBufferBuilder fbb(512 + 256 * entries->size());
   std::vector<flatbuffers::Offset<wire::LedgerEntryInfo>> out;
   for (const ledger::Entry& e : entries.value()) out.push_back(BuildEntry(fbb, e));
@@ -250,14 +237,14 @@ void MeterService::RunCanCreate(uint64_t request_id, const std::string& account,
                                 const std::string& plan, const std::string& location,
                                 const std::string& tier, const ResponderPtr& r) {
   auto balance = parts_.ledger->Balance(account);
-  if (!balance.ok()) return SendError(r, request_id, balance.status());
+  if (!balance.ok()) return ReplyError(r, request_id, balance.status());
   pricebook::EstimateRequest er;
   er.plan = plan;
   er.location = location;
   er.storage_tier = tier;
   er.hours = 1;
   auto estimate = parts_.billing->EstimateCost(er);
-  if (!estimate.ok()) return SendError(r, request_id, estimate.status());
+  if (!estimate.ok()) return ReplyError(r, request_id, estimate.status());
   auto open = Undebited(account);
   MicroCredits pending = 0;
   if (open.ok()) {
@@ -300,11 +287,11 @@ void MeterService::RunCanCreate(uint64_t request_id, const std::string& account,
 void MeterService::RunReconcile(uint64_t request_id, int64_t from, int64_t to,
                                 const std::string& account, const ResponderPtr& r) {
   if (from >= to) {
-    return SendError(r, request_id, Status::InvalidArgument("--from must be before --to"));
+    return ReplyError(r, request_id, Status::InvalidArgument("--from must be before --to"));
   }
   const std::optional<int64_t> start = parts_.ledger->ClockStart();
   const std::optional<int64_t> next = parts_.ledger->NextHour();
-  const int64_t now_end = (NowSeconds() / tenancy::kHour + 1) * tenancy::kHour;
+  const int64_t now_end = (base::UnixSecondsNow() / tenancy::kHour + 1) * tenancy::kHour;
   flatbuffers::FlatBufferBuilder fbb(4096);
   std::vector<flatbuffers::Offset<wire::ReconcileLine>> lines;
   for (int64_t m = pricebook::MonthStart(from); m < to; m = pricebook::NextMonthStart(m)) {
@@ -316,17 +303,17 @@ void MeterService::RunReconcile(uint64_t request_id, int64_t from, int64_t to,
     billing::ChargesByAccount rated, open;
     if (covered_from < covered_to) {
       auto res = Rate(covered_from, covered_to, account);
-      if (!res.ok()) return SendError(r, request_id, res.status());
+      if (!res.ok()) return ReplyError(r, request_id, res.status());
       rated = std::move(res).value();
     }
     const int64_t open_from = std::max(covered_to, covered_from == m_end ? m : covered_from);
     if (open_from < open_to) {
       auto res = Rate(open_from, open_to, account);
-      if (!res.ok()) return SendError(r, request_id, res.status());
+      if (!res.ok()) return ReplyError(r, request_id, res.status());
       open = std::move(res).value();
     }
     auto debited = parts_.ledger->BilledByAccount(m);
-    if (!debited.ok()) return SendError(r, request_id, debited.status());
+    if (!debited.ok()) return ReplyError(r, request_id, debited.status());
     std::set<std::string> accounts;
     for (const auto& [a, c] : rated) accounts.insert(a);
     for (const auto& [a, c] : open) accounts.insert(a);
@@ -404,7 +391,7 @@ void MeterService::StartEvents(Session* s, const wire::EventsRequest& q, const R
           parts_.events->ReadAfter(f->after, std::min(kEventsPage, limit - sent), f->account);
       if (!page.ok()) {
         f->closed = true;
-        return SendError(f->responder, f->request_id, page.status());
+        return ReplyError(f->responder, f->request_id, page.status());
       }
       if (page->empty()) break;
       f->after = page->back().id;
@@ -464,7 +451,7 @@ void MeterService::RunWebhook(const wire::WebhookRequest& q, const ResponderPtr&
   const uint64_t id = q.request_id();
   if (q.op() == wire::WebhookOp::EmailDeliveries) return RunEmailDeliveries(q, r);
   if (parts_.webhooks == nullptr) {
-    return SendError(r, id, Status::NotSupported("this server delivers no webhooks"));
+    return ReplyError(r, id, Status::NotSupported("this server delivers no webhooks"));
   }
   flatbuffers::FlatBufferBuilder fbb(1024);
   std::vector<flatbuffers::Offset<wire::WebhookInfo>> hooks;
@@ -481,7 +468,7 @@ void MeterService::RunWebhook(const wire::WebhookRequest& q, const ResponderPtr&
     case wire::WebhookOp::Add: {
       auto w =
           parts_.webhooks->Add(View(q.url()), View(q.secret()), View(q.kinds()), View(q.account()));
-      if (!w.ok()) return SendError(r, id, w.status());
+      if (!w.ok()) return ReplyError(r, id, w.status());
       spdlog::info("event=webhook_added id={} url=\"{}\"", w->id, net::LogSafe(w->url));
       if (parts_.dispatcher != nullptr) parts_.dispatcher->Refresh();
       add_hook(w.value());
@@ -489,7 +476,7 @@ void MeterService::RunWebhook(const wire::WebhookRequest& q, const ResponderPtr&
     }
     case wire::WebhookOp::Remove: {
       Status st = parts_.webhooks->Remove(View(q.id()));
-      if (!st.ok()) return SendError(r, id, st);
+      if (!st.ok()) return ReplyError(r, id, st);
       if (parts_.dispatcher != nullptr) parts_.dispatcher->Refresh();
       break;
     }
@@ -497,7 +484,7 @@ void MeterService::RunWebhook(const wire::WebhookRequest& q, const ResponderPtr&
       std::optional<int64_t> event;
       if (q.event_id() > 0) event = q.event_id();
       auto list = parts_.webhooks->Deliveries(View(q.id()), event, q.limit() ? q.limit() : 100);
-      if (!list.ok()) return SendError(r, id, list.status());
+      if (!list.ok()) return ReplyError(r, id, list.status());
       for (const events::Delivery& d : list.value()) {
         deliveries.push_back(wire::CreateDeliveryInfo(
             fbb, d.event_id, fbb.CreateString(d.webhook_id), static_cast<uint32_t>(d.attempt),
@@ -508,7 +495,7 @@ void MeterService::RunWebhook(const wire::WebhookRequest& q, const ResponderPtr&
     case wire::WebhookOp::List:
     default: {
       auto list = parts_.webhooks->List(true);
-      if (!list.ok()) return SendError(r, id, list.status());
+      if (!list.ok()) return ReplyError(r, id, list.status());
       for (const events::Webhook& w : list.value()) add_hook(w);
       break;
     }
@@ -522,12 +509,12 @@ void MeterService::RunWebhook(const wire::WebhookRequest& q, const ResponderPtr&
 void MeterService::RunEmailDeliveries(const wire::WebhookRequest& q, const ResponderPtr& r) {
   const uint64_t id = q.request_id();
   if (parts_.emails == nullptr) {
-    return SendError(r, id, Status::NotSupported("this server keeps no email delivery log"));
+    return ReplyError(r, id, Status::NotSupported("this server keeps no email delivery log"));
   }
   std::optional<int64_t> event;
   if (q.event_id() > 0) event = q.event_id();
   auto list = parts_.emails->Deliveries(event, q.limit() ? q.limit() : 100);
-  if (!list.ok()) return SendError(r, id, list.status());
+  if (!list.ok()) return ReplyError(r, id, list.status());
   flatbuffers::FlatBufferBuilder fbb(1024);
   std::vector<flatbuffers::Offset<wire::EmailDeliveryInfo>> out;
   for (const events::EmailDelivery& d : list.value()) {
@@ -543,7 +530,7 @@ void MeterService::RunEmailDeliveries(const wire::WebhookRequest& q, const Respo
 void MeterService::OnLedgerRequest(Session* s, const wire::Envelope& env, const ResponderPtr& r) {
   const uint64_t request_id = net::RequestIdOf(env);
   if (parts_.ledger == nullptr || parts_.billing == nullptr) {
-    return SendError(r, request_id, Status::NotSupported("this server keeps no ledger"));
+    return ReplyError(r, request_id, Status::NotSupported("this server keeps no ledger"));
   }
   const std::string actor = "key:" + s->who.key.id;
   switch (env.message_type()) {
@@ -621,11 +608,11 @@ void MeterService::OnLedgerRequest(Session* s, const wire::Envelope& env, const 
           c.overdue_days = v;
         }
       }
-      if (!st.ok()) return SendError(r, request_id, st);
+      if (!st.ok()) return ReplyError(r, request_id, st);
       asio::post(queries_, [this, request_id, scope = std::string(View(q->scope())), c, actor,
                             reason = std::string(View(q->reason())), r] {
-        Status st = parts_.ledger->SetSettings(scope, c, actor, reason, NowSeconds());
-        if (!st.ok()) return SendError(r, request_id, st);
+        Status st = parts_.ledger->SetSettings(scope, c, actor, reason, base::UnixSecondsNow());
+        if (!st.ok()) return ReplyError(r, request_id, st);
         Reply(r, net::OkFrame(request_id));
       });
       return;
@@ -670,7 +657,7 @@ void MeterService::OnLedgerRequest(Session* s, const wire::Envelope& env, const 
     }
     case wire::Message::EventsRequest:
       if (parts_.events == nullptr) {
-        return SendError(r, request_id, Status::NotSupported("this server keeps no events"));
+        return ReplyError(r, request_id, Status::NotSupported("this server keeps no events"));
       }
       return StartEvents(s, *env.message_as_EventsRequest(), r);
     case wire::Message::WebhookRequest: {
@@ -696,7 +683,7 @@ void MeterService::OnLedgerRequest(Session* s, const wire::Envelope& env, const 
       return;
     }
     default:
-      return SendError(r, request_id, Status::NotSupported("not a ledger request"));
+      return ReplyError(r, request_id, Status::NotSupported("not a ledger request"));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "engine/service/meter_service.h"
+#include "engine/service/service_replies.h"
 #include "net/protocol/messages.h"
 #include "query/usage.h"
 
@@ -19,11 +20,6 @@ using net::ResponderPtr;
 
 // Lines per UsageChunk frame: ~250 bytes each, so a frame stays near 2 MiB, far under the limit.
 constexpr size_t kUsageChunkLines = 8192;
-
-void SendError(const ResponderPtr& r, uint64_t request_id, const Status& status) {
-  r->Send(net::ErrorFrame(request_id, net::ToWireCode(status), status.message()));
-  r->Done();
-}
 
 query::Granularity FromWire(wire::Granularity g) {
   switch (g) {
@@ -93,10 +89,10 @@ std::vector<SeriesInfo> MeterService::MatchSeries(
 
 void MeterService::RunUsage(const UsageArgs& a, const ResponderPtr& r) {
   if (parts_.downsampler == nullptr) {
-    return SendError(r, a.request_id, Status::NotSupported("this server keeps no rollups"));
+    return ReplyError(r, a.request_id, Status::NotSupported("this server keeps no rollups"));
   }
   if (a.from >= a.to) {
-    return SendError(r, a.request_id, Status::InvalidArgument("usage needs from < to"));
+    return ReplyError(r, a.request_id, Status::InvalidArgument("usage needs from < to"));
   }
   int64_t from = a.from, to = a.to;
   RoundOutToHours(&from, &to);
@@ -137,7 +133,7 @@ void MeterService::RunUsage(const UsageArgs& a, const ResponderPtr& r) {
         req.from = wa;
         req.to = wb;
         if (Status st = query::ScanUsage(view, req, &buckets, &stats); !st.ok()) {
-          return SendError(r, a.request_id, st);
+          return ReplyError(r, a.request_id, st);
         }
       }
     }
@@ -220,10 +216,10 @@ void MeterService::RunRebuild(uint64_t request_id, int64_t from, int64_t to,
                               const std::string& resource, const std::string& metric,
                               const ResponderPtr& r) {
   if (parts_.downsampler == nullptr) {
-    return SendError(r, request_id, Status::NotSupported("this server keeps no rollups"));
+    return ReplyError(r, request_id, Status::NotSupported("this server keeps no rollups"));
   }
   if (from >= to) {
-    return SendError(r, request_id, Status::InvalidArgument("rebuild needs from < to"));
+    return ReplyError(r, request_id, Status::InvalidArgument("rebuild needs from < to"));
   }
   RoundOutToHours(&from, &to);
   const auto started = std::chrono::steady_clock::now();
@@ -235,10 +231,10 @@ void MeterService::RunRebuild(uint64_t request_id, int64_t from, int64_t to,
     by_id.emplace(s.id, &s);
   }
   if (ids.empty()) {
-    return SendError(r, request_id, Status::NotFound("no series matches the filters"));
+    return ReplyError(r, request_id, Status::NotFound("no series matches the filters"));
   }
   Result<RebuildReport> rep = parts_.downsampler->Rebuild(from, to, ids);
-  if (!rep.ok()) return SendError(r, request_id, rep.status());
+  if (!rep.ok()) return ReplyError(r, request_id, rep.status());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   spdlog::info(
@@ -273,7 +269,7 @@ void MeterService::RunRebuild(uint64_t request_id, int64_t from, int64_t to,
 
 void MeterService::OnBackfill(const wire::BackfillRequest& req, const ResponderPtr& r) {
   if (parts_.downsampler == nullptr) {
-    return SendError(r, req.request_id(), Status::NotSupported("this server keeps no rollups"));
+    return ReplyError(r, req.request_id(), Status::NotSupported("this server keeps no rollups"));
   }
   std::vector<ImportedQuantity> quantities;
   std::vector<std::pair<uint32_t, Status>> refusals;
@@ -310,7 +306,7 @@ void MeterService::RunBackfill(uint64_t request_id, size_t rows,
                                std::vector<std::pair<uint32_t, Status>> refusals, uint64_t refused,
                                const ResponderPtr& r) {
   Result<ImportReport> rep = parts_.downsampler->Import(quantities);
-  if (!rep.ok()) return SendError(r, request_id, rep.status());
+  if (!rep.ok()) return ReplyError(r, request_id, rep.status());
   for (auto& f : rep->first_refusals) {
     if (refusals.size() < 32) refusals.push_back(std::move(f));
   }

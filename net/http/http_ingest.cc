@@ -23,21 +23,22 @@ namespace meterd::net {
 namespace {
 
 namespace asio = boost::asio;
-using Json = nlohmann::json;
+// Ingest replies keep nlohmann::json's sorted keys (wire_json.h's Json keeps insertion order).
+using PlainJson = nlohmann::json;
 using ingest::Format;
 using ingest::Refused;
 using ingest::Unmapped;
 
-HttpResponse JsonReply(unsigned status, const Json& body) {
+HttpResponse JsonReply(unsigned status, const PlainJson& body) {
   HttpResponse r;
   r.status = status;
-  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  r.body = body.dump(-1, ' ', false, PlainJson::error_handler_t::replace);
   r.body += '\n';
   return r;
 }
 
-Json ErrorJson(std::string_view code, std::string_view message) {
-  Json body;
+PlainJson ErrorJson(std::string_view code, std::string_view message) {
+  PlainJson body;
   body["error"]["code"] = code;
   body["error"]["message"] = message;
   return body;
@@ -101,7 +102,7 @@ struct HttpIngest::Call : std::enable_shared_from_this<Call> {
   std::unordered_map<uint64_t, std::pair<std::string, std::string>> fresh;
   std::array<uint64_t, ingest::kUnmappedReasons> unmapped{};
   std::array<uint64_t, ingest::kRefusedReasons> refused{};
-  Json problems = Json::array();
+  PlainJson problems = PlainJson::array();
   uint64_t problem_count = 0;
 
   std::mutex mu;
@@ -117,7 +118,7 @@ struct HttpIngest::Call : std::enable_shared_from_this<Call> {
                std::string_view message, std::string_view text = {}) {
     ++problem_count;
     if (problems.size() >= kMaxReported) return;
-    Json p;
+    PlainJson p;
     p["line"] = line;
     if (!name.empty()) p["name"] = name;
     p["reason"] = reason;
@@ -209,7 +210,7 @@ void HttpIngest::Call::Run() {
   problem_count += raw.bad_lines;
   for (const ingest::ParseIssue& issue : raw.issues) {
     if (problems.size() >= kMaxReported) break;
-    Json p;
+    PlainJson p;
     p["line"] = issue.line;
     p["reason"] = "bad_line";
     p["message"] = issue.message;
@@ -478,18 +479,18 @@ void HttpIngest::Call::Finish() {
     r.content_type.clear();
     return reply(std::move(r));
   }
-  Json body;
+  PlainJson body;
   body["accepted"] = accepted;
   body["rejected"] = rejected;
   body["unmapped"] = unmapped_total;
   body["refused"] = refused_total;
   body["duplicate_batches"] = duplicates;
-  Json by = Json::object();
+  PlainJson by = PlainJson::object();
   for (size_t r = 0; r < ingest::kUnmappedReasons; ++r) {
     if (unmapped[r]) by[ingest::UnmappedName(static_cast<Unmapped>(r))] = unmapped[r];
   }
   body["unmapped_by_reason"] = by;
-  by = Json::object();
+  by = PlainJson::object();
   for (size_t r = 0; r < ingest::kRefusedReasons; ++r) {
     if (refused[r]) by[ingest::RefusedName(static_cast<Refused>(r))] = refused[r];
   }
