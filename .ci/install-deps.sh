@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git clang-format
+  mold                                      # linker: the test binaries link in a fraction of ld's time
   libboost-dev libboost-system-dev          # Asio, Beast (server, later issues)
   flatbuffers-compiler libflatbuffers-dev   # wire protocol schema
   libxxhash-dev                             # XXH3 checksums and series ids

@@ -1,8 +1,8 @@
 // meterd — bench/meter_bench/bench_stats.h
 //
 // The small statistics every meter-bench workload reports with: elapsed wall time, process
-// CPU time, medians and nearest-rank quantiles. One definition, so that `rate`, `query` and
-// `billing` compute their figures the same way.
+// CPU time, medians and nearest-rank quantiles, and the seeded order items are visited in. One
+// definition, so that `rate`, `query` and `billing` compute their figures the same way.
 //
 // Thread-safety: pure functions (ProcessCpuMs reads the process clock).
 #pragma once
@@ -12,9 +12,21 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <random>
 #include <vector>
 
 namespace meterd::bench {
+
+// 0..n-1 in a seeded random order: the order a workload visits its items in.
+inline std::vector<size_t> Permutation(size_t n, uint64_t seed) {
+  std::vector<size_t> p(n);
+  std::iota(p.begin(), p.end(), size_t{0});
+  std::mt19937_64 rng(seed);
+  std::shuffle(p.begin(), p.end(), rng);
+  return p;
+}
 
 // Milliseconds since `t0` on the steady clock.
 inline double MsSince(std::chrono::steady_clock::time_point t0) {

@@ -40,6 +40,7 @@
 #include "engine/tenancy/tenancy.h"
 #include "net/client/client.h"
 #include "net/protocol/messages.h"
+#include "storage/base/calendar.h"
 #include "storage/io/file.h"
 
 namespace meterd::bench {
@@ -54,7 +55,6 @@ using Clock = std::chrono::steady_clock;
 using pb::MicroCredits;
 using rate::RateMonth;
 
-constexpr int64_t kHour = 3600;
 constexpr size_t kDomainCount = 5;
 // Written into <dir>/clock once its month is sealed; --reuse keeps a directory that says the same.
 constexpr const char* kClockSetupFile = "meter-bench-billing.json";
@@ -72,14 +72,6 @@ Spread SpreadOf(std::vector<double> v) {
 }
 
 // A seeded permutation of 0..n-1.
-std::vector<size_t> Permutation(size_t n, uint64_t seed) {
-  std::vector<size_t> p(n);
-  std::iota(p.begin(), p.end(), size_t{0});
-  std::mt19937_64 rng(seed);
-  std::shuffle(p.begin(), p.end(), rng);
-  return p;
-}
-
 Status MakeDirs(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
@@ -270,7 +262,7 @@ Status RunBookPhase(const BillingWorkloadOptions& o, BookPhaseResult* r) {
   auto expect = [&](bool ok, const std::string& what) {
     return Expect(ok, what, &r->check, &r->check_detail);
   };
-  const int64_t posted_at = first_hour - kHour;
+  const int64_t posted_at = first_hour - base::kSecondsPerHour;
   r->posted = o.post_topups == 0 ? n : std::min(o.post_topups, n);
   ledger::HourBooking booking;
   booking.charges.resize(n);
@@ -331,12 +323,12 @@ Status RunBookPhase(const BillingWorkloadOptions& o, BookPhaseResult* r) {
     std::vector<MicroCredits> charged(n, 0);
     std::vector<double> ms, written;
     for (size_t i = 0; i < o.hours; ++i) {
-      const int64_t hour = first_hour + static_cast<int64_t>(i) * kHour;
+      const int64_t hour = first_hour + static_cast<int64_t>(i) * base::kSecondsPerHour;
       const int64_t month = pb::MonthStart(hour);
       std::vector<MicroCredits>& month_billed = billed[month];
       month_billed.resize(n, 0);
       booking.hour = hour;
-      booking.now = hour + kHour + 600;  // closed after the grace period
+      booking.now = hour + base::kSecondsPerHour + 600;  // closed after the grace period
       for (size_t a = 0; a < n; ++a) {
         ledger::HourCharge& c = booking.charges[a];
         c.month = month;
@@ -554,7 +546,7 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
                        : o.days == 0      ? month.hours()
                                      : std::min(month.hours(), static_cast<size_t>(o.days) * 24);
   const bool whole_month = hours == month.hours();
-  const int64_t period_end = month_start + static_cast<int64_t>(hours) * kHour;
+  const int64_t period_end = month_start + static_cast<int64_t>(hours) * base::kSecondsPerHour;
   r->vms = o.vms;
   r->accounts = month.accounts();
   r->hours = hours;
@@ -622,13 +614,15 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
     topup[a] = 2 * expected.account_total[a] + 1000 * pb::kMicrosPerCredit;
     if (a < kPostedTopUps) {
       METERD_RETURN_IF_ERROR(
-          h.ledger()->Post(TopUpEntry(account_ids[a], topup[a]), month_start - kHour).status());
+          h.ledger()
+              ->Post(TopUpEntry(account_ids[a], topup[a]), month_start - base::kSecondsPerHour)
+              .status());
     }
   }
   if (accounts > kPostedTopUps) {
     h.CloseLedger();
     METERD_RETURN_IF_ERROR(
-        SeedTopUps(h.db(), account_ids, topup, kPostedTopUps, month_start - kHour));
+        SeedTopUps(h.db(), account_ids, topup, kPostedTopUps, month_start - base::kSecondsPerHour));
     METERD_RETURN_IF_ERROR(h.OpenLedger(tenancy));
   }
   r->topup_ms = MsSince(t);
@@ -664,14 +658,14 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
   r->written_mb.resize(hours);
   const auto t_month = Clock::now();
   for (size_t k = 0; k < hours; ++k) {
-    const int64_t hour = month_start + static_cast<int64_t>(k) * kHour;
+    const int64_t hour = month_start + static_cast<int64_t>(k) * base::kSecondsPerHour;
     for (size_t i = 0; i < r->timed.size(); ++i) {
       // A copy of billing.db (and its WAL) as it is before this hour, for the re-timed runs.
       // Taken while the ledger stays open: no transaction runs between two CloseDue calls, and
       // this pass goes on undisturbed (a reopen would make the next commit create a new WAL).
       if (r->timed[i].index == k) METERD_RETURN_IF_ERROR(CopyDb(db_path, snapshot_of(i)));
     }
-    rater.set_closed_before(hour + kHour);
+    rater.set_closed_before(hour + base::kSecondsPerHour);
     rater.TakeWallMs();
     rater.TakeCpuMs();
     rater.TakePhaseMs();
@@ -776,7 +770,7 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
       // may have revised booked hours while it was down); a CloseDue with nothing due does it
       // here, timed apart, so that the hour below is booked as by a clock that keeps running.
       billing::BillingClock c(rh.ledger(), &rater, co);
-      const int64_t hour = month_start + static_cast<int64_t>(th.index) * kHour;
+      const int64_t hour = month_start + static_cast<int64_t>(th.index) * base::kSecondsPerHour;
       rater.set_closed_before(hour);
       const auto tc = Clock::now();
       METERD_ASSIGN_OR_RETURN(const int none, c.CloseDue());
@@ -786,7 +780,7 @@ Status RunClockPhase(const BillingWorkloadOptions& o, ClockPhaseResult* r) {
         return Status::InvalidArgument("billing clock: a CloseDue with nothing due booked " +
                                        std::to_string(none) + " hours");
       }
-      rater.set_closed_before(hour + kHour);
+      rater.set_closed_before(hour + base::kSecondsPerHour);
       rater.TakeWallMs();
       rater.TakeCpuMs();
       const double cpu0 = ProcessCpuMs();

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/meter_bench/bench_stats.h"
 #include "engine/events/event_log.h"
 #include "engine/invoicing/invoice_pdf.h"
 #include "engine/invoicing/invoicer.h"
@@ -30,11 +31,6 @@ using Clock = std::chrono::steady_clock;
 using pb::MicroCredits;
 
 constexpr size_t kDomains = 5;
-constexpr int64_t kHour = 3600;
-
-double MsSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 std::string AccountId(size_t a) {
   char buf[32];
@@ -185,7 +181,7 @@ Status RunInvoiceWorkload(const InvoiceWorkloadOptions& o, InvoiceWorkloadResult
     first.charges.push_back({AccountId(a), month, 0, booked[a], 0});
   }
   METERD_RETURN_IF_ERROR(led->BookHour(first).status());
-  for (int64_t h = month + kHour; h < next; h += kHour) {
+  for (int64_t h = month + base::kSecondsPerHour; h < next; h += base::kSecondsPerHour) {
     METERD_RETURN_IF_ERROR(led->BookHour({h, {}, next}).status());
   }
   METERD_ASSIGN_OR_RETURN(auto store, inv::InvoiceStore::Open(db.get()));
@@ -216,7 +212,7 @@ Status RunInvoiceWorkload(const InvoiceWorkloadOptions& o, InvoiceWorkloadResult
   t0 = Clock::now();
   inv::RunRequest req;
   req.at = month;
-  req.now = next + kHour;
+  req.now = next + base::kSecondsPerHour;
   METERD_ASSIGN_OR_RETURN(inv::RunReport run, invoicer->Run(req));
   r->run_ms = MsSince(t0);
   r->run_rate_ms = run.rate_ms;

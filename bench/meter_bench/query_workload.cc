@@ -37,7 +37,7 @@ using u128 = unsigned __int128;
 
 // Written into the data directory once it is set up; --reuse keeps a directory whose file says
 // the same.
-constexpr const char* kSetupFile = "meter-bench-query.json";
+constexpr const char* kQuerySetupFile = "meter-bench-query.json";
 
 LatencySummary Summarize(std::vector<double> ms, double server_cpu_s) {
   LatencySummary s;
@@ -63,21 +63,13 @@ bool Expect(bool ok, const std::string& what, QueryWorkloadResult* r) {
 }
 
 // A seeded permutation of 0..n-1.
-std::vector<size_t> Permutation(size_t n, uint64_t seed) {
-  std::vector<size_t> p(n);
-  std::iota(p.begin(), p.end(), size_t{0});
-  std::mt19937_64 rng(seed);
-  std::shuffle(p.begin(), p.end(), rng);
-  return p;
-}
-
 std::string SetupText(const QueryWorkloadOptions& o) {
   return "{\"workload\":\"query\",\"vms\":" + std::to_string(o.vms) +
          ",\"seed\":" + std::to_string(o.seed) + ",\"month\":\"" + o.month + "\"}\n";
 }
 
 bool SetupMatches(const QueryWorkloadOptions& o) {
-  std::ifstream in(o.dir + "/" + kSetupFile);
+  std::ifstream in(o.dir + "/" + kQuerySetupFile);
   if (!in) return false;
   std::stringstream text;
   text << in.rdbuf();
@@ -341,7 +333,7 @@ Status QueryServer(const QueryWorkloadOptions& o, const RateMonth& month,
            r);
   }
   if (!r->reused) {
-    METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(o.dir + "/" + kSetupFile, SetupText(o)));
+    METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(o.dir + "/" + kQuerySetupFile, SetupText(o)));
   }
 
   const int64_t from = month.month_start(), to = month.month_end();

@@ -26,7 +26,7 @@ using rate::RateMonth;
 
 // Written into the data directory once its month is sealed; --reuse keeps a directory whose
 // file says the same.
-constexpr const char* kSetupFile = "meter-bench-rate.json";
+constexpr const char* kRateSetupFile = "meter-bench-rate.json";
 
 std::string SetupText(const RateWorkloadOptions& o) {
   return "{\"workload\":\"rate\",\"vms\":" + std::to_string(o.vms) +
@@ -34,14 +34,14 @@ std::string SetupText(const RateWorkloadOptions& o) {
 }
 
 bool SetupMatches(const RateWorkloadOptions& o) {
-  std::ifstream in(o.dir + "/" + kSetupFile);
+  std::ifstream in(o.dir + "/" + kRateSetupFile);
   if (!in) return false;
   std::stringstream text;
   text << in.rdbuf();
   return text.str() == SetupText(o);
 }
 
-double MsSince(int64_t t0) { return static_cast<double>(base::MonotonicNanos() - t0) / 1e6; }
+double MsSinceNanos(int64_t t0) { return static_cast<double>(base::MonotonicNanos() - t0) / 1e6; }
 
 // Minor page faults of the process so far (fresh memory touched: a large allocation that the
 // allocator returned to the kernel faults again when the next run allocates it).
@@ -141,7 +141,7 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
     const int64_t t0 = base::MonotonicNanos();
     std::vector<storage::RollupRow> rows;
     for (size_t h = 0; h < month.hours(); ++h) month.NextHour(&rows);
-    result->generate_seconds = MsSince(t0) / 1e3;
+    result->generate_seconds = MsSinceNanos(t0) / 1e3;
     result->rollup_bytes = DirBytes(o.dir + "/rollup");
   } else {
     METERD_RETURN_IF_ERROR(storage::RemoveTree(o.dir));
@@ -154,7 +154,7 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
     result->generate_seconds = sealed.generate_seconds;
     result->merge_seconds = sealed.merge_seconds;
     result->rollup_bytes = sealed.rollup_bytes;
-    METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(o.dir + "/" + kSetupFile, SetupText(o)));
+    METERD_RETURN_IF_ERROR(storage::WriteFileAtomic(o.dir + "/" + kRateSetupFile, SetupText(o)));
   }
   METERD_ASSIGN_OR_RETURN(const rate::ExpectedCharges expected, month.Expected(*book));
   result->expected_total = expected.total;
@@ -169,7 +169,7 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
   int64_t t = base::MonotonicNanos();
   std::vector<std::string> damage;
   METERD_ASSIGN_OR_RETURN(const query::RollupView view, rating::OpenRollupView(o.dir, &damage));
-  result->open_ms = MsSince(t);
+  result->open_ms = MsSinceNanos(t);
   if (!damage.empty()) return Status::Corruption("rate: damaged rollup file: " + damage[0]);
   rating::RatingCatalog catalog;
   catalog.tenancy = tenancy;
@@ -179,7 +179,7 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
   t = base::MonotonicNanos();
   METERD_ASSIGN_OR_RETURN(auto engine,
                           rating::RatingEngine::Create(std::move(catalog), month.Series(), ro));
-  result->create_ms = MsSince(t);
+  result->create_ms = MsSinceNanos(t);
   std::unordered_map<std::string_view, size_t> account_index;
   for (size_t a = 0; a < tenancy->accounts().size(); ++a) {
     account_index[tenancy->accounts()[a].id] = a;  // ids are "acct-%05zu": position = number
@@ -205,7 +205,7 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
     const double cpu0 = ProcessCpuMs();
     t = base::MonotonicNanos();
     auto r = engine->Rate(view, month_req);
-    const double ms = MsSince(t);
+    const double ms = MsSinceNanos(t);
     result->full_cpu_ms.push_back(ProcessCpuMs() - cpu0);
     faults.push_back(MinorFaults() - faults0);
     if (!r.ok()) return r.status();
@@ -270,7 +270,7 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
   for (int run = -2; run < fixed_runs; ++run) {  // two warm-up runs
     t = base::MonotonicNanos();
     auto r = engine->Rate(view, acct_req);
-    const double ms = MsSince(t);
+    const double ms = MsSinceNanos(t);
     if (!r.ok()) return r.status();
     if (run < 0) {
       result->check =
@@ -290,7 +290,7 @@ Status RunRateWorkload(const RateWorkloadOptions& o, RateWorkloadResult* result)
     acct_req.scope_id = RateMonth::AccountId(a);
     t = base::MonotonicNanos();
     auto r = engine->Rate(view, acct_req);
-    const double ms = MsSince(t);
+    const double ms = MsSinceNanos(t);
     if (!r.ok()) return r.status();
     acct_ms.push_back(ms);
     result->check =

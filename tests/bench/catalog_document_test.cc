@@ -14,7 +14,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::bench {
-namespace {
+namespace catalog_document_test {
 
 namespace pb = engine::pricebook;
 
@@ -60,5 +60,5 @@ TEST(CatalogDocumentTest, AppliedDocumentsGiveBackTheCatalogBuiltInCode) {
   EXPECT_NE(detail.find("price book version"), std::string::npos) << detail;
 }
 
-}  // namespace
+}  // namespace catalog_document_test
 }  // namespace meterd::bench

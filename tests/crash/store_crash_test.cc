@@ -24,7 +24,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::testing {
-namespace {
+namespace store_crash_test {
 
 struct ChildOutput {
   uint64_t max_attempted = 0;
@@ -164,5 +164,5 @@ TEST(StoreCrashTest, NothingAcknowledgedIsLostNothingCountedTwice) {
   RecordProperty("durable_batches", static_cast<int>(durable.size()));
 }
 
-}  // namespace
+}  // namespace store_crash_test
 }  // namespace meterd::testing

@@ -26,7 +26,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::testing {
-namespace {
+namespace billing_db_faults_test {
 
 namespace ledger = engine::ledger;
 namespace invoicing = engine::invoicing;
@@ -235,5 +235,5 @@ TEST(BillingDbFaultsTest, ADiskFullIsResourceExhaustedAndLosesNothingCommitted) 
   ExpectRecovered(dir.path(), &env, acked, "after the full disk");
 }
 
-}  // namespace
+}  // namespace billing_db_faults_test
 }  // namespace meterd::testing

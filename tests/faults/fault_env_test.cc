@@ -10,7 +10,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::testing {
-namespace {
+namespace fault_env_test {
 
 using storage::IoBackend;
 using storage::OpenMode;
@@ -175,5 +175,5 @@ INSTANTIATE_TEST_SUITE_P(Backends, FaultEnvTest,
                                       : std::string("Posix");
                          });
 
-}  // namespace
+}  // namespace fault_env_test
 }  // namespace meterd::testing

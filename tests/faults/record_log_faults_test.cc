@@ -11,7 +11,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::testing {
-namespace {
+namespace record_log_faults_test {
 
 using engine::RecordLog;
 
@@ -121,5 +121,5 @@ TEST(RecordLogFaultsTest, AWriteRefusedForSpaceIsRetriedWhenSpaceReturns) {
   EXPECT_EQ(ReplayAll(&env, path), (std::vector<std::string>{"a", "c"}));
 }
 
-}  // namespace
+}  // namespace record_log_faults_test
 }  // namespace meterd::testing

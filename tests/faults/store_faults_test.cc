@@ -27,7 +27,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::testing {
-namespace {
+namespace store_faults_test {
 
 constexpr int64_t kT0 = 1767225600;  // 2026-01-01
 
@@ -422,5 +422,5 @@ TEST(SmallFilesystemTest, AFullTmpfsRefusesIngestLosesNothingAndResumesWhenSpace
               static_cast<unsigned long long>(filled), acked.size());
 }
 
-}  // namespace
+}  // namespace store_faults_test
 }  // namespace meterd::testing

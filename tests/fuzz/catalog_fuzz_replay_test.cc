@@ -19,7 +19,7 @@
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace meterd::fuzz {
-namespace {
+namespace catalog_fuzz_replay_test {
 
 std::vector<Seed> WriterSeeds() {
   std::vector<Seed> seeds;
@@ -67,5 +67,5 @@ TEST(CatalogFuzzReplay, CorpusAndSeededMutations) {
   Replay(o, seeds);
 }
 
-}  // namespace
+}  // namespace catalog_fuzz_replay_test
 }  // namespace meterd::fuzz

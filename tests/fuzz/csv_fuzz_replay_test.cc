@@ -12,7 +12,7 @@
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace meterd::fuzz {
-namespace {
+namespace csv_fuzz_replay_test {
 
 TEST(CsvFuzzReplay, CorpusAndSeededMutations) {
   const auto corpus = LoadCorpus("csv");
@@ -33,5 +33,5 @@ TEST(CsvFuzzReplay, CorpusAndSeededMutations) {
   Replay(o, {});
 }
 
-}  // namespace
+}  // namespace csv_fuzz_replay_test
 }  // namespace meterd::fuzz

@@ -17,7 +17,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 namespace meterd::net {
-namespace {
+namespace frame_fuzz_replay_test {
 
 std::vector<std::vector<uint8_t>> ValidFrames() {
   std::vector<std::vector<uint8_t>> out;
@@ -108,5 +108,5 @@ TEST(FrameFuzzReplay, SeededCorpusNeverCrashesTheDecoder) {
   }
 }
 
-}  // namespace
+}  // namespace frame_fuzz_replay_test
 }  // namespace meterd::net

@@ -16,7 +16,7 @@
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace meterd::fuzz {
-namespace {
+namespace ingest_fuzz_replay_test {
 
 std::string WriteRequest() {
   prometheus::WriteRequest req;
@@ -54,5 +54,5 @@ TEST(IngestFuzzReplay, CorpusAndSeededMutations) {
   Replay(o, seeds);
 }
 
-}  // namespace
+}  // namespace ingest_fuzz_replay_test
 }  // namespace meterd::fuzz

@@ -16,7 +16,7 @@
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace meterd::fuzz {
-namespace {
+namespace manifest_fuzz_replay_test {
 
 std::vector<Seed> WriterSeeds() {
   std::vector<Seed> seeds;
@@ -61,5 +61,5 @@ TEST(ManifestFuzzReplay, CorpusAndSeededMutations) {
   Replay(o, seeds);
 }
 
-}  // namespace
+}  // namespace manifest_fuzz_replay_test
 }  // namespace meterd::fuzz

@@ -18,7 +18,7 @@
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace meterd::fuzz {
-namespace {
+namespace record_log_fuzz_replay_test {
 
 std::string WriteSeriesLog(const std::vector<std::vector<engine::SeriesDefinition>>& calls,
                            const std::string& owner) {
@@ -86,5 +86,5 @@ TEST(RecordLogFuzzReplay, CorpusAndSeededMutations) {
   Replay(o, seeds);
 }
 
-}  // namespace
+}  // namespace record_log_fuzz_replay_test
 }  // namespace meterd::fuzz

@@ -16,7 +16,7 @@
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace meterd::fuzz {
-namespace {
+namespace rollup_fuzz_replay_test {
 
 using storage::RollupRow;
 
@@ -109,5 +109,5 @@ TEST(RollupFuzzReplay, CorpusAndSeededMutations) {
   Replay(o, seeds);
 }
 
-}  // namespace
+}  // namespace rollup_fuzz_replay_test
 }  // namespace meterd::fuzz

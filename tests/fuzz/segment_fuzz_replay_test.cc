@@ -19,7 +19,7 @@
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace meterd::fuzz {
-namespace {
+namespace segment_fuzz_replay_test {
 
 struct Series {
   uint64_t id;
@@ -102,5 +102,5 @@ TEST(SegmentFuzzReplay, CorpusAndSeededMutations) {
   Replay(o, seeds);
 }
 
-}  // namespace
+}  // namespace segment_fuzz_replay_test
 }  // namespace meterd::fuzz

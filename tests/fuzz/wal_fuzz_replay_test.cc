@@ -16,7 +16,7 @@
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace meterd::fuzz {
-namespace {
+namespace wal_fuzz_replay_test {
 
 namespace wf = storage::wal_format;
 
@@ -102,5 +102,5 @@ TEST(WalFuzzReplay, CorpusAndSeededMutations) {
   Replay(o, seeds);
 }
 
-}  // namespace
+}  // namespace wal_fuzz_replay_test
 }  // namespace meterd::fuzz

@@ -27,7 +27,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::query::rating {
-namespace {
+namespace rating_scan_test {
 
 using storage::DoubleToBits;
 using storage::RollupFileReader;
@@ -611,5 +611,5 @@ TEST(RatingScanTest, ValidatePlanRefusesBadPlans) {
   EXPECT_FALSE(ValidatePlan(plan).ok());
 }
 
-}  // namespace
+}  // namespace rating_scan_test
 }  // namespace meterd::query::rating

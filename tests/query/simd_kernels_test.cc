@@ -11,7 +11,7 @@
 #include <vector>
 
 namespace meterd::query::scan::simd {
-namespace {
+namespace simd_kernels_test {
 
 class SimdKernelsTest : public ::testing::TestWithParam<Level> {
  protected:
@@ -63,5 +63,5 @@ INSTANTIATE_TEST_SUITE_P(EveryLevel, SimdKernelsTest,
                            return info.param == Level::kAvx512 ? "Avx512" : "Avx2";
                          });
 
-}  // namespace
+}  // namespace simd_kernels_test
 }  // namespace meterd::query::scan::simd

@@ -26,7 +26,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::query {
-namespace {
+namespace usage_scan_test {
 
 using storage::BitsToDouble;
 using storage::DoubleToBits;
@@ -904,5 +904,5 @@ TEST(UsageScanPropertyTest, ManySeriesPackedBlocks) {
   RunProperty(21, kJan1 + 20 * 86400, 96, 150, 60);
 }
 
-}  // namespace
+}  // namespace usage_scan_test
 }  // namespace meterd::query

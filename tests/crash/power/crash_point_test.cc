@@ -40,7 +40,7 @@
 #include "tests/testing/fault_env.h"
 
 namespace meterd::engine {
-namespace {
+namespace crash_point_test {
 
 using testing::FaultEnv;
 using testing::PowerLossMode;
@@ -451,5 +451,5 @@ TEST(CrashPointTest, EveryCutPointRecoversEveryAcknowledgedSampleOnceAndExactRol
   EXPECT_EQ(problems, 0);
 }
 
-}  // namespace
+}  // namespace crash_point_test
 }  // namespace meterd::engine

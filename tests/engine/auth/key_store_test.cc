@@ -8,7 +8,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine {
-namespace {
+namespace key_store_test {
 
 TEST(KeyStoreTest, AFreshDirectoryGetsOneAdminKeyInAPrivateFile) {
   testing::TempDir dir;
@@ -137,5 +137,5 @@ TEST(KeyStoreTest, ReadsVersion1AndRefusesAnUnboundCustomerKey) {
   EXPECT_EQ(KeyStore::Open(dir.path(), &none).status().code(), Status::Code::kCorruption);
 }
 
-}  // namespace
+}  // namespace key_store_test
 }  // namespace meterd::engine

@@ -12,7 +12,7 @@
 #include "tests/engine/ledger/ledger_test_util.h"
 
 namespace meterd::engine::billing {
-namespace {
+namespace billing_clock_test {
 
 using ledger::Entry;
 using ledger::EntryKind;
@@ -258,5 +258,5 @@ TEST(BillingClock, TheThreadBooksClosedHoursByItself) {
   EXPECT_EQ(*f.ledger().NextHour(), kNov + 3 * kH);
 }
 
-}  // namespace
+}  // namespace billing_clock_test
 }  // namespace meterd::engine::billing

@@ -26,7 +26,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::billing {
-namespace {
+namespace month_to_date_clock_test {
 
 namespace rt = rating::testing;
 using ledger::testing::LedgerFixture;
@@ -524,5 +524,5 @@ TEST(MonthToDateState, SerializedStateRatesOnIdentically) {
   EXPECT_FALSE(d.valid());
 }
 
-}  // namespace
+}  // namespace month_to_date_clock_test
 }  // namespace meterd::engine::billing

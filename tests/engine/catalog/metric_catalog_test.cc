@@ -6,7 +6,7 @@
 #include <set>
 
 namespace meterd::engine {
-namespace {
+namespace metric_catalog_test {
 
 using storage::ValueType;
 
@@ -54,5 +54,5 @@ TEST(MetricCatalogTest, NameRules) {
   EXPECT_TRUE(MetricCatalog::ValidateName("a_b.c9").ok());
 }
 
-}  // namespace
+}  // namespace metric_catalog_test
 }  // namespace meterd::engine

@@ -18,7 +18,7 @@
 #include "storage/base/calendar.h"
 
 namespace meterd::engine::cycles {
-namespace {
+namespace billing_cycle_test {
 
 // "2026-10-31T18:30" (UTC) as unix seconds; the calendar itself is tested against std::chrono.
 int64_t Utc(const char* s) {
@@ -381,5 +381,5 @@ TEST(BillingCyclePropertyTest, DailyWalkHasNoGapOrOverlap) {
   }
 }
 
-}  // namespace
+}  // namespace billing_cycle_test
 }  // namespace meterd::engine::cycles

@@ -9,7 +9,7 @@
 #include <vector>
 
 namespace meterd::engine {
-namespace {
+namespace bucket_test {
 
 using namespace storage;  // RollupRow, kCol*, HourOf, DoubleToBits
 
@@ -380,5 +380,5 @@ TEST(BucketTest, AddSampleStatsAndCreditHoldDirectly) {
   EXPECT_FALSE(SameBucket(row, revised));
 }
 
-}  // namespace
+}  // namespace bucket_test
 }  // namespace meterd::engine

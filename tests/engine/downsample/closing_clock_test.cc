@@ -11,7 +11,7 @@
 #include "tests/engine/downsample/downsample_harness.h"
 
 namespace meterd::engine {
-namespace {
+namespace closing_clock_test {
 
 using namespace storage;  // SampleBatch, kCol*, ...
 using namespace testing_ds;
@@ -139,5 +139,5 @@ TEST_F(SteppingWallClockTest, ABackwardStepOfAnHourNeverClosesAnHourTwice) {
   EXPECT_EQ(h_.ds()->stats().hours_sealed, 2u);
 }
 
-}  // namespace
+}  // namespace closing_clock_test
 }  // namespace meterd::engine

@@ -16,7 +16,7 @@
 #include "tests/engine/downsample/downsample_harness.h"
 
 namespace meterd::engine {
-namespace {
+namespace downsampler_test {
 
 using namespace storage;  // SampleBatch, kCol*, ...
 using namespace testing_ds;
@@ -1038,5 +1038,5 @@ TEST_F(DownsamplerTest, AVersion1StoreMigratesItsRevisionLog) {
   EXPECT_EQ(m[7], '\x02');
 }
 
-}  // namespace
+}  // namespace downsampler_test
 }  // namespace meterd::engine

@@ -14,7 +14,7 @@
 #include "engine/downsample/bucket.h"
 
 namespace meterd::engine {
-namespace {
+namespace hot_hour_test {
 
 using namespace storage;
 
@@ -166,5 +166,5 @@ TEST(HotHourTest, RefusesRowsItCannotHold) {
   EXPECT_FALSE(hot.armed());
 }
 
-}  // namespace
+}  // namespace hot_hour_test
 }  // namespace meterd::engine

@@ -43,7 +43,7 @@
 #include "tests/engine/downsample/downsample_harness.h"
 
 namespace meterd::engine {
-namespace {
+namespace property_test {
 
 using namespace storage;
 using namespace testing_ds;
@@ -405,5 +405,5 @@ TEST(DownsamplePropertyTest, SumOfHourlyBucketsEqualsTheRawQuantity) {
   }
 }
 
-}  // namespace
+}  // namespace property_test
 }  // namespace meterd::engine

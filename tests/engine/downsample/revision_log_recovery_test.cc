@@ -17,7 +17,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine {
-namespace {
+namespace revision_log_recovery_test {
 
 storage::RollupRow Row(uint64_t series, int64_t hour, uint64_t revision) {
   storage::RollupRow row;
@@ -220,5 +220,5 @@ TEST(RevisionLogRecoveryTest, DurableMarkMovesWithEveryAppendAndSurvivesAReopen)
   }
 }
 
-}  // namespace
+}  // namespace revision_log_recovery_test
 }  // namespace meterd::engine

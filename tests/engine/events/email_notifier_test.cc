@@ -18,7 +18,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::events {
-namespace {
+namespace email_notifier_test {
 
 using std::chrono::milliseconds;
 using tenancy::BillingDb;
@@ -531,5 +531,5 @@ TEST_F(EmailNotifierTest, StartRefusesBadOptions) {
   EXPECT_EQ(k.Start().code(), Status::Code::kInvalidArgument);
 }
 
-}  // namespace
+}  // namespace email_notifier_test
 }  // namespace meterd::engine::events

@@ -10,7 +10,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::events {
-namespace {
+namespace event_log_test {
 
 using std::chrono::milliseconds;
 using tenancy::BillingDb;
@@ -224,5 +224,5 @@ TEST_F(EventLogTest, ListenersRunOnNotifyUntilRemoved) {
   EXPECT_EQ(calls.load(), 2);
 }
 
-}  // namespace
+}  // namespace event_log_test
 }  // namespace meterd::engine::events

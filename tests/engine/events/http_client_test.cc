@@ -11,7 +11,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::events {
-namespace {
+namespace http_client_test {
 
 using std::chrono::milliseconds;
 using testing::TestCertificate;
@@ -166,5 +166,5 @@ TEST_F(HttpsTest, RefusesACertificateForAnotherAddress) {
   EXPECT_EQ(receiver.count(), 0u);
 }
 
-}  // namespace
+}  // namespace http_client_test
 }  // namespace meterd::engine::events

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace meterd::engine::events {
-namespace {
+namespace signature_test {
 
 // The worked example in docs/events.md ("Verifying a delivery"); cross-checked there with
 // `printf '%s' "1767225600.$BODY" | openssl dgst -sha256 -hmac "$SECRET"`.
@@ -78,5 +78,5 @@ TEST(SignatureTest, HexEncode) {
   EXPECT_EQ(HexEncode(""), "");
 }
 
-}  // namespace
+}  // namespace signature_test
 }  // namespace meterd::engine::events

@@ -14,7 +14,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::events {
-namespace {
+namespace webhook_dispatcher_test {
 
 using std::chrono::milliseconds;
 using tenancy::BillingDb;
@@ -448,5 +448,5 @@ TEST(DeliveryBodyTest, EscapesStringsAndEmbedsThePayload) {
   EXPECT_EQ(DeliveryBody(e), R"({"id":7,"kind":"negative","account":"a\"b","at":5,"payload":{}})");
 }
 
-}  // namespace
+}  // namespace webhook_dispatcher_test
 }  // namespace meterd::engine::events

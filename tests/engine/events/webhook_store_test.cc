@@ -7,7 +7,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::events {
-namespace {
+namespace webhook_store_test {
 
 using tenancy::BillingDb;
 
@@ -210,5 +210,5 @@ TEST_F(WebhookStoreTest, DeliveryLogRecoversThePositionAndIsAppendOnly) {
   EXPECT_EQ(store_->Deliveries()->size(), 5u);
 }
 
-}  // namespace
+}  // namespace webhook_store_test
 }  // namespace meterd::engine::events

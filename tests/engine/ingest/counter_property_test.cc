@@ -27,7 +27,7 @@
 #include "tests/engine/downsample/downsample_harness.h"
 
 namespace meterd::engine {
-namespace {
+namespace counter_property_test {
 
 using namespace storage;
 using namespace testing_ds;
@@ -316,5 +316,5 @@ TEST(CounterPropertyTest, HourlyIncreaseMatchesTheReferenceAndNeverWraps) {
   }
 }
 
-}  // namespace
+}  // namespace counter_property_test
 }  // namespace meterd::engine

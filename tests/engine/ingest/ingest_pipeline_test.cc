@@ -10,7 +10,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine {
-namespace {
+namespace ingest_pipeline_test {
 
 constexpr int64_t kNow = 1767225600;  // the injected clock
 
@@ -315,5 +315,5 @@ TEST(IngestRefusalTest, OnlyBadRequestsAreFinal) {
   EXPECT_FALSE(IsFinalIngestRefusal(Status::ResourceExhausted("the disk is full")));
 }
 
-}  // namespace
+}  // namespace ingest_pipeline_test
 }  // namespace meterd::engine

@@ -12,7 +12,7 @@
 #include "tests/engine/ledger/ledger_test_util.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace collections_test {
 
 using ledger::kNoOverdueLimit;
 using ledger::SettingsChange;
@@ -200,5 +200,5 @@ TEST_F(CollectionsTest, ACreditNoteReleasesWithTheBalanceHysteresis) {
   EXPECT_TRUE(Collect(kDue + 3).held.empty());  // settled: never held again
 }
 
-}  // namespace
+}  // namespace collections_test
 }  // namespace meterd::engine::invoicing

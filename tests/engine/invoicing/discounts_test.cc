@@ -9,7 +9,7 @@
 #include "engine/tenancy/document.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace discounts_test {
 
 using pricebook::RoundingMode;
 using tenancy::Coupon;
@@ -313,5 +313,5 @@ TEST(DiscountsTest, PropertyNeverBelowZeroAndWithinOneMicroCredit) {
   }
 }
 
-}  // namespace
+}  // namespace discounts_test
 }  // namespace meterd::engine::invoicing

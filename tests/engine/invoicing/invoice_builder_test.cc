@@ -7,7 +7,7 @@
 #include <random>
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace invoice_builder_test {
 
 constexpr MicroCredits kCredit = 1'000'000;
 
@@ -225,5 +225,5 @@ TEST(InvoiceBuilder, PropertyTotalsAlwaysAddUp) {
   }
 }
 
-}  // namespace
+}  // namespace invoice_builder_test
 }  // namespace meterd::engine::invoicing

@@ -16,7 +16,7 @@
 #include "tests/testing/seed_invoice.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace invoice_golden_test {
 
 // The seed's rows, as printed here: "<name> <quantity> <unit price> <cost>". The quantities
 // are the seed's except where marked (no exact quantity gives both; seed_invoice.h).
@@ -103,5 +103,5 @@ TEST(SeedInvoiceGolden, SeedSubtotalsAreRoundedExactSumsNotSumsOfPrintedLines) {
   EXPECT_EQ(summed.amount_due.minor, summed.subtotal.minor + summed.tax_total.minor);
 }
 
-}  // namespace
+}  // namespace invoice_golden_test
 }  // namespace meterd::engine::invoicing

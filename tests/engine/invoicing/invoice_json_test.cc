@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace invoice_json_test {
 
 Invoice Sample() {
   Invoice inv;
@@ -71,5 +71,5 @@ TEST(InvoiceJson, AMissingOrMistypedKeyIsCorruptionNamingIt) {
   EXPECT_FALSE(FromJsonText("{not json").ok());
 }
 
-}  // namespace
+}  // namespace invoice_json_test
 }  // namespace meterd::engine::invoicing

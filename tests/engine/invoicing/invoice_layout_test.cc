@@ -13,7 +13,7 @@
 #include "tests/testing/seed_invoice.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace invoice_layout_test {
 
 TEST(FormatQuantity, RoundsHalfEvenToWholeFrom100AndToCentsBelow) {
   EXPECT_EQ(FormatQuantity("1343.5955"), "1344");
@@ -170,5 +170,5 @@ TEST(PrintInvoice, LinesOfAnUnlistedGroupPrintWithTheirSum) {
   EXPECT_EQ(t.footer.back(), "-GBP 1.23");
 }
 
-}  // namespace
+}  // namespace invoice_layout_test
 }  // namespace meterd::engine::invoicing

@@ -19,7 +19,7 @@
 #include "tests/testing/seed_invoice.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace invoice_pdf_test {
 
 using testing::PdfFile;
 
@@ -252,5 +252,5 @@ TEST(InvoicePdf, ManyThreadsAtOnce) {
   for (int s : same) EXPECT_EQ(s, 10);
 }
 
-}  // namespace
+}  // namespace invoice_pdf_test
 }  // namespace meterd::engine::invoicing

@@ -7,7 +7,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace invoice_store_test {
 
 constexpr int64_t kNov = 1'793'491'200;
 constexpr int64_t kDec = 1'796'083'200;
@@ -138,5 +138,5 @@ TEST_F(InvoiceStoreTest, DraftsAreReplacedAndAProvisionalOneIsNeverIssued) {
   EXPECT_FALSE(store_->Draft("x2", kDec)->has_value());
 }
 
-}  // namespace
+}  // namespace invoice_store_test
 }  // namespace meterd::engine::invoicing

@@ -13,7 +13,7 @@
 #include "tests/testing/seed_invoice.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace invoice_text_test {
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
@@ -73,5 +73,5 @@ TEST(InvoiceText, NonLatinNamesAndBanner) {
   EXPECT_EQ(cyr, latin);
 }
 
-}  // namespace
+}  // namespace invoice_text_test
 }  // namespace meterd::engine::invoicing

@@ -18,7 +18,7 @@
 #include "tests/engine/ledger/ledger_test_util.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace invoicer_test {
 
 using billing::AccountCharges;
 using billing::ChargesByAccount;
@@ -340,5 +340,5 @@ TEST(Invoicer, AnIssueWhoseBookingWasCutShortIsBookedAtTheNextOpen) {
   EXPECT_EQ(discounts, 1);
 }
 
-}  // namespace
+}  // namespace invoicer_test
 }  // namespace meterd::engine::invoicing

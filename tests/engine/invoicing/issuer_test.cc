@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace issuer_test {
 
 std::shared_ptr<const tenancy::Tenancy> Model(bool with_default) {
   tenancy::TenancyData d;
@@ -88,5 +88,5 @@ TEST(IssuerTest, CustomerTaxContextFromTheBillingProfile) {
   EXPECT_TRUE(CustomerTaxContext(*t, "nobody", 0).status().IsNotFound());
 }
 
-}  // namespace
+}  // namespace issuer_test
 }  // namespace meterd::engine::invoicing

@@ -8,7 +8,7 @@
 #include "engine/tenancy/document.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace taxes_test {
 
 using pricebook::RoundingMode;
 using tenancy::TaxRate;
@@ -314,5 +314,5 @@ TEST(TaxesTest, PropertyAmountsWithinOneMicroCreditOfExact) {
   }
 }
 
-}  // namespace
+}  // namespace taxes_test
 }  // namespace meterd::engine::invoicing

@@ -11,7 +11,7 @@
 #include "engine/pricebook/pricing.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace usage_report_test {
 
 constexpr MicroCredits kCredit = 1'000'000;
 
@@ -109,5 +109,5 @@ TEST(UsageReport, ARatingChangedSinceTheInvoiceIsShownNotHidden) {
   EXPECT_EQ(j["lines"][0]["invoiced_micro"], 6 * kCredit);
 }
 
-}  // namespace
+}  // namespace usage_report_test
 }  // namespace meterd::engine::invoicing

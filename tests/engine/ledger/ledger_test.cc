@@ -12,7 +12,7 @@
 #include "tests/engine/ledger/ledger_test_util.h"
 
 namespace meterd::engine::ledger {
-namespace {
+namespace ledger_test {
 
 using testing::kCredit;
 using testing::LedgerFixture;
@@ -561,5 +561,5 @@ TEST(Ledger, CollectionsSettingsResolveAndAreValidated) {
   EXPECT_EQ(f.ledger().Collections("acme").overdue_days, 30);
 }
 
-}  // namespace
+}  // namespace ledger_test
 }  // namespace meterd::engine::ledger

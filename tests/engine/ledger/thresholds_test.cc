@@ -6,7 +6,7 @@
 #include <random>
 
 namespace meterd::engine::ledger {
-namespace {
+namespace thresholds_test {
 
 constexpr MicroCredits C = pricebook::kMicrosPerCredit;
 
@@ -98,5 +98,5 @@ TEST(Thresholds, RandomWalksNeverFlap) {
   EXPECT_EQ(events, 1);
 }
 
-}  // namespace
+}  // namespace thresholds_test
 }  // namespace meterd::engine::ledger

@@ -14,7 +14,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::pricebook {
-namespace {
+namespace billing_profile_export_test {
 
 using tenancy::DocFormat;
 
@@ -113,5 +113,5 @@ TEST_F(BillingProfileExportTest, SectionOnlyWhenThereIsAProfile) {
             "account \"nobody\" has no billing profile (it is not an account)");
 }
 
-}  // namespace
+}  // namespace billing_profile_export_test
 }  // namespace meterd::engine::pricebook

@@ -9,7 +9,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::pricebook {
-namespace {
+namespace billing_store_test {
 
 using tenancy::ChangeKind;
 using tenancy::DocError;
@@ -409,5 +409,5 @@ TEST_F(BillingStoreTest, RetroChangesCountOnlyAppliesThatReachAClosedHour) {
   EXPECT_EQ(store_->Current().retro_changes, before + 3);
 }
 
-}  // namespace
+}  // namespace billing_store_test
 }  // namespace meterd::engine::pricebook

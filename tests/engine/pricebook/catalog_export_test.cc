@@ -10,7 +10,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::pricebook {
-namespace {
+namespace catalog_export_test {
 
 using tenancy::ChangeKind;
 using tenancy::DocFormat;
@@ -301,5 +301,5 @@ subscriptions:
   EXPECT_EQ(again->dump(), doc.dump());
 }
 
-}  // namespace
+}  // namespace catalog_export_test
 }  // namespace meterd::engine::pricebook

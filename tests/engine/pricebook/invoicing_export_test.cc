@@ -15,7 +15,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::pricebook {
-namespace {
+namespace invoicing_export_test {
 
 using tenancy::ChangeKind;
 using tenancy::DocFormat;
@@ -226,5 +226,5 @@ TEST_F(InvoicingExportTest, UnknownSectionListsTheInvoicingSections) {
       << r.status().message();
 }
 
-}  // namespace
+}  // namespace invoicing_export_test
 }  // namespace meterd::engine::pricebook

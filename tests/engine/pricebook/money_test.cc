@@ -6,7 +6,7 @@
 #include "engine/pricebook/units.h"
 
 namespace meterd::engine::pricebook {
-namespace {
+namespace money_test {
 
 Decimal D(const char* text) {
   auto d = Decimal::Parse(text);
@@ -143,5 +143,5 @@ TEST(UnitsTest, ExactDivisors) {
   EXPECT_FALSE(ResolveUnit(MetricKind::kGauge, "bytes", "h").ok());
 }
 
-}  // namespace
+}  // namespace money_test
 }  // namespace meterd::engine::pricebook

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace meterd::engine::pricebook {
-namespace {
+namespace price_book_test {
 
 constexpr int64_t kFeb1 = 1485907200;
 constexpr int64_t kFeb15 = kFeb1 + 14 * 86400;
@@ -128,5 +128,5 @@ TEST(PriceBookTest, BuildChecksVersionRules) {
   EXPECT_NE(b.status().message().find("give it a new id"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace price_book_test
 }  // namespace meterd::engine::pricebook

@@ -9,7 +9,7 @@
 #include <random>
 
 namespace meterd::engine::pricebook {
-namespace {
+namespace pricing_test {
 
 using u128 = unsigned __int128;
 
@@ -371,5 +371,5 @@ TEST(SubscriptionTest, MonthlyAndOneTimeFees) {
   EXPECT_TRUE(out.empty());
 }
 
-}  // namespace
+}  // namespace pricing_test
 }  // namespace meterd::engine::pricebook

@@ -9,7 +9,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::rating::testing {
-namespace {
+namespace conformance_test {
 
 using pricebook::RoundingMode;
 
@@ -594,5 +594,5 @@ TEST_F(ConformanceTest, GroupByDayWithCap) {
   EXPECT_EQ(r.total, 50'000'000);
 }
 
-}  // namespace
+}  // namespace conformance_test
 }  // namespace meterd::engine::rating::testing

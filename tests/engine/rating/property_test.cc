@@ -38,7 +38,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::rating::testing {
-namespace {
+namespace property_test {
 
 using pricebook::PriceBook;
 using pricebook::RoundingMode;
@@ -1133,5 +1133,5 @@ TEST(RatingPropertyTest, MonthToDateEqualsFullRating) {
   EXPECT_GT(reused, steps / 2);
 }
 
-}  // namespace
+}  // namespace property_test
 }  // namespace meterd::engine::rating::testing

@@ -26,7 +26,7 @@
 #include "tests/engine/rating/rating_fixture.h"
 
 namespace meterd::engine::rating::testing {
-namespace {
+namespace rating_bench_test {
 
 constexpr int64_t kApr1 = kJan1 + 90 * kDay;  // 2026-04-01T00:00:00Z
 constexpr int64_t kMay1 = kApr1 + 30 * kDay;
@@ -353,5 +353,5 @@ TEST(RatingBench, DISABLED_AccountsAddUpToFleet) {
   EXPECT_EQ(static_cast<MicroCredits>(sum), all.total);
 }
 
-}  // namespace
+}  // namespace rating_bench_test
 }  // namespace meterd::engine::rating::testing

@@ -11,7 +11,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::rating::testing {
-namespace {
+namespace rating_engine_test {
 
 tenancy::Resource Vm(const std::string& id, const std::string& project) {
   tenancy::Resource r;
@@ -223,5 +223,5 @@ TEST(RatingEngineTest, GroupByHourLabels) {
   EXPECT_EQ(r.total, 9'000'000);
 }
 
-}  // namespace
+}  // namespace rating_engine_test
 }  // namespace meterd::engine::rating::testing

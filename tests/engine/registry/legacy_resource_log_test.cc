@@ -8,7 +8,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine {
-namespace {
+namespace legacy_resource_log_test {
 
 // A version-1 resource record, byte for byte as docs/format-registry.md describes it.
 std::string Record(const LegacyResource& r) {
@@ -60,5 +60,5 @@ TEST(LegacyResourceLogTest, AMalformedRecordIsSkippedAndReported) {
       << damage;
 }
 
-}  // namespace
+}  // namespace legacy_resource_log_test
 }  // namespace meterd::engine

@@ -6,7 +6,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine {
-namespace {
+namespace metric_store_test {
 
 MetricDef Gpu() {
   return MetricDef{
@@ -39,5 +39,5 @@ TEST(MetricStoreTest, CustomMetricsAreDurableAndCannotChangeMeaning) {
   EXPECT_FALSE(def->builtin);
 }
 
-}  // namespace
+}  // namespace metric_store_test
 }  // namespace meterd::engine

@@ -20,7 +20,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine {
-namespace {
+namespace record_log_recovery_test {
 
 constexpr size_t kMagicSize = 8, kHeader = 12;
 
@@ -346,5 +346,5 @@ TEST(RecordLogRecoveryTest, MetricStoreKeepsTheDefinitionsAfterADamagedOne) {
   EXPECT_FALSE((*ms)->load_damage().empty());
 }
 
-}  // namespace
+}  // namespace record_log_recovery_test
 }  // namespace meterd::engine

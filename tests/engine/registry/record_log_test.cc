@@ -10,7 +10,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine {
-namespace {
+namespace record_log_test {
 
 std::vector<std::string> Replay(const std::string& path, std::string* damage) {
   std::vector<std::string> out;
@@ -191,5 +191,5 @@ TEST(RecordLogTest, PropertyAnyTruncationKeepsExactlyTheWholeRecordsBeforeIt) {
   }
 }
 
-}  // namespace
+}  // namespace record_log_test
 }  // namespace meterd::engine

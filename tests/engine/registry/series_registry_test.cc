@@ -11,7 +11,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine {
-namespace {
+namespace series_registry_test {
 
 SeriesDefinition Def(const std::string& resource, const std::string& metric) {
   static std::vector<std::unique_ptr<std::string>> keep;  // views outlive the call
@@ -186,5 +186,5 @@ TEST_F(SeriesRegistryTest, OwnershipFollowsTheResourceAcrossAMove) {
   EXPECT_EQ(info.owner, "hv-b");
 }
 
-}  // namespace
+}  // namespace series_registry_test
 }  // namespace meterd::engine

@@ -25,7 +25,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine {
-namespace {
+namespace ingest_dispatch_test {
 
 // Waits (polling a condition, never timing anything) until `ready` holds; false after 20 s.
 template <typename Pred>
@@ -154,5 +154,5 @@ TEST(IngestDispatchTest, AnIngestStuckOnTheDiskStallsNoOtherConnection) {
   ASSERT_TRUE(store->get()->Close().ok());
 }
 
-}  // namespace
+}  // namespace ingest_dispatch_test
 }  // namespace meterd::engine

@@ -12,7 +12,7 @@
 #include <vector>
 
 namespace meterd::engine {
-namespace {
+namespace ingest_executor_test {
 
 // A latch a task waits on until the test opens it.
 class Gate {
@@ -109,5 +109,5 @@ TEST(IngestExecutorTest, StopRunsEveryQueuedTaskAndLaterTasksRunInline) {
   EXPECT_EQ(ran.load(), 21);
 }
 
-}  // namespace
+}  // namespace ingest_executor_test
 }  // namespace meterd::engine

@@ -11,7 +11,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::tenancy {
-namespace {
+namespace billing_profile_test {
 
 constexpr const char* kModel = R"(domains:
   - id: corporate.com
@@ -306,5 +306,5 @@ DROP TABLE old_profiles;
   EXPECT_FALSE(again->changed());
 }
 
-}  // namespace
+}  // namespace billing_profile_test
 }  // namespace meterd::engine::tenancy

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace meterd::engine::tenancy {
-namespace {
+namespace document_test {
 
 TEST(DocumentTest, YamlKeepsLinesAndExactText) {
   const char* text =
@@ -114,5 +114,5 @@ TEST(DocumentTest, Ids) {
   EXPECT_FALSE(IsValidId(std::string(129, 'a')));
 }
 
-}  // namespace
+}  // namespace document_test
 }  // namespace meterd::engine::tenancy

@@ -9,7 +9,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::tenancy {
-namespace {
+namespace invoicing_sections_test {
 
 constexpr const char* kModel = R"(domains:
   - id: cloud.example
@@ -469,5 +469,5 @@ TEST(InvoicingConfigTest, PercentsAndCreditsAreExactText) {
   EXPECT_EQ(FormatCreditsMicro(1), "0.000001");
 }
 
-}  // namespace
+}  // namespace invoicing_sections_test
 }  // namespace meterd::engine::tenancy

@@ -7,7 +7,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::tenancy {
-namespace {
+namespace resource_hosts_test {
 
 class ResourceHostsTest : public ::testing::Test {
  protected:
@@ -91,5 +91,5 @@ TEST_F(ResourceHostsTest, BadEntriesAreRefusedAndCountedTheOthersKept) {
   EXPECT_EQ(hosts_->size(), 1u);
 }
 
-}  // namespace
+}  // namespace resource_hosts_test
 }  // namespace meterd::engine::tenancy

@@ -6,7 +6,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::tenancy {
-namespace {
+namespace tenancy_store_test {
 
 constexpr int64_t kFeb1 = 1485907200;       // 2017-02-01T00:00:00Z
 constexpr int64_t kFeb10At14 = 1486735200;  // 2017-02-10T14:00:00Z
@@ -415,5 +415,5 @@ INSERT INTO resource_versions VALUES('vm-old', 1485907200, 'vm', 'p', NULL, NULL
   EXPECT_EQ(BillingDb::SchemaVersion(*txn, "tenancy").value(), 4);
 }
 
-}  // namespace
+}  // namespace tenancy_store_test
 }  // namespace meterd::engine::tenancy

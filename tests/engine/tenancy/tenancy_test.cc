@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace meterd::engine::tenancy {
-namespace {
+namespace tenancy_test {
 
 constexpr int64_t kFeb1 = 1485907200;  // 2017-02-01T00:00:00Z
 constexpr int64_t kDay = 86400;
@@ -230,5 +230,5 @@ TEST(TenancyTest, AgentIdsResolveSeriesAndAreUnique) {
   EXPECT_FALSE(Tenancy::Build(clash).ok());
 }
 
-}  // namespace
+}  // namespace tenancy_test
 }  // namespace meterd::engine::tenancy

@@ -7,7 +7,7 @@
 #include <limits>
 
 namespace meterd::net {
-namespace {
+namespace json_format_test {
 
 TEST(FormatCredits, SixDecimalsSignedExact) {
   EXPECT_EQ(FormatCredits(0), "0.000000");
@@ -64,5 +64,5 @@ TEST(HttpStatusOf, TheDocumentedMapping) {
   EXPECT_EQ(HttpStatusOf(wire::ErrorCode::Internal), 500u);
 }
 
-}  // namespace
+}  // namespace json_format_test
 }  // namespace meterd::net

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace meterd::net::ingest {
-namespace {
+namespace body_codec_test {
 
 TEST(BodyCodec, GzipRoundTripAndConcatenatedMembers) {
   const std::string text(100000, 'x');
@@ -36,5 +36,5 @@ TEST(BodyCodec, SnappyRoundTripLimitsAndGarbage) {
             DecodeResult::kMalformed);
 }
 
-}  // namespace
+}  // namespace body_codec_test
 }  // namespace meterd::net::ingest

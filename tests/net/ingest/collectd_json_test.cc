@@ -6,7 +6,7 @@
 #include <cmath>
 
 namespace meterd::net::ingest {
-namespace {
+namespace collectd_json_test {
 
 TEST(CollectdJson, EachDataSourceIsOneSample) {
   RawBatch b;
@@ -89,5 +89,5 @@ TEST(CollectdJson, MalformedBodies) {
   EXPECT_TRUE(b.samples.empty());
 }
 
-}  // namespace
+}  // namespace collectd_json_test
 }  // namespace meterd::net::ingest

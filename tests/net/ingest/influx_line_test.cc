@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace meterd::net::ingest {
-namespace {
+namespace influx_line_test {
 
 constexpr int64_t kNow = 1767225600'000000000;  // 2026-01-01T00:00:00Z
 
@@ -119,5 +119,5 @@ TEST(InfluxLine, RepeatedTagIsRefused) {
   EXPECT_EQ(b.bad_lines, 1u);
 }
 
-}  // namespace
+}  // namespace influx_line_test
 }  // namespace meterd::net::ingest

@@ -10,7 +10,7 @@
 #include <fstream>
 
 namespace meterd::net::ingest {
-namespace {
+namespace ingest_mapping_test {
 
 const char* kDoc = R"(
 version: 1
@@ -197,11 +197,11 @@ TEST(ConvertValue, FloatGaugesAndStates) {
   EXPECT_EQ(ConvertValue(b, 1, kState, &why), 1u);
 }
 
-}  // namespace
+}  // namespace ingest_mapping_test
 }  // namespace meterd::net::ingest
 
 namespace meterd::net::ingest {
-namespace {
+namespace ingest_mapping_test {
 
 // The shipped example parses, and every rule's metric, kind and unit agree with the built-in
 // catalog (docs/examples/ingest-mapping.yaml).
@@ -225,5 +225,5 @@ TEST(IngestMapping, TheDocumentedExampleAgreesWithTheCatalog) {
   EXPECT_TRUE(unknown.empty()) << unknown.front();
 }
 
-}  // namespace
+}  // namespace ingest_mapping_test
 }  // namespace meterd::net::ingest

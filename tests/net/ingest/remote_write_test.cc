@@ -10,7 +10,7 @@
 #include "net/schema/prometheus/remote.pb.h"
 
 namespace meterd::net::ingest {
-namespace {
+namespace remote_write_test {
 
 prometheus::TimeSeries* AddSeries(
     prometheus::WriteRequest* req,
@@ -98,5 +98,5 @@ TEST(RemoteWrite, ALabelThatIsNotUtf8MakesTheBodyMalformed) {
   EXPECT_NE(why.find("UTF-8"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace remote_write_test
 }  // namespace meterd::net::ingest

@@ -17,7 +17,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::agent {
-namespace {
+namespace libvirt_source_test {
 
 class LibvirtSourceTest : public ::testing::Test {
  protected:
@@ -203,5 +203,5 @@ TEST(LibvirtSourceErrorTest, AnUnreachableUriIsAnErrorEverySecondNotACrash) {
   EXPECT_FALSE(src.Collect(&batch, &added).ok());  // tried again, same answer
 }
 
-}  // namespace
+}  // namespace libvirt_source_test
 }  // namespace meterd::agent

@@ -13,7 +13,7 @@
 #include "net/meterctl/csv_time.h"
 
 namespace meterd::cli {
-namespace {
+namespace backfill_reader_test {
 
 const MetricTypes& Types() {
   static const MetricTypes types = [] {
@@ -161,5 +161,5 @@ TEST(CsvTimeTest, LacksTimeZoneOnlyForADateTimeWithoutOne) {
   EXPECT_FALSE(LacksTimeZone(""));
 }
 
-}  // namespace
+}  // namespace backfill_reader_test
 }  // namespace meterd::cli

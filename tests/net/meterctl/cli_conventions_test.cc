@@ -9,7 +9,7 @@
 #include <vector>
 
 namespace meterd::cli {
-namespace {
+namespace cli_conventions_test {
 
 // A file of commands registered the way common.h describes: the conventions reach it without
 // it doing anything.
@@ -154,5 +154,5 @@ TEST_F(CliConventionsTest, OnlyOneCommandRuns) {
   EXPECT_TRUE(ran_.empty()) << ran_;
 }
 
-}  // namespace
+}  // namespace cli_conventions_test
 }  // namespace meterd::cli

@@ -14,7 +14,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::cli {
-namespace {
+namespace completion_test {
 
 struct Shelled {
   int exit_code;
@@ -163,5 +163,5 @@ TEST(MeterctlCompletionTest, UnknownCommandsAndNoCommandAreUsageErrors) {
   EXPECT_EQ(Sh(bin + " completion fish >/dev/null 2>&1").exit_code, 2);
 }
 
-}  // namespace
+}  // namespace completion_test
 }  // namespace meterd::cli

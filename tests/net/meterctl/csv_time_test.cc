@@ -9,7 +9,7 @@
 #include <random>
 
 namespace meterd::cli {
-namespace {
+namespace csv_time_test {
 
 TEST(CsvTimeTest, ParsesUnixSecondsAndRfc3339) {
   EXPECT_EQ(ParseTimestamp("1767225600"), 1767225600);
@@ -121,5 +121,5 @@ TEST(CsvTimeTest, FractionalNegativeHugeAndNonNumbersAreRefusedWithAReason) {
   }
 }
 
-}  // namespace
+}  // namespace csv_time_test
 }  // namespace meterd::cli

@@ -8,7 +8,7 @@
 #include <string>
 
 namespace meterd::cli {
-namespace {
+namespace table_test {
 
 std::string Printed(const Table& t) {
   char* buf = nullptr;
@@ -42,5 +42,5 @@ TEST(TableTest, MultiByteUnitsLineUpByCharacters) {
   EXPECT_NE(Printed(t).find("GiB·h       1.5"), std::string::npos) << Printed(t);
 }
 
-}  // namespace
+}  // namespace table_test
 }  // namespace meterd::cli

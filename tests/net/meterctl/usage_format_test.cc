@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace meterd::cli {
-namespace {
+namespace usage_format_test {
 
 TEST(UsageFormat, QuotientRoundsHalfEvenAtTheSixthDecimal) {
   EXPECT_EQ(FormatQuotient(1, 8, 6), "0.125000");
@@ -37,5 +37,5 @@ TEST(UsageFormat, U128PrintsBeyond64Bits) {
   EXPECT_EQ(FormatU128(0), "0");
 }
 
-}  // namespace
+}  // namespace usage_format_test
 }  // namespace meterd::cli

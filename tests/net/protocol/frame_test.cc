@@ -9,7 +9,7 @@
 #include "net/protocol/messages.h"
 
 namespace meterd::net {
-namespace {
+namespace frame_test {
 
 std::vector<uint8_t> PingFrame(uint64_t id) {
   flatbuffers::FlatBufferBuilder fbb(64);
@@ -159,5 +159,5 @@ TEST(MessagesTest, StatusCodesMapToWireCodesAndBack) {
   EXPECT_EQ(static_cast<int>(ToWireCode(Status::ResourceExhausted("disk full"))), 12);
 }
 
-}  // namespace
+}  // namespace frame_test
 }  // namespace meterd::net

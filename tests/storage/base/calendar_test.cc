@@ -11,7 +11,7 @@
 #include <random>
 
 namespace meterd::base {
-namespace {
+namespace calendar_test {
 
 namespace chr = std::chrono;
 
@@ -128,5 +128,5 @@ TEST(CalendarTest, KnownDates) {
   static_assert(NextMonthStartDay(DaysFromCivil(2024, 2, 10)) == DaysFromCivil(2024, 3, 1));
 }
 
-}  // namespace
+}  // namespace calendar_test
 }  // namespace meterd::base

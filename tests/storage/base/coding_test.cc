@@ -7,7 +7,7 @@
 #include <random>
 
 namespace meterd::base {
-namespace {
+namespace coding_test {
 
 TEST(CodingTest, VarintRoundTripAndLength) {
   std::mt19937_64 rng(1);
@@ -67,5 +67,5 @@ TEST(CodingTest, FixedAndShortReads) {
   EXPECT_FALSE(r.GetFixed8(reinterpret_cast<uint8_t*>(&a)));
 }
 
-}  // namespace
+}  // namespace coding_test
 }  // namespace meterd::base

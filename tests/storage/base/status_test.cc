@@ -9,7 +9,7 @@
 #include "storage/base/result.h"
 
 namespace meterd {
-namespace {
+namespace status_test {
 
 Result<int> Half(int v) {
   if (v % 2) return Status::InvalidArgument("odd");
@@ -53,5 +53,5 @@ TEST(ChecksumTest, SeedAndStreamingAgree) {
   EXPECT_NE(base::ContextSeed(1, 0), base::ContextSeed(2, 0));
 }
 
-}  // namespace
+}  // namespace status_test
 }  // namespace meterd

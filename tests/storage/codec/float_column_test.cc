@@ -11,7 +11,7 @@
 #include "storage/sample_batch.h"
 
 namespace meterd::storage {
-namespace {
+namespace float_column_test {
 
 ColumnEncoding RoundTrip(const std::vector<uint64_t>& v, const std::string& what) {
   const ColumnPlan plan = AnalyzeFloatColumn(v.data(), v.size());
@@ -117,5 +117,5 @@ TEST(FloatColumnTest, MalformedInputIsCorruptionNeverACrash) {
   }
 }
 
-}  // namespace
+}  // namespace float_column_test
 }  // namespace meterd::storage

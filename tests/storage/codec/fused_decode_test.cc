@@ -20,7 +20,7 @@
 #include "storage/codec/bit_unpack_simd.h"
 
 namespace meterd::storage {
-namespace {
+namespace fused_decode_test {
 
 constexpr size_t kRowCounts[] = {1,   2,   3,   4,   9,   31,  32,  33,  34,  127, 128, 129,
                                  130, 131, 159, 160, 161, 255, 256, 257, 258, 719, 720, 1000};
@@ -195,5 +195,5 @@ TEST_P(FusedDecodeTest, TooFewRowsAndBadWidthsAreCorruption) {
 INSTANTIATE_TEST_SUITE_P(ScalarAndVector, FusedDecodeTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Vector" : "Scalar"; });
 
-}  // namespace
+}  // namespace fused_decode_test
 }  // namespace meterd::storage

@@ -8,7 +8,7 @@
 #include "storage/codec.h"
 
 namespace meterd::storage {
-namespace {
+namespace int_column_test {
 
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
@@ -130,5 +130,5 @@ TEST(IntColumnTest, MalformedInputIsCorruptionNeverACrash) {
   EXPECT_TRUE(DecodeIntColumn(std::string("\x03\x01\x41\x00", 4), 4, out.data()).IsCorruption());
 }
 
-}  // namespace
+}  // namespace int_column_test
 }  // namespace meterd::storage

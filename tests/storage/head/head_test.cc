@@ -7,7 +7,7 @@
 #include <random>
 
 namespace meterd::storage {
-namespace {
+namespace head_test {
 
 TEST(HeadTest, ManySeriesRoundTripAndSortedIds) {
   Head head;
@@ -76,5 +76,5 @@ TEST(HeadTest, MemoryUnderThreeBytesPerSampleForFleetLikeData) {
   EXPECT_LT(per_sample, 3.0);
 }
 
-}  // namespace
+}  // namespace head_test
 }  // namespace meterd::storage

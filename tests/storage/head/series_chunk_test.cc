@@ -9,7 +9,7 @@
 #include <random>
 
 namespace meterd::storage {
-namespace {
+namespace series_chunk_test {
 
 // Reference: last write wins per second.
 using Reference = std::map<int64_t, uint64_t>;
@@ -101,5 +101,5 @@ TEST(SeriesChunkTest, EmptyAndOneSample) {
   EXPECT_EQ(values[0], DoubleToBits(-0.0));
 }
 
-}  // namespace
+}  // namespace series_chunk_test
 }  // namespace meterd::storage

@@ -8,7 +8,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {
-namespace {
+namespace manifest_test {
 
 Manifest Sample() {
   Manifest m;
@@ -55,5 +55,5 @@ TEST(ManifestTest, AnotherVersionIsNotSupported) {
   EXPECT_EQ(DecodeManifest(data).status().code(), Status::Code::kNotSupported);
 }
 
-}  // namespace
+}  // namespace manifest_test
 }  // namespace meterd::storage

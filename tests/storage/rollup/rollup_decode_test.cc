@@ -16,7 +16,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {
-namespace {
+namespace rollup_decode_test {
 
 using testing::kJan2026;
 using testing::ReadAllRows;
@@ -282,5 +282,5 @@ TEST(RollupLinearHours, BadStepIsCorruption) {
   }
 }
 
-}  // namespace
+}  // namespace rollup_decode_test
 }  // namespace meterd::storage

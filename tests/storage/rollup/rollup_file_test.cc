@@ -17,7 +17,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {
-namespace {
+namespace rollup_file_test {
 
 using testing::kJan2026;
 using testing::MakeRows;
@@ -479,11 +479,11 @@ TEST(RollupFile, NewerVersionIsNotSupported) {
   EXPECT_EQ(r.status().code(), Status::Code::kNotSupported) << r.status().ToString();
 }
 
-}  // namespace
+}  // namespace rollup_file_test
 }  // namespace meterd::storage
 
 namespace meterd::storage {
-namespace {
+namespace rollup_file_test {
 
 constexpr size_t kExampleSize = 677;
 constexpr uint64_t kExampleXxh3 = 17597653397143817977ull;
@@ -542,5 +542,5 @@ TEST(RollupFormatDoc, WorkedExample) {
   }
 }
 
-}  // namespace
+}  // namespace rollup_file_test
 }  // namespace meterd::storage

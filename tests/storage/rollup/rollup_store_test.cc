@@ -17,7 +17,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {
-namespace {
+namespace rollup_store_test {
 
 using testing::kJan2026;
 using testing::ReadAllRows;
@@ -599,5 +599,5 @@ TEST(RollupStore, ConcurrentReadersSealsAndMerges) {
   EXPECT_EQ(store->Snapshot().files.size(), 1u);
 }
 
-}  // namespace
+}  // namespace rollup_store_test
 }  // namespace meterd::storage

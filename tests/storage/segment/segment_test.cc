@@ -15,7 +15,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {
-namespace {
+namespace segment_test {
 
 struct SeriesData {
   ValueType type;
@@ -245,5 +245,5 @@ TEST(SegmentTest, ABlockInTheWrongPlaceOrSegmentFailsItsChecksum) {
   EXPECT_FALSE(g.ok());
 }
 
-}  // namespace
+}  // namespace segment_test
 }  // namespace meterd::storage

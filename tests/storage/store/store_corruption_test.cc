@@ -18,7 +18,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {
-namespace {
+namespace store_corruption_test {
 
 constexpr int64_t kNow = 1767225600;
 constexpr uint64_t kSeries = 60;
@@ -176,5 +176,5 @@ TEST(StoreCorruptionTest, WalDamageIsReportedAndIntactRecordsReplayed) {
   EXPECT_GT(total, kSeries * kSeconds * 8 / 10);  // only the damaged block's records are lost
 }
 
-}  // namespace
+}  // namespace store_corruption_test
 }  // namespace meterd::storage

@@ -11,7 +11,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {
-namespace {
+namespace store_test {
 
 using Series = std::map<int64_t, uint64_t>;
 using Contents = std::map<uint64_t, Series>;
@@ -300,5 +300,5 @@ TEST(StoreTest, RandomOperationsMatchReference) {
   }
 }
 
-}  // namespace
+}  // namespace store_test
 }  // namespace meterd::storage

@@ -13,7 +13,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {
-namespace {
+namespace store_write_test {
 
 constexpr int64_t kNow = 1767225600;  // the injected clock
 
@@ -140,5 +140,5 @@ TEST(StoreWriteTest, AClosedStoreIsUnavailable) {
   EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().ToString();
 }
 
-}  // namespace
+}  // namespace store_write_test
 }  // namespace meterd::storage

@@ -18,7 +18,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {
-namespace {
+namespace wal_reader_test {
 
 using testing_wal::Payload;
 using testing_wal::ReplayAll;
@@ -334,5 +334,5 @@ TEST(WalReaderTest, RandomCorruptionNeverDeliversWrongBytes) {
   }
 }
 
-}  // namespace
+}  // namespace wal_reader_test
 }  // namespace meterd::storage

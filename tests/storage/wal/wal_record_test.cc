@@ -10,7 +10,7 @@
 #include "storage/wal/wal_format.h"
 
 namespace meterd::storage::wal {
-namespace {
+namespace wal_record_test {
 
 using namespace wal_format;  // NOLINT
 
@@ -63,5 +63,5 @@ TEST(WalRecordTest, FileHeaderRoundTrip) {
   EXPECT_EQ(CheckFileHeader(v2, 77).code(), Status::Code::kNotSupported);
 }
 
-}  // namespace
+}  // namespace wal_record_test
 }  // namespace meterd::storage::wal

@@ -16,7 +16,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::storage {
-namespace {
+namespace wal_writer_test {
 
 using testing_wal::Payload;
 using testing_wal::ReplayAll;
@@ -353,5 +353,5 @@ TEST(WalWriterTest, IoErrorFailsTheWriter) {
   EXPECT_FALSE(cb.ok());
 }
 
-}  // namespace
+}  // namespace wal_writer_test
 }  // namespace meterd::storage
