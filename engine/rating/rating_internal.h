@@ -252,6 +252,38 @@ struct PlanCache {
   bool scan_ordered = false;
   std::vector<uint32_t> state_group;  // per plan group: index into MonthState::groups
   std::vector<uint32_t> state_line;   // per plan line: index into its state group's lines
+  // The accrual's walk, built from state_line by the first AccrueMonth that uses the places
+  // (the plan's first reuse, after OrderSlotsForScan: slot ids no longer change): per plan
+  // group in order, per line of the group, per slot of the line (time order) one entry {slot,
+  // index of the line in its state group}; group g's entries are accrual[accrual_begin[g],
+  // accrual_begin[g + 1]) and a line's entries are adjacent. Walking it reads no LineInfo and
+  // follows no slot link, and the slots it reads next are known ahead (prefetched): the slots
+  // are in scan order, not the groups'.
+  struct AccrualEntry {
+    uint32_t slot;
+    uint32_t line;
+  };
+  std::vector<AccrualEntry> accrual;
+  std::vector<uint32_t> accrual_begin;
+  // Per plan group, filled with state_group: 1 when every run of its state group has a product
+  // whose charge depends on its own line only (LinePricedAlone), so that an hour re-prices
+  // only the lines it changed. Runs of other products cannot appear while the plan is kept:
+  // its slots' versions are all in the state group once state_group is filled.
+  std::vector<uint8_t> group_alone;
+};
+
+// What AccrueMonth did (cumulative, MonthState::accrual): groups priced whole (PriceMonth over
+// all their lines), lines priced alone, and lines of a window left as they were (no usage
+// added, no new run: their amount cannot change).
+struct AccrualCounts {
+  uint64_t groups_priced = 0;
+  uint64_t lines_priced_alone = 0;
+  uint64_t lines_unchanged = 0;
+  void Add(const AccrualCounts& o) {
+    groups_priced += o.groups_priced;
+    lines_priced_alone += o.lines_priced_alone;
+    lines_unchanged += o.lines_unchanged;
+  }
 };
 
 struct MonthState {
@@ -265,6 +297,7 @@ struct MonthState {
   std::vector<MonthGroup> groups;
   size_t lines = 0;
   std::unique_ptr<PlanCache> plan;  // null: none kept
+  AccrualCounts accrual;            // since Reset (not serialized)
   // CatalogFingerprint of tenancy and book, once computed (0: not yet).
   mutable uint64_t fingerprint = 0;
 };
@@ -291,8 +324,8 @@ bool PlanReusable(const PlanCache& cache, const EngineData& d, int64_t from, int
 // Moves the cached plan into `work` (its window set to [from, to)), shifted by from - cache.from.
 // REQUIRES: PlanReusable.
 void TakePlan(PlanCache* cache, Work* work);
-// Moves work's plan into `cache` (its state_group and state_line untouched: a new plan gets a
-// new PlanCache).
+// Moves work's plan into `cache` (its state_group, state_line and accrual untouched: a new plan
+// gets a new PlanCache).
 void KeepPlan(Work* work, PlanCache* cache);
 
 // Prices the scanned totals into *out (lines, fees, groups, totals, unrated usage).

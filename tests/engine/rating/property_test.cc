@@ -23,6 +23,12 @@
 // a full Rate of the step (the month's earlier usage scanned), with random rebuilds of the
 // state from the month's start (what the billing clock does after a revision or a start);
 // most one-hour steps reuse the previous step's plan, shifted, and price on two threads.
+// Month to date, hour by hour: every hour of January rated from the state, the running sum of
+// each account's hourly changes equal to a from-scratch rating of the month so far, through a
+// late revision of hours already rated (the state rebuilt from the month's start, as the
+// clock does); the kept plan re-prices only the lines an hour changed, alone where the
+// product prices a line on its own (per unit without allowance, packages) and the whole
+// group otherwise (tiers, allowances), and all three paths must be taken.
 // Extend: an engine built from part of the series and extended twice with the rest rates
 // every request exactly as the reference (and as the engine built from all of them).
 #include <gtest/gtest.h>
@@ -33,6 +39,7 @@
 #include <set>
 #include <tuple>
 
+#include "engine/rating/rating_internal.h"
 #include "query/scan/period.h"
 #include "tests/engine/rating/rating_fixture.h"
 #include "tests/testing/temp_dir.h"
@@ -1131,6 +1138,93 @@ TEST(RatingPropertyTest, MonthToDateEqualsFullRating) {
   // Most one-hour windows follow one of the same length with nothing changed in between:
   // their plan is the previous one, shifted (PlanCache), and must rate the same.
   EXPECT_GT(reused, steps / 2);
+}
+
+TEST(RatingPropertyTest, MonthToDateHourByHourSumsToTheMonthRatedFromScratch) {
+  ::meterd::testing::TempDir dir;
+  size_t checks = 0, revisions = 0;
+  internal::AccrualCounts counts;
+#ifdef NDEBUG
+  constexpr uint64_t kSeeds = 16;
+#else
+  constexpr uint64_t kSeeds = 4;
+#endif
+  // Usage per account (fees are prorated per window, so their sum over windows is not the
+  // month's fee rounded once; MonthToDateEqualsFullRating checks them window by window).
+  using PerAccount = std::map<std::string, MicroCredits>;
+  auto usage_of = [](const RatingResult& r) {
+    PerAccount out;
+    for (const auto& [account, v] : ByAccount(r)) {
+      if (v.first != 0) out[account] = v.first;
+    }
+    return out;
+  };
+  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
+    std::mt19937_64 rng(seed * 104729 + 3);
+    const Catalog cat = RandomCatalog(rng);
+    const std::string sub = dir.path() + "/h" + std::to_string(seed);
+    ASSERT_TRUE(storage::CreateDirIfMissing(sub).ok());
+    const Usage usage = RandomUsage(rng, cat, sub);
+    RatingOptions options;
+    options.threads = 1 + static_cast<int>(seed % 2);
+    options.min_groups_per_thread = 1;
+    auto engine = Engine(cat.tenancy, cat.book, cat.series, cat.subs, options);
+    ASSERT_NE(engine, nullptr);
+    // The late data: new revisions of random (series, hour) of January, arriving after the hour
+    // `late_at` was rated (the earlier hours among them revise hours already rated).
+    query::RollupView late = usage.view;
+    const int64_t late_at = kJan1 + static_cast<int64_t>(24 + rng() % (26 * 24)) * kH;
+    std::set<std::pair<uint64_t, int64_t>> revised;
+    for (const RollupRow& r : late.revised) revised.insert({r.series_id, r.hour});
+    for (int i = 0; i < 30; ++i) {
+      const SeriesInfo& s = cat.series[rng() % cat.series.size()];
+      const int64_t h = kJan1 + static_cast<int64_t>(rng() % ((late_at - kJan1) / kH)) * kH;
+      if (!revised.insert({s.id, h}).second) continue;
+      RollupRow r = RandomRow(rng, s, h);
+      r.col[kColRevision] = 5;
+      late.revised.push_back(r);
+    }
+    SortRows(&late.revised);
+    const query::RollupView* view = &usage.view;
+    MonthToDate state;
+    state.Reset(kJan1);
+    PerAccount sum;  // the month so far, from the state's changes
+    auto add = [&](const RatingResult& r) {
+      for (const auto& [account, amount] : usage_of(r)) {
+        if ((sum[account] += amount) == 0) sum.erase(account);
+      }
+    };
+    for (int64_t t = kJan1; t < kFeb1; t += kH) {
+      if (t == late_at) {  // the revision: the clock rebuilds the month so far in one window
+        counts.Add(state.state()->accrual);
+        view = &late;
+        state.Reset(kJan1);
+        sum.clear();
+        auto rebuilt = engine->RateMonthToDate(*view, kJan1, t, &state);
+        ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString() << " seed " << seed;
+        add(*rebuilt);
+        ++revisions;
+      }
+      auto got = engine->RateMonthToDate(*view, t, t + kH, &state);
+      ASSERT_TRUE(got.ok()) << got.status().ToString() << " seed " << seed;
+      add(*got);
+      if (t + kH != kFeb1 && rng() % 8 != 0) continue;
+      RatingRequest req;
+      req.from = kJan1;
+      req.to = t + kH;
+      req.group_by = GroupBy::kAccount;
+      auto want = engine->Rate(*view, req);
+      ASSERT_TRUE(want.ok()) << want.status().ToString();
+      ASSERT_EQ(sum, usage_of(*want)) << "seed " << seed << " through " << t + kH;
+      ++checks;
+    }
+    counts.Add(state.state()->accrual);
+  }
+  EXPECT_EQ(revisions, kSeeds);
+  EXPECT_GT(checks, 50 * kSeeds);
+  EXPECT_GT(counts.lines_priced_alone, 1000 * kSeeds);
+  EXPECT_GT(counts.lines_unchanged, 100 * kSeeds);
+  EXPECT_GT(counts.groups_priced, 1000 * kSeeds);
 }
 
 }  // namespace property_test
