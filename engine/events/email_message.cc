@@ -21,7 +21,14 @@ constexpr KindText kKindTexts[] = {
     {kKindNegative, "Negative balance", "is negative"},
     {kKindSuspend, "Account suspended", "is below its credit limit: the account is suspended"},
     {kKindResume, "Account resumed", "is back above its credit limit: the account is resumed"},
+    // Issued documents (engine/invoicing/invoice_event.h): a body of their own, below.
+    {"invoice_issued", "Invoice", ""},
+    {"credit_note_issued", "Credit note", ""},
 };
+
+bool IssuedDocument(std::string_view kind) {
+  return kind == "invoice_issued" || kind == "credit_note_issued";
+}
 
 const KindText* TextOf(std::string_view kind) {
   for (const KindText& t : kKindTexts) {
@@ -136,13 +143,52 @@ std::string NoticeSubject(const Event& e) {
   const KindText* text = TextOf(e.kind);
   const std::string balance = Field(payload, "balance");
   std::string subject = "[meterd] ";
+  if (IssuedDocument(e.kind)) {
+    // "[meterd] Invoice INV-000042 for acme: 120.5 credits due"
+    subject += std::string(text->subject) + " " + Field(payload, "number") + " for " +
+               Clean(e.account) + ": " + Field(payload, "total") + " credits";
+    if (e.kind == "invoice_issued") subject += ", " + Field(payload, "amount_due") + " due";
+    return Ascii(subject) ? subject : EncodedWords(subject);
+  }
   subject += text ? std::string(text->subject) : "Billing event " + Clean(e.kind);
   subject += ": " + Clean(e.account);
   if (!balance.empty()) subject += " at " + balance + " credits";
   return Ascii(subject) ? subject : EncodedWords(subject);
 }
 
-std::string FormatNotice(const Event& e, std::string_view from, std::string_view recipient) {
+std::string MimeBase64(std::string_view bytes) {
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve(bytes.size() / 3 * 4 + bytes.size() / 57 * 2 + 8);
+  size_t col = 0;
+  auto put = [&](char c) {
+    out.push_back(c);
+    if (++col == 76) {
+      out += "\r\n";
+      col = 0;
+    }
+  };
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (uint32_t{static_cast<uint8_t>(bytes[i])} << 16) |
+                       (uint32_t{static_cast<uint8_t>(bytes[i + 1])} << 8) |
+                       static_cast<uint8_t>(bytes[i + 2]);
+    for (int shift : {18, 12, 6, 0}) put(kB64[(v >> shift) & 63]);
+  }
+  if (i < bytes.size()) {
+    uint32_t v = uint32_t{static_cast<uint8_t>(bytes[i])} << 16;
+    if (i + 1 < bytes.size()) v |= uint32_t{static_cast<uint8_t>(bytes[i + 1])} << 8;
+    put(kB64[(v >> 18) & 63]);
+    put(kB64[(v >> 12) & 63]);
+    put(i + 1 < bytes.size() ? kB64[(v >> 6) & 63] : '=');
+    put('=');
+  }
+  if (col != 0) out += "\r\n";
+  return out;
+}
+
+std::string FormatNotice(const Event& e, std::string_view from, std::string_view recipient,
+                         const EmailAttachment* attachment) {
   const auto payload = nlohmann::json::parse(e.payload, nullptr, /*allow_exceptions=*/false);
   const KindText* text = TextOf(e.kind);
   const std::string account = Clean(e.account);
@@ -175,25 +221,85 @@ std::string FormatNotice(const Event& e, std::string_view from, std::string_view
   line("Date: " + Rfc5322Date(e.recorded_at));
   line("Message-ID: " + NoticeMessageId(e, recipient, from));
   line("MIME-Version: 1.0");
-  line("Content-Type: text/plain; charset=utf-8");
-  line("Content-Transfer-Encoding: 8bit");
+  // The boundary cannot occur in the text part (no line of it starts with "--meterd-") nor in
+  // base64; it is the same on every attempt.
+  const std::string boundary =
+      "meterd-" + std::to_string(e.id) + "-" + std::to_string(e.recorded_at);
+  if (attachment != nullptr) {
+    line("Content-Type: multipart/mixed; boundary=\"" + boundary + "\"");
+  } else {
+    line("Content-Type: text/plain; charset=utf-8");
+    line("Content-Transfer-Encoding: 8bit");
+  }
   line("Auto-Submitted: auto-generated");  // RFC 3834: no auto-replies, please
   line("X-Meterd-Event-Id: " + std::to_string(e.id));
   line("");
-  line("The balance of account " + account + " " +
-       (text ? std::string(text->sentence) : "changed (event " + Clean(e.kind) + ")") + ".");
-  line("");
-  line("Account:   " + account);
-  line("Event:     " + Clean(e.kind) + " (event id " + std::to_string(e.id) + ")");
-  if (!balance.empty()) line("Balance:   " + balance + " credits");
-  if (!threshold.empty()) line("Threshold: " + threshold + " credits");
-  if (!state.empty()) {
-    line("State:     " + state + (previous.empty() ? "" : " (was " + previous + ")"));
+  if (attachment != nullptr) {
+    line("--" + boundary);
+    line("Content-Type: text/plain; charset=utf-8");
+    line("Content-Transfer-Encoding: 8bit");
+    line("");
   }
-  line("Time:      " + UtcTime(e.at));
-  line("");
-  line("Amounts are in credits, the price book's unit. This notice was sent by meterd to the");
-  line("addresses in the notify_email billing setting of the account (or of its domain).");
+  if (IssuedDocument(e.kind)) {
+    const bool note = e.kind == "credit_note_issued";
+    const std::string number = Field(payload, "number");
+    line(std::string(note ? "Credit note " : "Invoice ") + number + " of account " + account +
+         " was issued.");
+    line("");
+    line("Account:    " + account);
+    line("Number:     " + number);
+    if (note) line("Corrects:   " + Field(payload, "credit_note_for"));
+    const auto num = [&payload](const char* key) -> int64_t {
+      auto it = payload.is_object() ? payload.find(key) : payload.end();
+      return it != payload.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+    };
+    if (!note) {
+      line("Period:     " + UtcTime(num("period_start")) + " to " + UtcTime(num("period_end")));
+    }
+    line("Total:      " + Field(payload, "total") + " credits");
+    if (!note) {
+      line("Amount due: " + Field(payload, "amount_due") + " credits");
+      line("Due:        " + UtcTime(num("due_at")));
+    }
+    line("Event:      " + Clean(e.kind) + " (event id " + std::to_string(e.id) + ")");
+    line("");
+    line(attachment != nullptr
+             ? "The document is attached as a PDF."
+             : "Fetch the document as a PDF with: " + Field(payload, "pdf_command"));
+    line("Amounts are in credits, the price book's unit; the document shows them in the");
+    line("invoice's currency. This notice was sent by meterd to the addresses in the");
+    line("notify_email billing setting of the account (or of its domain).");
+  } else {
+    line("The balance of account " + account + " " +
+         (text ? std::string(text->sentence) : "changed (event " + Clean(e.kind) + ")") + ".");
+    line("");
+    line("Account:   " + account);
+    line("Event:     " + Clean(e.kind) + " (event id " + std::to_string(e.id) + ")");
+    if (!balance.empty()) line("Balance:   " + balance + " credits");
+    if (!threshold.empty()) line("Threshold: " + threshold + " credits");
+    if (!state.empty()) {
+      line("State:     " + state + (previous.empty() ? "" : " (was " + previous + ")"));
+    }
+    line("Time:      " + UtcTime(e.at));
+    line("");
+    line("Amounts are in credits, the price book's unit. This notice was sent by meterd to the");
+    line("addresses in the notify_email billing setting of the account (or of its domain).");
+  }
+  if (attachment != nullptr) {
+    std::string name = attachment->filename;
+    for (char& c : name) {
+      const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+      if (!ok) c = '_';
+    }
+    line("--" + boundary);
+    line("Content-Type: " + Clean(attachment->content_type) + "; name=\"" + name + "\"");
+    line("Content-Transfer-Encoding: base64");
+    line("Content-Disposition: attachment; filename=\"" + name + "\"");
+    line("");
+    m += MimeBase64(attachment->bytes);
+    line("--" + boundary + "--");
+  }
   return m;
 }
 

@@ -16,6 +16,10 @@
 //
 //   <body: account, event, balance, threshold, state, time (UTC)>
 //
+// With an attachment (an issued invoice's PDF, EmailOptions::attachments) the message is
+// multipart/mixed: the same plain-text part, then the file in base64 (lines of 76
+// characters), separated by the boundary "meterd-<event id>-<recorded_at>".
+//
 // Every attempt for the same (event, recipient) produces the same bytes, so a retried send is
 // recognisable by its Message-ID (and X-Meterd-Event-Id).
 //
@@ -40,8 +44,20 @@ std::string NoticeMessageId(const Event& e, std::string_view recipient, std::str
 // The Subject header's value (RFC 2047 encoded when the text is not ASCII).
 std::string NoticeSubject(const Event& e);
 
-// The whole message, headers and body, CRLF line endings.
+// A file attached to a notice.
+struct EmailAttachment {
+  std::string filename;      // "INV-000001.pdf": [A-Za-z0-9._-] only (others become '_')
+  std::string content_type;  // "application/pdf"
+  std::string bytes;
+};
+
+// The whole message, headers and body, CRLF line endings; multipart/mixed with `attachment`
+// when one is given.
 // REQUIRES: from and recipient are valid addresses (ValidAddress).
-std::string FormatNotice(const Event& e, std::string_view from, std::string_view recipient);
+std::string FormatNotice(const Event& e, std::string_view from, std::string_view recipient,
+                         const EmailAttachment* attachment = nullptr);
+
+// RFC 2045 base64 of `bytes`, CRLF after every 76 characters and at the end.
+std::string MimeBase64(std::string_view bytes);
 
 }  // namespace meterd::engine::events

@@ -91,8 +91,22 @@ bool EmailNotifier::Attempt(const Event& e, const std::string& recipient, int64_
   d.attempt = attempt;
   d.started_at = base::UnixSecondsNow();
   const auto start = std::chrono::steady_clock::now();
-  const SmtpOutcome outcome =
-      client_->Send(options_.from, recipient, FormatNotice(e, options_.from, recipient));
+  SmtpOutcome outcome;
+  if (options_.attachments && attachment_event_ != e.id) {
+    Result<std::optional<EmailAttachment>> a = options_.attachments(e);
+    if (a.ok()) {
+      attachment_ = std::move(a).value();
+      attachment_event_ = e.id;
+    } else {
+      outcome.error = "attachment: " + a.status().ToString();
+    }
+  }
+  if (outcome.error.empty()) {
+    const EmailAttachment* file =
+        attachment_event_ == e.id && attachment_ ? &*attachment_ : nullptr;
+    outcome =
+        client_->Send(options_.from, recipient, FormatNotice(e, options_.from, recipient, file));
+  }
   d.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();

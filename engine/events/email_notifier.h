@@ -30,10 +30,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/events/email_message.h"
 #include "engine/events/email_store.h"
 #include "engine/events/event_log.h"
 #include "engine/events/outbox_follower.h"
@@ -41,6 +43,11 @@
 #include "storage/base/result.h"
 
 namespace meterd::engine::events {
+
+// The file to attach to an event's notice (an issued invoice's PDF), nullopt for none. Called
+// on the notifier's thread, without a transaction; an error fails the attempt (logged with
+// "attachment: <error>", retried like a refused send).
+using AttachmentSource = std::function<Result<std::optional<EmailAttachment>>(const Event& e)>;
 
 struct EmailOptions {
   SmtpOptions smtp;  // the relay
@@ -50,6 +57,7 @@ struct EmailOptions {
   RetryPolicy retry;
   size_t page_size = 256;
   std::chrono::milliseconds poll_interval{1000};
+  AttachmentSource attachments;  // empty: no attachments
 };
 
 // An account's recipients (valid addresses); empty = nobody to mail.
@@ -97,6 +105,10 @@ class EmailNotifier final : private OutboxChannel {
   std::unique_ptr<SmtpClient> client_;
   std::unique_ptr<OutboxFollower> follower_;
   int listener_ = 0;
+  // The attachment of the event being sent, made once for all its recipients and attempts
+  // (the follower's thread only).
+  int64_t attachment_event_ = 0;
+  std::optional<EmailAttachment> attachment_;
 };
 
 }  // namespace meterd::engine::events

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "engine/invoicing/invoice_event.h"
 #include "engine/invoicing/invoice_json.h"
 
 namespace meterd::engine::invoicing {
@@ -203,9 +204,15 @@ struct IssueStatements {
                                                     "account = ?1 AND period_start = ?2 "
                                                     "AND kind = 'invoice' AND ") +
                                         std::string(kNotVoid)));
-    return IssueStatements{std::move(seq),  std::move(insert), std::move(months),
-                           std::move(take), std::move(probe),  std::move(dup)};
+    return IssueStatements{&txn,
+                           std::move(seq),
+                           std::move(insert),
+                           std::move(months),
+                           std::move(take),
+                           std::move(probe),
+                           std::move(dup)};
   }
+  Transaction* txn;  // the issuing transaction: the document's outbox event goes in it
   Statement seq, insert, months, take, probe, dup;
 };
 
@@ -242,6 +249,9 @@ Result<StoredInvoice> Insert(IssueStatements& p, Invoice inv, const Coverage& co
     METERD_RETURN_IF_ERROR(p.months.Run());
     METERD_RETURN_IF_ERROR(p.months.Reset());
   }
+  // invoice_issued / credit_note_issued, in the transaction that numbers the document
+  // (invoice_event.h): delivered exactly when the document exists.
+  METERD_RETURN_IF_ERROR(events::EventLog::Append(*p.txn, IssuedEvent(inv)).status());
   StoredInvoice out;
   out.invoice = std::move(inv);
   out.coverage = coverage;
@@ -253,6 +263,8 @@ Result<StoredInvoice> Insert(IssueStatements& p, Invoice inv, const Coverage& co
 Result<std::unique_ptr<InvoiceStore>> InvoiceStore::Open(tenancy::BillingDb* db) {
   METERD_ASSIGN_OR_RETURN(Transaction txn, db->Begin());
   METERD_RETURN_IF_ERROR(tenancy::BillingDb::EnsureSchema(txn, kModule, kSchemaVersion, Ddl()));
+  // Issuing appends to the event outbox (invoice_event.h), which may not be open yet.
+  METERD_RETURN_IF_ERROR(events::EventLog::CreateSchema(txn));
   METERD_RETURN_IF_ERROR(txn.Commit());
   return std::unique_ptr<InvoiceStore>(new InvoiceStore(db));
 }
@@ -395,6 +407,7 @@ Result<StoredInvoice> InvoiceStore::Issue(std::string_view account, int64_t peri
   METERD_ASSIGN_OR_RETURN(IssueStatements p, IssueStatements::Prepare(txn));
   METERD_ASSIGN_OR_RETURN(StoredInvoice out, IssueIn(p, account, period_start, numbering, now));
   METERD_RETURN_IF_ERROR(txn.Commit());
+  NotifyIssued();
   return out;
 }
 
@@ -419,6 +432,7 @@ Result<std::vector<Result<StoredInvoice>>> InvoiceStore::IssueMany(
     out.push_back(std::move(s));
   }
   METERD_RETURN_IF_ERROR(txn.Commit());
+  NotifyIssued();
   return out;
 }
 
@@ -467,6 +481,7 @@ Result<StoredInvoice> InvoiceStore::IssueCreditNote(const Invoice& note, std::st
   METERD_ASSIGN_OR_RETURN(IssueStatements p, IssueStatements::Prepare(txn));
   METERD_ASSIGN_OR_RETURN(StoredInvoice out, Insert(p, note, none, invoice_id, numbering, now));
   METERD_RETURN_IF_ERROR(txn.Commit());
+  NotifyIssued();
   return out;
 }
 

@@ -13,7 +13,10 @@
 //      append-only `invoice_events`; its state is derived from them.
 //   3. At most one issued, not void, invoice per (account, period start): issuing a period
 //      twice is refused (AlreadyExists), so an invoice run repeated issues nothing twice.
-//   4. Each issued invoice records its coverage: the ledger watermark (the account's last
+//   4. Issuing a document appends its `invoice_issued` or `credit_note_issued` event
+//      (invoice_event.h) to the event outbox in the same transaction: one event per document,
+//      across crashes and restarts.
+//   5. Each issued invoice records its coverage: the ledger watermark (the account's last
 //      entry id when it was built) and the billed amount per month it covered, so the next
 //      invoice of the account takes the clock's adjustments after that watermark.
 //
@@ -36,7 +39,7 @@
 
 namespace meterd::engine::invoicing {
 
-// What an invoice covered of the ledger (invariant 4).
+// What an invoice covered of the ledger (invariant 5).
 struct Coverage {
   int64_t watermark = 0;                   // the account's last ledger entry id at the build
   std::map<int64_t, MicroCredits> months;  // month start -> billed amount it covered
@@ -89,6 +92,10 @@ class InvoiceStore {
  public:
   // REQUIRES: db outlives the store.
   static Result<std::unique_ptr<InvoiceStore>> Open(tenancy::BillingDb* db);
+  // The log whose readers are woken after a commit that issued documents (invariant 4; the
+  // events are in the table either way, readers also poll). REQUIRES: set before the store is
+  // shared between threads; `log` outlives the store.
+  void set_event_log(events::EventLog* log) { event_log_ = log; }
 
   // Stores a draft, replacing the draft of the same (account, period start).
   Status PutDraft(const Invoice& draft, const Coverage& coverage);
@@ -154,7 +161,11 @@ class InvoiceStore {
 
  private:
   explicit InvoiceStore(tenancy::BillingDb* db) : db_(db) {}
+  void NotifyIssued() {
+    if (event_log_ != nullptr) event_log_->Notify();
+  }
   tenancy::BillingDb* db_;
+  events::EventLog* event_log_ = nullptr;
 };
 
 }  // namespace meterd::engine::invoicing

@@ -30,6 +30,7 @@
 #include "engine/ingest/ingest_pipeline.h"
 #include "engine/ingest/rollup_clock.h"
 #include "engine/invoicing/collections.h"
+#include "engine/invoicing/invoice_event.h"
 #include "engine/invoicing/invoice_store.h"
 #include "engine/invoicing/invoicer.h"
 #include "engine/ledger/ledger.h"
@@ -387,14 +388,6 @@ int Run(const Flags& f) {
   // Email notices: the delivery log always exists (meterctl emails deliveries); the notifier
   // runs only with a relay. Recipients resolve through the ledger's notify_email setting.
   auto email_store = OrDie(engine::events::EmailStore::Open(billing->db()), "emails");
-  std::optional<engine::events::EmailNotifier> email;
-  if (email_options) {
-    engine::ledger::Ledger* l = ledger.get();
-    email.emplace(
-        events.get(), email_store.get(),
-        [l](std::string_view account) { return l->NotifyEmails(account); },
-        std::move(*email_options));
-  }
 
   engine::IngestPipeline ingest(store.get(), series.get(), downsampler.get());
   std::optional<engine::RollupClock> rollup_clock;
@@ -419,6 +412,7 @@ int Run(const Flags& f) {
   // Invoices over the ledger (docs/invoices.md); a crash between issuing and booking is
   // completed here.
   auto invoice_store = OrDie(engine::invoicing::InvoiceStore::Open(billing->db()), "invoices");
+  invoice_store->set_event_log(events.get());  // wakes webhooks and email after an issue
   auto invoicer = OrDie(
       engine::invoicing::Invoicer::Open(
           ledger.get(), invoice_store.get(), [billing_store] { return billing_store->Current(); },
@@ -430,6 +424,21 @@ int Run(const Flags& f) {
               .count()),
       "invoices");
   service.set_invoicer(invoicer.get());
+  // The notifier (made here, after the invoices: an issued invoice's notice carries its PDF,
+  // rendered from the stored document when the notice is sent).
+  std::optional<engine::events::EmailNotifier> email;
+  if (email_options) {
+    engine::ledger::Ledger* l = ledger.get();
+    engine::invoicing::InvoiceStore* invoices = invoice_store.get();
+    email_options->attachments = [invoices](const engine::events::Event& e)
+        -> Result<std::optional<engine::events::EmailAttachment>> {
+      return engine::invoicing::IssuedDocumentPdf(*invoices, e);
+    };
+    email.emplace(
+        events.get(), email_store.get(),
+        [l](std::string_view account) { return l->NotifyEmails(account); },
+        std::move(*email_options));
+  }
   engine::invoicing::Collector collector(ledger.get(), invoice_store.get(), events.get());
   service.set_collector(&collector);
   if (f.collections_interval_s > 0) {
@@ -620,7 +629,9 @@ int main(int argc, char** argv) {
                  "PEM CA bundle for the relay's certificate instead of the system store");
   app.add_option("--smtp-timeout", f.smtp_timeout_s, "seconds one email attempt may take")
       ->capture_default_str();
-  app.add_option("--email-kinds", f.email_kinds, "comma-separated event kinds to email")
+  app.add_option("--email-kinds", f.email_kinds,
+                 "comma-separated event kinds to email (invoice_issued and credit_note_issued "
+                 "attach the document's PDF)")
       ->capture_default_str();
   app.add_option("--io", f.io_backend, "WAL I/O: auto, io_uring or posix")
       ->check(CLI::IsMember({"auto", "io_uring", "posix"}))

@@ -39,7 +39,12 @@ class MeterdCollectionsTest : public MeterdTest {
   std::vector<std::string> Kinds(const std::string& account) {
     std::vector<std::string> out;
     const Json events = Run("events --account " + account);
-    for (const auto& e : events["events"]) out.push_back(e["kind"]);
+    for (const auto& e : events["events"]) {
+      // Every issued document has its issuing event (meterd_invoices_test checks them).
+      if (e["kind"] != "invoice_issued" && e["kind"] != "credit_note_issued") {
+        out.push_back(e["kind"]);
+      }
+    }
     if (out.empty()) ADD_FAILURE() << events.dump(1);
     return out;
   }

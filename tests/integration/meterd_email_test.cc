@@ -6,11 +6,15 @@
 // suspend) and back (resume); while the relay is down the attempts fail and are logged, and
 // the billing clock keeps booking hours. Once the relay comes up, each address receives
 // exactly one message per low_balance and negative event, with RFC 5322 headers naming the
-// event, and `meterctl emails deliveries` shows the failures and the deliveries.
+// event, and `meterctl emails deliveries` shows the failures and the deliveries. An issued
+// invoice is mailed with its PDF attached when --email-kinds names invoice_issued.
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "storage/base/calendar.h"
 #include "tests/engine/events/smtp_sink.h"
 #include "tests/integration/meterd_fixture.h"
 
@@ -143,6 +147,67 @@ TEST_F(MeterdEmailTest, EveryRecipientGetsEachNoticeOnceAfterTheRelayComesUp) {
   EXPECT_TRUE(stats["email_on"].get<bool>()) << stats.dump();
   EXPECT_EQ(stats["email_delivered"], 4) << stats.dump();
   EXPECT_EQ(stats["email_failed_attempts"].get<uint64_t>(), failed) << stats.dump();
+}
+
+// Invoice distribution by email: with --email-kinds invoice_issued, issuing an invoice mails
+// it to the account's notify_email addresses with the PDF attached, the same bytes as
+// `meterctl invoice pdf`.
+TEST_F(MeterdEmailTest, AnIssuedInvoiceIsMailedWithItsPdf) {
+  SmtpSink relay(tmp_.path() + "/relay");
+  ASSERT_TRUE(relay.Start().ok());
+  const int64_t this_month = base::MonthStart(UnixNow());
+  const int64_t last_month = base::MonthStart(this_month - 1);
+  server_.Stop();
+  StartServer({"--grace", "0", "--billing-start", std::to_string(last_month), "--smtp-url",
+               relay.url(), "--smtp-starttls", "off", "--smtp-from", "billing@meterd.example",
+               "--email-kinds", "invoice_issued"});
+  ASSERT_EQ(
+      Meterctl("apply " + std::string(METERD_SOURCE_DIR) + "/docs/examples/catalog.yaml").exit_code,
+      0);
+  ASSERT_EQ(Meterctl("settings set --scope account:bu1user1 --notify-email ops@bu1.example "
+                     "--reason test")
+                .exit_code,
+            0);
+  for (int i = 0; i < 600 && NextBillingHour() < ThisHour(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GE(NextBillingHour(), ThisHour()) << "the billing clock did not catch up";
+  // bu1user1's subscription fees make last month's invoice.
+  const std::string period = " --period " + std::to_string(last_month) + " --account bu1user1";
+  ASSERT_EQ(Json("invoice run" + period)["drafts"], 1);
+  const nlohmann::json issued = Json("invoice issue" + period);
+  ASSERT_EQ(issued["invoices"].size(), 1u) << issued.dump(1);
+  const std::string number = issued["invoices"][0]["number"];
+  auto messages = relay.WaitFor(1, std::chrono::seconds(30));
+  ASSERT_EQ(messages.size(), 1u);
+  const auto& m = messages[0];
+  EXPECT_EQ(m.rcpt_tos, std::vector<std::string>{"ops@bu1.example"});
+  EXPECT_TRUE(m.headers.at("subject").starts_with("[meterd] Invoice " + number + " for bu1user1"))
+      << m.headers.at("subject");
+  EXPECT_TRUE(m.headers.at("content-type").starts_with("multipart/mixed; boundary="));
+  const size_t head =
+      m.data.find("Content-Disposition: attachment; filename=\"" + number + ".pdf\"\r\n\r\n");
+  ASSERT_NE(head, std::string::npos) << m.data.substr(0, 2000);
+  const size_t data = m.data.find("\r\n\r\n", head) + 4;
+  const size_t end = m.data.find("\r\n--meterd-", data);
+  ASSERT_NE(end, std::string::npos);
+  // Decode the attachment with base64(1) and compare it with what meterctl writes.
+  const std::string b64 = tmp_.path() + "/attached.b64", got = tmp_.path() + "/attached.pdf";
+  std::string text = m.data.substr(data, end - data);
+  std::erase(text, '\r');  // base64(1) takes LF-separated lines
+  std::ofstream(b64, std::ios::binary) << text;
+  ASSERT_EQ(std::system(("base64 -d " + b64 + " > " + got).c_str()), 0);
+  const std::string want = tmp_.path() + "/fetched.pdf";
+  ASSERT_EQ(Meterctl("invoice pdf " + number + " -o " + want).exit_code, 0);
+  auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::string pdf = read(got);
+  EXPECT_TRUE(pdf.starts_with("%PDF-"));
+  EXPECT_EQ(pdf, read(want));
 }
 
 TEST_F(MeterdEmailTest, WithoutARelayNothingIsAttemptedAndBadFlagsStopTheStart) {

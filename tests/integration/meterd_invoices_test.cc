@@ -232,6 +232,37 @@ TEST_F(MeterdInvoicesTest, AMonthOfSamplesToAnIssuedInvoiceThatAddsUpToTheLedger
     EXPECT_EQ(done["state"], "paid") << done.dump(1);
   }
   (void)total2;
+
+  // Distribution: one invoice_issued event per issued invoice and one credit_note_issued, each
+  // naming its document and how to fetch its PDF; a restart (which completes bookings and
+  // re-reads the outbox) appends none again.
+  auto issued_events = [&] {
+    std::map<std::string, int> out;               // "kind number" -> count
+    const Json all = Run("events --limit 1000");  // named: the loop must not outlive it
+    for (const auto& e : all["events"]) {
+      if (e["kind"] != "invoice_issued" && e["kind"] != "credit_note_issued") continue;
+      const Json p = e["payload"];
+      EXPECT_EQ(p["pdf"]["op"], "Pdf") << e.dump();
+      EXPECT_EQ(p["pdf"]["number"], p["number"]) << e.dump();
+      ++out[e["kind"].get<std::string>() + " " + p["number"].get<std::string>()];
+    }
+    return out;
+  };
+  std::map<std::string, int> want;
+  for (const std::string& num : numbers) want["invoice_issued " + num] = 1;
+  want["credit_note_issued CN-000001"] = 1;
+  EXPECT_EQ(issued_events(), want);
+  const Json ev_bu1 = Run("events --account bu1user1 --limit 1000");
+  bool named = false;
+  for (const auto& e : ev_bu1["events"]) {
+    if (e["kind"] != "invoice_issued") continue;
+    named = e["payload"]["number"] == number && e["account"] == "bu1user1" &&
+            e["payload"]["total_micro"] == shown["total"]["micro"];
+  }
+  EXPECT_TRUE(named) << ev_bu1.dump(1);
+  server_.Stop();
+  StartServer({"--grace", "0", "--billing-start", std::to_string(last_month)}, false);
+  EXPECT_EQ(issued_events(), want);
   // A billing key reads invoices but cannot issue them.
   const std::string billing = CreateKey(wire::Role::Billing, "");
   const std::string base = std::string(METERCTL_BIN) +

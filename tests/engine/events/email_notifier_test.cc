@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <regex>
 #include <set>
 
@@ -147,6 +148,102 @@ TEST(EmailMessageTest, HeadersStayAsciiAndSingleLine) {
   EXPECT_EQ(m.find("\r\nBcc:"), std::string::npos) << m;
   EXPECT_EQ(Rfc5322Date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
   EXPECT_EQ(Rfc5322Date(1796083200), "Tue, 01 Dec 2026 00:00:00 +0000");
+}
+
+// RFC 4648 base64 decoding of `text`, skipping CR and LF (a test's reader of MimeBase64).
+std::string DecodeBase64ForTest(std::string_view text) {
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    if (c == '\r' || c == '\n' || c == '=') continue;
+    const size_t v = kAlphabet.find(c);
+    if (v == std::string::npos) return "<bad base64>";
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+Event InvoiceIssuedEvent() {
+  Event e = NoticeEvent();
+  e.kind = "invoice_issued";
+  e.payload = R"({"number":"INV-000042","kind":"invoice","period_start":1793491200,)"
+              R"("period_end":1796083200,"issued_at":1796083260,"due_at":1797292860,)"
+              R"("currency":"GBP","total":"120.5","total_micro":120500000,"amount_due":"20",)"
+              R"("amount_due_micro":20000000,"credit_note_for":"",)"
+              R"("pdf":{"op":"Pdf","number":"INV-000042"},)"
+              R"("pdf_command":"meterctl invoice pdf INV-000042 -o INV-000042.pdf"})";
+  return e;
+}
+
+TEST(EmailMessageTest, MimeBase64IsRfc4648InLinesOf76) {
+  EXPECT_EQ(MimeBase64(""), "");
+  EXPECT_EQ(MimeBase64("f"), "Zg==\r\n");
+  EXPECT_EQ(MimeBase64("fo"), "Zm8=\r\n");
+  EXPECT_EQ(MimeBase64("foo"), "Zm9v\r\n");
+  EXPECT_EQ(MimeBase64("foobar"), "Zm9vYmFy\r\n");
+  // 57 bytes make exactly one line of 76 characters; 58 start a second one.
+  const std::string b57(57, '\xff'), b58(58, '\x01');
+  EXPECT_EQ(MimeBase64(b57), std::string(76, '/') + "\r\n");
+  const std::string two = MimeBase64(b58);
+  EXPECT_EQ(two.find("\r\n"), 76u);
+  EXPECT_EQ(two.size(), 76u + 2 + 4 + 2);
+  std::string all;
+  for (int i = 0; i < 1000; ++i) all.push_back(static_cast<char>(i * 7));
+  EXPECT_EQ(DecodeBase64ForTest(MimeBase64(all)), all);
+}
+
+TEST(EmailMessageTest, AnIssuedInvoiceNoticeIsMultipartWithThePdfAttached) {
+  const Event e = InvoiceIssuedEvent();
+  std::string pdf = "%PDF-1.7\n";
+  for (int i = 0; i < 300; ++i) pdf.push_back(static_cast<char>(i));
+  const EmailAttachment file{"INV-000042.pdf", "application/pdf", pdf};
+  const std::string m = FormatNotice(e, "billing@cloud.example", "ops@bu1.example", &file);
+  const std::string boundary = "meterd-42-1767225600";
+  EXPECT_NE(m.find("Subject: [meterd] Invoice INV-000042 for bu1user1: 120.5 credits, 20 due\r\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("Content-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n"),
+            std::string::npos);
+  // The text part, then the file, then the closing boundary.
+  const size_t text = m.find("--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\n");
+  const size_t attachment =
+      m.find("--" + boundary +
+             "\r\nContent-Type: application/pdf; name=\"INV-000042.pdf\"\r\n"
+             "Content-Transfer-Encoding: base64\r\n"
+             "Content-Disposition: attachment; filename=\"INV-000042.pdf\"\r\n\r\n");
+  const size_t end = m.find("--" + boundary + "--\r\n");
+  ASSERT_NE(text, std::string::npos) << m;
+  ASSERT_NE(attachment, std::string::npos) << m;
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_LT(text, attachment);
+  EXPECT_EQ(end + boundary.size() + 6, m.size());
+  const size_t data = m.find("\r\n\r\n", attachment) + 4;
+  EXPECT_EQ(DecodeBase64ForTest(m.substr(data, end - data)), pdf);
+  EXPECT_NE(m.find("Invoice INV-000042 of account bu1user1 was issued.\r\n"), std::string::npos);
+  EXPECT_NE(m.find("Period:     2026-11-01 00:00:00 UTC to 2026-12-01 00:00:00 UTC\r\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("Amount due: 20 credits\r\n"), std::string::npos);
+  EXPECT_NE(m.find("Due:        2026-12-15 00:01:00 UTC\r\n"), std::string::npos);
+  EXPECT_NE(m.find("The document is attached as a PDF.\r\n"), std::string::npos);
+  // Without an attachment, a plain-text notice that says how to fetch it.
+  const std::string plain = FormatNotice(e, "billing@cloud.example", "ops@bu1.example");
+  EXPECT_NE(plain.find("Content-Type: text/plain; charset=utf-8\r\n"), std::string::npos);
+  EXPECT_EQ(plain.find("multipart"), std::string::npos);
+  EXPECT_NE(plain.find("Fetch the document as a PDF with: meterctl invoice pdf INV-000042 -o "
+                       "INV-000042.pdf\r\n"),
+            std::string::npos);
+  // A file name cannot break out of its quotes.
+  const EmailAttachment evil{"a\"\r\nBcc: x@y.org.pdf", "application/pdf", "x"};
+  const std::string m2 = FormatNotice(e, "billing@cloud.example", "ops@bu1.example", &evil);
+  EXPECT_EQ(m2.find("\r\nBcc:"), std::string::npos);
+  EXPECT_NE(m2.find("filename=\"a___Bcc__x_y.org.pdf\""), std::string::npos);
 }
 
 // ---- recipients: the ledger's notify_email setting ----
@@ -378,6 +475,58 @@ TEST_F(EmailNotifierTest, OneMessagePerEventPerRecipientForTheConfiguredKinds) {
     EXPECT_NE(d.event_id, before);
   }
   EXPECT_EQ(notifier_->Stats().delivered, 5u);
+}
+
+TEST_F(EmailNotifierTest, AnIssuedInvoiceIsMailedWithItsPdfAndAFailedAttachmentIsRetried) {
+  ASSERT_NO_FATAL_FAILURE(StartRelay());
+  recipients_["acme"] = {"ops@acme.example", "cfo@acme.example"};
+  EmailOptions o = Options();
+  o.kinds = {"invoice_issued"};
+  std::atomic<int> calls{0};
+  const std::string pdf = "%PDF-1.7 not really a document \x01\x02\xff";
+  o.attachments = [&calls, &pdf](const Event& e) -> Result<std::optional<EmailAttachment>> {
+    // The first call fails (a document not readable yet): the attempt fails and is retried.
+    if (calls.fetch_add(1) == 0) return Status::Unavailable("database is busy");
+    return std::optional<EmailAttachment>(
+        EmailAttachment{"INV-" + std::to_string(e.id) + ".pdf", "application/pdf", pdf});
+  };
+  StartNotifier(o);
+  int64_t id = 0;
+  {
+    auto txn = db_->Begin();
+    ASSERT_TRUE(txn.ok());
+    Event e = InvoiceIssuedEvent();
+    e.account = "acme";
+    auto r = EventLog::Append(*txn, e);
+    ASSERT_TRUE(r.ok());
+    id = *r;
+    ASSERT_TRUE(txn->Commit().ok());
+    log_->Notify();
+  }
+  auto messages = sink_.WaitFor(2, kWait);
+  ASSERT_EQ(messages.size(), 2u);
+  for (const auto& m : messages) {
+    EXPECT_EQ(m.headers.at("content-type"),
+              "multipart/mixed; boundary=\"meterd-" + std::to_string(id) + "-" +
+                  std::to_string(log_->ReadAfter(id - 1, 1)->at(0).recorded_at) + "\"");
+    const size_t start = m.data.find("Content-Disposition: attachment; filename=\"INV-" +
+                                     std::to_string(id) + ".pdf\"");
+    ASSERT_NE(start, std::string::npos) << m.data;
+    const size_t data = m.data.find("\r\n\r\n", start) + 4;
+    const size_t end = m.data.find("\r\n--meterd-", data);
+    ASSERT_NE(end, std::string::npos);
+    EXPECT_EQ(DecodeBase64ForTest(m.data.substr(data, end - data)), pdf);
+  }
+  // One failed attempt (the attachment), then one delivered per recipient; the PDF was made
+  // once for both recipients after the failure.
+  const auto first = Log(id, "ops@acme.example");
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_FALSE(first[0].delivered);
+  EXPECT_EQ(first[0].error, "attachment: Unavailable: database is busy");
+  EXPECT_EQ(first[0].smtp_status, 0);
+  EXPECT_TRUE(first[1].delivered);
+  EXPECT_EQ(Log(id, "cfo@acme.example").size(), 1u);
+  EXPECT_EQ(calls.load(), 2);
 }
 
 TEST_F(EmailNotifierTest, ARefusingRelayIsRetriedWithBackoffUntilItAccepts) {
