@@ -10,7 +10,7 @@
 #include "tests/testing/temp_dir.h"
 
 namespace meterd::engine::invoicing {
-namespace {
+namespace invoice_event_test {
 
 constexpr int64_t kEvNov = 1'793'491'200;  // 2026-11-01T00:00:00Z
 constexpr int64_t kEvDec = 1'796'083'200;  // 2026-12-01T00:00:00Z
@@ -141,5 +141,5 @@ TEST_F(InvoiceEventTest, TheNoticeAttachesTheIssuedDocumentsPdf) {
   EXPECT_EQ(IssuedDocumentPdf(*store_, unknown).status().code(), Status::Code::kNotFound);
 }
 
-}  // namespace
+}  // namespace invoice_event_test
 }  // namespace meterd::engine::invoicing
