@@ -417,6 +417,10 @@ int main(int argc, char** argv) {
   soak_cmd->add_option("--progress-every", soak_options.progress_every,
                        "a progress line on stderr every N cycles (0: none)")
       ->capture_default_str();
+  soak_cmd
+      ->add_option("--start-timeout", soak_options.start_timeout_s,
+                   "seconds one restart (the recovery) may take before the soak fails")
+      ->capture_default_str();
   soak_cmd->add_flag("--json", soak_json, "print only the JSON line on stdout (the table on stderr)");
   CLI11_PARSE(app, argc, argv);
 

@@ -61,8 +61,9 @@ Status RunSoakWorkload(const SoakWorkloadOptions& o, SoakWorkloadResult* result)
   if (series_total > 65535) return Status::InvalidArgument("soak: at most 65,535 series");
   // The cycles' ranges: from (retention - 1) days ago to a day ago, one slice each.
   const int64_t now = SoakUnixNow();
-  const int64_t base = (now - (o.retention_days - 1) * 86400) / 3600 * 3600;
-  const int64_t span = (o.retention_days - 2) * 86400 / static_cast<int64_t>(o.cycles);
+  const int64_t days = o.retention_days;
+  const int64_t base = (now - (days - 1) * 86400) / 3600 * 3600;
+  const int64_t span = (days - 2) * 86400 / static_cast<int64_t>(o.cycles);
   const uint64_t batches_per_cycle = static_cast<uint64_t>(span / o.seconds_per_batch);
   if (batches_per_cycle < 2) {
     return Status::InvalidArgument("soak: too many cycles for the retention: each needs at least " +
@@ -73,6 +74,7 @@ Status RunSoakWorkload(const SoakWorkloadOptions& o, SoakWorkloadResult* result)
   args.insert(args.end(), o.meterd_args.begin(), o.meterd_args.end());
 
   ServerProcess server;
+  server.set_start_timeout(std::chrono::seconds(o.start_timeout_s));
   METERD_RETURN_IF_ERROR(server.Start(o.meterd_path, o.dir, args, /*fresh=*/true));
   std::vector<std::string> resources(series_total);
   std::vector<uint64_t> ids(series_total);
@@ -241,7 +243,7 @@ Status RunSoakWorkload(const SoakWorkloadOptions& o, SoakWorkloadResult* result)
                    "[soak] cycle %zu: %llu lost, %llu twice, %llu unsent (range [%lld, %lld))\n",
                    cycle, static_cast<unsigned long long>(lost),
                    static_cast<unsigned long long>(twice), static_cast<unsigned long long>(unsent),
-                   static_cast<long long>(from), static_cast<long long>(from + span));
+                   static_cast<long long>(from), static_cast<long long>(from) + span);
     }
     if (o.progress_every && (cycle + 1) % o.progress_every == 0) {
       std::fprintf(stderr,

@@ -37,6 +37,7 @@ struct SoakWorkloadOptions {
   std::string dir = "/tmp/meter-bench-soak";  // meterd's data directory (recreated once)
   uint64_t seed = 17;
   size_t progress_every = 50;  // a progress line every N cycles (0: none)
+  int start_timeout_s = 120;   // how long one restart (recovery) may take before the soak fails
 };
 
 struct SoakWorkloadResult {
