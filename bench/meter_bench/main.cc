@@ -414,14 +414,16 @@ int main(int argc, char** argv) {
                        "a flag for the meterd it starts (repeatable)");
   soak_cmd->add_option("--seed", soak_options.seed, "seed of the kill delays")
       ->capture_default_str();
-  soak_cmd->add_option("--progress-every", soak_options.progress_every,
-                       "a progress line on stderr every N cycles (0: none)")
+  soak_cmd
+      ->add_option("--progress-every", soak_options.progress_every,
+                   "a progress line on stderr every N cycles (0: none)")
       ->capture_default_str();
   soak_cmd
       ->add_option("--start-timeout", soak_options.start_timeout_s,
                    "seconds one restart (the recovery) may take before the soak fails")
       ->capture_default_str();
-  soak_cmd->add_flag("--json", soak_json, "print only the JSON line on stdout (the table on stderr)");
+  soak_cmd->add_flag("--json", soak_json,
+                     "print only the JSON line on stdout (the table on stderr)");
   CLI11_PARSE(app, argc, argv);
 
   if (soak_cmd->parsed()) {
@@ -436,10 +438,12 @@ int main(int argc, char** argv) {
     const bool clean = r.lost == 0 && r.twice == 0 && r.unsent == 0;
     std::fprintf(out, "\nmeterd soak — kill -9 every %.2f s (mean) under full ingest\n",
                  soak_options.kill_every_s);
-    std::fprintf(out, "  cycles                %llu kill -9 + restart + check (%llu killed mid-stream)\n",
-                 static_cast<unsigned long long>(r.cycles),
-                 static_cast<unsigned long long>(r.kills_mid_stream));
-    std::fprintf(out, "  load                  %zu agents x %zu series, batches of %lld s, window %u\n",
+    std::fprintf(
+        out, "  cycles                %llu kill -9 + restart + check (%llu killed mid-stream)\n",
+        static_cast<unsigned long long>(r.cycles),
+        static_cast<unsigned long long>(r.kills_mid_stream));
+    std::fprintf(out,
+                 "  load                  %zu agents x %zu series, batches of %lld s, window %u\n",
                  soak_options.agents, soak_options.series_per_agent,
                  static_cast<long long>(soak_options.seconds_per_batch), soak_options.window);
     std::fprintf(out, "  batches               %llu sent, %llu acknowledged (%llu partial acks)\n",

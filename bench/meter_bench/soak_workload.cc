@@ -181,34 +181,34 @@ Status RunSoakWorkload(const SoakWorkloadOptions& o, SoakWorkloadResult* result)
       co.client_name = "meter-bench-soak";
       net::Client admin(co);
       METERD_RETURN_IF_ERROR(admin.Connect());
-      Status st = admin.Export(from, from + span, "", kSoakMetric,
-                               [&](const wire::ExportChunk& chunk) {
-        if (!chunk.series()) return;
-        for (const auto* es : *chunk.series()) {
-          const std::string_view res = net::View(es->resource());
-          size_t s = series_total;
-          if (res.substr(0, 5) == "soak-") s = std::strtoull(std::string(res.substr(5)).c_str(),
-                                                             nullptr, 10);
-          for (size_t i = 0; i < es->timestamps()->size(); ++i) {
-            ++present;
-            const int64_t ts = es->timestamps()->Get(i);
-            if (s >= series_total || ts < from || ts >= from + span ||
-                es->values()->Get(i) != SoakValueAt(s, ts)) {
-              ++unsent;
-              continue;
+      Status st =
+          admin.Export(from, from + span, "", kSoakMetric, [&](const wire::ExportChunk& chunk) {
+            if (!chunk.series()) return;
+            for (const auto* es : *chunk.series()) {
+              const std::string_view res = net::View(es->resource());
+              size_t s = series_total;
+              if (res.substr(0, 5) == "soak-")
+                s = std::strtoull(std::string(res.substr(5)).c_str(), nullptr, 10);
+              for (size_t i = 0; i < es->timestamps()->size(); ++i) {
+                ++present;
+                const int64_t ts = es->timestamps()->Get(i);
+                if (s >= series_total || ts < from || ts >= from + span ||
+                    es->values()->Get(i) != SoakValueAt(s, ts)) {
+                  ++unsent;
+                  continue;
+                }
+                // Sent at all? Its agent's batches 1..sent cover [from, from + sent * bs).
+                const size_t agent = s / o.series_per_agent;
+                if (ts >= from + static_cast<int64_t>(streams[agent].sent) * o.seconds_per_batch) {
+                  ++unsent;
+                  continue;
+                }
+                uint8_t& n = seen[s * static_cast<size_t>(span) + static_cast<size_t>(ts - from)];
+                if (n > 0) ++twice;
+                n = static_cast<uint8_t>(std::min(n + 1, 255));
+              }
             }
-            // Sent at all? Its agent's batches 1..sent cover [from, from + sent * bs).
-            const size_t agent = s / o.series_per_agent;
-            if (ts >= from + static_cast<int64_t>(streams[agent].sent) * o.seconds_per_batch) {
-              ++unsent;
-              continue;
-            }
-            uint8_t& n = seen[s * static_cast<size_t>(span) + static_cast<size_t>(ts - from)];
-            if (n > 0) ++twice;
-            n = static_cast<uint8_t>(std::min(n + 1, 255));
-          }
-        }
-      });
+          });
       METERD_RETURN_IF_ERROR(st);
     }
     uint64_t lost = 0, acked_batches = 0, sent = 0, partial = 0;

@@ -41,18 +41,18 @@ struct SoakWorkloadOptions {
 };
 
 struct SoakWorkloadResult {
-  uint64_t cycles = 0;              // kill -9 + restart + check, completed
-  uint64_t kills_mid_stream = 0;    // kills that landed while every agent was still sending
+  uint64_t cycles = 0;            // kill -9 + restart + check, completed
+  uint64_t kills_mid_stream = 0;  // kills that landed while every agent was still sending
   uint64_t batches_sent = 0;
   uint64_t batches_acked = 0;
-  uint64_t samples_acked = 0;       // samples of acknowledged batches (each checked)
-  uint64_t samples_present = 0;     // exported after the restarts
+  uint64_t samples_acked = 0;    // samples of acknowledged batches (each checked)
+  uint64_t samples_present = 0;  // exported after the restarts
   uint64_t lost = 0;
   uint64_t twice = 0;
   uint64_t unsent = 0;
-  uint64_t partial_acks = 0;        // acknowledgements that did not accept the whole batch
-  double ingest_seconds = 0;        // summed over cycles: first send to kill
-  double restart_seconds_max = 0;   // the slowest recovery (start to listening)
+  uint64_t partial_acks = 0;       // acknowledgements that did not accept the whole batch
+  double ingest_seconds = 0;       // summed over cycles: first send to kill
+  double restart_seconds_max = 0;  // the slowest recovery (start to listening)
   double restart_seconds_sum = 0;
   double wall_seconds = 0;
 };

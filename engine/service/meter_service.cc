@@ -452,8 +452,7 @@ void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const Respon
   if (batch->series_n) std::memcpy(out, b.series()->data(), batch->series_n * 8);
   if (batch->values_n) std::memcpy(out + batch->series_n, b.values()->data(), batch->values_n * 8);
   if (batch->offsets_n) {
-    std::memcpy(out + batch->series_n + batch->values_n, b.offsets()->data(),
-                batch->offsets_n * 4);
+    std::memcpy(out + batch->series_n + batch->values_n, b.offsets()->data(), batch->offsets_n * 4);
   }
   const auto& strand = s->ingest->strand;
   ingest_exec_.Submit(strand, [batch = std::move(batch)] {
