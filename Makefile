@@ -3,6 +3,7 @@
 #   make test   install, build release + ASan/UBSan, run every test through CTest
 #   make check-long   the kill -9 loops and the crash-point test at full length (CI runs a
 #               bounded slice)
+#   make tidy   clang-tidy (.clang-tidy) on the .cc files changed against TIDY_BASE (main)
 #   make fuzz   build the libFuzzer targets with clang and run each for FUZZ_SECONDS (60) on a
 #               scratch copy of its corpus (tests/README.md, "Fuzzing")
 # Binaries land in build/bin/.
@@ -16,8 +17,9 @@ FUZZ_SECONDS ?= 60
 # Targets run FUZZ_PARALLEL at a time (each is one process on one core).
 FUZZ_PARALLEL ?= 1
 FUZZ_TARGETS ?= frame wal segment rollup manifest record_log csv catalog ingest
+TIDY_BASE ?= main
 
-.PHONY: all deps build build-asan demo test test-release test-asan check-long fuzz bench format clean
+.PHONY: all deps build build-asan demo test test-release test-asan check-long fuzz tidy bench format clean
 
 all: build
 
@@ -66,6 +68,14 @@ fuzz:
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
 	@bash tests/fuzz/run_fuzz.sh $(FUZZ_BUILD)/bin $(FUZZ_SECONDS) $(FUZZ_BUILD)/fuzz-out \
 	  $(FUZZ_PARALLEL) $(FUZZ_TARGETS)
+
+# clang-tidy needs the compile commands and the generated headers (FlatBuffers, protobuf) of a
+# configured build, not the whole build. Not part of `make test` (.ci/tidy-changed.sh).
+tidy:
+	@bash .ci/install-deps.sh --tidy
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target meterd_wire_schema meterd_prometheus_proto >/dev/null
+	@bash .ci/tidy-changed.sh $(TIDY_BASE) $(BUILD) $(JOBS)
 
 bench: build
 	@for b in $(BUILD)/bin/*_bench; do $$b --benchmark_repetitions=3 \

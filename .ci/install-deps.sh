@@ -40,6 +40,10 @@ PACKAGES=(
 if [ "${1:-}" = "--fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev)
 fi
+# `install-deps.sh --tidy` (make tidy) adds clang-tidy (14 on Debian 12).
+if [ "${1:-}" = "--tidy" ]; then
+  PACKAGES+=(clang-tidy)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

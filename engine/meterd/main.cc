@@ -66,6 +66,7 @@ struct Flags {
   std::string ingest_mapping;
   size_t io_threads = 0;
   size_t query_threads = 2;
+  size_t ingest_threads = 1;
   size_t head_memory_mib = 256;
   size_t buffer_budget_mib = 256;
   size_t max_connections = 20000;
@@ -404,7 +405,7 @@ int Run(const Flags& f) {
   parts.wal_sync_latency = &wal_sync_latency;
   parts.data_dir = f.data_dir;  // meterctl backup copies it
   parts.rollup_clock = rollup_clock ? &*rollup_clock : nullptr;
-  engine::MeterService service(parts, f.query_threads);
+  engine::MeterService service(parts, f.query_threads, f.ingest_threads);
   engine::billing::ClockOptions clock_options;
   clock_options.start = f.billing_start;
   engine::billing::BillingClock billing_clock(ledger.get(), &service, clock_options);
@@ -562,6 +563,11 @@ int main(int argc, char** argv) {
   app.add_option("--io-threads", f.io_threads, "io threads (0: one per core)")
       ->capture_default_str();
   app.add_option("--query-threads", f.query_threads, "threads for exports and stats")
+      ->capture_default_str();
+  app.add_option("--ingest-threads", f.ingest_threads,
+                 "threads that validate and append ingest batches, off the io threads (the "
+                 "append is serialised, so more only helps while one waits on the disk)")
+      ->check(CLI::Range(size_t{1}, size_t{64}))
       ->capture_default_str();
   app.add_option("--head-memory-mib", f.head_memory_mib,
                  "memory budget of the in-memory head; a full head is flushed")

@@ -51,10 +51,13 @@ class [[nodiscard]] Result {
 
 #define METERD_CONCAT_INNER(a, b) a##b
 #define METERD_CONCAT(a, b) METERD_CONCAT_INNER(a, b)
+// `tmp` is a name and `lhs` a declaration ("auto x"): neither can be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define METERD_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                 \
   if (!tmp.ok()) return tmp.status();                \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 // `METERD_ASSIGN_OR_RETURN(auto x, F());` declares x from a Result, or returns its Status.
 #define METERD_ASSIGN_OR_RETURN(lhs, expr) \
   METERD_ASSIGN_OR_RETURN_IMPL(METERD_CONCAT(_meterd_result_, __LINE__), lhs, expr)
