@@ -88,8 +88,7 @@ Result<std::unique_ptr<Downsampler>> Downsampler::Open(const std::string& dir,
     METERD_ASSIGN_OR_RETURN(
         d->revisions_, RevisionLog::Open(dir + "/rollup", first, sink, &damage, d->options_.env));
     if (!damage.empty()) report->push_back("revision log: " + damage);
-    METERD_ASSIGN_OR_RETURN(d->imports_,
-                            ImportJournals::Open(dir + "/rollup", d->options_.env));
+    METERD_ASSIGN_OR_RETURN(d->imports_, ImportJournals::Open(dir + "/rollup", d->options_.env));
     if (d->revisions_->replayed_rows() > 0) {
       report->push_back("rollup: " + std::to_string(d->revisions_->replayed_rows()) +
                         " revision rows replayed from the revision log (" +
@@ -537,9 +536,9 @@ Status Downsampler::RecomputeHours(SeriesState* st, std::span<const RawSample> s
     // recomputed from raw samples is no longer an import).
     // kRowIncreaseSaturated is the recomputation's own (ComputeBuckets sets it).
     // An import's id goes with its origin bit (a recomputed bucket is nobody's import).
-    fresh.col[kColFlags] = (current.col[kColFlags] &
-                            ~(kRowOrigin | kRowIncreaseSaturated | kRowImportIdMask)) |
-                           fresh.col[kColFlags] | (report ? kRowRebuilt : 0);
+    fresh.col[kColFlags] =
+        (current.col[kColFlags] & ~(kRowOrigin | kRowIncreaseSaturated | kRowImportIdMask)) |
+        fresh.col[kColFlags] | (report ? kRowRebuilt : 0);
     new_revisions->push_back(fresh);
     pending_revisions_[{st->id, hour}] = fresh;
     if (report) {
@@ -849,8 +848,7 @@ Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantit
     ++report.imported;
     // The bucket as it was before this import, unless this import wrote it already (an earlier
     // request of the same file): the journal then holds its content from before the import.
-    const bool ours = options.import_id != 0 &&
-                      (current.col[kColFlags] & kRowImported) != 0 &&
+    const bool ours = options.import_id != 0 && (current.col[kColFlags] & kRowImported) != 0 &&
                       RowImportId(current.col[kColFlags]) == options.import_id;
     if (!ours) {
       ImportUndo& u = undo.emplace_back();
@@ -884,9 +882,9 @@ Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantit
   for (RollupRow& row : new_revisions) row.col[kColFlags] |= RowImportIdFlags(id);
   // The journal first: a crash after it and before the revisions leaves undo entries that a
   // rollback finds without effect (import_journal.h).
-  METERD_RETURN_IF_ERROR(imports_->Record(
-      id, options.chunk, ImportChunkCounts{report.imported, report.unchanged, report.refused},
-      undo));
+  METERD_RETURN_IF_ERROR(
+      imports_->Record(id, options.chunk,
+                       ImportChunkCounts{report.imported, report.unchanged, report.refused}, undo));
   METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, 0));
   return report;
 }
@@ -910,8 +908,8 @@ Result<RollbackReport> Downsampler::Rollback(uint64_t import_id, bool dry_run) {
   }
   // The journal is read without the lock; each batch of it is applied under the lock (ingest
   // goes on between batches) and folded when the buffer is full, like an import.
-  METERD_RETURN_IF_ERROR(imports_->ForEachUndo(
-      import_id, [&](std::vector<ImportUndo>&& batch) -> Status {
+  METERD_RETURN_IF_ERROR(
+      imports_->ForEachUndo(import_id, [&](std::vector<ImportUndo>&& batch) -> Status {
         {
           std::lock_guard lock(mu_);
           std::vector<std::pair<uint64_t, int64_t>> keys;

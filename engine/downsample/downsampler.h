@@ -335,15 +335,15 @@ class Downsampler {
   const SeriesRegistry* const registry_;
   mutable std::mutex mu_;
   std::unique_ptr<storage::RollupStore> rollups_;
-  std::unique_ptr<RevisionLog> revisions_;  // GUARDED_BY(mu_)
+  std::unique_ptr<RevisionLog> revisions_;   // GUARDED_BY(mu_)
   std::unique_ptr<ImportJournals> imports_;  // GUARDED_BY(mu_)
-  RevisionBuffer buffered_;                 // GUARDED_BY(mu_) revisions logged, not folded
-  RevisionBuffer folding_;                  // GUARDED_BY(mu_) the rows a fold is writing
-  std::mutex fold_mu_;                      // one fold at a time; taken before mu_
-  Status fold_failed_;                      // GUARDED_BY(mu_) a failed fold: no more until restart
-  int64_t watermark_ = 0;                   // GUARDED_BY(mu_) sealed_before
-  int64_t closing_ = 0;                     // GUARDED_BY(mu_) closing_before
-  ClosingClock closing_clock_;              // GUARDED_BY(mu_) what CloseDue closes by
+  RevisionBuffer buffered_;                  // GUARDED_BY(mu_) revisions logged, not folded
+  RevisionBuffer folding_;                   // GUARDED_BY(mu_) the rows a fold is writing
+  std::mutex fold_mu_;                       // one fold at a time; taken before mu_
+  Status fold_failed_;                       // GUARDED_BY(mu_) a failed fold: no more until restart
+  int64_t watermark_ = 0;                    // GUARDED_BY(mu_) sealed_before
+  int64_t closing_ = 0;                      // GUARDED_BY(mu_) closing_before
+  ClosingClock closing_clock_;               // GUARDED_BY(mu_) what CloseDue closes by
   uint32_t startup_series_ = 0;  // series defined before Open: only they may have older raw data
   uint64_t last_lsn_ = 0;        // GUARDED_BY(mu_) newest LSN applied
   // Per-series tables by registry index, in chunks of kStateChunk: an element's address stays

@@ -46,8 +46,8 @@ void EncodeUndo(const ImportUndo* first, size_t n, std::string* out) {
     // hours, relative to the previous entry's within the same series.
     base::PutVarint64(out, series - prev_series);
     const int64_t hours = u.prev.hour / 3600;
-    base::PutVarint64(out, base::ZigZagEncode(
-                                  i > 0 && series == prev_series ? hours - prev_hour : hours));
+    base::PutVarint64(
+        out, base::ZigZagEncode(i > 0 && series == prev_series ? hours - prev_hour : hours));
     prev_series = series;
     prev_hour = hours;
     out->push_back(u.had_prev ? 1 : 0);
@@ -111,9 +111,8 @@ Result<uint64_t> ImportJournals::Begin(int64_t now) {
   const uint64_t id = last_id_ + 1;
   std::string damage;
   METERD_ASSIGN_OR_RETURN(
-      auto log,
-      RecordLog::Open(
-          PathOf(id), [](std::string_view) { return Status::OK(); }, &damage, env_));
+      auto log, RecordLog::Open(
+                    PathOf(id), [](std::string_view) { return Status::OK(); }, &damage, env_));
   // The name must survive a crash before the id is handed out: a later Begin must not reuse it.
   METERD_RETURN_IF_ERROR(env_->SyncDir(dir_));
   std::string rec(1, static_cast<char>(kJournalBegin));
@@ -190,8 +189,7 @@ Status ImportJournals::Record(uint64_t id, uint64_t chunk, const ImportChunkCoun
   std::vector<std::string> records;
   for (size_t i = 0; i < undo.size(); i += kJournalUndoPerRecord) {
     records.emplace_back();
-    EncodeUndo(undo.data() + i, std::min(kJournalUndoPerRecord, undo.size() - i),
-               &records.back());
+    EncodeUndo(undo.data() + i, std::min(kJournalUndoPerRecord, undo.size() - i), &records.back());
   }
   std::string rec(1, static_cast<char>(kJournalChunk));
   base::PutVarint64(&rec, chunk);

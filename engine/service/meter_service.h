@@ -214,8 +214,8 @@ class MeterService final : public net::Handler, public billing::UsageRater {
     ImportOptions options;
     std::vector<ImportedQuantity> quantities;
     std::vector<std::pair<uint32_t, Status>> refusals;  // at most 32
-    uint64_t refused = 0;          // rows of undefined series
-    uint64_t new_series_rows = 0;  // a dry run's rows of undefined series
+    uint64_t refused = 0;                               // rows of undefined series
+    uint64_t new_series_rows = 0;                       // a dry run's rows of undefined series
   };
   void RunBackfill(BackfillArgs args, const net::ResponderPtr& r);
   void RunRollback(uint64_t request_id, uint64_t import_id, bool dry_run,

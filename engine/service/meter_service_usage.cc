@@ -313,8 +313,8 @@ void MeterService::OnBackfill(const wire::BackfillRequest& req, const ResponderP
     }
   }
   // The import syncs the revision log: off the io thread.
-  boost::asio::post(queries_,
-                    [this, args = std::move(args), r]() mutable { RunBackfill(std::move(args), r); });
+  boost::asio::post(
+      queries_, [this, args = std::move(args), r]() mutable { RunBackfill(std::move(args), r); });
 }
 
 void MeterService::RunBackfill(BackfillArgs args, const ResponderPtr& r) {

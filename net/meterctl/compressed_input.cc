@@ -50,8 +50,10 @@ class GzipTextDecoder final : public TextDecoder {
         const size_t n = std::fread(in_.data(), 1, in_.size(), f);
         consumed += n;
         if (n == 0) {
-          if (std::ferror(f)) error = "read error";
-          else if (!ended_) error = "gzip stream is truncated";
+          if (std::ferror(f))
+            error = "read error";
+          else if (!ended_)
+            error = "gzip stream is truncated";
           return 0;
         }
         z_.next_in = reinterpret_cast<Bytef*>(in_.data());
@@ -98,8 +100,10 @@ class ZstdTextDecoder final : public TextDecoder {
         in_pos_ = 0;
         consumed += in_len_;
         if (in_len_ == 0) {
-          if (std::ferror(f)) error = "read error";
-          else if (!frame_done_) error = "zstd stream is truncated";
+          if (std::ferror(f))
+            error = "read error";
+          else if (!frame_done_)
+            error = "zstd stream is truncated";
           return 0;
         }
       }

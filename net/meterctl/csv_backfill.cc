@@ -77,8 +77,8 @@ class Progress {
 struct BackfillCheckpoint {
   uint64_t file_size = 0;
   uint64_t import_id = 0;
-  uint64_t line = 0;  // the last line acknowledged
-  uint64_t rows = 0;  // data lines read through it
+  uint64_t line = 0;   // the last line acknowledged
+  uint64_t rows = 0;   // data lines read through it
   uint64_t chunk = 0;  // the next request's chunk number
   uint64_t imported = 0, unchanged = 0, refused = 0;
 };
@@ -112,10 +112,10 @@ Result<BackfillCheckpoint> ReadCheckpoint(const std::string& path) {
     return Status::Corruption(path + " is not a meterctl backfill checkpoint");
   }
   BackfillCheckpoint c;
-  std::map<std::string, uint64_t*> fields = {
-      {"file_size", &c.file_size}, {"import", &c.import_id}, {"line", &c.line},
-      {"rows", &c.rows},           {"chunk", &c.chunk},      {"imported", &c.imported},
-      {"unchanged", &c.unchanged}, {"refused", &c.refused}};
+  std::map<std::string, uint64_t*> fields = {{"file_size", &c.file_size}, {"import", &c.import_id},
+                                             {"line", &c.line},           {"rows", &c.rows},
+                                             {"chunk", &c.chunk},         {"imported", &c.imported},
+                                             {"unchanged", &c.unchanged}, {"refused", &c.refused}};
   size_t seen = 0;
   while (std::getline(in, line)) {
     const size_t sp = line.find(' ');
@@ -124,7 +124,8 @@ Result<BackfillCheckpoint> ReadCheckpoint(const std::string& path) {
     const char* b = line.data() + sp + 1;
     const char* e = line.data() + line.size();
     auto [p, ec] = std::from_chars(b, e, *it->second);
-    if (ec != std::errc() || p != e) return Status::Corruption(path + ": bad line \"" + line + "\"");
+    if (ec != std::errc() || p != e)
+      return Status::Corruption(path + ": bad line \"" + line + "\"");
     ++seen;
   }
   if (seen != fields.size() || c.import_id == 0 || c.line == 0) {
@@ -169,10 +170,10 @@ Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path,
   if (options.resume) {
     METERD_ASSIGN_OR_RETURN(ck, ReadCheckpoint(checkpoint_path));
     if (ck.file_size != file_bytes) {
-      return Status::InvalidArgument(
-          path + " is not the file " + checkpoint_path + " was written for (" +
-          std::to_string(file_bytes) + " bytes, the checkpoint says " +
-          std::to_string(ck.file_size) + ")");
+      return Status::InvalidArgument(path + " is not the file " + checkpoint_path +
+                                     " was written for (" + std::to_string(file_bytes) +
+                                     " bytes, the checkpoint says " + std::to_string(ck.file_size) +
+                                     ")");
     }
   } else if (checkpoint_exists && !options.dry_run && progress_out != nullptr) {
     // Starting over is safe (the import compares contents), only slower: say so, and go on.
@@ -195,7 +196,7 @@ Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path,
   if (options.resume) {
     if (!reader.SkipTo(ck.line, ck.rows)) {
       return Status::InvalidArgument(path + " ends before line " + std::to_string(ck.line) +
-                                        " of its checkpoint");
+                                     " of its checkpoint");
     }
     report.resumed_after_line = ck.line;
     report.imported = ck.imported;
@@ -234,8 +235,8 @@ Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path,
                                              fbb.CreateString(r.metric), r.hour, r.state, r.value));
     }
     const uint64_t id = client->NextRequestId();
-    auto req = wire::CreateBackfillRequest(fbb, id, fbb.CreateVector(list), report.import_id,
-                                           chunk, options.dry_run);
+    auto req = wire::CreateBackfillRequest(fbb, id, fbb.CreateVector(list), report.import_id, chunk,
+                                           options.dry_run);
     METERD_ASSIGN_OR_RETURN(auto bytes, client->Call(net::FinishFrame(fbb, req), id));
     const auto* rep = wire::GetEnvelope(bytes.data())->message_as_BackfillReply();
     if (!rep) return Status::Corruption("unexpected answer to BackfillRequest");
@@ -330,8 +331,7 @@ Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path,
   progress.Finish();
   if (!input->error().empty()) {
     return Status::IOError("reading " + path + " failed: " + input->error() +
-                           (report.import_id != 0 ? " (import " +
-                                                        std::to_string(report.import_id) +
+                           (report.import_id != 0 ? " (import " + std::to_string(report.import_id) +
                                                         "; --resume continues it)"
                                                   : ""));
   }
@@ -353,8 +353,7 @@ Result<RollbackResult> RollbackImport(net::Client* client, uint64_t import_id, b
   METERD_ASSIGN_OR_RETURN(auto bytes, client->Call(net::FinishFrame(fbb, req), id));
   const auto* rep = wire::GetEnvelope(bytes.data())->message_as_BackfillReply();
   if (!rep) return Status::Corruption("unexpected answer to a backfill rollback");
-  return RollbackResult{rep->imported(), rep->superseded(), rep->already(),
-                        rep->rolled_back_at()};
+  return RollbackResult{rep->imported(), rep->superseded(), rep->already(), rep->rolled_back_at()};
 }
 
 }  // namespace meterd::cli

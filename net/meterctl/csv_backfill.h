@@ -52,7 +52,7 @@ struct BackfillOptions {
 };
 
 struct BackfillReport {
-  uint64_t import_id = 0;  // 0 for a dry run
+  uint64_t import_id = 0;   // 0 for a dry run
   std::string compression;  // "none", "gzip", "zstd"
   uint64_t rows = 0;
   uint64_t imported = 0;              // hourly buckets written (a dry run: would be written)

@@ -653,13 +653,16 @@ int main(int argc, char** argv) {
       }
       auto rep = cli::BackfillCsv(client, backfill_file, backfill_opts);
       if (!rep.ok()) return Fail(rep.status());
-      std::vector<std::string> head = {"import", "rows", "imported buckets", "unchanged",
-                                       "refused", "series", "hours"};
+      std::vector<std::string> head = {"import", "rows", "imported buckets", "unchanged", "refused",
+                                       "series", "hours"};
       std::vector<std::string> row = {
           backfill_opts.dry_run ? "dry run" : std::to_string(rep->import_id),
-          std::to_string(rep->rows),      std::to_string(rep->imported),
-          std::to_string(rep->unchanged), std::to_string(rep->refused),
-          std::to_string(rep->series),    std::to_string(rep->hours)};
+          std::to_string(rep->rows),
+          std::to_string(rep->imported),
+          std::to_string(rep->unchanged),
+          std::to_string(rep->refused),
+          std::to_string(rep->series),
+          std::to_string(rep->hours)};
       if (backfill_opts.dry_run) {
         head.push_back("rows of new series");
         row.push_back(std::to_string(rep->new_series_rows));

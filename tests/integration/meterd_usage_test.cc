@@ -376,8 +376,8 @@ TEST_F(MeterdUsageTest, BackfillDryRunKilledResumedAndRolledBack) {
   EXPECT_EQ(hours, static_cast<uint64_t>(rows));
 
   // The rollback: a dry run first, then the real one; the hours are empty again.
-  CommandResult dry_back = Meterctl("--format json backfill --dry-run --rollback " +
-                                    std::to_string(import_id));
+  CommandResult dry_back =
+      Meterctl("--format json backfill --dry-run --rollback " + std::to_string(import_id));
   ASSERT_EQ(dry_back.exit_code, 0) << dry_back.out << dry_back.err;
   EXPECT_EQ(nlohmann::json::parse(dry_back.out)[0]["restored buckets"], rows) << dry_back.out;
   EXPECT_EQ(sum_usage(&hours), total);

@@ -949,7 +949,7 @@ TEST_F(DownsamplerTest, ImportedAndRevisedBucketsAreFoldedIntoMonthFiles) {
 // there, leaves buckets another import wrote since (superseded), and is recorded: a second
 // rollback, even after a restart, changes nothing and reports the first one.
 TEST_F(DownsamplerTest, ImportsHaveIdsResendsCountOnceAndRollBack) {
-  const uint64_t g = h_.Define("vm-1", "vm.vcpus");      // live: 4 vCPUs
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");       // live: 4 vCPUs
   const uint64_t tx = h_.Define("vm-1", "net.tx_bytes");  // imported only
   Stream(&h_, H(0), H(3), [&](int64_t t, SampleBatch* b) {
     if (t % 30 == 0) b->AddInt(g, t, 4);
@@ -1001,7 +1001,7 @@ TEST_F(DownsamplerTest, ImportsHaveIdsResendsCountOnceAndRollBack) {
   ASSERT_TRUE(dry_back.ok()) << dry_back.status().ToString();
   EXPECT_EQ(dry_back->restored, 3u);
   EXPECT_EQ(dry_back->superseded, 1u);
-  EXPECT_EQ(h_.Rows()[{tx, H(0)}].col[kColIncrease], 100u);
+  EXPECT_EQ(RowAt(h_.Rows(), tx, H(0)).col[kColIncrease], 100u);
   auto back = h_.ds()->Rollback(a, /*dry_run=*/false);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->restored, 3u);    // g H(0), tx H(0), tx H(2)
@@ -1028,7 +1028,7 @@ TEST_F(DownsamplerTest, ImportsHaveIdsResendsCountOnceAndRollBack) {
   auto back_b = h_.ds()->Rollback(b, false);
   ASSERT_TRUE(back_b.ok());
   EXPECT_EQ(back_b->restored, 1u);
-  EXPECT_EQ(h_.Rows()[{tx, H(1)}].col[kColIncrease], 200u);
+  EXPECT_EQ(RowAt(h_.Rows(), tx, H(1)).col[kColIncrease], 200u);
   // Ids are never reused across a restart; an unknown id is NotFound.
   auto c0 = h_.ds()->Import({q(tx, H(2), 7)});
   ASSERT_TRUE(c0.ok());

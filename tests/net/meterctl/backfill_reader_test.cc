@@ -169,7 +169,6 @@ TEST(CsvTimeTest, LacksTimeZoneOnlyForADateTimeWithoutOne) {
   EXPECT_FALSE(LacksTimeZone(""));
 }
 
-
 // Issue 18: a backfill file may be gzip or zstd compressed. It is recognised by its first bytes
 // (the names here say .csv), decompressed while it is read, members and frames one after the
 // other; a truncated or corrupt stream is an error, never a shorter file.
@@ -270,8 +269,7 @@ TEST_F(CompressedInputTest, ATruncatedOrCorruptStreamIsAnError) {
         std::tuple{"cut.zst", Zstd(text), TextCompression::kZstd}}) {
     SCOPED_TRACE(name);
     std::string error;
-    const std::string got =
-        ReadAll(Write(name, bytes.substr(0, bytes.size() - 9)), kind, &error);
+    const std::string got = ReadAll(Write(name, bytes.substr(0, bytes.size() - 9)), kind, &error);
     EXPECT_NE(error, "");
     EXPECT_LE(got.size(), text.size());  // (the cut may be only the trailer)
     std::string flipped = bytes;
@@ -288,9 +286,8 @@ TEST(BackfillReaderTest, SkipToResumesAfterALineWithoutParsingWhatItSkips) {
   ASSERT_TRUE(reader.ReadHeader().ok());
   ASSERT_TRUE(reader.SkipTo(3, 2));  // lines 2 (bad: never parsed) and 3 were imported
   std::vector<BackfillLine> batch;
-  ASSERT_TRUE(reader.Next(&batch, [](uint64_t line, const std::string& why) {
-    ADD_FAILURE() << line << ": " << why;
-  }));
+  ASSERT_TRUE(reader.Next(
+      &batch, [](uint64_t line, const std::string& why) { ADD_FAILURE() << line << ": " << why; }));
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0].line, 4u);
   EXPECT_EQ(reader.rows(), 3u);
