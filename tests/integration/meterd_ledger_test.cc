@@ -516,9 +516,8 @@ TEST_F(MeterdLedgerTest, ARestartTrustsTheKeptStateOnlyWhenNothingWasRevisedSinc
   }
   EXPECT_EQ(balance(), -charged);
   adjustments = 0;
-  for (const auto& e : Json("ledger --account bu1user1")["entries"]) {
-    adjustments += e["kind"] == "adjustment";
-  }
+  const nlohmann::json after = Json("ledger --account bu1user1");
+  for (const auto& e : after["entries"]) adjustments += e["kind"] == "adjustment";
   EXPECT_EQ(adjustments, 2u);
 }
 
