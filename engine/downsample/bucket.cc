@@ -113,7 +113,8 @@ bool SameBucket(const RollupRow& a, const RollupRow& b) {
   for (size_t c = 0; c < kRollupColumns; ++c) {
     if (c == kColRevision || c == kColRevisedAt) continue;
     if (c == kColFlags) {
-      if ((a.col[c] & ~kRowRebuilt) != (b.col[c] & ~kRowRebuilt)) return false;
+      constexpr uint64_t kIgnored = kRowRebuilt | kRowImportIdMask;
+      if ((a.col[c] & ~kIgnored) != (b.col[c] & ~kIgnored)) return false;
       continue;
     }
     if (a.col[c] != b.col[c]) return false;

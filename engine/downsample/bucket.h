@@ -27,6 +27,19 @@
 
 namespace meterd::engine {
 
+// Bits 32..63 of an imported row's flags (the rollup `flags` column, docs/format-rollup.md):
+// the id of the import that wrote it (`meterctl backfill`, import_journal.h), so a rollback
+// restores only buckets that still hold that import's row. 0: no id (imported before ids
+// existed). Usage and rating read only bits 0..2; SameBucket ignores these bits (the same
+// usage imported again under another id is unchanged), and a bucket recomputed from raw
+// samples drops them with the imported bit.
+inline constexpr int kRowImportIdShift = 32;
+inline constexpr uint64_t kRowImportIdMask = ~uint64_t{0} << kRowImportIdShift;
+constexpr uint64_t RowImportId(uint64_t flags) { return flags >> kRowImportIdShift; }
+constexpr uint64_t RowImportIdFlags(uint64_t import_id) {
+  return (import_id << kRowImportIdShift) & kRowImportIdMask;
+}
+
 struct SeriesShape {
   MetricKind kind = MetricKind::kGauge;
   storage::ValueType type = storage::ValueType::kInt;

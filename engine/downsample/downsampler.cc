@@ -88,6 +88,7 @@ Result<std::unique_ptr<Downsampler>> Downsampler::Open(const std::string& dir,
     METERD_ASSIGN_OR_RETURN(
         d->revisions_, RevisionLog::Open(dir + "/rollup", first, sink, &damage, d->options_.env));
     if (!damage.empty()) report->push_back("revision log: " + damage);
+    METERD_ASSIGN_OR_RETURN(d->imports_, ImportJournals::Open(dir + "/rollup", d->options_.env));
     if (d->revisions_->replayed_rows() > 0) {
       report->push_back("rollup: " + std::to_string(d->revisions_->replayed_rows()) +
                         " revision rows replayed from the revision log (" +
@@ -534,8 +535,10 @@ Status Downsampler::RecomputeHours(SeriesState* st, std::span<const RawSample> s
     // The origin: recomputed from raw by a rebuild, or by late data (an imported bucket
     // recomputed from raw samples is no longer an import).
     // kRowIncreaseSaturated is the recomputation's own (ComputeBuckets sets it).
-    fresh.col[kColFlags] = (current.col[kColFlags] & ~(kRowOrigin | kRowIncreaseSaturated)) |
-                           fresh.col[kColFlags] | (report ? kRowRebuilt : 0);
+    // An import's id goes with its origin bit (a recomputed bucket is nobody's import).
+    fresh.col[kColFlags] =
+        (current.col[kColFlags] & ~(kRowOrigin | kRowIncreaseSaturated | kRowImportIdMask)) |
+        fresh.col[kColFlags] | (report ? kRowRebuilt : 0);
     new_revisions->push_back(fresh);
     pending_revisions_[{st->id, hour}] = fresh;
     if (report) {
@@ -725,15 +728,17 @@ Result<RebuildReport> Downsampler::RebuildSeries(int64_t from, int64_t to,
   return report;
 }
 
-Result<ImportReport> Downsampler::Import(const std::vector<ImportedQuantity>& quantities) {
-  METERD_ASSIGN_OR_RETURN(ImportReport report, ImportLocked(quantities));
+Result<ImportReport> Downsampler::Import(const std::vector<ImportedQuantity>& quantities,
+                                         const ImportOptions& options) {
+  METERD_ASSIGN_OR_RETURN(ImportReport report, ImportLocked(quantities, options));
   // The buffer may be full: fold it before acknowledging, so that an import of any size
   // waits for its folds (backpressure) instead of growing the buffer.
   METERD_RETURN_IF_ERROR(FoldRevisions(false));
   return report;
 }
 
-Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantity>& quantities) {
+Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantity>& quantities,
+                                               const ImportOptions& options) {
   ImportReport report;
   auto refuse = [&report](uint32_t index, Status why) {
     ++report.refused;
@@ -824,7 +829,11 @@ Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantit
   for (const auto& [key, p] : buckets) {
     if (p.filled != 0) keys.push_back(key);
   }
+  if (!options.dry_run && options.import_id != 0 && !imports_->Exists(options.import_id)) {
+    return Status::NotFound("import " + std::to_string(options.import_id) + " does not exist");
+  }
   METERD_ASSIGN_OR_RETURN(const std::vector<RollupRow> currents, SealedRows(keys));
+  std::vector<ImportUndo> undo;
   size_t k = 0;
   for (auto& [key, p] : buckets) {
     if (p.filled == 0) continue;
@@ -837,8 +846,107 @@ Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantit
     p.row.col[kColRevisedAt] = static_cast<uint64_t>(now);
     new_revisions.push_back(p.row);
     ++report.imported;
+    // The bucket as it was before this import, unless this import wrote it already (an earlier
+    // request of the same file): the journal then holds its content from before the import.
+    const bool ours = options.import_id != 0 && (current.col[kColFlags] & kRowImported) != 0 &&
+                      RowImportId(current.col[kColFlags]) == options.import_id;
+    if (!ours) {
+      ImportUndo& u = undo.emplace_back();
+      u.prev = current;
+      u.prev.series_id = key.first;
+      u.prev.hour = key.second;
+      u.had_prev = !RowIsEmpty(current) || current.col[kColRevision] != 0;
+    }
   }
+  if (options.dry_run) return report;
+  uint64_t id = options.import_id;
+  if (id == 0) {
+    // The first request of an import (an older client's requests are an import each): the
+    // import gets its id and journal even if it changes nothing.
+    METERD_ASSIGN_OR_RETURN(id, imports_->Begin(now));
+  } else if (new_revisions.empty()) {
+    METERD_ASSIGN_OR_RETURN(std::optional<ImportChunkCounts> seen,
+                            imports_->Chunk(id, options.chunk));
+    if (seen) {
+      // A resend of a request already applied: nothing to write, the first counts stand.
+      report.import_id = id;
+      report.imported = seen->imported;
+      report.unchanged = seen->unchanged;
+      report.refused = seen->refused;
+      report.repeated = true;
+      return report;
+    }
+  }
+  report.import_id = id;
+  if (new_revisions.empty()) return report;
+  for (RollupRow& row : new_revisions) row.col[kColFlags] |= RowImportIdFlags(id);
+  // The journal first: a crash after it and before the revisions leaves undo entries that a
+  // rollback finds without effect (import_journal.h).
+  METERD_RETURN_IF_ERROR(
+      imports_->Record(id, options.chunk,
+                       ImportChunkCounts{report.imported, report.unchanged, report.refused}, undo));
   METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, 0));
+  return report;
+}
+
+Result<RollbackReport> Downsampler::Rollback(uint64_t import_id, bool dry_run) {
+  RollbackReport report;
+  {
+    std::lock_guard lock(mu_);
+    if (import_id == 0 || !imports_->Exists(import_id)) {
+      return Status::NotFound("import " + std::to_string(import_id) + " does not exist");
+    }
+    METERD_ASSIGN_OR_RETURN(std::optional<ImportRollbackMark> mark,
+                            imports_->RolledBack(import_id));
+    if (mark) {
+      report.already = true;
+      report.restored = mark->restored;
+      report.superseded = mark->superseded;
+      report.rolled_back_at = mark->at;
+      return report;
+    }
+  }
+  // The journal is read without the lock; each batch of it is applied under the lock (ingest
+  // goes on between batches) and folded when the buffer is full, like an import.
+  METERD_RETURN_IF_ERROR(
+      imports_->ForEachUndo(import_id, [&](std::vector<ImportUndo>&& batch) -> Status {
+        {
+          std::lock_guard lock(mu_);
+          std::vector<std::pair<uint64_t, int64_t>> keys;
+          keys.reserve(batch.size());
+          for (const ImportUndo& u : batch) keys.emplace_back(u.prev.series_id, u.prev.hour);
+          std::sort(keys.begin(), keys.end());
+          keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+          METERD_ASSIGN_OR_RETURN(const std::vector<RollupRow> currents, SealedRows(keys));
+          std::vector<bool> done(keys.size(), false);
+          const int64_t now = Now();
+          std::vector<RollupRow> new_revisions;
+          for (const ImportUndo& u : batch) {
+            const auto at = std::lower_bound(keys.begin(), keys.end(),
+                                             std::make_pair(u.prev.series_id, u.prev.hour));
+            const size_t i = static_cast<size_t>(at - keys.begin());
+            const RollupRow& current = currents[i];
+            const uint64_t flags = current.col[kColFlags];
+            if (done[i] || (flags & kRowImported) == 0 || RowImportId(flags) != import_id) {
+              ++report.superseded;
+              continue;
+            }
+            done[i] = true;
+            ++report.restored;
+            RollupRow row = u.prev;  // all columns 0 when the bucket did not exist
+            row.col[kColRevision] = current.col[kColRevision] + 1;
+            row.col[kColRevisedAt] = static_cast<uint64_t>(now);
+            new_revisions.push_back(row);
+          }
+          if (!dry_run) METERD_RETURN_IF_ERROR(WriteRevisions(&new_revisions, 0));
+        }
+        return dry_run ? Status::OK() : FoldRevisions(false);
+      }));
+  if (dry_run) return report;
+  std::lock_guard lock(mu_);
+  report.rolled_back_at = Now();
+  METERD_RETURN_IF_ERROR(imports_->MarkRolledBack(
+      import_id, ImportRollbackMark{report.rolled_back_at, report.restored, report.superseded}));
   return report;
 }
 

@@ -51,6 +51,7 @@
 #include "engine/downsample/bucket.h"
 #include "engine/downsample/closing_clock.h"
 #include "engine/downsample/hot_hour.h"
+#include "engine/downsample/import_journal.h"
 #include "engine/downsample/revision_log.h"
 #include "engine/registry/series_registry.h"
 #include "query/usage.h"
@@ -140,11 +141,32 @@ struct ImportedQuantity {
   uint64_t value_bits = 0;  // in the series' value type (float gauges: a double)
 };
 
+// Which import a request belongs to (`meterctl backfill`, import_journal.h).
+struct ImportOptions {
+  uint64_t import_id = 0;  // 0: start a new import (its id comes back in the report)
+  uint64_t chunk = 0;      // the request's sequence number within the import
+  bool dry_run = false;    // count what would change; write nothing, start no import
+};
+
 struct ImportReport {
-  uint64_t imported = 0;   // buckets written (a revision each)
+  uint64_t import_id = 0;  // 0 for a dry run
+  uint64_t imported = 0;   // buckets written (a revision each); a dry run: would be written
   uint64_t unchanged = 0;  // buckets already equal to the import (re-imports)
   uint64_t refused = 0;    // quantities refused
+  // The request's chunk was recorded before and nothing of it needed writing again (a resend
+  // after an interruption): the counts are those recorded the first time.
+  bool repeated = false;
   std::vector<std::pair<uint32_t, Status>> first_refusals;  // (index, reason), at most 32
+};
+
+struct RollbackReport {
+  uint64_t restored = 0;  // buckets given back their content from before the import
+  // Buckets the import wrote that no longer hold its row (changed since by late data, a
+  // rebuild or another import, or never written: a request interrupted by a crash): left as
+  // they are.
+  uint64_t superseded = 0;
+  bool already = false;  // rolled back before (the counts are that rollback's)
+  int64_t rolled_back_at = 0;
 };
 
 class Downsampler {
@@ -193,7 +215,15 @@ class Downsampler {
   // Quantities of one (series, hour) combine into one bucket (a state metric's states); an
   // unknown series, an hour not aligned or not yet sealed, a state code outside 1..7 or a
   // repeated quantity is refused with its index, and the rest are imported.
-  Result<ImportReport> Import(const std::vector<ImportedQuantity>& quantities);
+  // With an import id (options), the buckets it changes carry the id (RowImportId) and the
+  // journal records their previous content before they are logged (import_journal.h).
+  Result<ImportReport> Import(const std::vector<ImportedQuantity>& quantities,
+                              const ImportOptions& options = {});
+  // Rolls back import `import_id`: every bucket it changed that still holds its row gets a new
+  // revision with its content from before the import (a revision like any other: the billing
+  // clock books the difference of hours already debited as an adjustment). Others are counted
+  // as superseded and left alone. `dry_run` counts without writing. NotFound for an unknown id.
+  Result<RollbackReport> Rollback(uint64_t import_id, bool dry_run);
 
   // series: sorted ids, or empty for every series. Hours in [from, to).
   query::RollupView View(const std::vector<uint64_t>& series, int64_t from, int64_t to) const;
@@ -294,7 +324,8 @@ class Downsampler {
   Status RebuildOpen(std::vector<std::string>* report);
   Status ResolvePending(std::vector<std::string>* report);
   Status WriteRevisions(std::vector<storage::RollupRow>* rows, uint64_t resolved_id);
-  Result<ImportReport> ImportLocked(const std::vector<ImportedQuantity>& quantities);
+  Result<ImportReport> ImportLocked(const std::vector<ImportedQuantity>& quantities,
+                                    const ImportOptions& options);
   Status ProcessLateBatches();
   Result<RebuildReport> RebuildSeries(int64_t from, int64_t to,
                                       const std::vector<uint64_t>& series);
@@ -304,14 +335,15 @@ class Downsampler {
   const SeriesRegistry* const registry_;
   mutable std::mutex mu_;
   std::unique_ptr<storage::RollupStore> rollups_;
-  std::unique_ptr<RevisionLog> revisions_;  // GUARDED_BY(mu_)
-  RevisionBuffer buffered_;                 // GUARDED_BY(mu_) revisions logged, not folded
-  RevisionBuffer folding_;                  // GUARDED_BY(mu_) the rows a fold is writing
-  std::mutex fold_mu_;                      // one fold at a time; taken before mu_
-  Status fold_failed_;                      // GUARDED_BY(mu_) a failed fold: no more until restart
-  int64_t watermark_ = 0;                   // GUARDED_BY(mu_) sealed_before
-  int64_t closing_ = 0;                     // GUARDED_BY(mu_) closing_before
-  ClosingClock closing_clock_;              // GUARDED_BY(mu_) what CloseDue closes by
+  std::unique_ptr<RevisionLog> revisions_;   // GUARDED_BY(mu_)
+  std::unique_ptr<ImportJournals> imports_;  // GUARDED_BY(mu_)
+  RevisionBuffer buffered_;                  // GUARDED_BY(mu_) revisions logged, not folded
+  RevisionBuffer folding_;                   // GUARDED_BY(mu_) the rows a fold is writing
+  std::mutex fold_mu_;                       // one fold at a time; taken before mu_
+  Status fold_failed_;                       // GUARDED_BY(mu_) a failed fold: no more until restart
+  int64_t watermark_ = 0;                    // GUARDED_BY(mu_) sealed_before
+  int64_t closing_ = 0;                      // GUARDED_BY(mu_) closing_before
+  ClosingClock closing_clock_;               // GUARDED_BY(mu_) what CloseDue closes by
   uint32_t startup_series_ = 0;  // series defined before Open: only they may have older raw data
   uint64_t last_lsn_ = 0;        // GUARDED_BY(mu_) newest LSN applied
   // Per-series tables by registry index, in chunks of kStateChunk: an element's address stays

@@ -50,6 +50,20 @@ std::string Describe(Frame f, uint32_t len) {
 
 }  // namespace
 
+Status RecordLog::ForEachIntact(std::string_view data,
+                                const std::function<Status(std::string_view)>& fn) {
+  if (data.size() < kMagic.size() || data.substr(0, kMagic.size()) != kMagic) {
+    return Status::Corruption("not a meterd record log (bad magic)");
+  }
+  size_t pos = kMagic.size();
+  uint32_t len = 0;
+  while (pos < data.size() && FrameAt(data, pos, &len) == Frame::kIntact) {
+    METERD_RETURN_IF_ERROR(fn(data.substr(pos + kRecordHeader, len)));
+    pos += kRecordHeader + len;
+  }
+  return Status::OK();
+}
+
 Result<std::unique_ptr<RecordLog>> RecordLog::Open(
     const std::string& path, const std::function<Status(std::string_view)>& replay,
     RecordLogReport* report, storage::Env* env) {

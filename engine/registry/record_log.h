@@ -73,6 +73,13 @@ class RecordLog {
       const std::string& path, const std::function<Status(std::string_view)>& replay,
       std::string* damage, storage::Env* env = storage::Env::Default());
 
+  // Calls `fn` with the payload of every intact record of a log's bytes `data`, in order, up to
+  // the first one that is not intact (read-only: nothing is cut or repaired, so it may read a
+  // log that another RecordLog appends to). Corruption if `data` lacks the magic; stops at the
+  // first error `fn` returns.
+  static Status ForEachIntact(std::string_view data,
+                              const std::function<Status(std::string_view)>& fn);
+
   // Appends the records and syncs.
   Status Append(const std::vector<std::string>& records);
   uint64_t size() const { return size_; }

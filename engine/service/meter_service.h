@@ -207,9 +207,18 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   };
   void RunUsage(const UsageArgs& args, const net::ResponderPtr& r);
   void OnBackfill(const wire::BackfillRequest& req, const net::ResponderPtr& r);
-  void RunBackfill(uint64_t request_id, size_t rows,
-                   const std::vector<ImportedQuantity>& quantities,
-                   std::vector<std::pair<uint32_t, Status>> refusals, uint64_t refused,
+  // A BackfillRequest checked on the io thread, imported on the query pool.
+  struct BackfillArgs {
+    uint64_t request_id = 0;
+    size_t rows = 0;
+    ImportOptions options;
+    std::vector<ImportedQuantity> quantities;
+    std::vector<std::pair<uint32_t, Status>> refusals;  // at most 32
+    uint64_t refused = 0;                               // rows of undefined series
+    uint64_t new_series_rows = 0;                       // a dry run's rows of undefined series
+  };
+  void RunBackfill(BackfillArgs args, const net::ResponderPtr& r);
+  void RunRollback(uint64_t request_id, uint64_t import_id, bool dry_run,
                    const net::ResponderPtr& r);
   void RunRebuild(uint64_t request_id, int64_t from, int64_t to, const std::string& resource,
                   const std::string& metric, const net::ResponderPtr& r);

@@ -271,11 +271,21 @@ void MeterService::OnBackfill(const wire::BackfillRequest& req, const ResponderP
   if (parts_.downsampler == nullptr) {
     return ReplyError(r, req.request_id(), Status::NotSupported("this server keeps no rollups"));
   }
-  std::vector<ImportedQuantity> quantities;
-  std::vector<std::pair<uint32_t, Status>> refusals;
-  uint64_t refused = 0;
+  if (req.rollback()) {
+    if (req.rows() && req.rows()->size() > 0) {
+      return ReplyError(r, req.request_id(),
+                       Status::InvalidArgument("a rollback request carries no rows"));
+    }
+    boost::asio::post(queries_, [this, id = req.request_id(), import = req.import_id(),
+                                 dry = req.dry_run(), r] { RunRollback(id, import, dry, r); });
+    return;
+  }
+  BackfillArgs args;
+  args.request_id = req.request_id();
+  args.options = ImportOptions{req.import_id(), req.chunk(), req.dry_run()};
   if (req.rows()) {
-    quantities.reserve(req.rows()->size());
+    args.rows = req.rows()->size();
+    args.quantities.reserve(req.rows()->size());
     for (uint32_t i = 0; i < req.rows()->size(); ++i) {
       const wire::BackfillRow* row = req.rows()->Get(i);
       const std::string_view resource = net::View(row->resource());
@@ -283,45 +293,64 @@ void MeterService::OnBackfill(const wire::BackfillRequest& req, const ResponderP
       const uint64_t id = SeriesRegistry::IdOf(resource, metric);
       SeriesInfo info;
       if (!parts_.series->Lookup(id, &info) || info.resource != resource || info.metric != metric) {
-        ++refused;
-        if (refusals.size() < 32) {
-          refusals.emplace_back(i, Status::NotFound("series " + std::string(resource) + "|" +
-                                                    std::string(metric) + " is not defined"));
+        if (req.dry_run()) {
+          // A dry run defines nothing: these rows would define their series first.
+          ++args.new_series_rows;
+          continue;
+        }
+        ++args.refused;
+        if (args.refusals.size() < 32) {
+          args.refusals.emplace_back(i, Status::NotFound("series " + std::string(resource) + "|" +
+                                                         std::string(metric) + " is not defined"));
         }
         continue;
       }
-      quantities.push_back(ImportedQuantity{i, id, row->hour(), row->state(), row->value()});
+      args.quantities.push_back(ImportedQuantity{i, id, row->hour(), row->state(), row->value()});
     }
   }
   // The import syncs the revision log: off the io thread.
   boost::asio::post(
-      queries_,
-      [this, id = req.request_id(), rows = req.rows() ? req.rows()->size() : 0u,
-       quantities = std::move(quantities), refusals = std::move(refusals), refused,
-       r]() mutable { RunBackfill(id, rows, quantities, std::move(refusals), refused, r); });
+      queries_, [this, args = std::move(args), r]() mutable { RunBackfill(std::move(args), r); });
 }
 
-void MeterService::RunBackfill(uint64_t request_id, size_t rows,
-                               const std::vector<ImportedQuantity>& quantities,
-                               std::vector<std::pair<uint32_t, Status>> refusals, uint64_t refused,
-                               const ResponderPtr& r) {
-  Result<ImportReport> rep = parts_.downsampler->Import(quantities);
-  if (!rep.ok()) return ReplyError(r, request_id, rep.status());
+void MeterService::RunBackfill(BackfillArgs args, const ResponderPtr& r) {
+  Result<ImportReport> rep = parts_.downsampler->Import(args.quantities, args.options);
+  if (!rep.ok()) return ReplyError(r, args.request_id, rep.status());
+  auto& refusals = args.refusals;
   for (auto& f : rep->first_refusals) {
     if (refusals.size() < 32) refusals.push_back(std::move(f));
   }
   std::sort(refusals.begin(), refusals.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  spdlog::info("event=backfill rows={} imported={} unchanged={} refused={}", rows, rep->imported,
-               rep->unchanged, refused + rep->refused);
+  // A repeated chunk's refused count is the recorded one, which already includes these.
+  const uint64_t refused = rep->repeated ? rep->refused : args.refused + rep->refused;
+  spdlog::info(
+      "event=backfill import={} chunk={} dry_run={} repeated={} rows={} imported={} unchanged={} "
+      "refused={} new_series_rows={}",
+      rep->import_id, args.options.chunk, args.options.dry_run, rep->repeated, args.rows,
+      rep->imported, rep->unchanged, refused, args.new_series_rows);
   flatbuffers::FlatBufferBuilder fbb(1024);
   std::vector<flatbuffers::Offset<wire::Refusal>> list;
   for (const auto& [index, status] : refusals) {
     list.push_back(wire::CreateRefusal(fbb, index, net::ToWireCode(status),
                                        fbb.CreateString(status.message())));
   }
-  auto reply = wire::CreateBackfillReply(fbb, request_id, rep->imported, rep->unchanged,
-                                         refused + rep->refused, fbb.CreateVector(list));
+  auto reply = wire::CreateBackfillReply(fbb, args.request_id, rep->imported, rep->unchanged,
+                                         refused, fbb.CreateVector(list), rep->import_id,
+                                         rep->repeated, args.new_series_rows);
+  r->Send(net::FinishFrame(fbb, reply));
+  r->Done();
+}
+
+void MeterService::RunRollback(uint64_t request_id, uint64_t import_id, bool dry_run,
+                               const ResponderPtr& r) {
+  Result<RollbackReport> rep = parts_.downsampler->Rollback(import_id, dry_run);
+  if (!rep.ok()) return ReplyError(r, request_id, rep.status());
+  spdlog::info("event=backfill_rollback import={} dry_run={} restored={} superseded={} already={}",
+               import_id, dry_run, rep->restored, rep->superseded, rep->already);
+  flatbuffers::FlatBufferBuilder fbb(256);
+  auto reply = wire::CreateBackfillReply(fbb, request_id, rep->restored, 0, 0, 0, import_id, false,
+                                         0, rep->superseded, rep->rolled_back_at, rep->already);
   r->Send(net::FinishFrame(fbb, reply));
   r->Done();
 }

@@ -20,6 +20,16 @@ Status BackfillReader::ReadHeader() {
   return Status::OK();
 }
 
+bool BackfillReader::SkipTo(uint64_t line, uint64_t rows) {
+  while (lineno_ < line) {
+    if (!std::getline(*in_, line_)) return false;
+    ++lineno_;
+    bytes_read_ += line_.size() + 1;
+  }
+  rows_ = rows;
+  return true;
+}
+
 bool BackfillReader::Next(std::vector<BackfillLine>* batch, const RefusalFn& refused) {
   // Elements are overwritten in place: their strings keep their capacity from batch to batch.
   size_t n = 0;

@@ -39,8 +39,13 @@ class BackfillReader {
   // lines to `refused`. Returns false, with *batch empty, once the input is exhausted.
   // REQUIRES: ReadHeader() succeeded.
   bool Next(std::vector<BackfillLine>* batch, const RefusalFn& refused);
+  // Skips the lines up to and including line `line` (a resumed import: those were imported),
+  // counting them as read (`rows` as given, bytes as found) without parsing them. False when
+  // the input ends first. REQUIRES: ReadHeader() succeeded, nothing read yet, line >= 1.
+  bool SkipTo(uint64_t line, uint64_t rows);
 
   uint64_t rows() const { return rows_; }                  // data lines read (blank ones skipped)
+  uint64_t line() const { return lineno_; }                // the last line read (header: 1)
   uint64_t bytes_read() const { return bytes_read_; }      // for progress against the file size
   size_t largest_batch() const { return largest_batch_; }  // never above batch_rows
 

@@ -452,9 +452,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   std::string backfill_file;
+  cli::BackfillOptions backfill_opts;
+  uint64_t rollback_import = 0;
   auto* backfill = app.add_subcommand(
       "backfill", "import hourly usage from another system (resource,metric,hour,value)");
-  backfill->add_option("file", backfill_file, "CSV file with a header line")->required();
+  auto* backfill_file_opt = backfill->add_option(
+      "file", backfill_file, "CSV file with a header line (plain, gzip or zstd)");
+  backfill->add_flag("--dry-run", backfill_opts.dry_run,
+                     "report what the import (or rollback) would change; change nothing");
+  backfill->add_flag("--resume", backfill_opts.resume,
+                     "continue the interrupted import of this file from its checkpoint");
+  backfill->add_option("--checkpoint", backfill_opts.checkpoint,
+                       "checkpoint file (default: FILE.backfill-checkpoint)");
+  backfill
+      ->add_option("--rollback", rollback_import,
+                   "roll back import ID: its buckets get back their content from before it")
+      ->excludes(backfill_file_opt);
 
   std::string apply_file;
   bool dry_run = false;
@@ -621,14 +634,49 @@ int main(int argc, char** argv) {
     return with_client([&](net::Client* client) { return cli::RunEstimate(client, est, c.fmt()); });
   });
   c.OnRun(backfill, [&] {
+    if (rollback_import == 0 && backfill_file.empty()) {
+      return Fail(Status::InvalidArgument("backfill: give a FILE, or --rollback ID"));
+    }
     return with_client([&](net::Client* client) {
-      auto rep = cli::BackfillCsv(client, backfill_file);
+      if (rollback_import != 0) {
+        auto rep = cli::RollbackImport(client, rollback_import, backfill_opts.dry_run);
+        if (!rep.ok()) return Fail(rep.status());
+        Table t({"import", "restored buckets", "superseded", "state"});
+        for (size_t i = 0; i < 3; ++i) t.SetNumeric(i);
+        t.Add({std::to_string(rollback_import), std::to_string(rep->restored),
+               std::to_string(rep->superseded),
+               backfill_opts.dry_run ? "dry run: nothing changed"
+               : rep->already        ? "rolled back before, at " + cli::Time(rep->rolled_back_at)
+                                     : "rolled back"});
+        t.Print(c.fmt());
+        return 0;
+      }
+      auto rep = cli::BackfillCsv(client, backfill_file, backfill_opts);
       if (!rep.ok()) return Fail(rep.status());
-      Table t({"rows", "imported buckets", "unchanged", "refused"});
-      for (size_t i = 0; i < 4; ++i) t.SetNumeric(i);
-      t.Add({std::to_string(rep->rows), std::to_string(rep->imported),
-             std::to_string(rep->unchanged), std::to_string(rep->refused)});
+      std::vector<std::string> head = {"import", "rows", "imported buckets", "unchanged", "refused",
+                                       "series", "hours"};
+      std::vector<std::string> row = {
+          backfill_opts.dry_run ? "dry run" : std::to_string(rep->import_id),
+          std::to_string(rep->rows),
+          std::to_string(rep->imported),
+          std::to_string(rep->unchanged),
+          std::to_string(rep->refused),
+          std::to_string(rep->series),
+          std::to_string(rep->hours)};
+      if (backfill_opts.dry_run) {
+        head.push_back("rows of new series");
+        row.push_back(std::to_string(rep->new_series_rows));
+      }
+      Table t(head);
+      for (size_t i = 1; i < head.size(); ++i) t.SetNumeric(i);
+      t.Add(row);
       t.Print(c.fmt());
+      if (rep->resumed_after_line != 0) {
+        std::fprintf(stderr,
+                     "meterctl: resumed after line %llu; %llu requests had been applied already\n",
+                     static_cast<unsigned long long>(rep->resumed_after_line),
+                     static_cast<unsigned long long>(rep->repeated_chunks));
+      }
       for (const auto& e : rep->examples) std::fprintf(stderr, "meterctl: %s\n", e.c_str());
       return rep->refused == 0 ? 0 : 3;
     });

@@ -503,6 +503,22 @@ TEST_F(MeterdLedgerTest, ARestartTrustsTheKeptStateOnlyWhenNothingWasRevisedSinc
   size_t adjustments = 0;
   for (const auto& e : ledger["entries"]) adjustments += e["kind"] == "adjustment";
   EXPECT_EQ(adjustments, 1u);
+
+  // 3. Rolling that import (the second: ids count from 1) back is a revision of the booked hour
+  //    too: its last hour gets back the first import's 1,800 s, and the clock books the
+  //    difference as a second adjustment instead of touching the debits (issue 18).
+  CommandResult back = Meterctl("--format json backfill --rollback 2");
+  ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+  EXPECT_EQ(nlohmann::json::parse(back.out)[0]["restored buckets"], 1) << back.out;
+  EXPECT_EQ(Charged(start, end), charged);
+  for (int i = 0; i < 100 && balance() != -charged; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(balance(), -charged);
+  adjustments = 0;
+  const nlohmann::json after = Json("ledger --account bu1user1");
+  for (const auto& e : after["entries"]) adjustments += e["kind"] == "adjustment";
+  EXPECT_EQ(adjustments, 2u);
 }
 
 }  // namespace

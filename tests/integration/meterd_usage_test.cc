@@ -4,6 +4,11 @@
 // queried with `meterctl usage --format json`, compared with quantities computed by hand (the
 // arithmetic is in the comments); late data after the grace period revising a sealed hour;
 // `meterctl rollup rebuild`; and kill -9 during ingest, restart, resend: the same usage.
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -276,6 +281,120 @@ TEST_F(MeterdUsageTest, BackfillImportsSealedHoursOnceAndReportsBadLines) {
   EXPECT_EQ(
       UsageJson("--from " + h0 + " --to " + std::to_string(b + 2 * kHour) + " --resource vm-bf"),
       lines);
+}
+
+// Issue 18: every import has an id. A dry run defines nothing and writes nothing; an import
+// killed (kill -9 of meterctl) after some acknowledged batches is resumed from its checkpoint
+// under the same id, and its report and the usage come out exact (every row imported once, none
+// counted as unchanged by the resume); the file is gzip-compressed and named .csv, recognised by
+// its first bytes; a rollback then gives the hours back their content from before the import.
+TEST_F(MeterdUsageTest, BackfillDryRunKilledResumedAndRolledBack) {
+  server_.Stop();
+  StartServer({"--grace", "0"});
+  const int64_t now_hour = HourStart(UnixNow());
+  for (int i = 0; i < 100; ++i) {
+    CommandResult st = Meterctl("--format json stats");
+    if (st.exit_code == 0 &&
+        nlohmann::json::parse(st.out)["rollup_sealed_before"].get<int64_t>() >= now_hour) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // 200 VMs x 500 hours of net.tx_bytes, before the first sealed hour: 100,000 rows, two of
+  // meterctl's batches (65,536 rows each): the kill lands in the second.
+  constexpr int kBfVms = 200, kBfHours = 500;
+  const int64_t first = now_hour - 700 * kHour;
+  std::string csv = "resource,metric,hour,value\n";
+  uint64_t total = 0;
+  for (int vm = 0; vm < kBfVms; ++vm) {
+    for (int h = 0; h < kBfHours; ++h) {
+      const uint64_t v = 1 + static_cast<uint64_t>((vm * 31 + h) % 97);
+      total += v;
+      csv += "vm-" + std::to_string(vm) + ",net.tx_bytes," + std::to_string(first + h * kHour) +
+             "," + std::to_string(v) + "\n";
+    }
+  }
+  const std::string plain = WriteFile("fleet.plain", csv);
+  const std::string path = tmp_.path() + "/fleet.csv";
+  ASSERT_EQ(std::system(("gzip -c " + plain + " > " + path).c_str()), 0);
+  const int64_t rows = int64_t{kBfVms} * kBfHours;
+
+  CommandResult dry = Meterctl("--format json backfill --dry-run " + path);
+  ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+  auto d = nlohmann::json::parse(dry.out)[0];
+  EXPECT_EQ(d["import"], "dry run") << dry.out;
+  EXPECT_EQ(d["rows of new series"], rows) << dry.out;  // no series is defined yet
+  EXPECT_EQ(d["series"], kBfVms) << dry.out;
+  EXPECT_EQ(d["hours"], kBfHours) << dry.out;
+  const std::string range =
+      "--from " + std::to_string(first) + " --to " + std::to_string(first + kBfHours * kHour);
+  EXPECT_TRUE(UsageJson(range + " --metric net.tx_bytes").empty());
+  EXPECT_FALSE(std::filesystem::exists(path + ".backfill-checkpoint"));
+
+  // Killed once its first batches are acknowledged (the checkpoint appears).
+  ChildProcess import;
+  ASSERT_TRUE(import.Start(METERCTL_BIN,
+                           {"meterctl", "--server", "127.0.0.1:" + std::to_string(server_.port()),
+                            "--key", server_.admin_key(), "backfill", path},
+                           tmp_.path() + "/killed.log"));
+  const std::string checkpoint = path + ".backfill-checkpoint";
+  bool killed = false;
+  for (int i = 0; i < 20000 && !killed; ++i) {
+    if (std::filesystem::exists(checkpoint)) {
+      ::kill(import.pid(), SIGKILL);
+      killed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  int status = 0;
+  ::waitpid(import.pid(), &status, 0);
+  ASSERT_TRUE(killed) << "no checkpoint appeared";
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the import finished before it was killed";
+  ASSERT_TRUE(std::filesystem::exists(checkpoint));
+
+  CommandResult resumed = Meterctl("--format json backfill --resume " + path);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  auto r = nlohmann::json::parse(resumed.out)[0];
+  EXPECT_EQ(r["rows"], rows) << resumed.out;
+  EXPECT_EQ(r["imported buckets"], rows) << resumed.out << resumed.err;
+  EXPECT_EQ(r["unchanged"], 0) << resumed.out;
+  EXPECT_NE(resumed.err.find("resumed after line"), std::string::npos) << resumed.err;
+  EXPECT_FALSE(std::filesystem::exists(checkpoint));
+  const uint64_t import_id = std::stoull(r["import"].get<std::string>());
+
+  auto sum_usage = [&](uint64_t* imported_hours) {
+    uint64_t sum = 0;
+    *imported_hours = 0;
+    for (const auto& l : UsageJson(range + " --metric net.tx_bytes --granularity month")) {
+      sum += std::stoull(l["quantity"].get<std::string>());
+      *imported_hours += l["imported_hours"].get<uint64_t>();
+    }
+    return sum;
+  };
+  uint64_t hours = 0;
+  EXPECT_EQ(sum_usage(&hours), total);
+  EXPECT_EQ(hours, static_cast<uint64_t>(rows));
+
+  // The rollback: a dry run first, then the real one; the hours are empty again.
+  CommandResult dry_back =
+      Meterctl("--format json backfill --dry-run --rollback " + std::to_string(import_id));
+  ASSERT_EQ(dry_back.exit_code, 0) << dry_back.out << dry_back.err;
+  EXPECT_EQ(nlohmann::json::parse(dry_back.out)[0]["restored buckets"], rows) << dry_back.out;
+  EXPECT_EQ(sum_usage(&hours), total);
+  CommandResult back = Meterctl("--format json backfill --rollback " + std::to_string(import_id));
+  ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+  auto b = nlohmann::json::parse(back.out)[0];
+  EXPECT_EQ(b["restored buckets"], rows) << back.out;
+  EXPECT_EQ(b["superseded"], 0) << back.out;
+  EXPECT_EQ(sum_usage(&hours), 0u);
+  EXPECT_EQ(hours, 0u);
+  // Twice is once.
+  CommandResult again = Meterctl("--format json backfill --rollback " + std::to_string(import_id));
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(nlohmann::json::parse(again.out)[0]["state"].get<std::string>().find("before"),
+            std::string::npos)
+      << again.out;
+  EXPECT_NE(Meterctl("backfill --rollback 99999").exit_code, 0);
 }
 
 // A fleet streamed second by second over 1.5 hours: every VM running, 2 GiB of memory, and a

@@ -745,7 +745,7 @@ TEST_F(DownsamplerTest, RebuildKeepsImportedBucketsAndRebuildsHoursWithRawSample
   const RowMap rows = h_.Rows();
   for (int hour = 0; hour < 3; ++hour) {
     EXPECT_EQ(RowAt(rows, s, H(hour)), RowAt(before, s, H(hour))) << hour;
-    EXPECT_EQ(RowAt(rows, s, H(hour)).col[kColFlags], kRowImported) << hour;
+    EXPECT_EQ(RowAt(rows, s, H(hour)).col[kColFlags] & ~kRowImportIdMask, kRowImported) << hour;
   }
   EXPECT_EQ(RowAt(rows, g, H(0)), RowAt(before, g, H(0)));
   for (int hour = 1; hour < 3; ++hour) {
@@ -901,7 +901,7 @@ TEST_F(DownsamplerTest, ImportedAndRevisedBucketsAreFoldedIntoMonthFiles) {
   for (int h = 0; h < 48; ++h) {
     const int64_t hour = dec + h * kSecondsPerHour;
     const RollupRow& srow = RowAt(in_files, st, hour);
-    EXPECT_EQ(srow.col[kColFlags], kRowImported);
+    EXPECT_EQ(srow.col[kColFlags] & ~kRowImportIdMask, kRowImported);
     EXPECT_EQ(srow.col[kColRevision], 1u);
     EXPECT_EQ(srow.col[kColState0 + kRunning], 3600u);
     EXPECT_EQ(RowAt(in_files, tx, hour).col[kColIncrease], 1000u + static_cast<uint64_t>(h));
@@ -941,6 +941,101 @@ TEST_F(DownsamplerTest, ImportedAndRevisedBucketsAreFoldedIntoMonthFiles) {
   EXPECT_EQ(again->unchanged, 96u);
   const Shapes shapes = {{g, kIntGauge}, {c, kCounter}};
   EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), H(0), H(3)), 0);
+}
+
+// Issue 18: every import has an id, carried by the buckets it writes and journalled with what
+// they held before. A resent chunk is counted once; a dry run writes nothing; a rollback gives
+// back what the import replaced (a live bucket, or nothing) where the import's row is still
+// there, leaves buckets another import wrote since (superseded), and is recorded: a second
+// rollback, even after a restart, changes nothing and reports the first one.
+TEST_F(DownsamplerTest, ImportsHaveIdsResendsCountOnceAndRollBack) {
+  const uint64_t g = h_.Define("vm-1", "vm.vcpus");       // live: 4 vCPUs
+  const uint64_t tx = h_.Define("vm-1", "net.tx_bytes");  // imported only
+  Stream(&h_, H(0), H(3), [&](int64_t t, SampleBatch* b) {
+    if (t % 30 == 0) b->AddInt(g, t, 4);
+  });
+  h_.AdvanceAndTick(H(3) + 600);
+  ASSERT_EQ(h_.ds()->sealed_before(), H(3));
+  const RowMap live = h_.Rows();
+  auto q = [](uint64_t series, int64_t hour, uint64_t value) {
+    return ImportedQuantity{.index = 0, .series_id = series, .hour = hour, .value_bits = value};
+  };
+  // Import A, chunk 0: a start (id 0) that replaces a live bucket and fills two empty ones.
+  auto a0 = h_.ds()->Import({q(g, H(0), 2), q(tx, H(0), 100), q(tx, H(1), 200)});
+  ASSERT_TRUE(a0.ok()) << a0.status().ToString();
+  const uint64_t a = a0->import_id;
+  ASSERT_NE(a, 0u);
+  EXPECT_EQ(a0->imported, 3u);
+  EXPECT_FALSE(a0->repeated);
+  auto a1 = h_.ds()->Import({q(tx, H(2), 300), q(tx, H(0), 100)}, {.import_id = a, .chunk = 1});
+  ASSERT_TRUE(a1.ok()) << a1.status().ToString();
+  EXPECT_EQ(a1->import_id, a);
+  EXPECT_EQ(a1->imported, 1u);
+  EXPECT_EQ(a1->unchanged, 1u);
+  // The same chunk again (its acknowledgement was lost): the counts recorded the first time.
+  auto resent = h_.ds()->Import({q(tx, H(2), 300), q(tx, H(0), 100)}, {.import_id = a, .chunk = 1});
+  ASSERT_TRUE(resent.ok());
+  EXPECT_TRUE(resent->repeated);
+  EXPECT_EQ(resent->imported, 1u);
+  EXPECT_EQ(resent->unchanged, 1u);
+  RowMap rows = h_.Rows();
+  EXPECT_EQ(RowAt(rows, tx, H(2)).col[kColIncrease], 300u);
+  EXPECT_EQ(RowImportId(RowAt(rows, tx, H(2)).col[kColFlags]), a);
+  EXPECT_EQ(RowImportId(RowAt(rows, g, H(0)).col[kColFlags]), a);
+  EXPECT_EQ(RowAt(rows, g, H(0)).col[kColMax], 2u);
+  // An unknown import id is refused; a dry run counts and writes nothing.
+  EXPECT_TRUE(h_.ds()->Import({q(tx, H(1), 1)}, {.import_id = a + 7}).status().IsNotFound());
+  auto dry = h_.ds()->Import({q(tx, H(1), 555), q(tx, H(0), 100)}, {.dry_run = true});
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->import_id, 0u);
+  EXPECT_EQ(dry->imported, 1u);
+  EXPECT_EQ(dry->unchanged, 1u);
+  EXPECT_EQ(h_.Rows(), rows);
+  // Import B replaces one of A's buckets.
+  auto b0 = h_.ds()->Import({q(tx, H(1), 555)});
+  ASSERT_TRUE(b0.ok());
+  const uint64_t b = b0->import_id;
+  EXPECT_GT(b, a);
+  // A dry rollback counts; the rollback restores the live bucket and empties A's two others.
+  auto dry_back = h_.ds()->Rollback(a, /*dry_run=*/true);
+  ASSERT_TRUE(dry_back.ok()) << dry_back.status().ToString();
+  EXPECT_EQ(dry_back->restored, 3u);
+  EXPECT_EQ(dry_back->superseded, 1u);
+  EXPECT_EQ(RowAt(h_.Rows(), tx, H(0)).col[kColIncrease], 100u);
+  auto back = h_.ds()->Rollback(a, /*dry_run=*/false);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->restored, 3u);    // g H(0), tx H(0), tx H(2)
+  EXPECT_EQ(back->superseded, 1u);  // tx H(1): import B's now
+  EXPECT_FALSE(back->already);
+  rows = h_.Rows();
+  const RollupRow& restored = RowAt(rows, g, H(0));
+  EXPECT_TRUE(SameBucket(restored, RowAt(live, g, H(0))));
+  EXPECT_EQ(restored.col[kColRevision], 2u);  // live 0, import 1, rollback 2
+  EXPECT_EQ(restored.col[kColFlags] & kRowImported, 0u);
+  for (int64_t hour : {H(0), H(2)}) {
+    auto it = rows.find({tx, hour});
+    ASSERT_TRUE(it == rows.end() || RowIsEmpty(it->second)) << hour;
+  }
+  EXPECT_EQ(RowAt(rows, tx, H(1)).col[kColIncrease], 555u);
+  // Recorded: again (and after a restart) nothing changes and the first rollback is reported.
+  ASSERT_TRUE(h_.Reopen());
+  auto again = h_.ds()->Rollback(a, false);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->already);
+  EXPECT_EQ(again->restored, 3u);
+  EXPECT_EQ(h_.Rows(), rows);
+  // Rolling B back gives tx H(1) what B replaced: A's row (undo in reverse order restores both).
+  auto back_b = h_.ds()->Rollback(b, false);
+  ASSERT_TRUE(back_b.ok());
+  EXPECT_EQ(back_b->restored, 1u);
+  EXPECT_EQ(RowAt(h_.Rows(), tx, H(1)).col[kColIncrease], 200u);
+  // Ids are never reused across a restart; an unknown id is NotFound.
+  auto c0 = h_.ds()->Import({q(tx, H(2), 7)});
+  ASSERT_TRUE(c0.ok());
+  EXPECT_GT(c0->import_id, b);
+  EXPECT_TRUE(h_.ds()->Rollback(c0->import_id + 1, false).status().IsNotFound());
+  const Shapes shapes = {{g, kIntGauge}};
+  EXPECT_EQ(ExpectMatchesReference(*h_.ds(), shapes, h_.ScanRaw(), H(1), H(3)), 0);
 }
 
 // Revisions buffered when the process dies are replayed at the next start (the log is their

@@ -4,11 +4,19 @@
 #include "net/meterctl/backfill_reader.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <tuple>
 
 #include <sstream>
 #include <streambuf>
 
 #include "engine/catalog.h"
+#include "net/meterctl/compressed_input.h"
 #include "net/meterctl/csv_rows.h"
 #include "net/meterctl/csv_time.h"
 
@@ -159,6 +167,134 @@ TEST(CsvTimeTest, LacksTimeZoneOnlyForADateTimeWithoutOne) {
   EXPECT_FALSE(LacksTimeZone("1793491200"));
   EXPECT_FALSE(LacksTimeZone("2026-13-01 00:00:00"));
   EXPECT_FALSE(LacksTimeZone(""));
+}
+
+// Issue 18: a backfill file may be gzip or zstd compressed. It is recognised by its first bytes
+// (the names here say .csv), decompressed while it is read, members and frames one after the
+// other; a truncated or corrupt stream is an error, never a shorter file.
+class CompressedInputTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("meterd-compressed-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& bytes) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+  }
+  static std::string Gzip(const std::string& text) {
+    z_stream z{};
+    EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    std::string out(deflateBound(&z, text.size()) + 64, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    z.avail_in = static_cast<uInt>(text.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
+  }
+  static std::string Zstd(const std::string& text) {
+    std::string out(ZSTD_compressBound(text.size()), '\0');
+    // With the frame checksum, as the zstd command writes it.
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    const size_t n = ZSTD_compress2(c, out.data(), out.size(), text.data(), text.size());
+    ZSTD_freeCCtx(c);
+    EXPECT_FALSE(ZSTD_isError(n));
+    out.resize(n);
+    return out;
+  }
+  // Everything the input yields, and its error.
+  static std::string ReadAll(const std::string& path, TextCompression want, std::string* error) {
+    auto in = OpenTextInput(path);
+    EXPECT_TRUE(in.ok()) << in.status().ToString();
+    if (!in.ok()) return "";
+    EXPECT_EQ((*in)->compression(), want);
+    std::string text((std::istreambuf_iterator<char>((*in)->stream())), {});
+    *error = (*in)->error();
+    return text;
+  }
+  std::filesystem::path dir_;
+};
+
+std::string CompressedTestText(uint64_t rows) {
+  std::string text = "resource,metric,hour,value\n";
+  for (uint64_t i = 0; i < rows; ++i) text += RowText(i);
+  return text;
+}
+
+TEST_F(CompressedInputTest, GzipAndZstdAreRecognisedByTheirBytesNotTheirName) {
+  const std::string text = CompressedTestText(200000);  // ~9 MB: many buffers of both sides
+  std::string error;
+  EXPECT_EQ(ReadAll(Write("plain.csv", text), TextCompression::kNone, &error), text);
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(ReadAll(Write("gz.csv", Gzip(text)), TextCompression::kGzip, &error), text);
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(ReadAll(Write("zst.csv", Zstd(text)), TextCompression::kZstd, &error), text);
+  EXPECT_EQ(error, "");
+  // Two members (cat a.gz b.gz), two frames: read through, as gzip -dc and zstd -dc do.
+  const std::string half = text.substr(0, text.size() / 2), rest = text.substr(text.size() / 2);
+  EXPECT_EQ(ReadAll(Write("two.gz", Gzip(half) + Gzip(rest)), TextCompression::kGzip, &error),
+            text);
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(ReadAll(Write("two.zst", Zstd(half) + Zstd(rest)), TextCompression::kZstd, &error),
+            text);
+  EXPECT_EQ(error, "");
+  // The reader parses the decompressed rows as it would the plain file.
+  auto in = OpenTextInput(Write("rows.csv", Zstd(text)));
+  ASSERT_TRUE(in.ok());
+  BackfillReader reader(&(*in)->stream(), &Types(), 65536);
+  ASSERT_TRUE(reader.ReadHeader().ok());
+  std::vector<BackfillLine> batch;
+  uint64_t n = 0;
+  while (reader.Next(&batch, [](uint64_t line, const std::string& why) {
+    ADD_FAILURE() << line << ": " << why;
+  })) {
+    n += batch.size();
+  }
+  EXPECT_EQ(n, 200000u);
+  EXPECT_GT((*in)->file_bytes_read(), 0u);
+}
+
+TEST_F(CompressedInputTest, ATruncatedOrCorruptStreamIsAnError) {
+  const std::string text = CompressedTestText(20000);
+  for (const auto& [name, bytes, kind] :
+       {std::tuple{"cut.gz", Gzip(text), TextCompression::kGzip},
+        std::tuple{"cut.zst", Zstd(text), TextCompression::kZstd}}) {
+    SCOPED_TRACE(name);
+    std::string error;
+    const std::string got = ReadAll(Write(name, bytes.substr(0, bytes.size() - 9)), kind, &error);
+    EXPECT_NE(error, "");
+    EXPECT_LE(got.size(), text.size());  // (the cut may be only the trailer)
+    std::string flipped = bytes;
+    flipped[flipped.size() / 2] ^= 0x5a;
+    ReadAll(Write(std::string("bad-") + name, flipped), kind, &error);
+    EXPECT_NE(error, "");
+  }
+  EXPECT_TRUE(OpenTextInput((dir_ / "missing.csv").string()).status().IsNotFound());
+}
+
+TEST(BackfillReaderTest, SkipToResumesAfterALineWithoutParsingWhatItSkips) {
+  std::istringstream in("resource,metric,hour,value\nnot,a,row\n" + RowText(1) + RowText(2));
+  BackfillReader reader(&in, &Types(), 10);
+  ASSERT_TRUE(reader.ReadHeader().ok());
+  ASSERT_TRUE(reader.SkipTo(3, 2));  // lines 2 (bad: never parsed) and 3 were imported
+  std::vector<BackfillLine> batch;
+  ASSERT_TRUE(reader.Next(
+      &batch, [](uint64_t line, const std::string& why) { ADD_FAILURE() << line << ": " << why; }));
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].line, 4u);
+  EXPECT_EQ(reader.rows(), 3u);
+  std::istringstream short_in("resource,metric,hour,value\n" + RowText(1));
+  BackfillReader short_reader(&short_in, &Types(), 10);
+  ASSERT_TRUE(short_reader.ReadHeader().ok());
+  EXPECT_FALSE(short_reader.SkipTo(5, 4));
 }
 
 }  // namespace backfill_reader_test
