@@ -5,7 +5,10 @@
 // per simulated hypervisor, and has A agents — each its own connection and key, simulating V
 // VMs — define their series and stream S seconds of per-second samples:
 //   - rate 0 ("max"): every agent sends as fast as acknowledgements allow (a window of
-//     batches in flight), as a fleet catching up; measures throughput;
+//     batches in flight), as a fleet catching up; measures throughput. The samples are the last
+//     S seconds, and the meterd it starts gets `--grace S+7200` (unless --meterd-arg sets one) so
+//     that all of them are on time whatever the minute of the hour: the late-data path is not
+//     what this measures;
 //   - rate 1 ("1x"): every agent sends one batch per second at its own phase in the second,
 //     like real agents; measures acknowledgement latency at that connection count.
 // Frames are built before the clock starts, so the figures are the server's, plus the

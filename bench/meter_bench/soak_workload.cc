@@ -14,6 +14,7 @@
 #include "bench/meter_bench/server_process.h"
 #include "net/client/client.h"
 #include "net/protocol/messages.h"
+#include "storage/base/clock.h"
 
 namespace meterd::bench {
 namespace {
@@ -22,10 +23,13 @@ using SoakClock = std::chrono::steady_clock;
 
 constexpr const char* kSoakMetric = "vm.cpu_time_ns";  // a counter: values grow with time
 
-int64_t SoakUnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// The admin connection the soak defines its series and reads its export with.
+net::ClientOptions SoakAdminOptions(const ServerProcess& server) {
+  net::ClientOptions co;
+  co.port = server.port();
+  co.api_key = server.admin_key();
+  co.client_name = "meter-bench-soak";
+  return co;
 }
 
 // The value series `s` has at second `ts`: grows with ts (a counter never decreases), and tells
@@ -60,7 +64,7 @@ Status RunSoakWorkload(const SoakWorkloadOptions& o, SoakWorkloadResult* result)
   const size_t series_total = o.agents * o.series_per_agent;
   if (series_total > 65535) return Status::InvalidArgument("soak: at most 65,535 series");
   // The cycles' ranges: from (retention - 1) days ago to a day ago, one slice each.
-  const int64_t now = SoakUnixNow();
+  const int64_t now = base::UnixSecondsNow();
   const int64_t days = o.retention_days;
   const int64_t base = (now - (days - 1) * 86400) / 3600 * 3600;
   const int64_t span = (days - 2) * 86400 / static_cast<int64_t>(o.cycles);
@@ -79,11 +83,7 @@ Status RunSoakWorkload(const SoakWorkloadOptions& o, SoakWorkloadResult* result)
   std::vector<std::string> resources(series_total);
   std::vector<uint64_t> ids(series_total);
   {
-    net::ClientOptions co;
-    co.port = server.port();
-    co.api_key = server.admin_key();
-    co.client_name = "meter-bench-soak";
-    net::Client admin(co);
+    net::Client admin(SoakAdminOptions(server));
     METERD_RETURN_IF_ERROR(admin.Connect());
     std::vector<net::SeriesKey> keys;
     for (size_t s = 0; s < series_total; ++s) {
@@ -109,10 +109,7 @@ Status RunSoakWorkload(const SoakWorkloadOptions& o, SoakWorkloadResult* result)
     auto stream = [&](size_t a) {
       SoakStream& st = streams[a];
       st.acked.assign(batches_per_cycle + 1, 0);
-      net::ClientOptions co;
-      co.port = server.port();
-      co.api_key = server.admin_key();
-      co.client_name = "meter-bench-soak";
+      net::ClientOptions co = SoakAdminOptions(server);
       co.max_in_flight = o.window;
       co.reconnect_attempts = 0;  // a killed server ends the cycle's stream
       net::Client client(co);
@@ -175,11 +172,7 @@ Status RunSoakWorkload(const SoakWorkloadOptions& o, SoakWorkloadResult* result)
     std::fill(seen.begin(), seen.end(), 0);
     uint64_t present = 0, unsent = 0, twice = 0;
     {
-      net::ClientOptions co;
-      co.port = server.port();
-      co.api_key = server.admin_key();
-      co.client_name = "meter-bench-soak";
-      net::Client admin(co);
+      net::Client admin(SoakAdminOptions(server));
       METERD_RETURN_IF_ERROR(admin.Connect());
       Status st =
           admin.Export(from, from + span, "", kSoakMetric, [&](const wire::ExportChunk& chunk) {
