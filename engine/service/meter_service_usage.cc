@@ -274,7 +274,7 @@ void MeterService::OnBackfill(const wire::BackfillRequest& req, const ResponderP
   if (req.rollback()) {
     if (req.rows() && req.rows()->size() > 0) {
       return ReplyError(r, req.request_id(),
-                       Status::InvalidArgument("a rollback request carries no rows"));
+                        Status::InvalidArgument("a rollback request carries no rows"));
     }
     boost::asio::post(queries_, [this, id = req.request_id(), import = req.import_id(),
                                  dry = req.dry_run(), r] { RunRollback(id, import, dry, r); });

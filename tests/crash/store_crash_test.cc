@@ -127,26 +127,27 @@ TEST(StoreCrashTest, NothingAcknowledgedIsLostNothingCountedTwice) {
     uint64_t bad = 0;
     storage::ScanStats stats;
     ASSERT_TRUE((*store)
-                    ->Scan(storage::ScanRequest{},
-                           [&](uint64_t id, storage::ValueType, std::span<const int64_t> ts,
-                               std::span<const uint64_t> values) {
-                             auto j = series_index.find(id);
-                             if (j == series_index.end()) {
-                               ++bad;
-                               return;
-                             }
-                             for (size_t i = 0; i < ts.size(); ++i) {
-                               const int64_t k = ts[i] - kCrashBase;
-                               if (k < 0 || !any_attempted ||
-                                   static_cast<uint64_t>(k) > max_attempted ||
-                                   values[i] != CrashValue(static_cast<uint64_t>(k), j->second)) {
-                                 ++bad;
-                                 continue;
-                               }
-                               ++found_per_batch[static_cast<uint64_t>(k)];
-                             }
-                           },
-                           &stats)
+                    ->Scan(
+                        storage::ScanRequest{},
+                        [&](uint64_t id, storage::ValueType, std::span<const int64_t> ts,
+                            std::span<const uint64_t> values) {
+                          auto j = series_index.find(id);
+                          if (j == series_index.end()) {
+                            ++bad;
+                            return;
+                          }
+                          for (size_t i = 0; i < ts.size(); ++i) {
+                            const int64_t k = ts[i] - kCrashBase;
+                            if (k < 0 || !any_attempted ||
+                                static_cast<uint64_t>(k) > max_attempted ||
+                                values[i] != CrashValue(static_cast<uint64_t>(k), j->second)) {
+                              ++bad;
+                              continue;
+                            }
+                            ++found_per_batch[static_cast<uint64_t>(k)];
+                          }
+                        },
+                        &stats)
                     .ok());
     EXPECT_TRUE(stats.damaged.empty());
     ASSERT_EQ(bad, 0u) << "iteration " << it << ": samples that were never written";

@@ -11,8 +11,8 @@ namespace coding_test {
 
 TEST(CodingTest, VarintRoundTripAndLength) {
   std::mt19937_64 rng(1);
-  std::vector<uint64_t> values = {0, 1, 127, 128, 16383, 16384, UINT32_MAX,
-                                  std::numeric_limits<uint64_t>::max()};
+  std::vector<uint64_t> values = {0,     1,     127,        128,
+                                  16383, 16384, UINT32_MAX, std::numeric_limits<uint64_t>::max()};
   for (int i = 0; i < 1000; ++i) values.push_back(rng() >> (rng() % 64));
   std::string buf;
   for (uint64_t v : values) PutVarint64(&buf, v);

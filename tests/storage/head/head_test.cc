@@ -63,10 +63,17 @@ TEST(HeadTest, MemoryUnderThreeBytesPerSampleForFleetLikeData) {
   for (int t = 0; t < 3600; ++t) {
     for (uint64_t s = 0; s < value.size(); ++s) {
       switch (s % 4) {
-        case 0: break;                                           // a held level
-        case 1: value[s] += 1000000000 + rng() % 50000000; break;  // CPU ns
-        case 2: value[s] += (rng() % 10 == 0) ? rng() % 65536 : 0; break;  // bursty I/O
-        case 3: value[s] += 300 + rng() % 200; break;            // network bytes
+        case 0:
+          break;  // a held level
+        case 1:
+          value[s] += 1000000000 + rng() % 50000000;
+          break;  // CPU ns
+        case 2:
+          value[s] += (rng() % 10 == 0) ? rng() % 65536 : 0;
+          break;  // bursty I/O
+        case 3:
+          value[s] += 300 + rng() % 200;
+          break;  // network bytes
       }
       head.Insert(s * 0x9E3779B97F4A7C15ull, 1700000000 + t, value[s], ValueType::kInt);
     }

@@ -32,21 +32,33 @@ void ExpectMatches(const SeriesChunk& chunk, const Reference& ref, int64_t from,
 uint64_t RandomValue(std::mt19937_64& rng, ValueType type, uint64_t prev) {
   if (type == ValueType::kFloat) {
     switch (rng() % 8) {
-      case 0: return DoubleToBits(std::numeric_limits<double>::quiet_NaN());
-      case 1: return DoubleToBits(-0.0);
-      case 2: return DoubleToBits(std::numeric_limits<double>::infinity());
-      case 3: return prev;
-      case 4: return rng();  // any bit pattern, NaN payloads included
-      default: return DoubleToBits(static_cast<double>(rng() % 10000) / 100.0);
+      case 0:
+        return DoubleToBits(std::numeric_limits<double>::quiet_NaN());
+      case 1:
+        return DoubleToBits(-0.0);
+      case 2:
+        return DoubleToBits(std::numeric_limits<double>::infinity());
+      case 3:
+        return prev;
+      case 4:
+        return rng();  // any bit pattern, NaN payloads included
+      default:
+        return DoubleToBits(static_cast<double>(rng() % 10000) / 100.0);
     }
   }
   switch (rng() % 6) {
-    case 0: return prev;                           // a level that holds
-    case 1: return prev + rng() % 1000;            // a counter
-    case 2: return 0;                              // a reset
-    case 3: return std::numeric_limits<uint64_t>::max() - rng() % 3;  // wrap edge
-    case 4: return rng();
-    default: return prev + (uint64_t{1} << (rng() % 64));
+    case 0:
+      return prev;  // a level that holds
+    case 1:
+      return prev + rng() % 1000;  // a counter
+    case 2:
+      return 0;  // a reset
+    case 3:
+      return std::numeric_limits<uint64_t>::max() - rng() % 3;  // wrap edge
+    case 4:
+      return rng();
+    default:
+      return prev + (uint64_t{1} << (rng() % 64));
   }
 }
 
@@ -62,10 +74,17 @@ TEST(SeriesChunkTest, RandomRoundTripWithLateAndDuplicateSamples) {
     for (int i = 0; i < n; ++i) {
       int64_t ts;
       switch (rng() % 10) {
-        case 0: ts = t - static_cast<int64_t>(rng() % 100); break;  // late or duplicate
-        case 1: ts = t + static_cast<int64_t>(rng() % 100000); break;  // a gap
-        case 2: ts = t + static_cast<int64_t>(rng() % (int64_t{1} << 40)); break;  // huge gap
-        default: ts = t + 1;
+        case 0:
+          ts = t - static_cast<int64_t>(rng() % 100);
+          break;  // late or duplicate
+        case 1:
+          ts = t + static_cast<int64_t>(rng() % 100000);
+          break;  // a gap
+        case 2:
+          ts = t + static_cast<int64_t>(rng() % (int64_t{1} << 40));
+          break;  // huge gap
+        default:
+          ts = t + 1;
       }
       t = std::max(t, ts);
       v = RandomValue(rng, type, v);
