@@ -455,14 +455,13 @@ void MeterService::OnIngest(Session* s, const wire::IngestBatch& b, const Respon
     std::memcpy(out + batch->series_n + batch->values_n, b.offsets()->data(), batch->offsets_n * 4);
   }
   const auto& strand = s->ingest->strand;
-  ingest_exec_.Submit(strand, [batch = std::move(batch)] {
-    batch->service->RunIngest(batch->lane.get(), *batch, batch->received, batch->responder);
-  });
+  ingest_exec_.Submit(strand, [batch = std::move(batch)] { batch->service->RunIngest(*batch); });
 }
 
-void MeterService::RunIngest(IngestLane* lane, const OwnedBatch& batch,
-                             std::chrono::steady_clock::time_point received,
-                             const ResponderPtr& r) {
+void MeterService::RunIngest(const OwnedBatch& batch) {
+  IngestLane* lane = batch.lane.get();
+  const auto received = batch.received;
+  const ResponderPtr& r = batch.responder;
   IngestRequest req;
   req.agent = batch.agent;
   req.sequence = batch.sequence;

@@ -180,8 +180,8 @@ class MeterService final : public net::Handler, public billing::UsageRater {
   struct OwnedBatch;
   // Copies the batch off its frame and queues it on the session's strand (RunIngest).
   void OnIngest(Session* s, const wire::IngestBatch& batch, const net::ResponderPtr& r);
-  void RunIngest(IngestLane* lane, const OwnedBatch& batch,
-                 std::chrono::steady_clock::time_point received, const net::ResponderPtr& r);
+  // Runs on the strand: the batch carries its lane, responder and arrival time.
+  void RunIngest(const OwnedBatch& batch);
   void OnDefineSeries(Session* s, const wire::DefineSeries& req, const net::ResponderPtr& r);
   // The registry of record's two sides (meter_service_resources.cc): agents' reports and the
   // control plane's one-resource changes.
