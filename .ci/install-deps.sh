@@ -29,6 +29,9 @@ PACKAGES=(
   libsnappy-dev zlib1g-dev                  # remote_write bodies (snappy), gzip ingest bodies
   collectd-core libyajl2                    # the real collectd posting to meterd in
                                             # meterd_http_ingest_test (5 MB; write_http needs yajl)
+  prometheus                                # the real Prometheus scraping /metrics and
+                                            # remote-writing to meterd (meterd_http_test,
+                                            # meterd_http_ingest_test); its service is not started
   libhpdf-dev fonts-dejavu-core             # invoice PDFs (engine/invoicing): libharu and the
                                             # embedded DejaVu Sans font
   poppler-utils                             # invoice tests read PDFs back (pdftotext, pdftoppm,

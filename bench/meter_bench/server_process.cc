@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 extern char** environ;
 
@@ -45,6 +46,8 @@ Status ServerProcess::Start(const std::string& meterd, const std::string& dir,
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   const std::string log = dir + ".log";
+  log_ = log;
+  stop_was_forced_ = false;
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   int rc = posix_spawn(&pid_, meterd.c_str(), &fa, nullptr, argv.data(), environ);
@@ -66,12 +69,27 @@ Status ServerProcess::Start(const std::string& meterd, const std::string& dir,
     int status;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return Status::IOError("meterd exited during start; see " + log);
+      return Status::IOError("meterd exited during start; " + log + " ends with:\n" + LogTail());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  Kill();  // a server that never listened must not outlive the caller's retry or the test
   return Status::IOError("meterd did not start listening within " +
-                         std::to_string(start_timeout_.count()) + " s; see " + log);
+                         std::to_string(start_timeout_.count()) + " s; " + log + " ends with:\n" +
+                         LogTail());
+}
+
+std::string ServerProcess::LogTail(size_t lines) const {
+  std::ifstream in(log_);
+  std::vector<std::string> last;
+  std::string line;
+  while (std::getline(in, line)) {
+    last.push_back(std::move(line));
+    if (last.size() > lines) last.erase(last.begin());
+  }
+  std::string out;
+  for (const std::string& l : last) out += "  | " + l + "\n";
+  return out;
 }
 
 void ServerProcess::Kill() {
@@ -88,6 +106,7 @@ double ServerProcess::Stop(std::chrono::seconds timeout) {
   int status;
   while (waitpid(pid_, &status, WNOHANG) == 0) {
     if (Clock::now() - t0 > timeout) {
+      stop_was_forced_ = true;
       kill(pid_, SIGKILL);
       waitpid(pid_, &status, 0);
       break;

@@ -27,7 +27,8 @@ class ServerProcess {
   // Starts `meterd --data-dir dir --listen ADDRESS ...extra` (see set_listen) with its output
   // appended to dir + ".log", and waits (up to the start timeout, 30 s by default) until it
   // listens. `fresh` recreates `dir` first; otherwise the server recovers what is there (a
-  // restart).
+  // restart). A server that exits or does not listen in time is reaped (kill -9 if needed) and
+  // the error carries the last lines of its log, so a failure on a CI machine says why.
   Status Start(const std::string& meterd, const std::string& dir,
                const std::vector<std::string>& extra, bool fresh = true);
   // kill -9: no drain, no flush (crash tests).
@@ -38,8 +39,12 @@ class ServerProcess {
   // How long Start waits for the server to listen (a large data directory opens slowly).
   void set_start_timeout(std::chrono::seconds timeout) { start_timeout_ = timeout; }
   // SIGTERM and wait: a graceful stop (drain, flush, sync); kill -9 if the server is still
-  // running after `timeout`. Returns the seconds it took.
+  // running after `timeout` (then stop_was_forced() is true until the next Start). Returns the
+  // seconds it took.
   double Stop(std::chrono::seconds timeout = std::chrono::seconds(120));
+  bool stop_was_forced() const { return stop_was_forced_; }
+  // The last `lines` lines of the server's log (dir + ".log"), for failure messages.
+  std::string LogTail(size_t lines = 30) const;
 
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
@@ -50,6 +55,8 @@ class ServerProcess {
   uint16_t port_ = 0;
   std::string admin_key_;
   std::string listen_ = "127.0.0.1:0";
+  std::string log_;
+  bool stop_was_forced_ = false;
   std::chrono::seconds start_timeout_{30};
 };
 

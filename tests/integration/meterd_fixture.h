@@ -19,6 +19,7 @@
 
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -53,11 +54,29 @@ class ChildProcess {
   ChildProcess() = default;
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
-  ~ChildProcess() {
-    if (pid_ <= 0) return;
+  ~ChildProcess() { Stop(); }
+  // SIGTERM, then kill -9 if it has not exited within `grace`: a peer that hangs on its way out
+  // (collectd waiting on a request) must not hold the test until CTest's timeout. Returns false
+  // when it had to be killed.
+  bool Stop(std::chrono::seconds grace = std::chrono::seconds(20)) {
+    if (pid_ <= 0) return true;
     ::kill(pid_, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + grace;
     int status = 0;
-    ::waitpid(pid_, &status, 0);
+    bool exited = false;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited = true;
+        break;
+      }
+      ::usleep(20 * 1000);
+    }
+    if (!exited) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+    }
+    pid_ = -1;
+    return exited;
   }
   // args[0] is the program's name. False when it could not be started.
   bool Start(const std::string& binary, std::vector<std::string> args, const std::string& log) {
@@ -112,14 +131,22 @@ class MeterdTest : public ::testing::Test {
 
   void StartServer(std::vector<std::string> extra = {}, bool fresh = true) {
     extra_ = extra;
-    ASSERT_TRUE(server_.Start(METERD_BIN, data_dir(), extra, fresh).ok())
-        << "see " << data_dir() << ".log";
+    const Status st = server_.Start(METERD_BIN, data_dir(), extra, fresh);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  // A graceful stop (SIGTERM) that has to be forced with kill -9 is a failure: it means a
+  // drain or a flush hung. The log's last lines say where it stood.
+  void StopServer() {
+    server_.Stop();
+    EXPECT_FALSE(server_.stop_was_forced())
+        << "meterd did not stop within 120 s of SIGTERM; " << data_dir() << ".log ends with:\n"
+        << server_.LogTail();
   }
   void SetUp() override { StartServer(); }
   // Stops the server gracefully and fails the test when the server's log shows a sanitizer
   // report (sanitizer builds run this same test against a sanitized meterd).
   void TearDown() override {
-    server_.Stop();
+    StopServer();
     std::ifstream in(data_dir() + ".log");
     std::string line;
     while (std::getline(in, line)) {

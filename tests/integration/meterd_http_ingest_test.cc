@@ -10,7 +10,6 @@
 // values to files, and what meterd stored is compared with them (skipped without collectd).
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <boost/beast/core.hpp>
@@ -24,8 +23,6 @@
 #include "net/schema/prometheus/remote.pb.h"
 #include "storage/base/coding.h"
 #include "tests/integration/meterd_fixture.h"
-
-extern char** environ;
 
 namespace meterd::testing {
 namespace {
@@ -499,15 +496,19 @@ TEST_F(MeterdHttpIngestTest, RealCollectdWriteHttp) {
                     "    Header \"Authorization: Bearer " +
                     server_.admin_key() +
                     "\"\n"
-                    "    StoreRates false\n    BufferSize 1024\n    LogHttpError true\n  </Node>\n"
+                    "    StoreRates false\n    BufferSize 1024\n    LogHttpError true\n"
+                    "    Timeout 10000\n  </Node>\n"
                     "</Plugin>\n");
-  const char* argv[] = {collectd, "-f", "-C", conf.c_str(), nullptr};
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, collectd, nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+  // write_http's Timeout (ms) bounds each POST: without it, a request meterd never answers
+  // holds collectd's shutdown, and this test, forever.
+  ChildProcess process;
+  ASSERT_TRUE(process.Start(collectd, {collectd, "-f", "-C", conf}, dir + "/stdout.log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(3500));
-  ::kill(pid, SIGTERM);  // collectd flushes write_http's buffer on the way out
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  // SIGTERM: collectd flushes write_http's buffer on the way out.
+  ASSERT_TRUE(process.Stop(std::chrono::seconds(30)))
+      << "collectd did not exit within 30 s of SIGTERM; see " << dir << "/collectd.log and "
+      << data_dir() << ".log:\n"
+      << server_.LogTail();
 
   // The csv plugin's files: <dir>/csv/collectd-test/<plugin>-<instance>/<type>-<ti>-<date>.
   std::map<std::string, std::map<int64_t, std::vector<uint64_t>>> files;  // series -> s -> values
@@ -563,8 +564,7 @@ TEST_F(MeterdHttpIngestTest, RealCollectdWriteHttp) {
 // scraped back to meterd's /api/v1/write (snappy protobuf, the key as its authorization
 // credentials). Every sample meterd stored of the three mapped series must be one Prometheus
 // holds in its own TSDB (its second and exact value), and Prometheus must count no failed
-// sample. Skipped when prometheus is not installed (apt-get install prometheus: 19 MB, not in
-// the install script).
+// sample. Skipped when prometheus is not installed (the install script installs it).
 TEST_F(MeterdHttpIngestTest, RealPrometheusRemoteWrite) {
   const std::string binary = "/usr/bin/prometheus";
   if (::access(binary.c_str(), X_OK) != 0) GTEST_SKIP() << "prometheus not installed";

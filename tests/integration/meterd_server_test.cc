@@ -222,7 +222,7 @@ TEST_F(MeterdServerTest, AcknowledgedSamplesSurviveKillMinus9) {
 TEST_F(MeterdServerTest, TheClientReconnectsAndResendsWhatWasNotAcknowledged) {
   // A fixed port, so that the restarted server is where the client looks for it.
   const uint16_t port = server_.port();
-  server_.Stop();
+  StopServer();
   server_.set_listen("127.0.0.1:" + std::to_string(port));
   StartServer(extra_, /*fresh=*/false);
   net::ClientOptions o = Options(server_.admin_key());
@@ -269,7 +269,7 @@ TEST_F(MeterdServerTest, TheClientReconnectsAndResendsWhatWasNotAcknowledged) {
 // refused, and every sample is stored once.
 TEST_F(MeterdServerTest, BatchesSentDuringAGracefulShutdownAreResentNotLost) {
   const uint16_t port = server_.port();
-  server_.Stop();
+  StopServer();
   server_.set_listen("127.0.0.1:" + std::to_string(port));
   StartServer(extra_, /*fresh=*/false);
   net::ClientOptions o = Options(server_.admin_key());
@@ -297,7 +297,7 @@ TEST_F(MeterdServerTest, BatchesSentDuringAGracefulShutdownAreResentNotLost) {
     ASSERT_LE(seq, kMaxBatches) << "the restart took too long";
     if (seq == 150) {
       restart = std::thread([&] {
-        server_.Stop();  // SIGTERM: drain, close the store
+        StopServer();  // SIGTERM: drain, close the store
         StartServer(extra_, /*fresh=*/false);
         restarted.store(true);
       });
@@ -397,7 +397,7 @@ TEST_F(MeterdServerTest, MalformedFramesCloseOnlyTheirConnection) {
 }
 
 TEST_F(MeterdServerTest, BackpressureSlowsAFastClientAndLosesNothing) {
-  server_.Stop();
+  StopServer();
   // One request in flight per connection and a tiny head: the client must wait for the disk.
   StartServer({"--max-in-flight", "1", "--head-memory-mib", "4", "--buffer-budget-mib", "1"});
   auto admin = Admin();
@@ -429,7 +429,7 @@ TEST_F(MeterdServerTest, BackpressureSlowsAFastClientAndLosesNothing) {
 }
 
 TEST_F(MeterdServerTest, AFloodingClientOnASlowDiskIsSlowedAndServerMemoryStaysBounded) {
-  server_.Stop();
+  StopServer();
   // Every WAL sync takes 150 ms longer (a saturated disk): at most ~6 groups a second, so the
   // clients can send far faster than the server may acknowledge.
   ::setenv("METERD_FAULT_SYNC_DELAY_US", "150000", 1);
@@ -510,7 +510,7 @@ TEST_F(MeterdServerTest, AFloodingClientOnASlowDiskIsSlowedAndServerMemoryStaysB
 }
 
 TEST_F(MeterdServerTest, ConnectionLimitAndIdleTimeout) {
-  server_.Stop();
+  StopServer();
   StartServer({"--max-connections", "2", "--idle-timeout", "1"});
   auto a = Admin();
   auto b = Admin();
