@@ -24,6 +24,11 @@ namespace {
 
 using Json = nlohmann::json;
 
+// The tests ingest samples of last month's first days: on the 20th of this month they are
+// older than the default raw retention (35 days) and would be refused. 70 days keeps the result
+// independent of the day the test runs.
+constexpr const char* kRetentionDays = "70";
+
 class MeterdInvoicesTest : public MeterdTest {
  protected:
   Json Run(const std::string& args) {
@@ -82,7 +87,7 @@ TEST_F(MeterdInvoicesTest, AMonthOfSamplesToAnIssuedInvoiceThatAddsUpToTheLedger
   const int64_t last_month = base::MonthStart(this_month - 1);
   const int64_t h = last_month + 9 * 86400 + 5 * 3600;  // the 10th, 05:00
   server_.Stop();
-  StartServer({"--grace", "0", "--no-billing-clock"});
+  StartServer({"--grace", "0", "--no-billing-clock", "--retention-days", kRetentionDays});
   ApplyCatalog();
   // vm-1001 (bu1user1) runs 2.5 hours; vm-1003 (bu1user2) runs one hour.
   ASSERT_EQ(Meterctl("ingest " + RunningSamples("vm-1001", h, h + 9000)).exit_code, 0);
@@ -92,7 +97,9 @@ TEST_F(MeterdInvoicesTest, AMonthOfSamplesToAnIssuedInvoiceThatAddsUpToTheLedger
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   server_.Stop();
-  StartServer({"--grace", "0", "--billing-start", std::to_string(last_month)}, false);
+  StartServer({"--grace", "0", "--billing-start", std::to_string(last_month), "--retention-days",
+               kRetentionDays},
+              false);
   ASSERT_TRUE(WaitBilledThrough(ThisHour()));
 
   // A period with open hours is refused, with them listed; --provisional drafts it.
@@ -261,7 +268,9 @@ TEST_F(MeterdInvoicesTest, AMonthOfSamplesToAnIssuedInvoiceThatAddsUpToTheLedger
   }
   EXPECT_TRUE(named) << ev_bu1.dump(1);
   server_.Stop();
-  StartServer({"--grace", "0", "--billing-start", std::to_string(last_month)}, false);
+  StartServer({"--grace", "0", "--billing-start", std::to_string(last_month), "--retention-days",
+               kRetentionDays},
+              false);
   EXPECT_EQ(issued_events(), want);
   // A billing key reads invoices but cannot issue them.
   const std::string billing = CreateKey(wire::Role::Billing, "");
@@ -283,7 +292,7 @@ TEST_F(MeterdInvoicesTest, DiscountsAndTaxesOfTheCatalogAreOnTheInvoiceAndInTheL
   const int64_t last_month = base::MonthStart(this_month - 1);
   const int64_t h = last_month + 2 * 86400;
   server_.Stop();
-  StartServer({"--grace", "0", "--no-billing-clock"});
+  StartServer({"--grace", "0", "--no-billing-clock", "--retention-days", kRetentionDays});
   ApplyCatalog();
   ASSERT_EQ(Meterctl("apply " + std::string(METERD_SOURCE_DIR) + "/docs/examples/invoicing.yaml")
                 .exit_code,
@@ -295,7 +304,9 @@ TEST_F(MeterdInvoicesTest, DiscountsAndTaxesOfTheCatalogAreOnTheInvoiceAndInTheL
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   server_.Stop();
-  StartServer({"--grace", "0", "--billing-start", std::to_string(last_month)}, false);
+  StartServer({"--grace", "0", "--billing-start", std::to_string(last_month), "--retention-days",
+               kRetentionDays},
+              false);
   ASSERT_TRUE(WaitBilledThrough(ThisHour()));
   const std::string period = " --period " + std::to_string(last_month);
 
