@@ -60,7 +60,7 @@ struct Flags {
   size_t http_threads = 1;
   size_t http_max_connections = 1024;
   size_t http_max_body_kib = 1024;
-  std::string http_tls_cert, http_tls_key;
+  std::string http_tls_cert, http_tls_key, http_tls_client_ca;
   std::string tls_cert, tls_key, tls_client_ca;  // the binary port
   // HTTP ingest (Influx, collectd, Prometheus remote_write): off without a mapping file.
   std::string ingest_mapping;
@@ -223,6 +223,15 @@ int Run(const Flags& f) {
   ho.max_body_bytes = f.http_max_body_kib << 10;
   ho.tls_cert_file = f.http_tls_cert;
   ho.tls_key_file = f.http_tls_key;
+  ho.tls_client_ca_file = f.http_tls_client_ca;
+  if (const net::TlsFiles tls{f.http_tls_cert, f.http_tls_key, f.http_tls_client_ca};
+      tls.enabled() || !tls.client_ca_file.empty()) {
+    if (auto ctx = net::MakeServerTlsContext(tls, "HTTPS"); !ctx.ok()) {
+      spdlog::critical("event=bad_flag flag=--http-tls-cert error=\"{}\"",
+                       ctx.status().ToString());
+      return 2;
+    }
+  }
   ho.drain_timeout = std::chrono::seconds(f.drain_timeout_s);
 
   // The ingest mapping (docs/ingest-mapping.md) is read before anything opens: a bad file stops
@@ -554,6 +563,8 @@ int main(int argc, char** argv) {
   app.add_option("--http-tls-cert", f.http_tls_cert,
                  "HTTPS on the HTTP port: PEM certificate chain (with --http-tls-key)");
   app.add_option("--http-tls-key", f.http_tls_key, "HTTPS: PEM private key");
+  app.add_option("--http-tls-client-ca", f.http_tls_client_ca,
+                 "HTTPS: require client certificates signed by this PEM CA");
   app.add_option("--ingest-mapping", f.ingest_mapping,
                  "HTTP ingest (Influx /write, collectd, Prometheus remote_write): the YAML or "
                  "JSON file mapping their series to meterd's (docs/ingest-mapping.md)");

@@ -324,8 +324,9 @@ Status HttpServer::Start() {
     s.guards.emplace_back(asio::make_work_guard(*s.contexts.back()));
   }
   boost::system::error_code ec;
-  const TlsFiles tls_files{s.options.tls_cert_file, s.options.tls_key_file, ""};
-  if (tls_files.enabled()) {
+  const TlsFiles tls_files{s.options.tls_cert_file, s.options.tls_key_file,
+                           s.options.tls_client_ca_file};
+  if (tls_files.enabled() || !tls_files.client_ca_file.empty()) {
     METERD_ASSIGN_OR_RETURN(s.tls, MakeServerTlsContext(tls_files, "HTTPS"));
   }
   auto address = asio::ip::make_address(s.options.host, ec);

@@ -52,6 +52,9 @@ struct HttpServerOptions {
   // HTTPS: PEM certificate chain and private key; both empty = plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // HTTPS with client certificates: PEM CA(s); every client must present a certificate one of
+  // them signed, or its handshake fails (mutual TLS). Empty: none asked.
+  std::string tls_client_ca_file;
 };
 
 struct HttpServerStats {

@@ -638,8 +638,12 @@ class MeterdHttpsTest : public MeterdHttpTest {
         "-addext subjectAltName=IP:127.0.0.1 -keyout " +
         key + " -out " + cert_ + " 2>&1");
     ASSERT_EQ(made.exit_code, 0) << made.out;
-    StartServer({"--http-listen", "127.0.0.1:0", "--http-port-file", tmp_.path() + "/http.port",
-                 "--http-tls-cert", cert_, "--http-tls-key", key});
+    std::vector<std::string> flags = {"--http-listen",   "127.0.0.1:0",
+                                      "--http-port-file", tmp_.path() + "/http.port",
+                                      "--http-tls-cert", cert_,
+                                      "--http-tls-key",  key};
+    ASSERT_NO_FATAL_FAILURE(AddFlags(&flags));
+    StartServer(flags);
     std::ifstream in(tmp_.path() + "/http.port");
     unsigned port = 0;
     in >> port;
@@ -652,7 +656,25 @@ class MeterdHttpsTest : public MeterdHttpTest {
         Shell("curl -s -o /dev/null -w '%{http_code}' --max-time 10 " + options + " " + url);
     return {r.exit_code, r.out};
   }
+  // More meterd flags (the mutual TLS test's client CA).
+  virtual void AddFlags(std::vector<std::string>*) {}
   std::string cert_;
+};
+
+// HTTPS with --http-tls-client-ca: the client certificate is self-signed, so it is its own CA.
+class MeterdHttpsClientCaTest : public MeterdHttpsTest {
+ protected:
+  void AddFlags(std::vector<std::string>* flags) override {
+    client_cert_ = tmp_.path() + "/client.pem";
+    client_key_ = tmp_.path() + "/client-key.pem";
+    const CommandResult made = Shell(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+        "-subj /CN=billing-client -keyout " +
+        client_key_ + " -out " + client_cert_ + " 2>&1");
+    ASSERT_EQ(made.exit_code, 0) << made.out;
+    flags->insert(flags->end(), {"--http-tls-client-ca", client_cert_});
+  }
+  std::string client_cert_, client_key_;
 };
 
 TEST_F(MeterdHttpsTest, ServesTlsWithTheGivenCertificate) {
@@ -672,10 +694,47 @@ TEST_F(MeterdHttpsTest, ServesTlsWithTheGivenCertificate) {
   EXPECT_EQ(Curl(ca, base + "/readyz"), std::make_pair(0, std::string("200")));
 }
 
+TEST_F(MeterdHttpsClientCaTest, ClientCertificatesWhenAskedFor) {
+  const std::string base = "https://127.0.0.1:" + std::to_string(http_port_);
+  const std::string ca = "--cacert " + cert_;
+  const std::string mine = ca + " --cert " + client_cert_ + " --key " + client_key_;
+  EXPECT_EQ(Curl(mine, base + "/healthz"), std::make_pair(0, std::string("200")));
+  EXPECT_EQ(
+      Curl(mine + " -H 'Authorization: Bearer " + server_.admin_key() + "'", base + "/v1/stats"),
+      std::make_pair(0, std::string("200")));
+  // The certificate is the transport's check; the API key is still the request's.
+  EXPECT_EQ(Curl(mine, base + "/v1/stats"), std::make_pair(0, std::string("401")));
+  // Without a client certificate, or with one the CA did not sign (the server's own), the
+  // handshake fails: no HTTP status at all.
+  const auto none = Curl(ca, base + "/healthz");
+  EXPECT_NE(none.first, 0);
+  EXPECT_EQ(none.second, "000");
+  const auto other = Curl(ca + " --cert " + cert_ + " --key " + tmp_.path() + "/key.pem",
+                          base + "/healthz");
+  EXPECT_NE(other.first, 0);
+  EXPECT_EQ(other.second, "000");
+  // The port still serves after the refused handshakes.
+  EXPECT_EQ(Curl(mine, base + "/readyz"), std::make_pair(0, std::string("200")));
+}
+
+// A client CA without a certificate, or one that cannot be read, stops the start (exit 2).
+TEST_F(MeterdHttpTest, HttpsClientCaFlagsAreCheckedAtStart) {
+  const std::string missing = tmp_.path() + "/missing-ca.pem";
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{"--http-tls-client-ca", missing},
+        std::vector<std::string>{"--http-listen", "127.0.0.1:0", "--http-tls-client-ca", missing}}) {
+    bench::ServerProcess p;
+    p.set_start_timeout(std::chrono::seconds(20));
+    const Status st = p.Start(METERD_BIN, tmp_.path() + "/bad-flags", flags);
+    EXPECT_FALSE(st.ok());
+    EXPECT_NE(st.ToString().find("exited during start"), std::string::npos) << st.ToString();
+    EXPECT_NE(p.LogTail().find("--http-tls-cert"), std::string::npos) << p.LogTail();
+  }
+}
+
 // Debian's real Prometheus server scrapes /metrics every second: the target must be up with no
 // scrape error (Prometheus' own parser accepts the exposition), and meterd's series must be
-// queryable from it. Skipped when prometheus is not installed (apt-get install prometheus; it
-// is not in the install script: 19 MB of download for one test).
+// queryable from it. Skipped when prometheus is not installed (the install script installs it).
 TEST_F(MeterdHttpTest, TheRealPrometheusScrapesMetrics) {
   const std::string binary = "/usr/bin/prometheus";
   if (::access(binary.c_str(), X_OK) != 0) GTEST_SKIP() << "prometheus not installed";
