@@ -1,8 +1,8 @@
 # meterd — the two quick-start commands, plus the pieces they are made of.
 #   make demo   install missing packages, build (release), run meterd with an agent and meterctl
 #   make test   install, build release + ASan/UBSan, run every test through CTest
-#   make check-long   the kill -9 loops and the crash-point test at full length (CI runs a
-#               bounded slice)
+#   make check-long   the kill -9 loops, the crash-point test and the 100,000-series
+#               Prometheus remote_write soak at full length (CI runs a bounded slice of each)
 #   make tidy   clang-tidy (.clang-tidy) on the .cc files changed against TIDY_BASE (main)
 #   make fuzz   build the libFuzzer targets with clang and run each for FUZZ_SECONDS (60) on a
 #               scratch copy of its corpus (tests/README.md, "Fuzzing")
@@ -62,6 +62,7 @@ check-long: build
 	@METERD_CRASH_ITERATIONS=200 $(BUILD)/bin/crash_test
 	@METERD_SERVER_CRASH_ITERATIONS=200 $(BUILD)/bin/meterd_crash_test
 	@METERD_BILLING_CRASH_ITERATIONS=200 $(BUILD)/bin/meterd_ledger_test --gtest_filter='*Kill*'
+	@python3 bench/peers/prometheus_soak.py --series 100000 --seconds 600 --meterd $(BUILD)/bin/meterd
 
 # libFuzzer needs clang; every library is built with coverage, ASan and UBSan (METERD_FUZZ).
 # New corpus entries and any crash artifacts stay under $(FUZZ_BUILD)/fuzz-out.
