@@ -129,7 +129,7 @@ void MeterService::OnRegisterResources(Session* s, const wire::RegisterResources
   }
   const bool admin = s->who.is_admin();
   const std::string hypervisor = admin ? std::string() : s->who.key.hypervisor;
-  auto outcome = parts_.hosts->Report(list, hypervisor, WallSeconds());
+  auto outcome = parts_.hosts->Report(list, hypervisor, WallSeconds(), req.claim_only());
   if (!outcome.ok()) return ReplyError(r, req.request_id(), outcome.status());
   const tenancy::HostOutcome& o = outcome.value();
   for (const std::string& id : o.now_hosted) parts_.series->SetResourceOwner(id, hypervisor);

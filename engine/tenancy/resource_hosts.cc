@@ -27,7 +27,8 @@ Result<std::unique_ptr<ResourceHosts>> ResourceHosts::Open(BillingDb* db) {
 }
 
 Result<HostOutcome> ResourceHosts::Report(std::span<const HostReport> reports,
-                                          std::string_view hypervisor, int64_t now) {
+                                          std::string_view hypervisor, int64_t now,
+                                          bool claim_only) {
   HostOutcome out;
   auto refuse = [&](uint32_t i, Status why) {
     ++out.refused;
@@ -62,8 +63,12 @@ Result<HostOutcome> ResourceHosts::Report(std::span<const HostReport> reports,
       if (!hypervisor.empty()) out.now_hosted.push_back(r.resource);
       continue;
     }
+    if (claim_only && !(known->hypervisor.empty() && !hypervisor.empty())) {
+      ++out.unchanged;  // held by a hypervisor (or an admin's claim of a known one): left alone
+      continue;
+    }
     HostedResource next = *known;
-    next.type = r.type;
+    if (!claim_only) next.type = r.type;
     const bool moves_here = !hypervisor.empty() && known->hypervisor != hypervisor;
     if (moves_here) {
       if (!known->hypervisor.empty()) moves.emplace_back(r.resource, known->hypervisor);

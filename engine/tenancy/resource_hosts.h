@@ -67,9 +67,11 @@ class ResourceHosts {
   static Result<std::unique_ptr<ResourceHosts>> Open(BillingDb* db);
 
   // Records what `hypervisor` (empty: an admin) reports, in one transaction, at unix second
-  // `now`. A malformed entry is refused and counted; the others are kept.
+  // `now`. A malformed entry is refused and counted; the others are kept. `claim_only` (what
+  // samples arriving over HTTP imply, not a hypervisor's own listing): a resource another
+  // hypervisor holds stays there and a known resource keeps its type (both `unchanged`).
   Result<HostOutcome> Report(std::span<const HostReport> reports, std::string_view hypervisor,
-                             int64_t now);
+                             int64_t now, bool claim_only = false);
 
   bool Find(std::string_view resource, HostedResource* out) const;
   std::vector<HostedResource> List() const;  // sorted by resource

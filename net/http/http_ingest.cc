@@ -8,6 +8,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "net/http/http_internal.h"
@@ -100,6 +101,9 @@ struct HttpIngest::Call : std::enable_shared_from_this<Call> {
   std::vector<Item> items;
   // Series not known defined: id -> (resource, metric).
   std::unordered_map<uint64_t, std::pair<std::string, std::string>> fresh;
+  // The resources of those series -> the type their rule registers them under (the first
+  // rule's, when several name one resource).
+  std::map<std::string, std::string> fresh_resources;
   std::array<uint64_t, ingest::kUnmappedReasons> unmapped{};
   std::array<uint64_t, ingest::kRefusedReasons> refused{};
   PlainJson problems = PlainJson::array();
@@ -134,6 +138,7 @@ struct HttpIngest::Call : std::enable_shared_from_this<Call> {
   void Run();
   bool Decode(std::string* body);
   void MapSamples();
+  void RegisterThenDefine();
   void DefineThenIngest();
   void IngestBatches();
   void OnAck(const std::vector<std::vector<uint8_t>>& frames, size_t first_item);
@@ -218,7 +223,7 @@ void HttpIngest::Call::Run() {
     problems.push_back(std::move(p));
   }
   MapSamples();
-  DefineThenIngest();
+  RegisterThenDefine();
 }
 
 void HttpIngest::Call::MapSamples() {
@@ -278,6 +283,7 @@ void HttpIngest::Call::MapSamples() {
     const uint64_t id = base::Checksum64(key);
     // Each series is looked up once per request (the definitions' set is shared).
     if (seen.insert(id).second && !owner->Defined(owner_key, id)) {
+      fresh_resources.emplace(m.resource, m.rule->resource_type);
       fresh.emplace(id, std::make_pair(std::move(m.resource), m.rule->metric));
     }
     items.push_back(Item{id, second, s.time_ns, *value, i});
@@ -334,6 +340,47 @@ void HttpIngest::Call::MapSamples() {
 }
 
 // ---- through the binary protocol's handler ----------------------------------------------------
+
+// The resources of series this key has not defined yet are registered first, as an agent does
+// before it defines their series (docs/protocol.md, "Resources"): they are then listed by
+// ListResourceHosts (an agent key's on its hypervisor, an admin's on none). Claim only: samples
+// are not a hypervisor's listing of what runs on it, so a resource another hypervisor holds is
+// not moved (its series are then refused as today) and a known one keeps its type.
+void HttpIngest::Call::RegisterThenDefine() {
+  if (items.empty()) return Finish();
+  if (fresh_resources.empty()) return DefineThenIngest();
+  flatbuffers::FlatBufferBuilder fbb(64 + fresh_resources.size() * 48);
+  std::vector<flatbuffers::Offset<wire::Resource>> list;
+  list.reserve(fresh_resources.size());
+  for (const auto& [id, type] : fresh_resources) {
+    list.push_back(wire::CreateResource(fbb, fbb.CreateString(id), fbb.CreateString(type)));
+  }
+  FinishFrame(fbb, wire::CreateRegisterResources(fbb, 1, fbb.CreateVector(list),
+                                                 /*claim_only=*/true));
+  auto self = shared_from_this();
+  auto responder = std::make_shared<CollectingResponder>(
+      kDefaultMaxFrameBytes, [self](std::vector<std::vector<uint8_t>> frames, bool) {
+        std::vector<std::vector<uint64_t>> aligned;
+        std::vector<const wire::Envelope*> replies;
+        if (!VerifyReplies(frames, &aligned, &replies) || replies.empty()) {
+          return self->reply(WireError(wire::ErrorCode::Internal,
+                                       "a RegisterResources reply failed verification"));
+        }
+        const wire::Envelope* e = replies.front();
+        if (e->message_type() == wire::Message::Error) {
+          const wire::Error* err = e->message_as_Error();
+          // A server that keeps no resource registry still takes the samples.
+          if (err->code() != wire::ErrorCode::NotSupported) {
+            return self->reply(WireError(err->code(), View(err->message())));
+          }
+        }
+        // A refused registration (an id the mapping let through) leaves its series to the
+        // definition's own check, which refuses them by name.
+        asio::post(self->owner->pool(), [self] { self->DefineThenIngest(); });
+      });
+  handler->Handle(conn->session.get(), *wire::GetEnvelope(fbb.GetBufferPointer()),
+                  std::move(responder));
+}
 
 void HttpIngest::Call::DefineThenIngest() {
   if (items.empty()) return Finish();

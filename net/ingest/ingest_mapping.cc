@@ -119,14 +119,15 @@ Result<MappingRule> ParseRule(const YAML::Node& node) {
   r.line = node.Mark().line + 1;
   if (!node.IsMap()) return RuleError(r.line, "a rule must be a mapping");
   static const char* kKeys[] = {"name", "format", "labels", "resource", "metric",
-                                "kind", "unit",   "scale",  "drop"};
+                                "kind", "unit",   "scale",  "drop",     "type"};
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
     if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) ==
         std::end(kKeys)) {
       return RuleError(r.line,
                        "unknown key '" + key +
-                           "' (name, format, labels, resource, metric, kind, unit, scale, drop)");
+                           "' (name, format, labels, resource, metric, kind, unit, scale, drop, "
+                           "type)");
     }
   }
   auto scalar = [&](const char* key, std::string* out) -> Status {
@@ -164,12 +165,15 @@ Result<MappingRule> ParseRule(const YAML::Node& node) {
   std::string resource;
   METERD_RETURN_IF_ERROR(scalar("resource", &resource));
   METERD_RETURN_IF_ERROR(scalar("metric", &r.metric));
+  METERD_RETURN_IF_ERROR(scalar("type", &r.resource_type));
   if (r.drop) {
-    if (!resource.empty() || !r.metric.empty()) {
-      return RuleError(r.line, "a drop rule takes no resource or metric");
+    if (!resource.empty() || !r.metric.empty() || node["type"]) {
+      return RuleError(r.line, "a drop rule takes no resource, metric or type");
     }
     return r;
   }
+  if (node["type"] && r.resource_type.empty()) return RuleError(r.line, "'type' is empty");
+  if (r.resource_type.empty()) r.resource_type = r.metric.substr(0, r.metric.find('.'));
   if (resource.empty()) return RuleError(r.line, "'resource' is required (or 'drop: true')");
   if (r.metric.empty()) return RuleError(r.line, "'metric' is required (or 'drop: true')");
   METERD_RETURN_IF_ERROR(ParseTemplate(resource, &r));

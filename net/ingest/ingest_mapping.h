@@ -92,6 +92,10 @@ struct MappingRule {
   double scale = 1;
   bool drop = false;
   int line = 0;  // in the file (1-based), for messages
+  // The type meterd registers the resource under when its first series arrives over HTTP
+  // (RegisterResources): the rule's `type`, else the metric's family, the part before its
+  // first dot (`vm.memory_bytes` -> `vm`).
+  std::string resource_type;
 };
 
 struct MapResult {

@@ -58,9 +58,11 @@ class HttpClient {
     http::read(stream_, buffer_, parser);
     return Response{parser.get().result_int(), parser.get().body()};
   }
-  Response Get(const std::string& target) {
+  Response Get(const std::string& target,
+               std::vector<std::pair<std::string, std::string>> headers = {}) {
     http::request<http::string_body> req(http::verb::get, target, 11);
     req.set(http::field::host, "127.0.0.1");
+    for (auto& [k, v] : headers) req.set(k, v);
     stream_.expires_after(std::chrono::seconds(30));
     http::write(stream_, req);
     http::response_parser<http::string_body> parser;
@@ -396,6 +398,35 @@ TEST_F(MeterdHttpIngestTest, RemoteWriteIsStoredAndResendsAreIdempotent) {
   EXPECT_EQ(
       Client().Post("/api/v1/write", net::ingest::SnappyCompress("\xff\xff\xff"), headers).status,
       400u);
+}
+
+// A resource whose samples arrive only over HTTP is registered before its series are defined:
+// listed by /v1/resource-hosts on the agent key's hypervisor (an admin's: on none), with the
+// rule's type or its metric's family. Samples never move a resource another hypervisor holds.
+TEST_F(MeterdHttpIngestTest, ResourcesThatArriveOnlyOverHttpAreListedWithTheirHost) {
+  auto c = Client();
+  const std::string hv1 = CreateKey(wire::Role::Agent, "hv-1");
+  const std::string hv2 = CreateKey(wire::Role::Agent, "hv-2");
+  const std::string t = " " + std::to_string(t0_) + "\n";
+  ASSERT_EQ(c.Post("/write?precision=s", "vm,vm=vm-h1 vcpus=2i,rx=10i" + t, Bearer(hv1)).status,
+            204u);
+  ASSERT_EQ(c.Post("/write?precision=s", "vm,vm=vm-adm vcpus=4i" + t, Bearer()).status, 204u);
+  Response r = c.Post("/write?precision=s",
+                      "vm,vm=vm-h1 vcpus=3i " + std::to_string(t0_ + 1) + "\n", Bearer(hv2));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(r.json()["rejected"], 1) << r.body;
+  r = c.Get("/v1/resource-hosts", Bearer());
+  ASSERT_EQ(r.status, 200u) << r.body;
+  std::map<std::string, std::pair<std::string, std::string>> hosts;  // resource -> (hv, type)
+  const Json listed = r.json();  // not a range over the temporary's member: it would dangle
+  for (const Json& h : listed["hosts"]) {
+    hosts[h["resource"].get<std::string>()] = {h["hypervisor"].get<std::string>(),
+                                               h["type"].get<std::string>()};
+  }
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(hosts["vm-h1"], (P{"hv-1", "vm"})) << r.body;
+  EXPECT_EQ(hosts["vm-adm"], (P{"", "vm"})) << r.body;
+  EXPECT_EQ(hosts.size(), 2u) << r.body;
 }
 
 TEST_F(MeterdHttpIngestTest, KeysAndRoles) {

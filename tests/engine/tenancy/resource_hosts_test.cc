@@ -78,6 +78,33 @@ TEST_F(ResourceHostsTest, AReportFromAnotherHypervisorIsAMoveAndSurvivesReopen) 
   EXPECT_EQ(hosts_->List().size(), 2u);
 }
 
+// What samples over HTTP imply: new resources are recorded and host-less ones taken, but a
+// resource another hypervisor holds is neither moved nor retyped.
+TEST_F(ResourceHostsTest, AClaimOnlyReportRecordsNewResourcesAndMovesNone) {
+  ASSERT_TRUE(hosts_->Report(std::vector<HostReport>{{"vm-1", "vm"}}, "hv-a", 100).ok());
+  ASSERT_TRUE(hosts_->Report(std::vector<HostReport>{{"ip-1", "ip"}}, "", 100).ok());
+  auto r = hosts_->Report(
+      std::vector<HostReport>{{"vm-1", "volume"}, {"vm-2", "vm"}, {"ip-1", "ip"}}, "hv-b", 200,
+      /*claim_only=*/true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->registered, 1u);
+  EXPECT_EQ(r->moved, 1u);  // ip-1: nobody hosted it
+  EXPECT_EQ(r->unchanged, 1u);
+  EXPECT_EQ(r->now_hosted, (std::vector<std::string>{"vm-2", "ip-1"}));
+  EXPECT_EQ(Moves(), 0);
+  HostedResource h;
+  ASSERT_TRUE(hosts_->Find("vm-1", &h));
+  EXPECT_EQ(h.hypervisor, "hv-a");
+  EXPECT_EQ(h.type, "vm");
+  ASSERT_TRUE(hosts_->Find("vm-2", &h));
+  EXPECT_EQ(h.hypervisor, "hv-b");
+  // An admin's claim of a known resource changes nothing either.
+  r = hosts_->Report(std::vector<HostReport>{{"vm-2", "disk"}}, "", 300, /*claim_only=*/true);
+  EXPECT_EQ(r->unchanged, 1u);
+  ASSERT_TRUE(hosts_->Find("vm-2", &h));
+  EXPECT_EQ(h.type, "vm");
+}
+
 TEST_F(ResourceHostsTest, BadEntriesAreRefusedAndCountedTheOthersKept) {
   auto r = hosts_->Report(
       std::vector<HostReport>{{"vm 1", "vm"}, {"vm-2", ""}, {"vm-3", "vm"}, {"a|b", "vm"}}, "hv-a",

@@ -55,6 +55,23 @@ TEST(IngestMapping, FirstMatchingRuleInFileOrderDecides) {
   EXPECT_EQ(r.resource, "other-hv-2");
 }
 
+// The type a resource is registered under: the rule's, else its metric's family.
+TEST(IngestMapping, ResourceTypeIsTheRulesOrTheMetricFamily) {
+  const IngestMapping m = Doc();
+  EXPECT_EQ(m.rules()[0].resource_type, "vm");
+  auto typed = IngestMapping::Parse(
+      "rules:\n  - {name: a, resource: r, metric: disk.read_bytes}\n"
+      "  - {name: b, resource: r, metric: disk.read_bytes, type: volume}\n"
+      "  - {name: c, resource: r, metric: custommetric}\n");
+  ASSERT_TRUE(typed.ok()) << typed.status().ToString();
+  EXPECT_EQ(typed->rules()[0].resource_type, "disk");
+  EXPECT_EQ(typed->rules()[1].resource_type, "volume");
+  EXPECT_EQ(typed->rules()[2].resource_type, "custommetric");
+  EXPECT_FALSE(IngestMapping::Parse("rules:\n  - {name: a, drop: true, type: vm}\n").ok());
+  EXPECT_FALSE(
+      IngestMapping::Parse("rules:\n  - {name: a, resource: r, metric: m, type: \"\"}\n").ok());
+}
+
 TEST(IngestMapping, UnmappedReasons) {
   const IngestMapping m = Doc();
   MapResult r = m.Map(Format::kInflux, "nothing", {});
