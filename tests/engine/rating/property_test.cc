@@ -1027,7 +1027,9 @@ TEST(RatingPropertyTest, FoldedImportedAndLateBucketsEqualTheReference) {
       if (round < 2) {
         ASSERT_TRUE((*store)->FoldRevisions(list, 2 + round).ok());
         folded += list.size();
-        if (rng() % 2) ASSERT_TRUE((*store)->MergeParts(1).ok());
+        if (rng() % 2) {
+          ASSERT_TRUE((*store)->MergeParts(1).ok());
+        }
       } else {
         view.revised = list;  // still buffered
       }
