@@ -8,8 +8,8 @@
 // lazily: slots added since the last call are sorted and merged in at the next one, so a fold
 // of n rows sorts them once and a View between two import requests merges one request's keys.
 //
-// Memory: about 200 bytes a row (the row and its link) and 36 a key (key, latest row, sorted
-// position, two hash entries at a load factor of at most 1/2). Clear keeps the capacity (the
+// Memory: about 200 bytes a row (the row and its link) and 40 a key (key, latest row, sorted
+// position, two 8-byte hash entries at a load factor of at most 1/2). Clear keeps the capacity (the
 // buffer fills to the same bound again), so it is held at the most the buffer ever held.
 //
 // Invariants: Latest(k) is the row added last for k; Sorted() lists every key once, ascending.
@@ -55,10 +55,11 @@ class RevisionBuffer {
   void Grow();
 
   std::vector<storage::RollupRow> rows_;
-  std::vector<uint32_t> prev_;            // per row: the same key's previous row, or kNone
-  std::vector<Key> keys_;                 // per slot
-  std::vector<uint32_t> latest_;          // per slot: its latest row
-  std::vector<uint32_t> table_;           // slots by hash (kNone: empty); size a power of two
+  std::vector<uint32_t> prev_;    // per row: the same key's previous row, or kNone
+  std::vector<Key> keys_;         // per slot
+  std::vector<uint32_t> latest_;  // per slot: its latest row
+  // (slot + 1) << 32 | the low 32 bits of the key's hash; 0: empty. Size a power of two.
+  std::vector<uint64_t> table_;
   mutable std::vector<uint32_t> sorted_;  // slots [0, sorted_.size()) in key order
 };
 
