@@ -42,6 +42,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/base/result.h"
@@ -177,6 +178,12 @@ class RollupFileWriter {
 
   // REQUIRES: rows sorted by (series_id, hour), strictly after the previous call's rows.
   Status Add(const RollupRow* rows, size_t n);
+  // Appends a block another writer encoded (RollupFileReader::RawBlock: its bytes without the
+  // checksum), given a new checksum for this file and offset: a merge copies a series no input
+  // row changes without decoding and re-encoding it. The block must hold one series (first ==
+  // last series) whose rows sort after every row added before; rows added after must sort
+  // after its last (max_hour). The bytes are trusted (RawBlock hands out verified blocks only).
+  Status AddEncodedBlock(const RollupBlockInfo& block, std::string_view body);
   // Writes the index and footer, fdatasyncs, closes.
   Result<RollupFileInfo> Finish();
 
@@ -206,6 +213,10 @@ class RollupFileReader {
   // caller that aggregates those columns over the whole block order-insensitively. A column that
   // shares its bytes with a wanted column not in `any_order` keeps row order.
   Status ReadBlock(size_t index, ColumnMask mask, RollupBlock* out, ColumnMask any_order = 0) const;
+  // Block `index`'s encoded bytes without its checksum trailer (verified at Open), for
+  // RollupFileWriter::AddEncodedBlock; the block's Corruption if it failed verification.
+  // Valid while the reader lives. REQUIRES: index < blocks().size().
+  Result<std::string_view> RawBlock(size_t index) const;
   // Whether value column `c` of block `index` is one value for every row (a constant, or an
   // alias of one), read from the block header alone. REQUIRES: index < blocks().size().
   bool ColumnIsConstant(size_t index, RollupColumn c) const;

@@ -72,12 +72,13 @@ Result<std::unique_ptr<Downsampler>> Downsampler::Open(const std::string& dir,
       if (d->buffered_.rows() < d->options_.revision_buffer_rows) return Status::OK();
       std::vector<RollupRow> latest;
       std::map<int64_t, bool> can_fold;
-      for (const auto& [key, list] : d->buffered_.map()) {
-        const int64_t month = storage::rollup::MonthStart(key.second);
+      latest.reserve(d->buffered_.keys());
+      for (const uint32_t slot : d->buffered_.Sorted()) {
+        const int64_t month = storage::rollup::MonthStart(d->buffered_.KeyOf(slot).second);
         auto [it, fresh] = can_fold.try_emplace(month, false);
         if (fresh) it->second = d->rollups_->CanFold(month);
         if (!it->second) return Status::OK();  // a damaged month: keep buffering (reported)
-        latest.push_back(list.back());
+        latest.push_back(d->buffered_.LatestOf(slot));
       }
       METERD_RETURN_IF_ERROR(d->rollups_->FoldRevisions(latest, first, d->watermark_));
       folded_at_open += latest.size();
@@ -749,18 +750,29 @@ Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantit
   // Build one bucket per (series, hour), remembering which quantities filled which column.
   struct Pending {
     RollupRow row;
-    SeriesShape shape;
     uint32_t filled = 0;  // bit 31: the value; bits 0..7: state codes
   };
   if (!fold_failed_.ok() && buffered_.rows() >= options_.revision_buffer_rows) {
     // The buffer cannot be folded into the month files, and is full: refuse rather than grow.
     return fold_failed_.WithContext("backfill: the revision buffer is full and cannot be folded");
   }
-  std::map<std::pair<uint64_t, int64_t>, Pending> buckets;
-  for (const ImportedQuantity& q : quantities) {
-    SeriesSlot slot;
-    registry_->LookupMany({&q.series_id, 1}, &slot);
-    if (slot.index == UINT32_MAX) {
+  // The quantities that pass the checks of their own, sorted by (series, hour, position): a
+  // flat sort instead of a tree of buckets (a request is 16,384 quantities). Within a bucket the
+  // quantities keep their order, so the first of a repeated one is kept and the others refused.
+  std::vector<uint64_t> ids(quantities.size());
+  for (size_t i = 0; i < quantities.size(); ++i) ids[i] = quantities[i].series_id;
+  std::vector<SeriesSlot> slots(quantities.size());
+  registry_->LookupMany(ids, slots.data());
+  struct ImportEntry {
+    uint64_t series_id;
+    int64_t hour;
+    uint32_t at;  // position in `quantities`
+  };
+  std::vector<ImportEntry> entries;
+  entries.reserve(quantities.size());
+  for (size_t i = 0; i < quantities.size(); ++i) {
+    const ImportedQuantity& q = quantities[i];
+    if (slots[i].index == UINT32_MAX) {
       refuse(q.index, Status::NotFound("series is not defined"));
       continue;
     }
@@ -774,10 +786,28 @@ Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantit
                                          " is not sealed yet: backfill imports past hours only"));
       continue;
     }
-    Pending& p = buckets[{q.series_id, q.hour}];
-    p.shape = SeriesShape{slot.kind, slot.type};
-    p.row.series_id = q.series_id;
-    p.row.hour = q.hour;
+    entries.push_back(ImportEntry{q.series_id, q.hour, static_cast<uint32_t>(i)});
+  }
+  const auto entry_less = [](const ImportEntry& a, const ImportEntry& b) {
+    if (a.series_id != b.series_id) return a.series_id < b.series_id;
+    if (a.hour != b.hour) return a.hour < b.hour;
+    return a.at < b.at;
+  };
+  if (!std::is_sorted(entries.begin(), entries.end(), entry_less)) {
+    std::sort(entries.begin(), entries.end(), entry_less);
+  }
+  std::vector<Pending> buckets;  // ascending (series, hour)
+  buckets.reserve(entries.size());
+  for (const ImportEntry& e : entries) {
+    const ImportedQuantity& q = quantities[e.at];
+    const SeriesSlot& slot = slots[e.at];
+    if (buckets.empty() || buckets.back().row.series_id != e.series_id ||
+        buckets.back().row.hour != e.hour) {
+      Pending& fresh = buckets.emplace_back();
+      fresh.row.series_id = e.series_id;
+      fresh.row.hour = e.hour;
+    }
+    Pending& p = buckets.back();
     auto& c = p.row.col;
     if (slot.kind == MetricKind::kState) {
       if (q.state < 1 || q.state >= kStateSlots) {
@@ -826,8 +856,8 @@ Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantit
   const int64_t now = Now();
   std::vector<std::pair<uint64_t, int64_t>> keys;
   keys.reserve(buckets.size());
-  for (const auto& [key, p] : buckets) {
-    if (p.filled != 0) keys.push_back(key);
+  for (const Pending& p : buckets) {
+    if (p.filled != 0) keys.emplace_back(p.row.series_id, p.row.hour);
   }
   if (!options.dry_run && options.import_id != 0 && !imports_->Exists(options.import_id)) {
     return Status::NotFound("import " + std::to_string(options.import_id) + " does not exist");
@@ -835,7 +865,7 @@ Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantit
   METERD_ASSIGN_OR_RETURN(const std::vector<RollupRow> currents, SealedRows(keys));
   std::vector<ImportUndo> undo;
   size_t k = 0;
-  for (auto& [key, p] : buckets) {
+  for (Pending& p : buckets) {
     if (p.filled == 0) continue;
     const RollupRow& current = currents[k++];
     if (SameBucket(current, p.row)) {
@@ -853,8 +883,8 @@ Result<ImportReport> Downsampler::ImportLocked(const std::vector<ImportedQuantit
     if (!ours) {
       ImportUndo& u = undo.emplace_back();
       u.prev = current;
-      u.prev.series_id = key.first;
-      u.prev.hour = key.second;
+      u.prev.series_id = p.row.series_id;
+      u.prev.hour = p.row.hour;
       u.had_prev = !RowIsEmpty(current) || current.col[kColRevision] != 0;
     }
   }
@@ -968,21 +998,20 @@ query::RollupView Downsampler::View(const std::vector<uint64_t>& series, int64_t
   // one being folded, in key order: a merge of the two maps.
   using Key = RevisionBuffer::Key;
   auto add_revised = [&](const Key& lo, const Key& hi) {
-    const auto& a = buffered_.map();
-    const auto& f = folding_.map();
-    auto ai = a.lower_bound(lo), fi = f.lower_bound(lo);
-    const auto ae = a.lower_bound(hi), fe = f.lower_bound(hi);
+    const RevisionBuffer& a = buffered_;
+    const RevisionBuffer& f = folding_;
+    const std::span<const uint32_t> as = a.Sorted(), fs = f.Sorted();
+    size_t ai = a.LowerBound(lo), fi = f.LowerBound(lo);
+    const size_t ae = a.LowerBound(hi), fe = f.LowerBound(hi);
     while (ai != ae || fi != fe) {
-      if (fi == fe || (ai != ae && ai->first <= fi->first)) {
-        if (fi != fe && fi->first == ai->first) ++fi;
-        if (ai->first.second >= from && ai->first.second < to) {
-          view.revised.push_back(ai->second.back());
-        }
+      if (fi == fe || (ai != ae && a.KeyOf(as[ai]) <= f.KeyOf(fs[fi]))) {
+        if (fi != fe && f.KeyOf(fs[fi]) == a.KeyOf(as[ai])) ++fi;
+        const int64_t hour = a.KeyOf(as[ai]).second;
+        if (hour >= from && hour < to) view.revised.push_back(a.LatestOf(as[ai]));
         ++ai;
       } else {
-        if (fi->first.second >= from && fi->first.second < to) {
-          view.revised.push_back(fi->second.back());
-        }
+        const int64_t hour = f.KeyOf(fs[fi]).second;
+        if (hour >= from && hour < to) view.revised.push_back(f.LatestOf(fs[fi]));
         ++fi;
       }
     }
@@ -1011,8 +1040,8 @@ std::vector<RollupRow> Downsampler::Revisions(uint64_t series, int64_t hour) con
   const RevisionBuffer::Key key{series, hour};
   std::vector<RollupRow> out;
   for (const RevisionBuffer* b : {&folding_, &buffered_}) {
-    auto it = b->map().find(key);
-    if (it != b->map().end()) out.insert(out.end(), it->second.begin(), it->second.end());
+    std::vector<RollupRow> all = b->All(key);
+    out.insert(out.end(), all.begin(), all.end());
   }
   if (!out.empty()) {
     // A key both being folded and revised again since: each revision once, in order.
@@ -1030,7 +1059,8 @@ std::vector<RollupRow> Downsampler::Revisions(uint64_t series, int64_t hour) con
 
 Status Downsampler::FoldRevisions(bool force) {
   std::lock_guard fold(fold_mu_);
-  std::vector<RollupRow> rows;
+  std::vector<RollupRow>& rows = fold_rows_;  // its capacity is kept from fold to fold
+  rows.clear();
   uint64_t seq = 0;
   int64_t watermark = 0;
   {
@@ -1041,20 +1071,22 @@ Status Downsampler::FoldRevisions(bool force) {
     if (!fold_failed_.ok()) return Status::OK();  // reported when it failed; Import refuses
     // Appends go to a new log from here on; the rows buffered so far are all in the older ones.
     METERD_ASSIGN_OR_RETURN(seq, revisions_->Rotate());
-    folding_ = std::move(buffered_);
+    // Swapped, not moved: each buffer keeps its capacity for the next fold.
+    std::swap(folding_, buffered_);
     buffered_.Clear();
     // A month with a damaged file cannot take its revisions: they move to the new log and stay
     // buffered (the damage was reported at Open).
     std::vector<RollupRow> carried;
     std::map<int64_t, bool> can_fold;
-    for (const auto& [key, list] : folding_.map()) {
-      const int64_t month = storage::rollup::MonthStart(key.second);
+    rows.reserve(folding_.keys());
+    for (const uint32_t slot : folding_.Sorted()) {
+      const int64_t month = storage::rollup::MonthStart(folding_.KeyOf(slot).second);
       auto [it, fresh] = can_fold.try_emplace(month, false);
       if (fresh) it->second = rollups_->CanFold(month);
       if (it->second) {
-        rows.push_back(list.back());
+        rows.push_back(folding_.LatestOf(slot));
       } else {
-        carried.push_back(list.back());
+        carried.push_back(folding_.LatestOf(slot));
       }
     }
     if (!carried.empty()) {

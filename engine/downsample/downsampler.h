@@ -52,6 +52,7 @@
 #include "engine/downsample/closing_clock.h"
 #include "engine/downsample/hot_hour.h"
 #include "engine/downsample/import_journal.h"
+#include "engine/downsample/revision_buffer.h"
 #include "engine/downsample/revision_log.h"
 #include "engine/registry/series_registry.h"
 #include "query/usage.h"
@@ -262,31 +263,6 @@ class Downsampler {
     int64_t held_until = 0;  // its hold has been credited over [last_ts, held_until)
     boost::container::small_vector<storage::RollupRow, 2> open;  // ascending hour >= watermark_
   };
-  // Revision rows not yet in month files, by (series, hour), each key's revisions oldest first.
-  class RevisionBuffer {
-   public:
-    using Key = std::pair<uint64_t, int64_t>;
-    void Add(const storage::RollupRow& row) {
-      map_[{row.series_id, row.hour}].push_back(row);
-      ++rows_;
-    }
-    const storage::RollupRow* Latest(const Key& key) const {
-      auto it = map_.find(key);
-      return it == map_.end() ? nullptr : &it->second.back();
-    }
-    size_t rows() const { return rows_; }
-    bool empty() const { return map_.empty(); }
-    void Clear() {
-      map_.clear();
-      rows_ = 0;
-    }
-    using Map = std::map<Key, boost::container::small_vector<storage::RollupRow, 1>>;
-    const Map& map() const { return map_; }
-
-   private:
-    Map map_;
-    size_t rows_ = 0;
-  };
   struct LateBatch {
     uint64_t lsn;
     uint64_t late_id;  // 0: late only by the store's refusal or a race, no pending record
@@ -335,15 +311,16 @@ class Downsampler {
   const SeriesRegistry* const registry_;
   mutable std::mutex mu_;
   std::unique_ptr<storage::RollupStore> rollups_;
-  std::unique_ptr<RevisionLog> revisions_;   // GUARDED_BY(mu_)
-  std::unique_ptr<ImportJournals> imports_;  // GUARDED_BY(mu_)
-  RevisionBuffer buffered_;                  // GUARDED_BY(mu_) revisions logged, not folded
-  RevisionBuffer folding_;                   // GUARDED_BY(mu_) the rows a fold is writing
-  std::mutex fold_mu_;                       // one fold at a time; taken before mu_
-  Status fold_failed_;                       // GUARDED_BY(mu_) a failed fold: no more until restart
-  int64_t watermark_ = 0;                    // GUARDED_BY(mu_) sealed_before
-  int64_t closing_ = 0;                      // GUARDED_BY(mu_) closing_before
-  ClosingClock closing_clock_;               // GUARDED_BY(mu_) what CloseDue closes by
+  std::unique_ptr<RevisionLog> revisions_;     // GUARDED_BY(mu_)
+  std::unique_ptr<ImportJournals> imports_;    // GUARDED_BY(mu_)
+  RevisionBuffer buffered_;                    // GUARDED_BY(mu_) revisions logged, not folded
+  RevisionBuffer folding_;                     // GUARDED_BY(mu_) the rows a fold is writing
+  std::mutex fold_mu_;                         // one fold at a time; taken before mu_
+  std::vector<storage::RollupRow> fold_rows_;  // GUARDED_BY(fold_mu_) the rows a fold writes
+  Status fold_failed_;           // GUARDED_BY(mu_) a failed fold: no more until restart
+  int64_t watermark_ = 0;        // GUARDED_BY(mu_) sealed_before
+  int64_t closing_ = 0;          // GUARDED_BY(mu_) closing_before
+  ClosingClock closing_clock_;   // GUARDED_BY(mu_) what CloseDue closes by
   uint32_t startup_series_ = 0;  // series defined before Open: only they may have older raw data
   uint64_t last_lsn_ = 0;        // GUARDED_BY(mu_) newest LSN applied
   // Per-series tables by registry index, in chunks of kStateChunk: an element's address stays

@@ -231,8 +231,11 @@ Result<BackfillReport> BackfillCsv(net::Client* client, const std::string& path,
     list.reserve(sending.size());
     for (const BackfillLine* l : sending) {
       const BackfillCsvRow& r = l->row;
-      list.push_back(wire::CreateBackfillRow(fbb, fbb.CreateString(r.resource),
-                                             fbb.CreateString(r.metric), r.hour, r.state, r.value));
+      // Shared strings: a request's rows name a few resources and metrics many times each; the
+      // bytes of each name are written once and the rows point at them (same wire format).
+      list.push_back(wire::CreateBackfillRow(fbb, fbb.CreateSharedString(r.resource),
+                                             fbb.CreateSharedString(r.metric), r.hour, r.state,
+                                             r.value));
     }
     const uint64_t id = client->NextRequestId();
     auto req = wire::CreateBackfillRequest(fbb, id, fbb.CreateVector(list), report.import_id, chunk,

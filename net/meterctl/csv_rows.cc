@@ -76,22 +76,42 @@ bool ParseIngestCsvRow(std::string_view line, const MetricTypes& types, IngestCs
 
 bool ParseBackfillCsvRow(std::string_view line, const MetricTypes& types, BackfillCsvRow* row,
                          std::string* why) {
-  std::vector<std::string> f;
   auto refuse = [&](std::string w) {
     *why = std::move(w);
     return false;
   };
-  if (!SplitCsvLine(line, &f) || f.size() != 4) {
-    return refuse("expected 4 comma-separated fields");
+  // The fields as views into the line, without allocating (a backfill parses tens of millions
+  // of lines); a line with a quote goes through SplitCsvLine, which unquotes.
+  std::string_view f[4];
+  std::vector<std::string> unquoted;
+  if (line.find('"') == std::string_view::npos) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t n = 0, start = 0;
+    for (;;) {
+      const size_t comma = line.find(',', start);
+      if (n == 4) return refuse("expected 4 comma-separated fields");
+      f[n++] = line.substr(start, comma == std::string_view::npos ? comma : comma - start);
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    if (n != 4) return refuse("expected 4 comma-separated fields");
+  } else {
+    if (!SplitCsvLine(line, &unquoted) || unquoted.size() != 4) {
+      return refuse("expected 4 comma-separated fields");
+    }
+    for (size_t i = 0; i < 4; ++i) f[i] = unquoted[i];
   }
-  std::string metric = f[1];
-  std::string state_text;
-  if (auto colon = metric.find(':'); colon != std::string::npos) {
+  std::string_view metric = f[1];
+  std::string_view state_text;
+  if (auto colon = metric.find(':'); colon != std::string_view::npos) {
     state_text = metric.substr(colon + 1);
-    metric.resize(colon);
+    metric = metric.substr(0, colon);
   }
-  auto type = types.find(metric);
-  if (type == types.end()) return refuse("metric \"" + metric + "\" is not in the catalog");
+  // The metric's name in a buffer kept from row to row (the map is keyed by std::string).
+  thread_local std::string metric_key;
+  metric_key.assign(metric);
+  auto type = types.find(metric_key);
+  if (type == types.end()) return refuse("metric \"" + metric_key + "\" is not in the catalog");
   uint8_t state = 0;
   if (metric == "vm.state") {
     auto code = ParseStateName(state_text);
@@ -102,36 +122,39 @@ bool ParseBackfillCsvRow(std::string_view line, const MetricTypes& types, Backfi
   } else if (!state_text.empty()) {
     return refuse("only state metrics take \":state\"");
   }
-  auto hour = ParseTimestamp(f[2]);
-  if (!hour && LacksTimeZone(f[2])) {
-    std::string utc = f[2];
+  const std::string_view h = f[2];
+  auto hour = ParseTimestamp(h);
+  if (!hour && LacksTimeZone(h)) {
+    std::string utc(h);
     utc[10] = 'T';
-    return refuse("hour \"" + f[2] + "\" has no time zone: write \"" + utc +
+    return refuse("hour \"" + std::string(h) + "\" has no time zone: write \"" + utc +
                   "Z\" for UTC, or give its offset (\"+01:00\")");
   }
-  if (!hour) return refuse("hour \"" + f[2] + "\" is neither unix seconds nor RFC 3339");
+  if (!hour) return refuse("hour \"" + std::string(h) + "\" is neither unix seconds nor RFC 3339");
   if (*hour % 3600 != 0) {
-    return refuse("hour \"" + f[2] + "\" is not a whole hour (unix seconds or RFC 3339)");
+    return refuse("hour \"" + std::string(h) + "\" is not a whole hour (unix seconds or RFC 3339)");
   }
   uint64_t bits = 0;
-  const std::string& v = f[3];
+  const std::string_view v = f[3];
   if (type->second == wire::ValueType::Float) {
     double d = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
     if (ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d) || d < 0) {
-      return refuse("value \"" + v + "\" is not a finite non-negative number");
+      return refuse("value \"" + std::string(v) + "\" is not a finite non-negative number");
     }
     bits = storage::DoubleToBits(d);
   } else {
     std::string reason;
     auto n = ParseIntegralValue(v, &reason);
     if (!n) {
-      return refuse("value \"" + v + "\" " + reason + ": " + metric + " takes unsigned integers");
+      return refuse("value \"" + std::string(v) + "\" " + reason + ": " + metric_key +
+                    " takes unsigned integers");
     }
     bits = *n;
   }
-  row->resource = std::move(f[0]);
-  row->metric = std::move(metric);
+  // Assigned, not moved: the row's strings keep their capacity from batch to batch.
+  row->resource.assign(f[0]);
+  row->metric.assign(metric);
   row->hour = *hour;
   row->state = state;
   row->value = bits;

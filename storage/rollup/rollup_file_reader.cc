@@ -365,6 +365,14 @@ bool RollupFileReader::ColumnIsConstant(size_t index, RollupColumn c) const {
   return enc[col] == static_cast<uint8_t>(ColumnEncoding::kIntConst);
 }
 
+Result<std::string_view> RollupFileReader::RawBlock(size_t index) const {
+  const Impl& s = *impl_;
+  if (index >= s.blocks.size()) return Status::InvalidArgument("rollup: block index out of range");
+  if (!s.damage[index].ok()) return s.damage[index];
+  const RollupBlockInfo& b = s.blocks[index];
+  return std::string_view(s.data.data() + b.offset, b.size - fmt::kBlockTrailerSize);
+}
+
 Status RollupFileReader::ReadBlock(size_t index, ColumnMask mask, RollupBlock* out,
                                    ColumnMask any_order) const {
   const Impl& s = *impl_;

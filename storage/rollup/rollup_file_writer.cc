@@ -183,6 +183,40 @@ Status RollupFileWriter::Add(const RollupRow* rows, size_t n) {
   return Status::OK();
 }
 
+Status RollupFileWriter::AddEncodedBlock(const RollupBlockInfo& b, std::string_view body) {
+  Impl& s = *impl_;
+  if (s.finished) return Status::InvalidArgument("rollup writer: AddEncodedBlock after Finish");
+  if (!s.failed.ok()) return s.failed;
+  if (b.first_series != b.last_series || b.rows == 0 || b.min_hour > b.max_hour ||
+      body.size() < fmt::kBlockHeaderSize) {
+    return Status::InvalidArgument("rollup writer: a copied block must hold rows of one series");
+  }
+  if (s.has_last && (b.first_series < s.last_series ||
+                     (b.first_series == s.last_series && b.min_hour <= s.last_hour))) {
+    return Status::InvalidArgument(
+        "rollup writer: a copied block must sort after the rows written (series " +
+        std::to_string(b.first_series) + ", hour " + std::to_string(b.min_hour) + ")");
+  }
+  if (s.pending > 0) s.EncodeBlock();
+  const uint64_t block_offset = s.offset();
+  const size_t start = s.out.size();
+  s.out.append(body);
+  // The checksum is seeded with the file id and the block's offset: computed anew here.
+  base::PutFixed64(&s.out, base::Checksum64(s.out.data() + start, body.size(),
+                                            base::ContextSeed(s.info.file_id, block_offset)));
+  s.index.push_back(RollupBlockInfo{b.first_series, b.last_series, b.min_hour, b.max_hour, b.rows,
+                                    block_offset, static_cast<uint32_t>(s.out.size() - start)});
+  s.info.rows += b.rows;
+  ++s.info.blocks;
+  if (!s.has_last || s.last_series != b.first_series) ++s.info.series;
+  s.info.min_hour = std::min(s.info.min_hour, b.min_hour);
+  s.info.max_hour = std::max(s.info.max_hour, b.max_hour);
+  s.has_last = true;
+  s.last_series = b.last_series;
+  s.last_hour = b.max_hour;  // one series: its rows ascend by hour
+  return s.Spill(false);
+}
+
 Result<RollupFileInfo> RollupFileWriter::Finish() {
   Impl& s = *impl_;
   if (s.finished) return Status::InvalidArgument("rollup writer: Finish called twice");

@@ -6,38 +6,57 @@
 namespace meterd::storage::rollup {
 namespace {
 
-// A position in one input file: its current decoded block and row.
+// A position in one input file. A block is decoded only when one of its rows is needed: a block
+// holding one series that nothing else changes is copied as it is (WholeBlock, Skip).
 class Cursor {
  public:
   explicit Cursor(const RollupFileReader* reader) : reader_(reader) {}
 
-  Status Start() { return Load(); }
+  Status Start() {
+    done_ = reader_->blocks().empty();
+    return Status::OK();
+  }
   bool done() const { return done_; }
-  uint64_t series() const { return block_.series.at(row_); }
+  uint64_t series() const {
+    return loaded_ ? block_.series.at(row_) : reader_->blocks()[index_].first_series;
+  }
+  // The current block, when the cursor stands at its first row, it is not decoded and it holds
+  // one series only; else nullptr.
+  const RollupBlockInfo* WholeBlock() const {
+    if (done_ || loaded_) return nullptr;
+    const RollupBlockInfo& b = reader_->blocks()[index_];
+    return b.first_series == b.last_series ? &b : nullptr;
+  }
+  Result<std::string_view> Raw() const { return reader_->RawBlock(index_); }
+  // Moves past the current block without decoding it. REQUIRES: WholeBlock() != nullptr.
+  void Skip() {
+    ++index_;
+    done_ = index_ >= reader_->blocks().size();
+  }
+  // REQUIRES: Load() since the cursor moved to this block.
   void Row(RollupRow* out) const {
     out->series_id = block_.series.at(row_);
     out->hour = static_cast<int64_t>(block_.hour.at(row_));
     for (size_t c = 0; c < kRollupColumns; ++c) out->col[c] = block_.col[c].at(row_);
   }
+  Status Load() {
+    if (loaded_) return Status::OK();
+    row_ = 0;
+    loaded_ = true;
+    return reader_->ReadBlock(index_, kAllColumns, &block_);
+  }
   Status Advance() {
     if (++row_ < block_.rows) return Status::OK();
-    ++index_;
-    return Load();
+    loaded_ = false;
+    Skip();
+    return Status::OK();
   }
 
  private:
-  Status Load() {
-    row_ = 0;
-    if (index_ >= reader_->blocks().size()) {
-      done_ = true;
-      return Status::OK();
-    }
-    return reader_->ReadBlock(index_, kAllColumns, &block_);
-  }
-
   const RollupFileReader* reader_;
   size_t index_ = 0;
   size_t row_ = 0;
+  bool loaded_ = false;
   bool done_ = false;
   RollupBlock block_;
 };
@@ -73,9 +92,34 @@ Status MergeInto(const std::vector<std::shared_ptr<const RollupFileReader>>& inp
       any = true;
     }
     if (!any) break;
+    size_t o_end = next_override;
+    while (o_end < overrides.size() && overrides[o_end].series_id == s) ++o_end;
+    // A series of one input that no override touches: its whole blocks are copied as encoded
+    // (a fold of imported rows into a large month then costs a copy of the month's bytes, not a
+    // decoding and re-encoding of all its rows). What is left of the series is merged below.
+    if (o_end == next_override) {
+      Cursor* only = nullptr;
+      size_t holders = 0;
+      for (Cursor& c : cursors) {
+        if (!c.done() && c.series() == s) {
+          only = &c;
+          ++holders;
+        }
+      }
+      if (holders == 1 && only->WholeBlock() != nullptr) {
+        while (const RollupBlockInfo* b = only->WholeBlock()) {
+          if (b->first_series != s) break;
+          METERD_ASSIGN_OR_RETURN(const std::string_view raw, only->Raw());
+          METERD_RETURN_IF_ERROR(writer->AddEncodedBlock(*b, raw));
+          only->Skip();
+        }
+        continue;
+      }
+    }
     run.clear();
     for (Cursor& c : cursors) {
       while (!c.done() && c.series() == s) {
+        METERD_RETURN_IF_ERROR(c.Load());
         c.Row(&run.emplace_back());
         METERD_RETURN_IF_ERROR(c.Advance());
       }
@@ -83,8 +127,6 @@ Status MergeInto(const std::vector<std::shared_ptr<const RollupFileReader>>& inp
     if (!std::is_sorted(run.begin(), run.end(), by_hour)) {
       std::sort(run.begin(), run.end(), by_hour);
     }
-    size_t o_end = next_override;
-    while (o_end < overrides.size() && overrides[o_end].series_id == s) ++o_end;
     if (o_end > next_override) {
       // Two sorted runs of hours: an override replaces the input row of its hour.
       merged.clear();

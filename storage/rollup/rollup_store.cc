@@ -364,13 +364,26 @@ Status RollupStore::FoldRevisions(std::span<const RollupRow> rows, uint64_t revi
           "rollup: FoldRevisions needs unique rows sorted by (series, hour) on the hour");
     }
   }
-  // The rows of each month, in (series, hour) order.
-  std::map<int64_t, std::vector<RollupRow>> by_month;
-  for (const RollupRow& r : rows) by_month[rollup::MonthStart(r.hour)].push_back(r);
+  // The rows of each month, in (series, hour) order: the caller's rows themselves when they are
+  // of one month (an import's usually are), else a copy per month.
+  std::map<int64_t, std::vector<RollupRow>> copies;
+  std::map<int64_t, std::span<const RollupRow>> by_month;
+  if (!rows.empty()) {
+    const int64_t first = rollup::MonthStart(rows.front().hour);
+    const bool one_month = std::all_of(rows.begin(), rows.end(), [first](const RollupRow& r) {
+      return rollup::MonthStart(r.hour) == first;
+    });
+    if (one_month) {
+      by_month[first] = rows;
+    } else {
+      for (const RollupRow& r : rows) copies[rollup::MonthStart(r.hour)].push_back(r);
+      for (const auto& [month, list] : copies) by_month[month] = list;
+    }
+  }
   struct Plan {
     std::vector<LiveFile> inputs;  // the month file (if any), then the parts by hour
     ManifestFile out;
-    const std::vector<RollupRow>* rows;
+    std::span<const RollupRow> rows;
   };
   std::vector<Plan> plans;
   int64_t new_sealed = 0;
@@ -395,7 +408,7 @@ Status RollupStore::FoldRevisions(std::span<const RollupRow> rows, uint64_t revi
                                        ", which is not sealed");
       }
       Plan plan;
-      plan.rows = &month_rows;
+      plan.rows = month_rows;
       uint32_t generation = 0;
       for (const LiveFile& f : s.files) {  // months first, then parts by hour
         if (rollup::MonthStart(f.entry.key) != month) continue;
@@ -422,7 +435,7 @@ Status RollupStore::FoldRevisions(std::span<const RollupRow> rows, uint64_t revi
     std::vector<std::shared_ptr<const RollupFileReader>> readers;
     for (const LiveFile& f : plan.inputs) readers.push_back(f.reader);
     auto merged = s.WriteNewFile(plan.out, RollupLayout::kPerSeries, [&](RollupFileWriter* w) {
-      return rollup::MergeInto(readers, *plan.rows, w);
+      return rollup::MergeInto(readers, plan.rows, w);
     });
     if (!merged.ok()) {
       if (merged.status().IsCorruption()) CountDamagedBlock();

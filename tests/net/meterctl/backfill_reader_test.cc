@@ -157,6 +157,40 @@ TEST(BackfillCsvRowTest, AnHourWithoutATimeZoneIsRefusedAsSuch) {
   EXPECT_EQ(why, "hour \"1 November 2026\" is neither unix seconds nor RFC 3339");
 }
 
+// The row parser splits unquoted lines without SplitCsvLine (views into the line): the same
+// fields, counts and refusals as the quoted path, a CR line end dropped, and a reused row's
+// strings overwritten whole.
+TEST(BackfillCsvRowTest, UnquotedAndQuotedLinesSplitAlike) {
+  BackfillCsvRow row;
+  std::string why;
+  ASSERT_TRUE(
+      ParseBackfillCsvRow("a-long-resource-name-0001,vm.vcpus,1793491200,4\r", Types(), &row, &why))
+      << why;
+  EXPECT_EQ(row.resource, "a-long-resource-name-0001");
+  EXPECT_EQ(row.metric, "vm.vcpus");
+  EXPECT_EQ(row.value, 4u);
+  ASSERT_TRUE(ParseBackfillCsvRow("vm-2,vm.state:stopped,1793491200,60", Types(), &row, &why));
+  EXPECT_EQ(row.resource, "vm-2");
+  EXPECT_EQ(row.metric, "vm.state");
+  EXPECT_EQ(row.state, 2u);
+  ASSERT_TRUE(ParseBackfillCsvRow("\"vm,3\",\"vm.vcpus\",1793491200,\"2\"", Types(), &row, &why))
+      << why;
+  EXPECT_EQ(row.resource, "vm,3");
+  EXPECT_EQ(row.metric, "vm.vcpus");
+  EXPECT_EQ(row.value, 2u);
+  for (const char* bad : {"vm-1,vm.vcpus,1793491200", "vm-1,vm.vcpus,1793491200,1,", "",
+                          "vm-1,vm.vcpus,1793491200,1,2", "\"vm-1\",vm.vcpus,1793491200"}) {
+    EXPECT_FALSE(ParseBackfillCsvRow(bad, Types(), &row, &why)) << bad;
+    EXPECT_EQ(why, "expected 4 comma-separated fields") << bad;
+  }
+  EXPECT_FALSE(ParseBackfillCsvRow("vm-1,no.such.metric,1793491200,1", Types(), &row, &why));
+  EXPECT_EQ(why, "metric \"no.such.metric\" is not in the catalog");
+  EXPECT_FALSE(ParseBackfillCsvRow("vm-1,vm.vcpus:running,1793491200,1", Types(), &row, &why));
+  EXPECT_EQ(why, "only state metrics take \":state\"");
+  EXPECT_FALSE(ParseBackfillCsvRow("vm-1,vm.vcpus,1793491200,1.5", Types(), &row, &why));
+  EXPECT_NE(why.find("value \"1.5\""), std::string::npos) << why;
+}
+
 TEST(CsvTimeTest, LacksTimeZoneOnlyForADateTimeWithoutOne) {
   EXPECT_TRUE(LacksTimeZone("2026-11-01 00:00:00"));
   EXPECT_TRUE(LacksTimeZone("2026-11-01T00:00:00"));

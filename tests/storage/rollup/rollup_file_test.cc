@@ -469,6 +469,64 @@ TEST(RollupFile, CopiedBlockFails) {
   EXPECT_TRUE((*rb)->ReadBlock(0, kAllColumns, &block).ok());
 }
 
+// A block copied as encoded (RawBlock -> AddEncodedBlock, what a merge does with a series nothing
+// changes) reads back as the same rows in a file with another id and offsets, between rows
+// encoded by the writer; out-of-order and multi-series blocks are refused; a damaged block is
+// never handed out.
+TEST(RollupFile, EncodedBlockCopiedIntoAnotherFile) {
+  ::meterd::testing::TempDir dir;
+  const std::vector<RollupRow> rows = MakeRows(Shape::kMixed, 6, 50, 7);
+  auto src = WriteAndOpen(dir.path() + "/src", 1, RollupLayout::kPerSeries, rows);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  const RollupFileReader& r = **src;
+  ASSERT_EQ(r.blocks().size(), 6u);  // one block per series
+  auto w = RollupFileWriter::Create(dir.path() + "/dst", 99, RollupLayout::kPerSeries);
+  ASSERT_TRUE(w.ok());
+  // Series 0 and 1 through Add (a pending block when the copy comes), 2..4 copied, 5 through Add.
+  ASSERT_TRUE((*w)->Add(rows.data(), 100).ok());
+  for (size_t b = 2; b < 5; ++b) {
+    auto raw = r.RawBlock(b);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE((*w)->AddEncodedBlock(r.blocks()[b], *raw).ok());
+  }
+  // Refused: a block that does not sort after the rows written.
+  EXPECT_EQ((*w)->AddEncodedBlock(r.blocks()[1], *r.RawBlock(1)).code(),
+            Status::Code::kInvalidArgument);
+  RollupRow early = rows[0];  // rows before the copied block's end are refused by Add as well
+  EXPECT_EQ((*w)->Add(&early, 1).code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE((*w)->Add(rows.data() + 250, 50).ok());
+  auto info = (*w)->Finish();
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->rows, rows.size());
+  EXPECT_EQ(info->series, 6u);
+  EXPECT_EQ(info->blocks, 6u);
+  auto dst = RollupFileReader::Open(dir.path() + "/dst");
+  ASSERT_TRUE(dst.ok()) << dst.status().ToString();
+  std::vector<RollupRow> back;
+  ASSERT_TRUE(ReadAllRows(**dst, &back).ok());
+  EXPECT_EQ(back, rows);
+
+  // A packed block of several series cannot be copied as one series.
+  std::vector<RollupRow> packed_rows = MakeRows(Shape::kMixed, 3, 2, 8);
+  auto packed = WriteAndOpen(dir.path() + "/packed", 2, RollupLayout::kPacked, packed_rows);
+  ASSERT_TRUE(packed.ok());
+  ASSERT_EQ((*packed)->blocks().size(), 1u);
+  auto w2 = RollupFileWriter::Create(dir.path() + "/dst2", 100, RollupLayout::kPerSeries);
+  ASSERT_TRUE(w2.ok());
+  EXPECT_EQ((*w2)->AddEncodedBlock((*packed)->blocks()[0], *(*packed)->RawBlock(0)).code(),
+            Status::Code::kInvalidArgument);
+
+  // A block damaged on disk: RawBlock returns its Corruption, like ReadBlock.
+  std::string bytes;
+  ASSERT_TRUE(ReadWholeFile(dir.path() + "/src", &bytes).ok());
+  bytes[r.blocks()[3].offset + fmt::kBlockHeaderSize + 1] ^= 0x10;
+  ASSERT_TRUE(WriteBytes(dir.path() + "/damaged", bytes));
+  auto damaged = RollupFileReader::Open(dir.path() + "/damaged");
+  ASSERT_TRUE(damaged.ok());
+  EXPECT_TRUE((*damaged)->RawBlock(3).status().IsCorruption());
+  EXPECT_TRUE((*damaged)->RawBlock(2).ok());
+}
+
 TEST(RollupFile, NewerVersionIsNotSupported) {
   ::meterd::testing::TempDir dir;
   const SmallFile f = MakeSmallFile(dir.path(), RollupLayout::kPacked);
