@@ -30,10 +30,10 @@ Result<InvoicePeriod> InvoicePeriodOf(const tenancy::BillingProfile* profile, in
   if (last && !(utc_months && month_history)) {
     if (last->end >= p.end) {
       p.covered = true;  // invoiced through its end (or a later period already is)
-    } else if (last->end > p.start) {
-      p.start = last->end;  // the rest of a period the cycle changed in
-    } else if (last->end < p.start) {
-      p.gap = true;
+    } else {
+      // The rest of a period the cycle changed in, or the periods since the previous invoice
+      // that had nothing to invoice.
+      p.start = last->end;
     }
   }
   p.calendar_month = utc_months && month_history;

@@ -3,9 +3,11 @@
 // The period an invoice of an account covers: the period of the account's billing cycle (its
 // billing profile's cycle and time zone, engine/cycles/billing_cycle.h; monthly in UTC without a
 // profile) that contains an instant, started where the account's previous invoice ended when
-// that lies inside it (a cycle changed mid-period: the first period of the new cycle is the
-// rest of it). Every invoice run, issue and lookup of "the invoice at instant t" goes through
-// InvoicePeriodOf, so they agree on what a period is (docs/invoices.md, "Cycles").
+// that is not its start: inside it (a cycle changed mid-period: the first period of the new
+// cycle is the rest of it) or before it (periods with nothing to invoice since then: they are
+// carried by this one, so no hour is ever skipped). Every invoice run, issue and lookup of "the
+// invoice at instant t" goes through InvoicePeriodOf, so they agree on what a period is
+// (docs/invoices.md, "Cycles").
 //
 // Two ways of covering the ledger (docs/invoices.md, "What an invoice covers"):
 //   - calendar_month: a UTC calendar month of an account whose invoices have all been calendar
@@ -37,8 +39,6 @@ struct InvoicePeriod {
   bool calendar_month = false;  // covered as a UTC calendar month (above)
   // The previous invoice ends at or after `end`: nothing of this period is left to invoice.
   bool covered = false;
-  // The previous invoice ends before `start`: the period between them must be invoiced first.
-  bool gap = false;
   std::optional<LastPeriod> last;  // the account's previous invoice, if any
 };
 

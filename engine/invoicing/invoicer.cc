@@ -271,9 +271,6 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
       months.push_back(a);
     } else if (p.covered) {
       ++rep.already_issued;
-    } else if (p.gap) {
-      refused.push_back({a->id, "its previous invoice ends at " + HourText(p.last->end) +
-                                    ": invoice the period containing that instant first"});
     } else {
       by_hours[{p.start, p.end}].emplace_back(a, std::move(p));
     }
@@ -650,7 +647,7 @@ Result<RunReport> Invoicer::IssueDrafts(ScopeKind scope, const std::string& scop
     }
     if (p.covered) {
       ++rep.already_issued;
-    } else if (!p.gap) {
+    } else {
       by_start[p.start].insert(a->id);
     }
   }
