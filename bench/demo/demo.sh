@@ -137,7 +137,8 @@ if [ "$NOW" -ge $(($(date -u -d "$MONTH_START" +%s) + 86400 + 3600)) ]; then
   NUMBER=$("$BIN/meterctl" --format json invoice list --account bu1user1 |
     awk -F'"' '/"number"/ { n = $4 } END { print n }')
   if [ -n "$NUMBER" ]; then
-    "$BIN/meterctl" invoice show "$NUMBER" | head -n 12 | sed 's/^/   /' || true
+    "$BIN/meterctl" invoice show "$NUMBER" | sed -n '/Invoice number/,/Amount due/p' |
+      sed 's/^/   /' || true
     "$BIN/meterctl" invoice pdf "$NUMBER" -o "$DIR/demo-invoice.pdf" &&
       echo "   $NUMBER as PDF: $DIR/demo-invoice.pdf"
   fi
