@@ -129,6 +129,23 @@ echo "   a provisional draft is never issued; once the month's hours are closed:
 echo "   meterctl invoice run --period YYYY-MM && meterctl invoice issue --period YYYY-MM && meterctl invoice pdf INV-000001 -o inv.pdf"
 echo "   its statement of account this month (opening balance, every entry, closing balance):"
 "$BIN/meterctl" statement --account bu1user1 --from "$MONTH_START" --to $((NOW + 1)) | tail -n 4
+echo "   on a daily cycle (docs/invoices.md, \"Cycles\"), the month's first day is closed: issue it"
+"$BIN/meterctl" profiles set --account bu1user1 --cycle daily >/dev/null
+if [ "$NOW" -ge $(($(date -u -d "$MONTH_START" +%s) + 86400 + 3600)) ]; then
+  "$BIN/meterctl" invoice run --period "$MONTH_START" --account bu1user1 | tail -n 1 || true
+  "$BIN/meterctl" invoice issue --period "$MONTH_START" --account bu1user1 | tail -n 1 || true
+  NUMBER=$("$BIN/meterctl" --format json invoice list --account bu1user1 |
+    awk -F'"' '/"number"/ { n = $4 } END { print n }')
+  if [ -n "$NUMBER" ]; then
+    "$BIN/meterctl" invoice show "$NUMBER" | sed -n '/Invoice number/,/Amount due/p' |
+      sed 's/^/   /' || true
+    "$BIN/meterctl" invoice pdf "$NUMBER" -o "$DIR/demo-invoice.pdf" &&
+      echo "   $NUMBER as PDF: $DIR/demo-invoice.pdf"
+  fi
+else
+  echo "   (today is the month's first day: its period is still open, nothing to issue yet)"
+fi
+"$BIN/meterctl" profiles set --account bu1user1 --cycle monthly >/dev/null
 
 say "10. the HTTP JSON API and /metrics (docs/http-api.md): the same keys, the same answers"
 HTTP="http://127.0.0.1:$(cat "$HTTP_PORT_FILE")"

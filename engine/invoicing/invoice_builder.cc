@@ -126,6 +126,17 @@ Result<Invoice> BuildInvoice(const BuildInput& in) {
     METERD_ASSIGN_OR_RETURN(l.amount.minor, minor(amount));
     inv.lines.push_back(std::move(l));
   }
+  if (in.revisions_since_last != 0) {
+    InvoiceLine l;
+    l.kind = LineKind::kAdjustment;
+    l.group = std::string(kAdjustments);
+    l.description = "Usage revised after it was billed, booked since the previous invoice";
+    l.quantity = "1";
+    l.unit_price = in.revisions_since_last;
+    l.amount.micro = in.revisions_since_last;
+    METERD_ASSIGN_OR_RETURN(l.amount.minor, minor(in.revisions_since_last));
+    inv.lines.push_back(std::move(l));
+  }
 
   // Group subtotals and the subtotal.
   __int128 subtotal = 0;

@@ -42,6 +42,10 @@ struct BuildInput {
   std::vector<RatedLine> rated;
   // Adjustments of months an earlier invoice covered, booked after it (charges, + = owed).
   std::map<int64_t, MicroCredits> revisions;
+  // Periods covered by hours (invoice_period.h): the clock's revisions booked since the
+  // previous invoice, less what this period's rating already holds of them, as one line
+  // (charges, + = owed; docs/invoices.md, "Cycles").
+  MicroCredits revisions_since_last = 0;
   // The account's balance now, before this invoice's discounts and taxes are booked.
   MicroCredits balance = 0;
   // Promotional credit (grants) the period's clock entries used (>= 0): shown apart, as much of

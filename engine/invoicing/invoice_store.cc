@@ -463,6 +463,25 @@ InvoiceStore::LastCoverages() const {
   return out;
 }
 
+Result<std::map<std::string, LastPeriod, std::less<>>> InvoiceStore::LastPeriods(
+    std::string_view account) const {
+  METERD_ASSIGN_OR_RETURN(Transaction txn, db_->Begin());
+  // By period within an account: the last row assigned is the latest.
+  METERD_ASSIGN_OR_RETURN(
+      Statement st,
+      txn.Prepare("SELECT account, period_start, period_end, watermark FROM invoices i WHERE "
+                  "kind = 'invoice' AND (?1 = '' OR account = ?1) AND " +
+                  std::string(kNotVoid) + " ORDER BY account, period_start, id"));
+  st.Bind(1, account);
+  std::map<std::string, LastPeriod, std::less<>> out;
+  for (;;) {
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[st.Text(0)] = LastPeriod{st.Int(1), st.Int(2), st.Int(3)};
+  }
+  return out;
+}
+
 Result<StoredInvoice> InvoiceStore::IssueCreditNote(const Invoice& note, std::string_view of,
                                                     const NumberingOptions& numbering,
                                                     int64_t now) {

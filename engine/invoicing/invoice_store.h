@@ -40,6 +40,12 @@
 namespace meterd::engine::invoicing {
 
 // What an invoice covered of the ledger (invariant 5).
+// The period and watermark of an account's latest issued, not void, invoice.
+struct LastPeriod {
+  int64_t start = 0, end = 0;
+  int64_t watermark = 0;
+};
+
 struct Coverage {
   int64_t watermark = 0;                   // the account's last ledger entry id at the build
   std::map<int64_t, MicroCredits> months;  // month start -> billed amount it covered
@@ -130,6 +136,10 @@ class InvoiceStore {
   // Every account's LastCoverage (period start and watermark only; months left empty), in one
   // transaction; accounts without an invoice are absent.
   Result<std::map<std::string, std::pair<int64_t, Coverage>, std::less<>>> LastCoverages() const;
+  // Every account's (or only `account`'s, when not empty) latest issued, not void, invoice as
+  // its period and watermark: where its next invoice's period may start (invoice_period.h).
+  Result<std::map<std::string, LastPeriod, std::less<>>> LastPeriods(
+      std::string_view account = {}) const;
 
   // Issues a credit note (kind kCreditNote, its own numbering) against the invoice `of`.
   Result<StoredInvoice> IssueCreditNote(const Invoice& note, std::string_view of,

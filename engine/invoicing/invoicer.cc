@@ -10,6 +10,7 @@
 
 #include "engine/invoicing/collections.h"
 #include "engine/invoicing/discounts.h"
+#include "engine/invoicing/invoice_period.h"
 #include "engine/invoicing/taxes.h"
 #include "engine/pricebook/pricing.h"
 #include "storage/base/time_text.h"
@@ -62,18 +63,6 @@ Result<std::vector<const tenancy::Account*>> AccountsOf(const tenancy::Tenancy& 
   return out;
 }
 
-// Invoices follow the clock's UTC calendar months today (invoicer.h).
-Status CheckCycle(const tenancy::Tenancy& t, const tenancy::Account& a) {
-  const tenancy::BillingProfile* p = t.FindBillingProfile(a.id);
-  if (p == nullptr) return Status::OK();
-  if (p->cycle.kind == cycles::CycleKind::kMonthly && p->time_zone == "UTC") return Status::OK();
-  return Status::NotSupported("account '" + a.id + "' bills on a " +
-                              std::string(cycles::CycleKindName(p->cycle.kind)) + " cycle in " +
-                              p->time_zone +
-                              ": invoices follow the billing clock's calendar months in UTC "
-                              "today (docs/invoices.md, \"Cycles\")");
-}
-
 // The issuer of the account's domain (issuer.h); without an invoice_issuers section, the top
 // domain's name, numbered in one scope "*" as INV-000001 and CN-000001.
 Result<Issuer> IssuerOf(const tenancy::Tenancy& t, const tenancy::Account& a) {
@@ -122,6 +111,140 @@ Result<std::unique_ptr<Invoicer>> Invoicer::Open(ledger::Ledger* ledger, Invoice
   return inv;
 }
 
+namespace {
+
+// What one account's draft is made of, however its period is covered.
+struct DraftParts {
+  const tenancy::Account* account = nullptr;
+  InvoicePeriod period;
+  std::vector<RatedLine> lines;
+  std::map<int64_t, MicroCredits> revisions;  // calendar months: per revised month
+  MicroCredits revisions_since_last = 0;      // by hours: one line
+  MicroCredits balance = 0, grants_used = 0;
+  bool provisional = false;
+};
+
+// Builds one draft (header, discounts, taxes: docs/invoices.md, "Building an invoice").
+Result<Invoice> BuildDraft(const ledger::Ledger& ledger, const tenancy::Tenancy& t,
+                           const pricebook::PriceBookVersion& version, DraftParts& d, int64_t now) {
+  const tenancy::Account* a = d.account;
+  BuildInput in;
+  Invoice& h = in.header;
+  h.kind = InvoiceKind::kInvoice;
+  h.state = InvoiceState::kDraft;
+  h.provisional = d.provisional;
+  h.account = a->id;
+  h.account_name = a->name;
+  h.domain = a->domain;
+  if (const tenancy::Domain* dom = t.FindDomain(a->domain)) h.domain_name = dom->name;
+  const tenancy::BillingProfile* profile = t.FindBillingProfile(a->id);
+  h.customer.name = a->name.empty() ? a->id : a->name;
+  if (profile != nullptr) {
+    h.customer.address = profile->address;
+    h.customer.country = profile->country;
+    h.customer.vat_number = profile->vat_number;
+  }
+  const std::vector<std::string> emails = ledger.NotifyEmails(a->id);
+  if (!emails.empty()) h.customer.email = emails.front();
+  METERD_ASSIGN_OR_RETURN(Issuer issuer, IssuerOf(t, *a));
+  h.issuer = issuer.party;
+  const int64_t start = d.period.start, end = d.period.end;
+  h.period_start = start;
+  h.period_end = end;
+  h.time_zone = d.period.time_zone;
+  h.cycle = std::string(cycles::CycleKindName(d.period.cycle.kind));
+  h.price_version = version.version;
+  h.created_at = now;
+  const std::string currency_code =
+      profile != nullptr && !profile->currency.empty() ? profile->currency : a->currency;
+  in.currency = version.DisplayCurrency(currency_code);
+  in.rounding = version.rounding;
+  in.rated = std::move(d.lines);
+  in.revisions = std::move(d.revisions);
+  in.revisions_since_last = d.revisions_since_last;
+  in.balance = d.balance;
+  in.grants_used = d.grants_used;
+  // Discounts and coupons of the account (discounts.h), over its cycle in its zone.
+  const cycles::Cycle cycle = d.period.cycle;
+  METERD_ASSIGN_OR_RETURN(cycles::TimeZone zone, cycles::TimeZone::Find(h.time_zone));
+  in.discounts = [&](const std::vector<InvoiceLine>& l) {
+    return ComputeDiscounts(t.discount_catalog(), a->id, cycle, zone, start, end, l,
+                            version.rounding);
+  };
+  // Taxes of the domain's settings (taxes.h); none when the catalog configures no tax.
+  if (!t.tax_settings().empty() || !t.tax_table().rates.empty()) {
+    in.taxes = [&](MicroCredits base,
+                   std::vector<std::string>* notes) -> Result<std::vector<TaxLine>> {
+      METERD_ASSIGN_OR_RETURN(TaxContext ctx, CustomerTaxContext(t, a->id, end - 1));
+      ctx.prepaid = ledger.Resolve(a->id).mode == ledger::BillingMode::kPrepaid;
+      const tenancy::TaxSettings& settings = t.TaxSettingsFor(a->domain);
+      METERD_ASSIGN_OR_RETURN(std::vector<TaxLine> lines,
+                              ComputeTaxes(t.tax_table(), settings, ctx, base, version.rounding));
+      for (std::string& n : TaxNotes(settings, ctx, lines)) notes->push_back(std::move(n));
+      if (lines.empty() && ctx.prepaid &&
+          settings.vat_on_prepaid == tenancy::VatOnPrepaid::kTopup) {
+        // What the top-ups of the period were taxed (topup_taxes.h), for the record.
+        METERD_ASSIGN_OR_RETURN(auto taxes, ledger.TopUpTaxes(a->id, start, end));
+        MicroCredits total = 0;
+        for (const auto& [entry, list] : taxes) {
+          for (const ledger::EntryTax& x : list) total += x.amount;
+        }
+        if (!taxes.empty()) {
+          METERD_ASSIGN_OR_RETURN(int64_t minor,
+                                  pricebook::ToMinorUnits(total, in.currency, version.rounding));
+          notes->push_back(
+              "Tax charged on the " + std::to_string(taxes.size()) +
+              " top-up(s) of this period: " + pricebook::FormatMinor(minor, in.currency));
+        }
+      }
+      return lines;
+    };
+  }
+  return BuildInvoice(in);
+}
+
+std::string OpenHoursText(const std::vector<int64_t>& open, int64_t start, int64_t end) {
+  return "the period " + PeriodText(start, end) + " has " + std::to_string(open.size()) +
+         " hours the billing clock has not booked yet (" + HourText(open.front()) + " to " +
+         HourText(open.back() + kHour) +
+         "); run it once they are closed, or with --provisional for a draft that cannot be issued";
+}
+
+}  // namespace
+
+Result<std::vector<std::pair<const tenancy::Account*, InvoicePeriod>>> Invoicer::PeriodsOf(
+    const tenancy::Tenancy& t, ScopeKind scope, const std::string& scope_id, int64_t at,
+    std::vector<AccountRefusal>* refused) const {
+  METERD_ASSIGN_OR_RETURN(std::vector<const tenancy::Account*> accounts,
+                          AccountsOf(t, scope, scope_id));
+  METERD_ASSIGN_OR_RETURN(auto lasts,
+                          store_->LastPeriods(scope == ScopeKind::kAccount ? scope_id : ""));
+  std::vector<std::pair<const tenancy::Account*, InvoicePeriod>> out;
+  out.reserve(accounts.size());
+  for (const tenancy::Account* a : accounts) {
+    std::optional<LastPeriod> last;
+    if (auto it = lasts.find(a->id); it != lasts.end()) last = it->second;
+    Result<InvoicePeriod> p = InvoicePeriodOf(t.FindBillingProfile(a->id), at, last);
+    if (!p.ok()) {
+      refused->push_back({a->id, std::string(p.status().message())});
+      continue;
+    }
+    out.emplace_back(a, std::move(p).value());
+  }
+  return out;
+}
+
+Result<InvoicePeriod> Invoicer::PeriodOf(const std::string& account, int64_t at) {
+  std::lock_guard lock(mu_);
+  const pricebook::BillingSnapshot snap = snapshot_();
+  if (!snap.tenancy) return Status::InvalidArgument("no catalog applied");
+  std::vector<AccountRefusal> refused;
+  METERD_ASSIGN_OR_RETURN(auto periods,
+                          PeriodsOf(*snap.tenancy, ScopeKind::kAccount, account, at, &refused));
+  if (!refused.empty()) return Status::InvalidArgument(refused.front().reason);
+  return periods.front().second;
+}
+
 Result<RunReport> Invoicer::Run(const RunRequest& req) {
   std::lock_guard lock(mu_);
   const pricebook::BillingSnapshot snap = snapshot_();
@@ -132,25 +255,62 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
   RunReport rep;
   rep.period_start = pricebook::MonthStart(req.at);
   rep.period_end = pricebook::NextMonthStart(rep.period_start);
-  const int64_t start = rep.period_start, end = rep.period_end;
+  std::vector<AccountRefusal> refused;
+  METERD_ASSIGN_OR_RETURN(auto periods, PeriodsOf(t, req.scope, req.scope_id, req.at, &refused));
+  // Calendar months together (one month for all); other periods grouped by their bounds.
+  std::vector<const tenancy::Account*> months;
+  std::map<std::pair<int64_t, int64_t>,
+           std::vector<std::pair<const tenancy::Account*, InvoicePeriod>>>
+      by_hours;
+  for (auto& [a, p] : periods) {
+    if (req.scope == ScopeKind::kAccount) {
+      rep.period_start = p.start;
+      rep.period_end = p.end;
+    }
+    if (p.calendar_month) {
+      months.push_back(a);
+    } else if (p.covered) {
+      ++rep.already_issued;
+    } else {
+      by_hours[{p.start, p.end}].emplace_back(a, std::move(p));
+    }
+  }
+  std::vector<std::pair<Invoice, Coverage>> drafts;
+  if (!months.empty()) METERD_RETURN_IF_ERROR(RunMonth(req, snap, months, &rep, &drafts));
+  for (auto& [bounds, group] : by_hours) {
+    METERD_RETURN_IF_ERROR(RunHours(req, snap, group, &rep, &drafts));
+  }
+  for (AccountRefusal& r : refused) rep.refused.push_back(std::move(r));
+
+  const auto t0 = Clock::now();
+  METERD_RETURN_IF_ERROR(store_->PutDrafts(drafts));
+  rep.store_ms = MsSince(t0);
+  rep.drafts = drafts.size();
+  rep.invoices.reserve(drafts.size());
+  for (auto& [inv, coverage] : drafts) rep.invoices.push_back(std::move(inv));
+  return rep;
+}
+
+// Accounts on UTC calendar months (invoice_period.h, calendar_month): the clock's entries of
+// the month, checked against its rating.
+Status Invoicer::RunMonth(const RunRequest& req, const pricebook::BillingSnapshot& snap,
+                          std::vector<const tenancy::Account*> accounts, RunReport* out,
+                          std::vector<std::pair<Invoice, Coverage>>* drafts) {
+  const tenancy::Tenancy& t = *snap.tenancy;
+  RunReport& rep = *out;
+  const int64_t start = pricebook::MonthStart(req.at), end = pricebook::NextMonthStart(start);
 
   // Every hour of the period must be booked by the clock (else the drafts are provisional).
+  std::vector<int64_t> open;
   const std::optional<int64_t> next = ledger_->NextHour();
-  for (int64_t h = std::max(start, next.value_or(start)); h < end; h += kHour) {
-    rep.open_hours.push_back(h);
+  for (int64_t h = std::max(start, next.value_or(start)); h < end; h += kHour) open.push_back(h);
+  if (!open.empty() && !req.provisional) {
+    return Status::InvalidArgument(OpenHoursText(open, start, end));
   }
-  if (!rep.open_hours.empty() && !req.provisional) {
-    return Status::InvalidArgument(
-        "the period " + PeriodText(start, end) + " has " + std::to_string(rep.open_hours.size()) +
-        " hours the billing clock has not booked yet (" + HourText(rep.open_hours.front()) +
-        " to " + HourText(rep.open_hours.back() + kHour) +
-        "); run it once they are closed, or with --provisional for a draft that cannot be issued");
-  }
+  if (rep.open_hours.empty()) rep.open_hours = open;
   const pricebook::PriceBookVersion* version = snap.price_book->VersionAt(end - 1);
   if (version == nullptr) version = snap.price_book->Latest();
 
-  METERD_ASSIGN_OR_RETURN(std::vector<const tenancy::Account*> accounts,
-                          AccountsOf(t, req.scope, req.scope_id));
   std::vector<std::string> ids;
   if (req.scope == ScopeKind::kAccount) ids.push_back(req.scope_id);
 
@@ -159,7 +319,7 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
   const int64_t from = std::clamp(ledger_->ClockStart().value_or(start), start, end);
   METERD_ASSIGN_OR_RETURN(auto rated, rate_(from, end, ids));
   METERD_ASSIGN_OR_RETURN(auto watermarks, ledger_->BilledWithWatermarks(start));
-  rep.rate_ms = MsSince(t0);
+  rep.rate_ms += MsSince(t0);
 
   t0 = Clock::now();
   ListFilter issued_filter;
@@ -185,10 +345,6 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::vector<const tenancy::Account*> mismatched;
     for (const tenancy::Account* a : accounts) {
-      if (Status s = CheckCycle(t, *a); !s.ok()) {
-        if (attempt == 0) rep.refused.push_back({a->id, std::string(s.message())});
-        continue;
-      }
       if (issued_accounts.contains(a->id)) {
         if (attempt == 0) ++rep.already_issued;
         continue;
@@ -245,98 +401,135 @@ Result<RunReport> Invoicer::Run(const RunRequest& req) {
   for (const Pending& p : pending) upto.emplace(p.account->id, p.coverage.watermark);
   METERD_ASSIGN_OR_RETURN(auto grants_used, ledger_->GrantsUsed(upto, start));
 
-  std::vector<std::pair<Invoice, Coverage>> drafts;
-  drafts.reserve(pending.size());
   for (Pending& p : pending) {
     const tenancy::Account* a = p.account;
-    Coverage& coverage = p.coverage;
-    std::map<int64_t, MicroCredits> revisions;
-    if (auto it = adjustments.find(a->id); it != adjustments.end()) revisions = it->second;
-    for (const auto& [month, amount] : revisions) coverage.months[month] += amount;
-    if (p.lines.empty() && revisions.empty()) {
+    DraftParts d;
+    d.account = a;
+    d.period.start = start;
+    d.period.end = end;
+    d.provisional = !open.empty();
+    if (auto it = adjustments.find(a->id); it != adjustments.end()) d.revisions = it->second;
+    for (const auto& [month, amount] : d.revisions) p.coverage.months[month] += amount;
+    if (p.lines.empty() && d.revisions.empty()) {
       ++rep.nothing_to_invoice;
       continue;
     }
-
-    BuildInput in;
-    Invoice& h = in.header;
-    h.kind = InvoiceKind::kInvoice;
-    h.state = InvoiceState::kDraft;
-    h.provisional = !rep.open_hours.empty();
-    h.account = a->id;
-    h.account_name = a->name;
-    h.domain = a->domain;
-    if (const tenancy::Domain* d = t.FindDomain(a->domain)) h.domain_name = d->name;
-    const tenancy::BillingProfile* profile = t.FindBillingProfile(a->id);
-    h.customer.name = a->name.empty() ? a->id : a->name;
-    if (profile != nullptr) {
-      h.customer.address = profile->address;
-      h.customer.country = profile->country;
-      h.customer.vat_number = profile->vat_number;
-    }
-    const std::vector<std::string> emails = ledger_->NotifyEmails(a->id);
-    if (!emails.empty()) h.customer.email = emails.front();
-    Result<Issuer> issuer = IssuerOf(t, *a);
-    if (!issuer.ok()) {
-      rep.refused.push_back({a->id, std::string(issuer.status().message())});
-      continue;
-    }
-    h.issuer = issuer->party;
-    h.period_start = start;
-    h.period_end = end;
-    h.time_zone = profile != nullptr ? profile->time_zone : "UTC";
-    h.cycle = "monthly";
-    h.price_version = version->version;
-    h.created_at = req.now;
-    const std::string currency_code =
-        profile != nullptr && !profile->currency.empty() ? profile->currency : a->currency;
-    in.currency = version->DisplayCurrency(currency_code);
-    in.rounding = version->rounding;
-    in.rated = std::move(p.lines);
-    in.revisions = std::move(revisions);
-    in.balance = p.balance;
-    if (auto it = grants_used.find(a->id); it != grants_used.end()) in.grants_used = it->second;
-    // Discounts and coupons of the account (discounts.h), over its cycle in its zone.
-    const cycles::Cycle cycle = profile != nullptr ? profile->cycle : cycles::Cycle{};
-    auto zone = cycles::TimeZone::Find(h.time_zone);
-    if (!zone.ok()) {
-      rep.refused.push_back({a->id, std::string(zone.status().message())});
-      continue;
-    }
-    in.discounts = [&](const std::vector<InvoiceLine>& l) {
-      return ComputeDiscounts(t.discount_catalog(), a->id, cycle, *zone, start, end, l,
-                              version->rounding);
-    };
-    // Taxes of the domain's settings (taxes.h); none when the catalog configures no tax.
-    if (!t.tax_settings().empty() || !t.tax_table().rates.empty()) {
-      in.taxes = [&](MicroCredits base,
-                     std::vector<std::string>* notes) -> Result<std::vector<TaxLine>> {
-        METERD_ASSIGN_OR_RETURN(TaxContext ctx, CustomerTaxContext(t, a->id, end - 1));
-        ctx.prepaid = ledger_->Resolve(a->id).mode == ledger::BillingMode::kPrepaid;
-        const tenancy::TaxSettings& settings = t.TaxSettingsFor(a->domain);
-        METERD_ASSIGN_OR_RETURN(
-            std::vector<TaxLine> lines,
-            ComputeTaxes(t.tax_table(), settings, ctx, base, version->rounding));
-        for (std::string& n : TaxNotes(settings, ctx, lines)) notes->push_back(std::move(n));
-        return lines;
-      };
-    }
-    Result<Invoice> built = BuildInvoice(in);
+    d.lines = std::move(p.lines);
+    d.balance = p.balance;
+    if (auto it = grants_used.find(a->id); it != grants_used.end()) d.grants_used = it->second;
+    Result<Invoice> built = BuildDraft(*ledger_, t, *version, d, req.now);
     if (!built.ok()) {
       rep.refused.push_back({a->id, std::string(built.status().message())});
       continue;
     }
-    drafts.emplace_back(std::move(built).value(), std::move(coverage));
+    drafts->emplace_back(std::move(built).value(), std::move(p.coverage));
   }
-  rep.build_ms = MsSince(t0);
+  rep.build_ms += MsSince(t0);
+  return Status::OK();
+}
+
+// Accounts of one period that is not a calendar month (invoice_period.h): the clock's usage
+// and fee entries of the period's hours, plus its revisions booked since the previous invoice
+// less what the period's rating already holds of them (docs/invoices.md, "Cycles").
+Status Invoicer::RunHours(
+    const RunRequest& req, const pricebook::BillingSnapshot& snap,
+    const std::vector<std::pair<const tenancy::Account*, InvoicePeriod>>& group, RunReport* out,
+    std::vector<std::pair<Invoice, Coverage>>* drafts) {
+  const tenancy::Tenancy& t = *snap.tenancy;
+  RunReport& rep = *out;
+  const InvoicePeriod& period = group.front().second;
+  const int64_t first = period.first_hour, end = period.end_hour;
+
+  std::vector<int64_t> open;
+  const std::optional<int64_t> next = ledger_->NextHour();
+  for (int64_t h = std::max(first, next.value_or(first)); h < end; h += kHour) open.push_back(h);
+  if (!open.empty() && !req.provisional) {
+    const std::string why = OpenHoursText(open, period.start, period.end);
+    if (req.scope == ScopeKind::kAccount) return Status::InvalidArgument(why);
+    for (const auto& [a, p] : group) rep.refused.push_back({a->id, why});
+    return Status::OK();
+  }
+  if (req.scope == ScopeKind::kAccount) rep.open_hours = open;
+  const pricebook::PriceBookVersion* version =
+      snap.price_book->VersionAt(std::max(first, end - kHour));
+  if (version == nullptr) version = snap.price_book->Latest();
+
+  std::vector<std::string> ids;
+  for (const auto& [a, p] : group) ids.push_back(a->id);
+  auto t0 = Clock::now();
+  const int64_t from = std::clamp(ledger_->ClockStart().value_or(first), first, end);
+  // Rating a window that starts inside a UTC month counts the month's earlier usage towards
+  // its tiers and caps (rating_engine.h): the window's lines are exactly what the clock
+  // debited for its hours, less any revision it has not booked as usage.
+  METERD_ASSIGN_OR_RETURN(auto rated,
+                          rate_(from, end, ids.size() == 1 ? ids : std::vector<std::string>{}));
+  METERD_ASSIGN_OR_RETURN(auto billed, ledger_->BilledInHours(from, end, ids));
+  rep.rate_ms += MsSince(t0);
 
   t0 = Clock::now();
-  METERD_RETURN_IF_ERROR(store_->PutDrafts(drafts));
-  rep.store_ms = MsSince(t0);
-  rep.drafts = drafts.size();
-  rep.invoices.reserve(drafts.size());
-  for (auto& [inv, coverage] : drafts) rep.invoices.push_back(std::move(inv));
-  return rep;
+  struct Pending {
+    DraftParts parts;
+    MicroCredits rated = 0, billed = 0;
+    Coverage coverage;
+  };
+  std::vector<Pending> pending;
+  std::vector<ledger::Ledger::AdjustmentQuery> queries;
+  for (const auto& [a, p] : group) {
+    Pending pe;
+    pe.parts.account = a;
+    pe.parts.period = p;
+    pe.parts.provisional = !open.empty();
+    if (auto it = rated.find(a->id); it != rated.end()) pe.parts.lines = std::move(it->second);
+    __int128 rated_total = 0;
+    for (const RatedLine& l : pe.parts.lines) rated_total += l.amount;
+    if (rated_total > INT64_MAX || rated_total < INT64_MIN) {
+      return Status::OutOfRange("the rating of account '" + a->id + "' leaves int64");
+    }
+    pe.rated = static_cast<MicroCredits>(rated_total);
+    METERD_ASSIGN_OR_RETURN(ledger::AccountBalance balance, ledger_->Balance(a->id));
+    pe.parts.balance = balance.balance;
+    int64_t watermark = balance.last_entry;
+    if (auto it = billed.find(a->id); it != billed.end()) {
+      pe.billed = it->second.billed;
+      pe.parts.grants_used = it->second.grants_used;
+      watermark = it->second.last_entry;
+    }
+    pe.coverage.watermark = std::max(watermark, int64_t{0});
+    // The revisions booked since the previous invoice (of any month; all of them for the
+    // account's first invoice).
+    queries.push_back({a->id, p.last ? p.last->watermark : 0, pe.coverage.watermark});
+    pending.push_back(std::move(pe));
+  }
+  METERD_ASSIGN_OR_RETURN(auto adjustments, ledger_->ClockAdjustmentsOf(queries, INT64_MAX));
+  for (Pending& pe : pending) {
+    DraftParts& d = pe.parts;
+    const tenancy::Account* a = d.account;
+    __int128 revised = 0;
+    pe.coverage.months[d.period.start] = req.provisional ? pe.rated : pe.billed;
+    if (auto it = adjustments.find(a->id); it != adjustments.end()) {
+      for (const auto& [month, amount] : it->second) {
+        revised += amount;
+        pe.coverage.months[month] += amount;
+      }
+    }
+    // The rating holds the period's hours as revised now; what the clock booked of that
+    // revision is among the adjustments. The line carries the rest, so that the subtotal is
+    // billed + revised exactly. A provisional draft (hours not booked) shows the revisions.
+    d.revisions_since_last =
+        static_cast<MicroCredits>(req.provisional ? revised : revised - (pe.rated - pe.billed));
+    if (d.lines.empty() && d.revisions_since_last == 0) {
+      ++rep.nothing_to_invoice;
+      continue;
+    }
+    Result<Invoice> built = BuildDraft(*ledger_, t, *version, d, req.now);
+    if (!built.ok()) {
+      rep.refused.push_back({a->id, std::string(built.status().message())});
+      continue;
+    }
+    drafts->emplace_back(std::move(built).value(), std::move(pe.coverage));
+  }
+  rep.build_ms += MsSince(t0);
+  return Status::OK();
 }
 
 namespace {
@@ -417,7 +610,18 @@ Result<StoredInvoice> Invoicer::IssueLocked(const std::string& account, int64_t 
 Result<StoredInvoice> Invoicer::Issue(const std::string& account, int64_t at,
                                       const std::string& actor, int64_t now) {
   std::lock_guard lock(mu_);
-  return IssueLocked(account, pricebook::MonthStart(at), snapshot_(), actor, now);
+  const pricebook::BillingSnapshot snap = snapshot_();
+  if (!snap.tenancy) return Status::InvalidArgument("no catalog applied");
+  std::vector<AccountRefusal> refused;
+  METERD_ASSIGN_OR_RETURN(auto periods,
+                          PeriodsOf(*snap.tenancy, ScopeKind::kAccount, account, at, &refused));
+  if (!refused.empty()) return Status::InvalidArgument(refused.front().reason);
+  const InvoicePeriod& p = periods.front().second;
+  if (p.covered) {
+    return Status::AlreadyExists("account '" + account + "' is invoiced through " +
+                                 HourText(p.last->end));
+  }
+  return IssueLocked(account, p.start, snap, actor, now);
 }
 
 // In batches: each batch's documents are numbered and stored in one transaction (those with
@@ -432,17 +636,22 @@ Result<RunReport> Invoicer::IssueDrafts(ScopeKind scope, const std::string& scop
   RunReport rep;
   rep.period_start = pricebook::MonthStart(at);
   rep.period_end = pricebook::NextMonthStart(rep.period_start);
-  METERD_ASSIGN_OR_RETURN(std::vector<const tenancy::Account*> accounts,
-                          AccountsOf(*snap.tenancy, scope, scope_id));
-  std::set<std::string, std::less<>> in_scope;
-  for (const tenancy::Account* a : accounts) in_scope.insert(a->id);
-  ListFilter f;
-  f.from = rep.period_start;
-  f.to = rep.period_start + 1;
-  if (scope == ScopeKind::kAccount) f.account = scope_id;
-  const auto t0 = Clock::now();
-  METERD_ASSIGN_OR_RETURN(auto drafts, store_->DraftAccounts(f));
-  rep.build_ms = MsSince(t0);  // reading the drafts, then numbering and storing
+  // Each account's period containing `at` (invoice_period.h), the accounts by period start.
+  METERD_ASSIGN_OR_RETURN(auto periods,
+                          PeriodsOf(*snap.tenancy, scope, scope_id, at, &rep.refused));
+  std::map<int64_t, std::set<std::string, std::less<>>> by_start;
+  for (const auto& [a, p] : periods) {
+    if (scope == ScopeKind::kAccount) {
+      rep.period_start = p.start;
+      rep.period_end = p.end;
+    }
+    if (p.covered) {
+      ++rep.already_issued;
+    } else {
+      by_start[p.start].insert(a->id);
+    }
+  }
+  int64_t period_start = 0;  // of the batch being issued
 
   std::map<std::string, Result<Issuer>, std::less<>> issuers;  // by domain
   std::vector<InvoiceStore::IssueItem> items;
@@ -451,7 +660,7 @@ Result<RunReport> Invoicer::IssueDrafts(ScopeKind scope, const std::string& scop
     auto t1 = Clock::now();
     // Documents with nothing to book are closed in the issuing transaction.
     METERD_ASSIGN_OR_RETURN(
-        auto issued, store_->IssueMany(items, rep.period_start, now, [&](const Invoice& inv) {
+        auto issued, store_->IssueMany(items, period_start, now, [&](const Invoice& inv) {
           return BookingEntries(inv, actor, now).empty() ? BookedEvents(inv, actor, now)
                                                          : std::vector<InvoiceEvent>{};
         }));
@@ -486,27 +695,37 @@ Result<RunReport> Invoicer::IssueDrafts(ScopeKind scope, const std::string& scop
     items.clear();
     return Status::OK();
   };
-  for (const auto& [account, provisional] : drafts) {
-    if (!in_scope.contains(account)) continue;
-    if (provisional) {
-      rep.refused.push_back({account, "the draft is provisional"});
-      continue;
+  for (const auto& [start, in_scope] : by_start) {
+    ListFilter f;
+    f.from = start;
+    f.to = start + 1;
+    if (scope == ScopeKind::kAccount) f.account = scope_id;
+    const auto t0 = Clock::now();
+    METERD_ASSIGN_OR_RETURN(auto drafts, store_->DraftAccounts(f));
+    rep.build_ms += MsSince(t0);  // reading the drafts, then numbering and storing
+    period_start = start;
+    for (const auto& [account, provisional] : drafts) {
+      if (!in_scope.contains(account)) continue;
+      if (provisional) {
+        rep.refused.push_back({account, "the draft is provisional"});
+        continue;
+      }
+      const tenancy::Account* a = snap.tenancy->FindAccount(account);
+      if (a == nullptr) {
+        rep.refused.push_back({account, "unknown account"});
+        continue;
+      }
+      auto it = issuers.find(a->domain);
+      if (it == issuers.end()) it = issuers.emplace(a->domain, IssuerOf(*snap.tenancy, *a)).first;
+      if (!it->second.ok()) {
+        rep.refused.push_back({account, std::string(it->second.status().message())});
+        continue;
+      }
+      items.push_back({account, Numbering(*it->second, InvoiceKind::kInvoice)});
+      if (items.size() == kIssueBatch) METERD_RETURN_IF_ERROR(flush());
     }
-    const tenancy::Account* a = snap.tenancy->FindAccount(account);
-    if (a == nullptr) {
-      rep.refused.push_back({account, "unknown account"});
-      continue;
-    }
-    auto it = issuers.find(a->domain);
-    if (it == issuers.end()) it = issuers.emplace(a->domain, IssuerOf(*snap.tenancy, *a)).first;
-    if (!it->second.ok()) {
-      rep.refused.push_back({account, std::string(it->second.status().message())});
-      continue;
-    }
-    items.push_back({account, Numbering(*it->second, InvoiceKind::kInvoice)});
-    if (items.size() == kIssueBatch) METERD_RETURN_IF_ERROR(flush());
+    METERD_RETURN_IF_ERROR(flush());
   }
-  METERD_RETURN_IF_ERROR(flush());
   return rep;
 }
 

@@ -5,15 +5,19 @@
 // billing cycle; issuing numbers and freezes it (InvoiceStore) and then books its discounts
 // and taxes in the ledger.
 //
+// Periods (invoice_period.h, docs/invoices.md "Cycles"): each account is invoiced for the
+// period of its own billing cycle and zone containing the run's instant, started where its
+// previous invoice ended when a cycle change put that inside the period.
+//
 // What an invoice covers (docs/invoices.md, "What an invoice covers"). The billing clock
 // debits usage and fees per UTC calendar month (engine/billing/billing_clock.h); an invoice of
 // month M covers the clock's entries for M up to the account's ledger watermark, which equal
 // M's rating once every hour of M is booked and the clock has booked the latest revision (the
 // run checks it: rated == billed, or the account is refused and retried by the next run), plus
 // the clock's adjustments of months already invoiced, booked since the last invoice's
-// watermark. So the subtotals of an account's invoices add up exactly to its clock entries.
-// Only accounts on calendar months in UTC are invoiced today: the clock does not book by
-// other cycles yet, and such accounts are refused by name.
+// watermark. A period that is not a calendar month covers the clock's usage and fee entries of
+// its hour buckets plus every clock adjustment booked since the previous invoice. Either way
+// the subtotals of an account's invoices add up exactly to its clock entries.
 //
 // Issuers, discounts and taxes come from the catalog's invoicing sections
 // (docs/taxes-and-discounts.md): the issuer of the account's domain (without one, the top
@@ -38,6 +42,7 @@
 #include <vector>
 
 #include "engine/invoicing/invoice_builder.h"
+#include "engine/invoicing/invoice_period.h"
 #include "engine/invoicing/invoice_store.h"
 #include "engine/invoicing/issuer.h"
 #include "engine/ledger/ledger.h"
@@ -114,6 +119,10 @@ class Invoicer {
                                    const std::string& reason, const std::string& actor,
                                    int64_t now);
 
+  // The invoice period of `account` containing `at` (invoice_period.h): what Run drafts and
+  // Issue issues for that instant. NotFound for an unknown account.
+  Result<InvoicePeriod> PeriodOf(const std::string& account, int64_t at);
+
   InvoiceStore* store() const { return store_; }
 
  private:
@@ -127,6 +136,20 @@ class Invoicer {
   Result<StoredInvoice> IssueLocked(const std::string& account, int64_t period_start,
                                     const pricebook::BillingSnapshot& snap,
                                     const std::string& actor, int64_t now);
+
+  // Each account of the scope with its invoice period containing `at` (invoice_period.h);
+  // accounts whose period cannot be computed go to *refused.
+  Result<std::vector<std::pair<const tenancy::Account*, InvoicePeriod>>> PeriodsOf(
+      const tenancy::Tenancy& t, ScopeKind scope, const std::string& scope_id, int64_t at,
+      std::vector<AccountRefusal>* refused) const;
+  // Drafts of accounts on calendar months, and of one group of accounts sharing a period
+  // covered by hours (invoice_period.h), added to *drafts and counted in *rep.
+  Status RunMonth(const RunRequest& req, const pricebook::BillingSnapshot& snap,
+                  std::vector<const tenancy::Account*> accounts, RunReport* rep,
+                  std::vector<std::pair<Invoice, Coverage>>* drafts);
+  Status RunHours(const RunRequest& req, const pricebook::BillingSnapshot& snap,
+                  const std::vector<std::pair<const tenancy::Account*, InvoicePeriod>>& group,
+                  RunReport* rep, std::vector<std::pair<Invoice, Coverage>>* drafts);
 
   ledger::Ledger* ledger_;
   InvoiceStore* store_;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "engine/pricebook/money.h"
+#include "engine/pricebook/pricing.h"
 
 namespace meterd::engine::invoicing {
 
@@ -32,12 +33,18 @@ Result<AccountStatement> BuildStatement(const ledger::Ledger& ledger, const Invo
       continue;
     }
     (e.amount >= 0 ? s.credits : s.debits) += e.amount;
-    s.entries.push_back(StatementLine{std::move(e), 0});
+    s.entries.push_back(StatementLine{std::move(e), 0, {}});
   }
+  // The taxes charged on the period's top-ups (vat_on_prepaid: topup; topup_taxes.h).
+  METERD_ASSIGN_OR_RETURN(auto taxes, ledger.TopUpTaxes(account, from, to));
   MicroCredits running = s.opening;
   for (StatementLine& l : s.entries) {
     running += l.entry.amount;
     l.balance_after = running;
+    if (auto it = taxes.find(l.entry.id); it != taxes.end()) {
+      l.taxes = std::move(it->second);
+      for (const ledger::EntryTax& x : l.taxes) s.topup_taxes += x.amount;
+    }
   }
   s.closing = running;
   // Documents issued in the period (any period they cover).
@@ -67,14 +74,28 @@ nlohmann::ordered_json StatementJson(const AccountStatement& s) {
   Json entries = Json::array();
   for (const StatementLine& l : s.entries) {
     const ledger::Entry& e = l.entry;
-    entries.push_back(Json{{"id", e.id},
-                           {"at", e.at},
-                           {"kind", ledger::EntryKindName(e.kind)},
-                           {"amount", amount(e.amount)},
-                           {"balance_after", amount(l.balance_after)},
-                           {"reference", e.reference},
-                           {"reason", e.reason},
-                           {"actor", e.actor}});
+    Json j{{"id", e.id},
+           {"at", e.at},
+           {"kind", ledger::EntryKindName(e.kind)},
+           {"amount", amount(e.amount)},
+           {"balance_after", amount(l.balance_after)},
+           {"reference", e.reference},
+           {"reason", e.reason},
+           {"actor", e.actor}};
+    if (!l.taxes.empty()) {
+      Json taxes = Json::array();
+      for (const ledger::EntryTax& x : l.taxes) {
+        taxes.push_back(Json{{"name", x.name},
+                             {"country", x.country},
+                             {"region", x.region},
+                             {"rate", pricebook::FormatQuantity(x.rate_ppm, 10000)},
+                             {"reverse_charge", x.reverse_charge},
+                             {"base", amount(x.base)},
+                             {"amount", amount(x.amount)}});
+      }
+      j["taxes"] = std::move(taxes);
+    }
+    entries.push_back(std::move(j));
   }
   Json docs = Json::array();
   for (const StatementDocument& d : s.documents) {
@@ -99,6 +120,7 @@ nlohmann::ordered_json StatementJson(const AccountStatement& s) {
               {"credits", amount(s.credits)},
               {"debits", amount(s.debits)},
               {"closing_balance", amount(s.closing)},
+              {"topup_taxes", amount(s.topup_taxes)},
               {"entries", std::move(entries)},
               {"documents", std::move(docs)}};
 }

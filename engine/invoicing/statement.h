@@ -30,6 +30,7 @@ inline constexpr size_t kMaxStatementEntries = 50000;
 struct StatementLine {
   ledger::Entry entry;
   MicroCredits balance_after = 0;
+  std::vector<ledger::EntryTax> taxes;  // a top-up's taxes (vat_on_prepaid: topup), not in amount
 };
 
 struct StatementDocument {
@@ -43,6 +44,7 @@ struct AccountStatement {
   int64_t from = 0, to = 0;
   MicroCredits opening = 0, closing = 0;
   MicroCredits credits = 0, debits = 0;  // sums of the positive and negative entries
+  MicroCredits topup_taxes = 0;          // taxes charged on the period's top-ups (not entries)
   std::vector<StatementLine> entries;
   std::vector<StatementDocument> documents;  // issued in [from, to), by issue time
 };

@@ -334,6 +334,9 @@ Status ValidateManual(const ManualEntry& m) {
   if (m.kind != EntryKind::kGrant && m.expires_at != 0) {
     return Status::InvalidArgument("only a grant has an expiry");
   }
+  if (m.kind != EntryKind::kTopUp && !m.taxes.empty()) {
+    return Status::InvalidArgument("only a top-up carries taxes");
+  }
   if (m.actor.empty()) return Status::InvalidArgument("a manual entry needs its actor");
   return Status::OK();
 }
@@ -538,6 +541,21 @@ Result<std::vector<PostResult>> Ledger::PostMany(const std::vector<ManualEntry>&
     e.reason = m.reason;
     e.created_at = now;
     METERD_RETURN_IF_ERROR(w.Add(&e, &book));
+    if (!m.taxes.empty()) {
+      // In the entry's transaction: a top-up is never stored without its taxes.
+      METERD_ASSIGN_OR_RETURN(Statement tax, txn.Prepare(R"sql(
+        INSERT INTO topup_taxes (entry_id, seq, name, country, region, rate_ppm, reverse_charge,
+                                 base, amount) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))sql"));
+      for (size_t k = 0; k < m.taxes.size(); ++k) {
+        const EntryTax& x = m.taxes[k];
+        tax.Bind(1, e.id).Bind(2, static_cast<int64_t>(k)).Bind(3, x.name).Bind(4, x.country);
+        tax.Bind(5, x.region).Bind(6, x.rate_ppm).Bind(7, int64_t{x.reverse_charge ? 1 : 0});
+        tax.Bind(8, x.base).Bind(9, x.amount);
+        METERD_RETURN_IF_ERROR(tax.Step().status());
+        METERD_RETURN_IF_ERROR(tax.Reset());
+      }
+      out[i].taxes = m.taxes;
+    }
     if (e.kind == EntryKind::kGrant) {
       book.grants.push_back(Grant{e.id, e.amount, e.expires_at});
       std::sort(book.grants.begin(), book.grants.end(), [](const Grant& a, const Grant& b) {
@@ -565,6 +583,13 @@ Result<std::vector<PostResult>> Ledger::PostMany(const std::vector<ManualEntry>&
   for (size_t i = 0; i < ms.size(); ++i) {
     if (duplicate[i]) {
       METERD_ASSIGN_OR_RETURN(out[i].balance, Balance(ms[i].account));
+      if (out[i].entry.kind == EntryKind::kTopUp) {
+        METERD_ASSIGN_OR_RETURN(
+            auto taxes, TopUpTaxes(out[i].entry.account, out[i].entry.at, out[i].entry.at + 1));
+        if (auto it = taxes.find(out[i].entry.id); it != taxes.end()) {
+          out[i].taxes = std::move(it->second);
+        }
+      }
     } else {
       const Book& book = staged.at(ms[i].account);
       out[i].balance = AccountBalance{ms[i].account, book.balance, book.GrantTotal(), book.state,

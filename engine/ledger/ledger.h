@@ -78,6 +78,18 @@ struct Entry {
 };
 
 // A manual entry (meterctl topup / adjust / refund / credit / grant).
+// A tax charged on a top-up (vat_on_prepaid: topup), computed by the caller
+// (engine/invoicing/topup_taxes.h) and kept with the entry in `topup_taxes`: the customer paid
+// `amount` on top of the credit bought, which is the entry's amount (`base`). It never changes
+// the balance.
+struct EntryTax {
+  std::string name, country, region;
+  int64_t rate_ppm = 0;  // parts per million (200000 = 20 %)
+  bool reverse_charge = false;
+  MicroCredits base = 0, amount = 0;
+  bool operator==(const EntryTax&) const = default;
+};
+
 struct ManualEntry {
   std::string account;
   EntryKind kind = EntryKind::kTopUp;  // not usage, fee or grant_expiry
@@ -87,8 +99,9 @@ struct ManualEntry {
   std::string reference;   // required for topup and payment; optional otherwise
   int64_t expires_at = 0;  // grants: required, after `at`
   std::string currency, currency_amount;
-  std::string actor, reason;  // reason required for adjustment, refund, credit and grant
-  int64_t at = 0;             // 0 = now
+  std::string actor, reason;    // reason required for adjustment, refund, credit and grant
+  int64_t at = 0;               // 0 = now
+  std::vector<EntryTax> taxes;  // topup only: its taxes, written with it
 };
 
 struct AccountBalance {
@@ -104,6 +117,7 @@ struct PostResult {
   bool duplicate = false;  // the reference was already booked: `entry` is the first one
   AccountBalance balance;
   std::vector<std::string> events;  // event kinds emitted
+  std::vector<EntryTax> taxes;      // the entry's top-up taxes (the first's for a duplicate)
 };
 
 // Billing settings of one scope: "*" (every account), "domain:<id>" or "account:<id>".
@@ -289,6 +303,22 @@ class Ledger {
   // up to the account's watermark; accounts that drew none are absent. One transaction.
   Result<std::unordered_map<std::string, MicroCredits>> GrantsUsed(
       const std::unordered_map<std::string, int64_t>& upto, int64_t month) const;
+  // The top-up taxes of `account`'s entries with from <= at < to, by entry id (entries
+  // without taxes are absent).
+  Result<std::map<int64_t, std::vector<EntryTax>>> TopUpTaxes(std::string_view account,
+                                                              int64_t from, int64_t to) const;
+  // Invoices of billing cycles other than UTC calendar months (docs/invoices.md, "Cycles"):
+  // per account of `accounts` (all when empty) with clock usage or fee entries of the hours
+  // [from_hour, to_hour), their sum (charges: positive = owed) and the part of it that drew on a
+  // grant (positive), counting only entries up to the account's last entry id, read first under
+  // the lock and returned as the watermark. Accounts with no such entry are absent.
+  struct HoursWatermark {
+    MicroCredits billed = 0;
+    MicroCredits grants_used = 0;
+    int64_t last_entry = 0;
+  };
+  Result<std::unordered_map<std::string, HoursWatermark>> BilledInHours(
+      int64_t from_hour, int64_t to_hour, const std::vector<std::string>& accounts) const;
   Result<std::map<int64_t, MicroCredits>> ClockAdjustmentsBetween(std::string_view account,
                                                                   int64_t after_id, int64_t upto_id,
                                                                   int64_t before_month) const;

@@ -95,4 +95,67 @@ Result<std::unordered_map<std::string, MicroCredits>> Ledger::GrantsUsed(
   return out;
 }
 
+Result<std::unordered_map<std::string, Ledger::HoursWatermark>> Ledger::BilledInHours(
+    int64_t from_hour, int64_t to_hour, const std::vector<std::string>& accounts) const {
+  std::unordered_map<std::string, HoursWatermark> out;
+  if (from_hour >= to_hour) return out;
+  // The watermarks first: an entry booked after them is not counted, so billed and watermark
+  // agree however the clock runs meanwhile.
+  std::unordered_map<std::string, int64_t> marks;
+  {
+    std::shared_lock lock(impl_->mu);
+    if (accounts.empty()) {
+      for (const auto& [account, book] : impl_->books) marks.emplace(account, book.last_entry);
+    } else {
+      for (const std::string& a : accounts) {
+        const auto book = impl_->books.find(a);
+        if (book != impl_->books.end()) marks.emplace(a, book->second.last_entry);
+      }
+    }
+  }
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  // The (hour, account) index of the clock's entries: the period's hours, in order.
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    SELECT account, id, amount, grant_id IS NOT NULL FROM ledger_entries
+    INDEXED BY ledger_entries_hour
+    WHERE hour >= ?1 AND hour < ?2 AND hour IS NOT NULL AND kind IN ('usage', 'fee')
+      AND (?3 = '' OR account = ?3))sql"));
+  st.Bind(1, from_hour)
+      .Bind(2, to_hour)
+      .Bind(3, accounts.size() == 1 ? accounts[0] : std::string());
+  for (;;) {
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    const auto mark = marks.find(st.Text(0));
+    if (mark == marks.end() || st.Int(1) > mark->second) continue;
+    HoursWatermark& w = out[mark->first];
+    w.last_entry = mark->second;
+    w.billed -= st.Int(2);
+    if (st.Int(3) != 0) w.grants_used -= st.Int(2);
+  }
+  return out;
+}
+
+Result<std::map<int64_t, std::vector<EntryTax>>> Ledger::TopUpTaxes(std::string_view account,
+                                                                    int64_t from,
+                                                                    int64_t to) const {
+  std::map<int64_t, std::vector<EntryTax>> out;
+  METERD_ASSIGN_OR_RETURN(Transaction txn, impl_->db->Begin());
+  // The account's manual entries by (account, id) (ledger_entries_account), then their taxes.
+  METERD_ASSIGN_OR_RETURN(Statement st, txn.Prepare(R"sql(
+    SELECT t.entry_id, t.name, t.country, t.region, t.rate_ppm, t.reverse_charge, t.base, t.amount
+    FROM ledger_entries e INDEXED BY ledger_entries_account
+    JOIN topup_taxes t ON t.entry_id = e.id
+    WHERE e.account = ?1 AND e.hour IS NULL AND e.kind = 'topup' AND e.at >= ?2 AND e.at < ?3
+    ORDER BY t.entry_id, t.seq)sql"));
+  st.Bind(1, account).Bind(2, from).Bind(3, to);
+  for (;;) {
+    METERD_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[st.Int(0)].push_back(EntryTax{st.Text(1), st.Text(2), st.Text(3), st.Int(4), st.Int(5) != 0,
+                                      st.Int(6), st.Int(7)});
+  }
+  return out;
+}
+
 }  // namespace meterd::engine::ledger

@@ -24,7 +24,7 @@
 namespace meterd::engine::ledger {
 
 constexpr std::string_view kLedgerModule = "ledger";
-constexpr int64_t kLedgerSchemaVersion = 6;
+constexpr int64_t kLedgerSchemaVersion = 7;
 
 constexpr std::string_view kLedgerSchema = R"sql(
 CREATE TABLE IF NOT EXISTS ledger_entries (
@@ -178,6 +178,25 @@ CREATE TRIGGER account_holds_no_UPDATE BEFORE UPDATE ON account_holds
   BEGIN SELECT RAISE(ABORT, 'account_holds is append-only'); END;
 CREATE TRIGGER account_holds_no_DELETE BEFORE DELETE ON account_holds
   BEGIN SELECT RAISE(ABORT, 'account_holds is append-only'); END;
+)sql",
+    // Version 7: the tax charged on a top-up when the account's tax settings say
+    // vat_on_prepaid: topup (docs/taxes-and-discounts.md, "vat_on_prepaid"; docs/ledger.md).
+    R"sql(
+CREATE TABLE topup_taxes (
+  entry_id INTEGER NOT NULL REFERENCES ledger_entries(id),
+  seq INTEGER NOT NULL CHECK (seq >= 0),
+  name TEXT NOT NULL,
+  country TEXT NOT NULL,
+  region TEXT NOT NULL,
+  rate_ppm INTEGER NOT NULL CHECK (rate_ppm >= 0),
+  reverse_charge INTEGER NOT NULL CHECK (reverse_charge = 0 OR reverse_charge = 1),
+  base INTEGER NOT NULL,
+  amount INTEGER NOT NULL,
+  PRIMARY KEY (entry_id, seq)) WITHOUT ROWID;
+CREATE TRIGGER topup_taxes_no_UPDATE BEFORE UPDATE ON topup_taxes
+  BEGIN SELECT RAISE(ABORT, 'topup_taxes is append-only'); END;
+CREATE TRIGGER topup_taxes_no_DELETE BEFORE DELETE ON topup_taxes
+  BEGIN SELECT RAISE(ABORT, 'topup_taxes is append-only'); END;
 )sql",
 };
 static_assert(std::size(kLedgerMigrations) == kLedgerSchemaVersion - 1,

@@ -17,6 +17,7 @@
 #include "engine/pricebook/money.h"
 #include "engine/service/meter_service.h"
 #include "net/protocol/messages.h"
+#include "storage/base/calendar.h"
 #include "storage/base/clock.h"
 
 namespace meterd::engine {
@@ -184,7 +185,13 @@ void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& reque
     case wire::InvoiceOp::Drafts: {
       invoicing::ListFilter f;
       f.account = std::string(View(q->account()));
+      // One account: its period containing `at` (its cycle); all: the UTC calendar month's.
       f.from = pricebook::MonthStart(at);
+      if (!f.account.empty()) {
+        auto period = invoicer_->PeriodOf(f.account, at);
+        if (!period.ok()) return fail(period.status());
+        f.from = period->start;
+      }
       f.to = f.from + 1;
       f.limit = kMaxListed + 1;
       auto drafts = invoicer_->store()->Drafts(f);
@@ -272,9 +279,16 @@ void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& reque
     case wire::InvoiceOp::Statement: {
       const std::string account(View(q->account()));
       if (account.empty()) return fail(Status::InvalidArgument("a statement needs --account"));
-      auto st = invoicing::BuildStatement(*parts_.ledger, *invoicer_->store(), account,
-                                          q->from() != 0 ? q->from() : INT64_MIN,
-                                          q->to() != 0 ? q->to() : now + 1);
+      int64_t from = q->from() != 0 ? q->from() : INT64_MIN;
+      int64_t to = q->to() != 0 ? q->to() : now + 1;
+      if (q->at() != 0 && q->from() == 0 && q->to() == 0) {
+        // The account's invoice period containing `at` (its cycle and zone).
+        auto period = invoicer_->PeriodOf(account, q->at());
+        if (!period.ok()) return fail(period.status());
+        from = period->start;
+        to = period->end;
+      }
+      auto st = invoicing::BuildStatement(*parts_.ledger, *invoicer_->store(), account, from, to);
       if (!st.ok()) return fail(st.status());
       doc = invoicing::StatementJson(*st);
       break;
@@ -287,9 +301,14 @@ void MeterService::RunInvoice(const std::shared_ptr<std::vector<uint8_t>>& reque
         return fail(Status::InvalidArgument(number + " is a credit note: it has no usage"));
       }
       // Rated as the run rated it: from the clock's start when it started inside the period.
-      const int64_t from = std::clamp(parts_.ledger->ClockStart().value_or(inv.period_start),
-                                      inv.period_start, inv.period_end);
-      auto lines = RateResourceLines(from, inv.period_end, inv.account);
+      // The hour buckets the period bills (docs/billing-cycles.md): those starting inside it.
+      auto ceil_hour = [](int64_t t) {
+        return base::FloorDiv(t + base::kSecondsPerHour - 1, base::kSecondsPerHour) *
+               base::kSecondsPerHour;
+      };
+      const int64_t first = ceil_hour(inv.period_start), end = ceil_hour(inv.period_end);
+      const int64_t from = std::clamp(parts_.ledger->ClockStart().value_or(first), first, end);
+      auto lines = RateResourceLines(from, end, inv.account);
       if (!lines.ok()) return fail(lines.status());
       doc = invoicing::UsageReportJson(invoicing::BuildUsageReport(inv, std::move(lines).value()));
       break;

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "engine/invoicing/topup_taxes.h"
 #include "engine/pricebook/money.h"
 #include "engine/pricebook/pricing.h"
 #include "engine/service/meter_service.h"
@@ -200,11 +201,25 @@ void MeterService::RunPostEntry(const wire::PostEntry& q, const std::string& act
   m.currency = std::string(View(q.currency()));
   m.currency_amount = m.currency.empty() ? "" : std::string(View(q.amount()));
   m.actor = actor;
-  auto res = parts_.ledger->Post(m, base::UnixSecondsNow());
+  const int64_t now = base::UnixSecondsNow();
+  if (m.kind == ledger::EntryKind::kTopUp && snap.tenancy) {
+    // VAT on top-ups (vat_on_prepaid: topup): computed on the credit bought and kept with the
+    // entry; a missing rate refuses the top-up rather than taxing it at zero.
+    const pricebook::PriceBookVersion* v =
+        snap.price_book != nullptr ? snap.price_book->Latest() : nullptr;
+    auto taxes = invoicing::TopUpTaxes(
+        *snap.tenancy, m.account,
+        parts_.ledger->Resolve(m.account).mode == ledger::BillingMode::kPrepaid, m.amount, now,
+        v != nullptr ? v->rounding : pricebook::RoundingMode::kHalfEven);
+    if (!taxes.ok()) return ReplyError(r, id, taxes.status());
+    m.taxes = std::move(taxes).value();
+  }
+  auto res = parts_.ledger->Post(m, now);
   if (!res.ok()) return ReplyError(r, id, res.status());
-  spdlog::info("event=ledger_entry account=\"{}\" kind={} amount={} duplicate={} actor={}",
-               net::LogSafe(m.account), ledger::EntryKindName(m.kind),
-               CreditsText(res->entry.amount), res->duplicate, actor);
+  spdlog::info(
+      "event=ledger_entry account=\"{}\" kind={} amount={} duplicate={} actor={} topup_tax={}",
+      net::LogSafe(m.account), ledger::EntryKindName(m.kind), CreditsText(res->entry.amount),
+      res->duplicate, actor, CreditsText(invoicing::TaxTotal(res->taxes)));
   flatbuffers::FlatBufferBuilder fbb(1024);
   auto entry = BuildEntry(fbb, res->entry);
   auto balance = BuildBalance(fbb, res->balance, parts_.ledger->Resolve(m.account), 0,

@@ -305,10 +305,14 @@ int PrintStatement(const Common& c, const Json& s) {
   return 0;
 }
 
+// --period: an instant; YYYY-MM is noon UTC on the 1st, which is the 1st in local time from
+// UTC-12 to UTC+11:59, so it names that month's period of a monthly cycle in any such zone
+// (docs/invoices.md, "Cycles").
 int RequirePeriod(const InvoiceArgs& a, int64_t* at) {
   auto p = ParsePeriod(a.period);
   if (!p) return Fail(Status::InvalidArgument("--period takes YYYY-MM, unix seconds or RFC 3339"));
-  *at = *p;
+  const bool month = a.period.size() == 7;
+  *at = month ? *p + 12 * base::kSecondsPerHour : *p;
   return 0;
 }
 
@@ -415,8 +419,12 @@ void RegisterInvoiceCommands(CLI::App& app, Common& common) {
   period(exp);
   exp->add_option("--account", a->account, "one account");
   common.OnRun(exp, [&common, a] {
-    int64_t at = 0;
-    if (int rc = RequirePeriod(*a, &at)) return rc;
+    // The invoices whose period starts at that instant (YYYY-MM: 00:00 UTC on the 1st).
+    const std::optional<int64_t> start = ParsePeriod(a->period);
+    if (!start) {
+      return Fail(Status::InvalidArgument("--period takes YYYY-MM, unix seconds or RFC 3339"));
+    }
+    const int64_t at = *start;
     InvoiceArgs q = *a;
     q.from = std::to_string(at);
     q.to = std::to_string(at + 1);
@@ -512,8 +520,18 @@ void RegisterInvoiceCommands(CLI::App& app, Common& common) {
   statement->add_option("--from", a->from,
                         "from (YYYY-MM, unix seconds or RFC 3339; default: the start)");
   statement->add_option("--to", a->to, "to, exclusive (default: now)");
+  statement->add_option("--period", a->period,
+                        "instead of --from/--to: the account's billing period containing this "
+                        "instant (YYYY-MM or an instant)");
   common.OnRun(statement, [&common, a] {
-    auto r = Call(common, wire::InvoiceOp::Statement, *a);
+    int64_t at = 0;
+    if (!a->period.empty()) {
+      if (!a->from.empty() || !a->to.empty()) {
+        return Fail(Status::InvalidArgument("--period replaces --from and --to"));
+      }
+      if (int rc = RequirePeriod(*a, &at)) return rc;
+    }
+    auto r = Call(common, wire::InvoiceOp::Statement, *a, at);
     if (!r.ok()) return Fail(r.status());
     return PrintStatement(common, r->doc);
   });

@@ -371,5 +371,41 @@ TEST_F(MeterdInvoicesTest, DiscountsAndTaxesOfTheCatalogAreOnTheInvoiceAndInTheL
   EXPECT_EQ(bytes.rfind("%PDF-", 0), 0u);
 }
 
+// VAT on top-ups (docs/taxes-and-discounts.md, "vat_on_prepaid"): with `vat_on_prepaid: topup`
+// a prepaid customer in GB buying 100 credits is charged 20 credits of VAT, kept with the top-up
+// (once, whatever the retries) and shown by the statement; a customer without a country cannot
+// top up (never taxed at zero).
+TEST_F(MeterdInvoicesTest, ATopUpIsTaxedWhenTheSettingsSaySo) {
+  ApplyCatalog();
+  std::ifstream in(std::string(METERD_SOURCE_DIR) + "/docs/examples/invoicing.yaml");
+  std::string yaml((std::istreambuf_iterator<char>(in)), {});
+  const std::string usage = "vat_on_prepaid: usage";
+  ASSERT_NE(yaml.find(usage), std::string::npos);
+  yaml.replace(yaml.find(usage), usage.size(), "vat_on_prepaid: topup");
+  ASSERT_EQ(Meterctl("apply " + WriteFile("invoicing-topup.yaml", yaml)).exit_code, 0);
+  ASSERT_EQ(Meterctl("profiles set --account bu1user1 --country GB").exit_code, 0);
+  for (int i = 0; i < 2; ++i) {  // the same reference books (and taxes) once
+    ASSERT_EQ(Meterctl("topup --account bu1user1 --amount 100 --reference vat-1").exit_code, 0);
+  }
+  auto st = Run("statement --account bu1user1");
+  ASSERT_TRUE(st.is_object()) << st.dump(1);
+  EXPECT_EQ(st["topup_taxes"]["micro"], 20'000'000) << st.dump(1);
+  int taxed = 0;
+  for (const auto& e : st["entries"]) {
+    if (e["kind"] != "topup") continue;
+    EXPECT_EQ(e["amount"]["micro"], 100'000'000);  // the credit bought, not the VAT
+    ASSERT_EQ(e["taxes"].size(), 1u) << e.dump(1);
+    EXPECT_EQ(e["taxes"][0]["name"], "VAT");
+    EXPECT_EQ(e["taxes"][0]["rate"], "20");
+    EXPECT_EQ(e["taxes"][0]["amount"]["micro"], 20'000'000);
+    ++taxed;
+  }
+  EXPECT_EQ(taxed, 1);
+  CommandResult no_country = Meterctl("topup --account bu1user2 --amount 10 --reference vat-2");
+  EXPECT_NE(no_country.exit_code, 0);
+  EXPECT_NE((no_country.out + no_country.err).find("bu1user2"), std::string::npos)
+      << no_country.out << no_country.err;
+}
+
 }  // namespace
 }  // namespace meterd::testing

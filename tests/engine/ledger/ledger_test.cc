@@ -380,6 +380,54 @@ TEST(Ledger, ClockEntriesAreIndexedByHourNotByAccount) {
   EXPECT_EQ(f.ledger().Entries("bolt", kNow + kH, kNow + 2 * kH).value().size(), 1u);
 }
 
+// VAT on top-ups (schema version 7): a top-up's taxes are written with it, read back with it,
+// returned with a repeated reference (never written twice), refused on other kinds, and the
+// table refuses UPDATE and DELETE. They never change the balance.
+TEST(Ledger, ATopUpKeepsItsTaxesWithIt) {
+  meterd::testing::TempDir dir;
+  LedgerFixture f(dir.path());
+  ManualEntry m;
+  m.account = "acme";
+  m.kind = EntryKind::kTopUp;
+  m.amount = 100 * kCredit;
+  m.reference = "pay-1";
+  m.actor = "key:admin";
+  m.taxes = {EntryTax{"VAT", "GB", "", 200000, false, 100 * kCredit, 20 * kCredit}};
+  auto first = f.ledger().Post(m, kNow);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->taxes, m.taxes);
+  EXPECT_EQ(first->balance.balance, 100 * kCredit);  // the tax is not credit
+  auto again = f.ledger().Post(m, kNow + 5);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->taxes, m.taxes);
+  EXPECT_EQ(Count(f.db(), "SELECT COUNT(*) FROM topup_taxes"), 1);
+  ManualEntry plain = m;  // a top-up without taxes (vat_on_prepaid: usage)
+  plain.reference = "pay-2";
+  plain.taxes.clear();
+  ASSERT_TRUE(f.ledger().Post(plain, kNow + 10).ok());
+  auto read = f.ledger().TopUpTaxes("acme", kNow, kNow + 11);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ(read->begin()->first, first->entry.id);
+  EXPECT_EQ(read->begin()->second, m.taxes);
+  EXPECT_TRUE(f.ledger().TopUpTaxes("acme", kNow + 1, kNow + 11)->empty());
+  EXPECT_TRUE(f.ledger().TopUpTaxes("bolt", 0, INT64_MAX)->empty());
+
+  ManualEntry payment = m;
+  payment.kind = EntryKind::kPayment;
+  payment.reference = "pay-3";
+  auto refused = f.ledger().Post(payment, kNow);
+  EXPECT_EQ(refused.status().code(), Status::Code::kInvalidArgument);
+  auto txn = f.db().Begin();
+  ASSERT_TRUE(txn.ok());
+  EXPECT_FALSE(txn->Exec("UPDATE topup_taxes SET amount = 0").ok());
+  EXPECT_FALSE(txn->Exec("DELETE FROM topup_taxes").ok());
+  txn->Rollback();
+  f.Reopen();
+  EXPECT_EQ(f.ledger().TopUpTaxes("acme", 0, INT64_MAX)->begin()->second, m.taxes);
+}
+
 // A ledger written by schema version 2 (per-account snapshots, per-account indexes on every
 // entry) opens as the current version with the same balances, billed amounts and watermark.
 TEST(Ledger, AVersionTwoLedgerIsMigratedInPlace) {
@@ -409,6 +457,7 @@ TEST(Ledger, AVersionTwoLedgerIsMigratedInPlace) {
   LedgerFixture f(dir.path());  // opens and migrates
   EXPECT_EQ(Count(f.db(), "SELECT schema_version FROM meta WHERE module = 'ledger'"),
             kLedgerSchemaVersion);
+  EXPECT_EQ(Count(f.db(), "SELECT COUNT(*) FROM sqlite_master WHERE name = 'topup_taxes'"), 1);
   // Version 4's index of the clock's adjustments (what invoices read).
   EXPECT_EQ(Count(f.db(),
                   "SELECT COUNT(*) FROM sqlite_master WHERE name = "
