@@ -48,6 +48,17 @@ struct Agent {
   double phase = 0;  // seconds into each second (1x rate)
 };
 
+// The server's count of late samples since its start (StatsReply.rollup_late_samples).
+Result<uint64_t> IngestLateSamplesSoFar(net::Client* admin) {
+  flatbuffers::FlatBufferBuilder fbb(64);
+  const uint64_t id = admin->NextRequestId();
+  METERD_ASSIGN_OR_RETURN(
+      auto bytes, admin->Call(net::FinishFrame(fbb, wire::CreateStatsRequest(fbb, id)), id));
+  const auto* stats = wire::GetEnvelope(bytes.data())->message_as_StatsReply();
+  if (!stats) return Status::Corruption("StatsRequest was not answered with StatsReply");
+  return stats->rollup_late_samples();
+}
+
 }  // namespace
 
 Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r) {
@@ -61,6 +72,20 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
   // A running server keeps what earlier runs sent: this run's hypervisors and VMs get names of
   // their own so that nothing is refused as another's series or deduplicated as a resend.
   uint64_t run_id = 0;
+  const bool backlog = o.backlog_crosses_hour && o.rate <= 0;
+  if (backlog && external) {
+    return Status::InvalidArgument(
+        "--backlog-crosses-hour sets the grace of the meterd it starts: "
+        "not with --server");
+  }
+  if (backlog && (o.seconds < 2 || o.seconds > 2 * 3600)) {
+    return Status::InvalidArgument("--backlog-crosses-hour needs 2 <= --seconds <= 7200");
+  }
+  // The backlog's placement (ingest_workload.h): the previous hour's start, and the grace that
+  // closes the hour before it and keeps it open for 30 minutes more.
+  const int64_t run_start = UnixNow();
+  const int64_t previous_hour = run_start - run_start % 3600 - 3600;
+  const int64_t backlog_grace = run_start % 3600 + 1800;
   if (external) {
     METERD_RETURN_IF_ERROR(net::ResolveEndpoint(o.endpoint, &admin_options));
     run_id = 1 + static_cast<uint64_t>(UnixNow()) % 100000;
@@ -74,8 +99,9 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
     const bool grace_given =
         std::find(o.meterd_args.begin(), o.meterd_args.end(), "--grace") != o.meterd_args.end();
     if (o.rate <= 0 && !grace_given) {
+      r->grace_seconds = backlog ? backlog_grace : o.seconds + 2 * 3600;
       args.push_back("--grace");
-      args.push_back(std::to_string(o.seconds + 2 * 3600));
+      args.push_back(std::to_string(r->grace_seconds));
     }
     args.insert(args.end(), o.meterd_args.begin(), o.meterd_args.end());
     METERD_RETURN_IF_ERROR(server.Start(o.meterd_path, o.dir, args));
@@ -91,7 +117,10 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
   std::vector<Agent> agents(o.agents);
   const int64_t batch_seconds = o.rate > 0 ? 1 : std::max<int64_t>(1, o.seconds_per_batch);
   // Max rate replays the last S seconds (timestamps must not be in the future); 1x starts now.
-  const int64_t start_ts = o.rate > 0 ? UnixNow() : UnixNow() - o.seconds;
+  const int64_t start_ts = o.rate > 0 ? UnixNow()
+                           : backlog  ? previous_hour - o.seconds / 2
+                                      : UnixNow() - o.seconds;
+  r->first_ts = start_ts;
   if (o.progress) {
     std::fprintf(stderr, "[ingest] setting up %zu agents (keys, series, frames)...\n", o.agents);
   }
@@ -178,6 +207,8 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
     }
     r->batches += ag.frames.size();
   }
+
+  METERD_ASSIGN_OR_RETURN(const uint64_t late_before, IngestLateSamplesSoFar(&admin));
 
   // --- timed phase ---
   std::vector<std::vector<double>> latencies(o.client_threads);
@@ -295,6 +326,12 @@ Status RunIngestWorkload(const IngestWorkloadOptions& o, IngestWorkloadResult* r
   r->p99_ms = pct(0.99);
   r->p999_ms = pct(0.999);
   r->max_ms = all.empty() ? 0 : all.back();
+
+  // Every batch is acknowledged, so the server has applied them all to its rollups (an
+  // acknowledgement follows the append and the rollup's apply).
+  METERD_ASSIGN_OR_RETURN(const uint64_t late_after, IngestLateSamplesSoFar(&admin));
+  r->late_samples = static_cast<int64_t>(late_after - late_before);
+  r->live_samples = static_cast<int64_t>(r->accepted) - r->late_samples;
 
   for (Agent& ag : agents) ag.client->Close();
   admin.Close();

@@ -10,9 +10,17 @@
 //     that all of them are on time whatever the minute of the hour: the late-data path is not
 //     what this measures;
 //   - rate 1 ("1x"): every agent sends one batch per second at its own phase in the second,
-//     like real agents; measures acknowledgement latency at that connection count.
+//     like real agents; measures acknowledgement latency at that connection count;
+//   - max rate with backlog_crosses_hour: a backlog crossing a closed hour, the same whatever
+//     the minute of the hour. With m the seconds into the current hour when the run starts and
+//     P the start of the previous hour, the S seconds replayed are [P - S/2, P + S - S/2) and
+//     the meterd it starts gets `--grace m+1800`: hour P - 1h (the first half) is closed, so its
+//     samples take the late-data path, and hour P (the second half) stays open for 30 minutes
+//     more. S is at most 7200; --server refuses it (its grace is not the bench's to set).
 // Frames are built before the clock starts, so the figures are the server's, plus the
-// client's sending cost on the same two cores. Reported: samples/s (first send to last ack),
+// client's sending cost on the same two cores. Reported: the path the accepted samples took
+// (late: the server's late-sample count, StatsReply.rollup_late_samples, over the run; live:
+// the rest), samples/s (first send to last ack),
 // acknowledgement latency percentiles, the server's peak RSS and CPU seconds, bytes on disk
 // per sample after the server's final flush.
 //
@@ -49,6 +57,7 @@ struct IngestWorkloadOptions {
   std::string dir = "/tmp/meter-bench-ingest";  // its data directory (recreated)
   uint64_t seed = 42;
   bool progress = true;
+  bool backlog_crosses_hour = false;  // max rate: half the backlog in a closed hour (see above)
 };
 
 struct IngestWorkloadResult {
@@ -57,7 +66,14 @@ struct IngestWorkloadResult {
   uint64_t rejected = 0;
   uint64_t batches = 0;
   uint64_t reconnects = 0;
-  double seconds = 0;  // first send to last acknowledgement
+  // The path the accepted samples took, from the server's counters over the timed phase: late
+  // (for a closed hour: recorded pending, then revisions) and live (the rest). -1: unknown (the
+  // server has no rollups).
+  int64_t late_samples = -1;
+  int64_t live_samples = -1;
+  int64_t grace_seconds = -1;  // the --grace the bench gave the meterd it started (-1: none)
+  int64_t first_ts = 0;        // the first replayed second (unix)
+  double seconds = 0;          // first send to last acknowledgement
   double p50_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
   uint64_t server_peak_rss = 0;
   double server_cpu_s = 0;  // during the timed phase

@@ -3,6 +3,7 @@
 //   meter-bench demo  [--data-dir DIR] [--vms N] [--seconds S]   the storage demo, for people
 //   meter-bench store [--data-dir DIR] [--vms N] [--seconds S]   the same run, as table + JSON
 //   meter-bench ingest [--agents A] [--vms-per-agent V] [--seconds S] [--rate max|1x]
+//                      [--backlog-crosses-hour]
 //                                            durable ingest into a real meterd over loopback TCP
 //   meter-bench rate --vms N [--seed S] [--month 2026-11] [--runs 5] [--data-dir DIR]
 //                    [--reuse] [--export-csv DIR] [--threads T] [--json]
@@ -114,6 +115,21 @@ void PrintIngest(const meterd::bench::IngestWorkloadOptions& o,
               static_cast<unsigned long long>(r.accepted),
               static_cast<unsigned long long>(r.rejected),
               r.accepted == r.samples ? "  (every sample acknowledged durable)" : "  (MISSING)");
+  if (o.backlog_crosses_hour && o.rate <= 0) {
+    std::printf(
+        "  backlog               %lld s from %lld: its first half in a closed hour "
+        "(meterd --grace %lld)\n",
+        static_cast<long long>(o.seconds), static_cast<long long>(r.first_ts),
+        static_cast<long long>(r.grace_seconds));
+  }
+  if (r.late_samples >= 0) {
+    std::printf("  path taken            live %llu, late %llu (%.1f %% late)\n",
+                static_cast<unsigned long long>(r.live_samples),
+                static_cast<unsigned long long>(r.late_samples),
+                r.accepted == 0 ? 0.0
+                                : 100.0 * static_cast<double>(r.late_samples) /
+                                      static_cast<double>(r.accepted));
+  }
   std::printf("  durable ingest        %.2f s = %ssamples/s\n", r.seconds, Human(rate).c_str());
   std::printf("  ack latency           p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
               r.p50_ms, r.p99_ms, r.p999_ms, r.max_ms);
@@ -139,14 +155,19 @@ void PrintIngest(const meterd::bench::IngestWorkloadOptions& o,
       "\"rate\":%g,\"samples\":%llu,\"accepted\":%llu,\"rejected\":%llu,"
       "\"samples_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
       "\"max_ms\":%.3f,\"server_cpu_s_per_M\":%.4f,\"client_cpu_s\":%.2f,"
-      "\"server_peak_rss_bytes\":%llu,\"bytes_per_sample\":%.4f,\"wire_bytes_per_sample\":%.2f}\n",
+      "\"server_peak_rss_bytes\":%llu,\"bytes_per_sample\":%.4f,\"wire_bytes_per_sample\":%.2f,"
+      "\"backlog_crosses_hour\":%s,\"grace_s\":%lld,\"live_samples\":%lld,"
+      "\"late_samples\":%lld}\n",
       o.agents, o.vms_per_agent, static_cast<long long>(o.seconds), o.rate,
       static_cast<unsigned long long>(r.samples), static_cast<unsigned long long>(r.accepted),
       static_cast<unsigned long long>(r.rejected), rate, r.p50_ms, r.p99_ms, r.p999_ms, r.max_ms,
       r.server_cpu_s / (static_cast<double>(r.samples) / 1e6), r.client_cpu_s,
       static_cast<unsigned long long>(r.server_peak_rss),
       static_cast<double>(r.disk_bytes) / static_cast<double>(r.samples),
-      static_cast<double>(r.frame_bytes) / static_cast<double>(r.samples));
+      static_cast<double>(r.frame_bytes) / static_cast<double>(r.samples),
+      o.backlog_crosses_hour && o.rate <= 0 ? "true" : "false",
+      static_cast<long long>(r.grace_seconds), static_cast<long long>(r.live_samples),
+      static_cast<long long>(r.late_samples));
 }
 
 std::string SiblingBinary(const char* name) {
@@ -193,6 +214,10 @@ int main(int argc, char** argv) {
       ->add_option("--batch-seconds", ingest_options.seconds_per_batch,
                    "seconds of samples per batch at max rate")
       ->capture_default_str();
+  ingest->add_flag("--backlog-crosses-hour", ingest_options.backlog_crosses_hour,
+                   "max rate: replay S seconds whose first half lies in a closed hour (late "
+                   "data) and the rest in an open one, whatever the minute; sets meterd's "
+                   "--grace");
   ingest->add_option("--window", ingest_options.window, "batches in flight per connection")
       ->capture_default_str();
   ingest->add_option("--client-threads", ingest_options.client_threads, "sending threads")

@@ -2,10 +2,13 @@
 #include "engine/service/ingest_executor.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace meterd::engine {
 
-IngestExecutor::IngestExecutor(size_t threads) {
+IngestExecutor::IngestExecutor(size_t threads) : IngestExecutor(threads, TurnLimits{}) {}
+
+IngestExecutor::IngestExecutor(size_t threads, TurnLimits turn) : turn_(turn) {
   threads = std::max<size_t>(threads, 1);
   threads_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
@@ -43,16 +46,22 @@ void IngestExecutor::Work() {
     if (ready_.empty()) return;  // stopping, and every queued task has run
     std::shared_ptr<Strand> strand = std::move(ready_.front());
     ready_.pop_front();
-    std::function<void()> task = std::move(strand->tasks.front());
-    strand->tasks.pop_front();
-    --stats_.queued;
-    ++stats_.running;
-    lock.unlock();
-    task();
-    task = nullptr;  // release what it captured outside the lock
-    lock.lock();
-    --stats_.running;
-    // One task per turn: the strand goes to the back, behind the other connections.
+    // A turn: the strand's queued tasks back to back (TurnLimits).
+    const auto turn_end = std::chrono::steady_clock::now() + turn_.time;
+    for (size_t ran = 0;;) {
+      std::function<void()> task = std::move(strand->tasks.front());
+      strand->tasks.pop_front();
+      --stats_.queued;
+      ++stats_.running;
+      lock.unlock();
+      task();
+      task = nullptr;  // release what it captured outside the lock
+      const bool turn_over = ++ran >= turn_.tasks || std::chrono::steady_clock::now() >= turn_end;
+      lock.lock();
+      --stats_.running;
+      if (strand->tasks.empty() || turn_over) break;
+    }
+    // The strand goes to the back, behind the other connections.
     if (strand->tasks.empty()) {
       strand->scheduled = false;
     } else {

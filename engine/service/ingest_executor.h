@@ -7,7 +7,13 @@
 //
 // Work is submitted on a Strand, one per connection: a strand's tasks run one at a time, in
 // submission order (a connection's batches are appended in the order they were sent), and
-// strands take turns (a busy connection cannot starve the others of the pool).
+// strands take turns (a busy connection cannot starve the others of the pool). A turn runs the
+// strand's queued tasks back to back, up to TurnLimits' count or time, not one: an agent's
+// batches touch the same series (the head's chunk tails, the hash slots, the hot hours), which
+// stay in cache from one batch to the next; one task per turn interleaved every connection's
+// series, and with more series than the cache holds every batch missed on each of them (perf:
+// 2.5x the CPU in the head's appends, 25% less ingest at max rate). A live agent waits at most
+// one turn of each busier connection per pool thread.
 //
 // Bounded: a task holds its request's in-flight slot and frame bytes in the server's flow
 // control until it answers (net/server/server.h), so a connection whose batches wait here stops
@@ -18,6 +24,7 @@
 // Thread-safety: thread-safe. Tasks must not Submit to their own strand and wait for it.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -40,8 +47,16 @@ class IngestExecutor {
     uint64_t max_queued = 0;  // the most ever queued at once
   };
 
-  // Starts `threads` threads (at least 1).
+  // A strand's turn ends after this many of its tasks, or once this long has passed since it
+  // began (checked between tasks), or when it has no task queued (see above).
+  struct TurnLimits {
+    size_t tasks = 16;
+    std::chrono::microseconds time{2000};
+  };
+
+  // Starts `threads` threads (at least 1), with the default TurnLimits.
   explicit IngestExecutor(size_t threads);
+  IngestExecutor(size_t threads, TurnLimits turn);
   ~IngestExecutor();  // Stop()s
   IngestExecutor(const IngestExecutor&) = delete;
   IngestExecutor& operator=(const IngestExecutor&) = delete;
@@ -59,6 +74,7 @@ class IngestExecutor {
  private:
   void Work();
 
+  const TurnLimits turn_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::deque<std::shared_ptr<Strand>> ready_;  // GUARDED_BY(mu_): strands with a task to run

@@ -1,6 +1,6 @@
 // meterd — tests/engine/service/ingest_executor_test.cc: the ingest executor keeps each
-// strand's order, lets other strands run while one task is stuck, and runs everything queued
-// before it stops.
+// strand's order, runs a strand's queued tasks back to back within its turn's limits, lets
+// other strands run while one task is stuck, and runs everything queued before it stops.
 #include "engine/service/ingest_executor.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -60,6 +61,48 @@ TEST(IngestExecutorTest, AStrandRunsItsTasksInOrderOneAtATime) {
   ASSERT_EQ(order.size(), 500u);
   for (int i = 0; i < 500; ++i) EXPECT_EQ(order[i], i);
   EXPECT_EQ(overlap.load(), 0);
+}
+
+// The order in which one pool thread runs tasks a1..a`a_tasks` (strand A) and b1, b2 (strand
+// B), all queued while a task of a third strand holds the thread.
+std::vector<std::string> TurnOrder(IngestExecutor::TurnLimits limits, int a_tasks) {
+  IngestExecutor exec(1, limits);
+  auto blocker = exec.NewStrand();
+  auto a = exec.NewStrand();
+  auto b = exec.NewStrand();
+  Gate gate;
+  std::mutex mu;
+  std::vector<std::string> order;
+  auto record = [&](std::string name) {
+    return [&, name] {
+      std::lock_guard lock(mu);
+      order.push_back(name);
+    };
+  };
+  exec.Submit(blocker, [&] { gate.Wait(); });
+  gate.AwaitWaiters(1);
+  for (int i = 1; i <= a_tasks; ++i) exec.Submit(a, record("a" + std::to_string(i)));
+  exec.Submit(b, record("b1"));
+  exec.Submit(b, record("b2"));
+  gate.Open();
+  exec.Stop();
+  return order;
+}
+
+// A strand's queued batches run back to back (they touch the same series, still in cache), up
+// to the turn's task count; then the next strand's turn.
+TEST(IngestExecutorTest, ATurnRunsTheStrandsQueuedTasksUpToItsTaskCount) {
+  // An hour of turn time: only the count ends A's turn (a loaded machine cannot end it).
+  const IngestExecutor::TurnLimits limits{3, std::chrono::hours(1)};
+  EXPECT_EQ(TurnOrder(limits, 5),
+            (std::vector<std::string>{"a1", "a2", "a3", "b1", "b2", "a4", "a5"}));
+  EXPECT_EQ(TurnOrder(limits, 2), (std::vector<std::string>{"a1", "a2", "b1", "b2"}));
+}
+
+TEST(IngestExecutorTest, ATurnEndsOnceItsTimeHasPassed) {
+  // No turn time: every turn ends after its first task, so the strands alternate.
+  const IngestExecutor::TurnLimits limits{100, std::chrono::microseconds(0)};
+  EXPECT_EQ(TurnOrder(limits, 3), (std::vector<std::string>{"a1", "b1", "a2", "b2", "a3"}));
 }
 
 TEST(IngestExecutorTest, AStuckTaskHoldsOnlyItsOwnStrand) {
