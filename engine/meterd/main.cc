@@ -227,8 +227,7 @@ int Run(const Flags& f) {
   if (const net::TlsFiles tls{f.http_tls_cert, f.http_tls_key, f.http_tls_client_ca};
       tls.enabled() || !tls.client_ca_file.empty()) {
     if (auto ctx = net::MakeServerTlsContext(tls, "HTTPS"); !ctx.ok()) {
-      spdlog::critical("event=bad_flag flag=--http-tls-cert error=\"{}\"",
-                       ctx.status().ToString());
+      spdlog::critical("event=bad_flag flag=--http-tls-cert error=\"{}\"", ctx.status().ToString());
       return 2;
     }
   }

@@ -638,10 +638,9 @@ class MeterdHttpsTest : public MeterdHttpTest {
         "-addext subjectAltName=IP:127.0.0.1 -keyout " +
         key + " -out " + cert_ + " 2>&1");
     ASSERT_EQ(made.exit_code, 0) << made.out;
-    std::vector<std::string> flags = {"--http-listen",   "127.0.0.1:0",
-                                      "--http-port-file", tmp_.path() + "/http.port",
-                                      "--http-tls-cert", cert_,
-                                      "--http-tls-key",  key};
+    std::vector<std::string> flags = {
+        "--http-listen",   "127.0.0.1:0", "--http-port-file", tmp_.path() + "/http.port",
+        "--http-tls-cert", cert_,         "--http-tls-key",   key};
     ASSERT_NO_FATAL_FAILURE(AddFlags(&flags));
     StartServer(flags);
     std::ifstream in(tmp_.path() + "/http.port");
@@ -709,8 +708,8 @@ TEST_F(MeterdHttpsClientCaTest, ClientCertificatesWhenAskedFor) {
   const auto none = Curl(ca, base + "/healthz");
   EXPECT_NE(none.first, 0);
   EXPECT_EQ(none.second, "000");
-  const auto other = Curl(ca + " --cert " + cert_ + " --key " + tmp_.path() + "/key.pem",
-                          base + "/healthz");
+  const auto other =
+      Curl(ca + " --cert " + cert_ + " --key " + tmp_.path() + "/key.pem", base + "/healthz");
   EXPECT_NE(other.first, 0);
   EXPECT_EQ(other.second, "000");
   // The port still serves after the refused handshakes.
@@ -722,7 +721,8 @@ TEST_F(MeterdHttpTest, HttpsClientCaFlagsAreCheckedAtStart) {
   const std::string missing = tmp_.path() + "/missing-ca.pem";
   for (const std::vector<std::string>& flags :
        {std::vector<std::string>{"--http-tls-client-ca", missing},
-        std::vector<std::string>{"--http-listen", "127.0.0.1:0", "--http-tls-client-ca", missing}}) {
+        std::vector<std::string>{"--http-listen", "127.0.0.1:0", "--http-tls-client-ca",
+                                 missing}}) {
     bench::ServerProcess p;
     p.set_start_timeout(std::chrono::seconds(20));
     const Status st = p.Start(METERD_BIN, tmp_.path() + "/bad-flags", flags);
