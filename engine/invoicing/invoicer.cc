@@ -203,6 +203,16 @@ Result<Invoice> BuildDraft(const ledger::Ledger& ledger, const tenancy::Tenancy&
   return BuildInvoice(in);
 }
 
+// Adds a built draft with the usage it covers, or the account's refusal to the run's report.
+void AddDraft(Result<Invoice> built, const std::string& account, Coverage coverage, RunReport* rep,
+              std::vector<std::pair<Invoice, Coverage>>* drafts) {
+  if (!built.ok()) {
+    rep->refused.push_back({account, std::string(built.status().message())});
+    return;
+  }
+  drafts->emplace_back(std::move(built).value(), std::move(coverage));
+}
+
 std::string OpenHoursText(const std::vector<int64_t>& open, int64_t start, int64_t end) {
   return "the period " + PeriodText(start, end) + " has " + std::to_string(open.size()) +
          " hours the billing clock has not booked yet (" + HourText(open.front()) + " to " +
@@ -417,12 +427,8 @@ Status Invoicer::RunMonth(const RunRequest& req, const pricebook::BillingSnapsho
     d.lines = std::move(p.lines);
     d.balance = p.balance;
     if (auto it = grants_used.find(a->id); it != grants_used.end()) d.grants_used = it->second;
-    Result<Invoice> built = BuildDraft(*ledger_, t, *version, d, req.now);
-    if (!built.ok()) {
-      rep.refused.push_back({a->id, std::string(built.status().message())});
-      continue;
-    }
-    drafts->emplace_back(std::move(built).value(), std::move(p.coverage));
+    AddDraft(BuildDraft(*ledger_, t, *version, d, req.now), a->id, std::move(p.coverage), &rep,
+             drafts);
   }
   rep.build_ms += MsSince(t0);
   return Status::OK();
@@ -521,12 +527,8 @@ Status Invoicer::RunHours(
       ++rep.nothing_to_invoice;
       continue;
     }
-    Result<Invoice> built = BuildDraft(*ledger_, t, *version, d, req.now);
-    if (!built.ok()) {
-      rep.refused.push_back({a->id, std::string(built.status().message())});
-      continue;
-    }
-    drafts->emplace_back(std::move(built).value(), std::move(pe.coverage));
+    AddDraft(BuildDraft(*ledger_, t, *version, d, req.now), a->id, std::move(pe.coverage), &rep,
+             drafts);
   }
   rep.build_ms += MsSince(t0);
   return Status::OK();

@@ -95,6 +95,16 @@ struct Flags {
   std::string log_level = "info";
 };
 
+// False (and logged as a bad `flag`) when TLS flags of `port` are given and their files do not
+// make a server context: unreadable, a key that is not the certificate's, a CA without TLS.
+bool TlsFlagsUsable(const net::TlsFiles& files, const char* port, const char* flag) {
+  if (!files.requested()) return true;
+  auto ctx = net::MakeServerTlsContext(files, port);
+  if (ctx.ok()) return true;
+  spdlog::critical("event=bad_flag flag={} error=\"{}\"", flag, ctx.status().ToString());
+  return false;
+}
+
 bool SplitHostPort(const std::string& s, std::string* host, uint16_t* port) {
   const auto colon = s.rfind(':');
   if (colon == std::string::npos) return false;
@@ -205,12 +215,8 @@ int Run(const Flags& f) {
   so.tls_client_ca_file = f.tls_client_ca;
   // Checked before anything is opened too: a certificate, key or CA that cannot be used stops
   // the start (exit 2) rather than after the data directory was opened and recovered.
-  if (const net::TlsFiles tls{f.tls_cert, f.tls_key, f.tls_client_ca};
-      tls.enabled() || !tls.client_ca_file.empty()) {
-    if (auto ctx = net::MakeServerTlsContext(tls, "the binary port"); !ctx.ok()) {
-      spdlog::critical("event=bad_flag flag=--tls-cert error=\"{}\"", ctx.status().ToString());
-      return 2;
-    }
+  if (!TlsFlagsUsable({f.tls_cert, f.tls_key, f.tls_client_ca}, "the binary port", "--tls-cert")) {
+    return 2;
   }
   net::HttpServerOptions ho;
   if (!f.http_listen.empty() && !SplitHostPort(f.http_listen, &ho.host, &ho.port)) {
@@ -224,12 +230,9 @@ int Run(const Flags& f) {
   ho.tls_cert_file = f.http_tls_cert;
   ho.tls_key_file = f.http_tls_key;
   ho.tls_client_ca_file = f.http_tls_client_ca;
-  if (const net::TlsFiles tls{f.http_tls_cert, f.http_tls_key, f.http_tls_client_ca};
-      tls.enabled() || !tls.client_ca_file.empty()) {
-    if (auto ctx = net::MakeServerTlsContext(tls, "HTTPS"); !ctx.ok()) {
-      spdlog::critical("event=bad_flag flag=--http-tls-cert error=\"{}\"", ctx.status().ToString());
-      return 2;
-    }
+  if (!TlsFlagsUsable({f.http_tls_cert, f.http_tls_key, f.http_tls_client_ca}, "HTTPS",
+                      "--http-tls-cert")) {
+    return 2;
   }
   ho.drain_timeout = std::chrono::seconds(f.drain_timeout_s);
 

@@ -326,7 +326,7 @@ Status HttpServer::Start() {
   boost::system::error_code ec;
   const TlsFiles tls_files{s.options.tls_cert_file, s.options.tls_key_file,
                            s.options.tls_client_ca_file};
-  if (tls_files.enabled() || !tls_files.client_ca_file.empty()) {
+  if (tls_files.requested()) {
     METERD_ASSIGN_OR_RETURN(s.tls, MakeServerTlsContext(tls_files, "HTTPS"));
   }
   auto address = asio::ip::make_address(s.options.host, ec);

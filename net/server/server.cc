@@ -22,7 +22,7 @@ Status Server::Start() {
   if (s.started) return Status::InvalidArgument("server already started");
   const TlsFiles tls_files{s.options.tls_cert_file, s.options.tls_key_file,
                            s.options.tls_client_ca_file};
-  if (tls_files.enabled() || !tls_files.client_ca_file.empty()) {
+  if (tls_files.requested()) {
     METERD_ASSIGN_OR_RETURN(s.tls, MakeServerTlsContext(tls_files, "the binary port"));
   }
   size_t n = s.options.io_threads ? s.options.io_threads : std::thread::hardware_concurrency();

@@ -27,6 +27,8 @@ struct TlsFiles {
   std::string key_file;        // PEM private key
   std::string client_ca_file;  // PEM CA(s) that sign client certificates; empty: none asked
   bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
+  // Any TLS flag given: the files must then make a context (a client CA alone is an error).
+  bool requested() const { return enabled() || !client_ca_file.empty(); }
 };
 
 // `port` names the port in errors ("the binary port", "HTTPS"). InvalidArgument when only one
